@@ -1,0 +1,1 @@
+"""devhost: runs function_app.py locally without Core Tools (design §8)."""

@@ -1,0 +1,1 @@
+"""Thin Azure Functions, one blueprint per module: parse → authorise → call shared → respond."""

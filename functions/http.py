@@ -1,0 +1,269 @@
+"""The HTTP edge: HttpRequest → tenant, principal and a validated body; errors → problem+json.
+
+Every HTTP function is `@bp.route(...)` over `@endpoint(...)`; the handler receives a `Call` and
+returns an HttpResponse (usually via `json_response`). Nothing a client sends can produce a 500:
+domain errors become their problem, anything unexpected a logged 500 with a correlation id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import azure.functions as func
+from pydantic import BaseModel, ValidationError
+from pydantic_core import to_jsonable_python
+
+from shared import auth, errors, tenancy
+from shared.auth import Principal
+from shared.errors import FieldError, ProblemError
+from shared.logs import log_context, set_log_tenant
+from shared.tenants import TenantRecord
+
+logger = logging.getLogger("stelly.http")
+
+MAX_BODY_BYTES = 1024 * 1024
+PROBLEM_JSON = "application/problem+json"
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
+_CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    """What an endpoint expects; read by the OpenAPI generator as well as by the wrapper."""
+
+    roles: tuple[str, ...] | None
+    tenant: bool
+    platform: bool
+    body: type[BaseModel] | None
+    responses: dict[int, type[BaseModel] | None] = field(default_factory=dict)
+    summary: str = ""
+
+
+@dataclass
+class Call:
+    """One parsed request as a handler sees it."""
+
+    req: func.HttpRequest
+    correlation_id: str
+    tenant: TenantRecord | None
+    principal: Principal | None
+    body: Any
+    spec: EndpointSpec
+
+    @property
+    def route(self) -> Mapping[str, str]:
+        return self.req.route_params
+
+    @property
+    def query(self) -> Mapping[str, str]:
+        return self.req.params
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.req.url).path
+
+    def require_tenant(self) -> TenantRecord:
+        assert self.tenant is not None, "endpoint declared without tenant=True"
+        return self.tenant
+
+    def require_principal(self) -> Principal:
+        assert self.principal is not None, "endpoint declared without roles"
+        return self.principal
+
+
+def correlation_id_from(headers: Mapping[str, str]) -> str:
+    """x-correlation-id if well-formed, else the W3C trace id from traceparent, else a new id."""
+    given = (headers.get("x-correlation-id") or "").strip()
+    if _CORRELATION_ID.fullmatch(given):
+        return given
+    trace = _TRACEPARENT.match((headers.get("traceparent") or "").strip().lower())
+    if trace:
+        return trace.group(1)
+    return uuid.uuid4().hex
+
+
+def json_response(
+    body: Any, *, status: int = 200, headers: Mapping[str, str] | None = None
+) -> func.HttpResponse:
+    payload = json.dumps(to_jsonable_python(body), separators=(",", ":"))
+    return func.HttpResponse(
+        payload, status_code=status, headers=dict(headers or {}), mimetype="application/json"
+    )
+
+
+def strong_etag(payload: bytes) -> str:
+    return '"' + hashlib.sha256(payload).hexdigest()[:32] + '"'
+
+
+def if_none_match(req: func.HttpRequest, etag: str) -> bool:
+    """True when the client's If-None-Match already names etag (→ 304)."""
+    given = req.headers.get("if-none-match") or ""
+    return given.strip() == "*" or etag in [tag.strip() for tag in given.split(",")]
+
+
+def cached_json_response(
+    req: func.HttpRequest, payload: bytes, *, etag: str, cache_control: str
+) -> func.HttpResponse:
+    """200 with the bytes, or 304 when the client already has this ETag."""
+    headers = {"ETag": etag, "Cache-Control": cache_control, "Vary": "Accept-Encoding"}
+    if if_none_match(req, etag):
+        return func.HttpResponse(status_code=304, headers=headers)
+    return func.HttpResponse(payload, status_code=200, headers=headers, mimetype="application/json")
+
+
+def problem_response(
+    error: ProblemError, *, instance: str, correlation_id: str
+) -> func.HttpResponse:
+    body = error.body(instance=instance, correlation_id=correlation_id)
+    return func.HttpResponse(
+        json.dumps(body, default=str),
+        status_code=error.status,
+        headers={**error.headers, "Content-Type": PROBLEM_JSON},
+        mimetype=PROBLEM_JSON,
+    )
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """pydantic's ('lines', 2, 'quantity') → 'lines[2].quantity'."""
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "body"
+
+
+def validation_problem(error: ValidationError, prefix: str = "") -> ProblemError:
+    found = []
+    for item in error.errors(include_url=False):
+        loc = tuple(p for p in item["loc"] if p not in ("function-after", "function-wrap"))
+        path = field_path(loc)
+        found.append(FieldError(f"{prefix}{path}" if prefix else path, item["msg"]))
+    return errors.validation_failed(found)
+
+
+def parse_model(model: type[M], data: Any, *, prefix: str = "") -> M:
+    """Validate data into model; field-path 422 on failure."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise validation_problem(error, prefix) from None
+
+
+def parse_json_body(req: func.HttpRequest) -> Any:
+    """The request's JSON document: 415 for another media type, 413 when large, 400 when broken."""
+    media_type = (req.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise errors.unsupported_media_type(media_type)
+    raw = req.get_body() or b""
+    if len(raw) > MAX_BODY_BYTES:
+        raise errors.payload_too_large(MAX_BODY_BYTES)
+    if not raw.strip():
+        raise errors.bad_request("The request needs a JSON body")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise errors.bad_request(f"Malformed JSON: {error}") from None
+
+
+def parse_query(req: func.HttpRequest, model: type[M]) -> M:
+    return parse_model(model, dict(req.params), prefix="query.")
+
+
+def _declared_length(req: func.HttpRequest) -> int:
+    try:
+        return int(req.headers.get("content-length") or 0)
+    except ValueError:
+        return 0
+
+
+def _build_call(req: func.HttpRequest, correlation_id: str, spec: EndpointSpec) -> Call:
+    # Order matters: an unknown host is a 404 before anyone is asked for a token.
+    tenant: TenantRecord | None = None
+    if spec.platform:
+        host = tenancy.request_host(req.headers)
+        if not tenancy.is_platform_host(host):
+            raise errors.not_found("Platform operations are served on the platform host only")
+    if spec.tenant:
+        tenant = tenancy.resolve_tenant(req.headers)
+        set_log_tenant(tenant.slug)
+    principal = None
+    if spec.roles is not None:
+        principal = auth.authenticate(req.headers, spec.roles, tenant.slug if tenant else None)
+    if _declared_length(req) > MAX_BODY_BYTES:
+        raise errors.payload_too_large(MAX_BODY_BYTES)
+    body = None
+    if spec.body is not None:
+        body = parse_model(spec.body, parse_json_body(req))
+    return Call(req, correlation_id, tenant, principal, body, spec)
+
+
+Handler = Callable[[Call], func.HttpResponse]
+
+
+def endpoint(
+    *,
+    tenant: bool = False,
+    roles: tuple[str, ...] | None = None,
+    platform: bool = False,
+    body: type[BaseModel] | None = None,
+    responses: dict[int, type[BaseModel] | None] | None = None,
+    summary: str = "",
+) -> Callable[[Handler], Callable[[func.HttpRequest], func.HttpResponse]]:
+    """Wrap a handler with tenant resolution, auth, body parsing, problem+json and access logs."""
+    spec = EndpointSpec(roles, tenant, platform, body, responses or {}, summary)
+
+    def decorate(handler: Handler) -> Callable[[func.HttpRequest], func.HttpResponse]:
+        def wrapper(req: func.HttpRequest) -> func.HttpResponse:
+            correlation_id = correlation_id_from(req.headers)
+            instance = urlsplit(req.url).path
+            started = time.perf_counter()
+            with log_context(correlation_id=correlation_id, function=handler.__name__, tenant=None):
+                try:
+                    response = handler(_build_call(req, correlation_id, spec))
+                except ProblemError as error:
+                    response = problem_response(
+                        error, instance=instance, correlation_id=correlation_id
+                    )
+                except Exception:
+                    logger.exception("unhandled error in %s", handler.__name__)
+                    internal = ProblemError(
+                        500,
+                        "Internal error",
+                        "Something failed on our side; quote the correlation id to support",
+                        "internal",
+                    )
+                    response = problem_response(
+                        internal, instance=instance, correlation_id=correlation_id
+                    )
+                response.headers["x-correlation-id"] = correlation_id
+                logger.info(
+                    "%s %s → %s",
+                    req.method,
+                    instance,
+                    response.status_code,
+                    extra={
+                        "status": response.status_code,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    },
+                )
+                return response
+
+        # Not functools.wraps: the Functions worker reads the signature, which must stay (req).
+        wrapper.__name__ = handler.__name__
+        wrapper.__qualname__ = handler.__qualname__
+        wrapper.__doc__ = handler.__doc__
+        wrapper.__module__ = handler.__module__
+        wrapper.endpoint_spec = spec  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate

@@ -1,0 +1,96 @@
+"""Bearer JWT validation against the identity provider's JWKS, and role/tenant checks."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping
+
+import jwt
+from pydantic import BaseModel, ConfigDict
+
+from shared import errors
+from shared.config import get_settings
+
+# Pinned: never let the token choose HS256 (a public key would become an HMAC secret) or none.
+ALGORITHMS = ["RS256", "ES256"]
+ROLES = ("platform_admin", "owner", "manager", "staff")
+JWKS_CACHE_S = 300
+
+
+class Principal(BaseModel):
+    """Who is calling: the token's subject, roles and tenant slug (None for platform admins)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subject: str
+    roles: frozenset[str]
+    tenant: str | None = None
+    email: str | None = None
+
+
+@functools.cache
+def _jwks_client(url: str) -> jwt.PyJWKClient:
+    return jwt.PyJWKClient(url, cache_keys=True, lifespan=JWKS_CACHE_S, timeout=5)
+
+
+def bearer_token(headers: Mapping[str, str]) -> str:
+    value = headers.get("authorization") or headers.get("Authorization") or ""
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise errors.unauthorized("Send Authorization: Bearer <token>")
+    return token.strip()
+
+
+def validate_token(token: str) -> Principal:
+    """Verify signature, issuer, audience and expiry; 401 with the reason otherwise."""
+    settings = get_settings()
+    try:
+        header = jwt.get_unverified_header(token)
+        if header.get("alg") not in ALGORITHMS:
+            raise errors.unauthorized(f"Token algorithm must be one of {', '.join(ALGORITHMS)}")
+        key = _jwks_client(settings.auth_jwks_url).get_signing_key_from_jwt(token)
+        claims = jwt.decode(
+            token,
+            key.key,
+            algorithms=ALGORITHMS,
+            audience=settings.auth_audience,
+            issuer=settings.auth_issuer,
+            options={"require": ["exp", "iss", "aud", "sub"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise errors.unauthorized("Token has expired") from None
+    except jwt.PyJWKClientConnectionError:
+        raise errors.service_unavailable(
+            "The identity provider's keys are unreachable", 5
+        ) from None
+    except jwt.PyJWKClientError:
+        raise errors.unauthorized("Token is signed with an unknown key") from None
+    except jwt.InvalidTokenError as error:
+        raise errors.unauthorized(f"Invalid token: {error}") from None
+    roles = claims.get("roles") or []
+    if isinstance(roles, str):
+        roles = [roles]
+    tenant = claims.get("tenant")
+    return Principal(
+        subject=str(claims["sub"]),
+        roles=frozenset(r for r in roles if isinstance(r, str)),
+        tenant=tenant if isinstance(tenant, str) else None,
+        email=claims.get("email") if isinstance(claims.get("email"), str) else None,
+    )
+
+
+def authorize(principal: Principal, roles: Iterable[str], tenant_slug: str | None) -> Principal:
+    """403 unless principal has one of roles and, for tenant calls, the same tenant."""
+    allowed = set(roles)
+    if not principal.roles & allowed:
+        raise errors.forbidden(f"This call needs one of the roles: {', '.join(sorted(allowed))}")
+    if tenant_slug is not None and principal.tenant != tenant_slug:
+        raise errors.forbidden("The token is for a different restaurant than this host")
+    return principal
+
+
+def authenticate(
+    headers: Mapping[str, str], roles: Iterable[str], tenant_slug: str | None = None
+) -> Principal:
+    """The caller's principal from the Authorization header, checked for roles and tenant."""
+    return authorize(validate_token(bearer_token(headers)), roles, tenant_slug)

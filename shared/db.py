@@ -1,0 +1,78 @@
+"""One connection pool per process; every tenant query runs in `tenant_transaction(schema)`."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from shared.config import get_settings
+
+SCHEMA_NAME = re.compile(r"^tenant_[a-z0-9_]{1,48}$")
+# Recycle connections so a failover or a PgBouncer restart never pins stale ones for long.
+MAX_CONNECTION_LIFETIME_S = 30 * 60
+
+_pool: ConnectionPool | None = None
+_pool_lock = threading.Lock()
+
+
+def get_pool() -> ConnectionPool:
+    """The process-wide pool, opened on first use."""
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                settings = get_settings()
+                _pool = ConnectionPool(
+                    settings.database_url.get_secret_value(),
+                    min_size=1,
+                    max_size=settings.database_pool_max,
+                    max_lifetime=MAX_CONNECTION_LIFETIME_S,
+                    kwargs={"row_factory": dict_row},
+                    name="stelly",
+                    open=True,
+                )
+    return _pool
+
+
+def close_pool() -> None:
+    """Close the pool (tests and shutdown); the next get_pool() opens a new one."""
+    global _pool
+    with _pool_lock:
+        if _pool is not None:
+            _pool.close()
+            _pool = None
+
+
+def check_schema_name(schema: str) -> str:
+    """Return schema if it is a tenant schema name, else raise ValueError before it nears SQL."""
+    if not SCHEMA_NAME.fullmatch(schema):
+        raise ValueError(f"not a tenant schema name: {schema!r}")
+    return schema
+
+
+@contextmanager
+def transaction() -> Iterator[psycopg.Connection]:
+    """A pooled connection inside one transaction with the default (public) search path."""
+    with get_pool().connection() as conn, conn.transaction():
+        yield conn
+
+
+@contextmanager
+def tenant_transaction(schema: str) -> Iterator[psycopg.Connection]:
+    """A pooled connection in one transaction whose search path is the tenant's schema.
+
+    `set_config(..., true)` is transaction-local, so the path ends with the transaction (also
+    behind PgBouncer in transaction mode) and nothing about the tenant stays on the connection.
+    """
+    check_schema_name(schema)
+    with transaction() as conn:
+        quoted = sql.Identifier(schema).as_string(conn)
+        conn.execute("select set_config('search_path', %s, true)", [quoted])
+        yield conn

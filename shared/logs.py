@@ -1,0 +1,76 @@
+"""Structured logs: every record carries the correlation id, tenant and function of its request."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "correlation_id", default=None
+)
+tenant: contextvars.ContextVar[str | None] = contextvars.ContextVar("tenant", default=None)
+function: contextvars.ContextVar[str | None] = contextvars.ContextVar("function", default=None)
+
+_CONTEXT = {"correlation_id": correlation_id, "tenant": tenant, "function": function}
+# Attributes every LogRecord has; anything else was passed with `extra=` and is worth keeping.
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+@contextmanager
+def log_context(**values: str | None) -> Iterator[None]:
+    """Set context fields (correlation_id, tenant, function) for the records logged inside."""
+    tokens = [(_CONTEXT[name], _CONTEXT[name].set(value)) for name, value in values.items()]
+    try:
+        yield
+    finally:
+        for var, token in reversed(tokens):
+            var.reset(token)
+
+
+def set_log_tenant(slug: str | None) -> None:
+    tenant.set(slug)
+
+
+class ContextFilter(logging.Filter):
+    """Copies the context fields onto each record, so any handler (App Insights too) sees them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, var in _CONTEXT.items():
+            if not hasattr(record, name):
+                setattr(record, name, var.get())
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, context and `extra` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and value is not None and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_json_logging(level: int = logging.INFO) -> None:
+    """Send JSON lines to stderr (devhost, scripts); the Azure host brings its own handlers."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(ContextFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("azure.core.pipeline.policies.http_logging_policy", "azure.identity", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

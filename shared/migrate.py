@@ -1,0 +1,171 @@
+"""Apply the SQL files in shared/migrations/<kind>/NNNN_name.sql to one schema, or to all of them.
+
+Each schema migrates in its own transaction under a transaction-scoped advisory lock keyed by the
+schema, so a second runner waits for the first and then finds nothing to do, and a failure rolls
+the whole schema back (never half-applied DDL). `python -m shared.migrate` migrates `public` and
+every active tenant, printing `[i/N schema] ...` and carrying on past one tenant's failure.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import psycopg
+from psycopg import sql
+
+from shared.db import check_schema_name, transaction
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+FILE_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+Kind = Literal["public", "tenant"]
+
+
+class MigrationError(RuntimeError):
+    """A migration cannot be applied; the message names the schema and the file."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    filename: str
+    sql_text: str
+    checksum: str
+
+
+@dataclass
+class MigrationResult:
+    schema: str
+    version: int
+    applied: list[str] = field(default_factory=list)
+    duration_ms: float = 0.0
+
+
+@functools.cache
+def load_migrations(kind: Kind) -> tuple[Migration, ...]:
+    """The migration files of kind, in version order; misnamed or duplicate versions are errors."""
+    migrations = []
+    for path in sorted((MIGRATIONS_DIR / kind).glob("*.sql")):
+        match = FILE_NAME.match(path.name)
+        if not match:
+            raise MigrationError(f"{kind}/{path.name}: migration files are named NNNN_name.sql")
+        text = path.read_text(encoding="utf-8")
+        checksum = hashlib.sha256(text.encode()).hexdigest()
+        migrations.append(Migration(int(match.group(1)), path.name, text, checksum))
+    versions = [m.version for m in migrations]
+    if len(set(versions)) != len(versions):
+        raise MigrationError(f"{kind}: two migration files share a version number")
+    return tuple(migrations)
+
+
+def latest_version(kind: Kind) -> int:
+    migrations = load_migrations(kind)
+    return migrations[-1].version if migrations else 0
+
+
+def _lock_and_enter(conn: psycopg.Connection, schema: str) -> None:
+    # hashtextextended gives a bigint key per schema; the lock ends with the transaction.
+    conn.execute(
+        "select pg_advisory_xact_lock(hashtextextended('stelly.migrate.' || %s, 0))", [schema]
+    )
+    conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
+    quoted = sql.Identifier(schema).as_string(conn)
+    conn.execute("select set_config('search_path', %s, true)", [quoted])
+    conn.execute(
+        """create table if not exists schema_migrations (
+               version integer primary key,
+               filename text not null,
+               checksum text not null,
+               applied_at timestamptz not null default now())"""
+    )
+
+
+def _pending(conn: psycopg.Connection, schema: str, kind: Kind) -> list[Migration]:
+    rows = conn.execute("select version, filename, checksum from schema_migrations").fetchall()
+    applied = {row["version"]: (row["filename"], row["checksum"]) for row in rows}
+    pending = []
+    for migration in load_migrations(kind):
+        if migration.version not in applied:
+            pending.append(migration)
+        elif applied[migration.version][1] != migration.checksum:
+            raise MigrationError(
+                f"{schema}: {kind}/{migration.filename} changed after it was applied "
+                "(checksum differs); add a new migration file instead of editing an applied one"
+            )
+    return pending
+
+
+def migrate_schema_in(conn: psycopg.Connection, schema: str, kind: Kind) -> MigrationResult:
+    """Migrate schema on conn, which must be inside a transaction the caller commits."""
+    started = time.perf_counter()
+    _lock_and_enter(conn, schema)
+    result = MigrationResult(schema, 0)
+    for migration in _pending(conn, schema, kind):
+        try:
+            conn.execute(migration.sql_text, prepare=False)
+        except psycopg.Error as error:
+            raise MigrationError(
+                f"{schema}: {kind}/{migration.filename} failed: {error}"
+            ) from error
+        conn.execute(
+            "insert into schema_migrations (version, filename, checksum) values (%s, %s, %s)",
+            [migration.version, migration.filename, migration.checksum],
+        )
+        result.applied.append(migration.filename)
+    row = conn.execute("select coalesce(max(version), 0) as v from schema_migrations").fetchone()
+    result.version = row["v"]
+    result.duration_ms = (time.perf_counter() - started) * 1000
+    return result
+
+
+def migrate_public() -> MigrationResult:
+    with transaction() as conn:
+        return migrate_schema_in(conn, "public", "public")
+
+
+def migrate_tenant(schema: str) -> MigrationResult:
+    check_schema_name(schema)
+    with transaction() as conn:
+        return migrate_schema_in(conn, schema, "tenant")
+
+
+def active_tenant_schemas() -> list[str]:
+    with transaction() as conn:
+        rows = conn.execute(
+            "select schema_name from tenants where status = 'active' order by slug"
+        ).fetchall()
+    return [row["schema_name"] for row in rows]
+
+
+def migrate_all(out=sys.stdout) -> int:
+    """Migrate public then every active tenant; return the number of schemas that failed."""
+    migrate_public()
+    schemas = active_tenant_schemas()
+    total = len(schemas) + 1
+    print(f"[1/{total} public] version {latest_version('public')}", file=out)
+    failures = 0
+    for i, schema in enumerate(schemas, start=2):
+        try:
+            result = migrate_tenant(schema)
+        except MigrationError as error:
+            failures += 1
+            print(f"[{i}/{total} {schema}] FAILED: {error}", file=out)
+            continue
+        applied = ", ".join(result.applied) or "nothing to apply"
+        print(f"[{i}/{total} {schema}] version {result.version}: {applied}", file=out)
+    print(f"{total - failures}/{total} schemas current, {failures} failed", file=out)
+    return failures
+
+
+def main() -> int:
+    return 1 if migrate_all() else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

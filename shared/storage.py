@@ -1,0 +1,53 @@
+"""Storage clients from settings: a connection string locally, the managed identity in Azure."""
+
+from __future__ import annotations
+
+import functools
+
+from azure.data.tables import TableClient, TableServiceClient
+from azure.storage.blob import BlobServiceClient
+
+from shared.config import get_settings
+
+
+def _credential():
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential()
+
+
+@functools.cache
+def table_service() -> TableServiceClient:
+    settings = get_settings()
+    if settings.storage_connection is not None:
+        return TableServiceClient.from_connection_string(
+            settings.storage_connection.get_secret_value()
+        )
+    url = f"https://{settings.storage_account_name}.table.core.windows.net"
+    return TableServiceClient(endpoint=url, credential=_credential())
+
+
+@functools.cache
+def blob_service() -> BlobServiceClient:
+    settings = get_settings()
+    if settings.storage_connection is not None:
+        return BlobServiceClient.from_connection_string(
+            settings.storage_connection.get_secret_value()
+        )
+    url = f"https://{settings.storage_account_name}.blob.core.windows.net"
+    return BlobServiceClient(account_url=url, credential=_credential())
+
+
+@functools.cache
+def table(name: str) -> TableClient:
+    """A client for table name, creating the table once per process if it is missing."""
+    service = table_service()
+    service.create_table_if_not_exists(name)
+    return service.get_table_client(name)
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests that switch storage accounts)."""
+    table_service.cache_clear()
+    blob_service.cache_clear()
+    table.cache_clear()

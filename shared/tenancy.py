@@ -1,0 +1,135 @@
+"""Which tenant a request is for: its host → a tenant record, through a TTL cache.
+
+Read path: in-process TTL cache → Table Storage directory → Postgres (which then refills the
+directory). Only a host that maps to an active tenant gets through `require_serving`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+from shared import errors
+from shared.config import Settings, get_settings
+from shared.db import transaction
+from shared.directory import directory_get, directory_put
+from shared.tenants import TenantRecord, tenant_by_domain
+
+DEFAULT_TTL_S = 5.0
+PROVISIONING_RETRY_AFTER_S = 5
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    # Azure Functions' headers mapping is case-insensitive; a plain dict in tests may not be.
+    value = headers.get(name)
+    if value is None:
+        value = next((v for k, v in headers.items() if k.lower() == name), "")
+    return value or ""
+
+
+def normalise_host(raw: str) -> str:
+    """Lowercase, drop the port and a trailing dot; `[::1]:7071` → `::1`."""
+    host = raw.split(",")[0].strip().lower()
+    if host.startswith("["):
+        host = host[1:].split("]", 1)[0]
+    elif host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    return host.rstrip(".")
+
+
+def request_host(headers: Mapping[str, str], settings: Settings | None = None) -> str:
+    """The host the customer typed.
+
+    `X-Forwarded-Host` is trusted only when the request provably came through our Front Door
+    (`X-Azure-FDID` equals FRONTDOOR_ID) or in local development; anyone can send the header.
+    """
+    settings = settings or get_settings()
+    forwarded = _header(headers, "x-forwarded-host")
+    if forwarded:
+        via_front_door = bool(settings.frontdoor_id) and (
+            _header(headers, "x-azure-fdid").strip().lower() == settings.frontdoor_id.lower()
+        )
+        if via_front_door or settings.is_development:
+            return normalise_host(forwarded)
+    return normalise_host(_header(headers, "host"))
+
+
+def is_platform_host(host: str, settings: Settings | None = None) -> bool:
+    """The platform API's own hosts (`<PLATFORM_DOMAIN>` and `api.<PLATFORM_DOMAIN>`)."""
+    domain = (settings or get_settings()).platform_domain
+    return host in (domain, f"api.{domain}", "127.0.0.1", "::1")
+
+
+def _lookup_database(domain: str) -> TenantRecord | None:
+    with transaction() as conn:
+        return tenant_by_domain(conn, domain)
+
+
+class TenantResolver:
+    """Domain → tenant record with an in-process TTL cache in front of the directory."""
+
+    def __init__(
+        self,
+        *,
+        ttl_s: float = DEFAULT_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+        directory_get: Callable[[str], TenantRecord | None] = directory_get,
+        directory_put: Callable[[str, TenantRecord], None] = directory_put,
+        database_get: Callable[[str], TenantRecord | None] = _lookup_database,
+    ) -> None:
+        self._ttl = ttl_s
+        self._clock = clock
+        self._directory_get = directory_get
+        self._directory_put = directory_put
+        self._database_get = database_get
+        self._entries: dict[str, tuple[float, TenantRecord | None]] = {}
+        self._lock = threading.Lock()
+
+    def lookup(self, domain: str) -> TenantRecord | None:
+        """The tenant for domain, or None; unknown domains are cached too (cheap 404s)."""
+        now = self._clock()
+        cached = self._entries.get(domain)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        record = self._directory_get(domain)
+        if record is None:
+            record = self._database_get(domain)
+            if record is not None:
+                self._directory_put(domain, record)
+        with self._lock:
+            self._entries[domain] = (now + self._ttl, record)
+        return record
+
+    def invalidate(self, domain: str) -> None:
+        with self._lock:
+            self._entries.pop(domain, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def require_serving(record: TenantRecord | None, host: str) -> TenantRecord:
+    """The tenant if it serves requests now, else the problem the client should see."""
+    if record is None or record.status == "failed":
+        raise errors.not_found(f"No restaurant is served at {host}")
+    if record.status == "provisioning":
+        raise errors.service_unavailable(
+            f"{record.display_name} is being set up; try again shortly",
+            retry_after=PROVISIONING_RETRY_AFTER_S,
+        )
+    if record.status in ("deleting", "deleted"):
+        raise errors.gone(f"The restaurant at {host} has closed its storefront")
+    if record.status == "suspended":
+        raise errors.forbidden(f"The restaurant at {host} is suspended")
+    return record
+
+
+resolver = TenantResolver()
+
+
+def resolve_tenant(headers: Mapping[str, str]) -> TenantRecord:
+    """The serving tenant for a request's headers (host rule, cache, status answers)."""
+    host = request_host(headers)
+    return require_serving(resolver.lookup(host), host)

@@ -1,0 +1,72 @@
+"""The tenant record as the request path sees it, and its Postgres queries."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+import psycopg
+from pydantic import BaseModel, ConfigDict
+
+TenantStatus = Literal["provisioning", "active", "suspended", "deleting", "deleted", "failed"]
+
+
+class TenantRecord(BaseModel):
+    """What a request needs to know about its tenant; cached per domain."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    slug: str
+    schema_name: str
+    display_name: str
+    status: TenantStatus
+    theme: dict[str, Any] = {}
+    settings: dict[str, Any] = {}
+    version: int = 1
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> TenantRecord:
+        return cls(
+            id=str(row["id"]),
+            slug=row["slug"],
+            schema_name=row["schema_name"],
+            display_name=row["display_name"],
+            status=row["status"],
+            theme=row["theme"] or {},
+            settings=row["settings"] or {},
+            version=row["version"],
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(), separators=(",", ":"))
+
+
+TENANT_COLUMNS = (
+    "t.id, t.slug, t.schema_name, t.display_name, t.status, t.theme, t.settings, t.version"
+)
+
+
+def tenant_by_domain(conn: psycopg.Connection, domain: str) -> TenantRecord | None:
+    row = conn.execute(
+        f"""select {TENANT_COLUMNS} from public.tenant_domains d
+            join public.tenants t on t.id = d.tenant_id where d.domain = %s""",
+        [domain],
+    ).fetchone()
+    return TenantRecord.from_row(row) if row else None
+
+
+def tenant_by_slug(conn: psycopg.Connection, slug: str) -> TenantRecord | None:
+    row = conn.execute(
+        f"select {TENANT_COLUMNS} from public.tenants t where t.slug = %s", [slug]
+    ).fetchone()
+    return TenantRecord.from_row(row) if row else None
+
+
+def domains_of(conn: psycopg.Connection, tenant_id: str) -> list[str]:
+    rows = conn.execute(
+        "select domain from public.tenant_domains where tenant_id = %s"
+        " order by not is_primary, domain",
+        [tenant_id],
+    ).fetchall()
+    return [row["domain"] for row in rows]

@@ -1,0 +1,106 @@
+"""Test session set-up: real Postgres and Azurite (started by `make test`), a real JWKS over HTTP.
+
+Settings are put in the environment before anything imports function_app, exactly as the host
+would from app settings. Each test makes its own tenants with unique slugs, so tests never share
+rows and need no truncation between them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from devhost.identity import DevIdentity, JwksServer
+
+ISSUER = "https://login.test.stelly/"
+AUDIENCE = "api://stelly-tests"
+IDENTITY = DevIdentity(issuer=ISSUER, audience=AUDIENCE)
+JWKS = JwksServer(IDENTITY.jwks())
+
+TEST_SETTINGS = {
+    "STELLY_ENV": "development",
+    "WEBPUBSUB_CONNECTION": "Endpoint=http://127.0.0.1:1;AccessKey=test-access-key;Version=1.0;",
+    "WEBPUBSUB_HUB": "kitchen",
+    "AUTH_ISSUER": ISSUER,
+    "AUTH_AUDIENCE": AUDIENCE,
+    "AUTH_JWKS_URL": JWKS.url,
+    "PLATFORM_DOMAIN": "stelly.test",
+    "FRONTDOOR_ID": "",
+    "QR_SIGNING_KEY": "test-qr-signing-key-0123456789abcdef",
+    "ASSETS_BASE_URL": "http://127.0.0.1:10000/devstoreaccount1/assets",
+}
+os.environ.update(TEST_SETTINGS)
+
+from devhost.routing import Router  # noqa: E402 - settings must be in place first
+from devhost.testclient import TestClient  # noqa: E402
+from shared import migrate  # noqa: E402
+from shared.db import transaction  # noqa: E402
+from tests.tenant_fixtures import TenantFactory  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def migrated_public() -> None:
+    """Postgres and Azurite are there and public is migrated (tests needing neither skip this)."""
+    for required in ("DATABASE_URL", "AzureWebJobsStorage"):
+        if not os.environ.get(required):
+            pytest.fail(
+                f"{required} is not set: run the suite with `make test`, which starts Postgres "
+                "and Azurite (or set both to services of your own)"
+            )
+    migrate.migrate_public()
+
+
+@pytest.fixture(scope="session")
+def app_functions(migrated_public: None) -> list:
+    import function_app
+
+    # get_functions() may run once per app object (see notes/durable-protocol.md).
+    return function_app.app.get_functions()
+
+
+@pytest.fixture(scope="session")
+def client(app_functions: list) -> TestClient:
+    return TestClient(Router(app_functions))
+
+
+@pytest.fixture(scope="session")
+def identity() -> DevIdentity:
+    return IDENTITY
+
+
+@pytest.fixture
+def auth_header() -> Callable[..., dict[str, str]]:
+    """auth_header("owner", tenant="pizza") → {"Authorization": "Bearer ..."}."""
+
+    def make(role: str, tenant: str | None = None, **claims) -> dict[str, str]:
+        return {"Authorization": f"Bearer {IDENTITY.mint(role=role, tenant=tenant, **claims)}"}
+
+    return make
+
+
+@pytest.fixture
+def tenants(migrated_public: None) -> Iterator[TenantFactory]:
+    factory = TenantFactory()
+    yield factory
+    factory.cleanup()
+
+
+def unique_slug(prefix: str = "t") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+def execute(query: str, params: list | None = None) -> list[dict]:
+    with transaction() as conn:
+        cursor = conn.execute(query, params or [])
+        return cursor.fetchall() if cursor.description else []
+
+
+@pytest.fixture(scope="session")
+def edge_client(migrated_public: None) -> TestClient:
+    """A client for tests/edge_fixture_app.py, which exercises the HTTP edge on its own."""
+    from tests import edge_fixture_app
+
+    return TestClient(Router(edge_fixture_app.app.get_functions()))

@@ -1,0 +1,69 @@
+"""Creates real tenants (row, domains, schema, migrations) for tests, and removes them after."""
+
+from __future__ import annotations
+
+import uuid
+
+from psycopg import sql
+
+from shared import migrate
+from shared.db import transaction
+from shared.directory import directory_delete
+from shared.tenancy import resolver
+from shared.tenants import TenantRecord, tenant_by_slug
+
+
+class TenantFactory:
+    """`tenants.create(status="active")` → TenantRecord with host `<slug>.stelly.test`."""
+
+    def __init__(self) -> None:
+        self.created: list[tuple[str, list[str]]] = []
+
+    def create(
+        self,
+        *,
+        slug: str | None = None,
+        status: str = "active",
+        domains: list[str] | None = None,
+        settings: dict | None = None,
+        theme: dict | None = None,
+    ) -> TenantRecord:
+        slug = slug or f"t{uuid.uuid4().hex[:10]}"
+        domains = domains or [f"{slug}.stelly.test"]
+        schema = "tenant_" + slug.replace("-", "_")
+        with transaction() as conn:
+            row = conn.execute(
+                """insert into tenants (slug, schema_name, display_name, status, settings, theme)
+                   values (%s, %s, %s, %s, %s, %s) returning id""",
+                [slug, schema, f"Restaurant {slug}", status, _json(settings), _json(theme)],
+            ).fetchone()
+            for i, domain in enumerate(domains):
+                conn.execute(
+                    "insert into tenant_domains (domain, tenant_id, is_primary)"
+                    " values (%s, %s, %s)",
+                    [domain, row["id"], i == 0],
+                )
+        migrate.migrate_tenant(schema)
+        self.created.append((slug, domains))
+        with transaction() as conn:
+            record = tenant_by_slug(conn, slug)
+        assert record is not None
+        return record
+
+    def cleanup(self) -> None:
+        for slug, domains in self.created:
+            for domain in domains:
+                directory_delete(domain)
+                resolver.invalidate(domain)
+            with transaction() as conn:
+                schema = "tenant_" + slug.replace("-", "_")
+                conn.execute(
+                    sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema))
+                )
+                conn.execute("delete from tenants where slug = %s", [slug])
+
+
+def _json(value: dict | None):
+    from psycopg.types.json import Jsonb
+
+    return Jsonb(value or {})

@@ -1,0 +1,124 @@
+"""Auth matrix: tokens validated through a real JWKS over HTTP (PyJWKClient), roles and tenant."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from devhost.identity import DevIdentity
+from tests.conftest import AUDIENCE, ISSUER
+
+
+@pytest.fixture
+def tenant(tenants):
+    return tenants.create()
+
+
+def call(edge_client, tenant, token: str | None):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return edge_client.get("/api/v1/edge/admin", host=f"{tenant.slug}.stelly.test", headers=headers)
+
+
+def test_valid_owner_token_for_this_tenant(edge_client, tenant, identity) -> None:
+    response = call(edge_client, tenant, identity.mint(role="owner", tenant=tenant.slug))
+    assert response.status_code == 200
+    assert response.json()["tenant"] == tenant.slug
+
+
+def _assert_401(response, reason: str) -> None:
+    assert response.status_code == 401, response.text
+    assert response.content_type == "application/problem+json"
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert reason.lower() in response.json()["detail"].lower()
+
+
+def test_missing_token(edge_client, tenant) -> None:
+    _assert_401(call(edge_client, tenant, None), "Authorization: Bearer")
+
+
+def test_expired_token(edge_client, tenant, identity) -> None:
+    token = identity.mint(role="owner", tenant=tenant.slug, exp=int(time.time()) - 60)
+    _assert_401(call(edge_client, tenant, token), "expired")
+
+
+def test_wrong_audience(edge_client, tenant, identity) -> None:
+    token = identity.mint(role="owner", tenant=tenant.slug, aud="api://someone-else")
+    _assert_401(call(edge_client, tenant, token), "audience")
+
+
+def test_wrong_issuer(edge_client, tenant, identity) -> None:
+    token = identity.mint(role="owner", tenant=tenant.slug, iss="https://evil.example/")
+    _assert_401(call(edge_client, tenant, token), "issuer")
+
+
+def _b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def test_alg_none_is_refused(edge_client, tenant, identity) -> None:
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": int(time.time()) + 600,
+              "roles": ["owner"], "tenant": tenant.slug}  # fmt: skip
+    token = f"{_b64({'alg': 'none', 'typ': 'JWT', 'kid': identity.kid})}.{_b64(claims)}."
+    _assert_401(call(edge_client, tenant, token), "algorithm")
+
+
+def test_hs256_signed_with_the_public_key_is_refused(edge_client, tenant, identity) -> None:
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": int(time.time()) + 600,
+              "roles": ["owner"], "tenant": tenant.slug}  # fmt: skip
+    header = _b64({"alg": "HS256", "typ": "JWT", "kid": identity.kid})
+    body = _b64(claims)
+    import hashlib
+    import hmac
+
+    mac = hmac.new(identity.public_pem(), f"{header}.{body}".encode(), hashlib.sha256).digest()
+    token = f"{header}.{body}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+    _assert_401(call(edge_client, tenant, token), "algorithm")
+
+
+def test_unknown_kid_is_refused(edge_client, tenant) -> None:
+    stranger = DevIdentity(issuer=ISSUER, audience=AUDIENCE)
+    _assert_401(call(edge_client, tenant, stranger.mint(role="owner", tenant=tenant.slug)), "key")
+
+
+def test_forged_signature_with_a_known_kid(edge_client, tenant, identity) -> None:
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": int(time.time()) + 600,
+              "roles": ["owner"], "tenant": tenant.slug}  # fmt: skip
+    token = jwt.encode(claims, other_key, algorithm="RS256", headers={"kid": identity.kid})
+    _assert_401(call(edge_client, tenant, token), "signature")
+
+
+def test_missing_role_is_forbidden(edge_client, tenant, identity) -> None:
+    response = call(edge_client, tenant, identity.mint(role="staff", tenant=tenant.slug))
+    assert response.status_code == 403
+    assert "owner" in response.json()["detail"]
+
+
+def test_token_of_another_tenant_is_forbidden(edge_client, tenants, identity) -> None:
+    mine, theirs = tenants.create(), tenants.create()
+    response = call(edge_client, mine, identity.mint(role="owner", tenant=theirs.slug))
+    assert response.status_code == 403
+    assert "different restaurant" in response.json()["detail"]
+
+
+def test_platform_admin_only_on_the_platform_host(edge_client, tenants, identity) -> None:
+    token = {"Authorization": f"Bearer {identity.mint(role='platform_admin')}"}
+    assert (
+        edge_client.get("/api/v1/edge/platform", host="stelly.test", headers=token).status_code
+        == 200
+    )
+    tenant = tenants.create()
+    via_tenant = edge_client.get(
+        "/api/v1/edge/platform", host=f"{tenant.slug}.stelly.test", headers=token
+    )
+    assert via_tenant.status_code == 404
+    owner = {"Authorization": f"Bearer {identity.mint(role='owner', tenant=tenant.slug)}"}
+    assert (
+        edge_client.get("/api/v1/edge/platform", host="stelly.test", headers=owner).status_code
+        == 403
+    )

@@ -1,0 +1,136 @@
+"""Migrations: order, idempotence, checksum drift, concurrent runners, the CLI's progress."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from psycopg import sql
+
+from shared import migrate
+from shared.db import transaction
+from tests.conftest import execute
+
+
+@pytest.fixture
+def migrations_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_public: None):
+    """A private migrations folder; the runner reads it instead of shared/migrations."""
+    (tmp_path / "tenant").mkdir()
+    (tmp_path / "public").mkdir()
+    monkeypatch.setattr(migrate, "MIGRATIONS_DIR", tmp_path)
+    migrate.load_migrations.cache_clear()
+    yield tmp_path / "tenant"
+    migrate.load_migrations.cache_clear()
+
+
+@pytest.fixture
+def schema() -> str:
+    name = f"tenant_mig_{uuid.uuid4().hex[:10]}"
+    yield name
+    with transaction() as conn:
+        conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(name)))
+
+
+def write(folder: Path, name: str, text: str) -> None:
+    (folder / name).write_text(text)
+    migrate.load_migrations.cache_clear()
+
+
+def test_pending_files_apply_in_version_order(migrations_dir: Path, schema: str) -> None:
+    write(migrations_dir, "0002_add_price.sql", "alter table dishes add column price int;")
+    write(migrations_dir, "0001_dishes.sql", "create table dishes (id int primary key);")
+    result = migrate.migrate_tenant(schema)
+    assert result.applied == ["0001_dishes.sql", "0002_add_price.sql"]
+    assert result.version == 2
+    columns = execute(
+        "select column_name from information_schema.columns where table_schema = %s "
+        "and table_name = 'dishes' order by ordinal_position",
+        [schema],
+    )
+    assert [c["column_name"] for c in columns] == ["id", "price"]
+
+
+def test_second_run_applies_nothing_and_new_files_apply_later(
+    migrations_dir: Path, schema: str
+) -> None:
+    write(migrations_dir, "0001_dishes.sql", "create table dishes (id int primary key);")
+    assert migrate.migrate_tenant(schema).applied == ["0001_dishes.sql"]
+    assert migrate.migrate_tenant(schema).applied == []
+    write(migrations_dir, "0002_more.sql", "create table sides (id int);")
+    again = migrate.migrate_tenant(schema)
+    assert again.applied == ["0002_more.sql"] and again.version == 2
+
+
+def test_changed_applied_file_is_an_error_naming_it(migrations_dir: Path, schema: str) -> None:
+    write(migrations_dir, "0001_dishes.sql", "create table dishes (id int primary key);")
+    migrate.migrate_tenant(schema)
+    write(migrations_dir, "0001_dishes.sql", "create table dishes (id bigint primary key);")
+    with pytest.raises(migrate.MigrationError, match=r"0001_dishes\.sql changed"):
+        migrate.migrate_tenant(schema)
+
+
+def test_failing_file_rolls_back_the_whole_schema(migrations_dir: Path, schema: str) -> None:
+    write(migrations_dir, "0001_dishes.sql", "create table dishes (id int primary key);")
+    write(migrations_dir, "0002_broken.sql", "alter table no_such_table add column x int;")
+    with pytest.raises(migrate.MigrationError, match=r"0002_broken\.sql failed"):
+        migrate.migrate_tenant(schema)
+    # Nothing half-applied: not even 0001 nor the schema survived the rollback.
+    assert execute("select 1 from pg_namespace where nspname = %s", [schema]) == []
+
+
+def test_misnamed_file_is_refused(migrations_dir: Path, schema: str) -> None:
+    write(migrations_dir, "1_oops.sql", "select 1;")
+    with pytest.raises(migrate.MigrationError, match=r"NNNN_name\.sql"):
+        migrate.migrate_tenant(schema)
+
+
+def test_racing_runner_waits_then_finds_nothing_to_do(migrations_dir: Path, schema: str) -> None:
+    write(
+        migrations_dir,
+        "0001_slow.sql",
+        "create table dishes (id int); select pg_sleep(0.6);",
+    )
+    results: list[migrate.MigrationResult] = []
+    finished_at: list[float] = []
+
+    def run() -> None:
+        results.append(migrate.migrate_tenant(schema))
+        finished_at.append(time.monotonic())
+
+    first = threading.Thread(target=run)
+    first.start()
+    time.sleep(0.2)  # let the first runner take the lock
+    second = threading.Thread(target=run)
+    second.start()
+    first.join()
+    second.join()
+    applied = sorted(len(r.applied) for r in results)
+    assert applied == [0, 1]
+    assert all(r.version == 1 for r in results)
+
+
+def test_cli_migrates_public_and_active_tenants_with_progress(tenants, migrated_public) -> None:
+    active = tenants.create(status="active")
+    pending = tenants.create(status="provisioning")
+    out = io.StringIO()
+    failures = migrate.migrate_all(out)
+    text = out.getvalue()
+    assert failures == 0
+    assert "public] version" in text
+    assert f"{active.schema_name}] version" in text
+    assert pending.schema_name not in text
+    assert text.splitlines()[0].startswith("[1/")
+
+
+def test_real_migrations_bring_a_tenant_to_the_latest_version(tenants) -> None:
+    tenant = tenants.create()
+    rows = execute(
+        sql.SQL("select max(version) as v from {}.schema_migrations")
+        .format(sql.Identifier(tenant.schema_name))
+        .as_string(None)
+    )
+    assert rows[0]["v"] == migrate.latest_version("tenant")

@@ -1,0 +1,121 @@
+"""Tenant resolution: the Front Door host rule, ports, case, statuses, and the cache chain."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.config import load_settings
+from shared.directory import directory_get
+from shared.tenancy import TenantResolver, request_host, resolver
+from tests.conftest import TEST_SETTINGS, unique_slug
+
+BASE = {**TEST_SETTINGS, "DATABASE_URL": "postgresql://x", "AzureWebJobsStorage": "x"}
+PRODUCTION = load_settings(
+    {**BASE, "STELLY_ENV": "production", "FRONTDOOR_ID": "fd-1234", "QR_SIGNING_KEY": "q" * 40}
+)
+DEVELOPMENT = load_settings(BASE)
+
+
+@pytest.mark.parametrize(
+    ("headers", "settings", "expected"),
+    [
+        ({"host": "Pizza.Stelly.com:443"}, PRODUCTION, "pizza.stelly.com"),
+        ({"host": "pizza.stelly.com."}, PRODUCTION, "pizza.stelly.com"),
+        ({"host": "[::1]:7071"}, PRODUCTION, "::1"),
+        # Forwarded host only counts with our Front Door's id...
+        ({"host": "app.azurewebsites.net", "x-forwarded-host": "pizza.stelly.com",
+          "x-azure-fdid": "fd-1234"}, PRODUCTION, "pizza.stelly.com"),
+        ({"host": "app.azurewebsites.net", "x-forwarded-host": "pizza.stelly.com",
+          "x-azure-fdid": "someone-elses"}, PRODUCTION, "app.azurewebsites.net"),
+        ({"host": "app.azurewebsites.net", "x-forwarded-host": "pizza.stelly.com"},
+         PRODUCTION, "app.azurewebsites.net"),
+        # ...or in local development.
+        ({"host": "localhost:7071", "x-forwarded-host": "Demo.localhost:7071"},
+         DEVELOPMENT, "demo.localhost"),
+        ({"host": "a.test", "x-forwarded-host": "b.test, proxy.test"}, DEVELOPMENT, "b.test"),
+    ],
+)  # fmt: skip
+def test_request_host(headers, settings, expected) -> None:
+    assert request_host(headers, settings) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        ("provisioning", 503),
+        ("deleting", 410),
+        ("deleted", 410),
+        ("failed", 404),
+        ("suspended", 403),
+    ],
+)
+def test_status_answers(edge_client, tenants, status: str, code: int) -> None:
+    tenant = tenants.create(status=status)
+    response = edge_client.get("/api/v1/edge/tenant", host=f"{tenant.slug}.stelly.test")
+    assert response.status_code == code
+    assert response.content_type == "application/problem+json"
+    if code == 503:
+        assert response.headers["retry-after"] == "5"
+
+
+def test_active_tenant_resolves_by_any_of_its_domains(edge_client, tenants) -> None:
+    slug = unique_slug()
+    tenant = tenants.create(slug=slug, domains=[f"{slug}.stelly.test", f"menu.{slug}.example.org"])
+    for host in (f"{slug}.stelly.test", f"MENU.{slug}.example.org:8443"):
+        response = edge_client.get("/api/v1/edge/tenant", host=host)
+        assert response.json() == {"tenant": tenant.slug}
+
+
+def test_unknown_host_is_404(edge_client) -> None:
+    response = edge_client.get("/api/v1/edge/tenant", host="nobody.stelly.test")
+    assert response.status_code == 404
+    assert "nobody.stelly.test" in response.json()["detail"]
+
+
+def test_lookup_fills_the_directory_and_the_cache(tenants) -> None:
+    tenant = tenants.create()
+    domain = f"{tenant.slug}.stelly.test"
+    assert directory_get(domain) is None
+    database_reads: list[str] = []
+
+    def counting_database(d: str):
+        database_reads.append(d)
+        from shared.tenancy import _lookup_database
+
+        return _lookup_database(d)
+
+    local = TenantResolver(database_get=counting_database)
+    assert local.lookup(domain).slug == tenant.slug
+    assert directory_get(domain).slug == tenant.slug  # cache-aside refill of the directory
+    assert local.lookup(domain).slug == tenant.slug
+    assert database_reads == [domain]
+    # A second "process" (another cache) now reads the directory, not Postgres.
+    other = TenantResolver(database_get=counting_database)
+    assert other.lookup(domain).slug == tenant.slug
+    assert database_reads == [domain]
+
+
+def test_cache_entry_expires_after_its_ttl(tenants) -> None:
+    now = [0.0]
+    reads: list[str] = []
+
+    def directory(d: str):
+        reads.append(d)
+        return None
+
+    local = TenantResolver(
+        ttl_s=5, clock=lambda: now[0], directory_get=directory, database_get=lambda d: None
+    )
+    local.lookup("a.test")
+    local.lookup("a.test")
+    now[0] = 6
+    local.lookup("a.test")
+    assert reads == ["a.test", "a.test"]
+
+
+def test_invalidate_drops_the_local_entry(tenants) -> None:
+    tenant = tenants.create()
+    domain = f"{tenant.slug}.stelly.test"
+    assert resolver.lookup(domain).status == "active"
+    resolver.invalidate(domain)
+    assert resolver.lookup(domain) is not None
