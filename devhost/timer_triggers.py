@@ -1,0 +1,314 @@
+"""Timer triggers for devhost: NCRONTAB schedules read the way the Functions host reads them.
+
+The host parses `schedule` with NCrontab including seconds: six fields
+`{second} {minute} {hour} {day} {month} {day-of-week}`, each `*`, a value, a range `a-b`, a list
+`a,b`, or a step `*/n`, `a-b/n`, `a/n` (a to the field's maximum). Months and days of the week
+also take names, matched as NCrontab does: case-insensitive prefixes of the English names (`Jan`,
+`MON`, `Friday`). Day-of-week is 0-6 with 0 = Sunday. A date must match both the day and the
+day-of-week fields (NCrontab ANDs them, unlike Vixie cron). Schedules that are not NCRONTAB are
+tried as a .NET TimeSpan (`00:05:00`, `1.00:00:00`), a fixed interval the host allows outside the
+Consumption plan. A `%Setting%` schedule is read from that app setting. Times are UTC (the host's
+default when WEBSITE_TIME_ZONE is not set).
+
+The host runs one invocation of a timer function at a time and computes the next occurrence after
+it finishes, so occurrences missed while it ran are skipped; `IsPastDue` tells the function that
+it started later than scheduled. devhost keeps no schedule status between runs, so it does not
+replay an occurrence missed while it was stopped (the host's `useMonitor` does, once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import inspect
+import json
+import logging
+import os
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from azure.functions.timer import TimerRequest
+
+log = logging.getLogger(__name__)
+
+RunSync = Callable[..., Awaitable[Any]]
+
+_MONTHS = tuple(calendar.month_name[1:])
+_DAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+# (name, lowest, highest, value names) for the six NCRONTAB fields, in order.
+_FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
+    ("second", 0, 59, ()),
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day", 1, 31, ()),
+    ("month", 1, 12, _MONTHS),
+    ("day-of-week", 0, 6, _DAYS),
+)
+_TIMESPAN = re.compile(r"(?:(\d+)\.)?(\d+):(\d+)(?::(\d+))?")
+_SETTING = re.compile(r"%([^%]+)%")
+
+
+def _utc(moment: datetime) -> datetime:
+    """Aware UTC; naive datetimes are taken to be UTC already."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Schedule(ABC):
+    """When a timer fires."""
+
+    expression: str
+
+    @abstractmethod
+    def next_after(self, moment: datetime) -> datetime:
+        """The first occurrence strictly after `moment`, as an aware UTC datetime."""
+
+
+@dataclass(frozen=True)
+class CronSchedule(Schedule):
+    """A six-field NCRONTAB schedule, each field expanded to the set of values it allows."""
+
+    expression: str
+    seconds: frozenset[int]
+    minutes: frozenset[int]
+    hours: frozenset[int]
+    days: frozenset[int]
+    months: frozenset[int]
+    days_of_week: frozenset[int]
+
+    def next_after(self, moment: datetime) -> datetime:
+        """Step by the coarsest unit that does not match; parse_schedule ensured a match exists."""
+        t = _utc(moment).replace(microsecond=0) + timedelta(seconds=1)
+        while True:
+            if t.month not in self.months:
+                year, month = (t.year + 1, 1) if t.month == 12 else (t.year, t.month + 1)
+                t = t.replace(year=year, month=month, day=1, hour=0, minute=0, second=0)
+            elif t.day not in self.days or t.isoweekday() % 7 not in self.days_of_week:
+                t = t.replace(hour=0, minute=0, second=0) + timedelta(days=1)
+            elif t.hour not in self.hours:
+                t = t.replace(minute=0, second=0) + timedelta(hours=1)
+            elif t.minute not in self.minutes:
+                t = t.replace(second=0) + timedelta(minutes=1)
+            elif t.second not in self.seconds:
+                t += timedelta(seconds=1)
+            else:
+                return t
+
+
+@dataclass(frozen=True)
+class IntervalSchedule(Schedule):
+    """A TimeSpan schedule: a fixed interval from the previous occurrence."""
+
+    expression: str
+    interval: timedelta
+
+    def next_after(self, moment: datetime) -> datetime:
+        """`moment` plus the interval."""
+        return _utc(moment) + self.interval
+
+
+def _parse_value(text: str, low: int, high: int, names: tuple[str, ...]) -> int:
+    if text.isdigit():
+        value = int(text)
+        if not low <= value <= high:
+            raise ValueError(f"{value} is outside {low}-{high}")
+        return value
+    for index, name in enumerate(names):
+        if text and name.lower().startswith(text.lower()):
+            return low + index
+    known = f" or a name ({', '.join(n[:3] for n in names)})" if names else ""
+    raise ValueError(f"{text!r} is not a number {low}-{high}{known}")
+
+
+def _parse_field(text: str, low: int, high: int, names: tuple[str, ...]) -> frozenset[int]:
+    """Expand one field: comma-separated `*`, values, ranges, each with an optional `/step`."""
+    values: set[int] = set()
+    for part in text.split(","):
+        body, slash, step_text = part.partition("/")
+        step = int(step_text) if step_text.isdigit() else 0
+        if slash and step < 1:
+            raise ValueError(f"step {step_text!r} must be a positive number")
+        if body == "*":
+            start, end = low, high
+        elif "-" in body:
+            first, _, last = body.partition("-")
+            start, end = (
+                _parse_value(first, low, high, names),
+                _parse_value(last, low, high, names),
+            )
+            if start > end:
+                raise ValueError(f"range {body!r} runs backwards")
+        else:
+            start = _parse_value(body, low, high, names)
+            end = high if slash else start
+        values.update(range(start, end + 1, step or 1))
+    return frozenset(values)
+
+
+def _parse_timespan(expression: str) -> IntervalSchedule | None:
+    """A .NET TimeSpan `[d.]hh:mm[:ss]`, or None when the text is not one."""
+    found = _TIMESPAN.fullmatch(expression)
+    if found is None:
+        return None
+    days, hours, minutes, seconds = (int(part or 0) for part in found.groups())
+    if hours > 23 or minutes > 59 or seconds > 59:
+        raise ValueError(f"invalid TimeSpan schedule {expression!r}: a component is out of range")
+    interval = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    if not interval:
+        raise ValueError(f"invalid TimeSpan schedule {expression!r}: the interval is zero")
+    return IntervalSchedule(expression, interval)
+
+
+def parse_schedule(expression: str) -> Schedule:
+    """Parse an NCRONTAB six-field expression or a TimeSpan; ValueError names the bad field."""
+    interval = _parse_timespan(expression.strip())
+    if interval is not None:
+        return interval
+    parts = expression.split()
+    if len(parts) != len(_FIELDS):
+        raise ValueError(
+            f"invalid schedule {expression!r}: NCRONTAB needs six fields "
+            f"{{second}} {{minute}} {{hour}} {{day}} {{month}} {{day-of-week}}, got {len(parts)}"
+        )
+    sets = []
+    for text, (name, low, high, names) in zip(parts, _FIELDS, strict=True):
+        try:
+            sets.append(_parse_field(text, low, high, names))
+        except ValueError as exc:
+            raise ValueError(
+                f"invalid schedule {expression!r}: {name} field {text!r}: {exc}"
+            ) from None
+    schedule = CronSchedule(expression, *sets)
+    # Without this, next_after would search forever for e.g. 30 February.
+    if not any(day <= calendar.monthrange(2024, m)[1] for m in schedule.months for day in sets[3]):
+        raise ValueError(
+            f"invalid schedule {expression!r}: day field {parts[3]!r} never occurs in the "
+            f"months of month field {parts[4]!r}"
+        )
+    return schedule
+
+
+@dataclass
+class _Timer:
+    function: str
+    param: str
+    user_function: Callable[..., Any]
+    schedule: Schedule
+    run_on_startup: bool
+    use_monitor: bool
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    last: datetime | None = None
+
+
+def _resolve_schedule(function: str, expression: str) -> Schedule:
+    """Resolve a `%Setting%` schedule from the app settings, then parse it."""
+    setting = _SETTING.fullmatch(expression)
+    if setting is not None:
+        value = os.environ.get(setting.group(1))
+        if not value:
+            raise ValueError(f"function {function!r}: schedule setting {expression!r} is not set")
+        expression = value
+    try:
+        return parse_schedule(expression)
+    except ValueError as exc:
+        raise ValueError(f"function {function!r}: {exc}") from None
+
+
+class TimerScheduler:
+    """Fires every `timerTrigger` function at its schedule's occurrences, one run at a time each."""
+
+    def __init__(
+        self,
+        functions: Iterable[Any],
+        *,
+        run_sync: RunSync,
+        past_due_tolerance: float = 1.0,
+    ) -> None:
+        self._run_sync = run_sync
+        self._tolerance = timedelta(seconds=past_due_tolerance)
+        self._timers: dict[str, _Timer] = {}
+        for builder in functions:
+            if builder.get_trigger().get_binding_name() != "timerTrigger":
+                continue
+            name = builder.get_function_name()
+            bindings = json.loads(builder.get_function_json())["bindings"]
+            trigger = next(b for b in bindings if b["type"] == "timerTrigger")
+            for other in bindings:
+                if other is not trigger:
+                    raise ValueError(
+                        f"function {name!r}: devhost cannot supply binding {other['name']!r}"
+                        f" ({other['type']})"
+                    )
+            user_function = builder.get_user_function()
+            for parameter in inspect.signature(user_function).parameters.values():
+                if parameter.name != trigger["name"] and parameter.default is parameter.empty:
+                    raise ValueError(
+                        f"function {name!r}: devhost cannot supply parameter {parameter.name!r}"
+                    )
+            self._timers[name] = _Timer(
+                function=name,
+                param=trigger["name"],
+                user_function=user_function,
+                schedule=_resolve_schedule(name, trigger["schedule"]),
+                run_on_startup=bool(trigger.get("runOnStartup", False)),
+                use_monitor=bool(trigger.get("useMonitor", True)),
+            )
+
+    async def run(self) -> None:
+        """Run every timer until cancelled (returns at once when there are no timers)."""
+        async with asyncio.TaskGroup() as group:
+            for timer in self._timers.values():
+                group.create_task(self._loop(timer))
+
+    async def trigger(self, function_name: str) -> None:
+        """Fire one timer now (like the host's `POST /admin/functions/{name}`) and wait for it."""
+        if function_name not in self._timers:
+            raise KeyError(f"no timer function named {function_name!r}")
+        await self._fire(self._timers[function_name], due=None)
+
+    async def _loop(self, timer: _Timer) -> None:
+        if timer.run_on_startup:
+            await self._fire(timer, due=None)
+        while True:
+            # Computed after each run finishes, so occurrences that passed meanwhile are skipped.
+            due = timer.schedule.next_after(_now())
+            # asyncio may wake a little early; firing before `due` would fire it twice.
+            while (delay := (due - _now()).total_seconds()) > 0:
+                await asyncio.sleep(delay)
+            await self._fire(timer, due=due)
+
+    async def _fire(self, timer: _Timer, due: datetime | None) -> None:
+        """Invoke under the timer's lock; failures are logged, as the host does, not raised."""
+        async with timer.lock:
+            started = _now()
+            past_due = due is not None and started - due > self._tolerance
+            status = None
+            if timer.use_monitor:
+                status = {
+                    "Last": (timer.last or datetime.min.replace(tzinfo=UTC)).isoformat(),
+                    "Next": timer.schedule.next_after(started).isoformat(),
+                    "LastUpdated": started.isoformat(),
+                }
+            request = TimerRequest(
+                past_due=past_due, schedule_status=status, schedule={"AdjustForDST": True}
+            )
+            reason = "manual or startup run" if due is None else f"timer due at {due.isoformat()}"
+            log.info(
+                "Executing 'Functions.%s' (Reason='%s', past due: %s)",
+                timer.function, reason, past_due,
+            )  # fmt: skip
+            try:
+                if inspect.iscoroutinefunction(timer.user_function):
+                    await timer.user_function(**{timer.param: request})
+                else:
+                    await self._run_sync(timer.user_function, **{timer.param: request})
+            except Exception:
+                log.exception("'Functions.%s' failed", timer.function)
+            timer.last = started

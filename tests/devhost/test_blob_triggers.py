@@ -1,0 +1,233 @@
+"""Blob triggers against a real Azurite: receipts, re-delivery on new content, retries, poison."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import pytest
+from azure.data.tables import TableServiceClient
+from azure.storage.blob import BlobServiceClient
+
+from devhost.blob_triggers import DEFAULT_CONNECTION, POISON_TABLE, BlobPath, BlobTriggerWatcher
+from tests.devhost.trigger_fixture_app import Recorder, build_app
+
+
+async def run_sync(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Stands in for the server's thread pool."""
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+def run(coro: Coroutine[Any, Any, Any]) -> Any:
+    return asyncio.run(coro)
+
+
+@pytest.fixture
+def connection() -> str:
+    conn = os.environ.get(DEFAULT_CONNECTION)
+    if not conn:
+        pytest.fail("AzureWebJobsStorage is not set: run under `python -m devhost.services exec`")
+    return conn
+
+
+@pytest.fixture
+def container() -> str:
+    return f"up{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def blobs(connection: str) -> BlobServiceClient:
+    return BlobServiceClient.from_connection_string(connection)
+
+
+def upload(blobs: BlobServiceClient, container: str, name: str, data: bytes) -> None:
+    client = blobs.get_container_client(container)
+    if not client.exists():
+        client.create_container()
+    client.upload_blob(name, data, overwrite=True)
+
+
+def watcher_for(functions: list, connection: str, **options: Any) -> BlobTriggerWatcher:
+    options = {"backoff_base": 0.01, **options}
+    return BlobTriggerWatcher(functions, connection, run_sync=run_sync, **options)
+
+
+def test_fires_once_per_content_and_again_for_new_content(
+    connection: str, container: str, blobs: BlobServiceClient
+) -> None:
+    recorder = Recorder()
+    watcher = watcher_for(build_app(container, recorder).get_functions(), connection)
+    upload(blobs, container, "menu.txt", b"v1")
+
+    first = run(watcher.poll_once())
+    assert [(r.function, r.blob, r.succeeded, r.attempts) for r in first] == [
+        ("on_upload", f"{container}/menu.txt", True, 1)
+    ]
+    assert run(watcher.poll_once()) == []
+    assert [c["data"] for c in recorder.of("on_upload")] == [b"v1"]
+
+    upload(blobs, container, "menu.txt", b"v2 new content")
+    second = run(watcher.poll_once())
+    assert len(second) == 1 and second[0].etag != first[0].etag
+    assert [c["data"] for c in recorder.of("on_upload")] == [b"v1", b"v2 new content"]
+
+
+def test_restarted_watcher_does_not_refire(
+    connection: str, container: str, blobs: BlobServiceClient
+) -> None:
+    recorder = Recorder()
+    functions = build_app(container, recorder).get_functions()
+    upload(blobs, container, "a.txt", b"a")
+    upload(blobs, container, "b.txt", b"b")
+    assert len(run(watcher_for(functions, connection).poll_once())) == 2
+
+    restarted = watcher_for(functions, connection)
+    assert run(restarted.poll_once()) == []
+    upload(blobs, container, "c.txt", b"c")
+    assert [r.blob for r in run(restarted.poll_once())] == [f"{container}/c.txt"]
+    assert sorted(c["data"] for c in recorder.of("on_upload")) == [b"a", b"b", b"c"]
+
+
+def test_input_stream_and_binding_data(
+    connection: str, container: str, blobs: BlobServiceClient
+) -> None:
+    recorder = Recorder()
+    watcher = watcher_for(build_app(container, recorder).get_functions(), connection)
+    upload(blobs, container, "photos/dish 1.jpg", b"\xff\xd8 jpeg bytes")
+    upload(blobs, f"{container}-tenants", "acme/logo.v2.png", b"png")
+    upload(blobs, f"{container}-tenants", "no-extension", b"ignored: path does not match")
+
+    results = {r.function: r for r in run(watcher.poll_once())}
+    assert results["on_tenant_upload"].binding_data == {
+        "tenant": "acme",
+        "name": "logo.v2",
+        "ext": "png",
+    }
+    # `{name}` is greedy like the host's templates, so it spans the virtual folder.
+    assert results["on_upload"].binding_data == {"name": "photos/dish 1.jpg"}
+    (call,) = recorder.of("on_upload")
+    assert call["name"] == f"{container}/photos/dish 1.jpg"
+    assert call["uri"].endswith(f"/{container}/photos/dish%201.jpg")
+    assert call["length"] == len(b"\xff\xd8 jpeg bytes") and call["data"] == b"\xff\xd8 jpeg bytes"
+    assert [c["data"] for c in recorder.of("on_tenant_upload")] == [b"png"]
+
+
+def test_failing_twice_then_succeeding_is_retried(
+    connection: str, container: str, blobs: BlobServiceClient
+) -> None:
+    recorder = Recorder()
+    functions = build_app(container, recorder, failures={"flaky.txt": 2}).get_functions()
+    watcher = watcher_for(functions, connection)
+    upload(blobs, container, "flaky.txt", b"x")
+
+    (result,) = run(watcher.poll_once())
+    assert result.succeeded and result.attempts == 3
+    assert len(recorder.of("on_upload")) == 3
+    assert run(watcher.poll_once()) == []
+
+
+def test_always_failing_blob_lands_in_poison_once(
+    connection: str, container: str, blobs: BlobServiceClient
+) -> None:
+    recorder = Recorder()
+    functions = build_app(container, recorder, failures={"bad.txt": 99}).get_functions()
+    watcher = watcher_for(functions, connection, max_attempts=3)
+    upload(blobs, container, "bad.txt", b"x")
+
+    (result,) = run(watcher.poll_once())
+    assert not result.succeeded and result.attempts == 3
+    assert "planned failure 3" in (result.error or "")
+    assert len(recorder.of("on_upload")) == 3
+    assert run(watcher.poll_once()) == []
+    assert run(watcher_for(functions, connection, max_attempts=3).poll_once()) == []
+    assert len(recorder.of("on_upload")) == 3
+
+    poison = TableServiceClient.from_connection_string(connection).get_table_client(POISON_TABLE)
+    rows = list(poison.query_entities("blob eq @blob", parameters={"blob": f"{container}/bad.txt"}))
+    assert [(r["function"], r["etag"], r["attempts"]) for r in rows] == [
+        ("on_upload", result.etag, 3)
+    ]
+    assert "planned failure 3" in rows[0]["error"]
+
+
+def test_run_loop_keeps_delivering_while_a_blob_backs_off(
+    connection: str, container: str, blobs: BlobServiceClient
+) -> None:
+    recorder = Recorder()
+    functions = build_app(container, recorder, failures={"slow.txt": 1}).get_functions()
+    watcher = watcher_for(functions, connection, backoff_base=1.0)
+
+    async def wait_for_calls(count: int) -> None:
+        for _ in range(100):
+            if len(recorder.of("on_upload")) >= count:
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"expected {count} calls, got {recorder.of('on_upload')}")
+
+    async def scenario() -> None:
+        task = asyncio.create_task(watcher.run())
+        try:
+            await asyncio.to_thread(upload, blobs, container, "slow.txt", b"slow")
+            await wait_for_calls(1)
+            await asyncio.to_thread(upload, blobs, container, "fast.txt", b"fast")
+            await wait_for_calls(3)
+            await asyncio.sleep(0.6)  # Further scans must not fire either blob again.
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    run(scenario())
+    calls = recorder.of("on_upload")
+    # fast.txt went through during slow.txt's one-second backoff, which then retried and passed.
+    assert [c["data"] for c in calls] == [b"slow", b"fast", b"slow"]
+    assert calls[2]["at"] - calls[0]["at"] >= 0.95
+
+
+@pytest.mark.parametrize(
+    ("pattern", "blob", "expected"),
+    [
+        ("c01/{name}", "a/b.txt", {"name": "a/b.txt"}),
+        ("c01/in/{t}/{name}.{ext}", "in/t1/x.y.jpg", {"t": "t1", "name": "x.y", "ext": "jpg"}),
+        ("c01/in/{name}", "out/x", None),
+        ("c01/{{literal}}/{name}", "{literal}/x", {"name": "x"}),
+        ("c01/fixed.txt", "fixed.txt", {}),
+    ],
+)
+def test_blob_path_matching(pattern: str, blob: str, expected: dict[str, str] | None) -> None:
+    assert BlobPath.parse(pattern).match(blob) == expected
+
+
+@pytest.mark.parametrize("pattern", ["c01", "c01/", "{x}/{name}", "c01/{name", "c01/{a}/{a}"])
+def test_blob_path_rejects_malformed(pattern: str) -> None:
+    with pytest.raises(ValueError, match="blob trigger path"):
+        BlobPath.parse(pattern)
+
+
+def test_unsuppliable_binding_is_rejected_at_start_up(connection: str) -> None:
+    import azure.functions as func
+
+    app = func.FunctionApp()
+
+    @app.blob_trigger(arg_name="blob", path="c01/{name}", connection="AzureWebJobsStorage")
+    @app.blob_output(arg_name="thumb", path="thumbs/{name}", connection="AzureWebJobsStorage")
+    def resize(blob: func.InputStream, thumb: func.Out[bytes]) -> None:
+        thumb.set(blob.read())
+
+    with pytest.raises(ValueError, match=r"'resize'.*'thumb'"):
+        watcher_for(app.get_functions(), connection)
+
+
+def test_missing_connection_setting_is_rejected(connection: str) -> None:
+    import azure.functions as func
+
+    app = func.FunctionApp()
+
+    @app.blob_trigger(arg_name="blob", path="c01/{name}", connection="NoSuchStorageSetting")
+    def handle(blob: func.InputStream) -> None:
+        blob.read()
+
+    with pytest.raises(ValueError, match="NoSuchStorageSetting"):
+        watcher_for(app.get_functions(), connection)

@@ -1,0 +1,240 @@
+"""Timer triggers: NCRONTAB parsing, next occurrences, runOnStartup, manual runs, past-due runs."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import azure.functions as func
+import pytest
+
+from devhost.timer_triggers import (
+    CronSchedule,
+    IntervalSchedule,
+    TimerScheduler,
+    parse_schedule,
+)
+from tests.devhost.trigger_fixture_app import Recorder, build_app
+
+ALL_SECONDS = frozenset(range(60))
+
+
+async def run_sync(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Stands in for the server's thread pool."""
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+def run(coro: Coroutine[Any, Any, Any]) -> Any:
+    return asyncio.run(coro)
+
+
+def cron(expression: str) -> CronSchedule:
+    schedule = parse_schedule(expression)
+    assert isinstance(schedule, CronSchedule)
+    return schedule
+
+
+def utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("expression", "field", "expected"),
+    [
+        ("*/5 * * * * *", "seconds", set(range(0, 60, 5))),
+        ("0 */5 * * * *", "minutes", set(range(0, 60, 5))),
+        ("0 30 9 * * MON-FRI", "days_of_week", {1, 2, 3, 4, 5}),
+        ("0 30 9 * * MON-FRI", "hours", {9}),
+        ("0 0 0 * * sun,Saturday", "days_of_week", {0, 6}),
+        ("0 0 0 * * 0", "days_of_week", {0}),
+        ("0 0 0 1 Jan,JUL,dec *", "months", {1, 7, 12}),
+        ("0 0 0 1 Jan-Jun/2 *", "months", {1, 3, 5}),
+        ("0 0 0 1-10/3 * *", "days", {1, 4, 7, 10}),
+        ("5/20 * * * * *", "seconds", {5, 25, 45}),
+        ("0 1,2,10-12 * * * *", "minutes", {1, 2, 10, 11, 12}),
+        ("0 0 * * * *", "days", set(range(1, 32))),
+    ],
+)
+def test_parses_fields(expression: str, field: str, expected: set[int]) -> None:
+    assert getattr(cron(expression), field) == expected
+
+
+@pytest.mark.parametrize(
+    ("expression", "bad_field"),
+    [
+        ("60 * * * * *", "second field '60'"),
+        ("0 61 * * * *", "minute field '61'"),
+        ("0 0 24 * * *", "hour field '24'"),
+        ("0 0 0 0 * *", "day field '0'"),
+        ("0 0 0 * 13 *", "month field '13'"),
+        ("0 0 0 * Foo *", "month field 'Foo'"),
+        ("0 0 0 * * 7", "day-of-week field '7'"),
+        ("0 0 0 * * MON-XYZ", "day-of-week field 'MON-XYZ'"),
+        ("*/0 * * * * *", "second field '*/0'"),
+        ("0 5-1 * * * *", "minute field '5-1'"),
+        ("0 1,,2 * * * *", "minute field '1,,2'"),
+        ("0 0 0 30 Feb *", "day field '30'"),
+        ("* * * * *", "six fields"),
+        ("0 0 * * * * *", "six fields"),
+    ],
+)
+def test_rejects_malformed_schedules(expression: str, bad_field: str) -> None:
+    with pytest.raises(ValueError) as raised:
+        parse_schedule(expression)
+    assert repr(expression) in str(raised.value) and bad_field in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("expression", "after", "expected"),
+    [
+        ("*/5 * * * * *", utc(2025, 3, 1, 12, 0, 3), utc(2025, 3, 1, 12, 0, 5)),
+        ("*/5 * * * * *", utc(2025, 3, 1, 12, 0, 5), utc(2025, 3, 1, 12, 0, 10)),
+        ("0 */5 * * * *", utc(2024, 12, 31, 23, 58), utc(2025, 1, 1, 0, 0)),
+        ("0 30 9 * * MON-FRI", utc(2025, 1, 3, 10, 0), utc(2025, 1, 6, 9, 30)),
+        ("0 0 0 31 * *", utc(2025, 1, 31, 0, 0), utc(2025, 3, 31, 0, 0)),
+        ("0 0 0 29 Feb *", utc(2025, 1, 1), utc(2028, 2, 29)),
+        ("0 0 12 1 Jan,Jul Sun", utc(2025, 1, 1), utc(2029, 7, 1, 12)),
+        ("0 0 0 1 1 *", utc(2025, 6, 15, 8, 0, 0, 500), utc(2026, 1, 1)),
+        ("30 59 23 31 12 *", utc(2025, 12, 31, 23, 59, 30), utc(2026, 12, 31, 23, 59, 30)),
+    ],
+)
+def test_next_occurrence(expression: str, after: datetime, expected: datetime) -> None:
+    assert parse_schedule(expression).next_after(after) == expected
+
+
+def test_next_occurrence_is_utc_for_naive_and_other_zones() -> None:
+    schedule = parse_schedule("0 0 9 * * *")
+    assert schedule.next_after(datetime(2025, 5, 1, 8, 0)) == utc(2025, 5, 1, 9)
+    plus_two = timezone(timedelta(hours=2))  # 11:30 there is 09:30 UTC, past today's run.
+    assert schedule.next_after(datetime(2025, 5, 1, 11, 30, tzinfo=plus_two)) == utc(2025, 5, 2, 9)
+
+
+def test_timespan_schedules() -> None:
+    schedule = parse_schedule("00:05:00")
+    assert isinstance(schedule, IntervalSchedule)
+    assert schedule.next_after(utc(2025, 1, 1)) == utc(2025, 1, 1, 0, 5)
+    assert parse_schedule("1.02:00:00").next_after(utc(2025, 1, 1)) == utc(2025, 1, 2, 2)
+    with pytest.raises(ValueError, match="00:00:00"):
+        parse_schedule("00:00:00")
+
+
+def scheduler_for(recorder: Recorder, **options: Any) -> TimerScheduler:
+    functions = build_app("uploads-test", recorder).get_functions()
+    return TimerScheduler(functions, run_sync=run_sync, **options)
+
+
+def test_run_on_startup_fires_at_once() -> None:
+    recorder = Recorder()
+    scheduler = scheduler_for(recorder)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(scheduler.run())
+        await asyncio.sleep(0.3)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    run(scenario())
+    assert [c["past_due"] for c in recorder.of("new_year")] == [False]
+
+
+def test_trigger_runs_now_and_rejects_unknown_names() -> None:
+    recorder = Recorder()
+    scheduler = scheduler_for(recorder)
+    run(scheduler.trigger("every_five_seconds"))
+    assert [c["past_due"] for c in recorder.of("every_five_seconds")] == [False]
+    with pytest.raises(KeyError, match="nope"):
+        run(scheduler.trigger("nope"))
+
+
+def test_same_timer_never_runs_concurrently_with_itself() -> None:
+    app = func.FunctionApp()
+    spans: list[tuple[float, float]] = []
+
+    @app.timer_trigger(schedule="0 0 0 1 1 *", arg_name="timer")
+    async def slow(timer: func.TimerRequest) -> None:
+        start = time.monotonic()
+        await asyncio.sleep(0.2)
+        spans.append((start, time.monotonic()))
+
+    scheduler = TimerScheduler(app.get_functions(), run_sync=run_sync)
+
+    async def scenario() -> None:
+        await asyncio.gather(scheduler.trigger("slow"), scheduler.trigger("slow"))
+
+    run(scenario())
+    assert len(spans) == 2 and spans[1][0] >= spans[0][1]
+
+
+def test_fires_on_schedule_and_flags_past_due_when_behind() -> None:
+    app = func.FunctionApp()
+    calls: list[tuple[datetime, bool]] = []
+
+    @app.timer_trigger(schedule="* * * * * *", arg_name="tick")
+    def every_second(tick: func.TimerRequest) -> None:
+        calls.append((datetime.now(UTC), tick.past_due))
+
+    scheduler = TimerScheduler(app.get_functions(), run_sync=run_sync, past_due_tolerance=0.25)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(scheduler.run())
+        try:
+            while not calls:
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)  # Let the scheduler pick the next occurrence and sleep.
+            # Stall the event loop past the next occurrence, as a busy host would.
+            time.sleep(1.5)
+            while len(calls) < 2:
+                await asyncio.sleep(0.01)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    run(asyncio.wait_for(scenario(), 10))
+    (first_at, first_late), (_, second_late) = calls[:2]
+    # On time, the first run starts just after a whole second (never before it).
+    assert first_at.microsecond < 500_000 and not first_late
+    assert second_late
+
+
+def test_unsuppliable_bindings_and_bad_schedules_fail_at_start_up() -> None:
+    app = func.FunctionApp()
+
+    @app.timer_trigger(schedule="0 0 * * * *", arg_name="timer")
+    @app.blob_output(arg_name="report", path="reports/x.txt", connection="AzureWebJobsStorage")
+    def hourly(timer: func.TimerRequest, report: func.Out[str]) -> None:
+        report.set("x")
+
+    with pytest.raises(ValueError, match=r"'hourly'.*'report'"):
+        TimerScheduler(app.get_functions(), run_sync=run_sync)
+
+    app = func.FunctionApp()
+
+    @app.timer_trigger(schedule="0 0 25 * * *", arg_name="timer")
+    def broken(timer: func.TimerRequest) -> None:
+        del timer
+
+    with pytest.raises(ValueError, match=r"'broken'.*hour field '25'"):
+        TimerScheduler(app.get_functions(), run_sync=run_sync)
+
+
+def test_schedule_from_app_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = func.FunctionApp()
+    calls: list[bool] = []
+
+    @app.timer_trigger(schedule="%REPORT_SCHEDULE%", arg_name="timer")
+    def nightly(timer: func.TimerRequest) -> None:
+        calls.append(timer.past_due)
+
+    functions = app.get_functions()
+    monkeypatch.setenv("REPORT_SCHEDULE", "0 15 3 * * *")
+    run(TimerScheduler(functions, run_sync=run_sync).trigger("nightly"))
+    assert calls == [False]
+    monkeypatch.setenv("REPORT_SCHEDULE", "0 15 3 * *")
+    with pytest.raises(ValueError, match=r"'nightly'.*six fields"):
+        TimerScheduler(functions, run_sync=run_sync)
+    monkeypatch.delenv("REPORT_SCHEDULE")
+    with pytest.raises(ValueError, match="REPORT_SCHEDULE"):
+        TimerScheduler(functions, run_sync=run_sync)
