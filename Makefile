@@ -27,8 +27,11 @@ test: install
 dev: install
 	$(PY) -m devhost
 
+# wrk generates the HTTP load (bench/load.py); Debian's package, installed when missing.
+BENCH ?=
 bench: install
-	$(PY) -m devhost.services exec -- $(PY) -m bench
+	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(PY) -m devhost.services exec -- $(PY) -m bench $(BENCH)
 
 lint: install
 	$(VENV)/bin/ruff check .

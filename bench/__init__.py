@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` runs every bench module and prints results beside their floors."""

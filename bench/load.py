@@ -1,0 +1,86 @@
+"""Load generation with wrk (installed by `make bench`), and server processes to point it at."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(
+    url: str, *, connections: int = 50, seconds: int = 5, headers: dict | None = None
+) -> WrkResult:
+    """Run wrk with one thread (the other core serves) and parse throughput and latency."""
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed; `make bench` installs it")
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    for key, value in (headers or {}).items():
+        command += ["-H", f"{key}: {value}"]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = _ms(re.search(r"50%\s+([\d.]+\w+)", out).group(1))
+    p99 = _ms(re.search(r"99%\s+([\d.]+\w+)", out).group(1))
+    if "Non-2xx" in out:
+        raise RuntimeError(f"wrk saw error responses from {url}:\n{out}")
+    return WrkResult(rps, p50, p99)
+
+
+def wait_until_ok(url: str, timeout: float = 30, headers: dict | None = None) -> float:
+    """Seconds until url answers 200."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        try:
+            if httpx.get(url, timeout=0.5, headers=headers).status_code == 200:
+                return time.perf_counter() - started
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.01)
+    raise RuntimeError(f"{url} did not answer 200 within {timeout}s")
+
+
+@contextmanager
+def process(command: list[str], ready_url: str, env: dict | None = None) -> Iterator[float]:
+    """Run command until the block ends; yields the seconds it took to answer ready_url."""
+    proc = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        yield wait_until_ok(ready_url)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def devhost_command(
+    app: str, app_dir: Path, port: int, pubsub_port: int, data_dir: Path
+) -> list[str]:
+    return [
+        sys.executable, "-m", "devhost", "--app", app, "--app-dir", str(app_dir),
+        "--port", str(port), "--pubsub-port", str(pubsub_port), "--data-dir", str(data_dir),
+        "--no-services", "--no-migrate",
+    ]  # fmt: skip

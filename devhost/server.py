@@ -1,0 +1,222 @@
+"""DevHost: runs a Function app (default `function_app:app`) the way the Functions host would.
+
+One asyncio loop hosts: the HTTP front on :7071 (functions, durable client webhooks, the dev
+identity's JWKS, `POST /admin/functions/{name}` for timers), the Web PubSub hub on :7072, the
+durable engine, blob-trigger polling and timer schedules. Everything talks to real local
+services (Postgres, Azurite) through the real Azure SDKs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from devhost.blob_triggers import BlobTriggerWatcher
+from devhost.host_config import HostConfig, read_host_json
+from devhost.http_front import ASGIApp, HttpFront, Receive, Scope, Send, send_bytes, send_problem
+from devhost.identity import JWKS_PATH, DevIdentity
+from devhost.routing import Router
+from devhost.timer_triggers import TimerScheduler
+
+logger = logging.getLogger("devhost")
+
+DURABLE_TRIGGERS = {"orchestrationTrigger", "activityTrigger", "entityTrigger"}
+DURABLE_PREFIX = "/runtime/webhooks/durabletask/"
+ADMIN_PREFIX = "/admin/functions/"
+
+
+@dataclass(frozen=True)
+class DevHostOptions:
+    app_ref: str = "function_app:app"
+    app_dir: Path = Path(".")
+    bind: str = "127.0.0.1"
+    port: int = 7071
+    pubsub_port: int | None = 7072
+    data_dir: Path = Path(".local/dev")
+
+
+def load_app(app_ref: str, app_dir: Path) -> Any:
+    """Import `module:attribute` from app_dir, as the worker imports function_app.py."""
+    module_name, _, attribute = app_ref.partition(":")
+    if str(app_dir) not in sys.path:
+        sys.path.insert(0, str(app_dir))
+    return getattr(importlib.import_module(module_name), attribute or "app")
+
+
+def webpubsub_access_key(connection: str) -> str | None:
+    parts = dict(p.split("=", 1) for p in connection.split(";") if "=" in p)
+    return parts.get("AccessKey")
+
+
+def dev_identity(data_dir: Path) -> DevIdentity | None:
+    """The dev signing key under data_dir, for the issuer/audience in the app settings."""
+    issuer, audience = os.environ.get("AUTH_ISSUER"), os.environ.get("AUTH_AUDIENCE")
+    if not issuer or not audience:
+        return None
+    return DevIdentity(
+        issuer=issuer, audience=audience, key_path=data_dir / "identity" / "signing-key.pem"
+    )
+
+
+def _json_app(document: dict[str, Any]) -> ASGIApp:
+    body = json.dumps(document).encode()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send_bytes(send, 200, [(b"content-type", b"application/json")], body)
+
+    return app
+
+
+def _admin_app(timers: TimerScheduler) -> ASGIApp:
+    """`POST /admin/functions/{name}` fires a timer now, like the host's admin API."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        name = scope["path"][len(ADMIN_PREFIX) :].strip("/")
+        if scope["method"] != "POST":
+            path = scope["path"]
+            await send_problem(send, 405, "Method not allowed", "Use POST", path, allow="POST")
+            return
+        try:
+            await timers.trigger(name)
+        except KeyError:
+            await send_problem(send, 404, "Not found", f"No timer function {name}", scope["path"])
+            return
+        await send_bytes(send, 202, [], b"")
+
+    return app
+
+
+class DevHost:
+    """Owns the servers and background loops for one app; `await run()` until stopped."""
+
+    def __init__(self, options: DevHostOptions) -> None:
+        self.options = options
+        self.config: HostConfig = read_host_json(options.app_dir / "host.json")
+        self.app = load_app(options.app_ref, options.app_dir)
+        # get_functions() may run once per app object (notes/durable-protocol.md).
+        self.functions = self.app.get_functions()
+        self.base_url = f"http://127.0.0.1:{options.port}"
+        self.identity = dev_identity(options.data_dir)
+        self.engine = self._durable_engine()
+        self.router = Router(
+            self.functions,
+            route_prefix=self.config.route_prefix,
+            durable_client_json=self.engine.client_binding_json if self.engine else None,
+        )
+        self.front = HttpFront(
+            self.router, function_timeout_s=self.config.function_timeout_s
+        )
+        self.timers = TimerScheduler(self.functions, run_sync=self.run_sync)
+        self.blobs = self._blob_watcher()
+        self.front.extra_routes = self._extra_routes()
+        self._servers: list[uvicorn.Server] = []
+        self._stopping = asyncio.Event()
+
+    def _kinds(self) -> set[str]:
+        return {f.get_trigger().get_binding_name() for f in self.functions}
+
+    def _durable_engine(self) -> Any:
+        needs_client = any('"durableClient"' in f.get_function_json() for f in self.functions)
+        if not (self._kinds() & DURABLE_TRIGGERS or needs_client):
+            return None
+        from devhost.durable import DurableEngine
+
+        return DurableEngine(
+            functions=self.functions,
+            storage_connection=os.environ["AzureWebJobsStorage"],
+            hub_name=self.config.durable_hub_name,
+            base_url=self.base_url,
+            max_concurrent_activities=self.config.max_concurrent_activities,
+        )
+
+    def _blob_watcher(self) -> BlobTriggerWatcher | None:
+        if "blobTrigger" not in self._kinds():
+            return None
+        return BlobTriggerWatcher(
+            self.functions, os.environ["AzureWebJobsStorage"], run_sync=self.run_sync
+        )
+
+    def _extra_routes(self) -> dict[str, ASGIApp]:
+        routes: dict[str, ASGIApp] = {ADMIN_PREFIX: _admin_app(self.timers)}
+        if self.identity is not None:
+            routes[JWKS_PATH] = _json_app(self.identity.jwks())
+        if self.engine is not None:
+            from starlette.applications import Starlette
+
+            routes[DURABLE_PREFIX] = Starlette(routes=self.engine.routes())
+        return routes
+
+    async def run_sync(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run sync function code in the worker thread pool (never on the event loop)."""
+        return await self.front.pool.run(fn, *args, **kwargs)
+
+    def _server(self, app: Any, port: int) -> uvicorn.Server:
+        config = uvicorn.Config(
+            app,
+            host=self.options.bind,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            loop="none",
+            # devhost reads X-Forwarded-* itself (tenancy rules); uvicorn must not rewrite them.
+            proxy_headers=False,
+            ws="websockets-sansio" if app is not self.front else "none",
+        )
+        server = uvicorn.Server(config)
+        # We handle signals for all servers at once (see run()).
+        server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
+        return server
+
+    def _hub_app(self) -> Any:
+        key = webpubsub_access_key(os.environ.get("WEBPUBSUB_CONNECTION", ""))
+        if self.options.pubsub_port is None or key is None:
+            return None
+        from devhost.webpubsub import create_hub_app
+
+        return create_hub_app(key)
+
+    async def run(self, on_ready: Callable[[], None] | None = None) -> None:
+        """Start everything, call on_ready, and serve until stop() (or SIGINT/SIGTERM)."""
+        self._servers = [self._server(self.front, self.options.port)]
+        hub = self._hub_app()
+        if hub is not None:
+            self._servers.append(self._server(hub, self.options.pubsub_port))
+        background: list[asyncio.Task[Any]] = []
+        if self.engine is not None:
+            await self.engine.start()
+        serving = [asyncio.create_task(s.serve()) for s in self._servers]
+        while not all(s.started for s in self._servers):
+            if any(task.done() for task in serving):
+                await asyncio.gather(*serving)  # surfaces the bind error
+                raise RuntimeError("devhost could not start its servers")
+            await asyncio.sleep(0.01)
+        background.append(asyncio.create_task(self.timers.run()))
+        if self.blobs is not None:
+            background.append(asyncio.create_task(self.blobs.run()))
+        if on_ready:
+            on_ready()
+        await self._stopping.wait()
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        for server in self._servers:
+            server.should_exit = True
+        await asyncio.gather(*serving, return_exceptions=True)
+        if self.engine is not None:
+            await self.engine.stop()
+        self.front.pool.shutdown()
+
+    def stop(self) -> None:
+        self._stopping.set()

@@ -1,0 +1,137 @@
+"""The OData subset the service accepts in a send's `filter` query parameter.
+
+Supported, as the service documents it: the fields `userId`, `connectionId` and `groups`;
+string literals in single quotes (`''` escapes a quote) and `null`; `eq`, `ne`,
+`'<group>' in groups`; `not`, `and`, `or` and parentheses. Anything else is a FilterError, which
+the data plane answers with 400 so a typo never silently reaches everyone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Protocol
+
+
+class FilterSubject(Protocol):
+    """What a filter can look at on a connection."""
+
+    connection_id: str
+    user_id: str | None
+    groups: set[str]
+
+
+Predicate = Callable[[FilterSubject], bool]
+_Operand = Callable[[FilterSubject], object]
+
+
+class FilterError(ValueError):
+    """A filter expression outside the supported subset."""
+
+
+_TOKEN = re.compile(r"(?P<space>\s+)|[()]|'(?:[^']|'')*'|[A-Za-z_]\w*")
+_FIELDS: dict[str, _Operand] = {
+    "userId": lambda subject: subject.user_id,
+    "connectionId": lambda subject: subject.connection_id,
+}
+
+
+def _tokenize(text: str) -> list[str]:
+    tokens: list[str] = []
+    position = 0
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if match is None:
+            raise FilterError(f"Unexpected character at position {position} in filter {text!r}.")
+        if match.lastgroup != "space":
+            tokens.append(match.group())
+        position = match.end()
+    return tokens
+
+
+class _Parser:
+    """Recursive descent over the tokens: or → and → not → comparison."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._tokens = _tokenize(text)
+        self._position = 0
+
+    def parse(self) -> Predicate:
+        predicate = self._or()
+        if self._peek() is not None:
+            raise FilterError(f"Unexpected {self._peek()!r} in filter {self._text!r}.")
+        return predicate
+
+    def _peek(self) -> str | None:
+        return self._tokens[self._position] if self._position < len(self._tokens) else None
+
+    def _take(self) -> str:
+        token = self._peek()
+        if token is None:
+            raise FilterError(f"Filter {self._text!r} ends too early.")
+        self._position += 1
+        return token
+
+    def _or(self) -> Predicate:
+        left = self._and()
+        while self._peek() == "or":
+            self._take()
+            right = self._and()
+            left = (lambda a, b: lambda subject: a(subject) or b(subject))(left, right)
+        return left
+
+    def _and(self) -> Predicate:
+        left = self._not()
+        while self._peek() == "and":
+            self._take()
+            right = self._not()
+            left = (lambda a, b: lambda subject: a(subject) and b(subject))(left, right)
+        return left
+
+    def _not(self) -> Predicate:
+        if self._peek() == "not":
+            self._take()
+            inner = self._not()
+            return lambda subject: not inner(subject)
+        if self._peek() == "(":
+            self._take()
+            inner = self._or()
+            if self._take() != ")":
+                raise FilterError(f"Missing ')' in filter {self._text!r}.")
+            return inner
+        return self._comparison()
+
+    def _comparison(self) -> Predicate:
+        left = self._operand()
+        operator = self._take()
+        if operator == "in":
+            if self._take() != "groups":
+                raise FilterError(f"Only '<group>' in groups is supported, in {self._text!r}.")
+            return lambda subject: left(subject) in subject.groups
+        right = self._operand()
+        if operator == "eq":
+            return lambda subject: left(subject) == right(subject)
+        if operator == "ne":
+            return lambda subject: left(subject) != right(subject)
+        raise FilterError(f"Operator {operator!r} is not supported (use eq, ne, in).")
+
+    def _operand(self) -> _Operand:
+        token = self._take()
+        if token.startswith("'"):
+            literal = token[1:-1].replace("''", "'")
+            return lambda _subject: literal
+        if token == "null":
+            return lambda _subject: None
+        field = _FIELDS.get(token)
+        if field is None:
+            raise FilterError(
+                f"Unknown field {token!r} in filter {self._text!r}: use userId, connectionId, "
+                "or '<group>' in groups."
+            )
+        return field
+
+
+def parse_filter(text: str) -> Predicate:
+    """Compile a filter expression into a predicate over connections."""
+    return _Parser(text).parse()

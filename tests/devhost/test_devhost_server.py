@@ -1,0 +1,149 @@
+"""devhost end to end: a subprocess serving the fixture app over real HTTP, with Azurite."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+from azure.storage.blob import BlobServiceClient
+
+from tests.devhost.devhost_process import REPO, DevhostProcess, start_devhost
+
+CONTAINER = f"fixture-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def devhost(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevhostProcess]:
+    data_dir = tmp_path_factory.mktemp("devhost")
+    process = start_devhost(data_dir, extra_env={"FIXTURE_BLOB_CONTAINER": CONTAINER})
+    yield process
+    assert process.stop() == 0, process.log.read_text()[-2000:]
+
+
+@pytest.fixture(scope="module")
+def http(devhost: DevhostProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=devhost.base_url, timeout=10) as client:
+        yield client
+
+
+def test_request_and_response_conversions(http: httpx.Client) -> None:
+    response = http.post(
+        "/api/echo/42/tail?a=1&b=two", content=b"payload", headers={"x-test": "present"}
+    )
+    assert response.status_code == 207
+    assert response.headers["x-echo"] == "yes"
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert body["method"] == "POST"
+    assert body["url"].endswith("/api/echo/42/tail?a=1&b=two")
+    assert body["params"] == {"a": "1", "b": "two"}
+    assert body["route"] == {"id": "42", "rest": "tail"}
+    assert body["header"] == "present" and body["body"] == "payload"
+
+
+def test_optional_route_parameter_may_be_absent(http: httpx.Client) -> None:
+    assert http.get("/api/echo/7").json()["route"] == {"id": "7"}
+
+
+def test_mimetype_and_charset(http: httpx.Client) -> None:
+    response = http.get("/api/text")
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+    assert response.text == "héllo"
+
+
+def test_async_functions_run_on_the_loop(http: httpx.Client) -> None:
+    assert http.get("/api/async-hello").text == "hello from async"
+
+
+def test_unknown_route_and_wrong_method_are_problems(http: httpx.Client) -> None:
+    missing = http.get("/api/nope")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    wrong = http.delete("/api/echo/1")
+    assert wrong.status_code == 405
+    assert wrong.headers["allow"] == "GET, POST, PUT"
+    assert http.get("/api/echo/not-an-int").status_code == 404
+
+
+def test_a_slow_call_does_not_block_others(devhost: DevhostProcess, http: httpx.Client) -> None:
+    finished: list[str] = []
+
+    def slow() -> None:
+        httpx.get(devhost.base_url + "/api/slow?s=1.5", timeout=10)
+        finished.append("slow")
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    time.sleep(0.2)
+    for _ in range(3):
+        assert http.get("/api/text").status_code == 200
+        finished.append("fast")
+    thread.join()
+    assert finished == ["fast", "fast", "fast", "slow"]
+
+
+def test_function_timeout_from_host_json(http: httpx.Client) -> None:
+    response = http.get("/api/slow?s=4")
+    assert response.status_code == 504
+    assert "functionTimeout" in response.json()["detail"]
+
+
+def test_timer_fires_through_the_admin_endpoint(http: httpx.Client) -> None:
+    assert http.post("/admin/functions/yearly").status_code == 202
+    assert http.get("/api/seen").json()["timer"] == [{"past_due": False}]
+    assert http.post("/admin/functions/no_such_timer").status_code == 404
+
+
+def test_blob_trigger_fires_for_an_upload(http: httpx.Client) -> None:
+    import os
+
+    service = BlobServiceClient.from_connection_string(os.environ["AzureWebJobsStorage"])
+    container = service.get_container_client(CONTAINER)
+    if not container.exists():
+        container.create_container()
+    container.upload_blob("note.txt", b"hi there", overwrite=True)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        seen = http.get("/api/seen").json()["blob"]
+        if seen:
+            break
+        time.sleep(0.1)
+    assert seen == [{"name": f"{CONTAINER}/note.txt", "length": 8, "data": "hi there"}]
+
+
+def test_jwks_and_token_cli_agree(devhost: DevhostProcess, tmp_path: Path) -> None:
+    data_dir = devhost.log.parent
+    token = subprocess.run(
+        [sys.executable, "-m", "devhost", "token", "--role", "owner", "--tenant", "demo",
+         "--data-dir", str(data_dir)],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    keys = jwt.PyJWKClient(devhost.base_url + "/.well-known/jwks.json")
+    claims = jwt.decode(
+        token, keys.get_signing_key_from_jwt(token).key, algorithms=["RS256"],
+        options={"verify_aud": False},
+    )  # fmt: skip
+    assert claims["roles"] == ["owner"] and claims["tenant"] == "demo"
+
+
+def test_durable_orchestration_through_check_status_urls(http: httpx.Client) -> None:
+    started = http.post("/api/start/greet_all", json=["ada", "linus"])
+    assert started.status_code == 202
+    status_url = started.json()["statusQueryGetUri"]
+    assert started.headers["location"] == status_url
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        status = httpx.get(status_url, timeout=5).json()  # a curl-like GET of the URL
+        if status["runtimeStatus"] in ("Completed", "Failed"):
+            break
+        time.sleep(0.05)
+    assert status["runtimeStatus"] == "Completed"
+    assert status["output"] == ["hello ada", "hello linus"]

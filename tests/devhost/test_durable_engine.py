@@ -1,0 +1,298 @@
+"""devhost's durable engine through the real SDK client, against a real Azurite.
+
+Each test serves its own engine (own task hub) on uvicorn and drives it with
+`df.DurableOrchestrationClient` and plain HTTP, as a function app and curl would.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import azure.functions as func
+import httpx
+import pytest
+from azure.durable_functions import OrchestrationRuntimeStatus as Status
+
+from devhost.services import free_port
+from tests.devhost import durable_fixture_app
+from tests.devhost.durable_fixtures import (
+    FUNCTIONS,
+    ClientLoop,
+    EngineHost,
+    EngineProcess,
+    unique_hub,
+)
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[ClientLoop]:
+    client_loop = ClientLoop()
+    yield client_loop
+    client_loop.close()
+
+
+@pytest.fixture
+def host(loop: ClientLoop) -> Iterator[EngineHost]:
+    engine_host = EngineHost(loop).start()
+    yield engine_host
+    engine_host.stop()
+
+
+def start(
+    host: EngineHost, name: str, payload: object = None, instance_id: str | None = None
+) -> str:
+    return host.run(host.client.start_new(name, instance_id, payload))
+
+
+def test_sequence_of_three_activities(host: EngineHost) -> None:
+    status = host.wait_for(start(host, "sequence", 1))
+    assert status.runtime_status == Status.Completed
+    assert status.output == [2, 3, 4]
+    assert status.created_time <= status.last_updated_time
+
+
+def test_fan_out_fan_in_of_100_activities_keeps_yield_order(host: EngineHost) -> None:
+    status = host.wait_for(start(host, "fan_out", 100))
+    assert status.runtime_status == Status.Completed
+    assert status.output == [n * n for n in range(100)]
+
+
+def test_retry_with_exponential_backoff_succeeds_on_third_attempt(host: EngineHost) -> None:
+    token = uuid.uuid4().hex
+    config = {"token": token, "first_ms": 100, "coefficient": 2, "attempts": 5, "succeed_on": 3}
+    began = time.monotonic()
+    status = host.wait_for(start(host, "retrying", config), show_history=True)
+    assert status.runtime_status == Status.Completed
+    assert status.output == ["ok on attempt 3", 42]
+    assert durable_fixture_app.calls(token) == 3
+    assert time.monotonic() - began >= 0.3
+    retry_timers = [e for e in status.history if e["EventType"] == "TimerCreated"]
+    delays = [
+        (
+            datetime.fromisoformat(e["FireAt"]) - datetime.fromisoformat(e["Timestamp"])
+        ).total_seconds()
+        for e in retry_timers
+    ]
+    assert delays == pytest.approx([0.1, 0.2], abs=0.01)
+
+
+def test_retry_exhausted_fails_orchestration_with_activity_message(host: EngineHost) -> None:
+    token = uuid.uuid4().hex
+    config = {"token": token, "first_ms": 20, "coefficient": 1, "attempts": 2, "succeed_on": 9}
+    status = host.wait_for(start(host, "retrying", config))
+    assert status.runtime_status == Status.Failed
+    assert f"flaky attempt 2 of {token} failed" in status.output
+    assert durable_fixture_app.calls(token) == 2
+
+
+def test_payloads_beyond_table_property_limits_are_chunked(host: EngineHost) -> None:
+    text = "é€" * 40_000  # 80,000 characters: over the 32K-unit property limit as UTF-16
+    instance_id = start(host, "big_echo", text)
+    host.wait_for(instance_id)
+    # Ended instances are read back from the tables, not from memory.
+    status = host.loop.status(
+        host.client, instance_id, show_input=True, show_history=True, show_history_output=True
+    )
+    assert status.input_ == text
+    assert status.output == text + text
+    assert [e["Result"] for e in status.history if e["EventType"] == "TaskCompleted"] == [
+        text + text
+    ]
+
+
+def test_task_any_returns_first_finisher(host: EngineHost) -> None:
+    began = time.monotonic()
+    status = host.wait_for(start(host, "racing"))
+    assert status.output == "fast"
+    assert time.monotonic() - began < 0.8
+
+
+def test_durable_timer_fires_at_its_time(host: EngineHost) -> None:
+    began = time.monotonic()
+    status = host.wait_for(start(host, "timer", 400))
+    assert status.runtime_status == Status.Completed
+    assert status.output >= 0.4  # context.current_utc_datetime moved past fireAt
+    assert time.monotonic() - began >= 0.4
+
+
+def test_cancelled_timer_does_not_hold_the_instance(host: EngineHost) -> None:
+    instance_id = start(host, "timeout_or_event")
+    host.wait_for(instance_id, until=("Running",))
+    host.run(host.client.raise_event(instance_id, "go", "now"))
+    status = host.wait_for(instance_id, timeout=5)
+    assert status.output == "event:now"
+
+
+def test_sub_orchestrations_plain_named_and_with_retry(host: EngineHost) -> None:
+    token = uuid.uuid4().hex
+    instance_id = start(host, "parent", token)
+    status = host.wait_for(instance_id)
+    assert status.runtime_status == Status.Completed
+    assert status.output == [[11, 12, 13], [21, 22, 23], "ok on attempt 2"]
+    named = host.wait_for(f"{instance_id}-named")
+    assert named.output == [21, 22, 23]
+    assert durable_fixture_app.calls(token) == 2  # the first child failed and was retried
+
+
+def test_external_event_and_custom_status_while_running(host: EngineHost) -> None:
+    instance_id = start(host, "approval")
+    deadline = time.monotonic() + 10
+    while host.loop.status(host.client, instance_id).custom_status is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    status_url = f"{host.base_url}/runtime/webhooks/durabletask/instances/{instance_id}"
+    running = httpx.get(status_url)
+    assert running.status_code == 202
+    assert running.json()["customStatus"] == {"stage": "waiting for approval"}
+    assert running.json()["runtimeStatus"] == "Running"
+    host.run(host.client.raise_event(instance_id, "approve", {"by": "ana"}))
+    status = host.wait_for(instance_id)
+    assert status.output == {"by": "ana"}
+    assert status.custom_status == {"stage": "approved"}
+    assert httpx.get(status_url).status_code == 200
+    with pytest.raises(Exception, match="is gone"):
+        host.run(host.client.raise_event(instance_id, "approve", 1))
+    with pytest.raises(Exception, match="No instance"):
+        host.run(host.client.raise_event("no-such-instance", "approve", 1))
+
+
+def test_continue_as_new_restarts_with_new_input(host: EngineHost) -> None:
+    status = host.wait_for(start(host, "counter", 0), show_history=True, show_history_output=True)
+    assert status.runtime_status == Status.Completed
+    assert status.output == 3
+    started = [e for e in status.history if e["EventType"] == "ExecutionStarted"]
+    assert [e["Input"] for e in started] == [2]  # only the last execution's history remains
+
+
+def test_terminate(host: EngineHost) -> None:
+    instance_id = start(host, "approval")
+    host.wait_for(instance_id, until=("Running",))
+    host.run(host.client.terminate(instance_id, "no longer needed"))
+    status = host.wait_for(instance_id)
+    assert status.runtime_status == Status.Terminated
+    assert status.output == "no longer needed"
+    host.run(host.client.terminate(instance_id, "again"))  # 410: already ended, not an error
+
+
+def test_starting_a_running_id_returns_it_and_an_ended_id_restarts(host: EngineHost) -> None:
+    instance_id = f"fixed-{uuid.uuid4().hex[:8]}"
+    assert start(host, "approval", "first", instance_id) == instance_id
+    assert start(host, "approval", "second", instance_id) == instance_id
+    running = host.wait_for(instance_id, until=("Running",), show_input=True)
+    assert running.input_ == "first"
+    host.run(host.client.terminate(instance_id, "done"))
+    host.wait_for(instance_id)
+    assert start(host, "approval", "third", instance_id) == instance_id
+    restarted = host.wait_for(instance_id, until=("Running",), show_input=True)
+    assert restarted.input_ == "third"
+    host.run(host.client.raise_event(instance_id, "approve", "yes"))
+    assert host.wait_for(instance_id).output == "yes"
+
+
+def test_entities_fail_clearly(host: EngineHost) -> None:
+    status = host.wait_for(start(host, "uses_entity"))
+    assert status.runtime_status == Status.Failed
+    assert "not supported by devhost" in status.output
+
+
+def test_unknown_orchestrator_is_rejected(host: EngineHost) -> None:
+    with pytest.raises(Exception, match="doesn't exist"):
+        start(host, "no_such_orchestrator")
+
+
+def test_check_status_urls_work_with_plain_http(host: EngineHost) -> None:
+    starter = next(f for f in FUNCTIONS if f.get_function_name() == "http_start")
+    request = func.HttpRequest(
+        method="POST",
+        url=f"{host.base_url}/api/start/approval",
+        headers={},
+        params={},
+        route_params={"name": "approval"},
+        body=b"",
+    )
+    binding = host.engine.client_binding_json()
+    response = host.run(starter.get_user_function()(req=request, client=binding))
+    assert response.status_code == 202
+    links = json.loads(response.get_body())
+    assert response.headers["Location"] == links["statusQueryGetUri"]
+    status_url = links["statusQueryGetUri"] + "&code=anything"  # extra parameters are accepted
+    assert httpx.get(status_url).status_code in (200, 202)
+    event_url = links["sendEventPostUri"].replace("{eventName}", "approve")
+    assert httpx.post(event_url, json={"via": "curl"}).status_code == 202
+    host.wait_for(links["id"])
+    done = httpx.get(status_url, params={"showHistory": "true", "showHistoryOutput": "true"})
+    assert done.status_code == 200
+    assert done.json()["output"] == {"via": "curl"}
+    assert [e["EventType"] for e in done.json()["historyEvents"]][-2:] == [
+        "EventRaised",
+        "ExecutionCompleted",
+    ]
+    assert httpx.post(links["terminatePostUri"].replace("{text}", "late")).status_code == 410
+    assert httpx.delete(links["purgeHistoryDeleteUri"]).json() == {"instancesDeleted": 1}
+    assert httpx.get(status_url).status_code == 404
+
+
+def test_status_queries_and_purge(host: EngineHost) -> None:
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    done = [start(host, "sequence", n) for n in range(3)]
+    waiting = start(host, "approval")
+    for instance_id in done:
+        host.wait_for(instance_id)
+    host.wait_for(waiting, until=("Running",))
+    everything = host.run(host.client.get_status_all())
+    assert {s.instance_id for s in everything} == {*done, waiting}
+    completed = host.run(host.client.get_status_by(runtime_status=[Status.Completed]))
+    assert {s.instance_id for s in completed} == set(done)
+    later = host.run(host.client.get_status_by(created_time_from=datetime.now(UTC)))
+    assert later == []
+    assert host.run(host.client.purge_instance_history(done[0])).instances_deleted == 1
+    assert not host.loop.status(host.client, done[0])
+    assert host.run(host.client.purge_instance_history(waiting)).instances_deleted == 0
+    purged = host.run(
+        host.client.purge_instance_history_by(
+            created_time_from=before, runtime_status=[Status.Completed]
+        )
+    )
+    assert purged.instances_deleted == 2
+    remaining = host.run(host.client.get_status_all())
+    assert [s.instance_id for s in remaining] == [waiting]
+
+
+def test_crash_mid_activity_then_resume_completes_with_same_result(
+    loop: ClientLoop, tmp_path: Path
+) -> None:
+    hub, port = unique_hub(), free_port()
+    marker = tmp_path / "slow-step-started"
+    first = EngineProcess(hub, port, tmp_path / "engine.log")
+    try:
+        config = {"start": 1, "marker": str(marker), "seconds": 1.5}
+        instance_id = loop.run(first.client.start_new("crash_demo", None, config), 30)
+        timer_id = loop.run(first.client.start_new("timer", None, 2500), 30)
+        approval_id = loop.run(first.client.start_new("approval", None, None), 30)
+        loop.wait_for(first.client, approval_id, until=("Running",))
+        deadline = time.monotonic() + 20
+        while not marker.exists():
+            assert time.monotonic() < deadline, "the slow activity never started"
+            time.sleep(0.02)
+        # Acknowledged (202) means persisted, even if the process dies before acting on it.
+        loop.run(first.client.raise_event(approval_id, "approve", "before the crash"), 30)
+    finally:
+        first.kill()
+    marker.unlink()
+    second = EngineProcess(hub, port, tmp_path / "engine.log")
+    try:
+        status = loop.wait_for(second.client, instance_id)
+        assert status.runtime_status == Status.Completed
+        assert status.output == [2, "slow:2", 13]
+        assert marker.exists()  # at-least-once: the activity cut short ran again
+        timer = loop.wait_for(second.client, timer_id)
+        assert timer.runtime_status == Status.Completed
+        assert timer.output >= 2.5  # the persisted timer fired after the restart
+        assert loop.wait_for(second.client, approval_id).output == "before the crash"
+    finally:
+        second.kill()
