@@ -7,10 +7,42 @@ message naming it instead of failing on the first request.
 import azure.durable_functions as df
 import azure.functions as func
 
-from functions import system
+from functions import (
+    admin_menu,
+    admin_menu_publishing,
+    admin_modifiers,
+    admin_settings,
+    admin_tables,
+    images,
+    kitchen,
+    migration_flows,
+    openapi,
+    order_timers,
+    platform,
+    provisioning_flows,
+    store,
+    store_orders,
+    system,
+)
 from shared.config import get_settings
+from shared.telemetry import configure_telemetry
 
 get_settings()
+configure_telemetry()
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(system.bp)
+app.register_functions(openapi.bp)
+app.register_functions(store_orders.bp)
+app.register_functions(kitchen.bp)
+app.register_functions(admin_tables.bp)
+app.register_functions(order_timers.bp)
+app.register_functions(store.bp)
+app.register_functions(admin_settings.bp)
+app.register_functions(admin_menu.bp)
+app.register_functions(admin_modifiers.bp)
+app.register_functions(admin_menu_publishing.bp)
+app.register_functions(images.bp)
+app.register_functions(platform.bp)
+app.register_functions(provisioning_flows.bp)
+app.register_functions(migration_flows.bp)

@@ -11,6 +11,7 @@ import traceback
 from pathlib import Path
 
 from bench.report import Row, render_table, row, save_json
+from devhost.host_config import apply_local_settings, load_local_settings
 
 MODULES = [
     "bench.bench_devhost",
@@ -25,6 +26,8 @@ MODULES = [
 
 
 def main(selected: list[str]) -> int:
+    # Benchmarks that call shared/ in-process need the app settings, as devhost loads them.
+    apply_local_settings(load_local_settings(Path.cwd())[1])
     rows: list[Row] = []
     failed = 0
     for name in MODULES:

@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 class WrkResult:
     requests_per_s: float
     p50_ms: float
+    p95_ms: float
     p99_ms: float
 
 
@@ -35,16 +36,27 @@ def wrk(
     """Run wrk with one thread (the other core serves) and parse throughput and latency."""
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed; `make bench` installs it")
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    script = REPO / "bench" / "p95.lua"
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--latency",
+        "-s",
+        str(script),
+        url,
+    ]
     for key, value in (headers or {}).items():
         command += ["-H", f"{key}: {value}"]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = _ms(re.search(r"50%\s+([\d.]+\w+)", out).group(1))
+    p95 = int(re.search(r"p95_us: (\d+)", out).group(1)) / 1000
     p99 = _ms(re.search(r"99%\s+([\d.]+\w+)", out).group(1))
     if "Non-2xx" in out:
         raise RuntimeError(f"wrk saw error responses from {url}:\n{out}")
-    return WrkResult(rps, p50, p99)
+    return WrkResult(rps, p50, p95, p99)
 
 
 def wait_until_ok(url: str, timeout: float = 30, headers: dict | None = None) -> float:

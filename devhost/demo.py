@@ -1,45 +1,106 @@
-"""The demo tenant `make dev` sets up: slug `demo`, served at demo.localhost."""
+"""The demo restaurant `make dev` sets up: slug `demo`, served at demo.localhost.
+
+It is provisioned the way a platform admin would: `POST /api/v1/platform/tenants` on the running
+devhost with a platform_admin token from the dev identity, then polling the operation until the
+restaurant is active. Idempotent: an active demo (from an earlier run) is left as it is, and an
+unfinished one is picked up by sending the same request again. A freshly provisioned demo then
+gets its settings (German VAT included in prices) and a small published menu through the admin API.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from psycopg.types.json import Jsonb
+import httpx
 
-from shared.db import transaction
-from shared.directory import directory_put
-from shared.migrate import migrate_tenant
-from shared.tenants import tenant_by_slug
-
+PROVISION_TIMEOUT_S = 60.0
+DEMO_NAME = "Demo Pizzeria"
 DEMO_SETTINGS = {
-    "business_name": "Demo Pizzeria",
+    "business_name": DEMO_NAME,
     "currency": "EUR",
     "timezone": "Europe/Berlin",
     "locale": "en-GB",
     "tax": {"rate_bp": 1900, "inclusive": True},
 }
+_SIZES = {"name": "Size", "min": 1, "max": 1, "options": [
+    {"name": "Regular", "price_delta": 0}, {"name": "Large", "price_delta": 300}]}  # fmt: skip
+DEMO_MENU = {
+    "categories": [
+        {"name": "Pizza", "items": [
+            {"name": "Margherita", "description": "Tomato, mozzarella, basil", "price": 900,
+             "station": "oven", "allergens": ["gluten", "milk"], "modifier_groups": [_SIZES]},
+            {"name": "Diavola", "description": "Spicy salami, chilli", "price": 1100,
+             "station": "oven", "allergens": ["gluten", "milk"], "modifier_groups": [_SIZES]},
+        ]},
+        {"name": "Drinks", "items": [
+            {"name": "Lemonade", "price": 350, "station": "bar"},
+        ]},
+    ]
+}  # fmt: skip
+
+
+class DemoSetupError(RuntimeError):
+    """The demo restaurant could not be provisioned; the message says what the API answered."""
+
+
+def provision_request(slug: str) -> dict[str, Any]:
+    return {
+        "slug": slug,
+        "display_name": DEMO_NAME,
+        "owner_email": f"owner@{slug}.localhost",
+        "currency": DEMO_SETTINGS["currency"],
+        "timezone": DEMO_SETTINGS["timezone"],
+        "domains": [f"{slug}.localhost"],
+    }
+
+
+async def _wait_active(http: httpx.AsyncClient, status_url: str) -> None:
+    deadline = asyncio.get_running_loop().time() + PROVISION_TIMEOUT_S
+    while asyncio.get_running_loop().time() < deadline:
+        operation = (await http.get(status_url)).json()
+        if operation["status"] == "completed":
+            return
+        if operation["status"] not in ("running", "pending"):
+            raise DemoSetupError(f"provisioning ended {operation['status']}: {operation['error']}")
+        await asyncio.sleep(0.1)
+    raise DemoSetupError(f"provisioning did not finish within {PROVISION_TIMEOUT_S:.0f} s")
+
+
+async def _provision(http: httpx.AsyncClient, slug: str) -> bool:
+    """Provision slug unless it is active already; True when this call created it."""
+    found = await http.get(f"/v1/platform/tenants/{slug}")
+    if found.status_code == 200 and found.json()["status"] == "active":
+        return False
+    started = await http.post("/v1/platform/tenants", json=provision_request(slug))
+    if started.status_code not in (200, 202):
+        raise DemoSetupError(f"POST /v1/platform/tenants answered {started.status_code}: "
+                             f"{started.json().get('detail')}")  # fmt: skip
+    await _wait_active(http, started.json()["status_url"])
+    return started.status_code == 202
+
+
+async def _furnish(http: httpx.AsyncClient, slug: str, owner_token: str) -> None:
+    """Settings and a published menu, through the admin API as the restaurant's owner."""
+    headers = {"Host": f"{slug}.localhost", "Authorization": f"Bearer {owner_token}"}
+    for method, path, body in (
+        ("PUT", "/v1/admin/settings", DEMO_SETTINGS),
+        ("POST", "/v1/admin/menu/import", DEMO_MENU),
+        ("POST", "/v1/admin/menu/publish", None),
+    ):
+        answer = await http.request(method, path, headers=headers, json=body)
+        if answer.status_code >= 300:
+            raise DemoSetupError(f"{method} {path} answered {answer.status_code}: {answer.text}")
 
 
 async def ensure_demo_tenant(host: Any, slug: str) -> None:
-    """Create the demo tenant directly if it does not exist yet (idempotent)."""
-    await host.run_sync(_ensure_demo_tenant, slug)
-
-
-def _ensure_demo_tenant(slug: str) -> None:
-    schema = f"tenant_{slug}"
-    with transaction() as conn:
-        if tenant_by_slug(conn, slug) is None:
-            row = conn.execute(
-                """insert into tenants (slug, schema_name, display_name, status, settings)
-                   values (%s, %s, %s, 'active', %s) returning id""",
-                [slug, schema, DEMO_SETTINGS["business_name"], Jsonb(DEMO_SETTINGS)],
-            ).fetchone()
-            conn.execute(
-                "insert into tenant_domains (domain, tenant_id, is_primary) values (%s, %s, true)",
-                [f"{slug}.localhost", row["id"]],
-            )
-    migrate_tenant(schema)
-    with transaction() as conn:
-        record = tenant_by_slug(conn, slug)
-    assert record is not None
-    directory_put(f"{slug}.localhost", record)
+    """Provision the demo restaurant through the platform API (idempotent) and furnish it."""
+    if host.identity is None:
+        raise DemoSetupError("AUTH_ISSUER and AUTH_AUDIENCE must be set to mint tokens")
+    admin = {"Authorization": f"Bearer {host.identity.mint(role='platform_admin')}"}
+    # base_url is 127.0.0.1, one of the platform API's own hosts.
+    async with httpx.AsyncClient(
+        base_url=host.base_url + "/api", headers=admin, timeout=30
+    ) as http:
+        if await _provision(http, slug):
+            await _furnish(http, slug, host.identity.mint(role="owner", tenant=slug))

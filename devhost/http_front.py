@@ -144,12 +144,15 @@ class HttpFront:
             key, value = raw_key.decode("latin-1"), raw_value.decode("latin-1")
             # Repeated headers are folded into one comma-separated value, as the host does.
             headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        client = scope.get("client")
+        if client:
+            # App Service appends the peer to X-Forwarded-For; apps read the client IP there.
+            forwarded = headers.get("x-forwarded-for")
+            headers["x-forwarded-for"] = f"{forwarded}, {client[0]}" if forwarded else client[0]
         host = headers.get("host") or "localhost"
         query = scope.get("query_string", b"").decode("latin-1")
         url = f"{scope.get('scheme', 'http')}://{host}{scope['path']}{'?' + query if query else ''}"
-        return build_request(
-            scope["method"], url, headers=headers, body=body, route_params=params
-        )
+        return build_request(scope["method"], url, headers=headers, body=body, route_params=params)
 
     async def _invoke(self, found: Any, request: func.HttpRequest) -> func.HttpResponse:
         """Run the function, raising TimeoutError after functionTimeout."""

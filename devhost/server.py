@@ -114,9 +114,7 @@ class DevHost:
             route_prefix=self.config.route_prefix,
             durable_client_json=self.engine.client_binding_json if self.engine else None,
         )
-        self.front = HttpFront(
-            self.router, function_timeout_s=self.config.function_timeout_s
-        )
+        self.front = HttpFront(self.router, function_timeout_s=self.config.function_timeout_s)
         self.timers = TimerScheduler(self.functions, run_sync=self.run_sync)
         self.blobs = self._blob_watcher()
         self.front.extra_routes = self._extra_routes()
@@ -173,6 +171,9 @@ class DevHost:
             # devhost reads X-Forwarded-* itself (tenancy rules); uvicorn must not rewrite them.
             proxy_headers=False,
             ws="websockets-sansio" if app is not self.front else "none",
+            # Browsers offer permessage-deflate; compressing each frame per connection costs the
+            # hub more CPU than the kitchen's small JSON frames save.
+            ws_per_message_deflate=False,
         )
         server = uvicorn.Server(config)
         # We handle signals for all servers at once (see run()).

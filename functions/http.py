@@ -22,10 +22,11 @@ import azure.functions as func
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 
-from shared import auth, errors, tenancy
+from shared import auth, errors, telemetry, tenancy
 from shared.auth import Principal
 from shared.errors import FieldError, ProblemError
 from shared.logs import log_context, set_log_tenant
+from shared.logs import tenant as log_tenant
 from shared.tenants import TenantRecord
 
 logger = logging.getLogger("stelly.http")
@@ -48,6 +49,8 @@ class EndpointSpec:
     body: type[BaseModel] | None
     responses: dict[int, type[BaseModel] | None] = field(default_factory=dict)
     summary: str = ""
+    query: type[BaseModel] | None = None
+    headers: tuple[str, ...] = ()
 
 
 @dataclass
@@ -60,6 +63,7 @@ class Call:
     principal: Principal | None
     body: Any
     spec: EndpointSpec
+    parsed_query: Any = None
 
     @property
     def route(self) -> Mapping[str, str]:
@@ -201,10 +205,11 @@ def _build_call(req: func.HttpRequest, correlation_id: str, spec: EndpointSpec) 
         principal = auth.authenticate(req.headers, spec.roles, tenant.slug if tenant else None)
     if _declared_length(req) > MAX_BODY_BYTES:
         raise errors.payload_too_large(MAX_BODY_BYTES)
+    query = parse_query(req, spec.query) if spec.query is not None else None
     body = None
     if spec.body is not None:
         body = parse_model(spec.body, parse_json_body(req))
-    return Call(req, correlation_id, tenant, principal, body, spec)
+    return Call(req, correlation_id, tenant, principal, body, spec, query)
 
 
 Handler = Callable[[Call], func.HttpResponse]
@@ -218,24 +223,43 @@ def endpoint(
     body: type[BaseModel] | None = None,
     responses: dict[int, type[BaseModel] | None] | None = None,
     summary: str = "",
+    query: type[BaseModel] | None = None,
+    headers: tuple[str, ...] = (),
 ) -> Callable[[Handler], Callable[[func.HttpRequest], func.HttpResponse]]:
-    """Wrap a handler with tenant resolution, auth, body parsing, problem+json and access logs."""
-    spec = EndpointSpec(roles, tenant, platform, body, responses or {}, summary)
+    """Wrap a handler with tenant resolution, auth, body parsing, problem+json and access logs.
+
+    `responses` maps the statuses a handler returns itself to their body model (None: no body
+    for 204/304, an undescribed JSON object otherwise, problem+json for errors); the statuses
+    tenant, roles, body and query imply are documented without listing them. `query` is parsed
+    into `call.parsed_query` (422 when invalid); `headers` names request headers the handler
+    reads (If-Match, Idempotency-Key, ...) for the API description.
+    """
+    spec = EndpointSpec(roles, tenant, platform, body, responses or {}, summary, query, headers)
 
     def decorate(handler: Handler) -> Callable[[func.HttpRequest], func.HttpResponse]:
         def wrapper(req: func.HttpRequest) -> func.HttpResponse:
             correlation_id = correlation_id_from(req.headers)
             instance = urlsplit(req.url).path
             started = time.perf_counter()
-            with log_context(correlation_id=correlation_id, function=handler.__name__, tenant=None):
+            with (
+                log_context(correlation_id=correlation_id, function=handler.__name__, tenant=None),
+                telemetry.http_server_span(
+                    f"{req.method} {handler.__name__}",
+                    headers=req.headers,
+                    correlation_id=correlation_id,
+                    method=req.method,
+                    path=instance,
+                ) as span,
+            ):
                 try:
                     response = handler(_build_call(req, correlation_id, spec))
                 except ProblemError as error:
                     response = problem_response(
                         error, instance=instance, correlation_id=correlation_id
                     )
-                except Exception:
+                except Exception as error:
                     logger.exception("unhandled error in %s", handler.__name__)
+                    span.record_exception(error)
                     internal = ProblemError(
                         500,
                         "Internal error",
@@ -246,6 +270,7 @@ def endpoint(
                         internal, instance=instance, correlation_id=correlation_id
                     )
                 response.headers["x-correlation-id"] = correlation_id
+                telemetry.end_http_span(span, status=response.status_code, tenant=log_tenant.get())
                 logger.info(
                     "%s %s → %s",
                     req.method,

@@ -21,11 +21,8 @@ PROVISIONING_RETRY_AFTER_S = 5
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:
-    # Azure Functions' headers mapping is case-insensitive; a plain dict in tests may not be.
-    value = headers.get(name)
-    if value is None:
-        value = next((v for k, v in headers.items() if k.lower() == name), "")
-    return value or ""
+    # func.HttpRequest headers are case-insensitive; plain dicts must use lowercase names.
+    return headers.get(name) or ""
 
 
 def normalise_host(raw: str) -> str:

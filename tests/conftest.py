@@ -14,15 +14,24 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from devhost.identity import DevIdentity, JwksServer
+from devhost.services import free_port
+from tests.hub_server import HubServer
 
 ISSUER = "https://login.test.stelly/"
 AUDIENCE = "api://stelly-tests"
 IDENTITY = DevIdentity(issuer=ISSUER, audience=AUDIENCE)
 JWKS = JwksServer(IDENTITY.jwks())
 
+# The `webpubsub_hub` fixture serves devhost's hub here; the port is chosen now so the connection
+# string is in place before anything reads settings.
+HUB_PORT = free_port()
+HUB_ACCESS_KEY = "test-webpubsub-access-key-0123456789"
+
 TEST_SETTINGS = {
     "STELLY_ENV": "development",
-    "WEBPUBSUB_CONNECTION": "Endpoint=http://127.0.0.1:1;AccessKey=test-access-key;Version=1.0;",
+    "WEBPUBSUB_CONNECTION": (
+        f"Endpoint=http://127.0.0.1:{HUB_PORT};AccessKey={HUB_ACCESS_KEY};Version=1.0;"
+    ),
     "WEBPUBSUB_HUB": "kitchen",
     "AUTH_ISSUER": ISSUER,
     "AUTH_AUDIENCE": AUDIENCE,
@@ -104,3 +113,12 @@ def edge_client(migrated_public: None) -> TestClient:
     from tests import edge_fixture_app
 
     return TestClient(Router(edge_fixture_app.app.get_functions()))
+
+
+@pytest.fixture(scope="session")
+def webpubsub_hub() -> Iterator[HubServer]:
+    """devhost's Web PubSub hub at WEBPUBSUB_CONNECTION; tests may stop() and start() it."""
+    hub = HubServer(HUB_PORT, HUB_ACCESS_KEY)
+    hub.start()
+    yield hub
+    hub.stop()

@@ -15,6 +15,7 @@ from devhost.webpubsub.connections import ClientConnection
 from devhost.webpubsub.frames import (
     PONG_FRAME,
     OutboundMessage,
+    Payload,
     PayloadError,
     ack_frame,
     payload_from_client_frame,
@@ -103,7 +104,7 @@ def _group(request: dict[str, Any]) -> str:
     return group
 
 
-def _payload(request: dict[str, Any]) -> Any:
+def _payload(request: dict[str, Any]) -> Payload:
     try:
         return payload_from_client_frame(request.get("dataType"), request.get("data"))
     except PayloadError as error:

@@ -16,6 +16,7 @@ import uuid
 
 from starlette.responses import PlainTextResponse
 from starlette.routing import WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from devhost.webpubsub.auth import TokenError, endpoint_of, verify_client_token
@@ -41,10 +42,15 @@ class ClientSocketEndpoint:
 
     def route(self) -> WebSocketRoute:
         """The `/client/hubs/{hub}` route."""
-        return WebSocketRoute("/client/hubs/{hub}", self.serve)
+        return WebSocketRoute("/client/hubs/{hub}", self)
 
-    async def serve(self, websocket: WebSocket) -> None:
-        """Handle one handshake: a new connection or the recovery of a reliable one."""
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one handshake: a new connection or the recovery of a reliable one.
+
+        An ASGI app rather than a WebSocket function, so message frames can bypass the
+        WebSocket wrapper and go to `send` directly (see SocketLink).
+        """
+        websocket = WebSocket(scope, receive, send)
         hub_name = websocket.path_params["hub"]
         hub = self._registry.hub(hub_name)
         protocol = Protocol.negotiate(websocket.scope.get("subprotocols", ()))
@@ -52,6 +58,7 @@ class ClientSocketEndpoint:
         if "awps_connection_id" in query:
             await self._recover(
                 websocket,
+                send,
                 hub,
                 protocol,
                 query["awps_connection_id"],
@@ -75,7 +82,7 @@ class ClientSocketEndpoint:
             reconnection_token=secrets.token_urlsafe(24),
         )
         await websocket.accept(subprotocol=protocol.subprotocol)
-        link = SocketLink(websocket)
+        link = SocketLink(send)
         connection.attach(link)
         hub.add(connection, claims.groups)
         await self._receive_until_closed(websocket, hub, connection, link)
@@ -83,6 +90,7 @@ class ClientSocketEndpoint:
     async def _recover(
         self,
         websocket: WebSocket,
+        send: Send,
         hub: Hub,
         protocol: Protocol,
         connection_id: str,
@@ -97,7 +105,7 @@ class ClientSocketEndpoint:
         if connection is None:
             await websocket.close(CLOSE_REMOVED, NOT_RECOVERABLE_REASON)
             return
-        link = SocketLink(websocket)
+        link = SocketLink(send)
         replaced = connection.attach(link)
         if replaced is not None:
             # The client came back before the old socket's end reached us.
@@ -120,8 +128,8 @@ class ClientSocketEndpoint:
                 if text is not None and connection.protocol is not Protocol.PLAIN:
                     handle_client_text(hub, connection, text)
         finally:
-            await link.stop()
             hub.link_lost(connection, link, close_code)
+            await link.stop()
 
 
 def _bearer(websocket: WebSocket) -> str | None:

@@ -15,7 +15,6 @@ from devhost.webpubsub.filters import Predicate
 from devhost.webpubsub.frames import OutboundMessage
 
 TOO_SLOW_REASON = "The client fell too far behind; the connection was dropped."
-GRACE_EXPIRED_REASON = "The connection was not recovered in time."
 
 
 class Hub:
@@ -45,8 +44,7 @@ class Hub:
             connection.grace_timer.cancel()
             connection.grace_timer = None
         self._connections.pop(connection.connection_id, None)
-        for group in list(connection.groups):
-            self.leave(connection, group)
+        self.leave_all(connection)
         if connection.user_id is not None:
             _discard(self._users, connection.user_id, connection.connection_id)
 
@@ -59,7 +57,9 @@ class Hub:
         connection = self._connections.get(connection_id)
         if connection is None or not connection.reliable:
             return None
-        if not hmac.compare_digest(connection.reconnection_token, reconnection_token):
+        # Bytes, because compare_digest refuses non-ASCII str and the token comes from a URL.
+        expected = connection.reconnection_token.encode("utf-8")
+        if not hmac.compare_digest(expected, reconnection_token.encode("utf-8")):
             return None
         if connection.grace_timer is not None:
             connection.grace_timer.cancel()
@@ -135,7 +135,11 @@ class Hub:
             self.leave_all(connection)
 
     def send_to_all(
-        self, message: OutboundMessage, *, excluded: Collection[str] = (), where: Predicate | None
+        self,
+        message: OutboundMessage,
+        *,
+        excluded: Collection[str] = (),
+        where: Predicate | None = None,
     ) -> None:
         """Deliver to every connection not excluded that matches the filter."""
         self._deliver(self._connections.values(), message, excluded, where)
@@ -152,7 +156,7 @@ class Hub:
         self._deliver(self._groups.get(group, {}).values(), message, excluded, where)
 
     def send_to_user(
-        self, user_id: str, message: OutboundMessage, *, where: Predicate | None
+        self, user_id: str, message: OutboundMessage, *, where: Predicate | None = None
     ) -> None:
         """Deliver to each of the user's connections that matches the filter."""
         self._deliver(self._users.get(user_id, {}).values(), message, (), where)
@@ -170,10 +174,10 @@ class Hub:
         excluded: Collection[str],
         where: Predicate | None,
     ) -> None:
-        # Copy first: dropping a slow client mutates the collection being walked.
+        # Slow clients are closed after the walk: closing mutates the collection walked.
         too_slow = [
             connection
-            for connection in list(connections)
+            for connection in connections
             if connection.connection_id not in excluded
             and (where is None or where(connection))
             and not connection.deliver(message)

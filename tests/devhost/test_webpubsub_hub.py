@@ -130,13 +130,12 @@ def hand_made_token(url: str, *, key: str = KEY, expires_in: float = 60) -> str:
 def test_rest_calls_need_a_token_for_their_own_url_signed_with_the_key(port: int) -> None:
     base = f"http://127.0.0.1:{port}/api/hubs/{HUB}"
     url = f"{base}/:send?api-version=2024-12-01"
-    body = {"content": b'"hi"', "headers": {"Content-Type": "application/json"}}
 
     def post(token: str | None) -> int:
-        headers = dict(body["headers"])
+        headers = {"Content-Type": "application/json"}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        return httpx.post(url, content=body["content"], headers=headers).status_code
+        return httpx.post(url, content=b'"hi"', headers=headers).status_code
 
     assert post(hand_made_token(url)) == 202
     assert post(None) == 401
@@ -144,13 +143,32 @@ def test_rest_calls_need_a_token_for_their_own_url_signed_with_the_key(port: int
     assert post(hand_made_token(url, expires_in=-30)) == 401
     assert post(hand_made_token(f"{base}/groups/g/:send?api-version=2024-12-01")) == 401
     assert post(hand_made_token(f"http://127.0.0.1:{port + 1}/api/hubs/{HUB}/:send")) == 401
-    # The same URL spelled differently (query order, encoding) is still the request URL.
+    assert post("not.a.jwt") == 401
+    header, _, signature = hand_made_token(url).split(".")
+    forged_claims = hand_made_token(url, expires_in=3600).split(".")[1]
+    assert post(f"{header}.{forged_claims}.{signature}") == 401
+    unsigned = base64.urlsafe_b64encode(b'{"alg":"none"}').decode().rstrip("=")
+    assert post(f"{unsigned}.{forged_claims}.") == 401
+    # The same URL spelled differently (percent-encoding, query) is still the request URL.
     respelled = f"http://127.0.0.1:{port}/api/hubs/%6Bitchen/:send?api-version=2024-12-01&"
     assert post(hand_made_token(respelled)) == 202
 
     with pytest.raises(HttpResponseError) as refused:
         service_client(port, key="wrong-key-0123456789abcdef0123456789ab").send_to_all({"a": 1})
     assert refused.value.status_code == 401
+
+
+def test_generate_token_answers_a_client_token_for_this_hub(port: int) -> None:
+    # The SDK mints tokens itself when it has the key; clients without it ask the service.
+    query = "api-version=2024-12-01&userId=zed&role=webpubsub.joinLeaveGroup&group=bar"
+    url = f"http://127.0.0.1:{port}/api/hubs/{HUB}/:generateToken?{query}&minutesToExpire=5"
+    answer = httpx.post(url, headers={"Authorization": f"Bearer {hand_made_token(url)}"})
+    assert answer.status_code == 200
+    token = answer.json()["token"]
+    client_url = f"ws://127.0.0.1:{port}/client/hubs/{HUB}?access_token={token}"
+    with connect(client_url, subprotocols=[JSON_PROTOCOL], proxy=None) as ws:
+        assert connected(ws)["userId"] == "zed"
+        assert request(ws, type="leaveGroup", group="bar", ackId=1)["success"] is True
 
 
 def test_sdk_sends_reach_each_protocol_in_its_framing(
@@ -227,6 +245,10 @@ def test_connections_users_and_groups_managed_over_rest(
     assert receive(dora)["group"] == "pass"
     service.remove_connection_from_group("pass", dora_id)
     assert not service.group_exists("pass")
+    service.add_connection_to_group("pass", dora_id)
+    service.add_connection_to_group("line", dora_id)
+    service.remove_connection_from_all_groups(dora_id)
+    assert not service.group_exists("pass") and not service.group_exists("line")
     with pytest.raises(ResourceNotFoundError):
         service.add_connection_to_group("pass", "no-such-connection")
 
@@ -448,7 +470,8 @@ def test_recovery_with_a_wrong_token_is_closed_with_1008(
 ) -> None:
     ws = open_client(RELIABLE_PROTOCOL, user_id="max")
     hello = connected(ws)
-    with reconnect(port, hello, token="forged") as refused:
+    # A forged token, non-ASCII as any URL may carry.
+    with reconnect(port, hello, token="forg%C3%A9") as refused:
         assert_closed_with(refused, 1008)
 
 

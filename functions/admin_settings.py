@@ -1,0 +1,107 @@
+"""Admin settings and theme of the restaurant (owner, manager), with ETag/If-Match.
+
+Both live in the tenant record, so both share its version: the ETag is `"<tenants.version>"`.
+Reads come from Postgres (not the request cache) so the ETag an editor gets is current.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import azure.functions as func
+from pydantic import Field
+
+from functions.http import Call, endpoint, json_response
+from functions.row_http import EDITORS, writer_expects
+from shared import errors
+from shared.db import transaction
+from shared.restaurant_settings import RestaurantSettings, effective_settings
+from shared.tenant_profile import update_tenant_profile
+from shared.tenants import TenantRecord, tenant_by_slug
+from shared.theming import DEFAULT_PRESET, PRESETS, ThemeTokens, preset_tokens, storefront_theme
+from shared.versioning import version_etag
+
+bp = func.Blueprint()
+
+
+class SettingsUpdate(RestaurantSettings):
+    expected_version: int | None = Field(None, ge=1)
+
+
+class ThemeUpdate(ThemeTokens):
+    expected_version: int | None = Field(None, ge=1)
+
+
+def _fresh(call: Call) -> TenantRecord:
+    with transaction() as conn:
+        record = tenant_by_slug(conn, call.require_tenant().slug)
+    if record is None:
+        raise errors.not_found("No such restaurant")
+    return record
+
+
+def _tagged(document: dict[str, Any], record: TenantRecord) -> func.HttpResponse:
+    return json_response(document, headers={"ETag": version_etag(record.version)})
+
+
+def _replace(call: Call, part: str) -> TenantRecord:
+    """Write the validated body as the tenant's settings or theme, guarded by its version."""
+    document = call.body.model_dump(mode="json", exclude={"expected_version"})
+    return update_tenant_profile(
+        tenant_id=call.require_tenant().id,
+        expected=writer_expects(call, call.body.expected_version),
+        **{part: document},
+    )
+
+
+@bp.route(route="v1/admin/settings", methods=["GET"])
+@endpoint(tenant=True, roles=EDITORS, responses={200: RestaurantSettings}, summary="Settings")
+def admin_settings_get(call: Call) -> func.HttpResponse:
+    record = _fresh(call)
+    return _tagged(effective_settings(record).as_data(), record)
+
+
+@bp.route(route="v1/admin/settings", methods=["PUT"])
+@endpoint(
+    tenant=True,
+    roles=EDITORS,
+    body=SettingsUpdate,
+    responses={200: RestaurantSettings},
+    headers=("If-Match",),
+    summary="Replace the settings",
+)
+def admin_settings_put(call: Call) -> func.HttpResponse:
+    record = _replace(call, "settings")
+    return _tagged(effective_settings(record).as_data(), record)
+
+
+@bp.route(route="v1/admin/theme", methods=["GET"])
+@endpoint(tenant=True, roles=EDITORS, responses={200: ThemeTokens}, summary="Theme tokens")
+def admin_theme_get(call: Call) -> func.HttpResponse:
+    record = _fresh(call)
+    return _tagged(storefront_theme(record.theme), record)
+
+
+@bp.route(route="v1/admin/theme", methods=["PUT"])
+@endpoint(
+    tenant=True,
+    roles=EDITORS,
+    body=ThemeUpdate,
+    responses={200: ThemeTokens},
+    headers=("If-Match",),
+    summary="Replace the theme tokens",
+)
+def admin_theme_put(call: Call) -> func.HttpResponse:
+    record = _replace(call, "theme")
+    return _tagged(record.theme, record)
+
+
+@bp.route(route="v1/admin/theme/presets", methods=["GET"])
+@endpoint(tenant=True, roles=EDITORS, summary="Starting points to copy into the theme")
+def admin_theme_presets(call: Call) -> func.HttpResponse:
+    return json_response(
+        {
+            "default": DEFAULT_PRESET,
+            "presets": [{"name": name, "tokens": preset_tokens(name)} for name in PRESETS],
+        }
+    )

@@ -1,0 +1,125 @@
+"""Dining tables and their QR codes (owner, manager)."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from functions.http import Call, endpoint, json_response
+from shared import errors
+from shared.db import tenant_transaction, transaction
+from shared.dining_tables import (
+    TableIn,
+    create_table,
+    delete_table,
+    get_table,
+    list_tables,
+    present,
+    rotate_qr,
+    table_id_or_404,
+    update_table,
+)
+from shared.tenants import TenantRecord, domains_of
+from shared.versioning import expected_version, version_etag
+
+bp = func.Blueprint()
+
+ADMIN_ROLES = ("owner", "manager")
+
+
+def _storefront_domain(tenant: TenantRecord) -> str:
+    """The primary domain: printed QR codes should outlive secondary domains."""
+    with transaction() as conn:
+        domains = domains_of(conn, tenant.id)
+    return domains[0] if domains else f"{tenant.slug}.invalid"
+
+
+@bp.route(route="v1/admin/tables", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint(tenant=True, roles=ADMIN_ROLES, summary="Dining tables with their current QR codes")
+def admin_list_tables(call: Call) -> func.HttpResponse:
+    """`{"tables": [...]}` sorted by label."""
+    tenant = call.require_tenant()
+    with tenant_transaction(tenant.schema_name) as conn:
+        rows = list_tables(conn)
+    domain = _storefront_domain(tenant)
+    return json_response({"tables": [present(row, tenant.id, domain) for row in rows]})
+
+
+@bp.route(route="v1/admin/tables", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint(
+    tenant=True,
+    roles=ADMIN_ROLES,
+    body=TableIn,
+    responses={201: None, 409: None},
+    summary="Add a dining table",
+)
+def admin_create_table(call: Call) -> func.HttpResponse:
+    """201 with the table and its first QR code; 409 when the label is taken."""
+    tenant = call.require_tenant()
+    with tenant_transaction(tenant.schema_name) as conn:
+        row = create_table(conn, call.body)
+    table = present(row, tenant.id, _storefront_domain(tenant))
+    headers = {
+        "Location": f"/api/v1/admin/tables/{table['id']}",
+        "ETag": version_etag(table["version"]),
+    }
+    return json_response(table, status=201, headers=headers)
+
+
+@bp.route(route="v1/admin/tables/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint(tenant=True, roles=ADMIN_ROLES, summary="One dining table")
+def admin_get_table(call: Call) -> func.HttpResponse:
+    tenant = call.require_tenant()
+    table_id = table_id_or_404(call.route.get("id", ""))
+    with tenant_transaction(tenant.schema_name) as conn:
+        row = get_table(conn, table_id)
+    table = present(row, tenant.id, _storefront_domain(tenant))
+    return json_response(table, headers={"ETag": version_etag(table["version"])})
+
+
+@bp.route(route="v1/admin/tables/{id}", methods=["PUT"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint(
+    tenant=True,
+    roles=ADMIN_ROLES,
+    body=TableIn,
+    headers=("If-Match",),
+    summary="Rename or resize a table",
+)
+def admin_update_table(call: Call) -> func.HttpResponse:
+    """Needs `expected_version` in the body (or If-Match); 409 when stale."""
+    tenant = call.require_tenant()
+    table_id = table_id_or_404(call.route.get("id", ""))
+    body: TableIn = call.body
+    expected = expected_version(call.req.headers.get("if-match"), body.expected_version)
+    if expected is None:
+        raise errors.invalid_field("expected_version", "is required (or send If-Match)")
+    with tenant_transaction(tenant.schema_name) as conn:
+        row = update_table(conn, table_id, body, expected)
+    table = present(row, tenant.id, _storefront_domain(tenant))
+    return json_response(table, headers={"ETag": version_etag(table["version"])})
+
+
+@bp.route(route="v1/admin/tables/{id}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint(
+    tenant=True,
+    roles=ADMIN_ROLES,
+    responses={204: None},
+    summary="Remove a table (its QR codes stop working)",
+)
+def admin_delete_table(call: Call) -> func.HttpResponse:
+    tenant = call.require_tenant()
+    table_id = table_id_or_404(call.route.get("id", ""))
+    with tenant_transaction(tenant.schema_name) as conn:
+        delete_table(conn, table_id)
+    return func.HttpResponse(status_code=204)
+
+
+@bp.route(route="v1/admin/tables/{id}/qr", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint(tenant=True, roles=ADMIN_ROLES, summary="Issue a new QR code; older codes stop working")
+def admin_rotate_table_qr(call: Call) -> func.HttpResponse:
+    """The table with its new qr_version, qr_token and qr_url."""
+    tenant = call.require_tenant()
+    table_id = table_id_or_404(call.route.get("id", ""))
+    with tenant_transaction(tenant.schema_name) as conn:
+        row = rotate_qr(conn, table_id)
+    table = present(row, tenant.id, _storefront_domain(tenant))
+    return json_response(table, headers={"ETag": version_etag(table["version"])})

@@ -1,0 +1,187 @@
+"""Kitchen endpoints (staff of the host's restaurant): live tickets, catch-up, state changes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+import azure.functions as func
+import psycopg
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from functions.http import Call, endpoint, json_response
+from shared import errors
+from shared.db import tenant_transaction
+from shared.events.groups import kitchen_group, station_group
+from shared.events.outbox import events_after
+from shared.events.publisher import PublishError, client_url
+from shared.orders.current_menu import current_menu
+from shared.orders.models import PRINTABLE_TEXT
+from shared.orders.queries import kitchen_tickets
+from shared.orders.state_machine import OPEN_STATUSES, STATUSES, transition_order
+from shared.versioning import Expected, expected_version, version_etag
+
+bp = func.Blueprint()
+
+KITCHEN_ROLES = ("staff", "manager", "owner")
+MAX_EVENTS_PAGE = 500
+
+
+class NegotiateQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    station: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+class OrdersQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    status: str = ",".join(OPEN_STATUSES)
+
+
+class EventsQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    after: int = Field(0, ge=0)
+    limit: int = Field(100, ge=1, le=MAX_EVENTS_PAGE)
+
+
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=200, pattern=PRINTABLE_TEXT)
+]
+
+
+class TransitionIn(BaseModel):
+    """Move an order: where to, the version you saw (or If-Match), and why (cancel needs it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: Literal["placed", "accepted", "preparing", "ready", "completed", "cancelled"]
+    expected_version: int | None = Field(None, ge=1)
+    reason: Reason | None = None
+
+
+def _stations(conn: psycopg.Connection, tenant_id: str) -> list[str]:
+    """Stations on the published menu, plus any still on open tickets from older menus."""
+    menu = current_menu(conn, tenant_id)
+    rows = conn.execute(
+        """select distinct i.station from order_items i join orders o on o.id = i.order_id
+           where o.status = any(%s) and i.station is not null""",
+        [list(OPEN_STATUSES)],
+    ).fetchall()
+    return sorted((menu.stations if menu else frozenset()) | {row["station"] for row in rows})
+
+
+@bp.route(route="v1/kitchen/negotiate", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint(
+    tenant=True,
+    roles=KITCHEN_ROLES,
+    query=NegotiateQuery,
+    summary="Web PubSub client URL for kitchen displays",
+)
+def kitchen_negotiate(call: Call) -> func.HttpResponse:
+    """`{"url"}` joining the kitchen group (or `?station=`); it may join this tenant's only."""
+    tenant = call.require_tenant()
+    query: NegotiateQuery = call.parsed_query
+    with tenant_transaction(tenant.schema_name) as conn:
+        stations = _stations(conn, tenant.id)
+    if query.station is not None and query.station not in stations:
+        known = ", ".join(stations) or "none"
+        raise errors.invalid_field("query.station", f"is not a station here (known: {known})")
+    allowed = [kitchen_group(tenant.slug), *(station_group(tenant.slug, s) for s in stations)]
+    join = [station_group(tenant.slug, query.station)] if query.station else allowed[:1]
+    try:
+        url = client_url(
+            user_id=f"staff:{call.require_principal().subject}", join=join, allowed=allowed
+        )
+    except PublishError:
+        raise errors.service_unavailable("Live updates are unavailable right now", 5) from None
+    return json_response({"url": url}, headers={"Cache-Control": "no-store"})
+
+
+@bp.route(route="v1/kitchen/orders", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint(
+    tenant=True,
+    roles=KITCHEN_ROLES,
+    query=OrdersQuery,
+    summary="Tickets by status (open ones by default)",
+)
+def kitchen_orders(call: Call) -> func.HttpResponse:
+    """`{"orders", "as_of_seq"}`: follow events after as_of_seq to stay current."""
+    tenant = call.require_tenant()
+    query: OrdersQuery = call.parsed_query
+    wanted = [s.strip() for s in query.status.split(",") if s.strip()]
+    unknown = [s for s in wanted if s not in STATUSES]
+    if unknown or not wanted:
+        raise errors.invalid_field(
+            "query.status", f"must list statuses from: {', '.join(STATUSES)}"
+        )
+    with tenant_transaction(tenant.schema_name) as conn:
+        # Read the seq first: every event up to it is already reflected in the tickets below.
+        seq = conn.execute("select last_seq from outbox_counter").fetchone()["last_seq"]
+        tickets = kitchen_tickets(conn, wanted)
+    return json_response(
+        {"orders": tickets, "as_of_seq": seq}, headers={"Cache-Control": "no-store"}
+    )
+
+
+@bp.route(route="v1/kitchen/events", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint(
+    tenant=True,
+    roles=KITCHEN_ROLES,
+    query=EventsQuery,
+    summary="Events after a seq, for catch-up",
+)
+def kitchen_events(call: Call) -> func.HttpResponse:
+    """`{"events", "next_after", "has_more"}`: a bounded page in seq order."""
+    tenant = call.require_tenant()
+    query: EventsQuery = call.parsed_query
+    with tenant_transaction(tenant.schema_name) as conn:
+        events = events_after(conn, query.after, limit=query.limit + 1)
+    page = events[: query.limit]
+    return json_response(
+        {
+            "events": [event.message(tenant.slug) for event in page],
+            "next_after": page[-1].seq if page else query.after,
+            "has_more": len(events) > query.limit,
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _expected(call: Call, body: TransitionIn) -> Expected:
+    expected = expected_version(call.req.headers.get("if-match"), body.expected_version)
+    if expected is None:
+        raise errors.invalid_field(
+            "expected_version", 'is required (or send If-Match with the order\'s ETag, e.g. "3")'
+        )
+    return expected
+
+
+@bp.route(
+    route="v1/kitchen/orders/{id}/transition", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS
+)
+@endpoint(
+    tenant=True,
+    roles=KITCHEN_ROLES,
+    body=TransitionIn,
+    headers=("If-Match",),
+    summary="Move an order to its next state",
+)
+def kitchen_transition(call: Call) -> func.HttpResponse:
+    """200 with the new status and version; 409 when illegal or stale (412 for If-Match)."""
+    tenant = call.require_tenant()
+    try:
+        order_id = str(uuid.UUID(call.route.get("id", "")))
+    except ValueError:
+        raise errors.not_found("No such order") from None
+    body: TransitionIn = call.body
+    result = transition_order(
+        tenant,
+        order_id,
+        to=body.to,
+        expected=_expected(call, body),
+        reason=body.reason or None,
+        actor=f"staff:{call.require_principal().subject}",
+    )
+    return json_response(result, headers={"ETag": version_etag(result["version"])})

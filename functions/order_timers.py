@@ -1,0 +1,46 @@
+"""Timers behind the orders: publish what the post-commit path missed, and purge old rows."""
+
+from __future__ import annotations
+
+import logging
+
+import azure.functions as func
+
+from shared.db import tenant_transaction
+from shared.events.dispatch import publish_due_events, publishing_tenants
+from shared.events.outbox import purge_published
+from shared.orders.idempotency import purge_expired_keys
+from shared.rate_limit import purge_windows
+
+bp = func.Blueprint()
+logger = logging.getLogger("stelly.timers")
+
+# How long kitchen displays can catch up with `events?after=` before they must reload orders.
+EVENT_RETENTION_DAYS = 7
+
+
+@bp.timer_trigger(schedule="*/10 * * * * *", arg_name="timer", run_on_startup=False)
+def publish_pending_events(timer: func.TimerRequest) -> None:
+    """Every 10 s: publish each tenant's unsent events whose backoff has passed."""
+    result = publish_due_events()
+    if result.published or result.failed:
+        logger.info(
+            "outbox sweep published %s events (failed: %s)", result.published, result.failed
+        )
+
+
+@bp.timer_trigger(schedule="0 7 * * * *", arg_name="timer", run_on_startup=False)
+def purge_order_housekeeping(timer: func.TimerRequest) -> None:
+    """Hourly: expired idempotency keys, finished rate-limit windows, old published events."""
+    for schema, slug in publishing_tenants():
+        try:
+            with tenant_transaction(schema) as conn:
+                keys = purge_expired_keys(conn)
+                purge_windows(conn)
+                events = purge_published(conn, older_than_days=EVENT_RETENTION_DAYS)
+        except Exception:
+            # One tenant's broken schema must not stop the others' clean-up.
+            logger.exception("housekeeping for %s failed", slug)
+            continue
+        if keys or events:
+            logger.info("purged %s idempotency keys and %s events of %s", keys, events, slug)

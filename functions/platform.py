@@ -1,0 +1,272 @@
+"""The platform API (role platform_admin, platform host only): restaurants and operations.
+
+Creating, deleting and migrating start durable orchestrations (functions/provisioning_flows.py,
+functions/migration_flows.py) and answer 202 with the operation's status URL. Instance ids are
+deterministic for one restaurant (`provision-<slug>`, `deprovision-<slug>`), so asking twice
+finds the same operation instead of starting a second one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import azure.durable_functions as df
+import azure.functions as func
+from azure.durable_functions import OrchestrationRuntimeStatus
+from pydantic import BaseModel, ConfigDict, Field
+
+from functions.durable_http import durable_endpoint
+from functions.http import Call, endpoint, json_response
+from shared import errors
+from shared.errors import FieldError
+from shared.provisioning.registry import (
+    TenantDetail,
+    TenantPage,
+    list_tenants,
+    migratable_slugs,
+    provisioning_state,
+    taken_domains,
+    tenant_detail,
+)
+from shared.provisioning.requests import ProvisionJob, ProvisionRequest, Slug, provision_job
+from shared.tenants import TenantStatus
+
+bp = df.Blueprint()
+
+PLATFORM = ("platform_admin",)
+OPERATIONS_PATH = "/api/v1/platform/operations"
+OPERATION_ID = re.compile(r"^(provision|deprovision|migration)-[a-z0-9-]{1,120}$")
+RUNNING = (OrchestrationRuntimeStatus.Running, OrchestrationRuntimeStatus.Pending)
+
+
+class OperationAccepted(BaseModel):
+    id: str
+    status_url: str
+
+
+class TenantQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: TenantStatus | None = None
+    limit: int = Field(50, ge=1, le=200)
+    cursor: str | None = Field(None, pattern=r"^[a-z][a-z0-9-]{0,30}$")
+
+
+class MigrationRequest(BaseModel):
+    """`POST /api/v1/platform/migrations`: canaries first, then batches with bounded fan-out."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    canaries: list[Slug] = Field(default=[], max_length=20)
+    batch_size: int = Field(100, ge=1, le=500)
+    max_parallel: int = Field(8, ge=1, le=32)
+
+
+class OperationStatus(BaseModel):
+    id: str
+    name: str | None
+    status: str
+    custom_status: Any
+    output: Any
+    error: str | None
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+def _origin(call: Call) -> str:
+    parts = urlsplit(call.req.url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _accepted(call: Call, instance_id: str, status: int = 202) -> func.HttpResponse:
+    status_url = f"{_origin(call)}{OPERATIONS_PATH}/{instance_id}"
+    body = OperationAccepted(id=instance_id, status_url=status_url)
+    return json_response(body, status=status, headers={"Location": status_url})
+
+
+def _input_of(status: df.DurableOrchestrationStatus) -> dict[str, Any]:
+    value = status.input_
+    return json.loads(value) if isinstance(value, str) else (value or {})
+
+
+async def _start(
+    client: df.DurableOrchestrationClient, name: str, instance_id: str, payload: dict[str, Any]
+) -> df.DurableOrchestrationStatus:
+    """Start instance_id unless it is running; its status afterwards, whoever started it."""
+    status = await client.get_status(instance_id, show_input=True)
+    if status.runtime_status in RUNNING:
+        return status
+    try:
+        await client.start_new(name, instance_id, payload)
+    except Exception as error:
+        # Azure refuses to start an id a concurrent request has just started: that one counts.
+        status = await client.get_status(instance_id, show_input=True)
+        if status.runtime_status not in RUNNING:
+            raise errors.service_unavailable(
+                f"The operation could not be started ({error}); try again", retry_after=5
+            ) from error
+        return status
+    return await client.get_status(instance_id, show_input=True)
+
+
+def _check_provision(job: ProvisionJob) -> str | None:
+    """The slug's current status, after refusing what conflicts (409) with this request."""
+    state = provisioning_state(job.slug)
+    if state is not None:
+        if state["status"] in ("deleting", "deleted"):
+            raise errors.conflict(
+                f"The slug {job.slug} belonged to a deleted restaurant; slugs are never reused "
+                "(old tokens name them). Choose another slug."
+            )
+        if state["status"] != "failed" and state["fingerprint"] != job.fingerprint:
+            raise errors.conflict(
+                f"The slug {job.slug} is taken by a different request ({state['status']})"
+            )
+    taken = taken_domains(job.domains, job.slug)
+    if taken:
+        owners = ", ".join(f"{domain} ({slug})" for domain, slug in sorted(taken.items()))
+        raise errors.conflict(f"These domains belong to other restaurants: {owners}")
+    return state["status"] if state else None
+
+
+@bp.route(route="v1/platform/tenants", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+@durable_endpoint(
+    roles=PLATFORM,
+    body=ProvisionRequest,
+    responses={200: OperationAccepted, 202: OperationAccepted, 409: None},
+    summary="Create a restaurant (starts provision-<slug>)",
+)
+async def platform_tenant_create(
+    call: Call, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """202 and the operation; the same request again 200/202 with it; another request 409."""
+    job = provision_job(call.body)
+    instance_id = f"provision-{job.slug}"
+    state = await asyncio.to_thread(_check_provision, job)
+    if state in ("active", "suspended"):
+        return _accepted(call, instance_id, 200)
+    existing = await _start(client, "provision_tenant", instance_id, job.as_input())
+    # Two different requests racing for one slug: the instance's input says who won.
+    if _input_of(existing).get("fingerprint") != job.fingerprint:
+        raise errors.conflict(f"The slug {job.slug} is being provisioned by a different request")
+    return _accepted(call, instance_id)
+
+
+@bp.route(route="v1/platform/tenants", methods=["GET"])
+@endpoint(
+    platform=True,
+    roles=PLATFORM,
+    query=TenantQuery,
+    responses={200: TenantPage},
+    summary="List restaurants",
+)
+def platform_tenant_list(call: Call) -> func.HttpResponse:
+    """Restaurants in slug order; `?status=` filters, `?cursor=` is the previous next_cursor."""
+    query: TenantQuery = call.parsed_query
+    return json_response(list_tenants(status=query.status, after=query.cursor, limit=query.limit))
+
+
+@bp.route(route="v1/platform/tenants/{slug}", methods=["GET"])
+@endpoint(platform=True, roles=PLATFORM, responses={200: TenantDetail}, summary="A restaurant")
+def platform_tenant_get(call: Call) -> func.HttpResponse:
+    """Status, domains, migration version, last operation and recent audit rows."""
+    detail = tenant_detail(call.route["slug"], _origin(call) + OPERATIONS_PATH)
+    if detail is None:
+        raise errors.not_found(f"No restaurant has the slug {call.route['slug']}")
+    return json_response(detail)
+
+
+@bp.route(route="v1/platform/tenants/{slug}", methods=["DELETE"])
+@bp.durable_client_input(client_name="client")
+@durable_endpoint(
+    roles=PLATFORM,
+    responses={200: OperationAccepted, 202: OperationAccepted, 404: None, 409: None},
+    summary="Delete a restaurant (starts deprovision-<slug>)",
+)
+async def platform_tenant_delete(
+    call: Call, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """202 and the operation; 200 when already deleted; 409 while still being provisioned."""
+    slug = call.route["slug"]
+    state = await asyncio.to_thread(provisioning_state, slug)
+    if state is None:
+        raise errors.not_found(f"No restaurant has the slug {slug}")
+    if state["status"] == "provisioning":
+        raise errors.conflict(f"{slug} is still being provisioned; delete it once that ends")
+    instance_id = f"deprovision-{slug}"
+    if state["status"] == "deleted":
+        return _accepted(call, instance_id, 200)
+    await _start(client, "deprovision_tenant", instance_id, {"slug": slug})
+    return _accepted(call, instance_id)
+
+
+def _check_canaries(canaries: list[str]) -> None:
+    known = migratable_slugs(canaries)
+    unknown = [
+        FieldError(f"canaries[{index}]", f"{slug} is not an active or suspended restaurant")
+        for index, slug in enumerate(canaries)
+        if slug not in known
+    ]
+    if unknown:
+        raise errors.validation_failed(unknown)
+
+
+@bp.route(route="v1/platform/migrations", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+@durable_endpoint(
+    roles=PLATFORM,
+    body=MigrationRequest,
+    responses={202: OperationAccepted},
+    summary="Migrate every restaurant's schema (canaries first)",
+)
+async def platform_migration_start(
+    call: Call, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """202 and the operation; schemas already current are skipped quickly."""
+    request: MigrationRequest = call.body
+    await asyncio.to_thread(_check_canaries, request.canaries)
+    stamp = datetime.now(UTC).strftime("%Y%m%dt%H%M%Sz")
+    instance_id = f"migration-{stamp}-{uuid.uuid4().hex[:6]}"
+    await client.start_new("fleet_migration", instance_id, request.model_dump())
+    return _accepted(call, instance_id)
+
+
+def _operation(instance_id: str, status: df.DurableOrchestrationStatus) -> OperationStatus:
+    failed = status.runtime_status == OrchestrationRuntimeStatus.Failed
+    continued = status.runtime_status == OrchestrationRuntimeStatus.ContinuedAsNew
+    return OperationStatus(
+        id=instance_id,
+        name=status.name,
+        # ContinuedAsNew is a running instance between two executions.
+        status="running" if continued else status.runtime_status.value.lower(),
+        custom_status=status.custom_status,
+        output=None if failed else status.output,
+        error=str(status.output) if failed else None,
+        created_at=status.created_time,
+        updated_at=status.last_updated_time,
+    )
+
+
+@bp.route(route="v1/platform/operations/{id}", methods=["GET"])
+@bp.durable_client_input(client_name="client")
+@durable_endpoint(
+    roles=PLATFORM, responses={200: OperationStatus, 404: None}, summary="An operation's status"
+)
+async def platform_operation_get(
+    call: Call, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """Status (running|completed|failed|...), custom status (step, progress), output, error."""
+    instance_id = call.route["id"]
+    status = None
+    if OPERATION_ID.fullmatch(instance_id):
+        status = await client.get_status(instance_id)
+    if status is None or status.runtime_status is None:
+        raise errors.not_found(f"No platform operation has the id {instance_id}")
+    return json_response(_operation(instance_id, status))

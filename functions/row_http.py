@@ -1,0 +1,110 @@
+"""HTTP pieces the admin modules share: path ids, expected versions, ETagged rows, row routes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+import azure.functions as func
+import psycopg
+from pydantic import BaseModel, Field
+
+from functions.http import Call, endpoint, json_response
+from shared import errors
+from shared.db import tenant_transaction
+from shared.menus.rows import draft_transaction
+from shared.versioning import Expected, expected_version, version_etag
+
+EDITORS = ("owner", "manager")
+# What row writes answer besides the statuses endpoint() implies: a 404 for an id in the body
+# (category_id, modifier_group_ids) and the If-Match / expected_version guard (409, 412).
+WRITES: dict[str, Any] = {"responses": {200: None, 404: None}, "headers": ("If-Match",)}
+# Deletes answer 204, or 409 when the row is still needed (a category's items, a group's max).
+DELETES: dict[str, Any] = {"responses": {204: None, 409: None}, "headers": ("If-Match",)}
+CREATED: dict[int, Any] = {201: None, 404: None, 409: None}
+REORDERED: dict[int, Any] = {200: None, 404: None, 409: None}
+
+
+class VersionQuery(BaseModel):
+    """`?expected_version=N` for writes without a body (DELETE)."""
+
+    expected_version: int | None = Field(None, ge=1)
+
+
+def path_id(call: Call) -> UUID:
+    """The `{id}` route parameter; the route's guid constraint already checked its shape."""
+    try:
+        return UUID(call.route["id"])
+    except (KeyError, ValueError):
+        raise errors.not_found("No such resource") from None
+
+
+def writer_expects(call: Call, body_version: int | None = None) -> Expected | None:
+    """If-Match (412 when stale), else expected_version from the body or the query (409)."""
+    if body_version is None and isinstance(call.parsed_query, VersionQuery):
+        body_version = call.parsed_query.expected_version
+    return expected_version(call.req.headers.get("if-match"), body_version)
+
+
+def row_response(
+    view: dict[str, Any], *, status: int = 200, location: str | None = None
+) -> func.HttpResponse:
+    """The row's JSON with its version as ETag (and Location for a 201)."""
+    headers = {"ETag": version_etag(view["version"])}
+    if location is not None:
+        headers["Location"] = location
+    return json_response(view, status=status, headers=headers)
+
+
+def no_content() -> func.HttpResponse:
+    return func.HttpResponse(status_code=204)
+
+
+RowRead = Callable[[psycopg.Connection, UUID], dict[str, Any]]
+RowUpdate = Callable[[psycopg.Connection, UUID, Any, Expected | None], dict[str, Any]]
+RowDelete = Callable[[psycopg.Connection, UUID, Expected | None], None]
+
+
+def add_row_routes(
+    bp: func.Blueprint,
+    *,
+    route: str,
+    noun: str,
+    patch: type[BaseModel],
+    read: RowRead,
+    update: RowUpdate,
+    delete: RowDelete,
+) -> None:
+    """GET, PATCH and DELETE on `route/{id:guid}`: the same three handlers for every row kind.
+
+    PATCH takes If-Match or the body's expected_version, DELETE If-Match or ?expected_version;
+    the functions are named `admin_<noun>_get|update|delete` (names are app-wide in Functions).
+    """
+    name = noun.replace(" ", "_")
+    row_route = route + "/{id:guid}"
+
+    def get_row(call: Call) -> func.HttpResponse:
+        with tenant_transaction(call.require_tenant().schema_name) as conn:
+            return row_response(read(conn, path_id(call)))
+
+    def update_row(call: Call) -> func.HttpResponse:
+        expected = writer_expects(call, call.body.expected_version)
+        with draft_transaction(call.require_tenant().schema_name) as conn:
+            view = update(conn, path_id(call), call.body, expected)
+        return row_response(view)
+
+    def delete_row(call: Call) -> func.HttpResponse:
+        expected = writer_expects(call)
+        with draft_transaction(call.require_tenant().schema_name) as conn:
+            delete(conn, path_id(call), expected)
+        return no_content()
+
+    for handler, method, declared in (
+        (get_row, "GET", {"summary": f"One {noun}"}),
+        (update_row, "PATCH", {"summary": f"Change a {noun}", "body": patch, **WRITES}),
+        (delete_row, "DELETE", {"summary": f"Delete a {noun}", "query": VersionQuery, **DELETES}),
+    ):
+        handler.__name__ = handler.__qualname__ = f"admin_{name}_{handler.__name__.split('_')[0]}"
+        wrapped = endpoint(tenant=True, roles=EDITORS, **declared)(handler)
+        bp.route(route=row_route, methods=[method])(wrapped)

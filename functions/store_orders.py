@@ -1,0 +1,102 @@
+"""Customer order endpoints: place (idempotent), read, follow live, and look up a table's QR."""
+
+from __future__ import annotations
+
+import time
+
+import azure.functions as func
+
+from functions.http import Call, endpoint, json_response
+from shared import errors
+from shared.db import tenant_transaction
+from shared.events.groups import order_group
+from shared.events.publisher import PublishError, client_url
+from shared.orders.access import presented_token, require_order_access
+from shared.orders.idempotency import check_key
+from shared.orders.models import OrderIn, OrderReceiptOut
+from shared.orders.placement import place_order
+from shared.orders.queries import customer_order
+from shared.orders.records import STORE_ORDERS
+from shared.rate_limit import client_ip
+from shared.tables_qr import table_for_token
+from shared.telemetry import record_order_created
+from shared.versioning import version_etag
+
+bp = func.Blueprint()
+
+
+@bp.route(route="v1/store/orders", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint(
+    tenant=True,
+    body=OrderIn,
+    headers=("Idempotency-Key",),
+    responses={201: OrderReceiptOut, 429: None},
+    summary="Place an order, priced by the server; send an Idempotency-Key to retry safely",
+)
+def place_store_order(call: Call) -> func.HttpResponse:
+    """201 with the receipt, or the stored first answer when the Idempotency-Key repeats."""
+    tenant = call.require_tenant()
+    started = time.perf_counter()
+    result = place_order(
+        tenant,
+        call.body,
+        idempotency_key=check_key(call.req.headers.get("idempotency-key")),
+        client_ip=client_ip(call.req.headers),
+    )
+    if not result.replayed:
+        record_order_created(tenant.slug, (time.perf_counter() - started) * 1000)
+    headers = {"Location": f"{STORE_ORDERS}/{result.body['id']}", "Cache-Control": "no-store"}
+    if result.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return json_response(result.body, status=result.status, headers=headers)
+
+
+def _order_id(call: Call) -> str:
+    tenant = call.require_tenant()
+    token = presented_token(call.req.headers, call.query)
+    return require_order_access(tenant.id, call.route.get("id", ""), token)
+
+
+@bp.route(route="v1/store/orders/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint(tenant=True, summary="An order's status, lines, totals and history (access token)")
+def get_store_order(call: Call) -> func.HttpResponse:
+    """The customer's view of their order; 404 without its access token."""
+    order_id = _order_id(call)
+    with tenant_transaction(call.require_tenant().schema_name) as conn:
+        order = customer_order(conn, order_id)
+    if order is None:
+        raise errors.not_found("No such order")
+    headers = {"Cache-Control": "no-store", "ETag": version_etag(order["version"])}
+    return json_response(order, headers=headers)
+
+
+@bp.route(
+    route="v1/store/orders/{id}/negotiate", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS
+)
+@endpoint(tenant=True, summary="A Web PubSub client URL that follows one order (access token)")
+def negotiate_store_order(call: Call) -> func.HttpResponse:
+    """`{"url"}` whose token joins `o.<id>` and can join no other group."""
+    order_id = _order_id(call)
+    group = order_group(order_id)
+    try:
+        url = client_url(user_id=f"order:{order_id}", join=[group], allowed=[group])
+    except PublishError:
+        raise errors.service_unavailable(
+            "Live updates are unavailable; poll the order", 5
+        ) from None
+    return json_response({"url": url}, headers={"Cache-Control": "no-store"})
+
+
+@bp.route(route="v1/store/tables/{token}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint(tenant=True, summary="The table a QR code names (404 when tampered or rotated)")
+def get_store_table(call: Call) -> func.HttpResponse:
+    """`{"label", "table_token"}` for a current QR token of this restaurant."""
+    tenant = call.require_tenant()
+    token = call.route.get("token", "")
+    with tenant_transaction(tenant.schema_name) as conn:
+        table = table_for_token(conn, tenant.id, token)
+    if table is None:
+        raise errors.not_found("This table code is not valid here; ask staff for a current one")
+    return json_response(
+        {"label": table.label, "table_token": token}, headers={"Cache-Control": "no-store"}
+    )

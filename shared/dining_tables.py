@@ -1,0 +1,117 @@
+"""Dining tables a restaurant seats guests at, and the QR codes that order to them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import psycopg
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from shared import errors
+from shared.orders.models import PRINTABLE_TEXT
+from shared.tables_qr import table_token
+from shared.versioning import Expected
+
+Label = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=PRINTABLE_TEXT),
+]
+MAX_TABLES = 500
+
+
+class TableIn(BaseModel):
+    """A table as an admin creates or replaces it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: Label
+    seats: int | None = Field(None, ge=1, le=100)
+    expected_version: int | None = Field(None, ge=1)
+
+
+def table_id_or_404(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise errors.not_found("No such table") from None
+
+
+def present(row: dict[str, Any], tenant_id: str, domain: str) -> dict[str, Any]:
+    """A table with the token and storefront URL its QR code should carry."""
+    token = table_token(tenant_id, str(row["id"]), row["qr_version"])
+    return {
+        "id": str(row["id"]),
+        "label": row["label"],
+        "seats": row["seats"],
+        "version": row["version"],
+        "qr_version": row["qr_version"],
+        "qr_token": token,
+        "qr_url": f"https://{domain}/?table={token}",
+    }
+
+
+_COLUMNS = "id, label, seats, qr_version, version"
+
+
+def list_tables(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    return conn.execute(
+        f"select {_COLUMNS} from dining_tables order by lower(label) limit %s", [MAX_TABLES]
+    ).fetchall()
+
+
+def get_table(conn: psycopg.Connection, table_id: uuid.UUID) -> dict[str, Any]:
+    row = conn.execute(f"select {_COLUMNS} from dining_tables where id = %s", [table_id]).fetchone()
+    if row is None:
+        raise errors.not_found("No such table")
+    return row
+
+
+def _label_taken(label: str) -> errors.ProblemError:
+    return errors.conflict(f"A table is already labelled {label!r}; choose another label")
+
+
+def create_table(conn: psycopg.Connection, table: TableIn) -> dict[str, Any]:
+    try:
+        with conn.transaction():
+            return conn.execute(
+                f"insert into dining_tables (label, seats) values (%s, %s) returning {_COLUMNS}",
+                [table.label, table.seats],
+            ).fetchone()
+    except psycopg.errors.UniqueViolation:
+        raise _label_taken(table.label) from None
+
+
+def update_table(
+    conn: psycopg.Connection, table_id: uuid.UUID, table: TableIn, expected: Expected
+) -> dict[str, Any]:
+    """Replace label and seats if the table is still at the expected version (409/412)."""
+    current = get_table(conn, table_id)
+    expected.check(current["version"], "table")
+    try:
+        with conn.transaction():
+            return conn.execute(
+                f"""update dining_tables set label = %s, seats = %s, version = version + 1,
+                        updated_at = now() where id = %s returning {_COLUMNS}""",
+                [table.label, table.seats, table_id],
+            ).fetchone()
+    except psycopg.errors.UniqueViolation:
+        raise _label_taken(table.label) from None
+
+
+def delete_table(conn: psycopg.Connection, table_id: uuid.UUID) -> None:
+    """Remove a table; its orders keep the label they were placed at."""
+    if conn.execute("delete from dining_tables where id = %s", [table_id]).rowcount == 0:
+        raise errors.not_found("No such table")
+
+
+def rotate_qr(conn: psycopg.Connection, table_id: uuid.UUID) -> dict[str, Any]:
+    """Bump the QR version: every code printed before stops working."""
+    row = conn.execute(
+        f"""update dining_tables set qr_version = qr_version + 1, version = version + 1,
+                updated_at = now() where id = %s returning {_COLUMNS}""",
+        [table_id],
+    ).fetchone()
+    if row is None:
+        raise errors.not_found("No such table")
+    return row

@@ -1,0 +1,1 @@
+"""Kitchen and customer events: the transactional outbox and its Web PubSub fan-out."""

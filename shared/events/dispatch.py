@@ -1,0 +1,168 @@
+"""Moving outbox rows to the hub: right after commit (a background thread) and from a timer.
+
+One publisher per tenant at a time (a transaction-scoped advisory lock): it hands out seqs to
+newly committed rows, publishes in seq order, and marks a row published in the same transaction
+that sent it. So events leave in order and, short of a crash between send and commit, exactly
+once; clients de-duplicate by `id` for that case. A failed send stops the tenant's batch (later
+events must not overtake it) and schedules the row with exponential backoff. The post-commit
+path ignores the backoff, since new activity is the cheapest moment to find out whether the hub
+is back; the timer honours it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from shared.db import tenant_transaction, transaction
+from shared.events.outbox import (
+    mark_failed,
+    mark_published,
+    pending_events,
+    schemas_with_due_events,
+    sequence_events,
+)
+from shared.events.publisher import EventPublisher, PublishError, default_publisher
+
+logger = logging.getLogger("stelly.events")
+
+BATCH = 100
+BACKOFF_BASE_S = 1.0
+BACKOFF_CAP_S = 30.0
+
+
+def backoff_seconds(attempts: int) -> float:
+    """1, 2, 4, … seconds after the 1st, 2nd, 3rd failure, at most 30 s."""
+    return min(BACKOFF_BASE_S * 2 ** max(attempts - 1, 0), BACKOFF_CAP_S)
+
+
+@dataclass
+class PublishResult:
+    published: int = 0
+    failed: bool = False
+
+
+def publish_pending(
+    schema: str, slug: str, publisher: EventPublisher, *, respect_backoff: bool
+) -> PublishResult:
+    """Sequence a tenant's new events, then publish unsent ones in seq order until one fails."""
+    result = PublishResult()
+    while True:
+        with tenant_transaction(schema) as conn:
+            conn.execute(
+                "select pg_advisory_xact_lock(hashtextextended('stelly.outbox.' || %s, 0))",
+                [schema],
+            )
+            # Sequencing needs no hub, so catch-up (`events?after=`) works during an outage.
+            sequence_events(conn)
+            events = pending_events(conn, limit=BATCH)
+            head = events[0] if events else None
+            if head is None or (
+                respect_backoff
+                and head.next_attempt_at is not None
+                and head.next_attempt_at > datetime.now(UTC)
+            ):
+                return result
+            sent: list[int] = []
+            for event in events:
+                try:
+                    publisher.publish(event.message(slug), event.groups)
+                except PublishError as error:
+                    logger.warning("publishing event %s of %s failed: %s", event.seq, slug, error)
+                    retry_in = backoff_seconds(event.attempts + 1)
+                    mark_failed(conn, event.seq, error=str(error), retry_in_s=retry_in)
+                    result.failed = True
+                    break
+                sent.append(event.seq)
+            if sent:
+                mark_published(conn, sent)
+            result.published += len(sent)
+        if result.failed or len(events) < BATCH:
+            return result
+
+
+class OutboxDispatcher:
+    """A daemon thread that publishes a tenant's outbox soon after one of its commits.
+
+    The request that committed returns at once; the timer is the guarantee if this process
+    stops first. One thread per process keeps the hub from being hammered during an outage.
+    """
+
+    def __init__(self, publisher: Callable[[], EventPublisher] = default_publisher) -> None:
+        self._publisher = publisher
+        self._pending: dict[str, str] = {}
+        self._busy = False
+        self._condition = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def notify(self, schema: str, slug: str) -> None:
+        """Ask for schema's outbox to be published (cheap; never blocks on the hub)."""
+        with self._condition:
+            self._pending[schema] = slug
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="stelly-outbox", daemon=True)
+                self._thread.start()
+            self._condition.notify_all()
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Wait until nothing is pending or being published; False on timeout."""
+        with self._condition:
+            return self._condition.wait_for(
+                lambda: not self._pending and not self._busy, timeout=timeout_s
+            )
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                self._condition.wait_for(lambda: bool(self._pending))
+                batch, self._pending = self._pending, {}
+                self._busy = True
+            try:
+                for schema, slug in batch.items():
+                    try:
+                        publish_pending(schema, slug, self._publisher(), respect_backoff=False)
+                    except Exception:
+                        # The timer retries; the thread must survive a database hiccup.
+                        logger.exception("outbox dispatch for %s failed", slug)
+            finally:
+                with self._condition:
+                    self._busy = False
+                    self._condition.notify_all()
+
+
+dispatcher = OutboxDispatcher()
+
+
+def publishing_tenants() -> list[tuple[str, str]]:
+    """(schema, slug) of every tenant whose events may still be due."""
+    with transaction() as conn:
+        rows = conn.execute(
+            "select schema_name, slug from tenants where status in ('active', 'suspended')"
+            " order by slug"
+        ).fetchall()
+    return [(row["schema_name"], row["slug"]) for row in rows]
+
+
+def publish_due_events(publisher: EventPublisher | None = None) -> PublishResult:
+    """The timer's sweep: publish every tenant's due events, honouring backoff."""
+    tenants = publishing_tenants()
+    due = set(schemas_with_due_events([schema for schema, _ in tenants]))
+    total = PublishResult()
+    for schema, slug in tenants:
+        if schema not in due:
+            continue
+        try:
+            result = publish_pending(
+                schema, slug, publisher or default_publisher(), respect_backoff=True
+            )
+        except Exception:
+            # One tenant's broken schema must not stop the others' tickets.
+            logger.exception("outbox sweep for %s failed", slug)
+            total.failed = True
+            continue
+        total.published += result.published
+        total.failed = total.failed or result.failed
+    return total

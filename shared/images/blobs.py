@@ -1,0 +1,121 @@
+"""The image pipeline's blobs: renditions in `assets`, originals in `uploads`, quarantine.
+
+Renditions are named by content hash and never rewritten, so they can be cached for a year; a
+second write of the same name is skipped, which makes duplicate deliveries cheap and harmless.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.storage.blob import ContentSettings
+
+from shared.config import get_settings
+from shared.images.renditions import RenderedImage
+from shared.images.targets import (
+    ASSETS_CONTAINER,
+    QUARANTINE_CONTAINER,
+    UPLOADS_CONTAINER,
+    UploadTarget,
+)
+from shared.storage import blob_service
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+_RENDITION_NAME = re.compile(r"^(?P<hash>[0-9a-f]{32})-\d+\.webp$")
+
+
+@functools.cache
+def ensure_container(name: str) -> None:
+    """Create a container once per process if it is missing (Azurite starts empty).
+
+    `assets` is created with anonymous blob reads, as infra declares it in Azure, so
+    ASSETS_BASE_URL works locally too. The quarantine container exists only here.
+    """
+    access = "blob" if name == ASSETS_CONTAINER else None
+    with contextlib.suppress(ResourceExistsError):
+        blob_service().create_container(name, public_access=access)
+
+
+def asset_url(blob_name: str) -> str:
+    """The public URL of an assets blob, under ASSETS_BASE_URL."""
+    return f"{get_settings().assets_base_url.rstrip('/')}/{blob_name}"
+
+
+def store_renditions(target: UploadTarget, rendered: RenderedImage) -> dict[str, Any]:
+    """Write rendered's renditions (skipping those already there); the image's JSON record."""
+    ensure_container(ASSETS_CONTAINER)
+    container = blob_service().get_container_client(ASSETS_CONTAINER)
+    settings = ContentSettings(content_type="image/webp", cache_control=IMMUTABLE)
+    entries = []
+    for rendition in rendered.renditions:
+        name = f"{target.assets_prefix}{rendered.content_hash}-{rendition.width}.webp"
+        # Same name, same bytes: an earlier delivery wrote it, and it must not change.
+        with contextlib.suppress(ResourceExistsError):
+            container.upload_blob(name, rendition.webp, overwrite=False, content_settings=settings)
+        entries.append(
+            {"width": rendition.width, "height": rendition.height, "url": asset_url(name)}
+        )
+    largest = rendered.renditions[-1]
+    return {
+        "width": largest.width,
+        "height": largest.height,
+        "placeholder": rendered.placeholder,
+        "renditions": entries,
+    }
+
+
+def referenced_hashes(target: UploadTarget, documents: Iterable[str]) -> set[str]:
+    """Content hashes of this target's renditions named anywhere in documents (JSON text)."""
+    pattern = re.compile(re.escape(target.assets_prefix) + r"([0-9a-f]{32})-\d+\.webp")
+    return {found for document in documents for found in pattern.findall(document)}
+
+
+def remove_unreferenced(target: UploadTarget, keep: set[str]) -> list[str]:
+    """Delete the target's renditions whose hash is not in keep; the names deleted."""
+    container = blob_service().get_container_client(ASSETS_CONTAINER)
+    removed = []
+    try:
+        blobs = list(container.list_blobs(name_starts_with=target.assets_prefix))
+    except ResourceNotFoundError:
+        return []
+    for blob in blobs:
+        found = _RENDITION_NAME.match(blob.name.removeprefix(target.assets_prefix))
+        if found is None or found["hash"] in keep:
+            continue
+        with contextlib.suppress(ResourceNotFoundError):  # A concurrent clean-up was first.
+            container.delete_blob(blob.name)
+        removed.append(blob.name)
+    return removed
+
+
+def delete_upload(name: str, etag: str | None) -> None:
+    """Delete an original, unless it was overwritten since delivery (that fires on its own)."""
+    client = blob_service().get_blob_client(UPLOADS_CONTAINER, name)
+    condition: dict[str, Any] = {}
+    if etag:
+        # Hosts hand ETags over bare or quoted; the If-Match header wants them quoted.
+        quoted = '"' + etag.strip('"') + '"'
+        condition = {"etag": quoted, "match_condition": MatchConditions.IfNotModified}
+    # Already gone (a duplicate delivery) or replaced by a newer upload: nothing to do.
+    with contextlib.suppress(ResourceNotFoundError, ResourceModifiedError):
+        client.delete_blob(**condition)
+
+
+def quarantine(name: str, data: bytes, reason: str, etag: str | None) -> None:
+    """Keep a rejected original out of `uploads` (for inspection), with the reason as metadata."""
+    ensure_container(QUARANTINE_CONTAINER)
+    safe_reason = reason.encode("ascii", "replace").decode()[:1024]
+    blob_service().get_blob_client(QUARANTINE_CONTAINER, name).upload_blob(
+        data, overwrite=True, metadata={"reason": safe_reason}
+    )
+    delete_upload(name, etag)

@@ -1,0 +1,116 @@
+"""The logo and hero image: their state in the tenant schema and their URL in the theme.
+
+Storefronts read the URL from `theme.assets` (public.tenants), which changes through
+update_tenant_profile so the directory and request caches stay coherent; the renditions,
+placeholder and status live in the tenant's `brand_images` row.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from shared import errors
+from shared.db import transaction
+from shared.images.targets import BRAND_KINDS, BrandKind, Claim
+from shared.tenant_profile import update_tenant_profile
+from shared.tenants import TenantRecord, tenant_by_slug
+from shared.theming import DEFAULT_PRESET, ThemeTokens, preset_tokens
+from shared.versioning import Expected
+
+
+def _fresh_tenant(slug: str) -> TenantRecord:
+    with transaction() as conn:
+        record = tenant_by_slug(conn, slug)
+    if record is None:
+        raise errors.not_found("No such restaurant")
+    return record
+
+
+class BrandImages:
+    """One brand image (logo or hero) of one tenant, for one upload."""
+
+    def __init__(self, tenant: TenantRecord, kind: BrandKind, upload_id: UUID) -> None:
+        self.tenant = tenant
+        self.kind = kind
+        self.upload_id = upload_id
+
+    def describe(self) -> str:
+        """How a rejection reason names the target."""
+        return f"pending {self.kind} upload"
+
+    def request(self, conn: psycopg.Connection) -> None:
+        """Mark the brand image pending for this upload (the current one stays until then)."""
+        conn.execute(
+            """insert into brand_images (kind, status, upload) values (%s, 'pending', %s)
+               on conflict (kind) do update set status = 'pending', reason = null,
+                   upload = excluded.upload, updated_at = now()""",
+            [self.kind, self.upload_id],
+        )
+
+    def claim(self, conn: psycopg.Connection, *, lock: bool = False) -> Claim:
+        """Whether this upload is still the one the brand image waits for."""
+        row = conn.execute(
+            "select upload from brand_images where kind = %s" + (" for update" if lock else ""),
+            [self.kind],
+        ).fetchone()
+        if row is None:
+            return Claim.MISSING
+        return Claim.OK if row["upload"] == self.upload_id else Claim.SUPERSEDED
+
+    def reject(self, conn: psycopg.Connection, reason: str) -> None:
+        """Record why the upload was refused, if it is still the newest one of this kind."""
+        conn.execute(
+            """update brand_images set status = 'rejected', reason = %s, updated_at = now()
+                where kind = %s and upload = %s""",
+            [reason, self.kind, self.upload_id],
+        )
+
+    def apply(self, conn: psycopg.Connection, image: dict[str, Any]) -> Claim:
+        """Point theme.assets at the largest rendition and record the image as ready.
+
+        The row lock held here serialises uploads of this kind; a concurrent theme edit makes
+        the version check fail, which raises, so the host retries with the newer theme.
+        """
+        claim = self.claim(conn, lock=True)
+        if claim is not Claim.OK:
+            return claim
+        record = _fresh_tenant(self.tenant.slug)
+        tokens = record.theme or preset_tokens(DEFAULT_PRESET)
+        assets = {**tokens.get("assets", {}), self.kind: image["renditions"][-1]["url"]}
+        theme = ThemeTokens.model_validate({**tokens, "assets": assets}).as_data()
+        if theme != record.theme:
+            update_tenant_profile(
+                tenant_id=record.id,
+                expected=Expected(record.version, from_if_match=False),
+                theme=theme,
+            )
+        conn.execute(
+            """update brand_images set image = %s, status = 'ready', reason = null,
+                      updated_at = now() where kind = %s""",
+            [Jsonb(image), self.kind],
+        )
+        return claim
+
+    def documents(self, conn: psycopg.Connection) -> list[str]:
+        """What may reference this kind's renditions: its row and the current theme."""
+        row = conn.execute("select image from brand_images where kind = %s", [self.kind]).fetchone()
+        theme = _fresh_tenant(self.tenant.slug).theme
+        return [json.dumps(row["image"] if row else None), json.dumps(theme)]
+
+
+def brand_image_states(conn: psycopg.Connection) -> dict[str, dict[str, Any]]:
+    """`{"logo": {"status", "reason", "image"}, "hero": {...}}` for the admin view."""
+    rows = {row["kind"]: row for row in conn.execute("select * from brand_images")}
+    return {
+        kind: {
+            "status": rows[kind]["status"] if kind in rows else "none",
+            "reason": rows[kind]["reason"] if kind in rows else None,
+            "image": rows[kind]["image"] if kind in rows else None,
+        }
+        for kind in BRAND_KINDS
+    }

@@ -1,0 +1,78 @@
+"""Opening an upload safely and decoding it upright, at the smallest scale the renditions allow."""
+
+from __future__ import annotations
+
+import io
+import math
+
+from PIL import Image, ImageOps
+
+from shared.images.limits import (
+    DAMAGED,
+    MAX_PIXELS,
+    ImageRejected,
+    check_dimensions,
+    check_size,
+    sniff_format,
+)
+
+EXIF_ORIENTATION = 0x0112
+# Orientations 5-8 swap width and height on display.
+_TRANSPOSED = {5, 6, 7, 8}
+_SIXTEEN_BIT_GRAY = {"I", "I;16", "I;16B", "I;16L", "I;16N"}
+
+
+def open_upload(data: bytes) -> Image.Image:
+    """Open data as the format its magic bytes name, after size, pixel and shape checks.
+
+    Only the header has been read when this returns. Pillow's decompression-bomb guard stays on
+    (MAX_IMAGE_PIXELS at its default) as a second line behind our lower pixel limit.
+    """
+    check_size(len(data))
+    kind = sniff_format(data)
+    try:
+        image = Image.open(io.BytesIO(data), formats=[kind])
+    except Image.DecompressionBombError:
+        raise ImageRejected(
+            f"The image has far too many pixels; images are limited to {MAX_PIXELS // 10**6}"
+            " megapixels"
+        ) from None
+    except Exception as error:  # Parsers raise many types for hostile headers; all mean "bad file".
+        raise ImageRejected(DAMAGED) from error
+    check_dimensions(*image.size)
+    return image
+
+
+def display_size(image: Image.Image) -> tuple[int, int]:
+    """(width, height) once the EXIF orientation is applied."""
+    width, height = image.size
+    orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+    return (height, width) if orientation in _TRANSPOSED else (width, height)
+
+
+def load_upright(image: Image.Image, max_width: int) -> Image.Image:
+    """Decode image and apply its EXIF orientation; JPEGs decode at a reduced scale.
+
+    libjpeg can scale by 1/2, 1/4 or 1/8 while decoding (`draft`), which is far cheaper than
+    decoding every pixel and resizing; it picks the smallest scale still at least as large as
+    what the largest rendition needs, so quality is unchanged.
+    """
+    if image.format == "JPEG":
+        shown_width, _ = display_size(image)
+        scale = min(1.0, max_width / shown_width)
+        width, height = image.size
+        image.draft(None, (math.ceil(width * scale), math.ceil(height * scale)))
+    image.load()
+    ImageOps.exif_transpose(image, in_place=True)
+    return image
+
+
+def without_palette(image: Image.Image) -> Image.Image:
+    """image in a mode that resizes smoothly: L, LA, RGB, RGBA or CMYK (kept for its profile)."""
+    if image.mode in _SIXTEEN_BIT_GRAY:
+        # convert("L") would clip 16-bit samples at 255 instead of scaling them.
+        return image.convert("I").point(lambda value: value * (1 / 257)).convert("L")
+    if image.mode in ("L", "LA", "RGB", "RGBA", "CMYK") and "transparency" not in image.info:
+        return image
+    has_alpha = "A" in image.getbands() or "transparency" in image.info
+    return image.convert("RGBA" if has_alpha else "RGB")

@@ -1,0 +1,291 @@
+"""What admin writes may contain: bounds, vocabularies and cross-field rules, with field paths.
+
+Everything here is checked before a transaction opens; rules that need the database (ids that
+must exist in this tenant, a group's option count on a partial update) live in the repositories.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from shared.field_rules import rule_failures
+from shared.text_rules import check_multi_line, check_single_line
+from shared.weekly_windows import WeeklyWindows
+
+Allergen = Literal[
+    "celery", "gluten", "crustaceans", "eggs", "fish", "lupin", "milk",
+    "molluscs", "mustard", "tree_nuts", "peanuts", "sesame", "soy", "sulphites",
+]  # fmt: skip
+DietaryTag = Literal[
+    "vegetarian", "vegan", "gluten_free", "dairy_free", "nut_free", "halal", "kosher", "spicy"
+]
+
+# Minor units; 10 000 000 is 100 000.00 in a two-decimal currency and 10 M in yen.
+MAX_PRICE = 10_000_000
+MAX_OPTIONS_PER_GROUP = 50
+MAX_GROUPS_PER_ITEM = 20
+MAX_ITEMS_PER_MENU = 2000
+
+
+def _unique(values: list[Any]) -> list[Any]:
+    seen: set[Any] = set()
+    for value in values:
+        if value in seen:
+            raise PydanticCustomError("unique", "lists {value} more than once", {"value": value})
+        seen.add(value)
+    return values
+
+
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=120),
+    AfterValidator(check_single_line),
+]
+Description = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=1000),
+    AfterValidator(check_multi_line),
+]
+Price = Annotated[int, Field(ge=0, le=MAX_PRICE, strict=True)]
+Rank = Annotated[int, Field(ge=0, le=1_000_000, strict=True)]
+Count = Annotated[int, Field(ge=0, le=MAX_OPTIONS_PER_GROUP, strict=True)]
+Version = Annotated[int, Field(ge=1, strict=True)]
+# Stations name Web PubSub groups (`t.<slug>.station.<station>`), hence the narrow alphabet.
+Station = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+Allergens = Annotated[list[Allergen], AfterValidator(_unique)]
+DietaryTags = Annotated[list[DietaryTag], AfterValidator(_unique)]
+GroupIds = Annotated[list[UUID], Field(max_length=MAX_GROUPS_PER_ITEM), AfterValidator(_unique)]
+
+
+def group_rule_errors(
+    *, min_choices: int, max_choices: int, free_quantity: int, options: int, defaults: int
+) -> list[tuple[str, str]]:
+    """(field, message) for each rule a modifier group's numbers break; empty when none."""
+    found = []
+    if min_choices > max_choices:
+        found.append(("min", f"min ({min_choices}) must not exceed max ({max_choices})"))
+    if max_choices < 1:
+        found.append(("max", "max must be at least 1"))
+    if max_choices > options:
+        found.append(
+            ("max", f"max ({max_choices}) must not exceed the number of options ({options})")
+        )
+    if free_quantity > max_choices:
+        found.append(
+            (
+                "free_quantity",
+                f"free_quantity ({free_quantity}) must not exceed max ({max_choices})",
+            )
+        )
+    if defaults > max_choices:
+        found.append(("options", f"{defaults} options are default but max is {max_choices}"))
+    return found
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CategoryCreate(_Input):
+    name: Name
+    visible: StrictBool = True
+    rank: Rank | None = None
+
+
+class ItemFields(_Input):
+    """An item as both the item API and the import take it (import has no category_id)."""
+
+    name: Name
+    description: Description = ""
+    price: Price
+    allergens: Allergens = []
+    dietary: DietaryTags = []
+    available: StrictBool = True
+    windows: WeeklyWindows | None = None
+    station: Station | None = None
+
+
+class ItemCreate(ItemFields):
+    category_id: UUID
+    rank: Rank | None = None
+    modifier_group_ids: GroupIds = []
+
+
+class OptionCreate(_Input):
+    name: Name
+    price_delta: Price = 0
+    default: StrictBool = False
+    available: StrictBool = True
+
+
+class GroupCreate(_Input):
+    """A modifier group with its options; "first N free" is free_quantity."""
+
+    name: Name
+    min: Count = 0
+    max: Count
+    free_quantity: Count = 0
+    options: list[OptionCreate] = Field(default=[], max_length=MAX_OPTIONS_PER_GROUP)
+
+    @model_validator(mode="after")
+    def _check_numbers(self) -> GroupCreate:
+        found = group_rule_errors(
+            min_choices=self.min,
+            max_choices=self.max,
+            free_quantity=self.free_quantity,
+            options=len(self.options),
+            defaults=sum(option.default for option in self.options),
+        )
+        if found:
+            failures = [((path,), message) for path, message in found]
+            raise rule_failures("GroupCreate", failures, self)
+        return self
+
+
+class _Patch(_Input):
+    """Partial update: only the fields sent change; null clears only a field in NULLABLE."""
+
+    NULLABLE: ClassVar[frozenset[str]] = frozenset({"expected_version"})
+    expected_version: Version | None = None
+
+    @field_validator("*")
+    @classmethod
+    def _null_only_where_allowed(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name not in cls.NULLABLE:
+            raise PydanticCustomError("not_nullable", "cannot be null; leave it out to keep it")
+        return value
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> _Patch:
+        if not self.changes():
+            raise PydanticCustomError("empty_patch", "send at least one field to change")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the client sent, except expected_version."""
+        return {
+            name: getattr(self, name)
+            for name in self.model_fields_set
+            if name != "expected_version"
+        }
+
+
+class CategoryPatch(_Patch):
+    name: Name | None = None
+    visible: StrictBool | None = None
+    rank: Rank | None = None
+
+
+class ItemPatch(_Patch):
+    """`available` is not here: 86'ing goes live through POST /admin/menu/availability."""
+
+    NULLABLE = frozenset({"windows", "station", "expected_version"})
+    category_id: UUID | None = None
+    name: Name | None = None
+    description: Description | None = None
+    price: Price | None = None
+    allergens: Allergens | None = None
+    dietary: DietaryTags | None = None
+    windows: WeeklyWindows | None = None
+    station: Station | None = None
+    rank: Rank | None = None
+    modifier_group_ids: GroupIds | None = None
+
+
+class GroupPatch(_Patch):
+    name: Name | None = None
+    min: Count | None = None
+    max: Count | None = None
+    free_quantity: Count | None = None
+
+
+class OptionPatch(_Patch):
+    name: Name | None = None
+    price_delta: Price | None = None
+    default: StrictBool | None = None
+    rank: Rank | None = None
+
+
+class OptionAdd(OptionCreate):
+    rank: Rank | None = None
+
+
+class Reorder(_Input):
+    """Every member of the list, each once, in the new order."""
+
+    ids: Annotated[
+        list[UUID], Field(min_length=1, max_length=MAX_ITEMS_PER_MENU), AfterValidator(_unique)
+    ]
+
+
+class Toggle(_Input):
+    id: UUID
+    available: StrictBool
+
+
+class AvailabilityChange(_Input):
+    """86 (or bring back) items and options in one call; it goes live at once."""
+
+    items: list[Toggle] = Field(default=[], max_length=MAX_ITEMS_PER_MENU)
+    options: list[Toggle] = Field(default=[], max_length=MAX_ITEMS_PER_MENU)
+
+    @model_validator(mode="after")
+    def _check(self) -> AvailabilityChange:
+        if not self.items and not self.options:
+            raise PydanticCustomError("empty", "send at least one item or option")
+        for name, toggles in (("items", self.items), ("options", self.options)):
+            seen: set[UUID] = set()
+            for i, toggle in enumerate(toggles):
+                if toggle.id in seen:
+                    raise rule_failures(
+                        "AvailabilityChange", [((name, i, "id"), "is listed twice")], self
+                    )
+                seen.add(toggle.id)
+        return self
+
+
+class ImportItem(ItemFields):
+    modifier_groups: list[GroupCreate] = Field(default=[], max_length=MAX_GROUPS_PER_ITEM)
+
+    @field_validator("modifier_groups")
+    @classmethod
+    def _distinct_names(cls, groups: list[GroupCreate]) -> list[GroupCreate]:
+        # Two groups of one name on one item would confuse customers and the kitchen alike.
+        _unique([group.name for group in groups])
+        return groups
+
+
+class ImportCategory(_Input):
+    name: Name
+    visible: StrictBool = True
+    items: list[ImportItem] = Field(default=[], max_length=MAX_ITEMS_PER_MENU)
+
+
+class MenuImport(_Input):
+    """A whole menu (design §5); it replaces the draft menu in one transaction."""
+
+    categories: list[ImportCategory] = Field(max_length=200)
+
+    @model_validator(mode="after")
+    def _bounded(self) -> MenuImport:
+        total = sum(len(category.items) for category in self.categories)
+        if total > MAX_ITEMS_PER_MENU:
+            raise PydanticCustomError(
+                "too_many", "{total} items; a menu holds at most {most}",
+                {"total": total, "most": MAX_ITEMS_PER_MENU},
+            )  # fmt: skip
+        return self

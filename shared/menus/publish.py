@@ -1,0 +1,167 @@
+"""Publishing: render the draft menu into an immutable `menu_versions` row (JSON + ETag).
+
+Publishing takes `menu_versions` in SHARE ROW EXCLUSIVE mode, which conflicts with itself but not
+with readers, so two publishes get consecutive versions and the storefront never waits.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from shared.db import tenant_transaction
+from shared.menus.draft import draft_menu
+from shared.menus.published import latest_snapshot
+from shared.menus.storefront import storefront_menus
+from shared.rendered_cache import content_etag, json_bytes
+from shared.restaurant_settings import effective_settings
+from shared.tenants import TenantRecord
+
+
+def _snapshot_group(group: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": str(group["id"]),
+        "name": group["name"],
+        "min": group["min"],
+        "max": group["max"],
+        "free_quantity": group["free_quantity"],
+        "options": [
+            {
+                "id": str(option["id"]),
+                "name": option["name"],
+                "price_delta": option["price_delta"],
+                "default": option["default"],
+                "available": option["available"],
+            }
+            for option in group["options"]
+        ],
+    }
+
+
+def _snapshot_item(item: dict[str, Any], groups: dict[Any, dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": str(item["id"]),
+        "name": item["name"],
+        "description": item["description"],
+        "price": item["price"],
+        "allergens": item["allergens"],
+        "dietary": item["dietary"],
+        "available": item["available"],
+        "station": item["station"],
+        "windows": item["windows"],
+        # Only finished renditions reach customers; pending or rejected uploads stay in admin.
+        "image": item["image"] if item["image_status"] == "ready" else None,
+        "modifier_groups": [groups[group_id] for group_id in item["modifier_group_ids"]],
+    }
+
+
+def render_snapshot(draft: dict[str, Any], *, currency: str) -> dict[str, Any]:
+    """The customer-facing menu of a draft (see shared.menus.published), without version."""
+    groups = {group["id"]: _snapshot_group(group) for group in draft["modifier_groups"]}
+    return {
+        "currency": currency,
+        "categories": [
+            {
+                "id": str(category["id"]),
+                "name": category["name"],
+                "rank": category["rank"],
+                "visible": category["visible"],
+                "items": [_snapshot_item(item, groups) for item in category["items"]],
+            }
+            for category in draft["categories"]
+        ],
+    }
+
+
+def _lock_versions(conn: psycopg.Connection) -> None:
+    conn.execute("lock table menu_versions in share row exclusive mode")
+
+
+def _insert_version(
+    conn: psycopg.Connection, body: dict[str, Any], *, source: str, published_by: str | None
+) -> dict[str, Any]:
+    _lock_versions(conn)
+    head = conn.execute(
+        "select coalesce(max(version), 0) + 1 as version, now() as at from menu_versions"
+    ).fetchone()
+    published_at = head["at"].astimezone(UTC)
+    snapshot = {"version": head["version"], "published_at": published_at.isoformat(), **body}
+    etag = content_etag(json_bytes(snapshot))
+    conn.execute(
+        """insert into menu_versions (version, etag, snapshot, source, published_by, published_at)
+           values (%s, %s, %s, %s, %s, %s)""",
+        [head["version"], etag, Jsonb(snapshot), source, published_by, published_at],
+    )
+    return {
+        "version": head["version"],
+        "etag": etag,
+        "published_at": published_at,
+        "source": source,
+    }
+
+
+def publish_menu(*, tenant: TenantRecord, published_by: str | None) -> dict[str, Any]:
+    """Publish the tenant's draft as the next version; `{"version", "etag", "published_at"}`."""
+    currency = effective_settings(tenant).currency
+    with tenant_transaction(tenant.schema_name) as conn:
+        body = render_snapshot(draft_menu(conn), currency=currency)
+        published = _insert_version(conn, body, source="publish", published_by=published_by)
+    storefront_menus.invalidate(tenant.schema_name)
+    return published
+
+
+def _with_availability(
+    snapshot: dict[str, Any], items: dict[str, bool], options: dict[str, bool]
+) -> tuple[dict[str, Any], bool]:
+    """A copy of snapshot with those available flags, and whether any flag changed."""
+    changed = False
+
+    def flag(entry: dict[str, Any], wanted: dict[str, bool]) -> dict[str, Any]:
+        nonlocal changed
+        value = wanted.get(entry["id"], entry["available"])
+        changed = changed or value != entry["available"]
+        return {**entry, "available": value}
+
+    categories = [
+        {
+            **category,
+            "items": [
+                {
+                    **flag(item, items),
+                    "modifier_groups": [
+                        {**group, "options": [flag(o, options) for o in group["options"]]}
+                        for group in item["modifier_groups"]
+                    ],
+                }
+                for item in category["items"]
+            ],
+        }
+        for category in snapshot["categories"]
+    ]
+    body = {k: v for k, v in snapshot.items() if k not in ("version", "published_at")}
+    return {**body, "categories": categories}, changed
+
+
+def reissue_with_availability(
+    conn: psycopg.Connection,
+    *,
+    items: dict[str, bool],
+    options: dict[str, bool],
+    published_by: str | None,
+) -> dict[str, Any] | None:
+    """Re-issue the live snapshot with new available flags, so an 86 needs no publish.
+
+    Only the flags change: other draft edits stay unpublished. None when the tenant has not
+    published or no flag in the live snapshot changes.
+    """
+    _lock_versions(conn)
+    live = latest_snapshot(conn)
+    if live is None:
+        return None
+    body, changed = _with_availability(live, items, options)
+    if not changed:
+        return None
+    return _insert_version(conn, body, source="availability", published_by=published_by)

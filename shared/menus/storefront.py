@@ -1,0 +1,126 @@
+"""The customer's menu: the newest snapshot with availability applied for now, as cached bytes.
+
+Hot path per request: a dict lookup for the tenant's newest version (re-checked against Postgres
+at most every POINTER_TTL_S, one indexed row), then a dict lookup for the rendering of
+(tenant, version, zone, minute). The minute is part of the key only when some item has windows,
+because only then can the rendering change without a new version.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from shared.db import tenant_transaction
+from shared.menus.availability import available_now
+from shared.menus.published import latest_head, snapshot_at
+from shared.rendered_cache import RenderedCache
+
+# How stale another process's publish may look here; Front Door adds its own max-age on top.
+POINTER_TTL_S = 1.0
+STORE_CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=300"
+
+
+def render_store_menu(
+    snapshot: dict[str, Any] | None, zone: ZoneInfo, now_utc: datetime
+) -> dict[str, Any]:
+    """The design §5 published menu for now: hidden categories dropped, `available` computed."""
+    if snapshot is None:
+        return {"version": 0, "categories": []}
+    return {
+        "version": snapshot["version"],
+        "published_at": snapshot["published_at"],
+        "currency": snapshot["currency"],
+        "categories": [
+            {
+                "id": category["id"],
+                "name": category["name"],
+                "items": [
+                    {
+                        "id": item["id"],
+                        "name": item["name"],
+                        "description": item["description"],
+                        "price": item["price"],
+                        "allergens": item["allergens"],
+                        "dietary": item["dietary"],
+                        "available": available_now(item, zone, now_utc),
+                        "image": item["image"],
+                        "modifier_groups": item["modifier_groups"],
+                    }
+                    for item in category["items"]
+                ],
+            }
+            for category in snapshot["categories"]
+            if category["visible"]
+        ],
+    }
+
+
+def _has_windows(snapshot: dict[str, Any] | None) -> bool:
+    return snapshot is not None and any(
+        item["windows"] for category in snapshot["categories"] for item in category["items"]
+    )
+
+
+@dataclass(frozen=True)
+class _Live:
+    checked_until: float
+    # (version, etag): the etag tells a re-created tenant's version 1 from the old one's.
+    head: tuple[int, str] | None
+    snapshot: dict[str, Any] | None
+    timed: bool
+
+
+class StorefrontMenus:
+    """Per tenant schema: the live snapshot (re-checked after a TTL) and its renderings."""
+
+    def __init__(
+        self,
+        *,
+        pointer_ttl_s: float = POINTER_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+        renderings: RenderedCache | None = None,
+    ) -> None:
+        self._ttl = pointer_ttl_s
+        self._clock = clock
+        self._renderings = renderings or RenderedCache()
+        self._live: dict[str, _Live] = {}
+        self._lock = threading.Lock()
+
+    def _current(self, schema: str) -> _Live:
+        now = self._clock()
+        live = self._live.get(schema)
+        if live is not None and live.checked_until > now:
+            return live
+        with tenant_transaction(schema) as conn:
+            head = latest_head(conn)
+            if live is not None and live.head == head:
+                snapshot = live.snapshot
+            else:
+                snapshot = snapshot_at(conn, head[0]) if head else None
+        live = _Live(now + self._ttl, head, snapshot, _has_windows(snapshot))
+        with self._lock:
+            self._live[schema] = live
+        return live
+
+    def rendered(self, schema: str, timezone: str, now_utc: datetime) -> tuple[bytes, str]:
+        """(JSON bytes, strong ETag) of the tenant's menu as a customer sees it at now_utc."""
+        live = self._current(schema)
+        minute = int(now_utc.timestamp() // 60) if live.timed else None
+        return self._renderings.get_or_render(
+            (schema, live.head, timezone, minute),
+            lambda: render_store_menu(live.snapshot, ZoneInfo(timezone), now_utc),
+        )
+
+    def invalidate(self, schema: str) -> None:
+        """Forget the tenant's live version (after a publish or an 86 in this process)."""
+        with self._lock:
+            self._live.pop(schema, None)
+
+
+storefront_menus = StorefrontMenus()

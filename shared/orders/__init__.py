@@ -1,0 +1,1 @@
+"""Orders: pricing from the published menu, placement exactly once, tickets, the state machine."""

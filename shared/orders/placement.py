@@ -1,0 +1,204 @@
+"""Placing an order exactly once, in two transactions.
+
+1. Admission (asynchronous commit): claim the Idempotency-Key (or find its stored answer),
+   count the request against the rate limit, validate and price it, take a ticket number.
+2. The order (synchronous commit): its rows, its first `order_events` row, its `order.placed`
+   outbox event and the stored idempotent answer, together. The outbox is published after it.
+
+Admission commits without waiting for its WAL flush: the order's own commit flushes the WAL up to
+and including it, and if the server crashes first nothing durable depends on it. Its short row
+locks (key, rate window, ticket counter) are therefore never held across a WAL flush, so orders
+of one restaurant do not queue behind each other's commits.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import psycopg
+
+from shared import errors
+from shared.db import tenant_transaction
+from shared.errors import FieldError
+from shared.events.dispatch import dispatcher
+from shared.menus.availability import available_now
+from shared.orders import idempotency
+from shared.orders.current_menu import current_menu
+from shared.orders.models import FulfilmentIn, OrderIn
+from shared.orders.pricing import PricedOrder, TaxRule, price_order
+from shared.orders.records import insert_order, receipt
+from shared.orders.tickets import business_date, format_ticket, next_ticket_number
+from shared.rate_limit import ORDERS_PER_WINDOW, count_hit
+from shared.restaurant_settings import RestaurantSettings, effective_settings, is_open
+from shared.tables_qr import Table, table_for_token
+from shared.tenants import TenantRecord
+
+logger = logging.getLogger("stelly.orders")
+
+
+@dataclass(frozen=True)
+class PlacementResult:
+    """The answer to send: a new order (201) or the stored first answer to the same key."""
+
+    status: int
+    body: dict[str, Any]
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class _Admitted:
+    """A claimed, counted, validated and priced order with its ticket number."""
+
+    claim: idempotency.Claim | None
+    priced: PricedOrder
+    table: Table | None
+    day: date
+    number: int
+
+
+def _fulfilment_problems(
+    conn: psycopg.Connection, tenant: TenantRecord, fulfilment: FulfilmentIn
+) -> tuple[Table | None, list[FieldError]]:
+    problems = []
+    if fulfilment.type == "pickup":
+        if fulfilment.name is None:
+            problems.append(FieldError("fulfilment.name", "is required for pickup"))
+        if fulfilment.phone is None:
+            problems.append(FieldError("fulfilment.phone", "is required for pickup"))
+        if fulfilment.table_token is not None:
+            problems.append(FieldError("fulfilment.table_token", "is only for dine_in"))
+        return None, problems
+    if fulfilment.table_token is None:
+        return None, [FieldError("fulfilment.table_token", "is required for dine_in")]
+    table = table_for_token(conn, tenant.id, fulfilment.table_token)
+    if table is None:
+        message = "is not a current table code of this restaurant; scan the table's QR code again"
+        problems.append(FieldError("fulfilment.table_token", message))
+    return table, problems
+
+
+def _validate(
+    conn: psycopg.Connection,
+    tenant: TenantRecord,
+    settings: RestaurantSettings,
+    order: OrderIn,
+    now: datetime,
+) -> tuple[PricedOrder, Table | None]:
+    """The priced order and its table, or a 422 listing every problem found."""
+    if not is_open(settings, now):
+        raise errors.invalid_field("body", "The restaurant is closed now; order during its hours")
+    menu = current_menu(conn, tenant.id)
+    if menu is None:
+        raise errors.invalid_field("body", "This restaurant has not published a menu yet")
+    table, problems = _fulfilment_problems(conn, tenant, order.fulfilment)
+    priced, line_problems = price_order(
+        menu,
+        order.lines,
+        tip=order.tip,
+        rule=TaxRule(settings.tax.rate_bp, settings.tax.inclusive),
+        is_available=lambda item: available_now(item, settings.timezone, now),
+    )
+    problems = line_problems + problems
+    if problems or priced is None:
+        raise errors.validation_failed(problems)
+    return priced, table
+
+
+def _admit(
+    tenant: TenantRecord,
+    order: OrderIn,
+    *,
+    key: str | None,
+    client_ip: str,
+    now: datetime,
+) -> _Admitted | idempotency.StoredResponse:
+    """Transaction 1: the key, the rate limit, validation and pricing, the ticket number."""
+    settings = effective_settings(tenant)
+    rejected: errors.ProblemError | None = None
+    with tenant_transaction(tenant.schema_name) as conn:
+        conn.execute("set local synchronous_commit = off")
+        claim = None
+        if key is not None:
+            fingerprint = idempotency.request_fingerprint(order.model_dump(mode="json"))
+            outcome = idempotency.claim_key(conn, key, fingerprint)
+            if isinstance(outcome, idempotency.StoredResponse):
+                return outcome  # a replay is not counted against the rate limit
+            claim = outcome
+        retry_after = count_hit(conn, f"orders:{client_ip}", limit=ORDERS_PER_WINDOW)
+        if retry_after is not None:
+            # Raising rolls the claim back too: a rejected request leaves its key unused.
+            raise errors.too_many_requests(retry_after)
+        try:
+            priced, table = _validate(conn, tenant, settings, order, now)
+        except errors.ProblemError as problem:
+            # Commit the count (rejected requests count too) but free the key for a fixed retry.
+            rejected = problem
+            if claim is not None:
+                idempotency.drop_claim(conn, claim)
+        else:
+            day = business_date(now, settings.timezone)
+            number = next_ticket_number(conn, day)
+    if rejected is not None:
+        raise rejected
+    return _Admitted(claim, priced, table, day, number)
+
+
+def _write(
+    tenant: TenantRecord, order: OrderIn, admitted: _Admitted, now: datetime
+) -> dict[str, Any]:
+    """Transaction 2: the order with its event and stored answer; returns the receipt."""
+    order_id = str(uuid.uuid4())
+    body = receipt(tenant, order_id, format_ticket(admitted.number), admitted.priced, now)
+    with tenant_transaction(tenant.schema_name) as conn:
+        with conn.pipeline():
+            insert_order(
+                conn, tenant=tenant, order_id=order_id, day=admitted.day,
+                number=admitted.number, order=order, priced=admitted.priced,
+                table=admitted.table, now=now,
+            )  # fmt: skip
+            claim = admitted.claim
+            stored = idempotency.store_response(conn, claim, 201, body) if claim else None
+        # Someone took the key over while we worked: roll back rather than make a second order.
+        if stored is not None and stored.rowcount != 1:
+            raise idempotency.lost_claim()
+    return body
+
+
+def _release_quietly(tenant: TenantRecord, claim: idempotency.Claim) -> None:
+    # The original error is what the client must see; an unreleased claim only makes a retry
+    # wait IN_FLIGHT_TAKEOVER_S before it can take the key over.
+    try:
+        idempotency.release_key(tenant.schema_name, claim)
+    except Exception:
+        logger.exception("could not release idempotency key of %s", tenant.slug)
+
+
+def place_order(
+    tenant: TenantRecord,
+    order: OrderIn,
+    *,
+    idempotency_key: str | None,
+    client_ip: str,
+    now: datetime | None = None,
+) -> PlacementResult:
+    """Place order for tenant (or replay the stored answer to the same Idempotency-Key).
+
+    A ticket number is never handed out twice; it is skipped only if writing the order fails
+    after admission (a database error, or a key taken over by a retry).
+    """
+    now = now or datetime.now(UTC)
+    admitted = _admit(tenant, order, key=idempotency_key, client_ip=client_ip, now=now)
+    if isinstance(admitted, idempotency.StoredResponse):
+        return PlacementResult(admitted.status, admitted.body, replayed=True)
+    try:
+        body = _write(tenant, order, admitted, now)
+    except BaseException:
+        if admitted.claim is not None:
+            _release_quietly(tenant, admitted.claim)
+        raise
+    dispatcher.notify(tenant.schema_name, tenant.slug)
+    return PlacementResult(201, body, replayed=False)

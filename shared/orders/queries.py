@@ -1,0 +1,109 @@
+"""Reading orders: the customer's view of one order and the kitchen's open tickets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+
+from shared.orders.tickets import format_ticket
+
+MAX_KITCHEN_TICKETS = 200
+
+# Lines with their modifiers as one JSON array per order, so a page of tickets is one query.
+_LINES_JSON = """
+    coalesce((select json_agg(json_build_object(
+        'name', i.name, 'quantity', i.quantity, 'station', i.station, 'note', i.note,
+        'allergens', i.allergens, 'unit_price', i.unit_price, 'line_total', i.line_total,
+        'modifiers', coalesce((select json_agg(json_build_object(
+            'group', m.group_name, 'name', m.name, 'charged', m.charged) order by m.position)
+            from order_item_modifiers m where m.order_item_id = i.id), '[]'::json))
+        order by i.position)
+        from order_items i where i.order_id = o.id), '[]'::json)
+"""
+
+
+def _fulfilment(row: dict[str, Any]) -> dict[str, Any]:
+    fulfilment: dict[str, Any] = {"type": row["fulfilment_type"]}
+    if row["customer_name"]:
+        fulfilment["name"] = row["customer_name"]
+    if row["table_label"]:
+        fulfilment["table"] = row["table_label"]
+    return fulfilment
+
+
+def customer_order(conn: psycopg.Connection, order_id: str) -> dict[str, Any] | None:
+    """One order as its customer sees it: status, lines, totals and every step so far."""
+    row = conn.execute(
+        f"""select o.id, o.ticket_number, o.status, o.version, o.fulfilment_type,
+                   o.customer_name, o.table_label, o.currency, o.subtotal, o.tax, o.tip,
+                   o.total, o.placed_at, o.updated_at, {_LINES_JSON} as lines,
+                   (select json_agg(json_build_object('status', e.to_status,
+                        'at', e.occurred_at, 'reason', e.reason) order by e.occurred_at, e.id)
+                    from order_events e where e.order_id = o.id) as history
+            from orders o where o.id = %s""",
+        [order_id],
+    ).fetchone()
+    if row is None:
+        return None
+    lines = [
+        {key: line[key] for key in ("name", "quantity", "note", "unit_price", "line_total")}
+        | {"modifiers": [{"group": m["group"], "name": m["name"]} for m in line["modifiers"]]}
+        for line in row["lines"]
+    ]
+    return {
+        "id": str(row["id"]),
+        "ticket_number": format_ticket(row["ticket_number"]),
+        "status": row["status"],
+        "version": row["version"],
+        "placed_at": row["placed_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat(),
+        "fulfilment": _fulfilment(row),
+        "lines": lines,
+        "totals": {
+            "subtotal": row["subtotal"],
+            "tax": row["tax"],
+            "tip": row["tip"],
+            "total": row["total"],
+            "currency": row["currency"],
+        },
+        "history": row["history"] or [],
+    }
+
+
+def kitchen_tickets(
+    conn: psycopg.Connection, statuses: Sequence[str], *, limit: int = MAX_KITCHEN_TICKETS
+) -> list[dict[str, Any]]:
+    """Tickets in statuses, oldest first, with lines, modifiers, notes, allergens and age."""
+    rows = conn.execute(
+        f"""select o.id, o.ticket_number, o.status, o.version, o.fulfilment_type,
+                   o.customer_name, o.table_label, o.placed_at, o.updated_at,
+                   floor(extract(epoch from now() - o.placed_at))::int as age_seconds,
+                   {_LINES_JSON} as lines
+            from orders o where o.status = any(%s) order by o.placed_at, o.ticket_number
+            limit %s""",
+        [list(statuses), min(limit, MAX_KITCHEN_TICKETS)],
+    ).fetchall()
+    return [
+        {
+            "id": str(row["id"]),
+            "ticket_number": format_ticket(row["ticket_number"]),
+            "status": row["status"],
+            "version": row["version"],
+            "placed_at": row["placed_at"].isoformat(),
+            "updated_at": row["updated_at"].isoformat(),
+            "age_seconds": max(row["age_seconds"], 0),
+            "fulfilment": _fulfilment(row),
+            "lines": [
+                {key: line[key] for key in ("name", "quantity", "station", "note", "allergens")}
+                | {
+                    "modifiers": [
+                        {"group": m["group"], "name": m["name"]} for m in line["modifiers"]
+                    ]
+                }
+                for line in row["lines"]
+            ],
+        }
+        for row in rows
+    ]

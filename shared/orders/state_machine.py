@@ -1,0 +1,105 @@
+"""Order states and who may move them (design §6).
+
+placed → accepted → preparing → ready → completed; placed|accepted → cancelled (reason
+required); ready → preparing (recall). Anything else is a 409 naming the allowed moves. Every
+move is an `order_events` row and an outbox event, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from shared import errors
+from shared.db import tenant_transaction
+from shared.events.dispatch import dispatcher
+from shared.events.groups import order_event_groups
+from shared.events.outbox import append_event
+from shared.orders.tickets import format_ticket
+from shared.tenants import TenantRecord
+from shared.versioning import Expected
+
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "placed": ("accepted", "cancelled"),
+    "accepted": ("preparing", "cancelled"),
+    "preparing": ("ready",),
+    "ready": ("completed", "preparing"),
+    "completed": (),
+    "cancelled": (),
+}
+STATUSES = tuple(TRANSITIONS)
+OPEN_STATUSES = ("placed", "accepted", "preparing", "ready")
+
+
+def check_transition(current: str, to: str) -> None:
+    """409 naming the allowed moves unless current → to is one of them."""
+    allowed = TRANSITIONS[current]
+    if to not in allowed:
+        names = ", ".join(allowed) or "none (the order is finished)"
+        raise errors.conflict(
+            f"An order that is {current} cannot become {to}; allowed: {names}",
+            status_now=current,
+            allowed=list(allowed),
+        )
+
+
+def transition_order(
+    tenant: TenantRecord,
+    order_id: str,
+    *,
+    to: str,
+    expected: Expected,
+    reason: str | None,
+    actor: str,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Move an order to `to` if it is at the expected version and the move is legal."""
+    now = now or datetime.now(UTC)
+    if to == "cancelled" and not reason:
+        raise errors.invalid_field("reason", "is required to cancel an order")
+    with tenant_transaction(tenant.schema_name) as conn:
+        row = conn.execute(
+            "select status, version, ticket_number from orders where id = %s for update",
+            [order_id],
+        ).fetchone()
+        if row is None:
+            raise errors.not_found("No such order")
+        expected.check(row["version"], "order")
+        check_transition(row["status"], to)
+        version = row["version"] + 1
+        conn.execute(
+            "update orders set status = %s, version = %s, updated_at = %s where id = %s",
+            [to, version, now, order_id],
+        )
+        conn.execute(
+            """insert into order_events (order_id, from_status, to_status, actor, reason,
+                   occurred_at) values (%s, %s, %s, %s, %s, %s)""",
+            [order_id, row["status"], to, actor, reason, now],
+        )
+        stations = conn.execute(
+            "select distinct station from order_items where order_id = %s", [order_id]
+        ).fetchall()
+        ticket = format_ticket(row["ticket_number"])
+        data = {
+            "ticket_number": ticket,
+            "status": to,
+            "from": row["status"],
+            "version": version,
+            "reason": reason,
+        }
+        append_event(
+            conn,
+            type=f"order.{to}",
+            order_id=order_id,
+            occurred_at=now,
+            data=data,
+            groups=order_event_groups(tenant.slug, order_id, (r["station"] for r in stations)),
+        )
+    dispatcher.notify(tenant.schema_name, tenant.slug)
+    return {
+        "id": order_id,
+        "ticket_number": ticket,
+        "status": to,
+        "version": version,
+        "updated_at": now.isoformat(),
+    }

@@ -1,0 +1,30 @@
+"""Daily ticket numbers (`#0042`) per tenant, counted in the restaurant's local business day."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import psycopg
+
+
+def business_date(now_utc: datetime, zone: ZoneInfo | str) -> date:
+    """The local calendar date at now_utc in the restaurant's time zone (resets at midnight)."""
+    return now_utc.astimezone(zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)).date()
+
+
+def format_ticket(number: int) -> str:
+    """42 → `#0042`; numbers past 9999 simply grow (`#10000`)."""
+    return f"#{number:04d}"
+
+
+def next_ticket_number(conn: psycopg.Connection, day: date) -> int:
+    """Take the next number of day; the counter row stays locked until the caller commits."""
+    row = conn.execute(
+        """insert into ticket_counters as c (business_date, last_number) values (%s, 1)
+           on conflict (business_date) do update set last_number = c.last_number + 1
+           returning last_number""",
+        [day],
+    ).fetchone()
+    assert row is not None
+    return int(row["last_number"])

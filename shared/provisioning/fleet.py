@@ -1,0 +1,169 @@
+"""Migrating every tenant schema: plan and check the whole fleet at once, migrate one at a time.
+
+The fast path is in `plan`: it reads the applied migrations of CHECK_CHUNK schemas per query (a
+UNION ALL over their `schema_migrations`) and compares each with the files on disk by a digest of
+(version, checksum) pairs, so an edited file is noticed as well as a missing one. Current schemas
+are recorded in one statement per chunk and never get an activity, a batch or a history event of
+their own; only the rest are migrated, one activity per schema under the schema's advisory lock.
+
+Which tenants: `active` and `suspended` ones. A tenant still `provisioning` migrates itself (its
+`migrate` step applies every file this code has), so a restaurant created during a run ends up
+current either way; `failed`, `deleting` and `deleted` ones have no schema to migrate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from shared.db import transaction
+from shared.migrate import MigrationError, latest_version, load_migrations, migrate_schema_in
+from shared.provisioning.audit import audit
+from shared.provisioning.failures import is_transient
+from shared.provisioning.migration_status import record_current, record_outcome
+from shared.provisioning.schemas import lock_schema, schema_exists
+
+MIGRATABLE = ("active", "suspended")
+CHECK_CHUNK = 250
+
+
+def expected_digest() -> str:
+    """The digest `_applied` computes for a schema with exactly the files on disk applied."""
+    pairs = ",".join(f"{m.version}:{m.checksum}" for m in load_migrations("tenant"))
+    return hashlib.sha256(pairs.encode()).hexdigest()
+
+
+def _applied(conn: psycopg.Connection, schemas: list[str]) -> dict[str, tuple[int, str]]:
+    """schema → (version, digest of its applied migrations), if it has a schema_migrations."""
+    present = conn.execute(
+        """select n.nspname as schema_name from pg_namespace n
+             join pg_class c on c.relnamespace = n.oid and c.relname = 'schema_migrations'
+            where n.nspname = any(%s)""",
+        [schemas],
+    ).fetchall()
+    parts = [
+        sql.SQL(
+            "select {} as schema_name, coalesce(max(version), 0) as version,"
+            " encode(sha256(convert_to(coalesce(string_agg(version || ':' || checksum, ','"
+            " order by version), ''), 'UTF8')), 'hex') as digest from {}.schema_migrations"
+        ).format(sql.Literal(row["schema_name"]), sql.Identifier(row["schema_name"]))
+        for row in present
+    ]
+    if not parts:
+        return {}
+    rows = conn.execute(sql.SQL(" union all ").join(parts)).fetchall()
+    return {row["schema_name"]: (row["version"], row["digest"]) for row in rows}
+
+
+def current_schemas(schemas: list[str], operation: str) -> set[str]:
+    """Those of schemas with exactly the files on disk applied, recorded as current now."""
+    digest = expected_digest()
+    current: set[str] = set()
+    # Chunks, so one transaction never holds a lock on thousands of tables.
+    for start in range(0, len(schemas), CHECK_CHUNK):
+        with transaction() as conn:
+            applied = _applied(conn, schemas[start : start + CHECK_CHUNK])
+            found = {s: version for s, (version, d) in applied.items() if d == digest}
+            record_current(conn, found, operation)
+        current |= set(found)
+    return current
+
+
+def plan(canaries: list[str], batch_size: int, operation: str) -> dict[str, Any]:
+    """Check every schema; the pending ones as canaries (by slug) and batches of batch_size."""
+    with transaction() as conn:
+        rows = conn.execute(
+            "select slug, schema_name from public.tenants where status = any(%s) order by slug",
+            [list(MIGRATABLE)],
+        ).fetchall()
+    schemas = [row["schema_name"] for row in rows]
+    current = current_schemas(schemas, operation)
+    by_slug = {row["slug"]: row["schema_name"] for row in rows}
+    first = [by_slug[s] for s in canaries if s in by_slug and by_slug[s] not in current]
+    rest = [schema for schema in schemas if schema not in current and schema not in first]
+    return {
+        "total": len(schemas),
+        "latest": latest_version("tenant"),
+        "current": len(current),
+        "canaries": first,
+        "batches": [rest[i : i + batch_size] for i in range(0, len(rest), batch_size)],
+    }
+
+
+def _tenant(conn: psycopg.Connection, schema: str) -> dict[str, Any] | None:
+    return conn.execute(
+        "select id, slug, status from public.tenants where schema_name = %s", [schema]
+    ).fetchone()
+
+
+def migrate_one(schema: str, operation: str) -> dict[str, Any]:
+    """Migrate one schema under its lock and record the outcome; failures are results."""
+    started = time.perf_counter()
+    with transaction() as conn:
+        lock_schema(conn, schema)
+        tenant = _tenant(conn, schema)
+        # Under the lock, so a deletion that dropped the schema meanwhile is seen, and the runner
+        # (which creates missing schemas) never brings a deleted one back.
+        if tenant is None or tenant["status"] not in MIGRATABLE:
+            slug = tenant["slug"] if tenant else None
+            return {"schema": schema, "slug": slug, "status": "skipped", "version": None,
+                    "error": None}  # fmt: skip
+        if not schema_exists(conn, schema):
+            missing = f"{schema}: the schema of this {tenant['status']} restaurant is missing"
+            return _failed(conn, tenant, schema, operation, missing, started)
+        try:
+            with conn.transaction():  # a savepoint: a failure rolls back the schema, not the lock
+                result = migrate_schema_in(conn, schema, "tenant")
+        except (MigrationError, psycopg.Error) as error:
+            if is_transient(error):
+                raise
+            return _failed(conn, tenant, schema, operation, str(error), started)
+        status = "migrated" if result.applied else "current"
+        elapsed = (time.perf_counter() - started) * 1000
+        record_outcome(
+            conn,
+            schema=schema,
+            version=result.version,
+            status=status,
+            operation=operation,
+            duration_ms=elapsed,
+        )
+    if result.applied:
+        detail = f"version {result.version}: {', '.join(result.applied)}"
+        audit(tenant["slug"], operation=operation, step="migrate", outcome="ok", detail=detail)
+    return {"schema": schema, "slug": tenant["slug"], "status": status, "version": result.version,
+            "error": None}  # fmt: skip
+
+
+def _failed(
+    conn: psycopg.Connection,
+    tenant: dict[str, Any],
+    schema: str,
+    operation: str,
+    error: str,
+    started: float,
+) -> dict[str, Any]:
+    version = 0
+    if conn.execute("select to_regclass(%s) as t", [f"{schema}.schema_migrations"]).fetchone()["t"]:
+        version = conn.execute(
+            sql.SQL("select coalesce(max(version), 0) as v from {}.schema_migrations").format(
+                sql.Identifier(schema)
+            )
+        ).fetchone()["v"]
+    elapsed = (time.perf_counter() - started) * 1000
+    record_outcome(
+        conn,
+        schema=schema,
+        version=version,
+        status="failed",
+        operation=operation,
+        duration_ms=elapsed,
+        error=error,
+    )
+    audit(tenant["slug"], operation=operation, step="migrate", outcome="failed", detail=error)
+    return {"schema": schema, "slug": tenant["slug"], "status": "failed", "version": version,
+            "error": error}  # fmt: skip

@@ -1,0 +1,149 @@
+"""What a platform admin sends to create a restaurant, validated and normalised once.
+
+The normalised request is the orchestration's input, and its fingerprint is how "the same request
+again" is told apart from "a different request for a taken slug".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from shared.config import get_settings
+from shared.restaurant_settings import Currency
+from shared.theming import ThemeTokens
+from shared.weekly_windows import TimeZoneName
+
+SLUG_PATTERN = r"^[a-z][a-z0-9-]{2,30}$"
+# Names that read as part of the platform (api.stelly.com, admin.stelly.com, ...) or that a
+# customer could mistake for us; a restaurant never gets them as its slug or subdomain.
+RESERVED_SLUGS = frozenset(
+    {
+        "about", "account", "accounts", "admin", "administrator", "api", "app", "apps", "assets",
+        "auth", "billing", "blog", "cdn", "dashboard", "dev", "docs", "help", "internal",
+        "kitchen", "login", "logout", "mail", "manage", "media", "platform", "root", "security",
+        "signup", "sso", "staging", "static", "status", "stelly", "store", "support", "system",
+        "test", "www",
+    }
+)  # fmt: skip
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+# At least two labels and a top-level label starting with a letter, so an IP address never passes.
+DOMAIN_PATTERN = rf"^(?:{_LABEL}\.)+[a-z](?:[a-z0-9-]{{0,61}}[a-z0-9])?$"
+MAX_DOMAINS = 10
+
+ProvisionStep = Literal[
+    "reserve", "create_schema", "migrate", "seed", "register_domains", "activate"
+]
+PROVISION_STEPS: tuple[ProvisionStep, ...] = get_args(ProvisionStep)
+
+
+def schema_for(slug: str) -> str:
+    """`pizza-roma` → `tenant_pizza_roma` (slugs have no `_`, so the mapping is one-to-one)."""
+    return "tenant_" + slug.replace("-", "_")
+
+
+def _not_reserved(slug: str) -> str:
+    if slug in RESERVED_SLUGS:
+        raise PydanticCustomError("reserved", "{slug} is reserved for the platform", {"slug": slug})
+    return slug
+
+
+def _lower_domain(value: Any) -> Any:
+    return value.strip().lower().rstrip(".") if isinstance(value, str) else value
+
+
+Slug = Annotated[str, Field(pattern=SLUG_PATTERN), AfterValidator(_not_reserved)]
+Domain = Annotated[
+    str, BeforeValidator(_lower_domain), Field(min_length=4, max_length=253, pattern=DOMAIN_PATTERN)
+]
+Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class ProvisionRequest(BaseModel):
+    """`POST /api/v1/platform/tenants` (design §5)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    slug: Slug
+    display_name: DisplayName
+    owner_email: Email
+    currency: Currency
+    timezone: TimeZoneName
+    domains: list[Domain] | None = Field(None, min_length=1, max_length=MAX_DOMAINS)
+    theme: ThemeTokens | None = None
+    # Test-only failure injection (see shared/provisioning/faults.py): refused outside development.
+    fail_at_step: ProvisionStep | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> ProvisionRequest:
+        settings = get_settings()
+        if self.fail_at_step is not None and not settings.is_development:
+            raise PydanticCustomError(
+                "development_only", "fail_at_step exists for tests and only in development"
+            )
+        if self.domains is None:
+            self.domains = [f"{self.slug}.{settings.platform_domain}"]
+        if len(set(self.domains)) != len(self.domains):
+            raise PydanticCustomError("duplicate", "domains must not repeat")
+        platform_hosts = {settings.platform_domain, f"api.{settings.platform_domain}"}
+        for domain in self.domains:
+            if domain in platform_hosts:
+                raise PydanticCustomError(
+                    "platform_domain", "{domain} is the platform's own host", {"domain": domain}
+                )
+        return self
+
+
+@dataclass(frozen=True)
+class ProvisionJob:
+    """A validated request, its fingerprint and the orchestration attempt acting on it."""
+
+    request: ProvisionRequest
+    fingerprint: str
+    attempt: str = ""
+
+    @property
+    def slug(self) -> str:
+        return self.request.slug
+
+    @property
+    def schema(self) -> str:
+        return schema_for(self.request.slug)
+
+    @property
+    def domains(self) -> list[str]:
+        return list(self.request.domains or [])
+
+    def as_input(self) -> dict[str, Any]:
+        """The orchestration input (JSON); `attempt` is added by the orchestrator."""
+        return {"request": self.request.model_dump(mode="json"), "fingerprint": self.fingerprint}
+
+    @classmethod
+    def from_input(cls, data: dict[str, Any]) -> ProvisionJob:
+        request = ProvisionRequest.model_validate(data["request"])
+        return cls(request, data["fingerprint"], data.get("attempt", ""))
+
+
+def fingerprint_of(request: ProvisionRequest) -> str:
+    """SHA-256 of the normalised request: equal for the same request sent again."""
+    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def provision_job(request: ProvisionRequest) -> ProvisionJob:
+    """The job for a request, before an orchestration attempt takes it on."""
+    return ProvisionJob(request, fingerprint_of(request))

@@ -1,0 +1,115 @@
+"""A restaurant's settings (design §5): name, currency, time zone, locale, tax, hours, contact.
+
+Stored in `public.tenants.settings` and cached with the tenant record, so reading them costs no
+I/O on the request path. Orders use `is_open` and `effective_settings(...).tax`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    field_serializer,
+)
+
+from shared.currencies import check_currency
+from shared.tenants import TenantRecord
+from shared.text_rules import check_multi_line, check_single_line
+from shared.weekly_windows import TimeZoneName, WeeklyWindows, in_windows
+
+BusinessName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(check_single_line),
+]
+Currency = Annotated[str, AfterValidator(check_currency)]
+# BCP 47 as browsers use it for Intl: language, optional script, optional region.
+Locale = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|\d{3}))?$")]
+
+
+class Tax(BaseModel):
+    """Sales tax: a rate in basis points (2000 = 20 %) included in prices or added on top."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rate_bp: StrictInt = Field(ge=0, le=10_000)
+    inclusive: StrictBool
+
+
+class Contact(BaseModel):
+    """How customers reach the restaurant; every field optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Annotated[str, AfterValidator(check_single_line)] | None = Field(
+        None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+    )
+    phone: str | None = Field(None, pattern=r"^\+?[0-9][0-9 ().-]{3,30}$")
+    address: Annotated[str, AfterValidator(check_multi_line)] | None = Field(
+        None, min_length=1, max_length=300
+    )
+    website: Annotated[str, AfterValidator(check_single_line)] | None = Field(
+        None, max_length=300, pattern=r"^https?://[^\s\"'<>]+$"
+    )
+
+
+class RestaurantSettings(BaseModel):
+    """The settings document; `hours` null means always open (a new restaurant can test at once)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    business_name: BusinessName
+    currency: Currency
+    timezone: TimeZoneName
+    locale: Locale
+    tax: Tax
+    hours: WeeklyWindows | None = None
+    contact: Contact = Contact()
+
+    @field_serializer("hours")
+    def _hours_data(self, hours: WeeklyWindows | None) -> dict[str, list[list[str]]] | None:
+        return hours.as_data() if hours is not None else None
+
+    def as_data(self) -> dict[str, Any]:
+        """The JSON stored in public.tenants.settings."""
+        return self.model_dump(mode="json")
+
+
+def default_settings(display_name: str) -> dict[str, Any]:
+    """What a tenant that never saved settings is served: EUR, UTC, English, no tax, always open."""
+    return {
+        "business_name": display_name,
+        "currency": "EUR",
+        "timezone": "UTC",
+        "locale": "en",
+        "tax": {"rate_bp": 0, "inclusive": False},
+        "hours": None,
+        "contact": {},
+    }
+
+
+def effective_settings(record: TenantRecord) -> RestaurantSettings:
+    """The tenant's saved settings over the defaults (provisioning may store only some keys)."""
+    return RestaurantSettings.model_validate(
+        {**default_settings(record.display_name), **record.settings}
+    )
+
+
+def is_open(settings: RestaurantSettings | Mapping[str, Any], now_utc: datetime) -> bool:
+    """True when the restaurant takes orders at now_utc (aware); no hours set means always open."""
+    if isinstance(settings, RestaurantSettings):
+        hours = settings.hours.as_data() if settings.hours is not None else None
+        zone = settings.timezone
+    else:
+        hours = settings.get("hours") or None
+        zone = settings.get("timezone") or "UTC"
+    return in_windows(hours, zone, now_utc)

@@ -1,0 +1,44 @@
+"""`GET /api/v1/store/config`: what a storefront needs before it draws anything.
+
+Built only from the cached tenant record (theme and settings travel with it through the
+in-process cache and the directory), so a cache hit costs no I/O; the rendering is cached per
+(tenant, profile version, minute), the minute only when opening hours make "open now" vary.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shared.currencies import CURRENCY_EXPONENTS
+from shared.rendered_cache import RenderedCache
+from shared.restaurant_settings import effective_settings, is_open
+from shared.tenants import TenantRecord
+from shared.theming import resolved_asset_urls, storefront_theme
+
+_renderings = RenderedCache()
+
+
+def render_store_config(record: TenantRecord, now_utc: datetime) -> dict[str, Any]:
+    """Name, theme tokens (asset URLs absolute), money and locale, hours, open now, contact."""
+    settings = effective_settings(record)
+    return {
+        "name": settings.business_name,
+        "theme": resolved_asset_urls(storefront_theme(record.theme)),
+        "currency": settings.currency,
+        "currency_exponent": CURRENCY_EXPONENTS[settings.currency],
+        "locale": settings.locale,
+        "timezone": settings.timezone,
+        "tax": settings.tax.model_dump(),
+        "hours": settings.hours.as_data() if settings.hours is not None else None,
+        "open_now": is_open(settings, now_utc),
+        "contact": settings.contact.model_dump(exclude_none=True),
+    }
+
+
+def store_config_bytes(record: TenantRecord, now_utc: datetime) -> tuple[bytes, str]:
+    """(JSON bytes, strong ETag) of the tenant's store config at now_utc, cached."""
+    minute = int(now_utc.timestamp() // 60) if record.settings.get("hours") else None
+    # Every profile write bumps the version; display_name is the other input (default name).
+    key = (record.id, record.version, record.display_name, minute)
+    return _renderings.get_or_render(key, lambda: render_store_config(record, now_utc))

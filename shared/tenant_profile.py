@@ -1,0 +1,68 @@
+"""Changing what the request path caches about a tenant: settings, theme, display name.
+
+The order is the contract of design §3: Postgres first (the source of truth, version checked and
+bumped), then the Table Storage directory entry of every domain, then the local cache entry. A
+crash between the steps leaves the directory stale only until the next write or a refill; readers
+in other processes see the change within their cache TTL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from shared import errors
+from shared.db import transaction
+from shared.directory import directory_put
+from shared.tenancy import TenantResolver
+from shared.tenancy import resolver as default_resolver
+from shared.tenants import TENANT_COLUMNS, TenantRecord, domains_of
+from shared.versioning import Expected
+
+
+def update_tenant_profile(
+    *,
+    tenant_id: str,
+    expected: Expected | None = None,
+    settings: dict[str, Any] | None = None,
+    theme: dict[str, Any] | None = None,
+    display_name: str | None = None,
+    resolver: TenantResolver | None = None,
+) -> TenantRecord:
+    """Replace the given parts of a tenant's profile; 404 unknown, 412/409 when expected is stale.
+
+    Callers validate settings (RestaurantSettings) and theme (ThemeTokens) first; None keeps a
+    part as it is. Returns the new record, whose `version` is the next ETag.
+    """
+    with transaction() as conn:
+        current = conn.execute(
+            "select version from public.tenants where id = %s for update", [tenant_id]
+        ).fetchone()
+        if current is None:
+            raise errors.not_found("No such restaurant")
+        if expected is not None:
+            expected.check(current["version"], "restaurant profile")
+        row = conn.execute(
+            f"""update public.tenants t
+                   set settings = coalesce(%s, t.settings),
+                       theme = coalesce(%s, t.theme),
+                       display_name = coalesce(%s, t.display_name),
+                       version = t.version + 1,
+                       updated_at = now()
+                 where t.id = %s
+             returning {TENANT_COLUMNS}""",
+            [
+                Jsonb(settings) if settings is not None else None,
+                Jsonb(theme) if theme is not None else None,
+                display_name,
+                tenant_id,
+            ],
+        ).fetchone()
+        record = TenantRecord.from_row(row)
+        domains = domains_of(conn, tenant_id)
+    resolver = resolver or default_resolver
+    for domain in domains:
+        directory_put(domain, record)
+        resolver.invalidate(domain)
+    return record

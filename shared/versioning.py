@@ -1,0 +1,61 @@
+"""Optimistic concurrency: every mutable row has `version`; writers say which one they saw.
+
+Two ways to say it: the `If-Match` header with the ETag we sent (`"3"`), which answers 412 when
+stale (RFC 9110), or `expected_version` in a body or query, which answers 409 with the current
+version (design §5, like order transitions). A writer that says neither overwrites.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from shared import errors
+
+_ETAG = re.compile(r'^"(\d{1,9})"$')
+
+
+def version_etag(version: int) -> str:
+    """The ETag of a row or profile at version: `"3"`."""
+    return f'"{version}"'
+
+
+@dataclass(frozen=True)
+class Expected:
+    """The version a writer saw, and whether it came from If-Match (412) or a body (409)."""
+
+    version: int
+    from_if_match: bool
+
+    def check(self, current: int, what: str) -> None:
+        """Raise 412 or 409 unless current is the version the writer saw."""
+        if current == self.version:
+            return
+        if self.from_if_match:
+            raise errors.precondition_failed(
+                f"The {what} is at version {current}, not {self.version} as If-Match says; "
+                "fetch it again and reapply your change"
+            )
+        raise errors.conflict(
+            f"The {what} is at version {current}, not expected_version {self.version}; "
+            "fetch it again and reapply your change",
+            current_version=current,
+        )
+
+
+def expected_version(if_match: str | None, body_version: int | None) -> Expected | None:
+    """What the writer expects: If-Match wins over expected_version; `*` means any version."""
+    tag = (if_match or "").strip()
+    if tag:
+        if tag == "*":
+            return None
+        match = _ETAG.match(tag)
+        if match is None:
+            # An ETag we never issued cannot match the current one (RFC 9110 §13.1.1).
+            raise errors.precondition_failed(
+                'If-Match must be an ETag this API sent, such as "3" (or *)'
+            )
+        return Expected(int(match.group(1)), from_if_match=True)
+    if body_version is not None:
+        return Expected(body_version, from_if_match=False)
+    return None

@@ -1,0 +1,108 @@
+"""The real app on a devhost subprocess, called as a platform admin over HTTP.
+
+One devhost at a time per task hub: a second engine resuming the same instances would drive them
+twice, so tests that kill and restart the host reuse this holder instead of starting another.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from shared.db import transaction
+from shared.directory import directory_get
+from tests.conftest import IDENTITY
+from tests.devhost.devhost_process import REPO, DevhostProcess, start_devhost
+
+PLATFORM_HOST = "stelly.test"
+ENDED = ("completed", "failed", "terminated", "canceled")
+
+
+class PlatformHost:
+    """function_app:app on devhost (session Postgres and Azurite), restartable after a kill."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.process: DevhostProcess = self._start()
+        self.admin = {"Authorization": f"Bearer {IDENTITY.mint(role='platform_admin')}"}
+
+    def _start(self) -> DevhostProcess:
+        # --no-migrate: the session fixture migrated public; tenants are the tests' business.
+        return start_devhost(
+            self.data_dir,
+            app="function_app:app",
+            app_dir=REPO,
+            args=("--no-services", "--no-migrate"),
+            ready_path="/api/health",
+        )
+
+    def kill_and_restart(self) -> None:
+        """SIGKILL (no clean-up at all), then a fresh process on the same storage."""
+        self.process.stop(signal.SIGKILL)
+        self.process = self._start()
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    def request(
+        self, method: str, path: str, *, host: str = PLATFORM_HOST, **kwargs: Any
+    ) -> httpx.Response:
+        headers = {"Host": host, **self.admin, **kwargs.pop("headers", {})}
+        url = self.process.base_url + "/api" + path
+        return httpx.request(method, url, headers=headers, timeout=30, **kwargs)
+
+    def provision(self, slug: str, **fields: Any) -> httpx.Response:
+        return self.request("POST", "/v1/platform/tenants", json=provision_body(slug, **fields))
+
+    def operation(self, instance_id: str) -> dict[str, Any]:
+        response = self.request("GET", f"/v1/platform/operations/{instance_id}")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def wait(self, instance_id: str, timeout: float = 30) -> dict[str, Any]:
+        """The operation once it has ended (asserting it does within timeout)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.operation(instance_id)
+            if found["status"] in ENDED:
+                return found
+            assert time.monotonic() < deadline, f"{instance_id} still {found}"
+            time.sleep(0.05)
+
+    def storefront(self, slug: str) -> httpx.Response:
+        return self.request("GET", "/v1/store/config", host=f"{slug}.stelly.test", headers={})
+
+
+def unique_slug(prefix: str = "p") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def provision_body(slug: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "slug": slug,
+        "display_name": f"Restaurant {slug}",
+        "owner_email": f"owner@{slug}.example.com",
+        "currency": "EUR",
+        "timezone": "Europe/Berlin",
+        **fields,
+    }
+
+
+def scalar(query: str, params: list[Any]) -> Any:
+    with transaction() as conn:
+        row = conn.execute(query, params).fetchone()
+    return next(iter(row.values())) if row else None
+
+
+def schema_exists(schema: str) -> bool:
+    return bool(scalar("select count(*) from pg_namespace where nspname = %s", [schema]))
+
+
+def directory_slug(domain: str) -> str | None:
+    record = directory_get(domain)
+    return record.slug if record else None

@@ -1,0 +1,112 @@
+"""Helpers for the storefront, branding and menu tests: a per-tenant API caller and menu data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from devhost.testclient import TestClient, TestResponse
+from shared.tenants import TenantRecord
+from tests.conftest import IDENTITY
+from tests.tenant_fixtures import TenantFactory
+
+
+class Api:
+    """Calls one tenant's host as one caller: `api.post("/v1/admin/menu/categories", json=...)`."""
+
+    def __init__(self, client: TestClient, tenant: TenantRecord, headers: dict[str, str]) -> None:
+        self.client = client
+        self.tenant = tenant
+        self.host = f"{tenant.slug}.stelly.test"
+        self.headers = headers
+
+    def call(
+        self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> TestResponse:
+        return self.client.request(
+            method, "/api" + path, host=self.host, headers={**self.headers, **(headers or {})},
+            **kwargs,
+        )  # fmt: skip
+
+    def get(self, path: str, **kwargs: Any) -> TestResponse:
+        return self.call("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> TestResponse:
+        return self.call("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> TestResponse:
+        return self.call("PUT", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> TestResponse:
+        return self.call("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> TestResponse:
+        return self.call("DELETE", path, **kwargs)
+
+
+def owner_api(client: TestClient, tenant: TenantRecord, auth_header, role: str = "owner") -> Api:
+    return Api(client, tenant, auth_header(role, tenant=tenant.slug))
+
+
+def customer_api(client: TestClient, tenant: TenantRecord) -> Api:
+    return Api(client, tenant, {})
+
+
+def ok(response: TestResponse, status: int = 200) -> Any:
+    """response's JSON after asserting its status (showing the problem when it differs)."""
+    assert response.status_code == status, response.text
+    return response.json() if response.body else None
+
+
+def error_paths(response: TestResponse) -> list[str]:
+    assert response.status_code == 422, response.text
+    assert response.content_type == "application/problem+json"
+    return [error["path"] for error in response.json()["errors"]]
+
+
+def build_small_menu(api: Api) -> dict[str, Any]:
+    """One category, one group with two options, one item using it; their JSON by name."""
+    category = ok(api.post("/v1/admin/menu/categories", json={"name": "Pizza"}), 201)
+    group = ok(
+        api.post(
+            "/v1/admin/menu/groups",
+            json={
+                "name": "Size",
+                "min": 1,
+                "max": 1,
+                "options": [
+                    {"name": "Regular", "default": True},
+                    {"name": "Large", "price_delta": 300},
+                ],
+            },
+        ),
+        201,
+    )
+    item = ok(
+        api.post(
+            "/v1/admin/menu/items",
+            json={
+                "category_id": category["id"],
+                "name": "Margherita",
+                "price": 950,
+                "allergens": ["gluten", "milk"],
+                "dietary": ["vegetarian"],
+                "station": "pizza",
+                "modifier_group_ids": [group["id"]],
+            },
+        ),
+        201,
+    )
+    return {"category": category, "group": group, "item": item}
+
+
+def module_tenant_api(client: TestClient) -> Iterator[Api]:
+    """One owner API on one tenant for a module's many rejected-input cases (tenants are slow).
+
+    Only for tests whose writes are all rejected, so the cases cannot see each other's rows.
+    """
+    factory = TenantFactory()
+    tenant = factory.create()
+    token = IDENTITY.mint(role="owner", tenant=tenant.slug)
+    yield Api(client, tenant, {"Authorization": f"Bearer {token}"})
+    factory.cleanup()

@@ -1,0 +1,134 @@
+"""Bad uploads through the real trigger: rejected with a reason, quarantined, nothing harmed."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from shared.images.blobs import ensure_container
+from shared.images.targets import UPLOADS_CONTAINER
+from shared.storage import blob_service
+from tests.conftest import execute
+from tests.image_fixtures import (
+    assets_under,
+    bad_files,
+    deliver,
+    encoded,
+    photo,
+    put_with_grant,
+    quarantine_reason,
+    upload_exists,
+    uploads_name,
+)
+from tests.storefront_helpers import build_small_menu, ok, owner_api
+
+
+def write_upload(name: str, data: bytes) -> None:
+    """Write straight to `uploads`, as someone holding a storage key (not an upload URL) could."""
+    ensure_container(UPLOADS_CONTAINER)
+    blob_service().get_blob_client(UPLOADS_CONTAINER, name).upload_blob(data, overwrite=True)
+
+
+def item_row(schema: str, item_id: str) -> dict:
+    (row,) = execute(
+        f'select image, image_status, image_reason, version from "{schema}".menu_items'
+        " where id = %s",
+        [item_id],
+    )
+    return row
+
+
+@pytest.mark.parametrize("name", list(bad_files()))
+def test_a_bad_file_is_rejected_and_the_old_photo_stays(
+    name: str, client, tenants, auth_header, app_functions
+) -> None:
+    api = owner_api(client, tenants.create(), auth_header)
+    item = build_small_menu(api)["item"]
+    photo_path = f"/v1/admin/menu/items/{item['id']}/image-upload"
+    good = ok(api.post(photo_path, json={"content_type": "image/jpeg"}))
+    put_with_grant(good, encoded(photo(800, 600), "JPEG"))
+    deliver(app_functions, uploads_name(good))
+    before = ok(api.get(f"/v1/admin/menu/items/{item['id']}"))
+    renditions = assets_under(f"{api.tenant.slug}/item-{item['id']}/")
+
+    data, words = bad_files()[name]
+    grant = ok(api.post(photo_path, json={"content_type": "image/jpeg"}))
+    assert put_with_grant(grant, data).status_code == 201
+    blob = uploads_name(grant)
+    deliver(app_functions, blob)  # Returns normally: bad files are never raised to the host.
+
+    after = ok(api.get(f"/v1/admin/menu/items/{item['id']}"))
+    assert after["image_status"] == "rejected"
+    assert words in after["image_reason"]
+    assert after["image"] == before["image"]
+    assert assets_under(f"{api.tenant.slug}/item-{item['id']}/") == renditions
+    assert not upload_exists(blob)
+    assert words in (quarantine_reason(blob) or "")
+
+
+def test_a_path_naming_another_tenants_item_writes_nothing(
+    client, tenants, auth_header, app_functions
+) -> None:
+    victim, attacker = tenants.create(), tenants.create()
+    item = build_small_menu(owner_api(client, victim, auth_header))["item"]
+    before = item_row(victim.schema_name, item["id"])
+    name = f"{attacker.slug}/item-{item['id']}/{uuid.uuid4()}"
+    write_upload(name, encoded(photo(800, 600), "JPEG"))
+
+    deliver(app_functions, name)
+
+    assert item_row(victim.schema_name, item["id"]) == before
+    assert assets_under(f"{victim.slug}/") == assets_under(f"{attacker.slug}/") == []
+    assert f"no item {item['id']} in restaurant {attacker.slug}" in quarantine_reason(name)
+    assert not upload_exists(name)
+
+
+def test_a_forged_upload_id_for_a_real_item_is_not_used(
+    client, tenants, auth_header, app_functions
+) -> None:
+    tenant = tenants.create()
+    item = build_small_menu(owner_api(client, tenant, auth_header))["item"]
+    name = f"{tenant.slug}/item-{item['id']}/{uuid.uuid4()}"
+    write_upload(name, encoded(photo(800, 600), "JPEG"))
+    deliver(app_functions, name)
+    assert item_row(tenant.schema_name, item["id"])["image_status"] == "none"
+    assert assets_under(f"{tenant.slug}/") == []
+    assert quarantine_reason(name) is not None
+
+
+def test_an_item_deleted_before_processing_is_rejected(
+    client, tenants, auth_header, app_functions
+) -> None:
+    api = owner_api(client, tenants.create(), auth_header)
+    item = build_small_menu(api)["item"]
+    grant = ok(
+        api.post(
+            f"/v1/admin/menu/items/{item['id']}/image-upload", json={"content_type": "image/png"}
+        )
+    )
+    put_with_grant(grant, encoded(photo(800, 600), "PNG"))
+    assert api.delete(f"/v1/admin/menu/items/{item['id']}").status_code == 204
+
+    deliver(app_functions, uploads_name(grant))
+
+    row = item_row(api.tenant.schema_name, item["id"])
+    assert row["image_status"] == "rejected"
+    assert "deleted" in row["image_reason"]
+    assert assets_under(f"{api.tenant.slug}/") == []
+    assert "deleted" in quarantine_reason(uploads_name(grant))
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "nosuchtenant/logo/" + str(uuid.uuid4()),
+        "not/an/upload/path.jpg",
+        f"UPPER/item-{uuid.uuid4()}/{uuid.uuid4()}",
+    ],
+)
+def test_unknown_tenants_and_stray_blobs_are_quarantined(name: str, app_functions) -> None:
+    write_upload(name, b"\xff\xd8\xff garbage")
+    deliver(app_functions, name)
+    assert not upload_exists(name)
+    assert quarantine_reason(name)

@@ -1,0 +1,177 @@
+"""The upload trigger on real Azurite and Postgres: renditions, republish, duplicates, clean-up.
+
+Uploads go through the upload URL with a real HTTP PUT; the trigger runs through devhost's
+watcher (`poll_once`) or is invoked with an InputStream as the host would.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from shared.images.blobs import IMMUTABLE
+from tests.conftest import execute
+from tests.image_fixtures import (
+    assets_under,
+    deliver,
+    download_asset,
+    encoded,
+    phone_jpeg,
+    photo,
+    poll_once,
+    put_with_grant,
+    quarantine_reason,
+    upload_exists,
+    uploads_name,
+)
+from tests.storefront_helpers import Api, build_small_menu, customer_api, ok, owner_api
+
+
+def grant_for(api: Api, item_id: str, content_type: str = "image/jpeg") -> dict[str, Any]:
+    path = f"/v1/admin/menu/items/{item_id}/image-upload"
+    return ok(api.post(path, json={"content_type": content_type}))
+
+
+def upload(api: Api, item_id: str, data: bytes) -> str:
+    """Request an upload URL for the item, PUT data to it; the uploads blob name."""
+    grant = grant_for(api, item_id)
+    assert put_with_grant(grant, data).status_code == 201
+    return uploads_name(grant)
+
+
+def versions(api: Api) -> list[dict]:
+    return execute(f'select version, source from "{api.tenant.schema_name}".menu_versions')
+
+
+@pytest.fixture
+def menu(client, tenants, auth_header) -> tuple[Api, dict[str, Any]]:
+    """A tenant with one published item, and a manager's API."""
+    api = owner_api(client, tenants.create(), auth_header, role="manager")
+    item = build_small_menu(api)["item"]
+    ok(api.post("/v1/admin/menu/publish"), 201)
+    return api, item
+
+
+def test_a_phone_photo_goes_live_upright_in_three_sizes(menu, client, app_functions) -> None:
+    api, item = menu
+    grant = grant_for(api, item["id"])
+    assert ok(api.get(f"/v1/admin/menu/items/{item['id']}"))["image_status"] == "pending"
+    assert put_with_grant(grant, phone_jpeg(4000, 3000)).status_code == 201
+    name = uploads_name(grant)
+
+    delivered = [r for r in poll_once(app_functions) if r.blob == f"uploads/{name}"]
+    assert [r.succeeded for r in delivered] == [True]
+
+    admin = ok(api.get(f"/v1/admin/menu/items/{item['id']}"))
+    assert admin["image_status"] == "ready"
+    assert admin["image_reason"] is None
+    renditions = admin["image"]["renditions"]
+    assert [(r["width"], r["height"]) for r in renditions] == [
+        (320, 427), (640, 853), (1280, 1707),
+    ]  # fmt: skip
+    assert all(
+        r["url"].startswith("http://127.0.0.1:10000/devstoreaccount1/assets/") for r in renditions
+    )
+    for rendition in renditions:
+        data, props = download_asset(rendition["url"])
+        assert props.content_settings.content_type == "image/webp"
+        assert props.content_settings.cache_control == IMMUTABLE
+        assert Image.open(io.BytesIO(data)).size == (rendition["width"], rendition["height"])
+    assert not upload_exists(name)
+
+    # Republished at once: customers see it without a publish, and only the image changed.
+    assert versions(api)[-1] == {"version": 2, "source": "image"}
+    store = ok(customer_api(client, api.tenant).get("/v1/store/menu"))
+    assert store["categories"][0]["items"][0]["image"] == admin["image"]
+
+
+def test_png_and_webp_uploads_are_processed_too(menu, app_functions) -> None:
+    api, item = menu
+    for kind in ("PNG", "WEBP"):
+        deliver(app_functions, upload(api, item["id"], encoded(photo(1500, 1000), kind)))
+        admin = ok(api.get(f"/v1/admin/menu/items/{item['id']}"))
+        assert admin["image_status"] == "ready", kind
+        assert [r["width"] for r in admin["image"]["renditions"]] == [320, 640, 1280]
+
+
+def test_duplicate_delivery_and_same_bytes_again_change_nothing(menu, app_functions) -> None:
+    api, item = menu
+    data = encoded(photo(1600, 1200), "JPEG")
+    name = upload(api, item["id"], data)
+    deliver(app_functions, name)
+    first = ok(api.get(f"/v1/admin/menu/items/{item['id']}"))
+    blobs = assets_under(f"{api.tenant.slug}/item-{item['id']}/")
+    assert len(blobs) == 3
+    published = versions(api)
+
+    deliver(app_functions, name, data)  # The host delivers again (the original is gone by now).
+    deliver(app_functions, upload(api, item["id"], data))  # The manager uploads it again.
+
+    again = ok(api.get(f"/v1/admin/menu/items/{item['id']}"))
+    assert again["image"] == first["image"]
+    assert again["image_status"] == "ready"
+    assert assets_under(f"{api.tenant.slug}/item-{item['id']}/") == blobs
+    assert versions(api) == published
+    assert again["version"] == item["version"]  # Image writes leave editors' If-Match valid.
+
+
+def test_a_new_photo_replaces_the_old_renditions(menu, app_functions) -> None:
+    api, item = menu
+    deliver(app_functions, upload(api, item["id"], encoded(photo(1600, 1200), "JPEG")))
+    old = assets_under(f"{api.tenant.slug}/item-{item['id']}/")
+    deliver(app_functions, upload(api, item["id"], encoded(photo(900, 900), "PNG")))
+    new = assets_under(f"{api.tenant.slug}/item-{item['id']}/")
+    assert len(new) == 3
+    assert not set(old) & set(new)
+    assert [v["source"] for v in versions(api)] == ["publish", "image", "image"]
+
+
+def test_an_unpublished_item_gets_its_photo_at_the_next_publish(
+    client, tenants, auth_header, app_functions
+) -> None:
+    api = owner_api(client, tenants.create(), auth_header)
+    item = build_small_menu(api)["item"]
+    deliver(app_functions, upload(api, item["id"], encoded(photo(800, 600), "JPEG")))
+    assert versions(api) == []
+    ok(api.post("/v1/admin/menu/publish"), 201)
+    store = ok(customer_api(client, api.tenant).get("/v1/store/menu"))
+    assert [r["width"] for r in store["categories"][0]["items"][0]["image"]["renditions"]] == [
+        320, 640, 800,
+    ]  # fmt: skip
+
+
+def test_only_the_newest_upload_url_counts(menu, app_functions) -> None:
+    api, item = menu
+    older = upload(api, item["id"], encoded(photo(800, 600), "JPEG"))
+    newer = upload(api, item["id"], encoded(photo(600, 800), "JPEG"))
+    deliver(app_functions, newer)
+    deliver(app_functions, older)
+    admin = ok(api.get(f"/v1/admin/menu/items/{item['id']}"))
+    assert (admin["image"]["width"], admin["image"]["height"]) == (600, 800)
+    assert len(assets_under(f"{api.tenant.slug}/item-{item['id']}/")) == 2  # 320 and 600.
+    assert not upload_exists(older)
+    assert "newer upload" in (quarantine_reason(older) or "")
+
+
+def test_a_logo_goes_into_the_theme(client, tenants, auth_header, app_functions) -> None:
+    tenant = tenants.create()
+    api = owner_api(client, tenant, auth_header)
+    path = "/v1/admin/branding/logo/image-upload"
+    grant = ok(api.post(path, json={"content_type": "image/png"}))
+    logo = Image.new("RGBA", (600, 200), (0, 0, 0, 0))
+    assert put_with_grant(grant, encoded(logo, "PNG")).status_code == 201
+    deliver(app_functions, uploads_name(grant))
+
+    states = ok(api.get("/v1/admin/branding/images"))
+    assert states["hero"] == {"status": "none", "reason": None, "image": None}
+    assert states["logo"]["status"] == "ready"
+    largest = states["logo"]["image"]["renditions"][-1]["url"]
+    assert largest.endswith("-600.webp")
+    assert ok(api.get("/v1/admin/theme"))["assets"]["logo"] == largest
+    config = ok(customer_api(client, tenant).get("/v1/store/config"))
+    assert config["theme"]["assets"]["logo"] == largest
+    banner = api.post("/v1/admin/branding/banner/image-upload", json={"content_type": "image/png"})
+    assert banner.status_code == 404

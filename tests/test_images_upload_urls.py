@@ -1,0 +1,135 @@
+"""Upload URLs: who may get one, what they allow (one blob, write only, briefly), their signing."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs
+from uuid import UUID
+
+import httpx
+from azure.storage.blob import BlobServiceClient, UserDelegationKey
+
+from shared.config import load_settings
+from shared.images.limits import MAX_UPLOAD_BYTES
+from shared.images.upload_urls import request_item_upload, upload_sas
+from tests.conftest import TEST_SETTINGS
+from tests.image_fixtures import encoded, photo, put_with_grant
+from tests.storefront_helpers import build_small_menu, ok, owner_api
+
+JPEG = {"content_type": "image/jpeg"}
+
+
+def item_upload_path(item_id: str) -> str:
+    return f"/v1/admin/menu/items/{item_id}/image-upload"
+
+
+def test_a_manager_gets_a_write_only_url_for_one_blob(client, tenants, auth_header) -> None:
+    tenant = tenants.create()
+    api = owner_api(client, tenant, auth_header, role="manager")
+    item = build_small_menu(api)["item"]
+    grant = ok(api.post(item_upload_path(item["id"]), json={**JPEG, "size": 123_456}))
+
+    url = httpx.URL(grant["upload_url"])
+    assert url.path.endswith(f"/uploads/{tenant.slug}/item-{item['id']}/{grant['upload_id']}")
+    query = parse_qs(url.query.decode())
+    assert query["sp"] == ["cw"] and query["sr"] == ["b"]
+    expires = datetime.fromisoformat(grant["expires_at"])
+    assert timedelta(minutes=9) < expires - datetime.now(UTC) <= timedelta(minutes=10)
+    assert grant["method"] == "PUT"
+    assert grant["headers"] == {"x-ms-blob-type": "BlockBlob", "Content-Type": "image/jpeg"}
+    assert grant["max_bytes"] == MAX_UPLOAD_BYTES
+
+    data = encoded(photo(400, 300), "JPEG")
+    assert put_with_grant(grant, data).status_code == 201
+    # The same signature cannot read the blob, nor write any other name.
+    assert httpx.get(grant["upload_url"]).status_code == 403
+    elsewhere = {
+        str(url.copy_with(path=url.path.rsplit("/", 1)[0] + "/other")),
+        str(url.copy_with(path=url.path.replace("/uploads/", "/assets/"))),
+        str(url.copy_with(path=url.path.replace(f"/{tenant.slug}/", "/another-tenant/"))),
+    }
+    for target in elsewhere:
+        response = httpx.put(target, content=b"overwrite", headers=grant["headers"])
+        assert response.status_code == 403, target
+
+
+def test_an_upload_url_expires(client, tenants, auth_header) -> None:
+    tenant = tenants.create()
+    item = build_small_menu(owner_api(client, tenant, auth_header))["item"]
+    grant = request_item_upload(
+        tenant=tenant,
+        item_id=UUID(item["id"]),
+        content_type="image/png",
+        lifetime=timedelta(seconds=3),
+    )
+    data = encoded(photo(10, 10), "PNG")
+    assert put_with_grant(grant, data).status_code == 201
+    time.sleep(
+        max(0.0, (datetime.fromisoformat(grant["expires_at"]) - datetime.now(UTC)).total_seconds())
+        + 1.5
+    )
+    # Same URL, same bytes, same headers: only the clock has changed.
+    assert put_with_grant(grant, data).status_code == 403
+
+
+def test_who_may_ask_and_for_what(client, tenants, auth_header) -> None:
+    tenant, other = tenants.create(), tenants.create()
+    api = owner_api(client, tenant, auth_header)
+    item = build_small_menu(api)["item"]
+    foreign = build_small_menu(owner_api(client, other, auth_header))["item"]
+
+    assert api.post(item_upload_path(foreign["id"]), json=JPEG).status_code == 404
+    staff = owner_api(client, tenant, auth_header, role="staff")
+    assert staff.post(item_upload_path(item["id"]), json=JPEG).status_code == 403
+    gif = api.post(item_upload_path(item["id"]), json={"content_type": "image/gif"})
+    assert gif.status_code == 422
+    assert [e["path"] for e in gif.json()["errors"]] == ["content_type"]
+    huge = api.post(item_upload_path(item["id"]), json={**JPEG, "size": MAX_UPLOAD_BYTES + 1})
+    assert [e["path"] for e in huge.json()["errors"]] == ["size"]
+    assert api.post(item_upload_path(item["id"])).status_code == 415
+    assert ok(api.get(f"/v1/admin/menu/items/{item['id']}"))["image_status"] == "none"
+
+
+class DelegationService:
+    """Stands in for BlobServiceClient where only Azure can answer (user-delegation keys)."""
+
+    account_name = "stellyprod"
+
+    def __init__(self) -> None:
+        self.key_requests: list[tuple[datetime, datetime]] = []
+
+    def get_user_delegation_key(self, start: datetime, expiry: datetime) -> UserDelegationKey:
+        self.key_requests.append((start, expiry))
+        key = UserDelegationKey()
+        key.signed_oid = "00000000-0000-0000-0000-0000000000aa"
+        key.signed_tid = "00000000-0000-0000-0000-0000000000bb"
+        key.signed_start = start.strftime("%Y-%m-%dT%H:%M:%SZ")
+        key.signed_expiry = expiry.strftime("%Y-%m-%dT%H:%M:%SZ")
+        key.signed_service = "b"
+        key.signed_version = "2025-11-05"
+        key.value = "a2V5LWJ5dGVzLWZvci10ZXN0cw=="
+        return key
+
+
+def test_settings_choose_account_key_or_user_delegation() -> None:
+    base = {**TEST_SETTINGS, "DATABASE_URL": "postgresql://unused"}
+    now = datetime.now(UTC)
+    expiry = now + timedelta(minutes=10)
+
+    local = load_settings({**base, "AzureWebJobsStorage": os.environ["AzureWebJobsStorage"]})
+    service = BlobServiceClient.from_connection_string(os.environ["AzureWebJobsStorage"])
+    signed = parse_qs(
+        upload_sas("t/logo/x", now=now, expiry=expiry, settings=local, service=service)
+    )
+    assert "skoid" not in signed and signed["sp"] == ["cw"] and "sig" in signed
+
+    azure = load_settings({**base, "AzureWebJobsStorage__accountName": "stellyprod"})
+    delegation = DelegationService()
+    for _ in range(2):
+        token = upload_sas("t/logo/x", now=now, expiry=expiry, settings=azure, service=delegation)
+        signed = parse_qs(token)
+        assert signed["skoid"] == ["00000000-0000-0000-0000-0000000000aa"]
+        assert signed["sp"] == ["cw"] and signed["sr"] == ["b"]
+    assert len(delegation.key_requests) == 1  # One key serves many upload URLs.

@@ -1,0 +1,126 @@
+"""Bulk import: hundreds of items in one transaction, all or nothing, replacing the draft."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from bench.storefront_data import menu_document, seed_menu
+from tests.conftest import execute
+from tests.storefront_helpers import build_small_menu, customer_api, error_paths, ok, owner_api
+
+
+def _unshared(document: dict) -> dict:
+    """A copy whose items no longer share group dicts (deepcopy would keep the sharing)."""
+    return json.loads(json.dumps(document))
+
+
+def _live_count(schema: str, table: str) -> int:
+    rows = execute(f"select count(*) as n from {schema}.{table} where deleted_at is null")
+    return rows[0]["n"]
+
+
+def test_import_of_500_items_lands_in_one_request(client, tenants, auth_header) -> None:
+    api = owner_api(client, tenants.create(), auth_header)
+    document = menu_document(items=500, groups=30)
+    started = time.perf_counter()
+    counts = ok(api.post("/v1/admin/menu/import", json=document))
+    elapsed = time.perf_counter() - started
+    assert counts == {
+        "categories": 8, "items": 500, "modifier_groups": 30,
+        "options": sum(4 + i % 5 for i in range(30)), "replaced_items": 0,
+    }  # fmt: skip
+    assert elapsed < 5, f"import took {elapsed:.2f} s"  # the benchmark reports the real figure
+    menu = ok(api.get("/v1/admin/menu"))
+    items = [item for category in menu["categories"] for item in category["items"]]
+    assert len(items) == 500
+    first = menu["categories"][0]["items"][0]
+    assert (first["name"], first["price"], first["station"]) == ("Dish 1", 450, "grill")
+    assert len(first["modifier_group_ids"]) == 2
+    # Identical group definitions became one shared group.
+    assert len(menu["modifier_groups"]) == 30
+    uses = [g for item in items for g in item["modifier_group_ids"]]
+    assert {g["id"] for g in menu["modifier_groups"]} == set(uses)
+    assert min(uses.count(g["id"]) for g in menu["modifier_groups"]) > 1
+
+
+def test_one_bad_item_rejects_the_whole_import(client, tenants, auth_header) -> None:
+    api = owner_api(client, tenants.create(), auth_header)
+    build_small_menu(api)
+    document = _unshared(menu_document(items=500, groups=30))
+    document["categories"][3]["items"][41]["price"] = -5
+    document["categories"][5]["items"][7]["allergens"] = ["shellfish"]
+    paths = error_paths(api.post("/v1/admin/menu/import", json=document))
+    assert paths == ["categories[3].items[41].price", "categories[5].items[7].allergens[0]"]
+    # Nothing changed: the earlier draft is still the whole menu.
+    schema = api.tenant.schema_name
+    assert _live_count(schema, "menu_items") == 1
+    assert execute(f"select count(*) as n from {schema}.menu_items")[0]["n"] == 1
+
+
+def test_nested_group_rules_name_their_path(client, tenants, auth_header) -> None:
+    api = owner_api(client, tenants.create(), auth_header)
+    document = _unshared(menu_document(items=20, groups=5))
+    document["categories"][2]["items"][1]["modifier_groups"][0]["max"] = 99
+    paths = error_paths(api.post("/v1/admin/menu/import", json=document))
+    assert paths == ["categories[2].items[1].modifier_groups[0].max"]
+    twice = menu_document(items=1, groups=1)
+    group = twice["categories"][0]["items"][0]["modifier_groups"][0]
+    twice["categories"][0]["items"][0]["modifier_groups"] = [group, group]
+    paths = error_paths(api.post("/v1/admin/menu/import", json=twice))
+    assert paths == ["categories[0].items[0].modifier_groups"]
+    too_many = {"categories": [{"name": "A", "items": [{"name": "x", "price": 1}] * 1001}] * 2}
+    assert error_paths(api.post("/v1/admin/menu/import", json=too_many)) == ["body"]
+
+
+def test_import_replaces_the_draft_but_not_the_published_menu(client, tenants, auth_header) -> None:
+    tenant = tenants.create()
+    api = owner_api(client, tenant, auth_header)
+    build_small_menu(api)
+    ok(api.post("/v1/admin/menu/publish"), 201)
+    document = {
+        "categories": [
+            {
+                "name": "Bowls",
+                "items": [
+                    {
+                        "name": "Poke",
+                        "price": 1290,
+                        "allergens": ["fish", "soy", "sesame"],
+                        "dietary": ["gluten_free"],
+                        "windows": {"mon": [["11:00", "15:00"]]},
+                        "modifier_groups": [
+                            {
+                                "name": "Base",
+                                "min": 1,
+                                "max": 1,
+                                "options": [{"name": "Rice", "default": True}, {"name": "Salad"}],
+                            }
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
+    counts = ok(api.post("/v1/admin/menu/import", json=document))
+    assert counts["replaced_items"] == 1
+    menu = ok(api.get("/v1/admin/menu"))
+    assert [c["name"] for c in menu["categories"]] == ["Bowls"]
+    poke = menu["categories"][0]["items"][0]
+    assert poke["windows"] == {"mon": [["11:00", "15:00"]]}
+    assert [g["name"] for g in menu["modifier_groups"]] == ["Base"]
+    assert menu["modifier_groups"][0]["options"][0]["default"] is True
+    # Customers still see the published menu until the next publish.
+    store = ok(customer_api(client, tenant).get("/v1/store/menu"))
+    assert [i["name"] for c in store["categories"] for i in c["items"]] == ["Margherita"]
+
+
+def test_seed_menu_builds_the_benchmark_menu_through_the_api(client, tenants, identity) -> None:
+    tenant = tenants.create()
+    token = identity.mint(role="owner", tenant=tenant.slug)
+    seeded = seed_menu(client, host=f"{tenant.slug}.stelly.test", token=token)
+    assert seeded["import"]["items"] == 120
+    assert seeded["import"]["modifier_groups"] == 30
+    assert seeded["publish"]["version"] == 1
+    store = ok(customer_api(client, tenant).get("/v1/store/menu"))
+    assert sum(len(c["items"]) for c in store["categories"]) == 120

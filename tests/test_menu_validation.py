@@ -1,0 +1,172 @@
+"""Every menu write rule: a 422 problem naming the field path, and nothing written."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.conftest import execute
+from tests.storefront_helpers import (
+    build_small_menu,
+    error_paths,
+    module_tenant_api,
+    ok,
+    owner_api,
+)
+
+ITEM = {"name": "Soup", "price": 500}
+
+
+@pytest.fixture
+def api(client, tenants, auth_header):
+    return owner_api(client, tenants.create(), auth_header)
+
+
+@pytest.fixture
+def built(api):
+    return build_small_menu(api)
+
+
+@pytest.fixture(scope="module")
+def rejecting_api(client):
+    yield from module_tenant_api(client)
+
+
+@pytest.fixture(scope="module")
+def rejecting_menu(rejecting_api):
+    return build_small_menu(rejecting_api)
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ({"name": ""}, "name"),
+        ({"name": "   "}, "name"),
+        ({"name": "x" * 121}, "name"),
+        ({"name": "Soup\u0000"}, "name"),
+        ({"name": "Soup\ud800"}, "name"),
+        ({"name": "Soup\nof the day"}, "name"),
+        ({"description": "Hot\u0000"}, "description"),
+        ({"price": -1}, "price"),
+        ({"price": 10_000_001}, "price"),
+        ({"price": 9.5}, "price"),
+        ({"price": "950"}, "price"),
+        ({"price": True}, "price"),
+        ({"description": "x" * 1001}, "description"),
+        ({"allergens": ["nuts"]}, "allergens[0]"),
+        ({"allergens": ["milk", "milk"]}, "allergens"),
+        ({"dietary": ["paleo"]}, "dietary[0]"),
+        ({"station": "Grill Station"}, "station"),
+        ({"windows": {"mon": [["25:00", "26:00"]]}}, "windows.mon[0][0]"),
+        ({"windows": {"mon": [["11:00", "11:00"]]}}, "windows.mon[0]"),
+        ({"windows": {"mon": [["24:00", "02:00"]]}}, "windows.mon[0]"),
+        ({"windows": {"mon": [["11:00"]]}}, "windows.mon[0][1]"),
+        ({"windows": {"funday": [["11:00", "12:00"]]}}, "windows.funday"),
+        ({"windows": {"mon": []}}, "windows"),
+        ({"windows": {"mon": [["11:00", "12:00"]] * 7}}, "windows.mon"),
+        ({"available": "yes"}, "available"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_item_rules(rejecting_api, rejecting_menu, change, path) -> None:
+    body = {**ITEM, "category_id": rejecting_menu["category"]["id"], **change}
+    assert path in error_paths(rejecting_api.post("/v1/admin/menu/items", json=body))
+
+
+def test_descriptions_may_have_line_breaks(api, built) -> None:
+    body = {**ITEM, "category_id": built["category"]["id"], "description": "Hot.\nSpicy."}
+    assert ok(api.post("/v1/admin/menu/items", json=body), 201)["description"] == "Hot.\nSpicy."
+
+
+def test_item_patch_rules(api, built) -> None:
+    path = f"/v1/admin/menu/items/{built['item']['id']}"
+    assert error_paths(api.patch(path, json={"name": None})) == ["name"]
+    assert error_paths(api.patch(path, json={})) == ["body"]
+    assert error_paths(api.patch(path, json={"available": False})) == ["available"]
+    assert error_paths(api.patch(path, json={"expected_version": 0})) == ["expected_version"]
+    group = built["group"]["id"]
+    paths = error_paths(api.patch(path, json={"modifier_group_ids": [group, group]}))
+    assert paths == ["modifier_group_ids"]
+    assert ok(api.get(path))["version"] == 1
+
+
+def test_ids_in_a_body_must_be_this_tenants(api, built) -> None:
+    missing = str(uuid.uuid4())
+    body = {**ITEM, "category_id": missing}
+    response = api.post("/v1/admin/menu/items", json=body)
+    assert response.status_code == 404
+    assert response.json()["detail"] == f"category_id: no category {missing} in this menu"
+    body = {**ITEM, "category_id": built["category"]["id"], "modifier_group_ids": [missing]}
+    response = api.post("/v1/admin/menu/items", json=body)
+    assert response.status_code == 404
+    assert response.json()["detail"].startswith("modifier_group_ids[0]: no modifier group")
+    assert error_paths(api.post("/v1/admin/menu/items", json={**ITEM, "category_id": "x"})) == [
+        "category_id"
+    ]
+    assert len(ok(api.get("/v1/admin/menu"))["categories"][0]["items"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("group", "paths"),
+    [
+        ({"min": 2, "max": 1}, ["min"]),
+        ({"min": 3, "max": 3}, ["max"]),
+        ({"max": 0}, ["max"]),
+        ({"max": 3}, ["max"]),
+        ({"free_quantity": 2}, ["free_quantity"]),
+        ({"min": -1}, ["min"]),
+        ({"max": 2, "options": [{"name": "a", "default": True}] * 3}, ["options"]),
+        ({"options": [{"name": "a", "price_delta": -5}, {"name": "b"}]},
+         ["options[0].price_delta"]),
+        ({"options": [{"name": ""}, {"name": "b"}]}, ["options[0].name"]),
+        ({"options": [{"name": "b", "default": 1}, {"name": "c"}]}, ["options[0].default"]),
+        ({"name": ""}, ["name"]),
+        ({"options": [{"name": "o"}] * 51}, ["options"]),
+    ],
+)  # fmt: skip
+def test_group_rules(api, group, paths) -> None:
+    body = {"name": "Sauce", "max": 1, "options": [{"name": "Tomato"}, {"name": "Cream"}]}
+    assert error_paths(api.post("/v1/admin/menu/groups", json={**body, **group})) == paths
+    assert (
+        execute(f"select count(*) as n from {api.tenant.schema_name}.modifier_groups")[0]["n"] == 0
+    )
+
+
+def test_group_patch_is_checked_against_its_options(api, built) -> None:
+    path = f"/v1/admin/menu/groups/{built['group']['id']}"
+    assert error_paths(api.patch(path, json={"max": 3})) == ["max"]
+    assert error_paths(api.patch(path, json={"min": 2})) == ["min"]
+    assert error_paths(api.patch(path, json={"free_quantity": 2})) == ["free_quantity"]
+    large = built["group"]["options"][1]
+    # Size already has its one default (Regular) and allows one choice.
+    paths = error_paths(api.patch(f"/v1/admin/menu/options/{large['id']}", json={"default": True}))
+    assert paths == ["default"]
+    added = api.post(f"{path}/options", json={"name": "Huge", "default": True})
+    assert error_paths(added) == ["default"]
+    assert ok(api.get(path))["version"] == 1
+
+
+def test_reorder_and_availability_rules(api, built) -> None:
+    assert error_paths(api.post("/v1/admin/menu/categories/reorder", json={"ids": []})) == ["ids"]
+    assert error_paths(api.post("/v1/admin/menu/categories/reorder", json={"ids": ["x"]})) == [
+        "ids[0]"
+    ]
+    item = built["item"]["id"]
+    toggles = [{"id": item, "available": False}, {"id": item, "available": True}]
+    paths = error_paths(api.post("/v1/admin/menu/availability", json={"items": toggles}))
+    assert paths == ["items[1].id"]
+    assert error_paths(api.post("/v1/admin/menu/availability", json={})) == ["body"]
+    assert ok(api.get(f"/v1/admin/menu/items/{item}"))["available"] is True
+
+
+def test_malformed_and_wrong_media_type(api) -> None:
+    broken = api.post(
+        "/v1/admin/menu/categories", body=b"{", headers={"content-type": "application/json"}
+    )
+    assert broken.status_code == 400
+    wrong = api.post(
+        "/v1/admin/menu/categories", body=b"name=x", headers={"content-type": "text/plain"}
+    )
+    assert wrong.status_code == 415
+    assert api.get("/v1/admin/menu/items/not-a-uuid").status_code == 404

@@ -1,0 +1,165 @@
+"""`GET /api/openapi.json`: valid OpenAPI 3.1 that lists exactly the routes the app serves."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+import pytest
+from openapi_spec_validator import validate
+
+from devhost.routing import Router
+from devhost.testclient import TestClient
+from functions.http import Call, endpoint, json_response
+from functions.openapi_routes import openapi_path
+from functions.openapi_spec import build_document
+
+REPO = Path(__file__).resolve().parent.parent
+METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+@pytest.fixture(scope="module")
+def document(client: TestClient) -> dict[str, Any]:
+    response = client.get("/api/openapi.json")
+    assert response.status_code == 200 and response.content_type == "application/json"
+    return response.json()
+
+
+def described(document: dict[str, Any]) -> set[tuple[str, str]]:
+    """(METHOD, /path) of every operation in the document."""
+    return {
+        (method.upper(), path)
+        for path, item in document["paths"].items()
+        for method in item
+        if method in METHODS
+    }
+
+
+def served(router: Router) -> set[tuple[str, str]]:
+    """(METHOD, /path) of every httpTrigger the router serves, prefix stripped."""
+    prefix = router.route_prefix.strip("/") + "/"
+    return {
+        (method, openapi_path(route.template.removeprefix(prefix)))
+        for route in router.routes
+        for method in route.methods
+    }
+
+
+def drift(document: dict[str, Any], router: Router) -> dict[str, set[tuple[str, str]]]:
+    """What the description misses, and what it names that nothing serves."""
+    return {
+        "missing": served(router) - described(document),
+        "stale": described(document) - served(router),
+    }
+
+
+def test_description_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
+    validate(document)
+    assert document["openapi"].startswith("3.1")
+
+
+def test_every_http_function_is_described_and_nothing_else(
+    document: dict[str, Any], client: TestClient
+) -> None:
+    assert drift(document, client.router) == {"missing": set(), "stale": set()}
+    ids = [op["operationId"] for item in document["paths"].values() for op in item.values()]
+    assert len(ids) == len(set(ids))
+
+
+def test_drift_check_names_missing_and_stale_routes(
+    document: dict[str, Any], client: TestClient
+) -> None:
+    doctored = copy.deepcopy(document)
+    del doctored["paths"]["/health"]
+    doctored["paths"]["/v1/store/gone"] = {"get": doctored["paths"]["/v1/store/menu"]["get"]}
+    assert drift(doctored, client.router) == {
+        "missing": {("GET", "/health")},
+        "stale": {("GET", "/v1/store/gone")},
+    }
+
+
+def test_order_placement_is_described_from_its_models(document: dict[str, Any]) -> None:
+    operation = document["paths"]["/v1/store/orders"]["post"]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/OrderIn"}
+    created = operation["responses"]["201"]["content"]["application/json"]["schema"]
+    assert created == {"$ref": "#/components/schemas/OrderReceiptOut"}
+    receipt = document["components"]["schemas"]["OrderReceiptOut"]
+    assert {"id", "ticket_number", "status", "version", "totals", "access_token"} <= set(
+        receipt["required"]
+    )
+    # A body can be malformed, too large, of another media type or invalid; the host can be
+    # unknown, gone or provisioning; placing orders is rate limited.
+    assert {"400", "404", "410", "413", "415", "422", "429", "503"} <= set(operation["responses"])
+    assert operation["security"] == [] and operation["x-stelly-host"] == "tenant"
+    headers = [p["name"] for p in operation["parameters"] if p["in"] == "header"]
+    assert headers == ["Idempotency-Key"]
+
+
+def test_admin_writes_document_ids_versions_and_roles(document: dict[str, Any]) -> None:
+    operation = document["paths"]["/v1/admin/menu/categories/{id}"]["delete"]
+    parameters = {p["name"]: p for p in operation["parameters"]}
+    assert parameters["id"]["in"] == "path" and parameters["id"]["schema"]["format"] == "uuid"
+    assert parameters["expected_version"]["in"] == "query"
+    assert parameters["expected_version"]["schema"]["type"] == "integer"
+    assert parameters["If-Match"]["in"] == "header"
+    assert {"204", "401", "403", "404", "409", "412"} <= set(operation["responses"])
+    assert "content" not in operation["responses"]["204"]
+    assert operation["security"] == [{"bearerAuth": []}]
+    problem = operation["responses"]["403"]
+    assert problem == {"$ref": "#/components/responses/Problem403"}
+    shared = document["components"]["responses"]["Problem403"]["content"]
+    assert shared["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
+
+
+def test_kitchen_events_query_is_described(document: dict[str, Any]) -> None:
+    operation = document["paths"]["/v1/kitchen/events"]["get"]
+    query = {p["name"]: p["schema"] for p in operation["parameters"] if p["in"] == "query"}
+    assert query["after"]["type"] == "integer" and query["after"]["minimum"] == 0
+    assert query["limit"]["maximum"] >= query["limit"]["minimum"] == 1
+
+
+def test_health_documents_both_answers_and_no_auth(document: dict[str, Any]) -> None:
+    operation = document["paths"]["/health"]["get"]
+    for status in ("200", "503"):
+        schema = operation["responses"][status]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/HealthReport"}
+    assert operation["security"] == [] and operation["x-stelly-host"] == "any"
+
+
+def test_security_scheme_and_servers(document: dict[str, Any]) -> None:
+    scheme = document["components"]["securitySchemes"]["bearerAuth"]
+    assert scheme["type"] == "http" and scheme["scheme"] == "bearer"
+    assert document["servers"][0]["url"] == "/api"
+
+
+def test_description_is_cached_with_an_etag(client: TestClient) -> None:
+    first = client.get("/api/openapi.json")
+    again = client.get("/api/openapi.json", headers={"if-none-match": first.headers["etag"]})
+    assert again.status_code == 304 and again.body == b""
+
+
+def test_functions_outside_endpoint_are_listed_generically() -> None:
+    """A route without @endpoint (a durable client starter, say) still appears."""
+    app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+    @app.route(route="v1/things/{id:int}", methods=["GET"])
+    @endpoint(summary="One thing")
+    def get_thing(call: Call) -> func.HttpResponse:
+        return json_response({})
+
+    @app.route(route="v1/start/{name}")
+    def start(req: func.HttpRequest) -> func.HttpResponse:
+        """Start something."""
+        return func.HttpResponse(status_code=202)
+
+    built = build_document(app, app_dir=REPO)
+    validate(built)
+    thing = built["paths"]["/v1/things/{id}"]["get"]
+    assert thing["parameters"][0]["schema"]["type"] == "integer"
+    starter = built["paths"]["/v1/start/{name}"]
+    assert set(starter) == {"get", "post", "put", "patch", "delete", "head", "options"}
+    assert starter["post"]["responses"] == {"default": {"description": "Defined by the function"}}
+    assert starter["post"]["description"] == "Start something."

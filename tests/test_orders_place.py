@@ -1,0 +1,229 @@
+"""Placing an order through the storefront API: receipts, totals, rejections, reading it back."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.conftest import execute
+from tests.order_fixtures import (  # noqa: F401
+    ORDERS,
+    Shop,
+    closed_hours,
+    module_shop_fixture,
+    open_shop,
+    shop_fixture,
+)
+
+
+def test_an_order_is_priced_by_the_server_and_answered_with_a_receipt(shop: Shop) -> None:
+    body = shop.order_body(
+        shop.pizza_line("Ham", "Olives", "Mushrooms", size="Large"),  # 900 + 300 + 120
+        shop.cola_line(quantity=2),  # 500
+        tip=100,
+    )
+    response = shop.post_order(body)
+    assert response.status_code == 201, response.text
+    receipt = response.json()
+    assert receipt["ticket_number"] == "#0001"
+    assert receipt["status"] == "placed" and receipt["version"] == 1
+    # 20 % exclusive tax on 1820 = 364; the tip is added untaxed.
+    assert receipt["totals"] == {
+        "subtotal": 1820,
+        "tax": 364,
+        "tip": 100,
+        "total": 2284,
+        "currency": "EUR",
+    }
+    assert response.headers["location"] == f"{ORDERS}/{receipt['id']}"
+    token = receipt["access_token"]
+    assert receipt["links"] == {
+        "self": f"{ORDERS}/{receipt['id']}?access_token={token}",
+        "negotiate": f"{ORDERS}/{receipt['id']}/negotiate?access_token={token}",
+    }
+
+    view = shop.customer_view(receipt)
+    assert view.status_code == 200
+    order = view.json()
+    assert order["status"] == "placed" and order["totals"] == receipt["totals"]
+    assert order["fulfilment"] == {"type": "pickup", "name": "Ada"}
+    pizza, cola = order["lines"]
+    assert (pizza["name"], pizza["unit_price"], pizza["line_total"]) == ("Margherita", 1320, 1320)
+    assert [m["name"] for m in pizza["modifiers"]] == ["Large", "Ham", "Olives", "Mushrooms"]
+    assert (cola["quantity"], cola["line_total"]) == (2, 500)
+    assert [step["status"] for step in order["history"]] == ["placed"]
+
+
+def test_inclusive_tax_is_the_part_of_the_price_that_is_tax(client, tenants, auth_header) -> None:
+    shop = open_shop(
+        client, tenants, auth_header, settings={"tax": {"rate_bp": 1900, "inclusive": True}}
+    )
+    receipt = shop.place(shop.order_body(shop.pizza_line(), shop.cola_line()))  # 900 + 250
+    # 1150 * 1900 / 11900 = 183.61 → 184; the customer pays the menu prices.
+    assert receipt["totals"] == {
+        "subtotal": 1150,
+        "tax": 184,
+        "tip": 0,
+        "total": 1150,
+        "currency": "EUR",
+    }
+
+
+def test_prices_sent_by_the_client_are_refused(shop: Shop) -> None:
+    line = {**shop.pizza_line(), "price": 1}
+    response = shop.post_order(shop.order_body(line))
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["path"] == "lines[0].price"
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        (lambda s, b: b["lines"][0].update(quantity=0), "lines[0].quantity"),
+        (lambda s, b: b["lines"][0].update(quantity=100), "lines[0].quantity"),
+        (lambda s, b: b["lines"][0].update(quantity="two"), "lines[0].quantity"),
+        (lambda s, b: b.update(lines=[s.cola_line()] * 51), "lines"),
+        (lambda s, b: b.update(lines=[]), "lines"),
+        (lambda s, b: b.update(tip=-1), "tip"),
+        (lambda s, b: b["lines"][0].update(item_id=str(uuid.uuid4())), "lines[0].item_id"),
+        (lambda s, b: b["lines"][0].update(item_id=s.menu.items["Calzone"]), "lines[0].item_id"),
+        (lambda s, b: b["lines"][0].update(item_id="x" * 65), "lines[0].item_id"),
+        (
+            lambda s, b: b["lines"][0]["option_ids"].append(s.menu.option("Cola/Ice/No ice")),
+            "lines[0].option_ids[1]",
+        ),
+        (
+            lambda s, b: b["lines"][0]["option_ids"].append(
+                s.menu.option("Margherita/Toppings/Truffle")
+            ),
+            "lines[0].option_ids[1]",
+        ),
+        (lambda s, b: b["lines"][0].update(option_ids=[]), "lines[0].option_ids"),
+        (
+            lambda s, b: b["lines"][0]["option_ids"].append(s.menu.option("Margherita/Size/Large")),
+            "lines[0].option_ids",
+        ),
+        (lambda s, b: b["fulfilment"].pop("phone"), "fulfilment.phone"),
+        (lambda s, b: b["fulfilment"].update(phone="call me"), "fulfilment.phone"),
+        (lambda s, b: b["fulfilment"].update(type="delivery"), "fulfilment.type"),
+        (lambda s, b: b.update(fulfilment={"type": "dine_in"}), "fulfilment.table_token"),
+        (
+            lambda s, b: b.update(fulfilment={"type": "dine_in", "table_token": "abc"}),
+            "fulfilment.table_token",
+        ),
+        (lambda s, b: b.update(coupon="FREE"), "coupon"),
+        (lambda s, b: b["lines"][0].update(note="no\x00cheese"), "lines[0].note"),
+        (lambda s, b: b["fulfilment"].update(name="Ada\x00"), "fulfilment.name"),
+    ],
+)
+def test_rejections_name_the_field(module_shop: Shop, change, path) -> None:
+    shop = module_shop
+    count = f"select count(*) as n from {shop.schema}.orders"
+    before = execute(count)[0]["n"]
+    body = shop.order_body(shop.pizza_line())
+    change(shop, body)
+    response = shop.post_order(body)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert path in [error["path"] for error in response.json()["errors"]]
+    assert execute(count)[0]["n"] == before
+
+
+def test_a_closed_restaurant_takes_no_orders(client, tenants, auth_header) -> None:
+    shop = open_shop(client, tenants, auth_header, settings={"hours": closed_hours()})
+    response = shop.post_order()
+    assert response.status_code == 422
+    assert "closed" in response.json()["errors"][0]["message"]
+
+
+def test_a_restaurant_without_a_published_menu_takes_no_orders(
+    client, tenants, auth_header
+) -> None:
+    tenant = tenants.create()
+    response = client.post(
+        ORDERS,
+        host=f"{tenant.slug}.stelly.test",
+        json={
+            "lines": [{"item_id": str(uuid.uuid4()), "quantity": 1}],
+            "fulfilment": {"type": "pickup", "name": "Ada", "phone": "+4420794600"},
+        },
+    )
+    assert response.status_code == 422
+    assert "menu" in response.json()["errors"][0]["message"]
+
+
+def test_malformed_and_mistyped_requests_are_client_errors(shop: Shop) -> None:
+    broken = shop.client.post(
+        ORDERS, host=shop.host, body=b"{", headers={"content-type": "application/json"}
+    )
+    assert broken.status_code == 400
+    text = shop.client.post(
+        ORDERS, host=shop.host, body=b"hi", headers={"content-type": "text/plain"}
+    )
+    assert text.status_code == 415
+    bad_key = shop.client.post(
+        ORDERS, host=shop.host, headers={"Idempotency-Key": "ü" * 3}, json=shop.order_body()
+    )
+    assert bad_key.status_code == 400
+
+
+def test_an_order_is_only_readable_with_its_access_token(
+    shop: Shop, tenants, client, auth_header
+) -> None:
+    receipt = shop.place()
+    path = f"{ORDERS}/{receipt['id']}"
+    assert shop.client.get(path, host=shop.host).status_code == 404
+    wrong = shop.client.get(path, host=shop.host, params={"access_token": "x" * 43})
+    assert wrong.status_code == 404
+    bearer = shop.client.get(
+        path, host=shop.host, headers={"Authorization": f"Bearer {receipt['access_token']}"}
+    )
+    assert bearer.status_code == 200
+    assert shop.client.get(f"{ORDERS}/not-a-uuid", host=shop.host).status_code == 404
+    # The same id and token on another restaurant's host is not that order.
+    other = open_shop(client, tenants, auth_header)
+    foreign = other.client.get(
+        path, host=other.host, params={"access_token": receipt["access_token"]}
+    )
+    assert foreign.status_code == 404
+
+
+def test_the_placed_event_is_in_the_outbox_with_the_order(shop: Shop) -> None:
+    receipt = shop.place(shop.order_body(shop.pizza_line(), shop.cola_line()))
+    rows = execute(f"select type, order_id, groups, data from {shop.schema}.outbox")
+    assert len(rows) == 1
+    (event,) = rows
+    assert event["type"] == "order.placed" and str(event["order_id"]) == receipt["id"]
+    assert event["groups"] == [
+        f"t.{shop.slug}.kitchen",
+        f"t.{shop.slug}.station.bar",
+        f"t.{shop.slug}.station.oven",
+        f"o.{receipt['id']}",
+    ]
+    assert event["data"]["ticket_number"] == "#0001"
+    assert event["data"]["lines"][0]["allergens"] == ["gluten", "milk"]
+    events = execute(f"select from_status, to_status, actor from {shop.schema}.order_events")
+    assert events == [{"from_status": None, "to_status": "placed", "actor": "customer"}]
+
+
+def test_an_item_86d_by_the_kitchen_cannot_be_ordered_until_it_is_back(shop: Shop) -> None:
+    def set_cola(available: bool) -> None:
+        response = shop.client.post(
+            "/api/v1/admin/menu/availability",
+            host=shop.host,
+            headers=shop.owner(),
+            json={"items": [{"id": shop.menu.items["Cola"], "available": available}]},
+        )
+        assert response.status_code == 200, response.text
+
+    body = shop.order_body(shop.cola_line())
+    assert shop.post_order(body).status_code == 201
+    set_cola(False)
+    refused = shop.post_order(body)
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == [
+        {"path": "lines[0].item_id", "message": "Cola is not available now"}
+    ]
+    set_cola(True)
+    assert shop.post_order(body).status_code == 201

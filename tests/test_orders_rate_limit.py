@@ -1,0 +1,70 @@
+"""Order creation is rate limited per restaurant and client address, across instances."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.config import load_settings
+from shared.rate_limit import ORDERS_PER_WINDOW, client_ip
+from tests.conftest import TEST_SETTINGS
+from tests.order_fixtures import Shop, open_shop, shop_fixture  # noqa: F401
+
+
+def test_too_many_orders_from_one_address_get_429_with_retry_after(
+    shop: Shop, client, tenants, auth_header
+) -> None:
+    body = shop.order_body(shop.cola_line())
+    for _ in range(ORDERS_PER_WINDOW):
+        assert shop.post_order(body, ip="203.0.113.7").status_code == 201
+    limited = shop.post_order(body, ip="203.0.113.7")
+    assert limited.status_code == 429
+    assert 1 <= int(limited.headers["retry-after"]) <= 60
+    assert limited.json()["status"] == 429
+    # Another customer, and the same customer at another restaurant, are not affected.
+    assert shop.post_order(body, ip="203.0.113.8").status_code == 201
+    other = open_shop(client, tenants, auth_header)
+    assert (
+        other.post_order(other.order_body(other.cola_line()), ip="203.0.113.7").status_code == 201
+    )
+
+
+def test_a_replayed_idempotent_answer_is_not_counted(shop: Shop) -> None:
+    body = shop.order_body(shop.cola_line())
+    assert shop.post_order(body, key="k1", ip="203.0.113.9").status_code == 201
+    for _ in range(ORDERS_PER_WINDOW + 5):
+        assert shop.post_order(body, key="k1", ip="203.0.113.9").status_code == 201
+
+
+FRONT_DOOR = load_settings(
+    {
+        **TEST_SETTINGS,
+        "DATABASE_URL": "postgresql://x",
+        "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+        "FRONTDOOR_ID": "fd-123",
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"X-Azure-FDID": "fd-123", "X-Azure-ClientIP": "198.51.100.4"}, "198.51.100.4"),
+        # Without our Front Door's id, X-Azure-ClientIP is just a header anyone can send.
+        (
+            {
+                "X-Azure-FDID": "other",
+                "X-Azure-ClientIP": "198.51.100.4",
+                "X-Forwarded-For": "10.1.1.1:5000",
+            },
+            "10.1.1.1",
+        ),
+        ({"X-Azure-ClientIP": "198.51.100.4"}, "unknown"),
+        # The platform appends the peer it saw; earlier entries came from the client.
+        ({"X-Forwarded-For": "1.2.3.4, 192.0.2.10:61234"}, "192.0.2.10"),
+        ({"X-Forwarded-For": "[2001:db8::1]:443"}, "2001:db8::1"),
+        ({"X-Forwarded-For": "2001:db8::2"}, "2001:db8::2"),
+        ({}, "unknown"),
+    ],
+)
+def test_the_client_address(headers: dict[str, str], expected: str) -> None:
+    assert client_ip({k.lower(): v for k, v in headers.items()}, FRONT_DOOR) == expected

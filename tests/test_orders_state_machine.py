@@ -1,0 +1,141 @@
+"""The order state machine through the kitchen API: every legal and illegal move, versions."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from shared.orders.state_machine import STATUSES, TRANSITIONS
+from tests.conftest import execute
+from tests.order_fixtures import Shop, module_shop_fixture, shop_fixture  # noqa: F401
+
+# How to bring a fresh order into each state.
+PATHS = {
+    "placed": [],
+    "accepted": ["accepted"],
+    "preparing": ["accepted", "preparing"],
+    "ready": ["accepted", "preparing", "ready"],
+    "completed": ["accepted", "preparing", "ready", "completed"],
+    "cancelled": ["cancelled"],
+}
+
+
+def _order_in(shop: Shop, status: str) -> dict:
+    order = shop.place()
+    for version, step in enumerate(PATHS[status], start=1):
+        response = shop.transition(order, step, version, reason="test")
+        assert response.status_code == 200, response.text
+    return {**order, "version": len(PATHS[status]) + 1}
+
+
+@pytest.mark.parametrize(
+    ("start", "to"),
+    [(start, to) for start in STATUSES for to in STATUSES if to in TRANSITIONS[start]],
+)
+def test_legal_transitions(module_shop: Shop, start: str, to: str) -> None:
+    shop = module_shop
+    order = _order_in(shop, start)
+    response = shop.transition(order, to, order["version"], reason="customer asked")
+    assert response.status_code == 200, response.text
+    moved = response.json()
+    assert (moved["status"], moved["version"]) == (to, order["version"] + 1)
+    assert response.headers["etag"] == f'"{order["version"] + 1}"'
+    last = execute(
+        f"select from_status, to_status, actor, reason from {shop.schema}.order_events"
+        " where order_id = %s order by occurred_at desc, id limit 1",
+        [order["id"]],
+    )[0]
+    assert (last["from_status"], last["to_status"]) == (start, to)
+    assert last["actor"].startswith("staff:") and last["reason"] == "customer asked"
+    assert shop.customer_view(order).json()["status"] == to
+
+
+@pytest.mark.parametrize(
+    ("start", "to"),
+    [(start, to) for start in STATUSES for to in STATUSES if to not in TRANSITIONS[start]],
+)
+def test_illegal_transitions_are_409_naming_the_allowed_ones(
+    module_shop: Shop, start: str, to: str
+) -> None:
+    shop = module_shop
+    order = _order_in(shop, start)
+    response = shop.transition(order, to, order["version"], reason="because")
+    assert response.status_code == 409, response.text
+    problem = response.json()
+    assert problem["allowed"] == list(TRANSITIONS[start])
+    assert problem["status_now"] == start
+    assert shop.customer_view(order).json()["version"] == order["version"]
+
+
+def test_cancelling_needs_a_reason(shop: Shop) -> None:
+    order = shop.place()
+    for reason in ({}, {"reason": ""}, {"reason": "   "}):
+        response = shop.transition(order, "cancelled", 1, **reason)
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["path"] == "reason"
+    assert shop.transition(order, "cancelled", 1, reason="out of dough").status_code == 200
+    history = shop.customer_view(order).json()["history"]
+    assert history[-1]["status"] == "cancelled" and history[-1]["reason"] == "out of dough"
+
+
+def test_a_stale_version_is_409_in_the_body_and_412_with_if_match(shop: Shop) -> None:
+    order = shop.place()
+    assert shop.transition(order, "accepted", 1).status_code == 200
+    stale = shop.transition(order, "preparing", 1)
+    assert stale.status_code == 409
+    assert stale.json()["current_version"] == 2
+    path = f"/api/v1/kitchen/orders/{order['id']}/transition"
+    headers = shop.staff()
+    stale_header = shop.client.post(
+        path, host=shop.host, headers={**headers, "If-Match": '"1"'}, json={"to": "preparing"}
+    )
+    assert stale_header.status_code == 412
+    fresh = shop.client.post(
+        path, host=shop.host, headers={**headers, "If-Match": '"2"'}, json={"to": "preparing"}
+    )
+    assert fresh.status_code == 200 and fresh.json()["version"] == 3
+    neither = shop.client.post(path, host=shop.host, headers=headers, json={"to": "ready"})
+    assert neither.status_code == 422
+    assert neither.json()["errors"][0]["path"] == "expected_version"
+
+
+def test_the_customer_sees_every_step(shop: Shop) -> None:
+    order = shop.place()
+    for version, step in enumerate(["accepted", "preparing", "ready", "preparing"], start=1):
+        assert shop.transition(order, step, version).status_code == 200
+    assert shop.transition(order, "ready", 5).status_code == 200
+    assert shop.transition(order, "completed", 6).status_code == 200
+    view = shop.customer_view(order).json()
+    assert [step["status"] for step in view["history"]] == [
+        "placed", "accepted", "preparing", "ready", "preparing", "ready", "completed",
+    ]  # fmt: skip
+    assert (view["status"], view["version"]) == ("completed", 7)
+
+
+def test_only_this_restaurants_staff_may_move_orders(shop: Shop, auth_header) -> None:
+    order = shop.place()
+    path = f"/api/v1/kitchen/orders/{order['id']}/transition"
+    body = {"to": "accepted", "expected_version": 1}
+    anonymous = shop.client.post(path, host=shop.host, json=body)
+    assert anonymous.status_code == 401
+    customer = shop.client.post(
+        path,
+        host=shop.host,
+        headers={"Authorization": f"Bearer {order['access_token']}"},
+        json=body,
+    )
+    assert customer.status_code == 401
+    foreign = shop.client.post(
+        path, host=shop.host, headers=auth_header("staff", tenant="elsewhere"), json=body
+    )
+    assert foreign.status_code == 403
+
+
+def test_unknown_orders_and_states(shop: Shop) -> None:
+    missing = {"id": str(uuid.uuid4())}
+    assert shop.transition(missing, "accepted", 1).status_code == 404
+    assert shop.transition({"id": "nope"}, "accepted", 1).status_code == 404
+    order = shop.place()
+    assert shop.transition(order, "eaten", 1).status_code == 422
+    assert shop.transition(order, "cancelled", 1, reason="x\x00").status_code == 422

@@ -1,0 +1,265 @@
+"""Provisioning and deleting restaurants through the platform API, on devhost's durable engine.
+
+The real function_app runs in a devhost subprocess on the session's Postgres and Azurite; the
+orchestrations run through the real azure-functions-durable SDK. Failures are injected with the
+development-only `fail_at_step` field (shared/provisioning/failures.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import httpx
+import pytest
+
+from devhost.demo import ensure_demo_tenant
+from shared.db import transaction
+from shared.images.targets import ASSETS_CONTAINER, QUARANTINE_CONTAINER
+from shared.migrate import latest_version
+from shared.provisioning.audit import recent_audit
+from shared.provisioning.requests import PROVISION_STEPS, schema_for
+from shared.storage import blob_service
+from tests.conftest import IDENTITY
+from tests.platform_helpers import (
+    PlatformHost,
+    directory_slug,
+    provision_body,
+    scalar,
+    schema_exists,
+    unique_slug,
+)
+
+pytestmark = pytest.mark.devhost
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory: pytest.TempPathFactory, migrated_public: None) -> Iterator[PlatformHost]:
+    platform = PlatformHost(Path(tmp_path_factory.mktemp("platform")))
+    yield platform
+    platform.stop()
+
+
+def provisioned(host: PlatformHost, slug: str, **fields) -> dict:
+    response = host.provision(slug, **fields)
+    assert response.status_code == 202, response.text
+    return host.wait(response.json()["id"])
+
+
+def test_provision_to_active_and_the_storefront_answers(host: PlatformHost) -> None:
+    slug = unique_slug()
+    response = host.provision(slug, theme=None)
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert body["id"] == f"provision-{slug}"
+    assert response.headers["location"] == body["status_url"]
+    assert body["status_url"].endswith(f"/api/v1/platform/operations/provision-{slug}")
+
+    done = host.wait(body["id"])
+    assert done["status"] == "completed", done
+    assert done["custom_status"]["state"] == "active" and done["custom_status"]["progress"] == 1
+    assert done["output"]["domains"] == [f"{slug}.stelly.test"]
+
+    store = host.storefront(slug)
+    assert store.status_code == 200, store.text
+    assert store.json()["currency"] == "EUR"
+    detail = host.request("GET", f"/v1/platform/tenants/{slug}").json()
+    assert detail["status"] == "active" and detail["domains"] == [f"{slug}.stelly.test"]
+    assert (
+        detail["migration"]["version"] == latest_version("tenant") == detail["migration"]["latest"]
+    )
+    assert detail["last_operation"]["id"] == f"provision-{slug}"
+    assert [row["step"] for row in reversed(detail["audit"])] == list(PROVISION_STEPS)
+    assert directory_slug(f"{slug}.stelly.test") == slug
+    assert scalar(f"select count(*) from {schema_for(slug)}.menu_versions", []) == 1
+
+    listed = host.request("GET", "/v1/platform/tenants", params={"status": "active", "limit": 200})
+    assert listed.status_code == 200 and listed.json()["items"]
+
+
+def test_same_request_is_the_same_operation_and_another_is_a_conflict(host: PlatformHost) -> None:
+    slug = unique_slug()
+    first = host.provision(slug)
+    again = host.provision(slug)
+    assert first.status_code == 202 and again.status_code in (200, 202), again.text
+    assert again.json()["id"] == first.json()["id"]
+    different = host.provision(slug, display_name="Someone else's")
+    assert different.status_code == 409, different.text
+    assert host.wait(first.json()["id"])["status"] == "completed"
+
+    after = host.provision(slug)
+    assert after.status_code == 200 and after.json()["id"] == f"provision-{slug}"
+    assert host.provision(slug, currency="USD").status_code == 409
+    taken = host.provision(unique_slug(), domains=[f"{slug}.stelly.test"])
+    assert taken.status_code == 409 and f"{slug}.stelly.test" in taken.json()["detail"]
+
+
+@pytest.mark.parametrize("step", PROVISION_STEPS)
+def test_failure_at_each_step_is_compensated_and_a_retry_succeeds(
+    host: PlatformHost, step: str
+) -> None:
+    slug = unique_slug(step.replace("_", "")[:8])
+    failed = provisioned(host, slug, fail_at_step=step)
+    assert failed["status"] == "failed", failed
+    assert f"{step} failed: injected failure" in failed["error"]
+    assert failed["custom_status"]["state"] == "failed"
+
+    assert not schema_exists(schema_for(slug))
+    assert directory_slug(f"{slug}.stelly.test") is None
+    with transaction() as conn:
+        row = conn.execute(
+            "select id, status, status_reason from tenants where slug = %s", [slug]
+        ).fetchone()
+        domains = conn.execute(
+            "select count(*) as n from tenant_domains where tenant_id = %s", [row["id"]]
+        ).fetchone()["n"]
+    assert row["status"] == "failed" and step in row["status_reason"]
+    assert domains == 0
+    assert host.storefront(slug).status_code == 404
+    undone = [r["step"] for r in recent_audit(slug) if r["step"].startswith("undo ")]
+    assert undone[0] == "undo reserve"  # newest first: the last thing compensation did
+
+    retried = provisioned(host, slug)
+    assert retried["status"] == "completed", retried
+    assert host.storefront(slug).status_code == 200
+
+
+def _put_blob(container: str, name: str) -> None:
+    client = blob_service().get_container_client(container)
+    if not client.exists():
+        client.create_container()
+    client.upload_blob(name, b"x", overwrite=True)
+
+
+def _blob_names(container: str, prefix: str) -> list[str]:
+    client = blob_service().get_container_client(container)
+    return [b.name for b in client.list_blobs(name_starts_with=prefix)]
+
+
+def test_deprovision_removes_schema_blobs_directory_and_answers_410(host: PlatformHost) -> None:
+    slug, neighbour = unique_slug("del"), unique_slug("keep")
+    assert provisioned(host, slug)["status"] == "completed"
+    # Not `uploads`: the image trigger moves anything parked there to quarantine within a poll.
+    containers = (ASSETS_CONTAINER, QUARANTINE_CONTAINER)
+    for container in containers:
+        _put_blob(container, f"{slug}/logo/a.webp")
+        _put_blob(container, f"{neighbour}/logo/a.webp")
+
+    response = host.request("DELETE", f"/v1/platform/tenants/{slug}")
+    assert response.status_code == 202, response.text
+    assert response.json()["id"] == f"deprovision-{slug}"
+    done = host.wait(response.json()["id"])
+    assert done["status"] == "completed" and done["output"]["status"] == "deleted", done
+
+    assert not schema_exists(schema_for(slug))
+    assert directory_slug(f"{slug}.stelly.test") is None
+    for container in containers:
+        assert _blob_names(container, f"{slug}/") == []
+        assert _blob_names(container, f"{neighbour}/") == [f"{neighbour}/logo/a.webp"]
+    assert scalar("select status from tenants where slug = %s", [slug]) == "deleted"
+    assert host.storefront(slug).status_code == 410
+
+    assert host.request("DELETE", f"/v1/platform/tenants/{slug}").status_code == 200
+    assert host.provision(slug).status_code == 409  # slugs are never reused
+    assert host.request("DELETE", "/v1/platform/tenants/no-such-slug").status_code == 404
+
+
+def test_only_platform_admins_on_the_platform_host(host: PlatformHost) -> None:
+    slug = unique_slug()
+    assert provisioned(host, slug)["status"] == "completed"
+    url = host.process.base_url + "/api/v1/platform/tenants"
+    anonymous = httpx.get(url, headers={"Host": "stelly.test"})
+    assert anonymous.status_code == 401
+    owner = {"Authorization": f"Bearer {IDENTITY.mint(role='owner', tenant=slug)}"}
+    assert host.request("GET", "/v1/platform/tenants", headers=owner).status_code == 403
+    body = provision_body(unique_slug())
+    assert host.request("POST", "/v1/platform/tenants", json=body, headers=owner).status_code == 403
+    # A platform token through a restaurant's host finds no platform API there.
+    tenant_host = f"{slug}.stelly.test"
+    assert host.request("GET", "/v1/platform/tenants", host=tenant_host).status_code == 404
+    deleting = host.request("DELETE", f"/v1/platform/tenants/{slug}", host=tenant_host)
+    assert deleting.status_code == 404
+    assert host.request("GET", "/v1/platform/operations/order-1").status_code == 404
+    assert host.request("GET", "/v1/platform/operations/provision-nobody-here").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [
+        ({"slug": "Bad_Slug"}, 422),
+        ({"slug": "admin"}, 422),
+        ({"currency": "EURO"}, 422),
+        ({"timezone": "Mars/Olympus"}, 422),
+        ({"domains": ["stelly.test"]}, 422),
+        ({"domains": ["a.example.com", "a.example.com"]}, 422),
+        ({"fail_at_step": "everything"}, 422),
+        ({"surprise": True}, 422),
+    ],
+)
+def test_invalid_requests_are_client_errors(host: PlatformHost, change: dict, status: int) -> None:
+    body = {**provision_body(unique_slug()), **change}
+    response = host.request("POST", "/v1/platform/tenants", json=body)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_malformed_requests_are_client_errors(host: PlatformHost) -> None:
+    broken = host.request(
+        "POST", "/v1/platform/tenants", content=b"{", headers={"Content-Type": "application/json"}
+    )
+    assert broken.status_code == 400
+    paged = host.request("GET", "/v1/platform/tenants", params={"limit": "0"})
+    assert paged.status_code == 422
+    canary = host.request("POST", "/v1/platform/migrations", json={"canaries": ["nobody-here"]})
+    assert canary.status_code == 422 and canary.json()["errors"][0]["path"] == "canaries[0]"
+
+
+# Someone waits for this schema's advisory lock (the 64-bit key is split over classid/objid).
+WAITING_FOR_SCHEMA_LOCK = """
+select count(*) from pg_locks l where l.locktype = 'advisory' and not l.granted
+   and ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended('stelly.migrate.' || %s, 0)
+"""
+
+
+def test_sigkill_mid_provisioning_resumes_to_active_exactly_once(host: PlatformHost) -> None:
+    slug = unique_slug("kill")
+    schema = schema_for(slug)
+    # Holding the schema's advisory lock parks provisioning inside create_schema, so the kill
+    # lands mid-operation every time rather than by luck of timing.
+    with transaction() as conn:
+        conn.execute(
+            "select pg_advisory_xact_lock(hashtextextended('stelly.migrate.' || %s, 0))", [schema]
+        )
+        assert host.provision(slug).status_code == 202
+        for _ in range(400):
+            if scalar(WAITING_FOR_SCHEMA_LOCK, [schema]):
+                break
+            time.sleep(0.025)
+        assert scalar(WAITING_FOR_SCHEMA_LOCK, [schema]), "provisioning never reached create_schema"
+        assert host.operation(f"provision-{slug}")["custom_status"]["step"] == "create_schema"
+        host.kill_and_restart()
+    done = host.wait(f"provision-{slug}")
+    assert done["status"] == "completed", done
+    assert host.storefront(slug).status_code == 200
+    assert scalar("select count(*) from tenants where slug = %s", [slug]) == 1
+    assert scalar(f"select count(*) from {schema}.menu_versions", []) == 1
+    # The activity that was killed had not finished, so it left no audit row; every step
+    # finished exactly once (reserve's result was durable before create_schema started).
+    assert [row["step"] for row in reversed(recent_audit(slug))] == list(PROVISION_STEPS)
+
+
+def test_make_dev_demo_is_provisioned_through_the_api_once(host: PlatformHost) -> None:
+    slug = unique_slug("demo")
+    devhost = SimpleNamespace(base_url=host.process.base_url, identity=IDENTITY)
+    asyncio.run(ensure_demo_tenant(devhost, slug))
+    asyncio.run(ensure_demo_tenant(devhost, slug))  # a second `make dev` finds it active
+    storefront = f"{slug}.localhost"
+    menu = host.request("GET", "/v1/store/menu", host=storefront, headers={})
+    assert menu.status_code == 200, menu.text
+    assert [c["name"] for c in menu.json()["categories"]] == ["Pizza", "Drinks"]
+    config = host.request("GET", "/v1/store/config", host=storefront, headers={}).json()
+    assert config["name"] == "Demo Pizzeria"
+    assert [row["step"] for row in recent_audit(slug)].count("reserve") == 1

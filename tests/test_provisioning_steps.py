@@ -1,0 +1,164 @@
+"""The provisioning activities as plain functions: validation, idempotency, ownership, batches.
+
+No durable engine here (tests/test_platform_api.py runs the orchestrations); each activity is
+called directly, twice where a retry or a replay could run it twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from pydantic import ValidationError
+
+from shared.config import get_settings
+from shared.db import transaction
+from shared.directory import directory_get
+from shared.provisioning import fleet, requests
+from shared.provisioning.compensation import run_undo, undo_steps
+from shared.provisioning.deprovision import run_deprovision_step
+from shared.provisioning.requests import (
+    PROVISION_STEPS,
+    ProvisionJob,
+    ProvisionRequest,
+    provision_job,
+    schema_for,
+)
+from shared.provisioning.steps import run_step
+from tests.platform_helpers import provision_body, scalar, schema_exists, unique_slug
+
+
+@pytest.fixture
+def job(migrated_public: None) -> Iterator[ProvisionJob]:
+    """A provisioning job for a fresh slug, with an attempt id, deleted afterwards."""
+    request = ProvisionRequest.model_validate(provision_body(unique_slug("unit")))
+    made = provision_job(request)
+    attempt = ProvisionJob(made.request, made.fingerprint, uuid.uuid4().hex)
+    yield attempt
+    for step in ("mark_deleting", "remove_directory", "drop_schema", "tombstone"):
+        run_deprovision_step(step, attempt.slug, "cleanup")
+    with transaction() as conn:
+        conn.execute("delete from tenants where slug = %s", [attempt.slug])
+
+
+def provision_all(job: ProvisionJob) -> None:
+    for step in PROVISION_STEPS:
+        assert run_step(step, job, "unit-op")["ok"], step
+
+
+def test_request_is_normalised_and_the_default_domain_filled_in() -> None:
+    request = ProvisionRequest.model_validate(provision_body("pizza-roma"))
+    assert request.domains == ["pizza-roma.stelly.test"]
+    named = ProvisionRequest.model_validate(
+        provision_body("pizza-roma", domains=["Pizza.Example.COM.", "www.pizza.example.com"])
+    )
+    assert named.domains == ["pizza.example.com", "www.pizza.example.com"]
+    assert provision_job(request).fingerprint == provision_job(request).fingerprint
+    assert provision_job(request).fingerprint != provision_job(named).fingerprint
+    assert schema_for("pizza-roma") == "tenant_pizza_roma"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"slug": "ab"},
+        {"slug": "9lives"},
+        {"slug": "www"},
+        {"domains": []},
+        {"domains": ["api.stelly.test"]},
+        {"domains": ["10.0.0.1"]},
+        {"owner_email": "nobody"},
+    ],
+)
+def test_request_refuses(change: dict) -> None:
+    with pytest.raises(ValidationError):
+        ProvisionRequest.model_validate({**provision_body("pizza-roma"), **change})
+
+
+def test_fail_at_step_is_refused_outside_development(monkeypatch: pytest.MonkeyPatch) -> None:
+    production = get_settings().model_copy(update={"environment": "production"})
+    monkeypatch.setattr(requests, "get_settings", lambda: production)
+    with pytest.raises(ValidationError, match="only in development"):
+        ProvisionRequest.model_validate(provision_body("pizza-roma", fail_at_step="seed"))
+
+
+def test_every_step_run_twice_builds_one_restaurant(job: ProvisionJob) -> None:
+    # At-least-once delivery repeats the step that was in flight, so each one runs twice here.
+    for step in PROVISION_STEPS:
+        assert run_step(step, job, "unit-op")["ok"], step
+        assert run_step(step, job, "unit-op")["ok"], step
+    domain = job.domains[0]
+    assert scalar("select status from tenants where slug = %s", [job.slug]) == "active"
+    assert scalar("select count(*) from tenant_domains where domain = %s", [domain]) == 1
+    assert scalar(f"select count(*) from {job.schema}.menu_versions", []) == 1
+    record = directory_get(domain)
+    assert record is not None and record.status == "active"
+    assert record.settings["timezone"] == "Europe/Berlin"
+
+
+def test_compensation_never_touches_another_attempts_restaurant(job: ProvisionJob) -> None:
+    provision_all(job)
+    intruder = ProvisionJob(job.request, job.fingerprint, uuid.uuid4().hex)
+    # Reserving fails for a second operation, and undoing it leaves the first one's work alone.
+    assert run_step("reserve", intruder, "other-op") == {
+        "ok": False,
+        "error": f"the slug {job.slug} is taken (its restaurant is active)",
+    }
+    for step in undo_steps(list(PROVISION_STEPS)):
+        run_undo(step, intruder, "other-op", "test")
+    assert scalar("select status from tenants where slug = %s", [job.slug]) == "active"
+    assert schema_exists(job.schema) and directory_get(job.domains[0]) is not None
+
+
+def test_undo_in_reverse_leaves_nothing_and_twice_is_harmless(job: ProvisionJob) -> None:
+    provision_all(job)
+    assert undo_steps(list(PROVISION_STEPS)) == [
+        "activate",
+        "register_domains",
+        "create_schema",
+        "reserve",
+    ]
+    for _ in range(2):
+        for step in undo_steps(list(PROVISION_STEPS)):
+            run_undo(step, job, "unit-op", "because")
+    assert not schema_exists(job.schema)
+    assert directory_get(job.domains[0]) is None
+    assert scalar("select status_reason from tenants where slug = %s", [job.slug]) == "because"
+    assert scalar("select count(*) from tenant_domains where domain = %s", [job.domains[0]]) == 0
+
+
+def test_plan_skips_current_schemas_and_notices_an_edited_file(job: ProvisionJob) -> None:
+    provision_all(job)
+    assert job.schema in fleet.current_schemas([job.schema], "unit-op")
+    with transaction() as conn:
+        conn.execute(f"update {job.schema}.schema_migrations set checksum = 'edited'")
+    assert fleet.current_schemas([job.schema], "unit-op") == set()
+    planned = fleet.plan([job.slug], 100, "unit-op")
+    assert planned["canaries"] == [job.schema]
+    assert job.schema not in [schema for batch in planned["batches"] for schema in batch]
+    outcome = fleet.migrate_one(job.schema, "unit-op")
+    assert outcome["status"] == "failed" and "changed after it was applied" in outcome["error"]
+    assert (
+        scalar("select status from tenant_migration_status where schema_name = %s", [job.schema])
+        == "failed"
+    )
+
+
+def test_migrate_one_never_brings_back_a_deleted_schema(job: ProvisionJob) -> None:
+    provision_all(job)
+    for step in ("mark_deleting", "remove_directory", "drop_schema", "tombstone"):
+        assert run_deprovision_step(step, job.slug, "unit-op")["ok"]
+    assert fleet.migrate_one(job.schema, "unit-op")["status"] == "skipped"
+    assert not schema_exists(job.schema)
+
+
+def test_an_active_restaurant_without_its_schema_is_reported(job: ProvisionJob) -> None:
+    provision_all(job)
+    with transaction() as conn:
+        conn.execute(f"drop schema {job.schema} cascade")
+    batches = fleet.plan([], 100, "unit-op")["batches"]
+    assert job.schema in [schema for batch in batches for schema in batch]
+    outcome = fleet.migrate_one(job.schema, "unit-op")
+    assert outcome["status"] == "failed" and "is missing" in outcome["error"]
+    assert not schema_exists(job.schema)

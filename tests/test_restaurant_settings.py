@@ -1,0 +1,114 @@
+"""Admin settings: the document, its validation, and optimistic concurrency with ETag/If-Match."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.storefront_helpers import error_paths, module_tenant_api, ok, owner_api
+
+SETTINGS = {
+    "business_name": "Luigi's Pizzeria",
+    "currency": "GBP",
+    "timezone": "Europe/London",
+    "locale": "en-GB",
+    "tax": {"rate_bp": 2000, "inclusive": True},
+    "hours": {"mon": [["11:30", "14:30"], ["17:30", "23:00"]], "sat": [["18:00", "02:00"]]},
+    "contact": {"email": "ciao@luigis.example", "phone": "+44 20 7946 0000"},
+}
+
+
+@pytest.fixture
+def api(client, tenants, auth_header):
+    return owner_api(client, tenants.create(), auth_header, role="manager")
+
+
+@pytest.fixture(scope="module")
+def rejecting_api(client):
+    yield from module_tenant_api(client)
+
+
+def test_a_new_restaurant_has_defaults_and_is_always_open(api) -> None:
+    response = api.get("/v1/admin/settings")
+    assert ok(response) == {
+        "business_name": api.tenant.display_name,
+        "currency": "EUR",
+        "timezone": "UTC",
+        "locale": "en",
+        "tax": {"rate_bp": 0, "inclusive": False},
+        "hours": None,
+        "contact": {"email": None, "phone": None, "address": None, "website": None},
+    }
+    assert response.headers["etag"] == '"1"'
+
+
+def test_saved_settings_read_back_with_a_new_etag(api) -> None:
+    response = api.put("/v1/admin/settings", json=SETTINGS, headers={"If-Match": '"1"'})
+    saved = ok(response)
+    assert response.headers["etag"] == '"2"'
+    assert saved["hours"] == SETTINGS["hours"]
+    assert saved["contact"]["email"] == "ciao@luigis.example"
+    again = api.get("/v1/admin/settings")
+    assert (ok(again), again.headers["etag"]) == (saved, '"2"')
+
+
+def test_two_editors_the_second_one_is_told(api) -> None:
+    etag = api.get("/v1/admin/settings").headers["etag"]
+    ok(api.put("/v1/admin/settings", json=SETTINGS, headers={"If-Match": etag}))
+    late = api.put(
+        "/v1/admin/settings",
+        json={**SETTINGS, "business_name": "Mario's"},
+        headers={"If-Match": etag},
+    )
+    assert late.status_code == 412
+    assert late.content_type == "application/problem+json"
+    by_body = api.put(
+        "/v1/admin/settings", json={**SETTINGS, "business_name": "Mario's", "expected_version": 1}
+    )
+    assert (by_body.status_code, by_body.json()["current_version"]) == (409, 2)
+    assert ok(api.get("/v1/admin/settings"))["business_name"] == "Luigi's Pizzeria"
+    # `*` means "whatever is there" and a writer that says nothing overwrites.
+    ok(api.put("/v1/admin/settings", json=SETTINGS, headers={"If-Match": "*"}))
+    ok(api.put("/v1/admin/settings", json={**SETTINGS, "business_name": "Mario's"}))
+    assert ok(api.get("/v1/admin/settings"))["business_name"] == "Mario's"
+
+
+@pytest.mark.parametrize(
+    ("changes", "path"),
+    [
+        ({"currency": "eur"}, "currency"),
+        ({"currency": "XAU"}, "currency"),
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"timezone": "localtime"}, "timezone"),
+        ({"locale": "english"}, "locale"),
+        ({"tax": {"rate_bp": 10_001, "inclusive": True}}, "tax.rate_bp"),
+        ({"tax": {"rate_bp": 2000, "inclusive": "yes"}}, "tax.inclusive"),
+        ({"tax": {"rate_bp": 2000}}, "tax.inclusive"),
+        ({"hours": {}}, "hours"),
+        ({"hours": {"mon": [["11:00", "25:00"]]}}, "hours.mon[0][1]"),
+        ({"hours": {"holiday": [["11:00", "12:00"]]}}, "hours.holiday"),
+        ({"contact": {"email": "not-an-email"}}, "contact.email"),
+        ({"contact": {"fax": "123"}}, "contact.fax"),
+        ({"business_name": "  "}, "business_name"),
+        ({"business_name": "Luigi\u0000"}, "business_name"),
+        ({"contact": {"address": "1 High St\ud800"}}, "contact.address"),
+        ({"theme": {}}, "theme"),
+    ],
+)
+def test_settings_rules(rejecting_api, changes, path) -> None:
+    response = rejecting_api.put("/v1/admin/settings", json={**SETTINGS, **changes})
+    assert path in error_paths(response)
+
+
+def test_missing_fields_are_named(rejecting_api) -> None:
+    response = rejecting_api.put("/v1/admin/settings", json={"business_name": "X"})
+    assert set(error_paths(response)) == {"currency", "timezone", "locale", "tax"}
+    assert rejecting_api.get("/v1/admin/settings").headers["etag"] == '"1"'
+
+
+def test_only_this_restaurants_owner_or_manager(client, tenants, auth_header) -> None:
+    tenant, other = tenants.create(), tenants.create()
+    staff = owner_api(client, tenant, auth_header, role="staff")
+    assert staff.get("/v1/admin/settings").status_code == 403
+    foreign = owner_api(client, tenant, lambda role, tenant: auth_header(role, tenant=other.slug))
+    assert foreign.put("/v1/admin/settings", json=SETTINGS).status_code == 403
+    assert ok(owner_api(client, tenant, auth_header).get("/v1/admin/settings"))["currency"] == "EUR"

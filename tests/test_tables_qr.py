@@ -1,0 +1,125 @@
+"""Dining tables and QR codes: admin CRUD, dine-in orders, tampered, foreign and rotated codes."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.order_fixtures import Shop, module_shop_fixture, open_shop, shop_fixture  # noqa: F401
+
+TABLES = "/api/v1/admin/tables"
+
+
+def _create(shop: Shop, label: str = "T1", seats: int | None = 4) -> dict:
+    response = shop.client.post(
+        TABLES, host=shop.host, headers=shop.owner(), json={"label": label, "seats": seats}
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def _lookup(shop: Shop, token: str):
+    return shop.client.get(f"/api/v1/store/tables/{token}", host=shop.host)
+
+
+def _dine_in(shop: Shop, token: str):
+    body = {"lines": [shop.cola_line()], "fulfilment": {"type": "dine_in", "table_token": token}}
+    return shop.post_order(body)
+
+
+def test_admins_manage_tables(shop: Shop) -> None:
+    table = _create(shop, "Patio 1")
+    assert (table["label"], table["seats"], table["qr_version"]) == ("Patio 1", 4, 1)
+    assert table["qr_url"] == f"https://{shop.host}/?table={table['qr_token']}"
+    assert _create(shop, "Bar 2", None)["seats"] is None
+    duplicate = shop.client.post(
+        TABLES, host=shop.host, headers=shop.owner(), json={"label": "patio 1"}
+    )
+    assert duplicate.status_code == 409
+    control = shop.client.post(
+        TABLES, host=shop.host, headers=shop.owner(), json={"label": "T\x00"}
+    )
+    assert control.status_code == 422
+    listing = shop.client.get(TABLES, host=shop.host, headers=shop.owner()).json()
+    assert [t["label"] for t in listing["tables"]] == ["Bar 2", "Patio 1"]
+
+    path = f"{TABLES}/{table['id']}"
+    renamed = shop.client.put(
+        path,
+        host=shop.host,
+        headers=shop.owner(),
+        json={"label": "Patio 01", "seats": 6, "expected_version": 1},
+    )
+    assert renamed.status_code == 200 and renamed.json()["version"] == 2
+    stale = shop.client.put(
+        path, host=shop.host, headers=shop.owner(), json={"label": "X", "expected_version": 1}
+    )
+    assert stale.status_code == 409
+    assert shop.client.get(path, host=shop.host, headers=shop.owner()).json()["label"] == "Patio 01"
+    assert shop.client.delete(path, host=shop.host, headers=shop.owner()).status_code == 204
+    assert shop.client.get(path, host=shop.host, headers=shop.owner()).status_code == 404
+    assert _lookup(shop, table["qr_token"]).status_code == 404
+
+
+def test_tables_are_for_owners_and_managers(shop: Shop) -> None:
+    assert shop.client.get(TABLES, host=shop.host, headers=shop.staff()).status_code == 403
+    assert shop.client.get(TABLES, host=shop.host).status_code == 401
+    manager = shop.auth("manager", tenant=shop.slug)
+    assert shop.client.get(TABLES, host=shop.host, headers=manager).status_code == 200
+    assert shop.client.get(f"{TABLES}/nope", host=shop.host, headers=manager).status_code == 404
+
+
+def test_a_dine_in_order_names_its_table(shop: Shop) -> None:
+    table = _create(shop, "Window 3")
+    looked_up = _lookup(shop, table["qr_token"])
+    assert looked_up.status_code == 200 and looked_up.json()["label"] == "Window 3"
+    response = _dine_in(shop, table["qr_token"])
+    assert response.status_code == 201, response.text
+    view = shop.customer_view(response.json()).json()
+    assert view["fulfilment"] == {"type": "dine_in", "table": "Window 3"}
+
+
+def _tamper(token: str) -> str:
+    table_hex, version, signature = token.split(".")
+    flipped = ("A" if signature[0] != "A" else "B") + signature[1:]
+    return f"{table_hex}.{version}.{flipped}"
+
+
+@pytest.mark.parametrize(
+    "make_token",
+    [
+        _tamper,
+        lambda token: token.replace(".1.", ".2.", 1),  # a version the signature was not made for
+        lambda token: f"{uuid.uuid4().hex}.{token.split('.', 1)[1]}",  # another table's id
+        lambda token: token[:-1],
+        lambda token: "not-a-token",
+    ],
+)
+def test_tampered_codes_open_no_table(module_shop: Shop, make_token) -> None:
+    shop = module_shop
+    token = make_token(_create(shop, f"T{uuid.uuid4().hex[:6]}")["qr_token"])
+    assert _lookup(shop, token).status_code == 404
+    response = _dine_in(shop, token)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["path"] == "fulfilment.table_token"
+
+
+def test_another_restaurants_code_opens_no_table(shop: Shop, client, tenants, auth_header) -> None:
+    other = open_shop(client, tenants, auth_header)
+    theirs = _create(other, "T1")
+    _create(shop, "T1")
+    assert _lookup(shop, theirs["qr_token"]).status_code == 404
+    assert _dine_in(shop, theirs["qr_token"]).status_code == 422
+
+
+def test_rotating_a_code_retires_the_old_one(shop: Shop) -> None:
+    table = _create(shop)
+    rotated = shop.client.post(f"{TABLES}/{table['id']}/qr", host=shop.host, headers=shop.owner())
+    assert rotated.status_code == 200
+    fresh = rotated.json()
+    assert fresh["qr_version"] == 2 and fresh["qr_token"] != table["qr_token"]
+    assert _lookup(shop, table["qr_token"]).status_code == 404
+    assert _dine_in(shop, table["qr_token"]).status_code == 422
+    assert _lookup(shop, fresh["qr_token"]).status_code == 200
+    assert _dine_in(shop, fresh["qr_token"]).status_code == 201
