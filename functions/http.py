@@ -13,7 +13,8 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -190,7 +191,7 @@ def _declared_length(req: func.HttpRequest) -> int:
         return 0
 
 
-def _build_call(req: func.HttpRequest, correlation_id: str, spec: EndpointSpec) -> Call:
+def build_call(req: func.HttpRequest, correlation_id: str, spec: EndpointSpec) -> Call:
     # Order matters: an unknown host is a 404 before anyone is asked for a token.
     tenant: TenantRecord | None = None
     if spec.platform:
@@ -213,6 +214,81 @@ def _build_call(req: func.HttpRequest, correlation_id: str, spec: EndpointSpec) 
 
 
 Handler = Callable[[Call], func.HttpResponse]
+_INTERNAL = ProblemError(
+    500,
+    "Internal error",
+    "Something failed on our side; quote the correlation id to support",
+    "internal",
+)
+
+
+@dataclass
+class Edge:
+    """One request's bookkeeping at the edge; the wrapped handler sets `response`."""
+
+    correlation_id: str
+    instance: str
+    response: func.HttpResponse | None = None
+
+
+@contextmanager
+def request_edge(req: func.HttpRequest, function_name: str) -> Iterator[Edge]:
+    """Correlation id, log context and span around a handler; errors become problem+json.
+
+    The block sets `edge.response`; a ProblemError raised in it becomes its problem, anything
+    else a logged 500 that reveals nothing but the correlation id. Then the access log line.
+    """
+    edge = Edge(correlation_id_from(req.headers), urlsplit(req.url).path)
+    started = time.perf_counter()
+    with (
+        log_context(correlation_id=edge.correlation_id, function=function_name, tenant=None),
+        telemetry.http_server_span(
+            f"{req.method} {function_name}",
+            headers=req.headers,
+            correlation_id=edge.correlation_id,
+            method=req.method,
+            path=edge.instance,
+        ) as span,
+    ):
+        try:
+            yield edge
+        except ProblemError as error:
+            edge.response = problem_response(
+                error, instance=edge.instance, correlation_id=edge.correlation_id
+            )
+        except Exception as error:
+            logger.exception("unhandled error in %s", function_name)
+            span.record_exception(error)
+            edge.response = problem_response(
+                _INTERNAL, instance=edge.instance, correlation_id=edge.correlation_id
+            )
+        response = edge.response
+        assert response is not None, f"{function_name} returned no response"
+        response.headers["x-correlation-id"] = edge.correlation_id
+        telemetry.end_http_span(span, status=response.status_code, tenant=log_tenant.get())
+        logger.info(
+            "%s %s → %s",
+            req.method,
+            edge.instance,
+            response.status_code,
+            extra={
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
+
+
+def mark_endpoint(wrapper: Any, handler: Callable[..., Any], spec: EndpointSpec) -> Any:
+    """Give wrapper the handler's name and the spec (read by the OpenAPI generator).
+
+    Not functools.wraps: the Functions worker reads the wrapper's own signature (req[, client]).
+    """
+    wrapper.__name__ = handler.__name__
+    wrapper.__qualname__ = handler.__qualname__
+    wrapper.__doc__ = handler.__doc__
+    wrapper.__module__ = handler.__module__
+    wrapper.endpoint_spec = spec
+    return wrapper
 
 
 def endpoint(
@@ -238,57 +314,10 @@ def endpoint(
 
     def decorate(handler: Handler) -> Callable[[func.HttpRequest], func.HttpResponse]:
         def wrapper(req: func.HttpRequest) -> func.HttpResponse:
-            correlation_id = correlation_id_from(req.headers)
-            instance = urlsplit(req.url).path
-            started = time.perf_counter()
-            with (
-                log_context(correlation_id=correlation_id, function=handler.__name__, tenant=None),
-                telemetry.http_server_span(
-                    f"{req.method} {handler.__name__}",
-                    headers=req.headers,
-                    correlation_id=correlation_id,
-                    method=req.method,
-                    path=instance,
-                ) as span,
-            ):
-                try:
-                    response = handler(_build_call(req, correlation_id, spec))
-                except ProblemError as error:
-                    response = problem_response(
-                        error, instance=instance, correlation_id=correlation_id
-                    )
-                except Exception as error:
-                    logger.exception("unhandled error in %s", handler.__name__)
-                    span.record_exception(error)
-                    internal = ProblemError(
-                        500,
-                        "Internal error",
-                        "Something failed on our side; quote the correlation id to support",
-                        "internal",
-                    )
-                    response = problem_response(
-                        internal, instance=instance, correlation_id=correlation_id
-                    )
-                response.headers["x-correlation-id"] = correlation_id
-                telemetry.end_http_span(span, status=response.status_code, tenant=log_tenant.get())
-                logger.info(
-                    "%s %s → %s",
-                    req.method,
-                    instance,
-                    response.status_code,
-                    extra={
-                        "status": response.status_code,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    },
-                )
-                return response
+            with request_edge(req, handler.__name__) as edge:
+                edge.response = handler(build_call(req, edge.correlation_id, spec))
+            return edge.response
 
-        # Not functools.wraps: the Functions worker reads the signature, which must stay (req).
-        wrapper.__name__ = handler.__name__
-        wrapper.__qualname__ = handler.__qualname__
-        wrapper.__doc__ = handler.__doc__
-        wrapper.__module__ = handler.__module__
-        wrapper.endpoint_spec = spec  # type: ignore[attr-defined]
-        return wrapper
+        return mark_endpoint(wrapper, handler, spec)
 
     return decorate
