@@ -25,6 +25,7 @@ from pydantic_core import to_jsonable_python
 
 from shared import auth, errors, telemetry, tenancy
 from shared.auth import Principal
+from shared.db import TRANSIENT_DATABASE_ERRORS
 from shared.errors import FieldError, ProblemError
 from shared.logs import log_context, set_log_tenant
 from shared.logs import tenant as log_tenant
@@ -175,9 +176,40 @@ def parse_json_body(req: func.HttpRequest) -> Any:
     if not raw.strip():
         raise errors.bad_request("The request needs a JSON body")
     try:
-        return json.loads(raw)
+        document = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise errors.bad_request(f"Malformed JSON: {error}") from None
+    unstorable = unstorable_text(document)
+    if unstorable:
+        raise errors.validation_failed([unstorable])
+    return document
+
+
+def unstorable_text(value: Any, path: str = "") -> FieldError | None:
+    """The first string Postgres cannot store (NUL, lone surrogates), as a field error.
+
+    JSON allows both (`\\u0000`, `\\ud800`); caught here once so no endpoint meets them as a 500.
+    """
+    if isinstance(value, str):
+        if "\x00" in value:
+            return FieldError(path or "body", "must not contain NUL (\\u0000) characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return FieldError(path or "body", "must be valid Unicode (no lone surrogates)")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found = unstorable_text(key, path or "body") or unstorable_text(
+                item, f"{path}.{key}" if path else str(key)
+            )
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = unstorable_text(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
 
 
 def parse_query(req: func.HttpRequest, model: type[M]) -> M:
@@ -204,6 +236,11 @@ def build_call(req: func.HttpRequest, correlation_id: str, spec: EndpointSpec) -
     principal = None
     if spec.roles is not None:
         principal = auth.authenticate(req.headers, spec.roles, tenant.slug if tenant else None)
+    unstorable = unstorable_text(dict(req.route_params), "route") or unstorable_text(
+        dict(req.params), "query"
+    )
+    if unstorable:
+        raise errors.validation_failed([unstorable])
     if _declared_length(req) > MAX_BODY_BYTES:
         raise errors.payload_too_large(MAX_BODY_BYTES)
     query = parse_query(req, spec.query) if spec.query is not None else None
@@ -255,6 +292,15 @@ def request_edge(req: func.HttpRequest, function_name: str) -> Iterator[Edge]:
         except ProblemError as error:
             edge.response = problem_response(
                 error, instance=edge.instance, correlation_id=edge.correlation_id
+            )
+        except TRANSIENT_DATABASE_ERRORS as error:
+            # Not the client's fault and worth retrying: a deadlock victim, a serialization
+            # conflict, the database unreachable or the pool exhausted.
+            logger.warning("transient database error in %s: %s", function_name, error)
+            edge.response = problem_response(
+                errors.service_unavailable("The database is busy; retry shortly", retry_after=1),
+                instance=edge.instance,
+                correlation_id=edge.correlation_id,
             )
         except Exception as error:
             logger.exception("unhandled error in %s", function_name)

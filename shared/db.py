@@ -10,13 +10,22 @@ from contextlib import contextmanager
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from shared.config import get_settings
 
 SCHEMA_NAME = re.compile(r"^tenant_[a-z0-9_]{1,48}$")
 # Recycle connections so a failover or a PgBouncer restart never pins stale ones for long.
 MAX_CONNECTION_LIFETIME_S = 30 * 60
+
+# Errors worth a retry by the client (503 + Retry-After at the HTTP edge), never a 500.
+TRANSIENT_DATABASE_ERRORS = (
+    psycopg.errors.DeadlockDetected,
+    psycopg.errors.SerializationFailure,
+    psycopg.errors.LockNotAvailable,
+    psycopg.OperationalError,
+    PoolTimeout,
+)
 
 _pool: ConnectionPool | None = None
 _pool_lock = threading.Lock()

@@ -103,3 +103,22 @@ def test_correlation_id_is_taken_or_generated_and_echoed(edge_client, headers, e
         assert echoed == expected
     else:
         assert len(echoed) == 32 and " " not in echoed
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        (b'{"lines": [{"item_id": "a\\u0000b", "quantity": 1}]}', "lines[0].item_id"),
+        (b'{"lines": [{"item_id": "\\ud800", "quantity": 1}]}', "lines[0].item_id"),
+        (b'{"lines\\u0000": []}', "body"),
+    ],
+)
+def test_text_postgres_cannot_store_is_422_not_500(edge_client, body: bytes, path: str) -> None:
+    problem = assert_problem(post(edge_client, body), 422)
+    assert [e["path"] for e in problem["errors"]] == [path]
+
+
+def test_nul_in_the_query_string_is_422(edge_client) -> None:
+    response = edge_client.post("/api/v1/edge/orders", json={"lines": []}, params={"x": "a\x00"})
+    problem = assert_problem(response, 422)
+    assert problem["errors"][0]["path"] == "query.x"
