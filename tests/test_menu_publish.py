@@ -185,30 +185,32 @@ def test_86_before_any_publish_changes_only_the_draft(client, tenants, auth_head
     assert menu["categories"][0]["items"][0]["available"] is False
 
 
-def test_only_ready_images_reach_customers(client, tenants, auth_header) -> None:
+def test_published_photo_stays_while_a_newer_upload_is_pending_or_rejected(
+    client, tenants, auth_header
+) -> None:
     tenant = tenants.create()
     api = owner_api(client, tenant, auth_header)
     item_id = build_small_menu(api)["item"]["id"]
-    image = {"w400": "http://127.0.0.1:10000/devstoreaccount1/assets/x/400.webp"}
-    execute(
-        f"update {tenant.schema_name}.menu_items set image = %s::jsonb, image_status = 'pending'"
-        " where id = %s",
-        ['{"w400": "http://127.0.0.1:10000/devstoreaccount1/assets/x/400.webp"}', item_id],
-    )
-    ok(api.post("/v1/admin/menu/publish"), 201)
-    assert (
-        ok(customer_api(client, tenant).get("/v1/store/menu"))["categories"][0]["items"][0]["image"]
-        is None
-    )
-    execute(
-        f"update {tenant.schema_name}.menu_items set image_status = 'ready' where id = %s",
-        [item_id],
-    )
-    ok(api.post("/v1/admin/menu/publish"), 201)
-    assert (
-        ok(customer_api(client, tenant).get("/v1/store/menu"))["categories"][0]["items"][0]["image"]
-        == image
-    )
+
+    def set_image(image: str | None, status: str) -> dict | None:
+        execute(
+            f"update {tenant.schema_name}.menu_items set image = %s::jsonb, image_status = %s"
+            " where id = %s",
+            [image, status, item_id],
+        )
+        ok(api.post("/v1/admin/menu/publish"), 201)
+        menu = ok(customer_api(client, tenant).get("/v1/store/menu"))
+        return menu["categories"][0]["items"][0]["image"]
+
+    # The first upload is still being processed: nothing to show yet.
+    assert set_image(None, "pending") is None
+    photo = '{"w400": "http://127.0.0.1:10000/devstoreaccount1/assets/x/400.webp"}'
+    assert set_image(photo, "ready") == {
+        "w400": "http://127.0.0.1:10000/devstoreaccount1/assets/x/400.webp"
+    }
+    # A replacement is pending, then rejected: customers keep seeing the finished photo.
+    assert set_image(photo, "pending") is not None
+    assert set_image(photo, "rejected") is not None
 
 
 def test_windows_decide_availability_in_the_tenants_zone(client, tenants, auth_header) -> None:

@@ -52,8 +52,9 @@ def _snapshot_item(item: dict[str, Any], groups: dict[Any, dict[str, Any]]) -> d
         "available": item["available"],
         "station": item["station"],
         "windows": item["windows"],
-        # Only finished renditions reach customers; pending or rejected uploads stay in admin.
-        "image": item["image"] if item["image_status"] == "ready" else None,
+        # `image` only ever holds finished renditions; a newer upload that is pending or was
+        # rejected must not take the current photo off the storefront.
+        "image": item["image"],
         "modifier_groups": [groups[group_id] for group_id in item["modifier_group_ids"]],
     }
 
