@@ -12,6 +12,7 @@ import asyncio
 import json
 import re
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,6 +36,7 @@ from shared.provisioning.registry import (
     tenant_detail,
 )
 from shared.provisioning.requests import ProvisionJob, ProvisionRequest, Slug, provision_job
+from shared.telemetry import current_traceparent
 from shared.tenants import TenantStatus
 
 bp = df.Blueprint()
@@ -147,7 +149,8 @@ async def platform_tenant_create(
     call: Call, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
     """202 and the operation; the same request again 200/202 with it; another request 409."""
-    job = provision_job(call.body)
+    # The orchestration's activities continue this request's trace.
+    job = replace(provision_job(call.body), traceparent=current_traceparent())
     instance_id = f"provision-{job.slug}"
     state = await asyncio.to_thread(_check_provision, job)
     if state in ("active", "suspended"):

@@ -57,7 +57,8 @@ def _progress(slug: str, step: str, done: int, total: int, state: str) -> dict[s
 def provision_tenant(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict]:
     """reserve → create_schema → migrate → seed → register_domains → activate, or compensate."""
     # A new attempt id per execution (replay-safe): compensation only undoes this attempt's work.
-    job = {**context.get_input(), "attempt": context.new_uuid()}
+    started_at = context.current_utc_datetime.isoformat()
+    job = {**context.get_input(), "attempt": context.new_uuid(), "started_at": started_at}
     slug = job["request"]["slug"]
     total = len(PROVISION_STEPS)
     done: list[str] = []

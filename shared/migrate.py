@@ -21,6 +21,7 @@ import psycopg
 from psycopg import sql
 
 from shared.db import check_schema_name, transaction
+from shared.telemetry import record_migration_failed
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 FILE_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -155,6 +156,7 @@ def migrate_all(out=sys.stdout) -> int:
             result = migrate_tenant(schema)
         except MigrationError as error:
             failures += 1
+            record_migration_failed(schema)
             print(f"[{i}/{total} {schema}] FAILED: {error}", file=out)
             continue
         applied = ", ".join(result.applied) or "nothing to apply"

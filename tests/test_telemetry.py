@@ -22,7 +22,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from devhost.testclient import TestClient
 from shared import telemetry
-from tests.order_fixtures import Shop, module_shop_fixture  # noqa: F401
+from tests.order_fixtures import Shop, module_shop_fixture, settle  # noqa: F401
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
@@ -179,3 +179,27 @@ def test_record_helpers_reach_the_meter(captured: Captured) -> None:
 def test_export_is_off_without_a_connection_string() -> None:
     assert "APPLICATIONINSIGHTS_CONNECTION_STRING" not in os.environ
     assert telemetry.configure_telemetry() is False
+
+
+def test_the_outbox_publish_joins_the_trace_of_the_order_request(
+    captured: Captured, shop: Shop, webpubsub_hub
+) -> None:
+    trace_id = "0af7651916cd43dd8448eb211c80319c"
+    response = shop.client.post(
+        "/api/v1/store/orders",
+        host=shop.host,
+        headers={
+            "traceparent": f"00-{trace_id}-b7ad6b7169203331-01",
+            "X-Forwarded-For": "10.1.2.3",
+        },
+        json=shop.order_body(shop.cola_line()),
+    )
+    assert response.status_code == 201, response.text
+    settle()  # the dispatcher thread publishes right after the commit
+    publishes = [
+        span
+        for span in captured.spans.get_finished_spans()
+        if span.name == "outbox publish" and format(span.context.trace_id, "032x") == trace_id
+    ]
+    assert publishes, "the order.placed publish is not part of the request's trace"
+    assert publishes[0].attributes[telemetry.TENANT] == shop.slug

@@ -24,8 +24,10 @@ from shared.events.outbox import (
     pending_events,
     schemas_with_due_events,
     sequence_events,
+    unpublished_count,
 )
 from shared.events.publisher import EventPublisher, PublishError, default_publisher
+from shared.telemetry import record_events_pending, record_events_published, span_from_traceparent
 
 logger = logging.getLogger("stelly.events")
 
@@ -69,7 +71,9 @@ def publish_pending(
             sent: list[int] = []
             for event in events:
                 try:
-                    publisher.publish(event.message(slug), event.groups)
+                    # The publish continues the trace of the request that wrote the event.
+                    with span_from_traceparent("outbox publish", event.traceparent, tenant=slug):
+                        publisher.publish(event.message(slug), event.groups)
                 except PublishError as error:
                     logger.warning("publishing event %s of %s failed: %s", event.seq, slug, error)
                     retry_in = backoff_seconds(event.attempts + 1)
@@ -79,6 +83,7 @@ def publish_pending(
                 sent.append(event.seq)
             if sent:
                 mark_published(conn, sent)
+                record_events_published(slug, len(sent))
             result.published += len(sent)
         if result.failed or len(events) < BATCH:
             return result
@@ -165,4 +170,6 @@ def publish_due_events(publisher: EventPublisher | None = None) -> PublishResult
             continue
         total.published += result.published
         total.failed = total.failed or result.failed
+        with tenant_transaction(schema) as conn:
+            record_events_pending(slug, unpublished_count(conn))
     return total

@@ -20,6 +20,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from shared.db import transaction
+from shared.telemetry import current_traceparent
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class OutboxEvent:
     groups: tuple[str, ...]
     attempts: int = 0
     next_attempt_at: datetime | None = None
+    traceparent: str | None = None
 
     def message(self, tenant: str) -> dict[str, Any]:
         """The event as clients get it: `{id, seq, type, tenant, order_id, occurred_at, data}`."""
@@ -60,6 +62,7 @@ class OutboxEvent:
             groups=tuple(row["groups"]),
             attempts=row.get("attempts", 0),
             next_attempt_at=row.get("next_attempt_at"),
+            traceparent=row.get("traceparent"),
         )
 
 
@@ -74,10 +77,11 @@ def append_event(
 ) -> None:
     """Add an event in the caller's transaction (pipeline-friendly: no result is read)."""
     conn.execute(
-        """insert into outbox (id, type, order_id, occurred_at, data, groups)
-           values (%s, %s, %s, %s, %s, %s)""",
-        [uuid.uuid4(), type, order_id, occurred_at, Jsonb(data), list(groups)],
-    )
+        """insert into outbox (id, type, order_id, occurred_at, data, groups, traceparent)
+           values (%s, %s, %s, %s, %s, %s, %s)""",
+        [uuid.uuid4(), type, order_id, occurred_at, Jsonb(data), list(groups),
+         current_traceparent()],
+    )  # fmt: skip
 
 
 def sequence_events(conn: psycopg.Connection, *, chunk: int = 1000) -> int:
@@ -103,7 +107,9 @@ def sequence_events(conn: psycopg.Connection, *, chunk: int = 1000) -> int:
             return total
 
 
-_COLUMNS = "seq, id, type, order_id, occurred_at, data, groups, attempts, next_attempt_at"
+_COLUMNS = (
+    "seq, id, type, order_id, occurred_at, data, groups, attempts, next_attempt_at, traceparent"
+)
 
 
 def pending_events(conn: psycopg.Connection, *, limit: int) -> list[OutboxEvent]:
@@ -114,6 +120,12 @@ def pending_events(conn: psycopg.Connection, *, limit: int) -> list[OutboxEvent]
         [limit],
     ).fetchall()
     return [OutboxEvent.from_row(row) for row in rows]
+
+
+def unpublished_count(conn: psycopg.Connection) -> int:
+    """Events committed but not yet accepted by the hub (the `events.pending` gauge)."""
+    row = conn.execute("select count(*) as n from outbox where published_at is null").fetchone()
+    return row["n"]
 
 
 def mark_published(conn: psycopg.Connection, seqs: Iterable[int]) -> None:

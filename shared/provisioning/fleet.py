@@ -26,6 +26,7 @@ from shared.provisioning.audit import audit
 from shared.provisioning.failures import is_transient
 from shared.provisioning.migration_status import record_current, record_outcome
 from shared.provisioning.schemas import lock_schema, schema_exists
+from shared.telemetry import record_migration_failed
 
 MIGRATABLE = ("active", "suspended")
 CHECK_CHUNK = 250
@@ -165,5 +166,6 @@ def _failed(
         error=error,
     )
     audit(tenant["slug"], operation=operation, step="migrate", outcome="failed", detail=error)
+    record_migration_failed(schema)
     return {"schema": schema, "slug": tenant["slug"], "status": "failed", "version": version,
             "error": error}  # fmt: skip

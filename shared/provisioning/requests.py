@@ -115,6 +115,9 @@ class ProvisionJob:
     request: ProvisionRequest
     fingerprint: str
     attempt: str = ""
+    # Set by the orchestrator (replay-safe clock) and the starter (the request's trace).
+    started_at: str | None = None
+    traceparent: str | None = None
 
     @property
     def slug(self) -> str:
@@ -129,13 +132,23 @@ class ProvisionJob:
         return list(self.request.domains or [])
 
     def as_input(self) -> dict[str, Any]:
-        """The orchestration input (JSON); `attempt` is added by the orchestrator."""
-        return {"request": self.request.model_dump(mode="json"), "fingerprint": self.fingerprint}
+        """The orchestration input (JSON); `attempt` and `started_at` come from the orchestrator."""
+        return {
+            "request": self.request.model_dump(mode="json"),
+            "fingerprint": self.fingerprint,
+            "traceparent": self.traceparent,
+        }
 
     @classmethod
     def from_input(cls, data: dict[str, Any]) -> ProvisionJob:
         request = ProvisionRequest.model_validate(data["request"])
-        return cls(request, data["fingerprint"], data.get("attempt", ""))
+        return cls(
+            request,
+            data["fingerprint"],
+            data.get("attempt", ""),
+            data.get("started_at"),
+            data.get("traceparent"),
+        )
 
 
 def fingerprint_of(request: ProvisionRequest) -> str:

@@ -8,6 +8,7 @@ shared.provisioning.compensation.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -22,6 +23,7 @@ from shared.provisioning.migration_status import record_outcome
 from shared.provisioning.requests import ProvisionJob
 from shared.provisioning.schemas import create_schema
 from shared.restaurant_settings import RestaurantSettings, default_settings
+from shared.telemetry import record_provisioning_duration, span_from_traceparent
 from shared.tenancy import resolver
 from shared.tenant_profile import update_tenant_profile
 from shared.tenants import TENANT_COLUMNS, TenantRecord, domains_of, tenant_by_slug
@@ -201,6 +203,9 @@ def activate(job: ProvisionJob, operation: str) -> str:
         record = TenantRecord.from_row(row)
         domains = domains_of(conn, record.id)
     _put_directory(record, domains)
+    if job.started_at:
+        elapsed = datetime.now(UTC) - datetime.fromisoformat(job.started_at)
+        record_provisioning_duration(job.slug, elapsed.total_seconds() * 1000, outcome="active")
     return "active"
 
 
@@ -217,7 +222,9 @@ STEPS: dict[str, Callable[[ProvisionJob, str], str]] = {
 def run_step(step: str, job: ProvisionJob, operation: str) -> dict[str, Any]:
     """Run one step; `{"ok": False, "error"}` for a permanent failure, transient ones raise."""
     try:
-        detail = STEPS[step](job, operation)
+        # Each step continues the trace of the platform request that started the operation.
+        with span_from_traceparent(f"provision {step}", job.traceparent, tenant=job.slug):
+            detail = STEPS[step](job, operation)
         fail_if_injected(job, step)
     except StepFailed as error:
         audit(job.slug, operation=operation, step=step, outcome="failed", detail=str(error))
