@@ -41,6 +41,11 @@ class Settings(BaseModel):
     frontdoor_id: str = Field("", alias="FRONTDOOR_ID")
     qr_signing_key: SecretStr = Field(alias="QR_SIGNING_KEY")
     assets_base_url: str = Field(alias="ASSETS_BASE_URL", pattern=r"^https?://")
+    # Orders one client address may place per restaurant per minute (Front Door's WAF limits
+    # raw request rates in front of this).
+    order_rate_limit_per_minute: int = Field(
+        30, alias="ORDER_RATE_LIMIT_PER_MINUTE", ge=1, le=100_000
+    )
 
     @model_validator(mode="after")
     def _check_combinations(self) -> Settings:

@@ -14,7 +14,6 @@ import psycopg
 
 from shared.config import Settings, get_settings
 
-ORDERS_PER_WINDOW = 30
 WINDOW_S = 60
 
 

@@ -173,6 +173,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     FRONTDOOR_ID: frontDoorId
     QR_SIGNING_KEY: '@Microsoft.KeyVault(SecretUri=${qrSigningKeySecretUri})'
     ASSETS_BASE_URL: assetsBaseUrl
+    ORDER_RATE_LIMIT_PER_MINUTE: '30'
   }
 }
 

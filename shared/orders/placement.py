@@ -22,6 +22,7 @@ from typing import Any
 import psycopg
 
 from shared import errors
+from shared.config import get_settings
 from shared.db import tenant_transaction
 from shared.errors import FieldError
 from shared.events.dispatch import dispatcher
@@ -32,7 +33,7 @@ from shared.orders.models import FulfilmentIn, OrderIn
 from shared.orders.pricing import PricedOrder, TaxRule, price_order
 from shared.orders.records import insert_order, receipt
 from shared.orders.tickets import business_date, format_ticket, next_ticket_number
-from shared.rate_limit import ORDERS_PER_WINDOW, count_hit
+from shared.rate_limit import count_hit
 from shared.restaurant_settings import RestaurantSettings, effective_settings, is_open
 from shared.tables_qr import Table, table_for_token
 from shared.tenants import TenantRecord
@@ -128,7 +129,8 @@ def _admit(
             if isinstance(outcome, idempotency.StoredResponse):
                 return outcome  # a replay is not counted against the rate limit
             claim = outcome
-        retry_after = count_hit(conn, f"orders:{client_ip}", limit=ORDERS_PER_WINDOW)
+        limit = get_settings().order_rate_limit_per_minute
+        retry_after = count_hit(conn, f"orders:{client_ip}", limit=limit)
         if retry_after is not None:
             # Raising rolls the claim back too: a rejected request leaves its key unused.
             raise errors.too_many_requests(retry_after)
