@@ -71,11 +71,12 @@ def _import_seconds(base: str, owner: str) -> float:
 
 
 def _wait_for_demo_menu(base: str, timeout: float = 60) -> None:
-    """make dev's demo set-up publishes a small menu after activation; seed only after it."""
+    """make dev's demo set-up publishes a small menu after activation (provisioning itself
+    publishes an empty one first); seed only after the demo's dishes are live."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         menu = httpx.get(f"{base}/api/v1/store/menu", headers={"Host": HOST}).json()
-        if menu.get("version", 0) > 0:
+        if menu.get("categories"):
             return
         time.sleep(0.2)
     raise RuntimeError("the demo tenant's menu was never published")

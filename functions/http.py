@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import azure.functions as func
+from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 
@@ -293,12 +294,12 @@ def request_edge(req: func.HttpRequest, function_name: str) -> Iterator[Edge]:
             edge.response = problem_response(
                 error, instance=edge.instance, correlation_id=edge.correlation_id
             )
-        except TRANSIENT_DATABASE_ERRORS as error:
+        except (*TRANSIENT_DATABASE_ERRORS, ServiceRequestError, ServiceResponseError) as error:
             # Not the client's fault and worth retrying: a deadlock victim, a serialization
-            # conflict, the database unreachable or the pool exhausted.
-            logger.warning("transient database error in %s: %s", function_name, error)
+            # conflict, the database or storage unreachable, the pool exhausted.
+            logger.warning("transient backend error in %s: %s", function_name, error)
             edge.response = problem_response(
-                errors.service_unavailable("The database is busy; retry shortly", retry_after=1),
+                errors.service_unavailable("A backing service is busy; retry shortly", 1),
                 instance=edge.instance,
                 correlation_id=edge.correlation_id,
             )

@@ -16,15 +16,20 @@ def _credential():
     return DefaultAzureCredential()
 
 
+# Tables sit on request paths (the tenant directory): a short retry budget, because a storefront
+# request should fall back to Postgres within a second rather than retry for ten.
+TABLE_RETRIES = {"retry_total": 2, "retry_backoff_factor": 0.1, "connection_timeout": 2}
+
+
 @functools.cache
 def table_service() -> TableServiceClient:
     settings = get_settings()
     if settings.storage_connection is not None:
         return TableServiceClient.from_connection_string(
-            settings.storage_connection.get_secret_value()
+            settings.storage_connection.get_secret_value(), **TABLE_RETRIES
         )
     url = f"https://{settings.storage_account_name}.table.core.windows.net"
-    return TableServiceClient(endpoint=url, credential=_credential())
+    return TableServiceClient(endpoint=url, credential=_credential(), **TABLE_RETRIES)
 
 
 @functools.cache

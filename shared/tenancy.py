@@ -6,15 +6,20 @@ directory). Only a host that maps to an active tenant gets through `require_serv
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+
+from azure.core.exceptions import AzureError
 
 from shared import errors
 from shared.config import Settings, get_settings
 from shared.db import transaction
 from shared.directory import directory_get, directory_put
 from shared.tenants import TenantRecord, tenant_by_domain
+
+logger = logging.getLogger("stelly.tenancy")
 
 DEFAULT_TTL_S = 5.0
 PROVISIONING_RETRY_AFTER_S = 5
@@ -89,14 +94,28 @@ class TenantResolver:
         cached = self._entries.get(domain)
         if cached is not None and cached[0] > now:
             return cached[1]
-        record = self._directory_get(domain)
+        record = self._read_directory(domain)
         if record is None:
             record = self._database_get(domain)
             if record is not None:
-                self._directory_put(domain, record)
+                self._refill_directory(domain, record)
         with self._lock:
             self._entries[domain] = (now + self._ttl, record)
         return record
+
+    def _read_directory(self, domain: str) -> TenantRecord | None:
+        # The directory is a cache in front of Postgres: storage trouble costs speed, not answers.
+        try:
+            return self._directory_get(domain)
+        except AzureError as error:
+            logger.warning("tenant directory unreadable, using Postgres: %s", type(error).__name__)
+            return None
+
+    def _refill_directory(self, domain: str, record: TenantRecord) -> None:
+        try:
+            self._directory_put(domain, record)
+        except AzureError as error:
+            logger.warning("tenant directory not refilled: %s", type(error).__name__)
 
     def invalidate(self, domain: str) -> None:
         with self._lock:

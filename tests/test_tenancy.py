@@ -119,3 +119,28 @@ def test_invalidate_drops_the_local_entry(tenants) -> None:
     assert resolver.lookup(domain).status == "active"
     resolver.invalidate(domain)
     assert resolver.lookup(domain) is not None
+
+
+def test_storefront_answers_from_postgres_when_the_directory_is_down(
+    edge_client, tenants, monkeypatch
+) -> None:
+    from devhost.services import AzuritePorts, free_port
+    from shared.config import get_settings
+    from shared.storage import reset_clients
+
+    tenant = tenants.create()
+    host = f"{tenant.slug}.stelly.test"
+    port = free_port()  # nothing listens here: storage is "down"
+    monkeypatch.setenv("AzureWebJobsStorage", AzuritePorts(port, port, port).connection_string())
+    get_settings.cache_clear()
+    reset_clients()
+    try:
+        resolver.invalidate(host)
+        response = edge_client.get("/api/v1/edge/tenant", host=host)
+        assert response.status_code == 200, response.text
+        assert response.json() == {"tenant": tenant.slug}
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+        reset_clients()
+        resolver.invalidate(host)
