@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import atexit
 import contextvars
+import copy
 import json
 import logging
+import queue
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from logging.handlers import QueueHandler, QueueListener
 
 correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "correlation_id", default=None
@@ -64,14 +68,41 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            entry["exception"] = record.exc_text
         return json.dumps(entry, default=str)
 
 
+class _SnapshotQueueHandler(QueueHandler):
+    """Queues records with everything read in the logging thread already resolved.
+
+    The context fields (ContextFilter, added to this handler) and the message are taken in the
+    calling thread; the traceback is rendered here because exc_info cannot cross threads safely.
+    """
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        record = copy.copy(record)
+        record.msg, record.args = record.getMessage(), None
+        if record.exc_info:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+        return record
+
+
 def configure_json_logging(level: int = logging.INFO) -> None:
-    """Send JSON lines to stderr (devhost, scripts); the Azure host brings its own handlers."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    """Send JSON lines to stderr (devhost, scripts); the Azure host brings its own handlers.
+
+    Callers only enqueue; one listener thread formats and writes. Writing under the stream
+    handler's lock from every worker thread made them queue behind each other on busy servers.
+    """
+    output = logging.StreamHandler(sys.stderr)
+    output.setFormatter(JsonFormatter())
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    handler = _SnapshotQueueHandler(records)
     handler.addFilter(ContextFilter())
+    listener = QueueListener(records, output)
+    listener.start()
+    atexit.register(listener.stop)  # flush what is queued when the process exits
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
