@@ -97,6 +97,14 @@ def _admin_app(timers: TimerScheduler) -> ASGIApp:
     return app
 
 
+async def _close_durable_client_session() -> None:
+    """The durable SDK keeps one aiohttp session per process for its client; the worker closes
+    it at shutdown, and so must we, or aiohttp complains while the interpreter exits."""
+    from azure.durable_functions.models.utils import http_utils
+
+    await http_utils._close_session()
+
+
 class DevHost:
     """Owns the servers and background loops for one app; `await run()` until stopped."""
 
@@ -217,6 +225,7 @@ class DevHost:
         await asyncio.gather(*serving, return_exceptions=True)
         if self.engine is not None:
             await self.engine.stop()
+            await _close_durable_client_session()
         self.front.pool.shutdown()
 
     def stop(self) -> None:

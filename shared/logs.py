@@ -106,5 +106,11 @@ def configure_json_logging(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("azure.core.pipeline.policies.http_logging_policy", "azure.identity", "httpx"):
+    noisy_loggers = (
+        "azure.core.pipeline.policies.http_logging_policy",
+        "azure.identity",
+        "httpx",
+        "pgserver",  # logs every pg_ctl call at INFO
+    )
+    for noisy in noisy_loggers:
         logging.getLogger(noisy).setLevel(logging.WARNING)
