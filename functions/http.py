@@ -7,7 +7,6 @@ domain errors become their problem, anything unexpected a logged 500 with a corr
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -107,10 +106,6 @@ def json_response(
     return func.HttpResponse(
         payload, status_code=status, headers=dict(headers or {}), mimetype="application/json"
     )
-
-
-def strong_etag(payload: bytes) -> str:
-    return '"' + hashlib.sha256(payload).hexdigest()[:32] + '"'
 
 
 def if_none_match(req: func.HttpRequest, etag: str) -> bool:

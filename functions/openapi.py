@@ -8,8 +8,9 @@ from pathlib import Path
 
 import azure.functions as func
 
-from functions.http import Call, cached_json_response, endpoint, strong_etag
+from functions.http import Call, cached_json_response, endpoint
 from functions.openapi_spec import build_document
+from shared.rendered_cache import content_etag
 
 bp = func.Blueprint()
 
@@ -24,7 +25,7 @@ def openapi_bytes() -> tuple[bytes, str]:
 
     document = build_document(function_app.app, app_dir=Path(function_app.__file__).parent)
     payload = json.dumps(document, separators=(",", ":")).encode()
-    return payload, strong_etag(payload)
+    return payload, content_etag(payload)
 
 
 @bp.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

@@ -13,15 +13,9 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from shared.config import Settings, get_settings
+from shared.tenancy import header
 
 WINDOW_S = 60
-
-
-def _header(headers: Mapping[str, str], name: str) -> str:
-    value = headers.get(name)
-    if value is None:
-        value = next((v for k, v in headers.items() if k.lower() == name), "")
-    return value or ""
 
 
 def _strip_port(address: str) -> str:
@@ -41,12 +35,12 @@ def client_ip(headers: Mapping[str, str], settings: Settings | None = None) -> s
     appends the peer it saw (as `ip:port`), while earlier entries are whatever the client sent.
     """
     settings = settings or get_settings()
-    fdid = _header(headers, "x-azure-fdid").strip().lower()
+    fdid = header(headers, "x-azure-fdid").strip().lower()
     if settings.frontdoor_id and fdid == settings.frontdoor_id.lower():
-        front_door_client = _header(headers, "x-azure-clientip").strip()
+        front_door_client = header(headers, "x-azure-clientip").strip()
         if front_door_client:
             return _strip_port(front_door_client)
-    forwarded = [part for part in _header(headers, "x-forwarded-for").split(",") if part.strip()]
+    forwarded = [part for part in header(headers, "x-forwarded-for").split(",") if part.strip()]
     return _strip_port(forwarded[-1]) if forwarded else "unknown"
 
 

@@ -17,7 +17,7 @@ DEFAULT_MAX_ENTRIES = 2048
 
 
 def content_etag(payload: bytes) -> str:
-    """A strong ETag of payload: functions.http.strong_etag's formula (shared cannot import it)."""
+    """A strong ETag of payload (the first 128 bits of its SHA-256)."""
     return '"' + hashlib.sha256(payload).hexdigest()[:32] + '"'
 
 

@@ -25,8 +25,9 @@ DEFAULT_TTL_S = 5.0
 PROVISIONING_RETRY_AFTER_S = 5
 
 
-def _header(headers: Mapping[str, str], name: str) -> str:
-    # func.HttpRequest headers are case-insensitive; plain dicts must use lowercase names.
+def header(headers: Mapping[str, str], name: str) -> str:
+    """A request header's value or "" (lowercase name: func.HttpRequest headers are
+    case-insensitive, and plain dicts in tests use lowercase keys)."""
     return headers.get(name) or ""
 
 
@@ -47,14 +48,14 @@ def request_host(headers: Mapping[str, str], settings: Settings | None = None) -
     (`X-Azure-FDID` equals FRONTDOOR_ID) or in local development; anyone can send the header.
     """
     settings = settings or get_settings()
-    forwarded = _header(headers, "x-forwarded-host")
+    forwarded = header(headers, "x-forwarded-host")
     if forwarded:
         via_front_door = bool(settings.frontdoor_id) and (
-            _header(headers, "x-azure-fdid").strip().lower() == settings.frontdoor_id.lower()
+            header(headers, "x-azure-fdid").strip().lower() == settings.frontdoor_id.lower()
         )
         if via_front_door or settings.is_development:
             return normalise_host(forwarded)
-    return normalise_host(_header(headers, "host"))
+    return normalise_host(header(headers, "host"))
 
 
 def is_platform_host(host: str, settings: Settings | None = None) -> bool:

@@ -24,6 +24,18 @@ _LINES_JSON = """
 """
 
 
+def _order_head(row: dict[str, Any]) -> dict[str, Any]:
+    """Fields every view of an order starts with (customer tracking, kitchen ticket)."""
+    return {
+        "id": str(row["id"]),
+        "ticket_number": format_ticket(row["ticket_number"]),
+        "status": row["status"],
+        "version": row["version"],
+        "placed_at": row["placed_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat(),
+    }
+
+
 def _fulfilment(row: dict[str, Any]) -> dict[str, Any]:
     fulfilment: dict[str, Any] = {"type": row["fulfilment_type"]}
     if row["customer_name"]:
@@ -53,12 +65,7 @@ def customer_order(conn: psycopg.Connection, order_id: str) -> dict[str, Any] | 
         for line in row["lines"]
     ]
     return {
-        "id": str(row["id"]),
-        "ticket_number": format_ticket(row["ticket_number"]),
-        "status": row["status"],
-        "version": row["version"],
-        "placed_at": row["placed_at"].isoformat(),
-        "updated_at": row["updated_at"].isoformat(),
+        **_order_head(row),
         "fulfilment": _fulfilment(row),
         "lines": lines,
         "totals": {
@@ -87,12 +94,7 @@ def kitchen_tickets(
     ).fetchall()
     return [
         {
-            "id": str(row["id"]),
-            "ticket_number": format_ticket(row["ticket_number"]),
-            "status": row["status"],
-            "version": row["version"],
-            "placed_at": row["placed_at"].isoformat(),
-            "updated_at": row["updated_at"].isoformat(),
+            **_order_head(row),
             "age_seconds": max(row["age_seconds"], 0),
             "fulfilment": _fulfilment(row),
             "lines": [
