@@ -10,6 +10,7 @@ background — Python cannot kill a thread, and the real host recycles the whole
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -63,12 +64,27 @@ async def send_problem(send: Send, status: int, title: str, detail: str, path: s
     await send_bytes(send, status, headers, problem_document(status, title, detail, path))
 
 
+def _folded_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Repeated headers folded into one comma-separated value, as the host does."""
+    headers: dict[str, str] = {}
+    for raw_key, raw_value in raw:
+        key, value = raw_key.decode("latin-1"), raw_value.decode("latin-1")
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return headers
+
+
 def _response_headers(response: func.HttpResponse) -> list[tuple[bytes, bytes]]:
-    headers = [(k.lower().encode(), str(v).encode()) for k, v in response.headers.items()]
-    if response.mimetype and not any(k == b"content-type" for k, _ in headers):
+    headers = [
+        (key.lower().encode("latin-1"), str(value).encode())
+        for key, value in response.headers.items()
+    ]
+    names = {key for key, _ in headers}
+    if b"content-length" in names:
+        headers = [(k, v) for k, v in headers if k != b"content-length"]
+    if response.mimetype and b"content-type" not in names:
         charset = f"; charset={response.charset}" if response.charset else ""
-        headers.append((b"content-type", f"{response.mimetype}{charset}".encode()))
-    return [(k, v) for k, v in headers if k != b"content-length"]
+        headers.append((b"content-type", f"{response.mimetype}{charset}".encode("latin-1")))
+    return headers
 
 
 class HttpFront:
@@ -86,6 +102,7 @@ class HttpFront:
         self.timeout = function_timeout_s
         self.extra_routes = extra_routes or {}
         self.pool = BatchingWorkerPool(threads or worker_thread_count())
+        self.deadlines = Deadlines(function_timeout_s)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -139,11 +156,10 @@ class HttpFront:
         )
 
     def _request(self, scope: Scope, body: bytes, params: dict[str, str]) -> func.HttpRequest:
-        headers: dict[str, str] = {}
-        for raw_key, raw_value in scope["headers"]:
-            key, value = raw_key.decode("latin-1"), raw_value.decode("latin-1")
-            # Repeated headers are folded into one comma-separated value, as the host does.
-            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        raw = scope["headers"]
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw}
+        if len(headers) != len(raw):
+            headers = _folded_headers(raw)
         client = scope.get("client")
         if client:
             # App Service appends the peer to X-Forwarded-For; apps read the client IP there.
@@ -152,24 +168,53 @@ class HttpFront:
         host = headers.get("host") or "localhost"
         query = scope.get("query_string", b"").decode("latin-1")
         url = f"{scope.get('scheme', 'http')}://{host}{scope['path']}{'?' + query if query else ''}"
-        return build_request(scope["method"], url, headers=headers, body=body, route_params=params)
+        return build_request(
+            scope["method"], url, headers=headers, body=body, route_params=params, query=query
+        )
 
     async def _invoke(self, found: Any, request: func.HttpRequest) -> func.HttpResponse:
         """Run the function, raising TimeoutError after functionTimeout."""
         if found.route.is_async:
             return await asyncio.wait_for(self.router.call_async(found, request), self.timeout)
-        # A timer on the pool's future instead of wait_for: no Task per request on the hot path.
         future = self.pool.run(self.router.call_sync, found, request)
-        expiry = asyncio.get_running_loop().call_later(self.timeout, _expire, future)
-        try:
-            return await future
-        finally:
-            expiry.cancel()
+        self.deadlines.watch(future)
+        return await future
 
 
-def _expire(future: asyncio.Future) -> None:
-    if not future.done():
-        future.set_exception(TimeoutError())
+class Deadlines:
+    """Fails pending futures with TimeoutError once `timeout_s` has passed.
+
+    One sweep every SWEEP_S for all calls, rather than wait_for (a Task per call) or call_later
+    (a timer per call): on the hot path a call costs one deque append. A call may therefore
+    time out up to SWEEP_S late.
+    """
+
+    SWEEP_S = 0.1
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self._watched: collections.deque[tuple[float, asyncio.Future[Any]]] = collections.deque()
+        self._sweeping = False
+
+    def watch(self, future: asyncio.Future[Any]) -> None:
+        loop = future.get_loop()
+        self._watched.append((loop.time() + self.timeout_s, future))
+        if not self._sweeping:
+            self._sweeping = True
+            loop.call_later(self.SWEEP_S, self._sweep, loop)
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        still = [(due, f) for due, f in self._watched if not f.done()]
+        self._watched.clear()
+        for due, future in still:
+            if due <= now:
+                future.set_exception(TimeoutError())
+            else:
+                self._watched.append((due, future))
+        self._sweeping = bool(self._watched)
+        if self._sweeping:
+            loop.call_later(self.SWEEP_S, self._sweep, loop)
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

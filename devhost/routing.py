@@ -18,7 +18,7 @@ import inspect
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -35,6 +35,8 @@ _CONSTRAINTS = {
     "float": r"-?\d+(?:\.\d+)?",
 }
 _TOKEN = re.compile(r"\{([^{}]+)\}")
+# Distinct (method, path) pairs remembered by Router.match before it starts over.
+MATCH_CACHE_SIZE = 4096
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
@@ -77,10 +79,10 @@ class HttpRoute:
     user_function: Callable[..., Any]
     request_arg: str
     durable_client_arg: str | None
+    is_async: bool = field(init=False)
 
-    @property
-    def is_async(self) -> bool:
-        return inspect.iscoroutinefunction(self.user_function)
+    def __post_init__(self) -> None:
+        self.is_async = inspect.iscoroutinefunction(self.user_function)
 
 
 def _segment_rank(segment: str, params: list[Parameter]) -> int:
@@ -177,9 +179,21 @@ class Router:
         self.route_prefix = route_prefix
         self.routes = _http_routes(functions, route_prefix)
         self._durable_client_json = durable_client_json
+        # Matching walks every route's regex; a hot path repeats, so remember recent answers.
+        self._matches: dict[tuple[str, str], RouteMatch] = {}
 
     def match(self, method: str, path: str) -> RouteMatch:
         """The route for method and path, or RouteNotFound / MethodNotAllowed."""
+        key = (method, path)
+        found = self._matches.get(key)
+        if found is None:
+            found = self._match(method, path)  # 404/405 raise and are not remembered
+            if len(self._matches) >= MATCH_CACHE_SIZE:
+                self._matches.clear()
+            self._matches[key] = found
+        return found
+
+    def _match(self, method: str, path: str) -> RouteMatch:
         allowed: set[str] = set()
         path = "/" + path.strip("/")
         for route in self.routes:
@@ -214,7 +228,8 @@ class Router:
     def call_sync(self, found: RouteMatch, req: func.HttpRequest) -> func.HttpResponse:
         """Call the function in this thread; async functions get their own event loop."""
         result = found.route.user_function(**self._arguments(found.route, req))
-        if inspect.isawaitable(result):
+        # isinstance first: inspect.isawaitable is slow, and nearly every result is a response.
+        if not isinstance(result, func.HttpResponse) and inspect.isawaitable(result):
             result = asyncio.run(_await(result))
         return result
 
@@ -230,15 +245,22 @@ def build_request(
     headers: Mapping[str, str],
     body: bytes,
     route_params: Mapping[str, str],
+    query: str | None = None,
 ) -> func.HttpRequest:
-    """A func.HttpRequest as the host builds it (params parsed from the URL: the SDK does not)."""
+    """A func.HttpRequest as the host builds it (params parsed from the URL: the SDK does not).
+
+    `query` is the raw query string when the caller already has it (saves re-splitting the URL).
+    """
+    if query is None:
+        query = urlsplit(url).query
     params: dict[str, str] = {}
-    for key, value in parse_qsl(urlsplit(url).query, keep_blank_values=True):
-        params.setdefault(key, value)
+    if query:
+        for key, value in parse_qsl(query, keep_blank_values=True):
+            params.setdefault(key, value)
     return func.HttpRequest(
         method=method.upper(),
         url=url,
-        headers=dict(headers),
+        headers=headers,
         params=params,
         route_params=dict(route_params),
         body=body,
