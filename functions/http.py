@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -96,7 +96,9 @@ def correlation_id_from(headers: Mapping[str, str]) -> str:
     trace = _TRACEPARENT.match((headers.get("traceparent") or "").strip().lower())
     if trace:
         return trace.group(1)
-    return uuid.uuid4().hex
+    # Unique, not secret: random's generator instead of uuid4, whose os.urandom is a syscall
+    # that drops the GIL and makes a busy worker thread wait to get it back.
+    return f"{random.getrandbits(128):032x}"
 
 
 def json_response(

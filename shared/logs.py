@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import atexit
+import collections
 import contextvars
-import copy
 import json
 import logging
-import queue
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from logging.handlers import QueueHandler, QueueListener
+from typing import TextIO
 
 correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "correlation_id", default=None
@@ -53,18 +53,27 @@ class ContextFilter(logging.Filter):
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, context and `extra` fields."""
 
+    # (second, its rendering) as one tuple, so threads never see a mismatched pair.
+    _rendered_second: tuple[int, str] = (-1, "")
+
+    def _time(self, created: float) -> str:
+        # Busy servers log many lines a second; render the seconds part once per second.
+        second = int(created)
+        cached, stamp = self._rendered_second
+        if second != cached:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._rendered_second = (second, stamp)
+        return f"{stamp}.{int((created - second) * 1000):03d}Z"
+
     def format(self, record: logging.LogRecord) -> str:
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
         entry = {
-            "time": f"{stamp}.{int(record.msecs):03d}Z",
+            "time": self._time(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
         }
-        fields = record.__dict__
-        for key in fields.keys() - _STANDARD:
-            value = fields[key]
-            if value is not None and not key.startswith("_"):
+        for key, value in record.__dict__.items():
+            if value is not None and key not in _STANDARD and not key.startswith("_"):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
@@ -73,36 +82,67 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-class _SnapshotQueueHandler(QueueHandler):
-    """Queues records with everything read in the logging thread already resolved.
+class BatchedStreamHandler(logging.Handler):
+    """Formats in the calling thread and lets one writer thread flush lines every FLUSH_S.
 
-    The context fields (ContextFilter, added to this handler) and the message are taken in the
-    calling thread; the traceback is rendered here because exc_info cannot cross threads safely.
+    Writing (a syscall, so the GIL is dropped) from every worker thread made them queue behind
+    each other on busy servers, and waking a listener thread per record cost a thread switch
+    per request. Here a record costs a format and a deque append; the writer wakes on a timer,
+    so a line reaches the stream up to FLUSH_S late. `close()` (at exit) flushes the rest.
     """
 
-    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
-        record = copy.copy(record)
-        record.msg, record.args = record.getMessage(), None
-        if record.exc_info:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-            record.exc_info = None
-        return record
+    FLUSH_S = 0.05
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self.stream = stream
+        self._lines: collections.deque[str] = collections.deque()
+        self._closed = threading.Event()
+        self._writer = threading.Thread(target=self._write_loop, name="log-writer", daemon=True)
+        self._writer.start()
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        # No handler lock: formatting is per record, and deque appends are thread-safe.
+        if not self.filter(record):
+            return False
+        try:
+            self._lines.append(self.format(record))
+        except Exception:
+            self.handleError(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.handle(record)
+
+    def _write_loop(self) -> None:
+        while not self._closed.wait(self.FLUSH_S):
+            self.flush()
+
+    def flush(self) -> None:
+        lines = []
+        while self._lines:
+            lines.append(self._lines.popleft())
+        if lines:
+            with self.lock:  # flush() runs in the writer thread and at close
+                self.stream.write("\n".join(lines) + "\n")
+                self.stream.flush()
+
+    def close(self) -> None:
+        self._closed.set()
+        self.flush()
+        super().close()
 
 
 def configure_json_logging(level: int = logging.INFO) -> None:
-    """Send JSON lines to stderr (devhost, scripts); the Azure host brings its own handlers.
-
-    Callers only enqueue; one listener thread formats and writes. Writing under the stream
-    handler's lock from every worker thread made them queue behind each other on busy servers.
-    """
-    output = logging.StreamHandler(sys.stderr)
-    output.setFormatter(JsonFormatter())
-    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    handler = _SnapshotQueueHandler(records)
+    """Send JSON lines to stderr (devhost, scripts); the Azure host brings its own handlers."""
+    handler = BatchedStreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
     handler.addFilter(ContextFilter())
-    listener = QueueListener(records, output)
-    listener.start()
-    atexit.register(listener.stop)  # flush what is queued when the process exits
+    atexit.register(handler.close)  # write what is buffered when the process exits
+    # The JSON lines carry neither the caller's file/line nor thread and process names; skip
+    # collecting them for every record (logging's documented switches, see logging/__init__.py).
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
