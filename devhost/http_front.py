@@ -75,15 +75,14 @@ def _folded_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
 
 def _response_headers(response: func.HttpResponse) -> list[tuple[bytes, bytes]]:
     headers = [
-        (key.lower().encode("latin-1"), str(value).encode())
-        for key, value in response.headers.items()
+        (key.lower().encode(), str(value).encode()) for key, value in response.headers.items()
     ]
     names = {key for key, _ in headers}
     if b"content-length" in names:
         headers = [(k, v) for k, v in headers if k != b"content-length"]
     if response.mimetype and b"content-type" not in names:
         charset = f"; charset={response.charset}" if response.charset else ""
-        headers.append((b"content-type", f"{response.mimetype}{charset}".encode("latin-1")))
+        headers.append((b"content-type", f"{response.mimetype}{charset}".encode()))
     return headers
 
 

@@ -102,17 +102,17 @@ class BatchedStreamHandler(logging.Handler):
         self._writer.start()
 
     def handle(self, record: logging.LogRecord) -> bool:
-        # No handler lock: formatting is per record, and deque appends are thread-safe.
+        # Without the handler lock: formatting is per record, and deque appends are thread-safe.
         if not self.filter(record):
             return False
+        self.emit(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
         try:
             self._lines.append(self.format(record))
         except Exception:
             self.handleError(record)
-        return True
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.handle(record)
 
     def _write_loop(self) -> None:
         while not self._closed.wait(self.FLUSH_S):
