@@ -73,15 +73,23 @@ def transaction() -> Iterator[psycopg.Connection]:
         yield conn
 
 
+_SCOPE = "select set_config('search_path', %s, true)"
+_SCOPE_ASYNC_COMMIT = _SCOPE + ", set_config('synchronous_commit', 'off', true)"
+
+
 @contextmanager
-def tenant_transaction(schema: str) -> Iterator[psycopg.Connection]:
+def tenant_transaction(
+    schema: str, *, synchronous_commit: bool = True
+) -> Iterator[psycopg.Connection]:
     """A pooled connection in one transaction whose search path is the tenant's schema.
 
     `set_config(..., true)` is transaction-local, so the path ends with the transaction (also
     behind PgBouncer in transaction mode) and nothing about the tenant stays on the connection.
+    `synchronous_commit=False` commits without waiting for the WAL flush, set in the same
+    statement so it costs no round trip of its own.
     """
     check_schema_name(schema)
     with transaction() as conn:
         quoted = sql.Identifier(schema).as_string(conn)
-        conn.execute("select set_config('search_path', %s, true)", [quoted])
+        conn.execute(_SCOPE if synchronous_commit else _SCOPE_ASYNC_COMMIT, [quoted])
         yield conn

@@ -44,26 +44,32 @@ def client_ip(headers: Mapping[str, str], settings: Settings | None = None) -> s
     return _strip_port(forwarded[-1]) if forwarded else "unknown"
 
 
-def count_hit(
-    conn: psycopg.Connection,
-    bucket: str,
-    *,
-    limit: int,
-    window_s: int = WINDOW_S,
-    now: datetime | None = None,
-) -> int | None:
-    """Count one request in bucket's current window; seconds to wait when over limit, else None."""
-    now = now or datetime.now(UTC)
+def window_start(now: datetime, window_s: int = WINDOW_S) -> datetime:
+    """The start of the fixed window that now falls in."""
     epoch = now.timestamp()
-    start = datetime.fromtimestamp(epoch - epoch % window_s, UTC)
-    row = conn.execute(
+    return datetime.fromtimestamp(epoch - epoch % window_s, UTC)
+
+
+def add_hit(conn: psycopg.Connection, bucket: str, start: datetime) -> psycopg.Cursor:
+    """Send the upsert counting one hit in bucket's window; its row holds `hits` once fetched.
+
+    A cursor rather than the count, so a caller can send it in one pipeline with other
+    statements: the window's row stays locked until commit, so the fewer round trips after it,
+    the better.
+    """
+    return conn.execute(
         """insert into rate_limit_windows as w (bucket, window_start, hits) values (%s, %s, 1)
            on conflict (bucket, window_start) do update set hits = w.hits + 1
            returning hits""",
         [bucket, start],
-    ).fetchone()
-    assert row is not None
-    if row["hits"] <= limit:
+    )
+
+
+def retry_after(
+    hits: int, *, limit: int, start: datetime, now: datetime, window_s: int = WINDOW_S
+) -> int | None:
+    """Seconds to wait when hits is over limit, else None."""
+    if hits <= limit:
         return None
     remaining = (start + timedelta(seconds=window_s) - now).total_seconds()
     return max(1, math.ceil(remaining))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from shared.config import get_settings, load_settings
@@ -33,6 +35,29 @@ def test_a_replayed_idempotent_answer_is_not_counted(shop: Shop) -> None:
     assert shop.post_order(body, key="k1", ip="203.0.113.9").status_code == 201
     for _ in range(get_settings().order_rate_limit_per_minute + 5):
         assert shop.post_order(body, key="k1", ip="203.0.113.9").status_code == 201
+
+
+def test_rejected_orders_count_and_the_limit_is_answered_before_validation(shop: Shop) -> None:
+    limit = get_settings().order_rate_limit_per_minute
+    unknown_item = {"lines": [{"item_id": str(uuid.uuid4()), "quantity": 1}]}
+    invalid = {**shop.order_body(), **unknown_item}
+    for _ in range(limit):
+        assert shop.post_order(invalid, ip="203.0.113.10").status_code == 422
+    # The invalid requests used up the window: valid and invalid alike now get 429, and a
+    # limited request with a key leaves the key unused for a later retry.
+    assert shop.post_order(shop.order_body(), ip="203.0.113.10").status_code == 429
+    assert shop.post_order(invalid, key="later", ip="203.0.113.10").status_code == 429
+    assert shop.post_order(shop.order_body(), key="later").status_code == 201
+
+
+def test_limited_requests_take_no_ticket_number(shop: Shop) -> None:
+    limit = get_settings().order_rate_limit_per_minute
+    first = shop.place()
+    for _ in range(limit):
+        assert shop.post_order(shop.order_body(), ip="203.0.113.11").status_code == 201
+    assert shop.post_order(shop.order_body(), ip="203.0.113.11").status_code == 429
+    after = shop.place()
+    assert int(after["ticket_number"][1:]) == int(first["ticket_number"][1:]) + limit + 1
 
 
 FRONT_DOOR = load_settings(

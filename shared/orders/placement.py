@@ -1,14 +1,16 @@
 """Placing an order exactly once, in two transactions.
 
 1. Admission (asynchronous commit): claim the Idempotency-Key (or find its stored answer),
-   count the request against the rate limit, validate and price it, take a ticket number.
+   validate and price the order, then count the request against the rate limit and take a
+   ticket number in one round trip just before the commit.
 2. The order (synchronous commit): its rows, its first `order_events` row, its `order.placed`
    outbox event and the stored idempotent answer, together. The outbox is published after it.
 
 Admission commits without waiting for its WAL flush: the order's own commit flushes the WAL up to
 and including it, and if the server crashes first nothing durable depends on it. Its short row
 locks (key, rate window, ticket counter) are therefore never held across a WAL flush, so orders
-of one restaurant do not queue behind each other's commits.
+of one restaurant do not queue behind each other's commits; the two rows many requests share
+(rate window, ticket counter) are locked only for that last round trip and the commit.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ from shared.orders.current_menu import current_menu
 from shared.orders.models import FulfilmentIn, OrderIn
 from shared.orders.pricing import PricedOrder, TaxRule, price_order
 from shared.orders.records import insert_order, receipt
-from shared.orders.tickets import business_date, format_ticket, next_ticket_number
-from shared.rate_limit import count_hit
+from shared.orders.tickets import business_date, format_ticket, take_ticket
+from shared.rate_limit import add_hit, retry_after, window_start
 from shared.restaurant_settings import RestaurantSettings, effective_settings, is_open
 from shared.tables_qr import Table, table_for_token
 from shared.tenants import TenantRecord
@@ -109,6 +111,30 @@ def _validate(
     return priced, table
 
 
+def _count_and_take_ticket(
+    conn: psycopg.Connection, client_ip: str, day: date | None, now: datetime
+) -> tuple[int | None, int | None]:
+    """Count the request and take day's ticket number (None: no ticket) in one round trip.
+
+    Returns (seconds to wait when over the rate limit, else None; the ticket number). Both rows
+    are shared by many requests (every order of the day, every order from one address) and stay
+    locked until commit, so they are taken last, together, right before the commit.
+    """
+    start = window_start(now)
+    with conn.pipeline():
+        hit = add_hit(conn, f"orders:{client_ip}", start)
+        ticket = take_ticket(conn, day) if day is not None else None
+    hit_row = hit.fetchone()
+    assert hit_row is not None
+    limit = get_settings().order_rate_limit_per_minute
+    wait = retry_after(hit_row["hits"], limit=limit, start=start, now=now)
+    if ticket is None:
+        return wait, None
+    ticket_row = ticket.fetchone()
+    assert ticket_row is not None
+    return wait, int(ticket_row["last_number"])
+
+
 def _admit(
     tenant: TenantRecord,
     order: OrderIn,
@@ -117,11 +143,10 @@ def _admit(
     client_ip: str,
     now: datetime,
 ) -> _Admitted | idempotency.StoredResponse:
-    """Transaction 1: the key, the rate limit, validation and pricing, the ticket number."""
+    """Transaction 1: the key, validation and pricing, then the rate limit and ticket number."""
     settings = effective_settings(tenant)
     rejected: errors.ProblemError | None = None
-    with tenant_transaction(tenant.schema_name) as conn:
-        conn.execute("set local synchronous_commit = off")
+    with tenant_transaction(tenant.schema_name, synchronous_commit=False) as conn:
         claim = None
         if key is not None:
             fingerprint = idempotency.request_fingerprint(order.model_dump(mode="json"))
@@ -129,23 +154,23 @@ def _admit(
             if isinstance(outcome, idempotency.StoredResponse):
                 return outcome  # a replay is not counted against the rate limit
             claim = outcome
-        limit = get_settings().order_rate_limit_per_minute
-        retry_after = count_hit(conn, f"orders:{client_ip}", limit=limit)
-        if retry_after is not None:
-            # Raising rolls the claim back too: a rejected request leaves its key unused.
-            raise errors.too_many_requests(retry_after)
+        # Validation only reads, so it runs before the shared rows are locked; a request over
+        # the limit is still answered 429 rather than 422.
         try:
             priced, table = _validate(conn, tenant, settings, order, now)
         except errors.ProblemError as problem:
-            # Commit the count (rejected requests count too) but free the key for a fixed retry.
             rejected = problem
-            if claim is not None:
-                idempotency.drop_claim(conn, claim)
-        else:
-            day = business_date(now, settings.timezone)
-            number = next_ticket_number(conn, day)
+        day = business_date(now, settings.timezone)
+        wait, number = _count_and_take_ticket(conn, client_ip, None if rejected else day, now)
+        if wait is not None:
+            # Raising rolls back the claim, the count and the ticket: the key stays unused.
+            raise errors.too_many_requests(wait)
+        if rejected is not None and claim is not None:
+            # Commit the count (rejected requests count too) but free the key for a fixed retry.
+            idempotency.drop_claim(conn, claim)
     if rejected is not None:
         raise rejected
+    assert number is not None
     return _Admitted(claim, priced, table, day, number)
 
 

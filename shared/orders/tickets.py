@@ -18,13 +18,15 @@ def format_ticket(number: int) -> str:
     return f"#{number:04d}"
 
 
-def next_ticket_number(conn: psycopg.Connection, day: date) -> int:
-    """Take the next number of day; the counter row stays locked until the caller commits."""
-    row = conn.execute(
+def take_ticket(conn: psycopg.Connection, day: date) -> psycopg.Cursor:
+    """Send the upsert taking day's next number; its row holds `last_number` once fetched.
+
+    The counter row stays locked until the caller commits, so callers send this last (in a
+    pipeline with their other hot-row statements) and commit straight after.
+    """
+    return conn.execute(
         """insert into ticket_counters as c (business_date, last_number) values (%s, 1)
            on conflict (business_date) do update set last_number = c.last_number + 1
            returning last_number""",
         [day],
-    ).fetchone()
-    assert row is not None
-    return int(row["last_number"])
+    )
