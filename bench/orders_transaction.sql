@@ -2,11 +2,11 @@
 -- bench_orders.py. `tenant_bench` is replaced by the schema under test. Run with -M prepared
 -- (psycopg prepares repeated statements too). Pipelined statements are sent one by one here.
 \set ip random(1, 2000000000)
--- 1. Admission (asynchronous commit): claim the Idempotency-Key, count the request, read the
---    menu version, take the ticket number.
+-- 1. Admission (asynchronous commit): claim the Idempotency-Key, read the menu version, count
+--    the request and take the ticket number (those two pipelined by the app).
 BEGIN;
-SELECT set_config('search_path', '"tenant_bench"', true);
-SET LOCAL synchronous_commit = off;
+SELECT set_config('search_path', '"tenant_bench"', true),
+       set_config('synchronous_commit', 'off', true);
 INSERT INTO idempotency_keys AS k (key, request_hash, claim, expires_at)
     VALUES (gen_random_uuid()::text, md5(random()::text), gen_random_uuid(),
             now() + make_interval(hours => 24))
@@ -15,10 +15,10 @@ INSERT INTO idempotency_keys AS k (key, request_hash, claim, expires_at)
         expires_at = excluded.expires_at
     WHERE k.expires_at <= now()
     RETURNING key, claim \gset
+SELECT max(version) AS version FROM menu_versions;
 INSERT INTO rate_limit_windows AS w (bucket, window_start, hits)
     VALUES ('orders:' || :ip, date_trunc('minute', now()), 1)
     ON CONFLICT (bucket, window_start) DO UPDATE SET hits = w.hits + 1 RETURNING hits;
-SELECT max(version) AS version FROM menu_versions;
 INSERT INTO ticket_counters AS c (business_date, last_number) VALUES (current_date, 1)
     ON CONFLICT (business_date) DO UPDATE SET last_number = c.last_number + 1
     RETURNING last_number \gset
