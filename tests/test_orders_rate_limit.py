@@ -37,7 +37,7 @@ def test_a_replayed_idempotent_answer_is_not_counted(shop: Shop) -> None:
         assert shop.post_order(body, key="k1", ip="203.0.113.9").status_code == 201
 
 
-def test_rejected_orders_count_and_the_limit_is_answered_before_validation(shop: Shop) -> None:
+def test_rejected_orders_count_and_over_the_limit_429_wins_over_422(shop: Shop) -> None:
     limit = get_settings().order_rate_limit_per_minute
     unknown_item = {"lines": [{"item_id": str(uuid.uuid4()), "quantity": 1}]}
     invalid = {**shop.order_body(), **unknown_item}
