@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -73,17 +74,49 @@ def _folded_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     return headers
 
 
+@functools.lru_cache(maxsize=64)
+def _content_type(mimetype: str, charset: str | None) -> bytes:
+    return f"{mimetype}; charset={charset}".encode() if charset else mimetype.encode()
+
+
 def _response_headers(response: func.HttpResponse) -> list[tuple[bytes, bytes]]:
-    headers = [
-        (key.lower().encode(), str(value).encode()) for key, value in response.headers.items()
-    ]
-    names = {key for key, _ in headers}
-    if b"content-length" in names:
-        headers = [(k, v) for k, v in headers if k != b"content-length"]
-    if response.mimetype and b"content-type" not in names:
-        charset = f"; charset={response.charset}" if response.charset else ""
-        headers.append((b"content-type", f"{response.mimetype}{charset}".encode()))
+    """The function's headers for the wire; Content-Length is ours (from the body we send)."""
+    headers = []
+    typed = False
+    for key, value in response.headers.items():
+        name = key.lower()
+        if name == "content-length":
+            continue
+        typed = typed or name == "content-type"
+        headers.append((name.encode(), str(value).encode()))
+    if not typed and response.mimetype:
+        headers.append((b"content-type", _content_type(response.mimetype, response.charset)))
     return headers
+
+
+def _request_headers(scope: Scope) -> dict[str, str]:
+    """The request's headers as the host hands them over, X-Forwarded-For extended by the peer."""
+    raw = scope["headers"]
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw}
+    if len(headers) != len(raw):
+        headers = _folded_headers(raw)
+    client = scope.get("client")
+    if client:
+        # App Service appends the peer to X-Forwarded-For; apps read the client IP there.
+        forwarded = headers.get("x-forwarded-for")
+        headers["x-forwarded-for"] = f"{forwarded}, {client[0]}" if forwarded else client[0]
+    return headers
+
+
+def _request(
+    scope: Scope, headers: dict[str, str], body: bytes, params: dict[str, str]
+) -> func.HttpRequest:
+    host = headers.get("host") or "localhost"
+    query = scope.get("query_string", b"").decode("latin-1")
+    url = f"{scope.get('scheme', 'http')}://{host}{scope['path']}{'?' + query if query else ''}"
+    return build_request(
+        scope["method"], url, headers=headers, body=body, route_params=params, query=query
+    )
 
 
 class HttpFront:
@@ -129,11 +162,16 @@ class HttpFront:
                 send, 405, "Method not allowed", f"Allowed: {allowed}", path, allow=allowed
             )
             return
-        body = await _read_body(receive)
-        if body is None:
-            await send_problem(send, 413, "Payload too large", "Over 100 MB", path)
-            return
-        request = self._request(scope, body, found.params)
+        headers = _request_headers(scope)
+        # A request without Content-Length or Transfer-Encoding has no body (RFC 9112 §6.3):
+        # skip the receive round trip, the common case for the GETs customers send.
+        body = b""
+        if "content-length" in headers or "transfer-encoding" in headers:
+            body = await _read_body(receive)
+            if body is None:
+                await send_problem(send, 413, "Payload too large", "Over 100 MB", path)
+                return
+        request = _request(scope, headers, body, found.params)
         try:
             response = await self._invoke(found, request)
         except TimeoutError:
@@ -152,23 +190,6 @@ class HttpFront:
             _response_headers(response),
             response.get_body() or b"",
             head=method == "HEAD",
-        )
-
-    def _request(self, scope: Scope, body: bytes, params: dict[str, str]) -> func.HttpRequest:
-        raw = scope["headers"]
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw}
-        if len(headers) != len(raw):
-            headers = _folded_headers(raw)
-        client = scope.get("client")
-        if client:
-            # App Service appends the peer to X-Forwarded-For; apps read the client IP there.
-            forwarded = headers.get("x-forwarded-for")
-            headers["x-forwarded-for"] = f"{forwarded}, {client[0]}" if forwarded else client[0]
-        host = headers.get("host") or "localhost"
-        query = scope.get("query_string", b"").decode("latin-1")
-        url = f"{scope.get('scheme', 'http')}://{host}{scope['path']}{'?' + query if query else ''}"
-        return build_request(
-            scope["method"], url, headers=headers, body=body, route_params=params, query=query
         )
 
     async def _invoke(self, found: Any, request: func.HttpRequest) -> func.HttpResponse:

@@ -24,6 +24,7 @@ from typing import Any
 import uvicorn
 
 from devhost.blob_triggers import BlobTriggerWatcher
+from devhost.coalescing_http import CoalescingHttpToolsProtocol
 from devhost.host_config import HostConfig, read_host_json
 from devhost.http_front import ASGIApp, HttpFront, Receive, Scope, Send, send_bytes, send_problem
 from devhost.identity import JWKS_PATH, DevIdentity
@@ -183,6 +184,7 @@ class DevHost:
             # devhost reads X-Forwarded-* itself (tenancy rules); uvicorn must not rewrite them.
             proxy_headers=False,
             ws="websockets-sansio" if app is not self.front else "none",
+            http=CoalescingHttpToolsProtocol if app is self.front else "httptools",
             # Browsers offer permessage-deflate; compressing each frame per connection costs the
             # hub more CPU than the kitchen's small JSON frames save.
             ws_per_message_deflate=False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import threading
@@ -47,6 +48,50 @@ def test_request_and_response_conversions(http: httpx.Client) -> None:
     assert body["params"] == {"a": "1", "b": "two"}
     assert body["route"] == {"id": "42", "rest": "tail"}
     assert body["header"] == "present" and body["body"] == "payload"
+
+
+def _raw_exchange(devhost: DevhostProcess, request: bytes) -> bytes:
+    """Send request bytes as they are; read until the server closes the connection."""
+    with socket.create_connection(("127.0.0.1", devhost.port), timeout=10) as conn:
+        conn.sendall(request)
+        received = b""
+        while chunk := conn.recv(65536):
+            received += chunk
+    return received
+
+
+def test_pipelined_requests_get_whole_responses_in_order(devhost: DevhostProcess) -> None:
+    # The front writes each loop turn's output at once (devhost/coalescing_http.py): two
+    # requests in one packet must still get two complete responses, in request order, and the
+    # closing request's response must reach the client before the connection closes.
+    first = b"GET /api/echo/1 HTTP/1.1\r\nhost: a\r\n\r\n"
+    second = b"GET /api/echo/2 HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n"
+    received = _raw_exchange(devhost, first + second)
+    assert received.count(b"HTTP/1.1 207") == 2
+    assert received.index(b'"id": "1"') < received.index(b'"id": "2"')
+    assert received.endswith(b"}")
+
+
+def test_http_1_0_response_arrives_before_close(devhost: DevhostProcess) -> None:
+    received = _raw_exchange(devhost, b"GET /api/text HTTP/1.0\r\nhost: a\r\n\r\n")
+    assert received.startswith(b"HTTP/1.1 200")
+    assert received.endswith("héllo".encode())
+
+
+def test_chunked_request_bodies_reach_the_function(devhost: DevhostProcess) -> None:
+    # Bodies are read only when Content-Length or Transfer-Encoding announces one.
+    request = (
+        b"POST /api/echo/4 HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n"
+        b"connection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+    )
+    assert b'"body": "hello"' in _raw_exchange(devhost, request)
+
+
+def test_large_bodies_round_trip_whole(http: httpx.Client) -> None:
+    payload = b"0123456789abcdef" * 65536  # 1 MiB: more than one socket write can take
+    response = http.put("/api/echo/3", content=payload)
+    assert response.status_code == 207
+    assert response.json()["body"].encode() == payload
 
 
 def test_optional_route_parameter_may_be_absent(http: httpx.Client) -> None:
