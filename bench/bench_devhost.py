@@ -7,7 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.load import REPO, devhost_command, process, wrk
+from bench.load import REPO, devhost_command, on_server_cpu, process, wrk
 from bench.report import Row, median, row
 from devhost.services import free_port
 
@@ -25,12 +25,14 @@ def run() -> list[Row]:
     startups = [_startup_seconds(data_dir) for _ in range(3)]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     bare_port, host_port = free_port(), free_port()
-    bare = [sys.executable, "-m", "uvicorn", "bench.apps.bare_asgi:app", "--port", str(bare_port),
-            "--log-level", "warning", "--no-access-log"]  # fmt: skip
+    bare = on_server_cpu([sys.executable, "-m", "uvicorn", "bench.apps.bare_asgi:app", "--port",
+        str(bare_port), "--log-level", "warning", "--no-access-log"])  # fmt: skip
     with process(bare, f"http://127.0.0.1:{bare_port}/", env):
         floor = wrk(f"http://127.0.0.1:{bare_port}/")
-    trivial = devhost_command(
-        "bench.apps.trivial_app:app", REPO / "bench" / "apps", host_port, free_port(), data_dir
+    trivial = on_server_cpu(
+        devhost_command(
+            "bench.apps.trivial_app:app", REPO / "bench" / "apps", host_port, free_port(), data_dir
+        )
     )
     with process(trivial, f"http://127.0.0.1:{host_port}/api/hello", env):
         hosted = wrk(f"http://127.0.0.1:{host_port}/api/hello")

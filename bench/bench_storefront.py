@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.load import REPO, devhost_command, process, wait_until_ok, wrk
+from bench.load import REPO, devhost_command, on_server_cpu, process, wait_until_ok, wrk
 from bench.report import Row, median, percentile, row
 from bench.storefront_data import menu_document, seed_menu
 from devhost.identity import DevIdentity
@@ -37,8 +37,8 @@ def _floor(body: bytes, url_path: str) -> tuple[float, float]:
     body_file.write_bytes(body)
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO), "BENCH_BODY_FILE": str(body_file)}
-    command = [sys.executable, "-m", "uvicorn", "bench.apps.bare_bytes:app", "--port", str(port),
-               "--log-level", "warning", "--no-access-log"]  # fmt: skip
+    command = on_server_cpu([sys.executable, "-m", "uvicorn", "bench.apps.bare_bytes:app", "--port",
+        str(port), "--log-level", "warning", "--no-access-log"])  # fmt: skip
     with process(command, f"http://127.0.0.1:{port}{url_path}", env):
         result = wrk(f"http://127.0.0.1:{port}{url_path}")
     return result.requests_per_s, result.p95_ms
@@ -91,6 +91,7 @@ def run() -> list[Row]:
     port = free_port()
     command = devhost_command("function_app:app", REPO, port, free_port(), data_dir)
     command.remove("--no-migrate")  # migrate and set up the demo tenant
+    command = on_server_cpu(command)
     base = f"http://127.0.0.1:{port}"
     with process(command, f"{base}/api/health", _env(port)):
         wait_until_ok(f"{base}/api/v1/store/config", timeout=90, headers={"Host": HOST})
