@@ -184,7 +184,7 @@ class DevHost:
             # devhost reads X-Forwarded-* itself (tenancy rules); uvicorn must not rewrite them.
             proxy_headers=False,
             ws="websockets-sansio" if app is not self.front else "none",
-            http=CoalescingHttpToolsProtocol if app is self.front else "httptools",
+            http=CoalescingHttpToolsProtocol if app is self.front else "auto",
             # Browsers offer permessage-deflate; compressing each frame per connection costs the
             # hub more CPU than the kitchen's small JSON frames save.
             ws_per_message_deflate=False,
