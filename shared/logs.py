@@ -97,7 +97,8 @@ class BatchedStreamHandler(logging.Handler):
         super().__init__()
         self.stream = stream
         self._lines: collections.deque[str] = collections.deque()
-        self._closed = threading.Event()
+        # Not `_closed`: logging.Handler keeps its own `_closed` flag and sets it in close().
+        self._stop = threading.Event()
         self._writer = threading.Thread(target=self._write_loop, name="log-writer", daemon=True)
         self._writer.start()
 
@@ -115,7 +116,7 @@ class BatchedStreamHandler(logging.Handler):
             self.handleError(record)
 
     def _write_loop(self) -> None:
-        while not self._closed.wait(self.FLUSH_S):
+        while not self._stop.wait(self.FLUSH_S):
             self.flush()
 
     def flush(self) -> None:
@@ -128,7 +129,7 @@ class BatchedStreamHandler(logging.Handler):
                 self.stream.flush()
 
     def close(self) -> None:
-        self._closed.set()
+        self._stop.set()
         self.flush()
         super().close()
 
