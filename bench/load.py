@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -51,13 +53,23 @@ def on_server_cpu(command: list[str]) -> list[str]:
 
 
 def wrk(
-    url: str, *, connections: int = 50, seconds: int = 5, headers: dict | None = None
+    url: str,
+    *,
+    connections: int = 50,
+    seconds: int = 5,
+    headers: dict | None = None,
+    script: Path = REPO / "bench" / "p95.lua",
+    script_args: tuple[str, ...] = (),
+    pinned: bool = True,
 ) -> WrkResult:
-    """Run wrk with one thread on its own core (see on_server_cpu); parse throughput, latency."""
+    """Run wrk with one thread, on its own core when pinned (see on_server_cpu); parse
+    throughput and latency.
+
+    script must print `p95_us: N` when done (p95.lua does; orders.lua POSTs orders and does too).
+    """
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed; `make bench` installs it")
-    script = REPO / "bench" / "p95.lua"
-    cpus = _two_cpus()
+    cpus = _two_cpus() if pinned else None
     command = [
         *(["taskset", "-c", str(cpus[0])] if cpus else []),
         "wrk",
@@ -71,6 +83,8 @@ def wrk(
     ]
     for key, value in (headers or {}).items():
         command += ["-H", f"{key}: {value}"]
+    if script_args:
+        command += ["--", *script_args]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = _ms(re.search(r"50%\s+([\d.]+\w+)", out).group(1))
@@ -79,6 +93,28 @@ def wrk(
     if "Non-2xx" in out:
         raise RuntimeError(f"wrk saw error responses from {url}:\n{out}")
     return WrkResult(rps, p50, p95, p99)
+
+
+def wrk_alternating(
+    hosted_url: str, floor_url: str, *, rounds: int = 3, seconds: int = 3, **options: Any
+) -> tuple[WrkResult, WrkResult]:
+    """(hosted, floor): each the per-metric median of `rounds` wrk runs, taken turn about.
+
+    One run of each, minutes apart, compared the machine's mood as much as the servers: the
+    floor alone moved between 16,900 and 25,300 req/s from one `make bench` to the next. Taking
+    turns (floor, hosted, floor, hosted, ...) lets drift hit both sides alike.
+    """
+    hosted: list[WrkResult] = []
+    floor: list[WrkResult] = []
+    for _ in range(rounds):
+        floor.append(wrk(floor_url, seconds=seconds, **options))
+        hosted.append(wrk(hosted_url, seconds=seconds, **options))
+    return _median_result(hosted), _median_result(floor)
+
+
+def _median_result(results: list[WrkResult]) -> WrkResult:
+    columns = zip(*map(astuple, results), strict=True)
+    return WrkResult(*(statistics.median(values) for values in columns))
 
 
 def wait_until_ok(url: str, timeout: float = 30, headers: dict | None = None) -> float:
