@@ -23,6 +23,8 @@ function: contextvars.ContextVar[str | None] = contextvars.ContextVar("function"
 _CONTEXT = {"correlation_id": correlation_id, "tenant": tenant, "function": function}
 # Attributes every LogRecord has; anything else was passed with `extra=` and is worth keeping.
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+# json.dumps(..., default=str) builds a new encoder for every call; one shared encoder does not.
+_ENCODER = json.JSONEncoder(default=str)
 
 
 @contextmanager
@@ -79,7 +81,7 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = self.formatException(record.exc_info)
         elif record.exc_text:
             entry["exception"] = record.exc_text
-        return json.dumps(entry, default=str)
+        return _ENCODER.encode(entry)
 
 
 class BatchedStreamHandler(logging.Handler):
