@@ -21,6 +21,7 @@ import http.client
 import select
 import ssl
 import threading
+import weakref
 import zlib
 from collections.abc import MutableMapping
 from typing import Any
@@ -100,7 +101,9 @@ class StdlibTransport(HttpTransport):
         self._fallback: RequestsTransport | None = None
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._open: set[http.client.HTTPConnection] = set()
+        # Weak: a connection lives in its thread's locals and closes when that thread ends;
+        # close() reaches the ones still open.
+        self._open: weakref.WeakSet[http.client.HTTPConnection] = weakref.WeakSet()
 
     def __enter__(self) -> StdlibTransport:
         return self
@@ -113,7 +116,7 @@ class StdlibTransport(HttpTransport):
 
     def close(self) -> None:
         with self._lock:
-            connections, self._open = self._open, set()
+            connections, self._open = list(self._open), weakref.WeakSet()
             fallback, self._fallback = self._fallback, None
         for connection in connections:
             connection.close()

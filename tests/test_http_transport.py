@@ -5,6 +5,7 @@ TLS with a certificate we made)."""
 from __future__ import annotations
 
 import datetime
+import gc
 import gzip
 import ipaddress
 import json
@@ -156,6 +157,21 @@ def test_a_fresh_connection_closed_without_an_answer_is_an_error_not_a_retry() -
             _get(transport, f"http://127.0.0.1:{server.port}/")
         assert isinstance(raised.value, ServiceResponseError)
         assert len(server.requests) == 1
+
+
+def test_a_finished_threads_connection_closes_with_it() -> None:
+    def answer_until_closed(server: RawServer, _n: int, conn: socket.socket) -> None:
+        while server.read(conn):
+            conn.sendall(OK)
+
+    transport = StdlibTransport(read_timeout=5)
+    with raw_server(answer_until_closed) as server:
+        url = f"http://127.0.0.1:{server.port}/"
+        worker = threading.Thread(target=lambda: _get(transport, url))
+        worker.start()
+        worker.join()
+        gc.collect()
+        assert server.hung_up.wait(5)  # the client side of the keep-alive connection closed
 
 
 def test_a_silent_server_times_out_as_a_response_error() -> None:
