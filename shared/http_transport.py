@@ -124,14 +124,14 @@ class StdlibTransport(HttpTransport):
             fallback.close()
 
     def send(self, request: Any, **kwargs: Any) -> Any:
-        if not self._handles(request, kwargs):
+        url = urlsplit(request.url)
+        if url.scheme not in ("http", "https") or not self._handles(request, kwargs):
             return self._fallback_transport().send(request, **kwargs)
         body = _body_bytes(request.content)
         kwargs.pop("stream", None)
         connect_timeout = kwargs.pop("connection_timeout", self.connection_config.timeout)
         read_timeout = kwargs.pop("read_timeout", self.connection_config.read_timeout)
         verify = kwargs.pop("connection_verify", self.connection_config.verify)
-        url = urlsplit(request.url)
         default_port = 443 if url.scheme == "https" else 80
         key = (url.scheme, url.hostname or "", url.port or default_port, verify)
         target = url.path or "/"
@@ -149,9 +149,7 @@ class StdlibTransport(HttpTransport):
         if kwargs.get("proxies") or kwargs.get("connection_cert") or self.connection_config.cert:
             return False
         timeouts = (kwargs.get("connection_timeout"), kwargs.get("read_timeout"))
-        if any(isinstance(timeout, tuple) for timeout in timeouts):
-            return False
-        return urlsplit(request.url).scheme in ("http", "https")
+        return not any(isinstance(timeout, tuple) for timeout in timeouts)
 
     def _fallback_transport(self) -> RequestsTransport:
         with self._lock:
