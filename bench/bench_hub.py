@@ -24,18 +24,15 @@ import base64
 import contextlib
 import os
 import secrets
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import jwt
 from azure.messaging.webpubsubservice import WebPubSubServiceClient
 
 from bench.report import Row, percentile, row
+from devhost.hub_process import HubProcess
 from devhost.services import free_port
 
 CLIENTS = 50
@@ -46,46 +43,18 @@ HUB = "bench"
 GROUP = "kitchen-display"
 JSON_PROTOCOL = "json.webpubsub.azure.v1"
 _TIMEOUT_S = 15.0
-_REPO = Path(__file__).resolve().parent.parent
-# devhost's uvicorn settings for the hub (see devhost/server.py); the key arrives on stdin so
-# it never shows in the process list.
-_SERVE_HUB = """
-import sys, uvicorn
-from devhost.webpubsub import create_hub_app
-uvicorn.run(create_hub_app(sys.stdin.readline().strip()), host="127.0.0.1",
-            port=int(sys.argv[1]), log_level="warning", access_log=False, lifespan="off",
-            ws="websockets-sansio")
-"""
 
 
 @contextlib.contextmanager
 def _hub_process(access_key: str) -> Iterator[int]:
-    """Serve the hub in a child process on a free port; stop it (by pid) afterwards."""
-    port = free_port()
-    hub = subprocess.Popen(
-        [sys.executable, "-c", _SERVE_HUB, str(port)], cwd=_REPO, stdin=subprocess.PIPE, text=True
-    )
+    """Serve the hub as devhost does, in a child process on a free port; stop it afterwards."""
+    hub = HubProcess(access_key, port=free_port())
+    hub.start()
     try:
-        assert hub.stdin is not None
-        hub.stdin.write(access_key + "\n")
-        hub.stdin.close()
-        deadline = time.monotonic() + _TIMEOUT_S
-        while True:
-            if hub.poll() is not None:
-                raise RuntimeError(f"the hub exited with code {hub.returncode} before listening")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the hub did not listen on port {port}")
-            time.sleep(0.05)
-        yield port
+        hub.wait_ready()
+        yield hub.port
     finally:
-        hub.terminate()
-        try:
-            hub.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            hub.kill()
-            hub.wait()
+        hub.stop()
 
 
 class _Audience:

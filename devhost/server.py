@@ -1,9 +1,10 @@
 """DevHost: runs a Function app (default `function_app:app`) the way the Functions host would.
 
 One asyncio loop hosts: the HTTP front on :7071 (functions, durable client webhooks, the dev
-identity's JWKS, `POST /admin/functions/{name}` for timers), the Web PubSub hub on :7072, the
-durable engine, blob-trigger polling and timer schedules. Everything talks to real local
-services (Postgres, Azurite) through the real Azure SDKs.
+identity's JWKS, `POST /admin/functions/{name}` for timers), the durable engine, blob-trigger
+polling and timer schedules. The Web PubSub hub on :7072 runs in a child process, as the Azure
+service is separate from the Functions host (devhost/hub_process.py). Everything talks to real
+local services (Postgres, Azurite) through the real Azure SDKs.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from devhost.blob_triggers import BlobTriggerWatcher
 from devhost.coalescing_http import CoalescingHttpToolsProtocol
 from devhost.host_config import HostConfig, read_host_json
 from devhost.http_front import ASGIApp, HttpFront, Receive, Scope, Send, send_bytes, send_problem
+from devhost.hub_process import HubProcess
 from devhost.identity import JWKS_PATH, DevIdentity
 from devhost.routing import Router
 from devhost.timer_triggers import TimerScheduler
@@ -131,7 +133,6 @@ class DevHost:
         self.timers = TimerScheduler(self.functions, run_sync=self.run_sync)
         self.blobs = self._blob_watcher()
         self.front.extra_routes = self._extra_routes()
-        self._servers: list[uvicorn.Server] = []
         self._stopping = asyncio.Event()
 
     def _kinds(self) -> set[str]:
@@ -172,50 +173,54 @@ class DevHost:
         """Run sync function code in the worker thread pool (never on the event loop)."""
         return await self.front.pool.run(fn, *args, **kwargs)
 
-    def _server(self, app: Any, port: int) -> uvicorn.Server:
+    def _front_server(self) -> uvicorn.Server:
         config = uvicorn.Config(
-            app,
+            self.front,
             host=self.options.bind,
-            port=port,
+            port=self.options.port,
             log_level="warning",
             access_log=False,
             lifespan="off",
             loop="none",
             # devhost reads X-Forwarded-* itself (tenancy rules); uvicorn must not rewrite them.
             proxy_headers=False,
-            ws="websockets-sansio" if app is not self.front else "none",
-            http=CoalescingHttpToolsProtocol if app is self.front else "auto",
-            # Browsers offer permessage-deflate; compressing each frame per connection costs the
-            # hub more CPU than the kitchen's small JSON frames save.
-            ws_per_message_deflate=False,
+            ws="none",
+            http=CoalescingHttpToolsProtocol,
         )
         server = uvicorn.Server(config)
-        # We handle signals for all servers at once (see run()).
+        # We handle signals ourselves (see run_dev).
         server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
         return server
 
-    def _hub_app(self) -> Any:
+    def _hub_process(self) -> HubProcess | None:
         key = webpubsub_access_key(os.environ.get("WEBPUBSUB_CONNECTION", ""))
         if self.options.pubsub_port is None or key is None:
             return None
-        from devhost.webpubsub import create_hub_app
-
-        return create_hub_app(key)
+        return HubProcess(key, port=self.options.pubsub_port, bind=self.options.bind)
 
     async def run(self, on_ready: Callable[[], None] | None = None) -> None:
         """Start everything, call on_ready, and serve until stop() (or SIGINT/SIGTERM)."""
-        self._servers = [self._server(self.front, self.options.port)]
-        hub = self._hub_app()
+        hub = self._hub_process()
         if hub is not None:
-            self._servers.append(self._server(hub, self.options.pubsub_port))
+            hub.start()  # the child imports its modules while ours start up
+        try:
+            await self._serve(hub, on_ready)
+        finally:
+            if hub is not None:
+                await asyncio.to_thread(hub.stop)
+
+    async def _serve(self, hub: HubProcess | None, on_ready: Callable[[], None] | None) -> None:
+        server = self._front_server()
         background: list[asyncio.Task[Any]] = []
         if self.engine is not None:
             await self.engine.start()
-        serving = [asyncio.create_task(s.serve()) for s in self._servers]
-        while not all(s.started for s in self._servers):
-            if any(task.done() for task in serving):
-                await asyncio.gather(*serving)  # surfaces the bind error
-                raise RuntimeError("devhost could not start its servers")
+        if hub is not None:
+            await hub.ready()  # so whoever sees the API answer can also reach the hub
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            if serving.done():
+                await serving  # surfaces the bind error
+                raise RuntimeError("devhost could not start its HTTP server")
             await asyncio.sleep(0.01)
         background.append(asyncio.create_task(self.timers.run()))
         if self.blobs is not None:
@@ -223,7 +228,7 @@ class DevHost:
         # Everything loaded so far (the app, the SDKs) lives until exit: keep it out of the
         # collector's way, so collections triggered by request garbage stay short.
         gc.freeze()
-        # One process runs every function thread, the hub and the engine. A thread back from
+        # One process runs every function thread and the durable engine. A thread back from
         # the database waits for the GIL until the running thread's switch interval ends (5 ms
         # by default); an order makes ~20 round trips, so shorter turns keep I/O-bound work
         # moving (measured: orders/s +30%, trivial and cached reads unchanged).
@@ -234,9 +239,8 @@ class DevHost:
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
-        for server in self._servers:
-            server.should_exit = True
-        await asyncio.gather(*serving, return_exceptions=True)
+        server.should_exit = True
+        await asyncio.gather(serving, return_exceptions=True)
         if self.engine is not None:
             await self.engine.stop()
             await _close_durable_client_session()

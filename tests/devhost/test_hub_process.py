@@ -1,0 +1,98 @@
+"""devhost's Web PubSub hub runs in a child process: it serves, and it goes when devhost goes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from azure.messaging.webpubsubservice import WebPubSubServiceClient
+from websockets.sync.client import connect
+
+from tests.conftest import HUB_ACCESS_KEY
+from tests.devhost.devhost_process import REPO, DevhostProcess, start_devhost
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), 0.2):
+            return True
+    except OSError:
+        return False
+
+
+def _closes_within(port: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while _listening(port):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _service(devhost: DevhostProcess) -> WebPubSubServiceClient:
+    connection = (
+        f"Endpoint=http://127.0.0.1:{devhost.pubsub_port};AccessKey={HUB_ACCESS_KEY};Version=1.0;"
+    )
+    return WebPubSubServiceClient.from_connection_string(connection, hub="kitchen")
+
+
+def _child_pids(pid: int) -> set[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return {int(child) for child in children}
+
+
+def _gone(pid: int) -> bool:
+    """Exited: no process, or a zombie its new parent has not reaped yet."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_the_hub_serves_sdk_calls_and_websockets(tmp_path: Path) -> None:
+    devhost = start_devhost(tmp_path)
+    hub = None
+    try:
+        service = _service(devhost)
+        url = service.get_client_access_token(groups=["pass"])["url"]
+        with connect(url, subprotocols=["json.webpubsub.azure.v1"]) as client:
+            assert json.loads(client.recv(timeout=5))["event"] == "connected"
+            service.send_to_group("pass", {"ticket": "#0001"}, content_type="application/json")
+            message = json.loads(client.recv(timeout=5))
+        assert message["group"] == "pass" and message["data"] == {"ticket": "#0001"}
+        assert service.group_exists("pass") is False  # the only member has gone
+        # The hub is devhost's child, not devhost itself.
+        (hub,) = _child_pids(devhost.process.pid)
+    finally:
+        # Ctrl-C in a terminal signals both processes.
+        if hub is not None:
+            os.kill(hub, signal.SIGINT)
+        assert devhost.stop(signal.SIGINT) == 0
+    assert _closes_within(devhost.pubsub_port, 1)
+    assert "Traceback" not in devhost.log.read_text()
+
+
+def test_the_hub_goes_when_devhost_is_killed(tmp_path: Path) -> None:
+    devhost = start_devhost(tmp_path)
+    (hub,) = _child_pids(devhost.process.pid)
+    assert _listening(devhost.pubsub_port)
+    devhost.stop(signal.SIGKILL)
+    # No clean-up ran in devhost: the hub notices its stdin close and exits by itself.
+    assert _closes_within(devhost.pubsub_port, 5)
+    assert _gone(hub)
+
+
+def test_the_hub_needs_its_key_on_stdin() -> None:
+    refused = subprocess.run(
+        [sys.executable, "-m", "devhost.webpubsub", "--port", "0"],
+        cwd=REPO, input="", capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "access key" in refused.stderr
