@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+logger = logging.getLogger("devhost.webpubsub")
+
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 5.0
+SUPERVISE_EVERY_S = 0.5
 
 
 class HubStartError(RuntimeError):
@@ -67,6 +71,31 @@ class HubProcess:
     def wait_ready(self, timeout_s: float = START_TIMEOUT_S) -> None:
         asyncio.run(self.ready(timeout_s))
 
+    async def supervise(self, stopping: asyncio.Event) -> None:
+        """Start a fresh hub whenever this one exits, until stopping is set.
+
+        Like a restart of the service: connections and groups are gone, clients reconnect, and
+        the outbox publishes what the hub missed once it listens again.
+        """
+        while not stopping.is_set():
+            await asyncio.sleep(SUPERVISE_EVERY_S)
+            process = self._process
+            if process is None or process.poll() is None:
+                continue
+            # Ctrl-C in a terminal reaches the hub too, and devhost may not have seen it yet.
+            await asyncio.sleep(SUPERVISE_EVERY_S)
+            if stopping.is_set():
+                return
+            logger.warning(
+                "the Web PubSub hub exited with code %s; starting it again", process.returncode
+            )
+            _close_stdin(process)
+            self.start()
+            try:
+                await self.ready()
+            except HubStartError as error:
+                logger.error("%s", error)
+
     def stop(self) -> None:
         """Ask the hub to close its connections and exit; kill it if it does not in time."""
         process, self._process = self._process, None
@@ -79,6 +108,10 @@ class HubProcess:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        assert process.stdin is not None
-        with contextlib.suppress(OSError):
-            process.stdin.close()
+        _close_stdin(process)
+
+
+def _close_stdin(process: subprocess.Popen[str]) -> None:
+    assert process.stdin is not None
+    with contextlib.suppress(OSError):
+        process.stdin.close()

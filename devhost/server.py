@@ -223,6 +223,8 @@ class DevHost:
                 raise RuntimeError("devhost could not start its HTTP server")
             await asyncio.sleep(0.01)
         background.append(asyncio.create_task(self.timers.run()))
+        if hub is not None:
+            background.append(asyncio.create_task(hub.supervise(self._stopping)))
         if self.blobs is not None:
             background.append(asyncio.create_task(self.blobs.run()))
         # Everything loaded so far (the app, the SDKs) lives until exit: keep it out of the

@@ -89,6 +89,25 @@ def test_the_hub_goes_when_devhost_is_killed(tmp_path: Path) -> None:
     assert _gone(hub)
 
 
+def test_a_hub_that_dies_is_started_again(tmp_path: Path) -> None:
+    devhost = start_devhost(tmp_path)
+    try:
+        (first,) = _child_pids(devhost.process.pid)
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 15
+        while not (_child_pids(devhost.process.pid) - {first}) or not _listening(
+            devhost.pubsub_port
+        ):
+            assert time.monotonic() < deadline, "no new hub"
+            time.sleep(0.05)
+        service = _service(devhost)
+        service.send_to_all({"back": True}, content_type="application/json")
+        assert service.group_exists("anyone") is False
+    finally:
+        assert devhost.stop() == 0
+    assert "starting it again" in devhost.log.read_text()
+
+
 def test_the_hub_needs_its_key_on_stdin() -> None:
     refused = subprocess.run(
         [sys.executable, "-m", "devhost.webpubsub", "--port", "0"],
