@@ -76,6 +76,7 @@ def main() -> int:
     if args.command == "token":
         return _token(args)
     from devhost.dev_stack import run_dev
+    from devhost.errors import StartupError
     from devhost.server import DevHostOptions
     from shared.logs import configure_json_logging
 
@@ -89,12 +90,16 @@ def main() -> int:
         data_dir=args.data_dir.resolve(),
     )
     os.chdir(options.app_dir)
-    run_dev(
-        options,
-        migrate=not args.no_migrate,
-        demo=not (args.no_demo or args.no_migrate),
-        services=not args.no_services,
-    )
+    try:
+        run_dev(
+            options,
+            migrate=not args.no_migrate,
+            demo=not (args.no_demo or args.no_migrate),
+            services=not args.no_services,
+        )
+    except StartupError as error:
+        print(f"devhost: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

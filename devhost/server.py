@@ -26,6 +26,7 @@ import uvicorn
 
 from devhost.blob_triggers import BlobTriggerWatcher
 from devhost.coalescing_http import CoalescingHttpToolsProtocol
+from devhost.errors import StartupError
 from devhost.host_config import HostConfig, read_host_json
 from devhost.http_front import ASGIApp, HttpFront, Receive, Scope, Send, send_bytes, send_problem
 from devhost.hub_process import HubProcess
@@ -201,9 +202,9 @@ class DevHost:
     async def run(self, on_ready: Callable[[], None] | None = None) -> None:
         """Start everything, call on_ready, and serve until stop() (or SIGINT/SIGTERM)."""
         hub = self._hub_process()
-        if hub is not None:
-            hub.start()  # the child imports its modules while ours start up
         try:
+            if hub is not None:
+                hub.start()  # the child imports its modules while ours start up
             await self._serve(hub, on_ready)
         finally:
             if hub is not None:
@@ -220,7 +221,7 @@ class DevHost:
         while not server.started:
             if serving.done():
                 await serving  # surfaces the bind error
-                raise RuntimeError("devhost could not start its HTTP server")
+                raise StartupError(f"the HTTP front could not listen on port {self.options.port}")
             await asyncio.sleep(0.01)
         background.append(asyncio.create_task(self.timers.run()))
         if hub is not None:

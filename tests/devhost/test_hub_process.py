@@ -15,7 +15,7 @@ from azure.messaging.webpubsubservice import WebPubSubServiceClient
 from websockets.sync.client import connect
 
 from tests.conftest import HUB_ACCESS_KEY
-from tests.devhost.devhost_process import REPO, DevhostProcess, start_devhost
+from tests.devhost.devhost_process import FIXTURE_DIR, REPO, DevhostProcess, start_devhost
 
 
 def _listening(port: int) -> bool:
@@ -106,6 +106,23 @@ def test_a_hub_that_dies_is_started_again(tmp_path: Path) -> None:
     finally:
         assert devhost.stop() == 0
     assert "starting it again" in devhost.log.read_text()
+
+
+def test_a_busy_hub_port_stops_devhost_with_a_clear_message(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        command = [
+            sys.executable, "-m", "devhost", "--app", "server_fixture_app:app",
+            "--app-dir", str(FIXTURE_DIR), "--port", "0", "--pubsub-port", str(port),
+            "--data-dir", str(tmp_path), "--no-services", "--no-migrate",
+        ]  # fmt: skip
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        refused = subprocess.run(
+            command, cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+        )
+    assert refused.returncode == 1
+    assert f"the Web PubSub hub cannot listen on 127.0.0.1:{port}" in refused.stderr
+    assert "Traceback" not in refused.stderr
 
 
 def test_the_hub_needs_its_key_on_stdin() -> None:
