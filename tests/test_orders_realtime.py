@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
+from shared.events import dispatch
 from tests.conftest import execute
 from tests.hub_server import HubServer
 from tests.order_fixtures import (  # noqa: F401
@@ -240,3 +241,28 @@ def test_a_hub_outage_delays_events_but_loses_none(
     settle()
     assert kitchen.nothing_more() == []
     assert len({e["id"] for e in [*backlog, live]}) == 3
+
+
+def test_during_an_outage_orders_wait_before_trying_the_hub_again(
+    shop: Shop, webpubsub_hub: HubServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def head_attempts() -> int:
+        rows = execute(
+            f"select attempts from {shop.schema}.outbox where published_at is null order by seq"
+        )
+        return rows[0]["attempts"]
+
+    # A wide window, so no machine is too slow to place the orders inside it.
+    monkeypatch.setattr(dispatch, "RETRY_AFTER_FAILURE_S", 60.0)
+    webpubsub_hub.stop()
+    try:
+        for _ in range(4):
+            shop.place()
+            settle()
+        assert head_attempts() == 1  # the first order tried the hub; the next three did not
+        monkeypatch.setattr(dispatch, "RETRY_AFTER_FAILURE_S", 0.0)
+        shop.place()
+        settle()
+        assert head_attempts() == 2  # once the wait is over, new activity tries again
+    finally:
+        webpubsub_hub.start()

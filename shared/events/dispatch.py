@@ -4,9 +4,10 @@ One publisher per tenant at a time (a transaction-scoped advisory lock): it hand
 newly committed rows, publishes in seq order, and marks a row published in the same transaction
 that sent it. So events leave in order and, short of a crash between send and commit, exactly
 once; clients de-duplicate by `id` for that case. A failed send stops the tenant's batch (later
-events must not overtake it) and schedules the row with exponential backoff. The post-commit
-path ignores the backoff, since new activity is the cheapest moment to find out whether the hub
-is back; the timer honours it.
+events must not overtake it) and schedules the row with exponential backoff. The timer honours
+the backoff. The post-commit path does not, since new activity is the cheapest moment to find
+out whether the hub is back, but it waits RETRY_AFTER_FAILURE_S after a failed send: otherwise
+every order of a busy restaurant would try a hub that is down (and read the backlog to do so).
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from shared.db import tenant_transaction, transaction
 from shared.events.outbox import (
+    OutboxEvent,
     mark_failed,
     mark_published,
     pending_events,
@@ -34,6 +36,7 @@ logger = logging.getLogger("stelly.events")
 BATCH = 100
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 30.0
+RETRY_AFTER_FAILURE_S = 1.0
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -62,11 +65,7 @@ def publish_pending(
             sequence_events(conn)
             events = pending_events(conn, limit=BATCH)
             head = events[0] if events else None
-            if head is None or (
-                respect_backoff
-                and head.next_attempt_at is not None
-                and head.next_attempt_at > datetime.now(UTC)
-            ):
+            if head is None or _not_yet(head, respect_backoff=respect_backoff):
                 return result
             sent: list[int] = []
             for event in events:
@@ -87,6 +86,20 @@ def publish_pending(
             result.published += len(sent)
         if result.failed or len(events) < BATCH:
             return result
+
+
+def _not_yet(head: OutboxEvent, *, respect_backoff: bool) -> bool:
+    """Whether the oldest unsent event must wait: its backoff, or just a second after a failure."""
+    if head.next_attempt_at is None:
+        return False
+    due = head.next_attempt_at
+    if not respect_backoff:
+        if head.attempts == 0:
+            return False
+        # After a failure, next_attempt_at is its time plus the backoff for the attempts so far.
+        failed_at = due - timedelta(seconds=backoff_seconds(head.attempts))
+        due = failed_at + timedelta(seconds=RETRY_AFTER_FAILURE_S)
+    return due > datetime.now(UTC)
 
 
 class OutboxDispatcher:
