@@ -17,7 +17,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m devhost",
         description=(
             "Run function_app.py locally without Azure Functions Core Tools: HTTP on --port, "
-            "the Web PubSub hub on --pubsub-port, durable orchestrations, blob and timer "
+            "the Web PubSub hub on --pubsub-port (a child process, `python -m devhost.webpubsub`), "
+            "durable orchestrations, blob and timer "
             "triggers, with embedded Postgres and Azurite unless DATABASE_URL / "
             "AzureWebJobsStorage are set in the environment. Settings come from "
             "local.settings.json (else local.settings.example.json), like `func start`."
