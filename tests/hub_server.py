@@ -11,7 +11,7 @@ import time
 
 import uvicorn
 
-from devhost.webpubsub import create_hub_app
+from devhost.webpubsub.app import create_hub_app, hub_server_config
 
 
 class HubServer:
@@ -28,13 +28,8 @@ class HubServer:
         return f"Endpoint=http://127.0.0.1:{self.port};AccessKey={self.access_key};Version=1.0;"
 
     def start(self, timeout_s: float = 10.0) -> None:
-        config = uvicorn.Config(
-            create_hub_app(self.access_key),
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            lifespan="off",
-            ws="websockets-sansio",
+        config = hub_server_config(
+            create_hub_app(self.access_key), host="127.0.0.1", port=self.port
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="test-hub", daemon=True)

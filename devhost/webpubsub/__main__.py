@@ -19,7 +19,7 @@ import threading
 
 import uvicorn
 
-from devhost.webpubsub.app import create_hub_app
+from devhost.webpubsub.app import create_hub_app, hub_server_config
 
 # Connections get this long to close when the hub is asked to stop.
 GRACEFUL_SHUTDOWN_S = 2
@@ -32,18 +32,10 @@ def _exit_when_stdin_closes() -> None:
 
 def serve(key: str, *, bind: str, port: int, fd: int | None = None) -> None:
     """Serve until SIGINT/SIGTERM, on fd (an inherited listening socket) or else bind:port."""
-    config = uvicorn.Config(
+    config = hub_server_config(
         create_hub_app(key),
         host=bind,
         port=port,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        proxy_headers=False,
-        ws="websockets-sansio",
-        # Browsers offer permessage-deflate; compressing each frame per connection costs the
-        # hub more CPU than the kitchen's small JSON frames save.
-        ws_per_message_deflate=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
     server = uvicorn.Server(config)

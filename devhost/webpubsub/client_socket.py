@@ -24,6 +24,7 @@ from devhost.webpubsub.client_requests import handle_client_text
 from devhost.webpubsub.connections import CLOSE_REMOVED, ClientConnection, SocketLink
 from devhost.webpubsub.frames import Protocol
 from devhost.webpubsub.hubs import Hub, HubRegistry
+from devhost.webpubsub.wire import SEND_FRAMES
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class ClientSocketEndpoint:
             reconnection_token=secrets.token_urlsafe(24),
         )
         await websocket.accept(subprotocol=protocol.subprotocol)
-        link = SocketLink(send)
+        link = _link(websocket, send)
         connection.attach(link)
         hub.add(connection, claims.groups)
         await self._receive_until_closed(websocket, hub, connection, link)
@@ -105,7 +106,7 @@ class ClientSocketEndpoint:
         if connection is None:
             await websocket.close(CLOSE_REMOVED, NOT_RECOVERABLE_REASON)
             return
-        link = SocketLink(send)
+        link = _link(websocket, send)
         replaced = connection.attach(link)
         if replaced is not None:
             # The client came back before the old socket's end reached us.
@@ -130,6 +131,12 @@ class ClientSocketEndpoint:
         finally:
             hub.link_lost(connection, link, close_code)
             await link.stop()
+
+
+def _link(websocket: WebSocket, send: Send) -> SocketLink:
+    """A writer for the accepted socket, with the server's frame writer when it offers one."""
+    offered = websocket.scope.get("extensions", {}).get(SEND_FRAMES)
+    return SocketLink(send, offered["send"] if offered else None)
 
 
 def _bearer(websocket: WebSocket) -> str | None:

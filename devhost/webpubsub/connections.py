@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from starlette.types import Send
@@ -21,6 +22,9 @@ from devhost.webpubsub.frames import (
     connected_frame,
     disconnected_frame,
 )
+from devhost.webpubsub.wire import encode_frame
+
+SendFrames = Callable[[bytes], Awaitable[None]]
 
 # A client this far behind (frames queued, or reliable messages unacknowledged) is dropped
 # rather than let memory grow without bound; the service has similar limits.
@@ -42,17 +46,27 @@ class SocketLink:
 
     Frames go straight to the ASGI `send` of the accepted socket: at 50 receivers per message
     the per-frame overhead of a wrapper object adds up. A deque plus a wake-up future is
-    lighter than asyncio.Queue, and the writer drains every queued frame per wake-up.
+    lighter than asyncio.Queue, and the writer drains every queued frame per wake-up. Where the
+    server offers `send_frames` (see wire.py) the queue holds encoded frames instead, and each
+    wake-up writes all of them at once.
     """
 
-    def __init__(self, send: Send) -> None:
+    def __init__(self, send: Send, send_frames: SendFrames | None = None) -> None:
         self._send = send
+        self._send_frames = send_frames
         self._frames: deque[str | bytes | _CloseRequest] = deque()
         self._wake_up: asyncio.Future[None] | None = None
         self._writer = asyncio.create_task(self._write_frames())
 
-    def push(self, frame: str | bytes) -> int:
-        """Queue one frame (text or binary); return how many frames are now waiting."""
+    @property
+    def takes_encoded(self) -> bool:
+        """Whether push() may be given the frame already encoded (see wire.encode_frame)."""
+        return self._send_frames is not None
+
+    def push(self, frame: str | bytes, encoded: bytes | None = None) -> int:
+        """Queue one frame (text or binary, and its encoding if known); how many now wait."""
+        if self._send_frames is not None:
+            return self._enqueue(encoded if encoded is not None else encode_frame(frame))
         return self._enqueue(frame)
 
     def close(self, code: int, reason: str) -> None:
@@ -76,21 +90,21 @@ class SocketLink:
         return len(self._frames)
 
     async def _write_frames(self) -> None:
-        send, frames = self._send, self._frames
+        frames = self._frames
         loop = asyncio.get_running_loop()
         try:
             while True:
                 while frames:
-                    frame = frames.popleft()
-                    if isinstance(frame, str):
-                        await send({"type": "websocket.send", "text": frame})
-                    elif isinstance(frame, bytes):
-                        await send({"type": "websocket.send", "bytes": frame})
-                    else:
-                        await send(
-                            {"type": "websocket.close", "code": frame.code, "reason": frame.reason}
+                    if isinstance(frames[0], _CloseRequest):
+                        close = frames.popleft()
+                        await self._send(
+                            {"type": "websocket.close", "code": close.code, "reason": close.reason}
                         )
                         return
+                    if self._send_frames is not None:
+                        await self._send_frames(self._take_encoded())
+                    else:
+                        await self._send_one(frames.popleft())
                 # _enqueue resolves this and clears it, so it is never resolved twice.
                 self._wake_up = loop.create_future()
                 await self._wake_up
@@ -99,6 +113,19 @@ class SocketLink:
             # socket itself, e.g. on a keepalive timeout, and refuses further sends with a
             # RuntimeError. Either way the receive loop sees the disconnect and cleans up.
             return
+
+    def _take_encoded(self) -> bytes:
+        """Every encoded frame queued before the next close request, as one write."""
+        frames, batch = self._frames, []
+        while frames and not isinstance(frames[0], _CloseRequest):
+            batch.append(frames.popleft())
+        return batch[0] if len(batch) == 1 else b"".join(batch)  # type: ignore[arg-type]
+
+    async def _send_one(self, frame: str | bytes | _CloseRequest) -> None:
+        if isinstance(frame, str):
+            await self._send({"type": "websocket.send", "text": frame})
+        else:
+            await self._send({"type": "websocket.send", "bytes": frame})
 
 
 class ClientConnection:
@@ -176,7 +203,13 @@ class ClientConnection:
             if len(self._unacked) > MAX_PENDING_MESSAGES:
                 return False
         link = self._link
-        return link is None or link.push(frame) <= MAX_PENDING_MESSAGES
+        if link is None:
+            return True
+        # JSON and plain frames are the same bytes for every receiver: encoded once per message.
+        encoded = None
+        if link.takes_encoded and self.protocol is not Protocol.RELIABLE:
+            encoded = message.encoded_frame(self.protocol)
+        return link.push(frame, encoded) <= MAX_PENDING_MESSAGES
 
     def reply(self, frame: str) -> None:
         """Send a frame that is not a message (ack, pong): never buffered, never sequenced."""

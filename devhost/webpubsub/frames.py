@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from devhost.webpubsub.wire import encode_frame
+
 DataType = Literal["json", "text", "binary"]
 
 # What a REST send's Content-Type means for the message's dataType (parameters such as charset
@@ -121,7 +123,7 @@ class OutboundMessage:
     re-serialises the payload per connection.
     """
 
-    __slots__ = ("_json_frame", "from_client", "from_user_id", "group", "payload")
+    __slots__ = ("_encoded", "_json_frame", "from_client", "from_user_id", "group", "payload")
 
     def __init__(
         self,
@@ -136,6 +138,7 @@ class OutboundMessage:
         self.from_client = from_client
         self.from_user_id = from_user_id
         self._json_frame: str | None = None
+        self._encoded: dict[Protocol, bytes] = {}
 
     def json_frame(self) -> str:
         """The frame for `json.webpubsub.azure.v1` receivers."""
@@ -152,6 +155,14 @@ class OutboundMessage:
             frame["data"] = self.payload.data
             self._json_frame = json.dumps(frame, separators=(",", ":"))
         return self._json_frame
+
+    def encoded_frame(self, protocol: Protocol) -> bytes:
+        """The WebSocket frame on the wire for PLAIN or JSON receivers, encoded once."""
+        encoded = self._encoded.get(protocol)
+        if encoded is None:
+            frame = self.payload.raw if protocol is Protocol.PLAIN else self.json_frame()
+            encoded = self._encoded[protocol] = encode_frame(frame)
+        return encoded
 
     def reliable_frame(self, sequence_id: int) -> str:
         """The frame for `json.reliable.webpubsub.azure.v1` receivers, carrying `sequenceId`."""

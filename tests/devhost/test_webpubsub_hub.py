@@ -27,7 +27,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from devhost.services import free_port
-from devhost.webpubsub import create_hub_app
+from devhost.webpubsub.app import create_hub_app, hub_server_config
 
 KEY = "test-webpubsub-access-key-0123456789abcdef"
 HUB = "kitchen"
@@ -37,10 +37,17 @@ RECEIVE_TIMEOUT = 5.0
 
 
 @contextlib.contextmanager
-def serving(app: Starlette) -> Iterator[int]:
-    """Run `app` under uvicorn in a background thread; yield its port."""
+def serving(app: Starlette, *, as_devhost: bool = True) -> Iterator[int]:
+    """Run `app` under uvicorn in a background thread; yield its port.
+
+    As devhost serves it (frames written past ASGI, see wire.py) or, as_devhost=False, with
+    uvicorn's defaults, where every frame goes through ASGI `send`.
+    """
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    if as_devhost:
+        config = hub_server_config(app, host="127.0.0.1", port=port)
+    else:
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -62,9 +69,9 @@ def service_client(port: int, key: str = KEY) -> WebPubSubServiceClient:
     )
 
 
-@pytest.fixture(scope="module")
-def port() -> Iterator[int]:
-    with serving(create_hub_app(KEY)) as hub_port:
+@pytest.fixture(scope="module", params=["devhost", "any-asgi-server"])
+def port(request: pytest.FixtureRequest) -> Iterator[int]:
+    with serving(create_hub_app(KEY), as_devhost=request.param == "devhost") as hub_port:
         yield hub_port
 
 
