@@ -235,6 +235,21 @@ def test_sdk_sends_reach_each_protocol_in_its_framing(
     assert bad_filter.value.status_code == 400
 
 
+def test_messages_of_every_frame_length_arrive_whole_and_in_order(
+    service: WebPubSubServiceClient, open_client: Callable[..., ClientConnection]
+) -> None:
+    # WebSocket frames encode a payload's length in 1, 2 or 8 bytes (under 126, under 64 KiB,
+    # above): one message of each, sent back to back so they queue on the sockets together.
+    ana = open_client(JSON_PROTOCOL, user_id="ana", groups=["sizes"])
+    cy = open_client(None, user_id="cy", groups=["sizes"])
+    connected(ana)
+    texts = ["s" * 100, "m" * 5_000, "l" * 100_000]
+    for text in texts:
+        service.send_to_group("sizes", text, content_type="text/plain")
+    assert [receive(ana)["data"] for _ in texts] == texts
+    assert [receive(cy) for _ in texts] == texts
+
+
 def test_connections_users_and_groups_managed_over_rest(
     service: WebPubSubServiceClient, open_client: Callable[..., ClientConnection]
 ) -> None:
