@@ -180,6 +180,9 @@ class DevHost:
             host=self.options.bind,
             port=self.options.port,
             log_level="warning",
+            # Our JSON logging is set up already; uvicorn's own set-up (dictConfig) would close
+            # its handler, and lines would wait in memory until exit.
+            log_config=None,
             access_log=False,
             lifespan="off",
             loop="none",

@@ -116,6 +116,11 @@ class BatchedStreamHandler(logging.Handler):
             self._lines.append(self.format(record))
         except Exception:
             self.handleError(record)
+            return
+        if self._stop.is_set():
+            # Closed, by logging.shutdown at exit or by another logging set-up (dictConfig
+            # closes every handler there is): nobody else will write the line, so write it now.
+            self.flush()
 
     def _write_loop(self) -> None:
         while not self._stop.wait(self.FLUSH_S):

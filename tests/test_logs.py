@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 SCRIPT = """
@@ -46,3 +48,37 @@ def test_json_lines_keep_each_threads_context_and_tracebacks() -> None:
     assert failure["level"] == "ERROR" and "ZeroDivisionError" in failure["exception"]
     # Closed twice at exit (our atexit hook, then logging.shutdown): quietly, the second a no-op.
     assert "Exception ignored" not in result.stderr
+
+
+def test_lines_are_written_while_the_process_runs_even_after_another_logging_set_up() -> None:
+    # uvicorn's default set-up is a dictConfig, which closes every handler there is.
+    script = """
+import logging, logging.config, sys, time
+from shared.logs import configure_json_logging
+configure_json_logging()
+log = logging.getLogger("stelly.test")
+log.warning("before")
+time.sleep(0.3)
+logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})
+log.warning("after")
+print("waiting", flush=True)
+sys.stdin.read()
+"""
+    repo = Path(__file__).resolve().parent.parent
+    child = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=repo, text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    lines: list[str] = []
+    reading = threading.Thread(target=lambda: lines.extend(child.stderr), daemon=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "waiting\n"
+        reading.start()
+        deadline = time.monotonic() + 5
+        while len(lines) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        # Both written while the process still runs, not when it ends.
+        assert [json.loads(line)["message"] for line in lines] == ["before", "after"]
+    finally:
+        child.kill()
+        child.wait()

@@ -135,10 +135,15 @@ def test_a_slow_call_does_not_block_others(devhost: DevhostProcess, http: httpx.
     assert finished == ["fast", "fast", "fast", "slow"]
 
 
-def test_function_timeout_from_host_json(http: httpx.Client) -> None:
+def test_function_timeout_from_host_json(devhost: DevhostProcess, http: httpx.Client) -> None:
     response = http.get("/api/slow?s=4")
     assert response.status_code == 504
     assert "functionTimeout" in response.json()["detail"]
+    # Logged while devhost runs (its log lines are written every 50 ms), not only at exit.
+    deadline = time.monotonic() + 5
+    while "slow timed out after 2.0s" not in devhost.log.read_text():
+        assert time.monotonic() < deadline, "the timeout was not logged while devhost ran"
+        time.sleep(0.05)
 
 
 def test_timer_fires_through_the_admin_endpoint(http: httpx.Client) -> None:
