@@ -21,7 +21,9 @@ def _parser() -> argparse.ArgumentParser:
             "durable orchestrations, blob and timer "
             "triggers, with embedded Postgres and Azurite unless DATABASE_URL / "
             "AzureWebJobsStorage are set in the environment. Settings come from "
-            "local.settings.json (else local.settings.example.json), like `func start`."
+            "local.settings.json (else local.settings.example.json), like `func start`. "
+            "FUNCTIONS_WORKER_PROCESS_COUNT=N (1-10) in the environment runs HTTP functions in N "
+            "language worker processes (`python -m devhost.language_worker`), as the host does."
         ),
     )
     sub = parser.add_subparsers(dest="command")

@@ -21,6 +21,7 @@ import azure.functions as func
 
 from devhost.routing import MethodNotAllowed, RouteNotFound, Router, build_request, problem_document
 from devhost.worker_pool import BatchingWorkerPool
+from devhost.worker_processes import WorkerGone, WorkerGroup
 
 logger = logging.getLogger("devhost.http")
 
@@ -79,7 +80,7 @@ def _content_type(mimetype: str, charset: str | None) -> bytes:
     return f"{mimetype}; charset={charset}".encode() if charset else mimetype.encode()
 
 
-def _response_headers(response: func.HttpResponse) -> list[tuple[bytes, bytes]]:
+def response_headers(response: func.HttpResponse) -> list[tuple[bytes, bytes]]:
     """The function's headers for the wire; Content-Length is ours (from the body we send)."""
     headers = []
     typed = False
@@ -108,15 +109,23 @@ def _request_headers(scope: Scope) -> dict[str, str]:
     return headers
 
 
+def _url(scope: Scope, headers: dict[str, str], query: str) -> str:
+    host = headers.get("host") or "localhost"
+    return f"{scope.get('scheme', 'http')}://{host}{scope['path']}{'?' + query if query else ''}"
+
+
 def _request(
     scope: Scope, headers: dict[str, str], body: bytes, params: dict[str, str]
 ) -> func.HttpRequest:
-    host = headers.get("host") or "localhost"
     query = scope.get("query_string", b"").decode("latin-1")
-    url = f"{scope.get('scheme', 'http')}://{host}{scope['path']}{'?' + query if query else ''}"
+    url = _url(scope, headers, query)
     return build_request(
         scope["method"], url, headers=headers, body=body, route_params=params, query=query
     )
+
+
+class FunctionFailed(Exception):
+    """A function raised in a language worker, which logged it."""
 
 
 class HttpFront:
@@ -129,8 +138,10 @@ class HttpFront:
         function_timeout_s: float,
         extra_routes: dict[str, ASGIApp] | None = None,
         threads: int | None = None,
+        workers: WorkerGroup | None = None,
     ) -> None:
         self.router = router
+        self.workers = workers
         self.timeout = function_timeout_s
         self.extra_routes = extra_routes or {}
         self.pool = BatchingWorkerPool(threads or worker_thread_count())
@@ -171,26 +182,48 @@ class HttpFront:
             if body is None:
                 await send_problem(send, 413, "Payload too large", "Over 100 MB", path)
                 return
-        request = _request(scope, headers, body, found.params)
+        name = found.route.function_name
         try:
-            response = await self._invoke(found, request)
+            status, response_head, response_body = await self._call(found, scope, headers, body)
         except TimeoutError:
-            logger.error("%s timed out after %ss", found.route.function_name, self.timeout)
-            detail = f"{found.route.function_name} exceeded functionTimeout ({self.timeout:g} s)"
+            logger.error("%s timed out after %ss", name, self.timeout)
+            detail = f"{name} exceeded functionTimeout ({self.timeout:g} s)"
             await send_problem(send, 504, "Function timed out", detail, path)
             return
-        except Exception:
-            logger.exception("function %s raised", found.route.function_name)
-            detail = f"{found.route.function_name} raised an exception; see the devhost log"
+        except WorkerGone:
+            logger.error("the language worker running %s exited", name)
+            detail = f"The worker process running {name} exited; see the devhost log"
             await send_problem(send, 500, "Function failed", detail, path)
             return
-        await send_bytes(
-            send,
-            response.status_code,
-            _response_headers(response),
-            response.get_body() or b"",
-            head=method == "HEAD",
+        except Exception as error:
+            if not isinstance(error, FunctionFailed):  # a worker logged its own traceback
+                logger.exception("function %s raised", name)
+            detail = f"{name} raised an exception; see the devhost log"
+            await send_problem(send, 500, "Function failed", detail, path)
+            return
+        await send_bytes(send, status, response_head, response_body, head=method == "HEAD")
+
+    async def _call(
+        self, found: Any, scope: Scope, headers: dict[str, str], body: bytes
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """Status, headers and body of the function's response, run here or in a worker."""
+        if self.workers is None:
+            response = await self._invoke(found, _request(scope, headers, body, found.params))
+            return response.status_code, response_headers(response), response.get_body() or b""
+        query = scope.get("query_string", b"").decode("latin-1")
+        future = self.workers.invoke(
+            method=scope["method"],
+            path=scope["path"],
+            url=_url(scope, headers, query),
+            query=query,
+            headers=headers,
+            body=body,
         )
+        self.deadlines.watch(future)
+        outcome = await future
+        if outcome.failed:
+            raise FunctionFailed(found.route.function_name)
+        return outcome.status, list(outcome.headers), outcome.body
 
     async def _invoke(self, found: Any, request: func.HttpRequest) -> func.HttpResponse:
         """Run the function, raising TimeoutError after functionTimeout."""

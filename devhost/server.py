@@ -3,8 +3,10 @@
 One asyncio loop hosts: the HTTP front on :7071 (functions, durable client webhooks, the dev
 identity's JWKS, `POST /admin/functions/{name}` for timers), the durable engine, blob-trigger
 polling and timer schedules. The Web PubSub hub on :7072 runs in a child process, as the Azure
-service is separate from the Functions host (devhost/hub_process.py). Everything talks to real
-local services (Postgres, Azurite) through the real Azure SDKs.
+service is separate from the Functions host (devhost/hub_process.py). With
+FUNCTIONS_WORKER_PROCESS_COUNT above 1, HTTP functions run in language worker processes
+(devhost/worker_processes.py). Everything talks to real local services (Postgres, Azurite)
+through the real Azure SDKs.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from devhost.hub_process import HubProcess
 from devhost.identity import JWKS_PATH, DevIdentity
 from devhost.routing import Router
 from devhost.timer_triggers import TimerScheduler
+from devhost.worker_processes import WorkerGroup, worker_process_count
+from devhost.worker_protocol import WorkerConfig
 
 logger = logging.getLogger("devhost")
 
@@ -130,7 +134,10 @@ class DevHost:
             route_prefix=self.config.route_prefix,
             durable_client_json=self.engine.client_binding_json if self.engine else None,
         )
-        self.front = HttpFront(self.router, function_timeout_s=self.config.function_timeout_s)
+        self.workers = self._worker_group()
+        self.front = HttpFront(
+            self.router, function_timeout_s=self.config.function_timeout_s, workers=self.workers
+        )
         self.timers = TimerScheduler(self.functions, run_sync=self.run_sync)
         self.blobs = self._blob_watcher()
         self.front.extra_routes = self._extra_routes()
@@ -152,6 +159,18 @@ class DevHost:
             base_url=self.base_url,
             max_concurrent_activities=self.config.max_concurrent_activities,
         )
+
+    def _worker_group(self) -> WorkerGroup | None:
+        count = worker_process_count()
+        if count == 1:
+            return None  # functions run in this process, as before the setting existed
+        config = WorkerConfig(
+            app_ref=self.options.app_ref,
+            app_dir=str(self.options.app_dir),
+            route_prefix=self.config.route_prefix,
+            durable_client_json=self.engine.client_binding_json() if self.engine else None,
+        )
+        return WorkerGroup(count, config)
 
     def _blob_watcher(self) -> BlobTriggerWatcher | None:
         if "blobTrigger" not in self._kinds():
@@ -208,8 +227,12 @@ class DevHost:
         try:
             if hub is not None:
                 hub.start()  # the child imports its modules while ours start up
+            if self.workers is not None:
+                await self.workers.start()
             await self._serve(hub, on_ready)
         finally:
+            if self.workers is not None:
+                await self.workers.stop()
             if hub is not None:
                 await asyncio.to_thread(hub.stop)
 
@@ -231,6 +254,8 @@ class DevHost:
             background.append(asyncio.create_task(hub.supervise(self._stopping)))
         if self.blobs is not None:
             background.append(asyncio.create_task(self.blobs.run()))
+        if self.workers is not None:
+            background.append(asyncio.create_task(self.workers.supervise(self._stopping)))
         # Everything loaded so far (the app, the SDKs) lives until exit: keep it out of the
         # collector's way, so collections triggered by request garbage stay short.
         gc.freeze()

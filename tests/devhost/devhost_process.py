@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,3 +77,11 @@ def start_devhost(
         time.sleep(0.05)
     started.stop(signal.SIGKILL)
     raise RuntimeError(f"devhost did not become ready:\n{log.read_text()[-3000:]}")
+
+
+@contextlib.contextmanager
+def serving_devhost(data_dir: Path, **options: object) -> Iterator[DevhostProcess]:
+    """start_devhost(data_dir, **options) for a block that expects a clean Ctrl-C at its end."""
+    process = start_devhost(data_dir, **options)  # type: ignore[arg-type]
+    yield process
+    assert process.stop() == 0, process.log.read_text()[-2000:]

@@ -16,7 +16,7 @@ import jwt
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from tests.devhost.devhost_process import REPO, DevhostProcess, start_devhost
+from tests.devhost.devhost_process import REPO, DevhostProcess, serving_devhost
 
 CONTAINER = f"fixture-{uuid.uuid4().hex[:8]}"
 
@@ -24,9 +24,8 @@ CONTAINER = f"fixture-{uuid.uuid4().hex[:8]}"
 @pytest.fixture(scope="module")
 def devhost(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevhostProcess]:
     data_dir = tmp_path_factory.mktemp("devhost")
-    process = start_devhost(data_dir, extra_env={"FIXTURE_BLOB_CONTAINER": CONTAINER})
-    yield process
-    assert process.stop() == 0, process.log.read_text()[-2000:]
+    with serving_devhost(data_dir, extra_env={"FIXTURE_BLOB_CONTAINER": CONTAINER}) as process:
+        yield process
 
 
 @pytest.fixture(scope="module")

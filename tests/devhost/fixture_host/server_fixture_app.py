@@ -49,6 +49,17 @@ async def async_hello(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse("hello from async")
 
 
+@app.route(route="pid", methods=["GET"])
+def pid(req: func.HttpRequest) -> func.HttpResponse:
+    """Which process ran the function (devhost's own, or one of its language workers)."""
+    return func.HttpResponse(str(os.getpid()))
+
+
+@app.route(route="fail", methods=["GET"])
+def fail(req: func.HttpRequest) -> func.HttpResponse:
+    raise RuntimeError("the fixture fails on purpose")
+
+
 @app.route(route="seen", methods=["GET"])
 def seen(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(json.dumps(SEEN), mimetype="application/json")

@@ -1,0 +1,146 @@
+"""FUNCTIONS_WORKER_PROCESS_COUNT: devhost runs HTTP functions in language worker processes.
+
+A real devhost subprocess with two workers serves the fixture app over real HTTP; the durable
+client in a worker talks to devhost's durable engine over its real webhooks.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.devhost.devhost_process import DevhostProcess, serving_devhost, start_devhost
+
+WORKERS = {"FUNCTIONS_WORKER_PROCESS_COUNT": "2"}
+
+
+@pytest.fixture(scope="module")
+def devhost(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevhostProcess]:
+    with serving_devhost(tmp_path_factory.mktemp("workers"), extra_env=WORKERS) as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def http(devhost: DevhostProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=devhost.base_url, timeout=10) as client:
+        yield client
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def worker_pids(http: httpx.Client, requests: int = 10) -> set[int]:
+    answers = [http.get("/api/pid") for _ in range(requests)]
+    return {int(answer.text) for answer in answers if answer.status_code == 200}
+
+
+def eventually(condition: Callable[[], bool], what: str, timeout_s: float = 20) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+def test_http_functions_run_in_the_worker_processes(
+    devhost: DevhostProcess, http: httpx.Client
+) -> None:
+    pids = worker_pids(http)
+    assert len(pids) == 2
+    assert devhost.process.pid not in pids
+    assert {parent_of(pid) for pid in pids} == {devhost.process.pid}
+
+
+def test_requests_and_responses_cross_to_the_workers_whole(http: httpx.Client) -> None:
+    response = http.post(
+        "/api/echo/42/tail?a=1&b=two", content=b"payload", headers={"x-test": "present"}
+    )
+    assert response.status_code == 207 and response.headers["x-echo"] == "yes"
+    body = response.json()
+    assert body["method"] == "POST" and body["url"].endswith("/api/echo/42/tail?a=1&b=two")
+    assert body["params"] == {"a": "1", "b": "two"}
+    assert body["route"] == {"id": "42", "rest": "tail"}
+    assert body["header"] == "present" and body["body"] == "payload"
+    text = http.get("/api/text")
+    assert text.headers["content-type"] == "text/plain; charset=utf-8"
+    assert text.text == "héllo"
+    assert http.get("/api/async-hello").text == "hello from async"
+    big = os.urandom(3 * 1024 * 1024).hex()
+    assert http.put("/api/echo/1", content=big.encode()).json()["body"] == big
+
+
+def test_failures_and_timeouts_in_a_worker_are_problems(http: httpx.Client) -> None:
+    failed = http.get("/api/fail")
+    assert failed.status_code == 500
+    assert failed.headers["content-type"] == "application/problem+json"
+    assert "fail raised" in failed.json()["detail"]
+    slow = http.get("/api/slow", params={"s": "3"})  # host.json: functionTimeout 2 s
+    assert slow.status_code == 504 and "functionTimeout" in slow.json()["detail"]
+
+
+def test_a_durable_client_in_a_worker_drives_devhost_s_engine(http: httpx.Client) -> None:
+    started = http.post("/api/start/greet_all", json=["Ana", "Ben"])
+    assert started.status_code == 202
+    status_url = started.json()["statusQueryGetUri"]
+
+    def finished() -> bool:
+        return http.get(status_url).json()["runtimeStatus"] in ("Completed", "Failed")
+
+    eventually(finished, "the orchestration did not finish")
+    assert http.get(status_url).json()["output"] == ["hello Ana", "hello Ben"]
+
+
+def test_workers_that_die_are_started_again(devhost: DevhostProcess, http: httpx.Client) -> None:
+    before = worker_pids(http)
+    in_flight: list[httpx.Response] = []
+    slow = threading.Thread(target=lambda: in_flight.append(http.get("/api/slow?s=1.5")))
+    slow.start()
+    time.sleep(0.3)
+    for pid in before:
+        os.kill(pid, signal.SIGKILL)
+    slow.join()
+    # The request a dead worker held is answered, not left hanging.
+    [answer] = in_flight
+    assert answer.status_code == 500 and "exited" in answer.json()["detail"]
+
+    def replaced() -> bool:
+        pids = worker_pids(http, requests=4)
+        return len(pids) == 2 and not pids & before
+
+    eventually(replaced, "the killed workers were not replaced")
+    assert {http.get("/api/pid").status_code for _ in range(10)} == {200}
+    for pid in before:
+        logged = f"(pid {pid}) exited; starting it again"
+        eventually(lambda logged=logged: logged in devhost.log.read_text(), f"not logged: {logged}")
+
+
+def test_ctrl_c_and_sigkill_of_devhost_end_its_workers(tmp_path: Path) -> None:
+    for stop_with in (signal.SIGINT, signal.SIGKILL):
+        devhost = start_devhost(tmp_path / stop_with.name, extra_env=WORKERS)
+        with httpx.Client(base_url=devhost.base_url, timeout=10) as http:
+            pids = worker_pids(http)
+        assert len(pids) == 2
+        returncode = devhost.stop(stop_with)
+        if stop_with == signal.SIGINT:
+            assert returncode == 0, devhost.log.read_text()[-2000:]
+        eventually(lambda pids=pids: not any(map(alive, pids)), "a worker outlived devhost")
+
+
+def test_a_worker_count_out_of_range_stops_devhost_with_a_message(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="FUNCTIONS_WORKER_PROCESS_COUNT must be"):
+        start_devhost(tmp_path, extra_env={"FUNCTIONS_WORKER_PROCESS_COUNT": "11"})
