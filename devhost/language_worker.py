@@ -19,6 +19,8 @@ import socket
 import sys
 from pathlib import Path
 
+import azure.functions as func
+
 from devhost.http_front import response_headers, worker_thread_count
 from devhost.routing import RouteMatch, Router, build_request
 from devhost.worker_pool import BatchingWorkerPool
@@ -71,9 +73,9 @@ class Worker:
             outcome = Outcome(invocation.id, failed=True)
         self._writer.write(encode(outcome))
 
-    async def _call(self, found: RouteMatch, request: object) -> object:
+    async def _call(self, found: RouteMatch, request: func.HttpRequest) -> func.HttpResponse:
         if found.route.is_async:
-            return await self._router.call_async(found, request)  # type: ignore[arg-type]
+            return await self._router.call_async(found, request)
         return await self._pool.run(self._router.call_sync, found, request)
 
 
