@@ -184,7 +184,12 @@ class HttpFront:
                 return
         name = found.route.function_name
         try:
-            status, response_head, response_body = await self._call(found, scope, headers, body)
+            if self.workers is None:
+                response = await self._invoke(found, _request(scope, headers, body, found.params))
+                status, response_head = response.status_code, response_headers(response)
+                response_body = response.get_body() or b""
+            else:
+                status, response_head, response_body = await self._in_worker(scope, headers, body)
         except TimeoutError:
             logger.error("%s timed out after %ss", name, self.timeout)
             detail = f"{name} exceeded functionTimeout ({self.timeout:g} s)"
@@ -203,13 +208,11 @@ class HttpFront:
             return
         await send_bytes(send, status, response_head, response_body, head=method == "HEAD")
 
-    async def _call(
-        self, found: Any, scope: Scope, headers: dict[str, str], body: bytes
+    async def _in_worker(
+        self, scope: Scope, headers: dict[str, str], body: bytes
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        """Status, headers and body of the function's response, run here or in a worker."""
-        if self.workers is None:
-            response = await self._invoke(found, _request(scope, headers, body, found.params))
-            return response.status_code, response_headers(response), response.get_body() or b""
+        """Status, headers and body of the function's response from a language worker."""
+        assert self.workers is not None
         query = scope.get("query_string", b"").decode("latin-1")
         future = self.workers.invoke(
             method=scope["method"],
@@ -222,7 +225,7 @@ class HttpFront:
         self.deadlines.watch(future)
         outcome = await future
         if outcome.failed:
-            raise FunctionFailed(found.route.function_name)
+            raise FunctionFailed()
         return outcome.status, list(outcome.headers), outcome.body
 
     async def _invoke(self, found: Any, request: func.HttpRequest) -> func.HttpResponse:
