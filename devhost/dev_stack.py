@@ -49,6 +49,9 @@ def banner(host: DevHost, options: DevHostOptions, settings_file: Path | None) -
         f"  durable API      http://localhost:{port}/runtime/webhooks/durabletask/instances",
         f"  JWKS             http://localhost:{port}/.well-known/jwks.json",
     ]
+    if host.workers is not None:
+        pids = ", ".join(str(worker.pid) for worker in host.workers.workers)
+        lines.append(f"  HTTP functions   in language worker processes {pids}")
     if identity is not None:
         lines += [
             "",

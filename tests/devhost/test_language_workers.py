@@ -64,6 +64,9 @@ def test_http_functions_run_in_the_worker_processes(
     assert len(pids) == 2
     assert devhost.process.pid not in pids
     assert {parent_of(pid) for pid in pids} == {devhost.process.pid}
+    log = devhost.log.read_text().splitlines()
+    [banner] = [line for line in log if "HTTP functions   in language worker processes" in line]
+    assert {int(pid) for pid in banner.split("processes ")[1].split(", ")} == pids
 
 
 def test_requests_and_responses_cross_to_the_workers_whole(http: httpx.Client) -> None:
