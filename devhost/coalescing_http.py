@@ -6,6 +6,8 @@ syscall (which also wakes the reader) costs more than a small function's Python 
 holds the GIL through it. Here the transport collects everything written during one turn of the
 event loop and hands it to the socket at the end of that turn, in one write: the headers and body
 of a response, and those of several pipelined or concurrent responses on the same connection.
+The pieces go to `writelines`, which uvloop turns into one vectored write (`writev`), so a large
+body (a 264 KB menu) is not first copied behind its headers.
 
 Measured with the trivial function at 50 connections: see README "Benchmarks".
 """
@@ -19,7 +21,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 
 class CoalescingTransport:
-    """Wraps a transport; writes made in one loop turn reach the socket as one write.
+    """Wraps a transport; writes made in one loop turn reach the socket as one (vectored) write.
 
     Everything else is the wrapped transport's. Closing flushes first, so nothing written is lost.
     """
@@ -41,10 +43,9 @@ class CoalescingTransport:
     def _flush(self) -> None:
         if not self._pending:
             return
-        data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
-        self._pending.clear()
+        pending, self._pending = self._pending, []
         if not self._transport.is_closing():
-            self._transport.write(data)
+            self._transport.writelines(pending)
 
     def close(self) -> None:
         self._flush()
