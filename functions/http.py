@@ -34,6 +34,7 @@ from shared.tenants import TenantRecord
 logger = logging.getLogger("stelly.http")
 
 MAX_BODY_BYTES = 1024 * 1024
+MAX_JSON_DEPTH = 32
 PROBLEM_JSON = "application/problem+json"
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -175,19 +176,27 @@ def parse_json_body(req: func.HttpRequest) -> Any:
         raise errors.bad_request("The request needs a JSON body")
     try:
         document = json.loads(raw)
+    except RecursionError:
+        raise errors.bad_request("Malformed JSON: nested too deeply") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise errors.bad_request(f"Malformed JSON: {error}") from None
+    except ValueError:  # int() refuses numbers of more than sys.get_int_max_str_digits() digits
+        raise errors.bad_request("Malformed JSON: a number has too many digits") from None
     unstorable = unstorable_text(document)
     if unstorable:
         raise errors.validation_failed([unstorable])
     return document
 
 
-def unstorable_text(value: Any, path: str = "") -> FieldError | None:
+def unstorable_text(value: Any, path: str = "", depth: int = 0) -> FieldError | None:
     """The first string Postgres cannot store (NUL, lone surrogates), as a field error.
 
     JSON allows both (`\\u0000`, `\\ud800`); caught here once so no endpoint meets them as a 500.
+    So is nesting deeper than MAX_JSON_DEPTH, which no request of ours needs and which would
+    take this walk (and pydantic after it) towards Python's recursion limit.
     """
+    if depth > MAX_JSON_DEPTH:
+        return FieldError(path or "body", f"nested deeper than {MAX_JSON_DEPTH} levels")
     if isinstance(value, str):
         if "\x00" in value:
             return FieldError(path or "body", "must not contain NUL (\\u0000) characters")
@@ -197,14 +206,14 @@ def unstorable_text(value: Any, path: str = "") -> FieldError | None:
             return FieldError(path or "body", "must be valid Unicode (no lone surrogates)")
     elif isinstance(value, dict):
         for key, item in value.items():
-            found = unstorable_text(key, path or "body") or unstorable_text(
-                item, f"{path}.{key}" if path else str(key)
+            found = unstorable_text(key, path or "body", depth) or unstorable_text(
+                item, f"{path}.{key}" if path else str(key), depth + 1
             )
             if found:
                 return found
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            found = unstorable_text(item, f"{path}[{index}]")
+            found = unstorable_text(item, f"{path}[{index}]", depth + 1)
             if found:
                 return found
     return None

@@ -35,6 +35,26 @@ def test_malformed_json_is_400(edge_client) -> None:
     assert "Malformed JSON" in body["detail"]
 
 
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        # Python's int() refuses more than 4300 digits; json.loads raises a plain ValueError.
+        (b'{"lines": [], "tip": ' + b"1" * 5000 + b"}", "too many digits"),
+        # Deeper than the JSON parser recurses (RecursionError), still well under 1 MB.
+        (b"[" * 200_000 + b"]" * 200_000, "nested too deeply"),
+    ],
+)
+def test_json_python_cannot_read_is_400(edge_client, body: bytes, detail: str) -> None:
+    assert detail in assert_problem(post(edge_client, body), 400)["detail"]
+
+
+def test_json_nested_deeper_than_any_request_is_422(edge_client) -> None:
+    # Parses, but walking it (our checks, then pydantic) would near Python's recursion limit.
+    body = assert_problem(post(edge_client, b'{"lines": ' + b"[" * 900 + b"]" * 900 + b"}"), 422)
+    assert body["errors"][0]["path"] == "lines" + "[0]" * 32
+    assert "nested deeper than 32 levels" in body["errors"][0]["message"]
+
+
 def test_empty_body_is_400(edge_client) -> None:
     assert_problem(post(edge_client, b""), 400)
 
