@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -265,3 +266,36 @@ def test_concurrent_publishes_and_86s_get_consecutive_versions(
     assert statuses == [201] * 6 + [200] * 6
     versions = execute(f"select version from {tenant.schema_name}.menu_versions order by 1")
     assert [row["version"] for row in versions] == list(range(1, len(versions) + 1))
+
+
+def test_a_publish_waiting_on_an_86_publishes_it(client, tenants, auth_header) -> None:
+    """An 86 commits its draft row and its re-issued snapshot together, holding the versions
+    lock; a publish that starts meanwhile must read the draft after it, not before."""
+    tenant = tenants.create()
+    api = owner_api(client, tenant, auth_header)
+    item_id = build_small_menu(api)["item"]["id"]
+    ok(api.post("/v1/admin/menu/publish"), 201)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with tenant_transaction(tenant.schema_name) as conn:  # an 86, halfway through
+            conn.execute("lock table menu_versions in share row exclusive mode")
+            conn.execute("update menu_items set available = false where id = %s", [item_id])
+            publishing = pool.submit(api.post, "/v1/admin/menu/publish")
+            wait_until_a_query_waits_for_a_lock(tenant.schema_name)
+        assert ok(publishing.result(), 201)["version"] == 2
+    menu = ok(customer_api(client, tenant).get("/v1/store/menu"))
+    assert menu["categories"][0]["items"][0]["available"] is False
+
+
+def wait_until_a_query_waits_for_a_lock(schema: str, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        waiting = execute(
+            "select count(*) as n from pg_locks l join pg_class c on c.oid = l.relation"
+            " join pg_namespace n on n.oid = c.relnamespace"
+            " where not l.granted and c.relname = 'menu_versions' and n.nspname = %s",
+            [schema],
+        )
+        if waiting[0]["n"]:
+            return
+        time.sleep(0.02)
+    raise AssertionError("the publish never waited for the versions lock")

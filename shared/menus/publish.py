@@ -108,6 +108,10 @@ def publish_menu(*, tenant: TenantRecord, published_by: str | None) -> dict[str,
     """Publish the tenant's draft as the next version; `{"version", "etag", "published_at"}`."""
     currency = effective_settings(tenant).currency
     with tenant_transaction(tenant.schema_name) as conn:
+        # Lock before reading the draft: an 86 or a photo commits its draft change together with
+        # its re-issued snapshot under this lock, so a draft read before it could publish the
+        # item as still available (and orders are priced from the newest snapshot).
+        _lock_versions(conn)
         body = render_snapshot(draft_menu(conn), currency=currency)
         published = _insert_version(conn, body, source="publish", published_by=published_by)
     storefront_menus.invalidate(tenant.schema_name)
