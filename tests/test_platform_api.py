@@ -197,6 +197,8 @@ def test_only_platform_admins_on_the_platform_host(host: PlatformHost) -> None:
         ({"domains": ["a.example.com", "a.example.com"]}, 422),
         ({"fail_at_step": "everything"}, 422),
         ({"surprise": True}, 422),
+        ({"display_name": "Pizza\tRoma"}, 422),  # the seed step's business-name rules
+        ({"display_name": " "}, 422),
     ],
 )
 def test_invalid_requests_are_client_errors(host: PlatformHost, change: dict, status: int) -> None:

@@ -17,13 +17,12 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    StringConstraints,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from shared.config import get_settings
-from shared.restaurant_settings import Currency
+from shared.restaurant_settings import BusinessName, Currency
 from shared.theming import ThemeTokens
 from shared.weekly_windows import TimeZoneName
 
@@ -70,7 +69,6 @@ Domain = Annotated[
     str, BeforeValidator(_lower_domain), Field(min_length=4, max_length=253, pattern=DOMAIN_PATTERN)
 ]
 Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
 class ProvisionRequest(BaseModel):
@@ -79,7 +77,8 @@ class ProvisionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     slug: Slug
-    display_name: DisplayName
+    # The seed step saves it as the business name: the same rules, checked before the 202.
+    display_name: BusinessName
     owner_email: Email
     currency: Currency
     timezone: TimeZoneName
