@@ -112,9 +112,18 @@ def json_response(
 
 
 def if_none_match(req: func.HttpRequest, etag: str) -> bool:
-    """True when the client's If-None-Match already names etag (→ 304)."""
-    given = req.headers.get("if-none-match") or ""
-    return given.strip() == "*" or etag in [tag.strip() for tag in given.split(",")]
+    """True when the client's If-None-Match already names etag (→ 304).
+
+    By weak comparison, as RFC 9110 §13.1.2 asks for If-None-Match: `W/"x"` matches `"x"` (a
+    CDN that compresses a response may send its ETag on weakened).
+    """
+    given = req.headers.get("if-none-match")
+    if not given:
+        return False
+    if given.strip() == "*":
+        return True
+    ours = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == ours for tag in given.split(","))
 
 
 def cached_json_response(
