@@ -60,8 +60,13 @@ def list_tables(conn: psycopg.Connection) -> list[dict[str, Any]]:
     ).fetchall()
 
 
-def get_table(conn: psycopg.Connection, table_id: uuid.UUID) -> dict[str, Any]:
-    row = conn.execute(f"select {_COLUMNS} from dining_tables where id = %s", [table_id]).fetchone()
+def get_table(
+    conn: psycopg.Connection, table_id: uuid.UUID, *, lock: bool = False
+) -> dict[str, Any]:
+    locking = " for update" if lock else ""
+    row = conn.execute(
+        f"select {_COLUMNS} from dining_tables where id = %s{locking}", [table_id]
+    ).fetchone()
     if row is None:
         raise errors.not_found("No such table")
     return row
@@ -86,7 +91,8 @@ def update_table(
     conn: psycopg.Connection, table_id: uuid.UUID, table: TableIn, expected: Expected
 ) -> dict[str, Any]:
     """Replace label and seats if the table is still at the expected version (409/412)."""
-    current = get_table(conn, table_id)
+    # Locked until the update: two editors who both read version 1 must not both succeed.
+    current = get_table(conn, table_id, lock=True)
     expected.check(current["version"], "table")
     try:
         with conn.transaction():

@@ -8,6 +8,7 @@ rows and need no truncation between them.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -105,6 +106,22 @@ def execute(query: str, params: list | None = None) -> list[dict]:
     with transaction() as conn:
         cursor = conn.execute(query, params or [])
         return cursor.fetchall() if cursor.description else []
+
+
+def wait_for_lock_waiters(table: str, count: int = 1, timeout_s: float = 10) -> None:
+    """Until `count` queries naming table wait for a lock (a test holding one forces a race)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        waiting = execute(
+            """select count(*) as n from pg_stat_activity
+                where wait_event_type = 'Lock' and datname = current_database()
+                  and query like %s""",
+            [f"%{table}%"],
+        )
+        if waiting[0]["n"] >= count:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{count} queries on {table} never waited for a lock")
 
 
 @pytest.fixture(scope="session")

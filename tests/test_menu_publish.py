@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -13,7 +12,7 @@ import pytest
 from shared.db import tenant_transaction
 from shared.menus.published import latest_snapshot, snapshot_at
 from shared.weekly_windows import WEEKDAYS
-from tests.conftest import execute
+from tests.conftest import execute, wait_for_lock_waiters
 from tests.storefront_helpers import build_small_menu, customer_api, ok, owner_api
 
 STORE_CACHE = "public, max-age=60, stale-while-revalidate=300"
@@ -280,22 +279,7 @@ def test_a_publish_waiting_on_an_86_publishes_it(client, tenants, auth_header) -
             conn.execute("lock table menu_versions in share row exclusive mode")
             conn.execute("update menu_items set available = false where id = %s", [item_id])
             publishing = pool.submit(api.post, "/v1/admin/menu/publish")
-            wait_until_a_query_waits_for_a_lock(tenant.schema_name)
+            wait_for_lock_waiters("menu_versions")
         assert ok(publishing.result(), 201)["version"] == 2
     menu = ok(customer_api(client, tenant).get("/v1/store/menu"))
     assert menu["categories"][0]["items"][0]["available"] is False
-
-
-def wait_until_a_query_waits_for_a_lock(schema: str, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        waiting = execute(
-            "select count(*) as n from pg_locks l join pg_class c on c.oid = l.relation"
-            " join pg_namespace n on n.oid = c.relnamespace"
-            " where not l.granted and c.relname = 'menu_versions' and n.nspname = %s",
-            [schema],
-        )
-        if waiting[0]["n"]:
-            return
-        time.sleep(0.02)
-    raise AssertionError("the publish never waited for the versions lock")

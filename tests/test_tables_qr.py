@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from shared.db import tenant_transaction
+from tests.conftest import wait_for_lock_waiters
 from tests.order_fixtures import Shop, module_shop_fixture, open_shop, shop_fixture  # noqa: F401
 
 TABLES = "/api/v1/admin/tables"
@@ -60,6 +63,27 @@ def test_admins_manage_tables(shop: Shop) -> None:
     assert shop.client.delete(path, host=shop.host, headers=shop.owner()).status_code == 204
     assert shop.client.get(path, host=shop.host, headers=shop.owner()).status_code == 404
     assert _lookup(shop, table["qr_token"]).status_code == 404
+
+
+def test_two_admins_renaming_at_once_the_second_is_told(shop: Shop) -> None:
+    table = _create(shop, "Window")
+    path = f"{TABLES}/{table['id']}"
+
+    def rename(label: str):
+        body = {"label": label, "expected_version": 1}
+        return shop.client.put(path, host=shop.host, headers=shop.owner(), json=body)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        with tenant_transaction(shop.schema) as conn:  # both read the table while this holds it
+            conn.execute("select 1 from dining_tables where id = %s for update", [table["id"]])
+            renames = [pool.submit(rename, label) for label in ("Window A", "Window B")]
+            wait_for_lock_waiters("dining_tables", count=2)
+        answers = [future.result() for future in renames]
+    assert sorted(a.status_code for a in answers) == [200, 409]
+    winner = next(a.json() for a in answers if a.status_code == 200)
+    assert winner["version"] == 2
+    current = shop.client.get(path, host=shop.host, headers=shop.owner()).json()
+    assert (current["label"], current["version"]) == (winner["label"], 2)
 
 
 def test_tables_are_for_owners_and_managers(shop: Shop) -> None:
