@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from shared.db import tenant_transaction
-from tests.conftest import wait_for_lock_waiters
+from tests.conftest import execute, wait_for_lock_waiters
 from tests.order_fixtures import Shop, module_shop_fixture, open_shop, shop_fixture  # noqa: F401
 
 TABLES = "/api/v1/admin/tables"
@@ -26,9 +26,9 @@ def _lookup(shop: Shop, token: str):
     return shop.client.get(f"/api/v1/store/tables/{token}", host=shop.host)
 
 
-def _dine_in(shop: Shop, token: str):
+def _dine_in(shop: Shop, token: str, key: str | None = None):
     body = {"lines": [shop.cola_line()], "fulfilment": {"type": "dine_in", "table_token": token}}
-    return shop.post_order(body)
+    return shop.post_order(body, key=key)
 
 
 def test_admins_manage_tables(shop: Shop) -> None:
@@ -102,6 +102,24 @@ def test_a_dine_in_order_names_its_table(shop: Shop) -> None:
     assert response.status_code == 201, response.text
     view = shop.customer_view(response.json()).json()
     assert view["fulfilment"] == {"type": "dine_in", "table": "Window 3"}
+
+
+def test_a_table_deleted_while_its_guest_orders_is_422(shop: Shop) -> None:
+    """The code was checked, then the table was deleted before the order row could name it."""
+    table = _create(shop, "Terrace")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with tenant_transaction(shop.schema) as conn:  # holds the order's insert back
+            conn.execute("lock table orders in share row exclusive mode")
+            ordering = pool.submit(_dine_in, shop, table["qr_token"], key="terrace-1")
+            wait_for_lock_waiters("orders")
+            conn.execute("delete from dining_tables where id = %s", [table["id"]])
+        response = ordering.result()
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["path"] == "fulfilment.table_token"
+    # Nothing was written, and the key is free for the guest's next try.
+    assert execute(f"select count(*) as n from {shop.schema}.orders")[0]["n"] == 0
+    pickup = shop.post_order(key="terrace-1")
+    assert pickup.status_code == 201, pickup.text
 
 
 def _tamper(token: str) -> str:

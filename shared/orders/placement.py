@@ -79,9 +79,13 @@ def _fulfilment_problems(
         return None, [FieldError("fulfilment.table_token", "is required for dine_in")]
     table = table_for_token(conn, tenant.id, fulfilment.table_token)
     if table is None:
-        message = "is not a current table code of this restaurant; scan the table's QR code again"
-        problems.append(FieldError("fulfilment.table_token", message))
+        problems.append(_stale_table_code())
     return table, problems
+
+
+def _stale_table_code() -> FieldError:
+    message = "is not a current table code of this restaurant; scan the table's QR code again"
+    return FieldError("fulfilment.table_token", message)
 
 
 def _validate(
@@ -180,18 +184,24 @@ def _write(
     """Transaction 2: the order with its event and stored answer; returns the receipt."""
     order_id = str(uuid.uuid4())
     body = receipt(tenant, order_id, format_ticket(admitted.number), admitted.priced, now)
-    with tenant_transaction(tenant.schema_name) as conn:
-        with conn.pipeline():
-            insert_order(
-                conn, tenant=tenant, order_id=order_id, day=admitted.day,
-                number=admitted.number, order=order, priced=admitted.priced,
-                table=admitted.table, now=now,
-            )  # fmt: skip
-            claim = admitted.claim
-            stored = idempotency.store_response(conn, claim, 201, body) if claim else None
-        # Someone took the key over while we worked: roll back rather than make a second order.
-        if stored is not None and stored.rowcount != 1:
-            raise idempotency.lost_claim()
+    try:
+        with tenant_transaction(tenant.schema_name) as conn:
+            with conn.pipeline():
+                insert_order(
+                    conn, tenant=tenant, order_id=order_id, day=admitted.day,
+                    number=admitted.number, order=order, priced=admitted.priced,
+                    table=admitted.table, now=now,
+                )  # fmt: skip
+                claim = admitted.claim
+                stored = idempotency.store_response(conn, claim, 201, body) if claim else None
+            # Someone took the key over while we worked: roll back rather than a second order.
+            if stored is not None and stored.rowcount != 1:
+                raise idempotency.lost_claim()
+    except psycopg.errors.ForeignKeyViolation as error:
+        # The table was deleted after its code was checked (transaction 1) and before this.
+        if error.diag.constraint_name != "orders_table_id_fkey":
+            raise
+        raise errors.validation_failed([_stale_table_code()]) from None
     return body
 
 
@@ -215,7 +225,8 @@ def place_order(
     """Place order for tenant (or replay the stored answer to the same Idempotency-Key).
 
     A ticket number is never handed out twice; it is skipped only if writing the order fails
-    after admission (a database error, or a key taken over by a retry).
+    after admission (a database error, a key taken over by a retry, or the dine-in table
+    deleted meanwhile, which answers 422 like a stale table code).
     """
     now = now or datetime.now(UTC)
     admitted = _admit(tenant, order, key=idempotency_key, client_ip=client_ip, now=now)
