@@ -7,6 +7,7 @@ from typing import Any
 
 import psycopg
 
+from shared.orders.state_machine import OPEN_STATUSES
 from shared.orders.tickets import format_ticket
 
 MAX_KITCHEN_TICKETS = 200
@@ -82,14 +83,20 @@ def customer_order(conn: psycopg.Connection, order_id: str) -> dict[str, Any] | 
 def kitchen_tickets(
     conn: psycopg.Connection, statuses: Sequence[str], *, limit: int = MAX_KITCHEN_TICKETS
 ) -> list[dict[str, Any]]:
-    """Tickets in statuses, oldest first, with lines, modifiers, notes, allergens and age."""
+    """Tickets in statuses with lines, modifiers, notes, allergens and age.
+
+    Open tickets come oldest first: the kitchen's queue, whose oldest must never fall off the
+    page. Asked for finished ones too (completed, cancelled), the newest come first: those are
+    the ones someone looks for, and the oldest would otherwise fill the page forever.
+    """
+    order = "asc" if set(statuses) <= set(OPEN_STATUSES) else "desc"
     rows = conn.execute(
         f"""select o.id, o.ticket_number, o.status, o.version, o.fulfilment_type,
                    o.customer_name, o.table_label, o.placed_at, o.updated_at,
                    floor(extract(epoch from now() - o.placed_at))::int as age_seconds,
                    {_LINES_JSON} as lines
-            from orders o where o.status = any(%s) order by o.placed_at, o.ticket_number
-            limit %s""",
+            from orders o where o.status = any(%s)
+            order by o.placed_at {order}, o.ticket_number {order} limit %s""",
         [list(statuses), min(limit, MAX_KITCHEN_TICKETS)],
     ).fetchall()
     return [
