@@ -2,37 +2,94 @@
 
 Partition key = domain, so a lookup is a point read. Postgres stays the source of truth; a
 settings change writes Postgres, then this directory, then drops the local cache entry.
+
+Writers race here: two saves of one restaurant's profile, a save and a cache refill that read
+Postgres just before it, a status change and either. Each record carries its row's revision
+(one Postgres sequence), and an entry is only ever replaced by a record at least as new, with
+the ETag of the entry it compared against. An entry also ages out (DIRECTORY_MAX_AGE_S) for
+readers that ask for freshness, so one whose write was lost (a crash or a storage error right
+after the commit) is re-read from Postgres instead of being served forever.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import TableEntity, UpdateMode
 
 from shared.storage import table
 from shared.tenants import TenantRecord
 
 DIRECTORY_TABLE = "tenantdirectory"
 ROW_KEY = "tenant"
+DIRECTORY_MAX_AGE_S = 300.0
+# Each failed attempt means another writer changed the entry in between; a few always settle.
+_PUT_ATTEMPTS = 5
 
 
-def directory_get(domain: str) -> TenantRecord | None:
+class DirectoryContended(AzureError):
+    """The entry kept changing under directory_put; the caller may retry (it is transient)."""
+
+
+def _record(entity: TableEntity) -> TenantRecord:
+    return TenantRecord.model_validate_json(entity["record"])
+
+
+def directory_get(domain: str, *, max_age_s: float | None = None) -> TenantRecord | None:
+    """The domain's record; None when there is none, or when it is older than max_age_s."""
     try:
         entity = table(DIRECTORY_TABLE).get_entity(partition_key=domain, row_key=ROW_KEY)
     except ResourceNotFoundError:
         return None
-    return TenantRecord.model_validate_json(entity["record"])
+    if max_age_s is not None:
+        written = entity.metadata["timestamp"]
+        if datetime.now(UTC) - written > timedelta(seconds=max_age_s):
+            return None
+    return _record(entity)
 
 
-def directory_put(domain: str, record: TenantRecord) -> None:
+def fresh_directory_get(domain: str) -> TenantRecord | None:
+    """directory_get for the request path: entries older than DIRECTORY_MAX_AGE_S are misses."""
+    return directory_get(domain, max_age_s=DIRECTORY_MAX_AGE_S)
+
+
+def directory_put(domain: str, record: TenantRecord) -> bool:
+    """Store record for domain unless the entry holds a newer revision; True when written.
+
+    The same revision is written again, which renews the entry's age.
+    """
+    client = table(DIRECTORY_TABLE)
     entity = {"PartitionKey": domain, "RowKey": ROW_KEY, "record": record.to_json()}
-    table(DIRECTORY_TABLE).upsert_entity(entity)
-
-
-def directory_put_all(domains: list[str], record: TenantRecord) -> None:
-    for domain in domains:
-        directory_put(domain, record)
+    for _ in range(_PUT_ATTEMPTS):
+        try:
+            current = client.get_entity(partition_key=domain, row_key=ROW_KEY)
+        except ResourceNotFoundError:
+            try:
+                client.create_entity(entity)
+                return True
+            except ResourceExistsError:
+                continue  # created meanwhile: compare with that one
+        if _record(current).revision > record.revision:
+            return False
+        try:
+            client.update_entity(
+                entity,
+                mode=UpdateMode.REPLACE,
+                etag=current.metadata["etag"],
+                match_condition=MatchConditions.IfNotModified,
+            )
+            return True
+        except (ResourceModifiedError, ResourceNotFoundError):
+            continue  # changed or removed since we compared: look again
+    raise DirectoryContended(f"the directory entry of {domain} kept changing")
 
 
 def directory_delete(domain: str) -> None:

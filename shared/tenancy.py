@@ -1,7 +1,9 @@
 """Which tenant a request is for: its host → a tenant record, through a TTL cache.
 
 Read path: in-process TTL cache → Table Storage directory → Postgres (which then refills the
-directory). Only a host that maps to an active tenant gets through `require_serving`.
+directory). A directory entry older than DIRECTORY_MAX_AGE_S counts as a miss, so an entry
+whose update was lost is read again from Postgres within that time. Only a host that maps to
+an active tenant gets through `require_serving`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from azure.core.exceptions import AzureError
 from shared import errors
 from shared.config import Settings, get_settings
 from shared.db import transaction
-from shared.directory import directory_get, directory_put
+from shared.directory import directory_put, fresh_directory_get
 from shared.tenants import TenantRecord, tenant_by_domain
 
 logger = logging.getLogger("stelly.tenancy")
@@ -77,7 +79,7 @@ class TenantResolver:
         *,
         ttl_s: float = DEFAULT_TTL_S,
         clock: Callable[[], float] = time.monotonic,
-        directory_get: Callable[[str], TenantRecord | None] = directory_get,
+        directory_get: Callable[[str], TenantRecord | None] = fresh_directory_get,
         directory_put: Callable[[str, TenantRecord], None] = directory_put,
         database_get: Callable[[str], TenantRecord | None] = _lookup_database,
     ) -> None:

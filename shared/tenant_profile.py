@@ -1,24 +1,28 @@
 """Changing what the request path caches about a tenant: settings, theme, display name.
 
 The order is the contract of design §3: Postgres first (the source of truth, version checked and
-bumped), then the Table Storage directory entry of every domain, then the local cache entry. A
-crash between the steps leaves the directory stale only until the next write or a refill; readers
-in other processes see the change within their cache TTL.
+bumped), then the Table Storage directory entry of every domain, then the local cache entry;
+readers in other processes see the change within their cache TTL. A crash or a storage error
+between the steps leaves the directory stale until the entry ages out (DIRECTORY_MAX_AGE_S).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from azure.core.exceptions import AzureError
 from psycopg.types.json import Jsonb
 
 from shared import errors
 from shared.db import transaction
-from shared.directory import directory_put
+from shared.directory import DIRECTORY_MAX_AGE_S, directory_put
 from shared.tenancy import TenantResolver
 from shared.tenancy import resolver as default_resolver
 from shared.tenants import TENANT_COLUMNS, TenantRecord, domains_of
 from shared.versioning import Expected
+
+logger = logging.getLogger("stelly.tenancy")
 
 
 def update_tenant_profile(
@@ -63,6 +67,17 @@ def update_tenant_profile(
         domains = domains_of(conn, tenant_id)
     resolver = resolver or default_resolver
     for domain in domains:
-        directory_put(domain, record)
+        try:
+            directory_put(domain, record)
+        except AzureError as error:
+            # Saved in Postgres, which is what counts: answering 503 would make the client retry
+            # a change that is already made (and get 412). The entry ages out instead.
+            logger.warning(
+                "directory entry of %s not updated (%s); other processes see the change within"
+                " %s s",
+                domain,
+                type(error).__name__,
+                DIRECTORY_MAX_AGE_S,
+            )
         resolver.invalidate(domain)
     return record

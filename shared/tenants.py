@@ -24,6 +24,9 @@ class TenantRecord(BaseModel):
     theme: dict[str, Any] = {}
     settings: dict[str, Any] = {}
     version: int = 1
+    # Changes with every update of the row, status included (version counts profile edits,
+    # the ETag admins send back); the directory keeps the entry with the highest.
+    revision: int = 0
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> TenantRecord:
@@ -36,6 +39,7 @@ class TenantRecord(BaseModel):
             theme=row["theme"] or {},
             settings=row["settings"] or {},
             version=row["version"],
+            revision=row["revision"],
         )
 
     def to_json(self) -> str:
@@ -43,7 +47,8 @@ class TenantRecord(BaseModel):
 
 
 TENANT_COLUMNS = (
-    "t.id, t.slug, t.schema_name, t.display_name, t.status, t.theme, t.settings, t.version"
+    "t.id, t.slug, t.schema_name, t.display_name, t.status, t.theme, t.settings, t.version,"
+    " t.revision"
 )
 
 
