@@ -92,13 +92,15 @@ class JwksServer:
     """Serves one JWKS document over loopback HTTP from a background thread (tests)."""
 
     def __init__(self, jwks: dict[str, Any], port: int = 0) -> None:
-        body = json.dumps(jwks).encode()
+        self.serve(jwks)
+        server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 if self.path != JWKS_PATH:
                     self.send_error(404)
                     return
+                body = server._body
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -112,6 +114,10 @@ class JwksServer:
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}{JWKS_PATH}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
+
+    def serve(self, jwks: dict[str, Any]) -> None:
+        """Serve this document from now on (a provider rotating or withdrawing keys)."""
+        self._body = json.dumps(jwks).encode()
 
     def close(self) -> None:
         self._server.shutdown()

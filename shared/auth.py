@@ -28,9 +28,15 @@ class Principal(BaseModel):
     email: str | None = None
 
 
+# Clock skew allowed between us and the identity provider for exp, nbf and iat.
+LEEWAY_S = 60
+
+
 @functools.cache
 def _jwks_client(url: str) -> jwt.PyJWKClient:
-    return jwt.PyJWKClient(url, cache_keys=True, lifespan=JWKS_CACHE_S, timeout=5)
+    # The key set is cached for JWKS_CACHE_S (parsed once per fetch). Not cache_keys: PyJWT's
+    # per-key cache never expires, so a key the provider withdrew would verify until restart.
+    return jwt.PyJWKClient(url, lifespan=JWKS_CACHE_S, timeout=5)
 
 
 def bearer_token(headers: Mapping[str, str]) -> str:
@@ -49,12 +55,17 @@ def validate_token(token: str) -> Principal:
         if header.get("alg") not in ALGORITHMS:
             raise errors.unauthorized(f"Token algorithm must be one of {', '.join(ALGORITHMS)}")
         key = _jwks_client(settings.auth_jwks_url).get_signing_key_from_jwt(token)
+        if header["alg"] != key.algorithm_name:
+            # An ES256 header naming an RSA key's kid: refuse it here, where PyJWT would fail
+            # with a TypeError (the key is not of the algorithm's kind) rather than a token error.
+            raise errors.unauthorized("Token algorithm does not match its signing key")
         claims = jwt.decode(
             token,
             key.key,
-            algorithms=ALGORITHMS,
+            algorithms=[key.algorithm_name],
             audience=settings.auth_audience,
             issuer=settings.auth_issuer,
+            leeway=LEEWAY_S,
             options={"require": ["exp", "iss", "aud", "sub"]},
         )
     except jwt.ExpiredSignatureError:

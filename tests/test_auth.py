@@ -10,7 +10,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from devhost.identity import DevIdentity
+from devhost.identity import DevIdentity, JwksServer
+from shared import auth
+from shared.config import get_settings
 from tests.conftest import AUDIENCE, ISSUER
 
 
@@ -42,8 +44,14 @@ def test_missing_token(edge_client, tenant) -> None:
 
 
 def test_expired_token(edge_client, tenant, identity) -> None:
-    token = identity.mint(role="owner", tenant=tenant.slug, exp=int(time.time()) - 60)
+    token = identity.mint(role="owner", tenant=tenant.slug, exp=int(time.time()) - 120)
     _assert_401(call(edge_client, tenant, token), "expired")
+
+
+def test_a_provider_clock_a_little_ahead_is_tolerated(edge_client, tenant, identity) -> None:
+    ahead = int(time.time()) + 30  # iat and nbf in our future, within LEEWAY_S
+    token = identity.mint(role="owner", tenant=tenant.slug, iat=ahead, nbf=ahead)
+    assert call(edge_client, tenant, token).status_code == 200
 
 
 def test_wrong_audience(edge_client, tenant, identity) -> None:
@@ -78,6 +86,38 @@ def test_hs256_signed_with_the_public_key_is_refused(edge_client, tenant, identi
     mac = hmac.new(identity.public_pem(), f"{header}.{body}".encode(), hashlib.sha256).digest()
     token = f"{header}.{body}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
     _assert_401(call(edge_client, tenant, token), "algorithm")
+
+
+def test_an_algorithm_that_is_not_its_keys_is_refused(edge_client, tenant, identity) -> None:
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": int(time.time()) + 600,
+              "roles": ["owner"], "tenant": tenant.slug}  # fmt: skip
+    header = _b64({"alg": "ES256", "typ": "JWT", "kid": identity.kid})  # an RSA key's kid
+    signature = base64.urlsafe_b64encode(b"\0" * 64).rstrip(b"=").decode()
+    _assert_401(call(edge_client, tenant, f"{header}.{_b64(claims)}.{signature}"), "algorithm")
+
+
+def test_a_key_the_provider_withdraws_stops_verifying(
+    edge_client, tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    withdrawn, kept = (DevIdentity(issuer=ISSUER, audience=AUDIENCE) for _ in range(2))
+    provider = JwksServer({"keys": withdrawn.jwks()["keys"] + kept.jwks()["keys"]})
+    monkeypatch.setenv("AUTH_JWKS_URL", provider.url)
+    monkeypatch.setattr(auth, "JWKS_CACHE_S", 0.2)
+    get_settings.cache_clear()
+    try:
+        token = withdrawn.mint(role="owner", tenant=tenant.slug)
+        assert call(edge_client, tenant, token).status_code == 200
+        provider.serve(kept.jwks())
+        time.sleep(0.3)  # the cached key set expires
+        _assert_401(call(edge_client, tenant, token), "unknown key")
+        assert (
+            call(edge_client, tenant, kept.mint(role="owner", tenant=tenant.slug)).status_code
+            == 200
+        )
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+        provider.close()
 
 
 def test_unknown_kid_is_refused(edge_client, tenant) -> None:
