@@ -28,18 +28,21 @@ def _strip_port(address: str) -> str:
 
 
 def client_ip(headers: Mapping[str, str], settings: Settings | None = None) -> str:
-    """The caller's address.
+    """The caller's address, as a rate limit can trust it.
 
-    `X-Azure-ClientIP` only when the request provably came through our Front Door (matching
-    `X-Azure-FDID`). Otherwise the last `X-Forwarded-For` entry: App Service's front end
-    appends the peer it saw (as `ip:port`), while earlier entries are whatever the client sent.
+    Through our Front Door (matching `X-Azure-FDID`): `X-Azure-SocketIP`, the address of the TCP
+    connection Front Door accepted. Not `X-Azure-ClientIP`, which Front Door derives from the
+    client's own `X-Forwarded-For` ("the client IP can be arbitrarily overwritten by a user",
+    its documentation says), so a new value per request would be a new bucket per request.
+    Otherwise the last `X-Forwarded-For` entry: App Service's front end appends the peer it saw
+    (as `ip:port`), while earlier entries are whatever the client sent.
     """
     settings = settings or get_settings()
     fdid = header(headers, "x-azure-fdid").strip().lower()
     if settings.frontdoor_id and fdid == settings.frontdoor_id.lower():
-        front_door_client = header(headers, "x-azure-clientip").strip()
-        if front_door_client:
-            return _strip_port(front_door_client)
+        front_door_peer = header(headers, "x-azure-socketip").strip()
+        if front_door_peer:
+            return _strip_port(front_door_peer)
     forwarded = [part for part in header(headers, "x-forwarded-for").split(",") if part.strip()]
     return _strip_port(forwarded[-1]) if forwarded else "unknown"
 

@@ -73,17 +73,26 @@ FRONT_DOOR = load_settings(
 @pytest.mark.parametrize(
     ("headers", "expected"),
     [
-        ({"X-Azure-FDID": "fd-123", "X-Azure-ClientIP": "198.51.100.4"}, "198.51.100.4"),
-        # Without our Front Door's id, X-Azure-ClientIP is just a header anyone can send.
+        # Through our Front Door: the connection's address. X-Azure-ClientIP comes from the
+        # client's own X-Forwarded-For, so a client could change it with every order.
+        (
+            {
+                "X-Azure-FDID": "fd-123",
+                "X-Azure-SocketIP": "198.51.100.4",
+                "X-Azure-ClientIP": "203.0.113.99",
+            },
+            "198.51.100.4",
+        ),
+        # Without our Front Door's id, X-Azure-SocketIP is just a header anyone can send.
         (
             {
                 "X-Azure-FDID": "other",
-                "X-Azure-ClientIP": "198.51.100.4",
+                "X-Azure-SocketIP": "198.51.100.4",
                 "X-Forwarded-For": "10.1.1.1:5000",
             },
             "10.1.1.1",
         ),
-        ({"X-Azure-ClientIP": "198.51.100.4"}, "unknown"),
+        ({"X-Azure-SocketIP": "198.51.100.4"}, "unknown"),
         # The platform appends the peer it saw; earlier entries came from the client.
         ({"X-Forwarded-For": "1.2.3.4, 192.0.2.10:61234"}, "192.0.2.10"),
         ({"X-Forwarded-For": "[2001:db8::1]:443"}, "2001:db8::1"),
