@@ -7,7 +7,8 @@ import uuid
 import pytest
 
 from shared.images.blobs import ensure_container
-from shared.images.targets import UPLOADS_CONTAINER
+from shared.images.limits import MAX_UPLOAD_BYTES
+from shared.images.targets import QUARANTINE_CONTAINER, UPLOADS_CONTAINER
 from shared.storage import blob_service
 from tests.conftest import execute
 from tests.image_fixtures import (
@@ -65,6 +66,12 @@ def test_a_bad_file_is_rejected_and_the_old_photo_stays(
     assert assets_under(f"{api.tenant.slug}/item-{item['id']}/") == renditions
     assert not upload_exists(blob)
     assert words in (quarantine_reason(blob) or "")
+    kept = blob_service().get_blob_client(QUARANTINE_CONTAINER, blob)
+    if len(data) > MAX_UPLOAD_BYTES:  # not copied: an upload URL cannot cap the size
+        properties = kept.get_blob_properties()
+        assert (properties.size, properties.metadata["original_bytes"]) == (0, str(len(data)))
+    else:
+        assert kept.download_blob().readall() == data
 
 
 def test_a_path_naming_another_tenants_item_writes_nothing(

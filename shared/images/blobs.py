@@ -21,6 +21,7 @@ from azure.core.exceptions import (
 from azure.storage.blob import ContentSettings
 
 from shared.config import get_settings
+from shared.images.limits import MAX_UPLOAD_BYTES
 from shared.images.renditions import RenderedImage
 from shared.images.targets import (
     ASSETS_CONTAINER,
@@ -112,10 +113,17 @@ def delete_upload(name: str, etag: str | None) -> None:
 
 
 def quarantine(name: str, data: bytes, reason: str, etag: str | None) -> None:
-    """Keep a rejected original out of `uploads` (for inspection), with the reason as metadata."""
+    """Keep a rejected original out of `uploads` (for inspection), with the reason as metadata.
+
+    An original over MAX_UPLOAD_BYTES is not copied (an upload URL cannot cap the size, so it
+    could be gigabytes): its quarantine entry is empty and records the size it had.
+    """
     ensure_container(QUARANTINE_CONTAINER)
-    safe_reason = reason.encode("ascii", "replace").decode()[:1024]
+    metadata = {"reason": reason.encode("ascii", "replace").decode()[:1024]}
+    kept = data
+    if len(data) > MAX_UPLOAD_BYTES:
+        kept, metadata["original_bytes"] = b"", str(len(data))
     blob_service().get_blob_client(QUARANTINE_CONTAINER, name).upload_blob(
-        data, overwrite=True, metadata={"reason": safe_reason}
+        kept, overwrite=True, metadata=metadata
     )
     delete_upload(name, etag)
