@@ -75,9 +75,14 @@ def _allocates(books: Bookkeeping, event: dict) -> bool:
 
 
 def _child_id(orc: Orchestration, task_id: int, explicit: str | None) -> str:
-    """The instance id of a sub-orchestration started under task_id."""
-    # Deterministic, so a resumed parent finds the child it started before a crash.
-    return explicit or f"{orc.instance_id}:{task_id}"
+    """The instance id of a sub-orchestration started under task_id.
+
+    As the Durable Task Framework names it: the parent's execution id and the task id. So a
+    resumed parent finds the child it started before a crash, and a later execution of the same
+    instance (restarted, or continued as new) never collides with a child an earlier one left
+    running.
+    """
+    return explicit or f"{orc.execution_id}:{task_id}"
 
 
 def _schedule(

@@ -169,6 +169,12 @@ def approval(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
+def awaits_approval(context: df.DurableOrchestrationContext):
+    """A parent whose child (no id given) waits for an event."""
+    return (yield context.call_sub_orchestrator("approval", None))
+
+
+@app.orchestration_trigger(context_name="context")
 def counter(context: df.DurableOrchestrationContext):
     value = yield context.call_activity("add_one", context.get_input())
     if value < 3:

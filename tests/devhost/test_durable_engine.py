@@ -194,6 +194,42 @@ def test_starting_a_running_id_returns_it_and_an_ended_id_restarts(host: EngineH
     assert host.wait_for(instance_id).output == "yes"
 
 
+def test_a_restarted_parent_starts_its_own_child_beside_the_old_one(host: EngineHost) -> None:
+    """Children without an id are named after the parent's execution, as the real host does, so
+    a child the terminated run left behind (terminate does not reach children) is no clash."""
+    parent = f"parent-{uuid.uuid4().hex[:8]}"
+    start(host, "awaits_approval", None, parent)
+    first_child = waiting_children(host, parent, 1)[0]
+    host.run(host.client.terminate(parent, "started again"))
+    host.wait_for(parent)
+    start(host, "awaits_approval", None, parent)
+    children = waiting_children(host, parent, 2)
+    assert first_child in children
+    assert host.wait_for(parent, until=("Running",)).runtime_status == Status.Running
+
+
+def waiting_children(host: EngineHost, parent: str, count: int) -> list[str]:
+    """Ids of `count` running `approval` children, failing at once if the parent fails."""
+    deadline = time.monotonic() + 30
+    while True:
+        everything = host.run(host.client.get_status_all())
+        failed = [
+            s.output
+            for s in everything
+            if s.instance_id == parent and s.runtime_status == Status.Failed
+        ]
+        assert not failed, failed
+        children = [
+            s.instance_id
+            for s in everything
+            if s.name == "approval" and s.runtime_status == Status.Running
+        ]
+        if len(children) >= count:
+            return children
+        assert time.monotonic() < deadline, f"{count} children of {parent} never ran"
+        time.sleep(0.05)
+
+
 def test_entities_fail_clearly(host: EngineHost) -> None:
     status = host.wait_for(start(host, "uses_entity"))
     assert status.runtime_status == Status.Failed
