@@ -128,6 +128,10 @@ class FunctionFailed(Exception):
     """A function raised in a language worker, which logged it."""
 
 
+class FunctionTimedOut(Exception):
+    """The call exceeded functionTimeout (a TimeoutError the function raises is its own failure)."""
+
+
 class HttpFront:
     """ASGI app: extra routes (durable webhooks, JWKS, admin) first, then the functions."""
 
@@ -190,7 +194,7 @@ class HttpFront:
                 response_body = response.get_body() or b""
             else:
                 status, response_head, response_body = await self._in_worker(scope, headers, body)
-        except TimeoutError:
+        except FunctionTimedOut:
             logger.error("%s timed out after %ss", name, self.timeout)
             detail = f"{name} exceeded functionTimeout ({self.timeout:g} s)"
             await send_problem(send, 504, "Function timed out", detail, path)
@@ -229,16 +233,22 @@ class HttpFront:
         return outcome.status, list(outcome.headers), outcome.body
 
     async def _invoke(self, found: Any, request: func.HttpRequest) -> func.HttpResponse:
-        """Run the function, raising TimeoutError after functionTimeout."""
+        """Run the function, raising FunctionTimedOut after functionTimeout."""
         if found.route.is_async:
-            return await asyncio.wait_for(self.router.call_async(found, request), self.timeout)
+            try:
+                async with asyncio.timeout(self.timeout) as deadline:
+                    return await self.router.call_async(found, request)
+            except TimeoutError:
+                if deadline.expired():
+                    raise FunctionTimedOut() from None
+                raise
         future = self.pool.run(self.router.call_sync, found, request)
         self.deadlines.watch(future)
         return await future
 
 
 class Deadlines:
-    """Fails pending futures with TimeoutError once `timeout_s` has passed.
+    """Fails pending futures with FunctionTimedOut once `timeout_s` has passed.
 
     One sweep every SWEEP_S for all calls, rather than wait_for (a Task per call) or call_later
     (a timer per call): on the hot path a call costs one deque append. A call may therefore
@@ -265,7 +275,7 @@ class Deadlines:
         self._watched.clear()
         for due, future in still:
             if due <= now:
-                future.set_exception(TimeoutError())
+                future.set_exception(FunctionTimedOut())
             else:
                 self._watched.append((due, future))
         self._sweeping = bool(self._watched)

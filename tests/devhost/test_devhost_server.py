@@ -145,6 +145,21 @@ def test_function_timeout_from_host_json(devhost: DevhostProcess, http: httpx.Cl
         time.sleep(0.05)
 
 
+@pytest.mark.parametrize(
+    ("path", "function"), [("/api/fail?error=timeout", "fail"), ("/api/async-fail", "async_fail")]
+)
+def test_a_timeout_the_function_raises_is_its_failure_not_the_hosts(
+    devhost: DevhostProcess, http: httpx.Client, path: str, function: str
+) -> None:
+    response = http.get(path)
+    assert response.status_code == 500  # as the host answers: not 504, functionTimeout was not hit
+    assert f"{function} raised an exception" in response.json()["detail"]
+    deadline = time.monotonic() + 5
+    while f"function {function} raised" not in devhost.log.read_text():
+        assert time.monotonic() < deadline, "the function's exception was not logged"
+        time.sleep(0.05)
+
+
 def test_timer_fires_through_the_admin_endpoint(http: httpx.Client) -> None:
     assert http.post("/admin/functions/yearly").status_code == 202
     assert http.get("/api/seen").json()["timer"] == [{"past_due": False}]

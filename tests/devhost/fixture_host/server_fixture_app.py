@@ -57,7 +57,14 @@ def pid(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.route(route="fail", methods=["GET"])
 def fail(req: func.HttpRequest) -> func.HttpResponse:
+    if req.params.get("error") == "timeout":  # its own, e.g. a socket timeout
+        raise TimeoutError("the fixture's own call timed out")
     raise RuntimeError("the fixture fails on purpose")
+
+
+@app.route(route="async-fail", methods=["GET"])
+async def async_fail(req: func.HttpRequest) -> func.HttpResponse:
+    raise TimeoutError("the fixture's own awaited call timed out")
 
 
 @app.route(route="seen", methods=["GET"])
