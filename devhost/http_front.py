@@ -77,7 +77,10 @@ def _folded_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
 
 @functools.lru_cache(maxsize=64)
 def _content_type(mimetype: str, charset: str | None) -> bytes:
-    return f"{mimetype}; charset={charset}".encode() if charset else mimetype.encode()
+    # As the Python worker writes it (azure/functions/http.py): a charset for text/* only.
+    if charset and mimetype.startswith("text/"):
+        return f"{mimetype}; charset={charset}".encode()
+    return mimetype.encode()
 
 
 def response_headers(response: func.HttpResponse) -> list[tuple[bytes, bytes]]:

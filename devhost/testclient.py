@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 import azure.functions as func
 
+from devhost.http_front import response_headers
 from devhost.routing import MethodNotAllowed, RouteNotFound, Router, build_request, problem_document
 
 
@@ -45,10 +46,9 @@ class TestResponse:
 
 
 def to_test_response(response: func.HttpResponse) -> TestResponse:
-    headers = Headers({k.lower(): v for k, v in response.headers.items()})
-    if response.mimetype and "content-type" not in headers:
-        charset = f"; charset={response.charset}" if response.charset else ""
-        headers["content-type"] = f"{response.mimetype}{charset}"
+    # The headers devhost would put on the wire, Content-Type included.
+    wire = response_headers(response)
+    headers = Headers({name.decode(): value.decode() for name, value in wire})
     return TestResponse(response.status_code, headers, response.get_body() or b"")
 
 

@@ -101,6 +101,8 @@ def test_mimetype_and_charset(http: httpx.Client) -> None:
     response = http.get("/api/text")
     assert response.headers["content-type"] == "text/plain; charset=utf-8"
     assert response.text == "héllo"
+    # The Python worker adds the charset to text/* only (the SDK's default charset is utf-8).
+    assert http.get("/api/json").headers["content-type"] == "application/json"
 
 
 def test_async_functions_run_on_the_loop(http: httpx.Client) -> None:

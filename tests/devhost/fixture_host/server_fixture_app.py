@@ -38,6 +38,11 @@ def text(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse("héllo", mimetype="text/plain", charset="utf-8")
 
 
+@app.route(route="json", methods=["GET"])
+def json_body(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse('{"ok": true}', mimetype="application/json")
+
+
 @app.route(route="slow", methods=["GET"])
 def slow(req: func.HttpRequest) -> func.HttpResponse:
     time.sleep(float(req.params.get("s", "1")))
