@@ -67,11 +67,11 @@ async def send_problem(send: Send, status: int, title: str, detail: str, path: s
 
 
 def _folded_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
-    """Repeated headers folded into one comma-separated value, as the host does."""
+    """Repeated headers as one value joined by "," (StringValues.ToString() in the host)."""
     headers: dict[str, str] = {}
     for raw_key, raw_value in raw:
         key, value = raw_key.decode("latin-1"), raw_value.decode("latin-1")
-        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        headers[key] = f"{headers[key]},{value}" if key in headers else value
     return headers
 
 

@@ -8,7 +8,8 @@ the local server uses. Quirks reproduced from the host (ASP.NET Core routing und
 - constraints `int`, `long`, `guid`, `bool`, `alpha`, `double`/`decimal`/`float` are checked;
   others (`minlength(3)`, `regex(...)`) are accepted without checking (documented difference);
 - a route with no template is served at `<prefix>/<function name>`;
-- `req.params` holds the query string (the first value of a repeated key).
+- `req.params` holds the query string; a repeated key's values are joined with "," (as the host
+  hands ASP.NET Core's StringValues over), and so are a repeated header's.
 """
 
 from __future__ import annotations
@@ -256,7 +257,7 @@ def build_request(
     params: dict[str, str] = {}
     if query:
         for key, value in parse_qsl(query, keep_blank_values=True):
-            params.setdefault(key, value)
+            params[key] = f"{params[key]},{value}" if key in params else value
     return func.HttpRequest(
         method=method.upper(),
         url=url,

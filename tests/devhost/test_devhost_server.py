@@ -36,17 +36,20 @@ def http(devhost: DevhostProcess) -> Iterator[httpx.Client]:
 
 def test_request_and_response_conversions(http: httpx.Client) -> None:
     response = http.post(
-        "/api/echo/42/tail?a=1&b=two", content=b"payload", headers={"x-test": "present"}
+        "/api/echo/42/tail?a=1&b=two&a=3",
+        content=b"payload",
+        headers=[("x-test", "present"), ("x-test", "twice")],
     )
     assert response.status_code == 207
     assert response.headers["x-echo"] == "yes"
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()
     assert body["method"] == "POST"
-    assert body["url"].endswith("/api/echo/42/tail?a=1&b=two")
-    assert body["params"] == {"a": "1", "b": "two"}
+    assert body["url"].endswith("/api/echo/42/tail?a=1&b=two&a=3")
+    # Repeated keys and headers arrive joined by ",", as the host's StringValues.ToString().
+    assert body["params"] == {"a": "1,3", "b": "two"}
     assert body["route"] == {"id": "42", "rest": "tail"}
-    assert body["header"] == "present" and body["body"] == "payload"
+    assert body["header"] == "present,twice" and body["body"] == "payload"
 
 
 def _raw_exchange(devhost: DevhostProcess, request: bytes) -> bytes:
