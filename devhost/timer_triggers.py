@@ -167,15 +167,22 @@ def _parse_timespan(expression: str) -> IntervalSchedule | None:
 
 
 def parse_schedule(expression: str) -> Schedule:
-    """Parse an NCRONTAB six-field expression or a TimeSpan; ValueError names the bad field."""
+    """Parse an NCRONTAB expression or a TimeSpan; ValueError names the bad field.
+
+    Six fields start with the second; five, as the host reads them (CronSchedule.HasSeconds),
+    are a classic cron line that fires at second 0.
+    """
     interval = _parse_timespan(expression.strip())
     if interval is not None:
         return interval
     parts = expression.split()
+    if len(parts) == len(_FIELDS) - 1:
+        parts = ["0", *parts]
     if len(parts) != len(_FIELDS):
         raise ValueError(
             f"invalid schedule {expression!r}: NCRONTAB needs six fields "
-            f"{{second}} {{minute}} {{hour}} {{day}} {{month}} {{day-of-week}}, got {len(parts)}"
+            f"{{second}} {{minute}} {{hour}} {{day}} {{month}} {{day-of-week}} (or five, without"
+            f" the second), got {len(parts)}"
         )
     sets = []
     for text, (name, low, high, names) in zip(parts, _FIELDS, strict=True):

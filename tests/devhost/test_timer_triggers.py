@@ -77,7 +77,7 @@ def test_parses_fields(expression: str, field: str, expected: set[int]) -> None:
         ("0 5-1 * * * *", "minute field '5-1'"),
         ("0 1,,2 * * * *", "minute field '1,,2'"),
         ("0 0 0 30 Feb *", "day field '30'"),
-        ("* * * * *", "six fields"),
+        ("* * * *", "six fields"),
         ("0 0 * * * * *", "six fields"),
     ],
 )
@@ -91,6 +91,9 @@ def test_rejects_malformed_schedules(expression: str, bad_field: str) -> None:
     ("expression", "after", "expected"),
     [
         ("*/5 * * * * *", utc(2025, 3, 1, 12, 0, 3), utc(2025, 3, 1, 12, 0, 5)),
+        # Five fields, as the host reads them: minute to day-of-week, at second 0.
+        ("*/5 * * * *", utc(2024, 12, 31, 23, 58), utc(2025, 1, 1, 0, 0)),
+        ("30 9 * * 1-5", utc(2025, 3, 1, 12, 0), utc(2025, 3, 3, 9, 30)),
         ("*/5 * * * * *", utc(2025, 3, 1, 12, 0, 5), utc(2025, 3, 1, 12, 0, 10)),
         ("0 */5 * * * *", utc(2024, 12, 31, 23, 58), utc(2025, 1, 1, 0, 0)),
         ("0 30 9 * * MON-FRI", utc(2025, 1, 3, 10, 0), utc(2025, 1, 6, 9, 30)),
@@ -232,7 +235,7 @@ def test_schedule_from_app_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REPORT_SCHEDULE", "0 15 3 * * *")
     run(TimerScheduler(functions, run_sync=run_sync).trigger("nightly"))
     assert calls == [False]
-    monkeypatch.setenv("REPORT_SCHEDULE", "0 15 3 * *")
+    monkeypatch.setenv("REPORT_SCHEDULE", "15 3 * * * * *")
     with pytest.raises(ValueError, match=r"'nightly'.*six fields"):
         TimerScheduler(functions, run_sync=run_sync)
     monkeypatch.delenv("REPORT_SCHEDULE")
