@@ -107,12 +107,12 @@ class Runtime:
             end = orc.terminal_event()
             if end is None:
                 resumed.append(orc)
-            elif end.get("OrchestrationStatus") == "ContinuedAsNew":
-                await self._continue_as_new(orc, end["Result"])
+                continue
+            # The end was committed but the instance row not yet updated.
+            status = end.get("OrchestrationStatus", "Terminated")
+            await self._end_execution(orc, [], status, end.get("Result", end.get("Input")))
+            if status == "ContinuedAsNew":
                 resumed.append(orc)
-            else:  # the end was committed but the instance row not yet updated
-                status = end.get("OrchestrationStatus", "Terminated")
-                await self._conclude(orc, status, end.get("Result", end.get("Input")))
         for orc in resumed:
             self.work.dispatch(orc, orc.outstanding(), resuming=True)
             self._start_driver(orc)
@@ -161,7 +161,12 @@ class Runtime:
                 orc.wake.set()
 
     async def _step(self, orc: Orchestration) -> None:
-        """One wake-up: terminate, or run an episode over the inbox."""
+        """One wake-up: finish a committed end, terminate, or run an episode over the inbox."""
+        if orc.ending is not None:
+            # The end is committed, but what follows it failed (a storage error): do it again,
+            # or the instance would stay Running in storage and a new start would wait forever.
+            await self._end_execution(orc, *orc.ending)
+            return
         stop = orc.termination()
         if stop is not None:
             await self._terminate(orc, stop)
@@ -177,12 +182,10 @@ class Runtime:
             orc.inbox[:0] = items
             raise
         self._apply(orc, plan.events)
-        await self._drop_inbox(orc, items, wait=plan.outcome is not None)
-        if plan.outcome == "ContinuedAsNew":
-            await self._continue_as_new(orc, plan.result)
-        elif plan.outcome is not None:
-            await self._conclude(orc, plan.outcome, plan.result)
+        if plan.outcome is not None:
+            await self._end_execution(orc, items, plan.outcome, plan.result)
         else:
+            await self._drop_inbox(orc, items, wait=False)
             for timer_id in plan.cancelled:
                 handle = orc.timer_handles.pop(timer_id, None)
                 if handle is not None:
@@ -280,10 +283,29 @@ class Runtime:
             "customStatus": orc.record.custom_status,
             "consumed": [item.key for item in items if item.key is not None],
         }
-        await self.store.commit_episode(orc.instance_id, orc.execution_id, orc.episodes, blob)
+        try:
+            await self.store.commit_episode(orc.instance_id, orc.execution_id, orc.episodes, blob)
+        except BaseException:
+            orc.inbox[:0] = items  # not committed: the request is still waiting
+            raise
         self._apply(orc, events)
+        await self._end_execution(orc, items, "Terminated", stop.event["Input"])
+
+    async def _end_execution(
+        self, orc: Orchestration, items: list[InboxItem], outcome: str, result: str | None
+    ) -> None:
+        """What follows a committed end: drop the consumed messages, then conclude or restart.
+
+        Remembered on the instance until done, so a failure is retried by the next wake-up.
+        """
+        orc.ending = (items, outcome, result)
+        # Waited for: the next execution (or a restart) must not see these messages again.
         await self._drop_inbox(orc, items, wait=True)
-        await self._conclude(orc, "Terminated", stop.event["Input"])
+        if outcome == "ContinuedAsNew":
+            await self._continue_as_new(orc, result)
+        else:
+            await self._conclude(orc, outcome, result)
+        orc.ending = None
 
     async def _continue_as_new(self, orc: Orchestration, next_input: str | None) -> None:
         """Start a fresh execution of the instance with next_input."""

@@ -97,6 +97,9 @@ class Orchestration:
         self.wake = asyncio.Event()
         self.finished = asyncio.Event()
         self.timer_handles: dict[int, asyncio.TimerHandle] = {}
+        # An end of this execution that is committed, with what still has to follow it (the
+        # consumed inbox rows to delete, the outcome, the result), until that has all happened.
+        self.ending: tuple[list[InboxItem], str, str | None] | None = None
 
     @property
     def instance_id(self) -> str:

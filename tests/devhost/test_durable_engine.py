@@ -230,6 +230,43 @@ def waiting_children(host: EngineHost, parent: str, count: int) -> list[str]:
         time.sleep(0.05)
 
 
+@pytest.mark.parametrize("ending", ["Completed", "Terminated"])
+def test_a_storage_error_after_the_end_is_committed_is_retried(
+    host: EngineHost, monkeypatch: pytest.MonkeyPatch, ending: str
+) -> None:
+    """The final instance-row write fails once (Azurite cannot be made to fail at exactly that
+    write, so the real store's method raises before it runs); the engine writes it again."""
+    store = host.engine.store
+    real_put = store.put_instance
+    failed: list[str] = []
+
+    async def failing_once(record):
+        if record.status == ending and not failed:
+            failed.append(record.instance_id)
+            raise ConnectionError("storage went away for a moment")
+        await real_put(record)
+
+    monkeypatch.setattr(store, "put_instance", failing_once)
+    instance_id = f"ending-{uuid.uuid4().hex[:8]}"
+    start(host, "approval", None, instance_id)
+    host.wait_for(instance_id, until=("Running",))
+    if ending == "Completed":
+        host.run(host.client.raise_event(instance_id, "approve", "yes"))
+    else:
+        host.run(host.client.terminate(instance_id, "stop"))
+    deadline = time.monotonic() + 10
+    while True:  # the row in storage, not the status the engine holds in memory
+        row = host.run(store.get_instance(instance_id))
+        if row is not None and row.status == ending:
+            break
+        assert time.monotonic() < deadline, f"the row still says {row and row.status}"
+        time.sleep(0.05)
+    assert failed == [instance_id]
+    # And the id can be started again: the old execution is released.
+    start(host, "approval", "again", instance_id)
+    assert host.wait_for(instance_id, until=("Running",), show_input=True).input_ == "again"
+
+
 def test_entities_fail_clearly(host: EngineHost) -> None:
     status = host.wait_for(start(host, "uses_entity"))
     assert status.runtime_status == Status.Failed
