@@ -115,7 +115,7 @@ def if_none_match(req: func.HttpRequest, etag: str) -> bool:
     """True when the client's If-None-Match already names etag (→ 304).
 
     By weak comparison, as RFC 9110 §13.1.2 asks for If-None-Match: `W/"x"` matches `"x"` (a
-    CDN that compresses a response may send its ETag on weakened).
+    CDN that compresses a response may pass its ETag on weakened).
     """
     given = req.headers.get("if-none-match")
     if not given:
