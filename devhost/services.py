@@ -151,9 +151,61 @@ def local_services(
         yield env
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _processes_under(folders: list[Path]) -> list[int]:
+    """Pids whose command line names one of folders (Linux /proc; elsewhere none are found)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if any(str(folder) in command for folder in folders):
+            found.append(int(entry.name))
+    return found
+
+
+def reap_stale_runs(runs: Path) -> list[Path]:
+    """Stop what an `exec` killed without its clean-up (SIGKILL) left running; drop its folder.
+
+    A run folder is named after the pid of its `exec`; once that pid is gone, nothing else
+    uses the Postgres and Azurite started for it.
+    """
+    reaped = []
+    for run_dir in sorted(runs.glob("[0-9]*")):
+        if _alive(int(run_dir.name)):
+            continue
+        folders = [run_dir, short_data_dir(run_dir / "pg")]
+        for pid in _processes_under(folders):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+        reaped.append(run_dir)
+    return reaped
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    # SIGTERM (`timeout`, a CI runner cancelling) would end Python without its finally blocks
+    # and leave the services running; as SystemExit the command is killed and they are stopped.
+    raise SystemExit(128 + signum)
+
+
 def _exec(argv: list[str]) -> int:
     # Each run gets its own folder and ports so two `make test` runs never share state.
-    run_dir = LOCAL / "run" / str(os.getpid())
+    runs = LOCAL / "run"
+    reap_stale_runs(runs)
+    run_dir = runs / str(os.getpid())
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         with local_services(run_dir, azurite_ports=free_azurite_ports(), keep=False) as env:
             child = subprocess.run(argv, env={**os.environ, **env}, check=False)
