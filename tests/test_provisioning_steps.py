@@ -97,6 +97,15 @@ def test_every_step_run_twice_builds_one_restaurant(job: ProvisionJob) -> None:
     assert record.settings["timezone"] == "Europe/Berlin"
 
 
+def test_a_step_refusing_its_input_fails_at_once_instead_of_retrying(job: ProvisionJob) -> None:
+    """A rule a later step has and the request model lacked (as a tab in display_name was)."""
+    assert run_step("reserve", job, "unit-op")["ok"]
+    slipped_past = job.request.model_copy(update={"display_name": "Pizza\tRoma"})
+    bad = ProvisionJob(slipped_past, job.fingerprint, job.attempt)
+    outcome = run_step("seed", bad, "unit-op")  # raised before: retried as if transient
+    assert outcome["ok"] is False and "business_name" in outcome["error"]
+
+
 def test_compensation_never_touches_another_attempts_restaurant(job: ProvisionJob) -> None:
     provision_all(job)
     intruder = ProvisionJob(job.request, job.fingerprint, uuid.uuid4().hex)

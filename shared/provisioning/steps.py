@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+from pydantic import ValidationError
 
 from shared.db import tenant_transaction, transaction
 from shared.directory import directory_delete, directory_get, directory_put
@@ -226,7 +227,9 @@ def run_step(step: str, job: ProvisionJob, operation: str) -> dict[str, Any]:
         with span_from_traceparent(f"provision {step}", job.traceparent, tenant=job.slug):
             detail = STEPS[step](job, operation)
         fail_if_injected(job, step)
-    except StepFailed as error:
+    except (StepFailed, ValidationError) as error:
+        # A ValidationError is a rule the request should have met (the request model missing
+        # one of a later step's rules): the same input fails the same way, so no retries.
         audit(job.slug, operation=operation, step=step, outcome="failed", detail=str(error))
         return {"ok": False, "error": str(error)}
     audit(job.slug, operation=operation, step=step, outcome="ok", detail=detail)
