@@ -136,18 +136,24 @@ def migrate_tenant(schema: str) -> MigrationResult:
         return migrate_schema_in(conn, schema, "tenant")
 
 
-def active_tenant_schemas() -> list[str]:
+# Tenants whose schemas migrations keep current: a suspended one is still read (its outbox by
+# the publishing timer), and comes back as it was. One still provisioning migrates itself.
+MIGRATABLE = ("active", "suspended")
+
+
+def migratable_tenant_schemas() -> list[str]:
     with transaction() as conn:
         rows = conn.execute(
-            "select schema_name from tenants where status = 'active' order by slug"
+            "select schema_name from tenants where status = any(%s) order by slug",
+            [list(MIGRATABLE)],
         ).fetchall()
     return [row["schema_name"] for row in rows]
 
 
 def migrate_all(out=sys.stdout) -> int:
-    """Migrate public then every active tenant; return the number of schemas that failed."""
+    """Migrate public then every active or suspended tenant; return how many schemas failed."""
     migrate_public()
-    schemas = active_tenant_schemas()
+    schemas = migratable_tenant_schemas()
     total = len(schemas) + 1
     print(f"[1/{total} public] version {latest_version('public')}", file=out)
     failures = 0

@@ -115,6 +115,8 @@ def test_racing_runner_waits_then_finds_nothing_to_do(migrations_dir: Path, sche
 
 def test_cli_migrates_public_and_active_tenants_with_progress(tenants, migrated_public) -> None:
     active = tenants.create(status="active")
+    # Suspended tenants too, as the fleet run does: the publishing timer still reads their outbox.
+    suspended = tenants.create(status="suspended")
     pending = tenants.create(status="provisioning")
     out = io.StringIO()
     failures = migrate.migrate_all(out)
@@ -122,6 +124,7 @@ def test_cli_migrates_public_and_active_tenants_with_progress(tenants, migrated_
     assert failures == 0
     assert "public] version" in text
     assert f"{active.schema_name}] version" in text
+    assert f"{suspended.schema_name}] version" in text
     assert pending.schema_name not in text
     assert text.splitlines()[0].startswith("[1/")
 

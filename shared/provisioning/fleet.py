@@ -21,14 +21,19 @@ import psycopg
 from psycopg import sql
 
 from shared.db import transaction
-from shared.migrate import MigrationError, latest_version, load_migrations, migrate_schema_in
+from shared.migrate import (
+    MIGRATABLE,
+    MigrationError,
+    latest_version,
+    load_migrations,
+    migrate_schema_in,
+)
 from shared.provisioning.audit import audit
 from shared.provisioning.failures import is_transient
 from shared.provisioning.migration_status import record_current, record_outcome
 from shared.provisioning.schemas import lock_schema, schema_exists
 from shared.telemetry import record_migration_failed
 
-MIGRATABLE = ("active", "suspended")
 CHECK_CHUNK = 250
 
 

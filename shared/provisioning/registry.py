@@ -8,9 +8,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from shared.db import transaction
-from shared.migrate import latest_version
+from shared.migrate import MIGRATABLE, latest_version
 from shared.provisioning.audit import recent_audit
-from shared.provisioning.fleet import MIGRATABLE
 from shared.provisioning.migration_status import migration_status_of
 
 _DOMAINS = """array(select d.domain from public.tenant_domains d where d.tenant_id = t.id
