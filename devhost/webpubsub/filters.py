@@ -49,6 +49,9 @@ def _tokenize(text: str) -> list[str]:
     return tokens
 
 
+MAX_DEPTH = 64
+
+
 class _Parser:
     """Recursive descent over the tokens: or → and → not → comparison."""
 
@@ -56,6 +59,7 @@ class _Parser:
         self._text = text
         self._tokens = _tokenize(text)
         self._position = 0
+        self._depth = 0
 
     def parse(self) -> Predicate:
         predicate = self._or()
@@ -90,6 +94,16 @@ class _Parser:
         return left
 
     def _not(self) -> Predicate:
+        # Each "not" and "(" recurses; past MAX_DEPTH the filter is refused, not a RecursionError.
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise FilterError(f"Filter {self._text!r} nests deeper than {MAX_DEPTH} levels.")
+            return self._negation_or_group()
+        finally:
+            self._depth -= 1
+
+    def _negation_or_group(self) -> Predicate:
         if self._peek() == "not":
             self._take()
             inner = self._not()

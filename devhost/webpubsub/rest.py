@@ -8,6 +8,7 @@ carry the SDK's access-key JWT (see auth.py), otherwise 401.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 
 from starlette.datastructures import Headers
@@ -267,6 +268,7 @@ def _reason(request: Request) -> str:
 
 
 def _positive_int(text: str, name: str) -> int:
-    if not text.isdigit() or int(text) < 1:
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    if not re.fullmatch(r"[0-9]{1,9}", text) or int(text) < 1:
         raise _BadRequest(f"Query parameter {name!r} must be a positive integer, not {text!r}.")
     return int(text)

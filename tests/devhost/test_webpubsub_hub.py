@@ -178,6 +178,23 @@ def test_generate_token_answers_a_client_token_for_this_hub(port: int) -> None:
         assert request(ws, type="leaveGroup", group="bar", ackId=1)["success"] is True
 
 
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("groups/g/connections?top=%C2%B2", None),  # a digit to str.isdigit(), not to int()
+        (":generateToken?minutesToExpire=%C2%B2", None),
+        (":send?filter=" + "(" * 400 + "userId%20eq%20'a'" + ")" * 400, b'"hi"'),
+    ],
+)
+def test_odd_rest_input_is_a_400_not_a_500(port: int, path: str, body: bytes | None) -> None:
+    base = f"http://127.0.0.1:{port}/api/hubs/{HUB}/{path}"
+    url = f"{base}{'&' if '?' in base else '?'}api-version=2024-12-01"
+    headers = {"Authorization": f"Bearer {hand_made_token(url)}", "Content-Type": "text/plain"}
+    method = "GET" if path.startswith("groups/") else "POST"
+    answer = httpx.request(method, url, content=body, headers=headers)
+    assert answer.status_code == 400, answer.text
+
+
 def test_sdk_sends_reach_each_protocol_in_its_framing(
     service: WebPubSubServiceClient, open_client: Callable[..., ClientConnection]
 ) -> None:
