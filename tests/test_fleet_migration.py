@@ -18,6 +18,7 @@ from psycopg import sql
 
 from shared import migrate
 from shared.db import transaction
+from shared.provisioning import fleet as fleet_steps
 from shared.provisioning.requests import schema_for
 from tests.platform_helpers import PlatformHost, scalar
 
@@ -162,3 +163,23 @@ def test_fleet_migration_reports_the_poisoned_schema_and_a_rerun_finishes(
     rows = status_rows(fleet)
     assert rows.pop(schema_for(poisoned))["status"] == "migrated"
     assert {(r["status"], r["operation_id"]) for r in rows.values()} == {("current", rerun["id"])}
+
+
+def test_a_schema_migrated_earlier_in_the_same_run_still_counts_as_migrated(
+    migrated_public: None,
+) -> None:
+    # An activity is at-least-once, and a window whose task_all failed is redone one schema at a
+    # time: either way migrate_one meets a schema this very run already migrated.
+    slug = f"fleet-again-{uuid.uuid4().hex[:6]}"
+    create_behind(slug, migrate.load_migrations("tenant")[:-1])
+    try:
+        schema = schema_for(slug)
+        first = fleet_steps.migrate_one(schema, "op-a")
+        again = fleet_steps.migrate_one(schema, "op-a")
+        assert (first["status"], again["status"]) == ("migrated", "migrated")
+        assert again["version"] == migrate.latest_version("tenant")
+        assert status_rows([slug])[schema]["status"] == "migrated"
+        assert fleet_steps.migrate_one(schema, "op-b")["status"] == "current"
+        assert status_rows([slug])[schema]["operation_id"] == "op-b"
+    finally:
+        drop_tenant(slug)

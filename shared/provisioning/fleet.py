@@ -30,7 +30,11 @@ from shared.migrate import (
 )
 from shared.provisioning.audit import audit
 from shared.provisioning.failures import is_transient
-from shared.provisioning.migration_status import record_current, record_outcome
+from shared.provisioning.migration_status import (
+    migration_status_of,
+    record_current,
+    record_outcome,
+)
 from shared.provisioning.schemas import lock_schema, schema_exists
 from shared.telemetry import record_migration_failed
 
@@ -128,6 +132,11 @@ def migrate_one(schema: str, operation: str) -> dict[str, Any]:
             if is_transient(error):
                 raise
             return _failed(conn, tenant, schema, operation, str(error), started)
+        if not result.applied and _migrated_by(conn, schema, operation):
+            # A redelivered activity, or a failed window redone one by one: this run already
+            # migrated the schema, so it counts (and stays recorded) as migrated, not current.
+            return {"schema": schema, "slug": tenant["slug"], "status": "migrated",
+                    "version": result.version, "error": None}  # fmt: skip
         status = "migrated" if result.applied else "current"
         elapsed = (time.perf_counter() - started) * 1000
         record_outcome(
@@ -143,6 +152,11 @@ def migrate_one(schema: str, operation: str) -> dict[str, Any]:
         audit(tenant["slug"], operation=operation, step="migrate", outcome="ok", detail=detail)
     return {"schema": schema, "slug": tenant["slug"], "status": status, "version": result.version,
             "error": None}  # fmt: skip
+
+
+def _migrated_by(conn: psycopg.Connection, schema: str, operation: str) -> bool:
+    row = migration_status_of(conn, schema)
+    return row is not None and row["status"] == "migrated" and row["operation_id"] == operation
 
 
 def _failed(
