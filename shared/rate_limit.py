@@ -6,6 +6,7 @@ one upsert on an unlogged table (no WAL, asynchronous commit) costs about a roun
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -45,6 +46,23 @@ def client_ip(headers: Mapping[str, str], settings: Settings | None = None) -> s
             return _strip_port(front_door_peer)
     forwarded = [part for part in header(headers, "x-forwarded-for").split(",") if part.strip()]
     return _strip_port(forwarded[-1]) if forwarded else "unknown"
+
+
+def client_bucket(address: str) -> str:
+    """Whom a limit counts: an IPv4 address, or the /64 network of an IPv6 one.
+
+    An IPv6 subscriber is routinely given a whole /64 and picks a new address in it as often as
+    it likes, so counting addresses would give it a fresh bucket per request.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv4Address):
+        return str(ip)
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.IPv6Network((ip, 64), strict=False))
 
 
 def window_start(now: datetime, window_s: int = WINDOW_S) -> datetime:

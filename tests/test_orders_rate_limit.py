@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from shared.config import get_settings, load_settings
-from shared.rate_limit import client_ip
+from shared.rate_limit import client_bucket, client_ip
 from tests.conftest import TEST_SETTINGS
 from tests.order_fixtures import Shop, open_shop, shop_fixture  # noqa: F401
 
@@ -28,6 +28,30 @@ def test_too_many_orders_from_one_address_get_429_with_retry_after(
     assert (
         other.post_order(other.order_body(other.cola_line()), ip="203.0.113.7").status_code == 201
     )
+
+
+def test_one_ipv6_network_is_one_customer(shop: Shop) -> None:
+    # An IPv6 subscriber gets a whole /64 and can use a new address for every request.
+    body = shop.order_body(shop.cola_line())
+    for host in range(1, get_settings().order_rate_limit_per_minute + 1):
+        assert shop.post_order(body, ip=f"2001:db8:5:6::{host:x}").status_code == 201
+    assert shop.post_order(body, ip="2001:db8:5:6:ffff::1").status_code == 429
+    assert shop.post_order(body, ip="2001:db8:5:7::1").status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("address", "bucket"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8:5:6:aaaa:bbbb:cccc:dddd", "2001:db8:5:6::/64"),
+        ("2001:DB8:5:6::1", "2001:db8:5:6::/64"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),  # an IPv4 client on a dual-stack socket
+        ("unknown", "unknown"),
+        ("not-an-address", "not-an-address"),
+    ],
+)
+def test_the_bucket_of_an_address(address: str, bucket: str) -> None:
+    assert client_bucket(address) == bucket
 
 
 def test_a_replayed_idempotent_answer_is_not_counted(shop: Shop) -> None:

@@ -35,7 +35,7 @@ from shared.orders.models import FulfilmentIn, OrderIn
 from shared.orders.pricing import PricedOrder, TaxRule, price_order
 from shared.orders.records import insert_order, receipt
 from shared.orders.tickets import business_date, format_ticket, take_ticket
-from shared.rate_limit import add_hit, retry_after, window_start
+from shared.rate_limit import add_hit, client_bucket, retry_after, window_start
 from shared.restaurant_settings import RestaurantSettings, effective_settings, is_open
 from shared.tables_qr import Table, table_for_token
 from shared.tenants import TenantRecord
@@ -126,7 +126,7 @@ def _count_and_take_ticket(
     """
     start = window_start(now)
     with conn.pipeline():
-        hit = add_hit(conn, f"orders:{client_ip}", start)
+        hit = add_hit(conn, f"orders:{client_bucket(client_ip)}", start)
         ticket = take_ticket(conn, day) if day is not None else None
     hit_row = hit.fetchone()
     assert hit_row is not None
