@@ -112,11 +112,16 @@ var databaseName = 'stelly'
 var webPubSubHub = 'kitchen'
 
 // Connection budget. Every instance runs one Python worker with one psycopg pool of at most
-// DATABASE_POOL_MAX connections, so the worst case is DATABASE_POOL_MAX x maximumInstanceCount.
-// Azure keeps 15 of max_connections for itself; we keep 5 more for psql, migrations run by hand
-// and monitoring. B1ms: 50 - 15 - 5 = 30 for the app; 3 instances x 10 = 30. The function module
-// rejects a pool size below 1, so asking for more instances than the SKU can feed fails the
-// deployment instead of failing requests later. Burstable SKUs have no built-in PgBouncer.
+// DATABASE_POOL_MAX connections. Flex Consumption scales per function group and caps each group,
+// not the app, at maximumInstanceCount ("The maximum instance count applies to on-demand instances
+// in each per-function scale group rather than to the app's combined instances"). All HTTP
+// functions share a group, so do the blob (Event Grid) triggers and the Durable functions; every
+// other trigger gets its own. So the worst case is DATABASE_POOL_MAX x maximumInstanceCount x
+// scale groups. Azure keeps 15 of max_connections for itself; we keep 5 more for psql,
+// migrations run by hand and monitoring. B1ms: 50 - 15 - 5 = 30 for the app; 3 instances x 5
+// groups x 2 = 30. The function module rejects a pool size below 1, so asking for more instances
+// than the SKU can feed fails the deployment instead of failing requests later. Burstable SKUs
+// have no built-in PgBouncer.
 var postgresSkus = {
   Standard_B1ms: {
     tier: 'Burstable'
@@ -142,8 +147,13 @@ var postgresSkus = {
 var postgresReservedConnections = 15
 var operatorConnections = 5
 var appConnectionBudget = postgresSkus[postgresSkuName].maxConnections - postgresReservedConnections - operatorConnections
+// HTTP, blob (Event Grid) and Durable are a group each; the two timers of
+// functions/order_timers.py are groups of their own (tests/infra checks this count).
+var sharedScaleGroups = 3
+var independentScaleGroups = 2
+var scaleGroups = sharedScaleGroups + independentScaleGroups
 // 20 is plenty for one worker (HTTP concurrency per instance is 16) and keeps idle connections cheap.
-var databasePoolMax = min(20, appConnectionBudget / maximumInstanceCount)
+var databasePoolMax = min(20, appConnectionBudget / (maximumInstanceCount * scaleGroups))
 
 // One resource group per azd environment, so `azd down` removes everything.
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {

@@ -66,7 +66,9 @@ resource uploadsSubscription 'Microsoft.EventGrid/systemTopics/eventSubscription
     destination: {
       endpointType: 'WebHook'
       properties: {
-        endpointUrl: 'https://${functionApp.properties.defaultHostName}/runtime/webhooks/blobs?functionName=Host.Functions.${uploadsFunctionName}&code=${listKeys('${functionApp.id}/host/default', '2024-04-01').systemKeys.blobs_extension}'
+        // Behind the condition's ternary: ARM evaluates list*() even for a resource whose `if` is
+        // false, and before the first deploy the host has no blobs_extension key to list.
+        endpointUrl: subscriptionEnabled ? 'https://${functionApp.properties.defaultHostName}/runtime/webhooks/blobs?functionName=Host.Functions.${uploadsFunctionName}&code=${listKeys('${functionApp.id}/host/default', '2024-04-01').systemKeys.blobs_extension}' : ''
         maxEventsPerBatch: 1
         preferredBatchSizeInKilobytes: 64
       }

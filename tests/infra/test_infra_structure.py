@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra"
@@ -609,3 +610,58 @@ def test_uploads_webhook_targets_the_deployed_trigger() -> None:
     assert default, "main.bicep: uploadsFunctionName needs a default"
     assert default[1] in triggers, f"webhook names {default[1]}; triggers are {sorted(triggers)}"
     assert triggers[default[1]].startswith("uploads/"), triggers[default[1]]
+
+
+# Triggers whose functions Flex Consumption scales together, one group per kind: every other
+# trigger gets a scale group (and up to maximumInstanceCount instances) of its own.
+GROUPED_TRIGGERS = {"route", "orchestration_trigger", "activity_trigger", "entity_trigger"}
+TRIGGERS = re.compile(r"(_trigger|^route)$")
+
+
+def independently_scaled_functions() -> list[str]:
+    names = []
+    for tree in function_modules():
+        for def_name, calls in decorator_calls(tree):
+            triggers = [call for call in calls if TRIGGERS.search(call_name(call))]
+            if not triggers or call_name(triggers[0]) in GROUPED_TRIGGERS:
+                continue
+            source = keyword(triggers[0], "source")
+            event_grid = source is not None and re.search(r"event_?grid", ast.unparse(source), re.I)
+            if call_name(triggers[0]) == "blob_trigger" and event_grid:
+                continue  # blob triggers fed by Event Grid share the blob group
+            names.append(def_name)
+    return names
+
+
+def test_the_pool_budget_counts_every_scale_group() -> None:
+    main = bicep(MAIN_BICEP)
+    independent = independently_scaled_functions()
+    assert main.var_value("independentScaleGroups") == str(len(independent)), independent
+    assert "maximumInstanceCount * scaleGroups" in main.var_value("databasePoolMax")
+
+
+def test_conditional_resources_list_keys_only_behind_their_condition() -> None:
+    # ARM evaluates list*() in a resource whose `if` is false, and fails when the listed thing
+    # does not exist yet; only a `condition ? ... : ...` around the call prevents that.
+    for declaration in resources():
+        condition = re.search(r"=\s*if\s*\((.+)\)\s*$", declaration.header.strip())
+        if not condition:
+            continue
+        text = blank_out(declaration.file.text, strings=False)
+        body = text[
+            declaration.body_at : matching_close(declaration.file.masked, declaration.body_at)
+        ]
+        for line in body.splitlines():
+            if re.search(r"\blist\w*\(", line):
+                value = line.split(":", 1)[1].strip()
+                assert value.startswith(f"{condition[1].strip()} ?"), (
+                    f"{declaration.file.path.name}: {declaration.name} calls a list function "
+                    f"outside `{condition[1]} ? ... : ...`: {line.strip()}"
+                )
+
+
+def test_azd_down_switches_the_uploads_subscription_off_again() -> None:
+    hooks = yaml.safe_load(AZURE_YAML.read_text())["hooks"]
+    assert "UPLOADS_EVENTS_ENABLED true" in hooks["postdeploy"]["posix"]["run"]
+    for shell in ("posix", "windows"):
+        assert "azd env set UPLOADS_EVENTS_ENABLED false" in hooks["postdown"][shell]["run"]
