@@ -14,8 +14,9 @@ from pydantic import BaseModel, ConfigDict
 from functions.http import EndpointSpec
 from functions.openapi_routes import has_path_parameters
 
-# Unhandled errors answer a problem with only the correlation id.
-ALWAYS = {500}
+# Unhandled errors answer a problem with only the correlation id; build_call refuses a NUL in any
+# path or query value (422) and a declared body over 1 MiB (413) whatever the operation takes.
+ALWAYS = {413, 422, 500}
 # tenancy.require_serving: unknown or failed host 404, suspended 403, gone 410, provisioning 503.
 TENANT = {403, 404, 410, 503}
 # Platform operations through a restaurant's host are 404.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import azure.functions as func
+from pydantic import BaseModel, ConfigDict, Field
 
 from functions.http import Call, endpoint, json_response
 from shared import errors
@@ -51,6 +52,18 @@ def place_store_order(call: Call) -> func.HttpResponse:
     return json_response(result.body, status=result.status, headers=headers)
 
 
+class OrderAccessQuery(BaseModel):
+    """How a customer presents the order's access token (described for the API document)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    access_token: str | None = Field(
+        None,
+        description="The access token from the order's receipt (tracking links carry it), or "
+        "send it as `Authorization: Bearer <token>`; without it the order is a 404.",
+    )
+
+
 def _order_id(call: Call) -> str:
     tenant = call.require_tenant()
     token = presented_token(call.req.headers, call.query)
@@ -58,7 +71,11 @@ def _order_id(call: Call) -> str:
 
 
 @bp.route(route="v1/store/orders/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@endpoint(tenant=True, summary="An order's status, lines, totals and history (access token)")
+@endpoint(
+    tenant=True,
+    query=OrderAccessQuery,
+    summary="An order's status, lines, totals and history (access token)",
+)
 def get_store_order(call: Call) -> func.HttpResponse:
     """The customer's view of their order; 404 without its access token."""
     order_id = _order_id(call)
@@ -73,7 +90,11 @@ def get_store_order(call: Call) -> func.HttpResponse:
 @bp.route(
     route="v1/store/orders/{id}/negotiate", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS
 )
-@endpoint(tenant=True, summary="A Web PubSub client URL that follows one order (access token)")
+@endpoint(
+    tenant=True,
+    query=OrderAccessQuery,
+    summary="A Web PubSub client URL that follows one order (access token)",
+)
 def negotiate_store_order(call: Call) -> func.HttpResponse:
     """`{"url"}` whose token joins `o.<id>` and can join no other group."""
     order_id = _order_id(call)
