@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from azure.core.exceptions import AzureError
 from azure.data.tables import TableServiceClient
+from azure.storage.blob import BlobServiceClient
 from psycopg import Error as PsycopgError
 from psycopg_pool import PoolTimeout
 from pydantic import BaseModel
@@ -35,24 +37,47 @@ def check_database() -> bool:
         return False
 
 
-def _probe_client() -> TableServiceClient:
-    # No retries: health must answer within seconds, not after the SDK's back-off.
+# No retries: health must answer within seconds, not after the SDK's back-off.
+_PROBE_OPTIONS: dict[str, Any] = {
+    "retry_total": 0,
+    "connection_timeout": CHECK_TIMEOUT_S,
+    "read_timeout": CHECK_TIMEOUT_S,
+}
+
+
+def _probe_clients() -> tuple[TableServiceClient, BlobServiceClient]:
+    """Table (tenant directory, audit) and Blob (images, assets, uploads) clients for probing."""
     settings = get_settings()
-    options = {"retry_total": 0, "connection_timeout": CHECK_TIMEOUT_S, "read_timeout": 2}
     if settings.storage_connection is not None:
-        return TableServiceClient.from_connection_string(
-            settings.storage_connection.get_secret_value(), **options
+        connection = settings.storage_connection.get_secret_value()
+        return (
+            TableServiceClient.from_connection_string(connection, **_PROBE_OPTIONS),
+            BlobServiceClient.from_connection_string(connection, **_PROBE_OPTIONS),
         )
     from azure.identity import DefaultAzureCredential
 
-    url = f"https://{settings.storage_account_name}.table.core.windows.net"
-    return TableServiceClient(endpoint=url, credential=DefaultAzureCredential(), **options)
+    account, credential = settings.storage_account_name, DefaultAzureCredential()
+    return (
+        TableServiceClient(
+            endpoint=f"https://{account}.table.core.windows.net",
+            credential=credential,
+            **_PROBE_OPTIONS,
+        ),
+        BlobServiceClient(
+            account_url=f"https://{account}.blob.core.windows.net",
+            credential=credential,
+            **_PROBE_OPTIONS,
+        ),
+    )
 
 
 def check_storage() -> bool:
+    """Both services the app uses answer a one-item listing."""
     try:
-        with _probe_client() as client:
-            next(iter(client.list_tables(results_per_page=1)), None)
+        tables, blobs = _probe_clients()
+        with tables, blobs:
+            next(iter(tables.list_tables(results_per_page=1)), None)
+            next(iter(blobs.list_containers(results_per_page=1)), None)
         return True
     except (AzureError, OSError) as error:
         logger.warning("health: storage unreachable: %s", type(error).__name__)

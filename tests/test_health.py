@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+
 import pytest
 
 from devhost.services import AzuritePorts, free_port
@@ -45,3 +48,14 @@ def test_storage_down_is_503_naming_it(client, broken) -> None:
     response = client.get("/api/health")
     assert response.status_code == 503
     assert response.json() == {**response.json(), "storage": "down", "database": "ok"}
+
+
+def test_blob_service_down_is_503_naming_storage(client, broken) -> None:
+    # Tables answer but blobs (images, assets, uploads) do not.
+    current = os.environ["AzureWebJobsStorage"]
+    blobs_gone = re.sub(r"(BlobEndpoint=http://[^:]+:)\d+", rf"\g<1>{free_port()}", current)
+    assert blobs_gone != current
+    broken("AzureWebJobsStorage", blobs_gone)
+    response = client.get("/api/health")
+    assert response.status_code == 503
+    assert response.json()["storage"] == "down" and response.json()["database"] == "ok"
