@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import uuid
 from dataclasses import replace
@@ -40,6 +41,7 @@ from shared.telemetry import current_traceparent
 from shared.tenants import TenantStatus
 
 bp = df.Blueprint()
+logger = logging.getLogger("stelly.platform")
 
 PLATFORM = ("platform_admin",)
 OPERATIONS_PATH = "/api/v1/platform/operations"
@@ -110,8 +112,11 @@ async def _start(
         # Azure refuses to start an id a concurrent request has just started: that one counts.
         status = await client.get_status(instance_id, show_input=True)
         if status.runtime_status not in RUNNING:
+            # The SDK's message is the durable extension's answer (stack trace and all): ours
+            # to log, not the caller's to read.
+            logger.warning("could not start %s %s: %s", name, instance_id, error)
             raise errors.service_unavailable(
-                f"The operation could not be started ({error}); try again", retry_after=5
+                "The operation could not be started; try again", retry_after=5
             ) from error
         return status
     return await client.get_status(instance_id, show_input=True)

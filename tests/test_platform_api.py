@@ -17,7 +17,9 @@ import httpx
 import pytest
 
 from devhost.demo import ensure_demo_tenant
+from functions import platform
 from shared.db import transaction
+from shared.errors import ProblemError
 from shared.images.targets import ASSETS_CONTAINER, QUARANTINE_CONTAINER
 from shared.migrate import latest_version
 from shared.provisioning.audit import recent_audit
@@ -265,3 +267,29 @@ def test_make_dev_demo_is_provisioned_through_the_api_once(host: PlatformHost) -
     config = host.request("GET", "/v1/store/config", host=storefront, headers={}).json()
     assert config["name"] == "Demo Pizzeria"
     assert [row["step"] for row in recent_audit(slug)].count("reserve") == 1
+
+
+class RefusingDurableClient:
+    """Nothing runs, and starting fails as the SDK reports a durable extension 500."""
+
+    async def get_status(self, instance_id: str, show_input: bool = False) -> SimpleNamespace:
+        return SimpleNamespace(runtime_status=None, input_=None)
+
+    async def start_new(self, name: str, instance_id: str, payload: dict) -> None:
+        raise Exception(
+            {
+                "ExceptionMessage": "Storage account key rejected",
+                "StackTrace": "   at Microsoft.Azure.WebJobs.Extensions.DurableTask.HttpApiHandler",
+            }
+        )
+
+
+def test_a_failed_start_is_logged_and_the_caller_sees_nothing_internal(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with pytest.raises(ProblemError) as refused:
+        asyncio.run(platform._start(RefusingDurableClient(), "provision_tenant", "provision-x", {}))
+    assert refused.value.status == 503 and refused.value.headers["Retry-After"] == "5"
+    assert "Storage account key" not in refused.value.detail
+    assert "StackTrace" not in refused.value.detail
+    assert any("Storage account key rejected" in r.getMessage() for r in caplog.records)
