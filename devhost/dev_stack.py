@@ -55,7 +55,8 @@ def banner(host: DevHost, options: DevHostOptions, settings_file: Path | None) -
     if identity is not None:
         lines += [
             "",
-            "Dev tokens (8 h; more with `.venv/bin/python -m devhost token --role ROLE --tenant SLUG`):",
+            "Dev tokens (8 h; more with"
+            " `.venv/bin/python -m devhost token --role ROLE --tenant SLUG`):",
             f"  export PLATFORM={identity.mint(role='platform_admin')}",
             f"  export OWNER={identity.mint(role='owner', tenant=DEMO_SLUG)}",
             f"  export KITCHEN={identity.mint(role='staff', tenant=DEMO_SLUG)}",

@@ -16,6 +16,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
 import azure.functions as func
 
@@ -113,8 +114,11 @@ def _request_headers(scope: Scope) -> dict[str, str]:
 
 
 def _url(scope: Scope, headers: dict[str, str], query: str) -> str:
+    """The request's URL as sent: the path stays percent-encoded (`a%20b`), as the host's does."""
     host = headers.get("host") or "localhost"
-    return f"{scope.get('scheme', 'http')}://{host}{scope['path']}{'?' + query if query else ''}"
+    raw = scope.get("raw_path")
+    path = raw.decode("latin-1") if raw else quote(scope["path"])
+    return f"{scope.get('scheme', 'http')}://{host}{path}{'?' + query if query else ''}"
 
 
 def _request(

@@ -224,15 +224,22 @@ class Router:
 
     async def call_async(self, found: RouteMatch, req: func.HttpRequest) -> func.HttpResponse:
         """Await an async function (sync ones belong in call_sync, off the event loop)."""
-        return await found.route.user_function(**self._arguments(found.route, req))
+        return _as_response(await found.route.user_function(**self._arguments(found.route, req)))
 
     def call_sync(self, found: RouteMatch, req: func.HttpRequest) -> func.HttpResponse:
         """Call the function in this thread; async functions get their own event loop."""
         result = found.route.user_function(**self._arguments(found.route, req))
         # isinstance first: inspect.isawaitable is slow, and nearly every result is a response.
-        if not isinstance(result, func.HttpResponse) and inspect.isawaitable(result):
+        if isinstance(result, func.HttpResponse):
+            return result
+        if inspect.isawaitable(result):
             result = asyncio.run(_await(result))
-        return result
+        return _as_response(result)
+
+
+def _as_response(result: Any) -> func.HttpResponse:
+    """A str return is the body of a 200, as the Python worker's HTTP converter encodes it."""
+    return func.HttpResponse(result) if isinstance(result, str) else result
 
 
 async def _await(awaitable: Any) -> Any:

@@ -62,6 +62,17 @@ def _raw_exchange(devhost: DevhostProcess, request: bytes) -> bytes:
     return received
 
 
+def test_a_function_may_return_a_str(http: httpx.Client) -> None:
+    response = http.get("/api/plain")
+    assert (response.status_code, response.text) == (200, "just a string")
+
+
+def test_req_url_keeps_the_path_percent_encoded(http: httpx.Client) -> None:
+    body = http.get("/api/echo/7/a%20b").json()
+    assert body["route"] == {"id": "7", "rest": "a b"}
+    assert body["url"].endswith("/api/echo/7/a%20b")
+
+
 def test_pipelined_requests_get_whole_responses_in_order(devhost: DevhostProcess) -> None:
     # The front writes each loop turn's output at once (devhost/coalescing_http.py): two
     # requests in one packet must still get two complete responses, in request order, and the

@@ -83,6 +83,8 @@ def test_requests_and_responses_cross_to_the_workers_whole(http: httpx.Client) -
     assert text.headers["content-type"] == "text/plain; charset=utf-8"
     assert text.text == "héllo"
     assert http.get("/api/async-hello").text == "hello from async"
+    assert http.get("/api/plain").text == "just a string"
+    assert http.get("/api/echo/7/a%20b").json()["url"].endswith("/api/echo/7/a%20b")
     big = os.urandom(3 * 1024 * 1024).hex()
     assert http.put("/api/echo/1", content=big.encode()).json()["body"] == big
 

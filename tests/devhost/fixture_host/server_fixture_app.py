@@ -38,6 +38,12 @@ def text(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse("héllo", mimetype="text/plain", charset="utf-8")
 
 
+@app.route(route="plain", methods=["GET"])
+def plain(req: func.HttpRequest) -> str:
+    """The Python worker accepts a str return as the response body."""
+    return "just a string"
+
+
 @app.route(route="json", methods=["GET"])
 def json_body(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse('{"ok": true}', mimetype="application/json")
