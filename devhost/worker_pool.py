@@ -53,6 +53,12 @@ class BatchingWorkerPool:
             future, fn, args, kwargs = job
             try:
                 outcome = (future, fn(*args, **kwargs), None)
+            except StopIteration as error:
+                # A Future refuses StopIteration (it would end the awaiting coroutine's frame
+                # instead): as asyncio.to_thread users do, it travels as a RuntimeError.
+                failure = RuntimeError(f"{getattr(fn, '__name__', fn)!s} raised StopIteration")
+                failure.__cause__ = error
+                outcome = (future, None, failure)
             except BaseException as error:  # handed to the awaiting coroutine
                 outcome = (future, None, error)
             self._done.append(outcome)
