@@ -41,6 +41,8 @@ from azure.data.tables import TableServiceClient
 from azure.functions.blob import InputStream
 from azure.storage.blob import BlobProperties, BlobServiceClient
 
+from devhost.timeouts import within_function_timeout
+
 log = logging.getLogger(__name__)
 
 RunSync = Callable[..., Awaitable[Any]]
@@ -171,6 +173,7 @@ class BlobTriggerWatcher:
         max_attempts: int = 5,
         backoff_base: float = 0.5,
         run_sync: RunSync,
+        function_timeout_s: float | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -178,6 +181,7 @@ class BlobTriggerWatcher:
         self._max_attempts = max_attempts
         self._backoff_base = backoff_base
         self._run_sync = run_sync
+        self._timeout = function_timeout_s
         self._tables = TableServiceClient.from_connection_string(storage_connection)
         services: dict[str, BlobServiceClient] = {}
         self._triggers: list[_Trigger] = []
@@ -316,7 +320,7 @@ class BlobTriggerWatcher:
             )  # fmt: skip
             try:
                 async with self._slots:
-                    await self._call(trigger, stream)
+                    await within_function_timeout(self._call(trigger, stream), self._timeout)
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS]
                 log.warning("'Functions.%s' failed for %s: %s", trigger.function, blob, error)

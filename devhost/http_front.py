@@ -21,6 +21,7 @@ from urllib.parse import quote
 import azure.functions as func
 
 from devhost.routing import MethodNotAllowed, RouteNotFound, Router, build_request, problem_document
+from devhost.timeouts import FunctionTimedOut, within_function_timeout
 from devhost.worker_pool import BatchingWorkerPool
 from devhost.worker_processes import WorkerGone, WorkerGroup
 
@@ -135,10 +136,6 @@ class FunctionFailed(Exception):
     """A function raised in a language worker, which logged it."""
 
 
-class FunctionTimedOut(Exception):
-    """The call exceeded functionTimeout (a TimeoutError the function raises is its own failure)."""
-
-
 class HttpFront:
     """ASGI app: extra routes (durable webhooks, JWKS, admin) first, then the functions."""
 
@@ -242,13 +239,9 @@ class HttpFront:
     async def _invoke(self, found: Any, request: func.HttpRequest) -> func.HttpResponse:
         """Run the function, raising FunctionTimedOut after functionTimeout."""
         if found.route.is_async:
-            try:
-                async with asyncio.timeout(self.timeout) as deadline:
-                    return await self.router.call_async(found, request)
-            except TimeoutError:
-                if deadline.expired():
-                    raise FunctionTimedOut() from None
-                raise
+            return await within_function_timeout(
+                self.router.call_async(found, request), self.timeout
+            )
         future = self.pool.run(self.router.call_sync, found, request)
         self.deadlines.watch(future)
         return await future

@@ -43,6 +43,7 @@ logger = logging.getLogger("devhost")
 DURABLE_TRIGGERS = {"orchestrationTrigger", "activityTrigger", "entityTrigger"}
 DURABLE_PREFIX = "/runtime/webhooks/durabletask/"
 ADMIN_PREFIX = "/admin/functions/"
+GRACEFUL_SHUTDOWN_S = 3
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def _admin_app(timers: TimerScheduler) -> ASGIApp:
             await send_problem(send, 405, "Method not allowed", "Use POST", path, allow="POST")
             return
         try:
-            await timers.trigger(name)
+            timers.start(name)  # 202 at once: the host's admin API runs the function after
         except KeyError:
             await send_problem(send, 404, "Not found", f"No timer function {name}", scope["path"])
             return
@@ -138,7 +139,11 @@ class DevHost:
         self.front = HttpFront(
             self.router, function_timeout_s=self.config.function_timeout_s, workers=self.workers
         )
-        self.timers = TimerScheduler(self.functions, run_sync=self.run_sync)
+        self.timers = TimerScheduler(
+            self.functions,
+            run_sync=self.run_sync,
+            function_timeout_s=self.config.function_timeout_s,
+        )
         self.blobs = self._blob_watcher()
         self.front.extra_routes = self._extra_routes()
         self._stopping = asyncio.Event()
@@ -176,7 +181,10 @@ class DevHost:
         if "blobTrigger" not in self._kinds():
             return None
         return BlobTriggerWatcher(
-            self.functions, os.environ["AzureWebJobsStorage"], run_sync=self.run_sync
+            self.functions,
+            os.environ["AzureWebJobsStorage"],
+            run_sync=self.run_sync,
+            function_timeout_s=self.config.function_timeout_s,
         )
 
     def _extra_routes(self) -> dict[str, ASGIApp]:
@@ -209,6 +217,8 @@ class DevHost:
             proxy_headers=False,
             ws="none",
             http=CoalescingHttpToolsProtocol,
+            # Ctrl-C gives requests in flight this long, not functionTimeout (minutes).
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         )
         server = uvicorn.Server(config)
         # We handle signals ourselves (see run_dev).

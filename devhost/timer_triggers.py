@@ -33,6 +33,8 @@ from typing import Any
 
 from azure.functions.timer import TimerRequest
 
+from devhost.timeouts import FunctionTimedOut, within_function_timeout
+
 log = logging.getLogger(__name__)
 
 RunSync = Callable[..., Awaitable[Any]]
@@ -237,8 +239,11 @@ class TimerScheduler:
         *,
         run_sync: RunSync,
         past_due_tolerance: float = 1.0,
+        function_timeout_s: float | None = None,
     ) -> None:
         self._run_sync = run_sync
+        self._timeout = function_timeout_s
+        self._manual_runs: set[asyncio.Task[None]] = set()
         self._tolerance = timedelta(seconds=past_due_tolerance)
         self._timers: dict[str, _Timer] = {}
         for builder in functions:
@@ -270,15 +275,27 @@ class TimerScheduler:
 
     async def run(self) -> None:
         """Run every timer until cancelled (returns at once when there are no timers)."""
-        async with asyncio.TaskGroup() as group:
-            for timer in self._timers.values():
-                group.create_task(self._loop(timer))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for timer in self._timers.values():
+                    group.create_task(self._loop(timer))
+        finally:
+            for task in self._manual_runs:
+                task.cancel()
 
     async def trigger(self, function_name: str) -> None:
-        """Fire one timer now (like the host's `POST /admin/functions/{name}`) and wait for it."""
+        """Fire one timer now and wait for it (KeyError for an unknown name)."""
         if function_name not in self._timers:
             raise KeyError(f"no timer function named {function_name!r}")
         await self._fire(self._timers[function_name], due=None)
+
+    def start(self, function_name: str) -> None:
+        """Fire one timer now in the background, as the host's `POST /admin/functions/{name}`."""
+        if function_name not in self._timers:
+            raise KeyError(f"no timer function named {function_name!r}")
+        task = asyncio.create_task(self._fire(self._timers[function_name], due=None))
+        self._manual_runs.add(task)  # a reference until it is done
+        task.add_done_callback(self._manual_runs.discard)
 
     async def _loop(self, timer: _Timer) -> None:
         if timer.run_on_startup:
@@ -312,10 +329,15 @@ class TimerScheduler:
                 timer.function, reason, past_due,
             )  # fmt: skip
             try:
-                if inspect.iscoroutinefunction(timer.user_function):
-                    await timer.user_function(**{timer.param: request})
-                else:
-                    await self._run_sync(timer.user_function, **{timer.param: request})
+                await within_function_timeout(self._invoke(timer, request), self._timeout)
+            except FunctionTimedOut as timed_out:
+                log.error("'Functions.%s' failed: %s", timer.function, timed_out)
             except Exception:
                 log.exception("'Functions.%s' failed", timer.function)
             timer.last = started
+
+    async def _invoke(self, timer: _Timer, request: TimerRequest) -> None:
+        if inspect.iscoroutinefunction(timer.user_function):
+            await timer.user_function(**{timer.param: request})
+        else:
+            await self._run_sync(timer.user_function, **{timer.param: request})

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import azure.functions as func
 import pytest
 from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
@@ -231,3 +233,24 @@ def test_missing_connection_setting_is_rejected(connection: str) -> None:
 
     with pytest.raises(ValueError, match="NoSuchStorageSetting"):
         watcher_for(app.get_functions(), connection)
+
+
+def test_a_call_over_function_timeout_is_a_failed_attempt(
+    connection: str, container: str, blobs: BlobServiceClient
+) -> None:
+    # As on the host: functionTimeout ends the invocation as a failure, which is then retried.
+    app = func.FunctionApp()
+    calls: list[float] = []
+
+    @app.blob_trigger(
+        arg_name="blob", path=f"{container}/{{name}}", connection="AzureWebJobsStorage"
+    )
+    async def stuck(blob: func.InputStream) -> None:
+        calls.append(time.monotonic())
+        await asyncio.sleep(60)
+
+    watcher = watcher_for(app.get_functions(), connection, max_attempts=2, function_timeout_s=0.2)
+    upload(blobs, container, "stuck.txt", b"x")
+    (result,) = run(asyncio.wait_for(watcher.poll_once(), 10))
+    assert not result.succeeded and result.attempts == 2 and len(calls) == 2
+    assert "functionTimeout" in (result.error or "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import jwt
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from tests.devhost.devhost_process import REPO, DevhostProcess, serving_devhost
+from tests.devhost.devhost_process import REPO, DevhostProcess, serving_devhost, start_devhost
 
 CONTAINER = f"fixture-{uuid.uuid4().hex[:8]}"
 
@@ -177,8 +178,12 @@ def test_a_timeout_the_function_raises_is_its_failure_not_the_hosts(
 
 
 def test_timer_fires_through_the_admin_endpoint(http: httpx.Client) -> None:
-    assert http.post("/admin/functions/yearly").status_code == 202
-    assert http.get("/api/seen").json()["timer"] == [{"past_due": False}]
+    assert http.post("/admin/functions/yearly").status_code == 202  # at once; the run follows
+    deadline = time.monotonic() + 5
+    while not (seen := http.get("/api/seen").json()["timer"]):
+        assert time.monotonic() < deadline, "the timer never ran"
+        time.sleep(0.05)
+    assert seen == [{"past_due": False}]
     assert http.post("/admin/functions/no_such_timer").status_code == 404
 
 
@@ -227,3 +232,34 @@ def test_durable_orchestration_through_check_status_urls(http: httpx.Client) -> 
         time.sleep(0.05)
     assert status["runtimeStatus"] == "Completed"
     assert status["output"] == ["hello ada", "hello linus"]
+
+
+def test_ctrl_c_does_not_wait_out_a_long_request(tmp_path: Path) -> None:
+    # functionTimeout is 5 minutes here; Ctrl-C must not wait for the request that long.
+    app_dir = tmp_path / "app"
+    app_dir.mkdir()
+    (app_dir / "host.json").write_text(
+        '{"version": "2.0", "functionTimeout": "00:05:00",'
+        ' "extensions": {"http": {"routePrefix": "api"}}}'
+    )
+    (app_dir / "sleepy_app.py").write_text(
+        "import time\nimport azure.functions as func\n"
+        "app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)\n"
+        "@app.route(route='ready')\ndef ready(req): return func.HttpResponse('ok')\n"
+        "@app.route(route='sleep')\ndef sleep(req):\n    time.sleep(60)\n"
+        "    return func.HttpResponse('late')\n"
+    )
+    devhost = start_devhost(
+        tmp_path / "data", app="sleepy_app:app", app_dir=app_dir, ready_path="/api/ready"
+    )
+    try:
+        request = threading.Thread(
+            target=lambda: httpx.get(devhost.base_url + "/api/sleep", timeout=70), daemon=True
+        )
+        request.start()
+        time.sleep(0.5)
+        devhost.process.send_signal(signal.SIGINT)
+        devhost.process.wait(10)
+    finally:
+        devhost.stop(signal.SIGKILL)
+    assert devhost.process.returncode == 0, devhost.log.read_text()[-2000:]

@@ -241,3 +241,48 @@ def test_schedule_from_app_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("REPORT_SCHEDULE")
     with pytest.raises(ValueError, match="REPORT_SCHEDULE"):
         TimerScheduler(functions, run_sync=run_sync)
+
+
+def test_a_run_over_function_timeout_is_logged_and_the_timer_fires_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = func.FunctionApp()
+    runs: list[float] = []
+
+    @app.timer_trigger(schedule="0 0 0 1 1 *", arg_name="timer")
+    def stuck(timer: func.TimerRequest) -> None:
+        runs.append(time.monotonic())
+        time.sleep(0.5)
+
+    scheduler = TimerScheduler(app.get_functions(), run_sync=run_sync, function_timeout_s=0.1)
+
+    async def scenario() -> None:
+        await asyncio.wait_for(scheduler.trigger("stuck"), 2)
+        await asyncio.wait_for(scheduler.trigger("stuck"), 2)
+
+    run(scenario())
+    assert len(runs) == 2
+    assert sum("exceeded functionTimeout" in r.getMessage() for r in caplog.records) == 2
+
+
+def test_start_runs_a_timer_in_the_background() -> None:
+    # The admin endpoint answers 202 at once, as the host's does, and the run goes on after.
+    app = func.FunctionApp()
+    finished: list[bool] = []
+
+    @app.timer_trigger(schedule="0 0 0 1 1 *", arg_name="timer")
+    async def nightly(timer: func.TimerRequest) -> None:
+        await asyncio.sleep(0.2)
+        finished.append(True)
+
+    scheduler = TimerScheduler(app.get_functions(), run_sync=run_sync)
+
+    async def scenario() -> None:
+        scheduler.start("nightly")
+        assert finished == []
+        with pytest.raises(KeyError):
+            scheduler.start("nope")
+        await asyncio.sleep(0.4)
+
+    run(scenario())
+    assert finished == [True]
