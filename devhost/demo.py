@@ -3,8 +3,9 @@
 It is provisioned the way a platform admin would: `POST /api/v1/platform/tenants` on the running
 devhost with a platform_admin token from the dev identity, then polling the operation until the
 restaurant is active. Idempotent: an active demo (from an earlier run) is left as it is, and an
-unfinished one is picked up by sending the same request again. A freshly provisioned demo then
-gets its settings (German VAT included in prices) and a small published menu through the admin API.
+unfinished one is picked up by sending the same request again. A demo whose customers see no
+menu then gets its settings (German VAT included in prices) and a small published menu through the
+admin API.
 """
 
 from __future__ import annotations
@@ -67,17 +68,25 @@ async def _wait_active(http: httpx.AsyncClient, status_url: str) -> None:
     raise DemoSetupError(f"provisioning did not finish within {PROVISION_TIMEOUT_S:.0f} s")
 
 
-async def _provision(http: httpx.AsyncClient, slug: str) -> bool:
-    """Provision slug unless it is active already; True when this call created it."""
+async def _provision(http: httpx.AsyncClient, slug: str) -> None:
+    """Provision slug unless it is active already."""
     found = await http.get(f"/v1/platform/tenants/{slug}")
     if found.status_code == 200 and found.json()["status"] == "active":
-        return False
+        return
     started = await http.post("/v1/platform/tenants", json=provision_request(slug))
     if started.status_code not in (200, 202):
         raise DemoSetupError(f"POST /v1/platform/tenants answered {started.status_code}: "
                              f"{started.json().get('detail')}")  # fmt: skip
     await _wait_active(http, started.json()["status_url"])
-    return started.status_code == 202
+
+
+async def _has_menu(http: httpx.AsyncClient, slug: str) -> bool:
+    """Whether customers see any menu (provisioning publishes an empty one; furnishing ends by
+    publishing the demo's)."""
+    menu = await http.get("/v1/store/menu", headers={"Host": f"{slug}.localhost"})
+    if menu.status_code != 200:
+        raise DemoSetupError(f"GET /v1/store/menu answered {menu.status_code}: {menu.text}")
+    return bool(menu.json()["categories"])
 
 
 async def _furnish(http: httpx.AsyncClient, slug: str, owner_token: str) -> None:
@@ -102,5 +111,9 @@ async def ensure_demo_tenant(host: Any, slug: str) -> None:
     async with httpx.AsyncClient(
         base_url=host.base_url + "/api", headers=admin, timeout=30
     ) as http:
-        if await _provision(http, slug):
+        await _provision(http, slug)
+        # Decided by what the demo has, not by whether this run created it: a run stopped
+        # between provisioning and publishing is finished by the next one. A menu customers
+        # see (the demo's, or one edited since) is never replaced.
+        if not await _has_menu(http, slug):
             await _furnish(http, slug, host.identity.mint(role="owner", tenant=slug))

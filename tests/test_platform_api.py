@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
-from devhost.demo import ensure_demo_tenant
+from devhost.demo import ensure_demo_tenant, provision_request
 from functions import platform
 from shared.db import transaction
 from shared.errors import ProblemError
@@ -253,6 +253,18 @@ def test_sigkill_mid_provisioning_resumes_to_active_exactly_once(host: PlatformH
     # The activity that was killed had not finished, so it left no audit row; every step
     # finished exactly once (reserve's result was durable before create_schema started).
     assert [row["step"] for row in reversed(recent_audit(slug))] == list(PROVISION_STEPS)
+
+
+def test_make_dev_furnishes_a_demo_an_earlier_run_left_unfurnished(host: PlatformHost) -> None:
+    # The first `make dev` provisioned the demo, then stopped before its menu was published.
+    slug = unique_slug("demo")
+    started = host.request("POST", "/v1/platform/tenants", json=provision_request(slug))
+    assert started.status_code == 202, started.text
+    assert host.wait(started.json()["id"])["status"] == "completed"
+    devhost = SimpleNamespace(base_url=host.process.base_url, identity=IDENTITY)
+    asyncio.run(ensure_demo_tenant(devhost, slug))
+    menu = host.request("GET", "/v1/store/menu", host=f"{slug}.localhost", headers={})
+    assert [c["name"] for c in menu.json()["categories"]] == ["Pizza", "Drinks"]
 
 
 def test_make_dev_demo_is_provisioned_through_the_api_once(host: PlatformHost) -> None:
