@@ -24,6 +24,8 @@ from shared.tenants import TenantRecord, tenant_by_domain
 logger = logging.getLogger("stelly.tenancy")
 
 DEFAULT_TTL_S = 5.0
+# Unknown hosts are cached too, and anyone can make up hosts under a wildcard domain.
+DEFAULT_MAX_ENTRIES = 10_000
 PROVISIONING_RETRY_AFTER_S = 5
 
 
@@ -82,8 +84,10 @@ class TenantResolver:
         directory_get: Callable[[str], TenantRecord | None] = fresh_directory_get,
         directory_put: Callable[[str, TenantRecord], None] = directory_put,
         database_get: Callable[[str], TenantRecord | None] = _lookup_database,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
     ) -> None:
         self._ttl = ttl_s
+        self._max_entries = max_entries
         self._clock = clock
         self._directory_get = directory_get
         self._directory_put = directory_put
@@ -103,8 +107,21 @@ class TenantResolver:
             if record is not None:
                 self._refill_directory(domain, record)
         with self._lock:
+            if domain not in self._entries and len(self._entries) >= self._max_entries:
+                self._make_room(now)
             self._entries[domain] = (now + self._ttl, record)
         return record
+
+    def _make_room(self, now: float) -> None:
+        """Drop expired entries; if none had expired, the oldest tenth (insertion order)."""
+        expired = [domain for domain, (until, _) in self._entries.items() if until <= now]
+        if not expired:
+            expired = list(self._entries)[: max(1, self._max_entries // 10)]
+        for domain in expired:
+            del self._entries[domain]
+
+    def cached_entries(self) -> int:
+        return len(self._entries)
 
     def _read_directory(self, domain: str) -> TenantRecord | None:
         # The directory is a cache in front of Postgres: storage trouble costs speed, not answers.

@@ -113,6 +113,26 @@ def test_cache_entry_expires_after_its_ttl(tenants) -> None:
     assert reads == ["a.test", "a.test"]
 
 
+def test_the_cache_stays_bounded_under_made_up_hosts() -> None:
+    # Behind a wildcard domain anyone can send a new Host with every request; each unknown one
+    # is cached (cheap 404s), so the cache must not grow with them.
+    now = [0.0]
+    local = TenantResolver(
+        ttl_s=5,
+        clock=lambda: now[0],
+        directory_get=lambda d: None,
+        database_get=lambda d: None,
+        max_entries=100,
+    )
+    for n in range(1_000):
+        assert local.lookup(f"x{n}.stelly.test") is None
+    assert local.cached_entries() <= 100
+    # Expired entries go first: after the TTL, a new host does not evict a fresh one.
+    now[0] = 10
+    local.lookup("fresh.stelly.test")
+    assert local.cached_entries() == 1
+
+
 def test_invalidate_drops_the_local_entry(tenants) -> None:
     tenant = tenants.create()
     domain = f"{tenant.slug}.stelly.test"
