@@ -67,6 +67,9 @@ def test_request_is_normalised_and_the_default_domain_filled_in() -> None:
         {"slug": "www"},
         {"domains": []},
         {"domains": ["api.stelly.test"]},
+        {"domains": ["www.stelly.test"]},  # reads as the platform's own
+        {"domains": ["login.stelly.test"]},
+        {"domains": ["roma.pizza.stelly.test"]},  # the platform's certificate covers one level
         {"domains": ["10.0.0.1"]},
         {"owner_email": "nobody"},
     ],

@@ -98,13 +98,32 @@ class ProvisionRequest(BaseModel):
             self.domains = [f"{self.slug}.{settings.platform_domain}"]
         if len(set(self.domains)) != len(self.domains):
             raise PydanticCustomError("duplicate", "domains must not repeat")
-        platform_hosts = {settings.platform_domain, f"api.{settings.platform_domain}"}
         for domain in self.domains:
-            if domain in platform_hosts:
-                raise PydanticCustomError(
-                    "platform_domain", "{domain} is the platform's own host", {"domain": domain}
-                )
+            _check_platform_subdomain(domain, settings.platform_domain)
         return self
+
+
+def _check_platform_subdomain(domain: str, platform_domain: str) -> None:
+    """Under the platform's domain, only `<name>.<platform>` with a name that is not reserved."""
+    if domain == platform_domain:
+        raise PydanticCustomError(
+            "platform_domain", "{domain} is the platform's own host", {"domain": domain}
+        )
+    label = domain.removesuffix(f".{platform_domain}")
+    if label == domain:
+        return  # the restaurant's own domain
+    if "." in label:
+        raise PydanticCustomError(
+            "platform_domain",
+            "{domain}: under {platform} a restaurant gets one name (<name>.{platform})",
+            {"domain": domain, "platform": platform_domain},
+        )
+    if label in RESERVED_SLUGS:
+        raise PydanticCustomError(
+            "platform_domain",
+            "{domain} is reserved for the platform's own use",
+            {"domain": domain},
+        )
 
 
 @dataclass(frozen=True)
