@@ -63,9 +63,13 @@ def request_host(headers: Mapping[str, str], settings: Settings | None = None) -
 
 
 def is_platform_host(host: str, settings: Settings | None = None) -> bool:
-    """The platform API's own hosts (`<PLATFORM_DOMAIN>` and `api.<PLATFORM_DOMAIN>`)."""
-    domain = (settings or get_settings()).platform_domain
-    return host in (domain, f"api.{domain}", "127.0.0.1", "::1")
+    """The platform API's own hosts (`<PLATFORM_DOMAIN>` and `api.<PLATFORM_DOMAIN>`), and in
+    development the loopback addresses devhost's base URL uses."""
+    settings = settings or get_settings()
+    domain = settings.platform_domain
+    if host in (domain, f"api.{domain}"):
+        return True
+    return settings.is_development and host in ("127.0.0.1", "::1")
 
 
 def _lookup_database(domain: str) -> TenantRecord | None:

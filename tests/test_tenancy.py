@@ -6,7 +6,7 @@ import pytest
 
 from shared.config import load_settings
 from shared.directory import directory_get
-from shared.tenancy import TenantResolver, request_host, resolver
+from shared.tenancy import TenantResolver, is_platform_host, request_host, resolver
 from tests.conftest import TEST_SETTINGS, unique_slug
 
 BASE = {**TEST_SETTINGS, "DATABASE_URL": "postgresql://x", "AzureWebJobsStorage": "x"}
@@ -111,6 +111,21 @@ def test_cache_entry_expires_after_its_ttl(tenants) -> None:
     now[0] = 6
     local.lookup("a.test")
     assert reads == ["a.test", "a.test"]
+
+
+@pytest.mark.parametrize(
+    ("host", "in_development", "in_production"),
+    [
+        ("stelly.test", True, True),
+        ("api.stelly.test", True, True),
+        ("127.0.0.1", True, False),  # devhost's base URL; nothing in Azure answers to it
+        ("::1", True, False),
+        ("pizza.stelly.test", False, False),
+    ],
+)
+def test_platform_hosts(host: str, in_development: bool, in_production: bool) -> None:
+    assert is_platform_host(host, DEVELOPMENT) is in_development
+    assert is_platform_host(host, PRODUCTION) is in_production
 
 
 def test_the_cache_stays_bounded_under_made_up_hosts() -> None:
