@@ -57,7 +57,7 @@ param postgresSkuName string = 'Standard_B1ms'
 @description('true: Postgres only inside a VNet the Function App joins. false: public endpoint behind the "Azure services" firewall rule.')
 param postgresPrivateAccess bool = false
 
-@description('Upper bound on Function App instances across all scale groups. Flex accepts 1-1000 (older docs said 40 was the floor).')
+@description('Upper bound on Function App instances in each Flex scale group (see the connection budget below). Flex accepts 1-1000.')
 @minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 3
@@ -67,6 +67,9 @@ param storefrontOriginHostName string = ''
 
 @description('Name of a *.<platformDomain> certificate imported into this deployment\'s Key Vault. Empty: only the azurefd.net endpoint serves traffic.')
 param wildcardCertificateName string = ''
+
+@description('Restaurants\' own domains, comma-separated (menu.pizzeria.it,order.trattoria.de): each gets a Front Door custom domain with a managed certificate. Add them here, never by hand: every provision sets the routes\' domain lists to exactly these plus the wildcard.')
+param restaurantDomainList string = ''
 
 @description('Create the Event Grid subscription that feeds the uploads blob trigger. Needs the code deployed first (see azure.yaml postdeploy hook).')
 param uploadsEventSubscriptionEnabled bool = false
@@ -152,6 +155,8 @@ var appConnectionBudget = postgresSkus[postgresSkuName].maxConnections - postgre
 var sharedScaleGroups = 3
 var independentScaleGroups = 2
 var scaleGroups = sharedScaleGroups + independentScaleGroups
+// RESTAURANT_DOMAINS as a list: trimmed, lowercased, empty entries dropped.
+var restaurantDomains = filter(map(split(restaurantDomainList, ','), domain => toLower(trim(domain))), domain => !empty(domain))
 // 20 is plenty for one worker (HTTP concurrency per instance is 16) and keeps idle connections cheap.
 var databasePoolMax = min(20, appConnectionBudget / (maximumInstanceCount * scaleGroups))
 
@@ -276,6 +281,7 @@ module frontDoor 'app/frontdoor.bicep' = {
     storefrontOriginHostName: storefrontOriginHostName
     keyVaultName: keyVault.outputs.name
     wildcardCertificateName: wildcardCertificateName
+    restaurantDomains: restaurantDomains
     wafMode: wafMode
     apiRateLimitPerMinute: apiRateLimitPerMinute
   }
@@ -342,5 +348,6 @@ output DATABASE_POOL_MAX int = databasePoolMax
 output FRONTDOOR_ID string = frontDoor.outputs.frontDoorId
 output FRONTDOOR_ENDPOINT_HOST string = frontDoor.outputs.endpointHostName
 output FRONTDOOR_DOMAIN_VALIDATION_TOKEN string = frontDoor.outputs.customDomainValidationToken
+output RESTAURANT_DOMAIN_VALIDATION array = frontDoor.outputs.restaurantDomainValidation
 output POSTGRES_HOST string = postgres.outputs.fullyQualifiedDomainName
 output WEBPUBSUB_ENDPOINT string = webPubSub.outputs.endpoint

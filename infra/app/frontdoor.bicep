@@ -25,6 +25,9 @@ param keyVaultName string
 @description('Certificate name in that vault; empty deploys no custom domain.')
 param wildcardCertificateName string = ''
 
+@description('Restaurants\' own domains; each gets a custom domain with a Front Door managed certificate.')
+param restaurantDomains array = []
+
 @allowed(['Prevention', 'Detection'])
 param wafMode string
 
@@ -34,8 +37,11 @@ var hasCustomDomain = !empty(wildcardCertificateName)
 var hasStorefront = !empty(storefrontOriginHostName)
 // Key Vault Secrets User: Front Door reads the certificate (stored as a secret) with its identity.
 var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
-// Associations of the WAF policy and routes: the azurefd.net endpoint always, the tenant wildcard when configured.
-var customDomainIds = hasCustomDomain ? [{ id: wildcardDomain.id }] : []
+// Associations of the WAF policy and routes: the azurefd.net endpoint always, the tenant wildcard when
+// configured, and every restaurant's own domain. ARM replaces these lists on each deployment, so a
+// domain attached by hand would be detached again: restaurant domains come in as a parameter.
+var restaurantDomainIds = [for (domain, i) in restaurantDomains: { id: restaurantDomain[i].id }]
+var customDomainIds = concat(hasCustomDomain ? [{ id: wildcardDomain.id }] : [], restaurantDomainIds)
 var compressibleTypes = [
   'application/javascript'
   'application/json'
@@ -122,6 +128,20 @@ resource wildcardDomain 'Microsoft.Cdn/profiles/customDomains@2024-02-01' = if (
     }
   }
 }
+
+// A restaurant's own domain (menu.pizzeria.it). Front Door issues and renews its certificate once
+// the TXT record _dnsauth.<domain> holds the validation token (RESTAURANT_DOMAIN_VALIDATION).
+resource restaurantDomain 'Microsoft.Cdn/profiles/customDomains@2024-02-01' = [for domain in restaurantDomains: {
+  parent: profile
+  name: 'restaurant-${replace(domain, '.', '-')}'
+  properties: {
+    hostName: domain
+    tlsSettings: {
+      certificateType: 'ManagedCertificate'
+      minimumTlsVersion: 'TLS12'
+    }
+  }
+}]
 
 // The Function App's origin group. No health probes: with one origin they cannot fail over anywhere,
 // and a probe every few seconds from every Front Door POP would keep Flex from scaling to zero.
@@ -444,3 +464,8 @@ output frontDoorId string = profile.properties.frontDoorId
 output endpointHostName string = endpoint.properties.hostName
 // TXT record _dnsauth.<platformDomain> must hold this until Front Door reports the domain Approved.
 output customDomainValidationToken string = hasCustomDomain ? wildcardDomain.properties.validationProperties.validationToken : ''
+// For each restaurant domain: the TXT record _dnsauth.<domain> must hold its token until Approved.
+output restaurantDomainValidation array = [for (domain, i) in restaurantDomains: {
+  domain: domain
+  token: restaurantDomain[i].properties.validationProperties.validationToken
+}]

@@ -25,6 +25,8 @@ param databaseUrl string
 
 // Key Vault Secrets User: read secret values, nothing else.
 var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
+// Key Vault Certificates Officer: import the *.<platformDomain> certificate (infra/README.md).
+var keyVaultCertificatesOfficer = 'a4417e6f-fecd-4de8-b567-7b0420556985'
 
 // The vault. RBAC instead of access policies so permissions are ordinary role assignments;
 // no purge protection so `azd down --purge` can remove a throwaway environment.
@@ -92,6 +94,17 @@ resource deployerSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01
   scope: vault
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUser)
+    principalId: deployerPrincipalId
+    principalType: deployerPrincipalType
+  }
+}
+
+// The deployer imports the wildcard certificate: in RBAC mode not even a subscription Owner may.
+resource deployerCertificatesOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
+  name: guid(vault.id, deployerPrincipalId, keyVaultCertificatesOfficer)
+  scope: vault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultCertificatesOfficer)
     principalId: deployerPrincipalId
     principalType: deployerPrincipalType
   }

@@ -38,6 +38,7 @@ BUILT_IN_ROLES = {
     "Storage Blob Delegator": "db58b8e5-c6ad-4a2a-8342-4190687cbf4a",
     "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
     "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
+    "Key Vault Certificates Officer": "a4417e6f-fecd-4de8-b567-7b0420556985",
     "Web PubSub Service Owner": "12cf5a90-567b-43ae-8102-96cf46c7d9b4",
 }
 
@@ -665,3 +666,23 @@ def test_azd_down_switches_the_uploads_subscription_off_again() -> None:
     assert "UPLOADS_EVENTS_ENABLED true" in hooks["postdeploy"]["posix"]["run"]
     for shell in ("posix", "windows"):
         assert "azd env set UPLOADS_EVENTS_ENABLED false" in hooks["postdown"][shell]["run"]
+
+
+def test_restaurant_domains_reach_every_route_and_the_waf() -> None:
+    # Routes and the WAF association take whole domain lists: whatever is not in the template is
+    # detached on the next deployment, so restaurants' own domains must be a parameter.
+    assert "restaurantDomains: restaurantDomains" in bicep(MAIN_BICEP).text
+    frontdoor = bicep(INFRA / "app" / "frontdoor.bicep")
+    assert "restaurantDomainIds" in frontdoor.var_value("customDomainIds")
+    routes = resources("Microsoft.Cdn/profiles/afdEndpoints/routes@")
+    assert routes and all(
+        route.nested_object("properties")["customDomains"] == "customDomainIds" for route in routes
+    )
+    assert "customDomainIds" in frontdoor.text[frontdoor.text.index("resource securityPolicy") :]
+    [domains] = [
+        d
+        for d in resources("Microsoft.Cdn/profiles/customDomains@")
+        if d.name == "restaurantDomain"
+    ]
+    assert "for domain in restaurantDomains" in domains.header
+    assert "'ManagedCertificate'" in domains.nested_object("properties")["tlsSettings"]
