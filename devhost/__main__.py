@@ -29,6 +29,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="run the app (the default command)")
     _serve_arguments(serve)
+    # A subcommand's defaults overwrite options given before it (`--port 9000 serve`): after
+    # `serve`, only options actually given count; the defaults come from the main parser.
+    for action in serve._actions:
+        action.default = argparse.SUPPRESS
     _serve_arguments(parser)
     token = sub.add_parser("token", help="print a bearer token signed by the dev identity")
     roles = ["platform_admin", "owner", "manager", "staff"]
