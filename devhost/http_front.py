@@ -41,10 +41,17 @@ def worker_thread_count() -> int:
     return int(configured) if configured.isdigit() else min(32, (os.cpu_count() or 1) + 4)
 
 
+class ClientGone(Exception):
+    """The client closed the connection before its request body was complete."""
+
+
 async def _read_body(receive: Receive) -> bytes | None:
+    """The whole body, or None when it is over MAX_REQUEST_BYTES; ClientGone when cut short."""
     chunks, size = [], 0
     while True:
         message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone()
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_REQUEST_BYTES:
@@ -186,7 +193,10 @@ class HttpFront:
         # skip the receive round trip, the common case for the GETs customers send.
         body = b""
         if "content-length" in headers or "transfer-encoding" in headers:
-            body = await _read_body(receive)
+            try:
+                body = await _read_body(receive)
+            except ClientGone:
+                return  # as the host: a function never gets half a body, nobody awaits an answer
             if body is None:
                 await send_problem(send, 413, "Payload too large", "Over 100 MB", path)
                 return

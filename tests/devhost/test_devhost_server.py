@@ -92,6 +92,17 @@ def test_http_1_0_response_arrives_before_close(devhost: DevhostProcess) -> None
     assert received.endswith("héllo".encode())
 
 
+def test_a_request_whose_client_left_mid_body_is_not_invoked(
+    devhost: DevhostProcess, http: httpx.Client
+) -> None:
+    # The host never hands a function half a body.
+    with socket.create_connection(("127.0.0.1", devhost.port)) as sock:
+        sock.sendall(b"POST /api/post HTTP/1.1\r\nhost: a\r\ncontent-length: 100\r\n\r\npartial")
+    time.sleep(0.2)  # the server has seen the disconnect
+    assert http.post("/api/post", content=b"whole").status_code == 204
+    assert http.get("/api/seen").json()["posted"] == ["whole"]
+
+
 def test_chunked_request_bodies_reach_the_function(devhost: DevhostProcess) -> None:
     # Bodies are read only when Content-Length or Transfer-Encoding announces one.
     request = (

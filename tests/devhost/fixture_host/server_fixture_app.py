@@ -11,7 +11,7 @@ import azure.functions as func
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 # What the non-HTTP triggers saw, read back over HTTP by the tests (same process).
-SEEN: dict[str, list] = {"timer": [], "blob": []}
+SEEN: dict[str, list] = {"timer": [], "blob": [], "posted": []}
 BLOB_CONTAINER = os.environ.get("FIXTURE_BLOB_CONTAINER", "fixture-uploads")
 
 
@@ -76,6 +76,12 @@ def fail(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="async-fail", methods=["GET"])
 async def async_fail(req: func.HttpRequest) -> func.HttpResponse:
     raise TimeoutError("the fixture's own awaited call timed out")
+
+
+@app.route(route="post", methods=["POST"])
+def post(req: func.HttpRequest) -> func.HttpResponse:
+    SEEN["posted"].append(req.get_body().decode())
+    return func.HttpResponse(status_code=204)
 
 
 @app.route(route="seen", methods=["GET"])
