@@ -12,6 +12,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from shared import errors
 from shared.config import get_settings
 
 SCHEMA_NAME = re.compile(r"^tenant_[a-z0-9_]{1,48}$")
@@ -89,7 +90,20 @@ def tenant_transaction(
     statement so it costs no round trip of its own.
     """
     check_schema_name(schema)
+    try:
+        with transaction() as conn:
+            quoted = sql.Identifier(schema).as_string(conn)
+            conn.execute(_SCOPE if synchronous_commit else _SCOPE_ASYNC_COMMIT, [quoted])
+            yield conn
+    except psycopg.errors.UndefinedTable:
+        # A restaurant deleted on another instance stays in this one's tenant cache for a few
+        # seconds after its schema is dropped: that is a closed storefront, not our failure.
+        if not _schema_exists(schema):
+            raise errors.gone("This restaurant has closed its storefront") from None
+        raise
+
+
+def _schema_exists(schema: str) -> bool:
     with transaction() as conn:
-        quoted = sql.Identifier(schema).as_string(conn)
-        conn.execute(_SCOPE if synchronous_commit else _SCOPE_ASYNC_COMMIT, [quoted])
-        yield conn
+        found = conn.execute("select 1 from pg_namespace where nspname = %s", [schema])
+        return found.fetchone() is not None

@@ -7,7 +7,7 @@ import pytest
 from shared.config import load_settings
 from shared.directory import directory_get
 from shared.tenancy import TenantResolver, is_platform_host, request_host, resolver
-from tests.conftest import TEST_SETTINGS, unique_slug
+from tests.conftest import TEST_SETTINGS, execute, unique_slug
 
 BASE = {**TEST_SETTINGS, "DATABASE_URL": "postgresql://x", "AzureWebJobsStorage": "x"}
 PRODUCTION = load_settings(
@@ -179,3 +179,16 @@ def test_storefront_answers_from_postgres_when_the_directory_is_down(
         get_settings.cache_clear()
         reset_clients()
         resolver.invalidate(host)
+
+
+def test_a_restaurant_deleted_meanwhile_is_gone_not_a_500(client, tenants, auth_header) -> None:
+    # Another instance deleted the restaurant: this one still holds it in its cache for a few
+    # seconds, but the schema is dropped already.
+    tenant = tenants.create()
+    host = f"{tenant.slug}.stelly.test"
+    staff = auth_header("staff", tenant=tenant.slug)
+    assert client.get("/api/v1/kitchen/orders", host=host, headers=staff).status_code == 200
+    execute(f"drop schema {tenant.schema_name} cascade")
+    response = client.get("/api/v1/kitchen/orders", host=host, headers=staff)
+    assert response.status_code == 410, response.text
+    assert response.headers["content-type"] == "application/problem+json"
