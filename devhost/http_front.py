@@ -14,6 +14,7 @@ import collections
 import functools
 import logging
 import os
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
@@ -121,6 +122,10 @@ def _request_headers(scope: Scope) -> dict[str, str]:
     return headers
 
 
+# RFC 3986 host (reg-name or [IP-literal]) and optional port; Kestrel answers 400 to anything else.
+_HOST = re.compile(r"(?:[A-Za-z0-9._~!$&'()*+,;=%-]*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+
+
 def _url(scope: Scope, headers: dict[str, str], query: str) -> str:
     """The request's URL as sent: the path stays percent-encoded (`a%20b`), as the host's does."""
     host = headers.get("host") or "localhost"
@@ -189,6 +194,10 @@ class HttpFront:
             )
             return
         headers = _request_headers(scope)
+        host = headers.get("host")
+        if host is not None and not _HOST.fullmatch(host):
+            await send_problem(send, 400, "Bad request", "Malformed Host header", path)
+            return
         # A request without Content-Length or Transfer-Encoding has no body (RFC 9112 §6.3):
         # skip the receive round trip, the common case for the GETs customers send.
         body = b""

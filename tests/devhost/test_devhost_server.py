@@ -92,6 +92,15 @@ def test_http_1_0_response_arrives_before_close(devhost: DevhostProcess) -> None
     assert received.endswith("héllo".encode())
 
 
+@pytest.mark.parametrize("host", ["[", "a b", "bad/host", "x:port"])
+def test_a_malformed_host_is_a_400_before_any_function(devhost: DevhostProcess, host: str) -> None:
+    # As Kestrel answers it: the function never sees a Host no URL can be built from.
+    received = _raw_exchange(
+        devhost, f"GET /api/echo/1 HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n".encode()
+    )
+    assert received.startswith(b"HTTP/1.1 400"), received[:200]
+
+
 def test_a_request_whose_client_left_mid_body_is_not_invoked(
     devhost: DevhostProcess, http: httpx.Client
 ) -> None:
