@@ -6,7 +6,7 @@ import functools
 from typing import Any
 
 from azure.data.tables import TableClient, TableServiceClient
-from azure.storage.blob import BlobServiceClient
+from azure.storage.blob import BlobServiceClient, ExponentialRetry
 
 from shared.config import get_settings
 from shared.http_transport import StdlibTransport
@@ -51,15 +51,23 @@ def table_service() -> TableServiceClient:
     )
 
 
+def _blob_client_options() -> dict[str, Any]:
+    # The SDK's default retries back off 15, 18 and 24 s: an admin request issuing an upload URL
+    # would answer after Front Door's 60 s origin timeout. About 3 s of retries instead; the blob
+    # trigger and the durable activities retry whole calls on top of that.
+    retry = ExponentialRetry(initial_backoff=0.5, increment_base=2, retry_total=2)
+    return {"retry_policy": retry, "connection_timeout": 5}
+
+
 @functools.cache
 def blob_service() -> BlobServiceClient:
     settings = get_settings()
     if settings.storage_connection is not None:
         return BlobServiceClient.from_connection_string(
-            settings.storage_connection.get_secret_value()
+            settings.storage_connection.get_secret_value(), **_blob_client_options()
         )
     url = f"https://{settings.storage_account_name}.blob.core.windows.net"
-    return BlobServiceClient(account_url=url, credential=_credential())
+    return BlobServiceClient(account_url=url, credential=_credential(), **_blob_client_options())
 
 
 @functools.cache

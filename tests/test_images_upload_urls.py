@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import os
+import re
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs
 from uuid import UUID
 
 import httpx
+import pytest
 from azure.storage.blob import BlobServiceClient, UserDelegationKey
 
-from shared.config import load_settings
+from devhost.services import free_port
+from shared import storage
+from shared.config import get_settings, load_settings
+from shared.images import blobs
 from shared.images.limits import MAX_UPLOAD_BYTES
 from shared.images.upload_urls import request_item_upload, upload_sas
 from tests.conftest import TEST_SETTINGS
@@ -133,3 +139,38 @@ def test_settings_choose_account_key_or_user_delegation() -> None:
         assert signed["skoid"] == ["00000000-0000-0000-0000-0000000000aa"]
         assert signed["sp"] == ["cw"] and signed["sr"] == ["b"]
     assert len(delegation.key_requests) == 1  # One key serves many upload URLs.
+
+
+@pytest.fixture
+def blobs_down(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Blob storage refusing connections (tables still answer), on an instance that has not
+    created the uploads container yet."""
+    current = os.environ["AzureWebJobsStorage"]
+    broken = re.sub(r"(BlobEndpoint=http://[^:]+:)\d+", rf"\g<1>{free_port()}", current)
+    assert broken != current
+
+    def switch() -> None:
+        get_settings.cache_clear()
+        storage.reset_clients()
+        blobs.ensure_container.cache_clear()
+
+    monkeypatch.setenv("AzureWebJobsStorage", broken)
+    switch()
+    yield
+    monkeypatch.undo()
+    switch()
+
+
+def test_no_url_while_blob_storage_is_down_leaves_the_item_as_it_was(
+    client, tenants, auth_header, blobs_down
+) -> None:
+    tenant = tenants.create()
+    api = owner_api(client, tenant, auth_header, role="manager")
+    item = build_small_menu(api)["item"]
+    started = time.monotonic()
+    response = api.post(item_upload_path(item["id"]), json=JPEG)
+    assert response.status_code == 503 and response.headers["retry-after"]
+    # In seconds, so the admin app gets our answer before Front Door's 60 s origin timeout.
+    assert time.monotonic() - started < 10
+    # No URL was issued, so nothing is coming: the item must not wait for an upload.
+    assert ok(api.get(f"/v1/admin/menu/items/{item['id']}"))["image_status"] != "pending"

@@ -89,17 +89,23 @@ def _grant(
     content_type: str,
     lifetime: timedelta,
 ) -> dict[str, Any]:
-    """Mark the target pending for a new upload id and sign its URL."""
-    with tenant_transaction(tenant.schema_name) as conn:
-        records.request(conn)
+    """Sign the URL for a new upload id, then mark the target pending for it.
+
+    Storage first: if it fails, no URL exists and the target must not wait for an upload that
+    can never come. The URL is handed out only after the pending mark commits, so an upload
+    never arrives before it.
+    """
     ensure_container(UPLOADS_CONTAINER)
     blob_name = f"{tenant.slug}/{target}/{records.upload_id}"
     now = datetime.now(UTC)
     expiry = now + lifetime
     url = blob_service().get_blob_client(UPLOADS_CONTAINER, blob_name).url
+    signed = f"{url}?{upload_sas(blob_name, now=now, expiry=expiry)}"
+    with tenant_transaction(tenant.schema_name) as conn:
+        records.request(conn)
     return {
         "upload_id": str(records.upload_id),
-        "upload_url": f"{url}?{upload_sas(blob_name, now=now, expiry=expiry)}",
+        "upload_url": signed,
         "method": "PUT",
         # Put Blob needs the blob type; the content type is advisory (the trigger sniffs bytes).
         "headers": {"x-ms-blob-type": "BlockBlob", "Content-Type": content_type},
