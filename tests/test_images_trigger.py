@@ -7,13 +7,15 @@ watcher (`poll_once`) or is invoked with an InputStream as the host would.
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from PIL import Image
 
+from shared.db import tenant_transaction
 from shared.images.blobs import IMMUTABLE
-from tests.conftest import execute
+from tests.conftest import execute, wait_for_lock_waiters
 from tests.image_fixtures import (
     assets_under,
     deliver,
@@ -175,3 +177,23 @@ def test_a_logo_goes_into_the_theme(client, tenants, auth_header, app_functions)
     assert config["theme"]["assets"]["logo"] == largest
     banner = api.post("/v1/admin/branding/banner/image-upload", json={"content_type": "image/png"})
     assert banner.status_code == 404
+
+
+def test_renditions_appear_only_with_the_lock_that_records_them(menu, app_functions) -> None:
+    """An earlier upload's clean-up deletes whatever renditions its item does not reference.
+    If a newer upload wrote its renditions before taking the item's row to record them, a
+    clean-up running in between would delete them, leaving the item pointing at nothing. So
+    writing and recording happen under one row lock, which the clean-up takes too."""
+    api, item = menu
+    name = upload(api, item["id"], encoded(photo(800, 600), "JPEG"))
+    prefix = f"{api.tenant.slug}/item-{item['id']}/"
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with tenant_transaction(api.tenant.schema_name) as conn:  # someone holds the item's row
+            conn.execute("select 1 from menu_items where id = %s for update", [item["id"]])
+            delivering = pool.submit(deliver, app_functions, name)
+            wait_for_lock_waiters("from menu_items where id")
+            assert assets_under(prefix) == []
+        delivering.result(30)
+    admin = ok(api.get(f"/v1/admin/menu/items/{item['id']}"))
+    assert admin["image_status"] == "ready"
+    assert len(assets_under(prefix)) == len(admin["image"]["renditions"]) == 3
