@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import zoneinfo
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -103,16 +103,44 @@ def in_windows(windows: WindowsData | None, zone: ZoneInfo | str, now_utc: datet
         return True
     if now_utc.tzinfo is None:
         raise ValueError("now_utc must be timezone-aware")
-    local = now_utc.astimezone(zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone))
-    minute = local.hour * 60 + local.minute
-    today = local.weekday()
-    for start, end in windows.get(WEEKDAYS[today], ()):
-        opens, closes = _minutes(start), _minutes(end)
-        if opens <= minute < closes or (closes < opens and minute >= opens):
-            return True
-    # Yesterday's windows that cross midnight are still open early today.
-    for start, end in windows.get(WEEKDAYS[(today - 1) % 7], ()):
-        opens, closes = _minutes(start), _minutes(end)
-        if closes < opens and minute < closes:
-            return True
+    tz = zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)
+    today = now_utc.astimezone(tz).date()
+    # Today's windows, and yesterday's, which may cross midnight into today.
+    for day in (today - timedelta(days=1), today):
+        for start, end in windows.get(WEEKDAYS[day.weekday()], ()):
+            if _opens(day, start, tz) <= now_utc < _closes(day, start, end, tz):
+                return True
     return False
+
+
+# A window is one stretch of time from the instant its start occurs to the instant its end occurs,
+# so on a DST night it is an hour shorter or longer, never cut in two. A start or end in the hour
+# that is skipped counts from when the clocks jump; one in the hour that is repeated opens at its
+# first occurrence and closes at its second.
+
+
+def _opens(day: date, start: str, tz: ZoneInfo) -> datetime:
+    return _instant(
+        datetime.combine(day, time()) + timedelta(minutes=_minutes(start)), tz, first=True
+    )
+
+
+def _closes(day: date, start: str, end: str, tz: ZoneInfo) -> datetime:
+    closes = _minutes(end)
+    if closes <= _minutes(start):  # crosses midnight (24:00 is 1,440 minutes: no crossing)
+        closes += 24 * 60
+    return _instant(datetime.combine(day, time()) + timedelta(minutes=closes), tz, first=False)
+
+
+def _instant(wall: datetime, tz: ZoneInfo, *, first: bool) -> datetime:
+    """The UTC instant of the naive local time wall: its first or last occurrence, or the end of
+    the DST gap when the clocks skip it."""
+    earlier = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    later = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    if earlier.astimezone(tz).replace(tzinfo=None) == wall:  # it exists (once or twice)
+        return min(earlier, later) if first else max(earlier, later)
+    # Skipped: fold=1 maps it before the jump and fold=0 after; the jump lies in between.
+    jump = min(earlier, later)
+    while jump.astimezone(tz).utcoffset() == min(earlier, later).astimezone(tz).utcoffset():
+        jump += timedelta(minutes=1)
+    return jump

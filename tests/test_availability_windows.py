@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -76,6 +76,42 @@ BAR = {"sat": [["22:00", "03:00"]]}
 )
 def test_window_across_midnight_on_a_dst_night(now: str, expected: bool) -> None:
     assert in_windows(BAR, "America/New_York", utc(now)) is expected
+
+
+def open_stretches(windows: dict, zone: str, start: datetime, end: datetime) -> list[tuple]:
+    """The separate open stretches (UTC HH:MM) between start and end, minute by minute."""
+    stretches: list[tuple] = []
+    opened, moment = None, start
+    while moment <= end:
+        if in_windows(windows, zone, moment) and opened is None:
+            opened = moment
+        elif not in_windows(windows, zone, moment) and opened is not None:
+            stretches.append((opened.strftime("%H:%M"), moment.strftime("%H:%M")))
+            opened = None
+        moment += timedelta(minutes=1)
+    return stretches
+
+
+# Berlin, Sunday 27 October 2024: at 03:00 CEST (01:00 UTC) clocks go back to 02:00 CET, so local
+# 02:00-02:59 happens twice. Sunday 31 March 2024: at 02:00 CET (01:00 UTC) they jump to 03:00.
+FALL_BACK = (utc("2024-10-26T18:00"), utc("2024-10-27T08:00"))
+SPRING_FORWARD = (utc("2024-03-30T18:00"), utc("2024-03-31T08:00"))
+
+
+@pytest.mark.parametrize(
+    ("windows", "night", "stretches"),
+    [
+        # Opening in the repeated hour: from its first 02:30 to 05:00, an hour longer.
+        ({"sun": [["02:30", "05:00"]]}, FALL_BACK, [("00:30", "04:00")]),
+        # Closing in it: until its second 02:30, an hour longer; never closed and open again.
+        ({"sat": [["22:00", "02:30"]]}, FALL_BACK, [("20:00", "01:30")]),
+        # Opening or closing in the skipped hour: when the clocks jump (03:00 CEST).
+        ({"sun": [["02:30", "05:00"]]}, SPRING_FORWARD, [("01:00", "03:00")]),
+        ({"sat": [["22:00", "02:30"]]}, SPRING_FORWARD, [("21:00", "01:00")]),
+    ],
+)
+def test_a_window_is_one_stretch_on_a_dst_night(windows: dict, night: tuple, stretches) -> None:
+    assert open_stretches(windows, "Europe/Berlin", *night) == stretches
 
 
 def test_sunday_windows_run_into_monday_and_24_00_ends_a_day() -> None:
