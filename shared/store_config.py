@@ -40,5 +40,7 @@ def store_config_bytes(record: TenantRecord, now_utc: datetime) -> tuple[bytes, 
     """(JSON bytes, strong ETag) of the tenant's store config at now_utc, cached."""
     minute = int(now_utc.timestamp() // 60) if record.settings.get("hours") else None
     # Every profile write bumps the version; display_name is the other input (default name).
-    key = (record.id, record.version, record.display_name, minute)
-    return _renderings.get_or_render(key, lambda: render_store_config(record, now_utc))
+    variant = (record.version, record.display_name, minute)
+    return _renderings.get_or_render(
+        record.id, variant, lambda: render_store_config(record, now_utc)
+    )

@@ -113,7 +113,8 @@ class StorefrontMenus:
         live = self._current(schema)
         minute = int(now_utc.timestamp() // 60) if live.timed else None
         return self._renderings.get_or_render(
-            (schema, live.head, timezone, minute),
+            (schema, timezone),
+            (live.head, minute),
             lambda: render_store_menu(live.snapshot, ZoneInfo(timezone), now_utc),
         )
 
