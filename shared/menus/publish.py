@@ -85,8 +85,11 @@ def _insert_version(
     conn: psycopg.Connection, body: dict[str, Any], *, source: str, published_by: str | None
 ) -> dict[str, Any]:
     _lock_versions(conn)
+    # The time now, under the lock, not now() (when the transaction began): a writer that waited
+    # here behind another publishes after it and must not be stamped before it.
     head = conn.execute(
-        "select coalesce(max(version), 0) + 1 as version, now() as at from menu_versions"
+        """select coalesce(max(version), 0) + 1 as version,
+                  greatest(clock_timestamp(), max(published_at)) as at from menu_versions"""
     ).fetchone()
     published_at = head["at"].astimezone(UTC)
     snapshot = {"version": head["version"], "published_at": published_at.isoformat(), **body}
