@@ -26,8 +26,8 @@ class TableIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     label: Label
-    seats: int | None = Field(None, ge=1, le=100)
-    expected_version: int | None = Field(None, ge=1)
+    seats: int | None = Field(None, ge=1, le=100, strict=True)
+    expected_version: int | None = Field(None, ge=1, strict=True)
 
 
 def table_id_or_404(raw: str) -> uuid.UUID:

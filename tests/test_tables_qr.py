@@ -44,6 +44,11 @@ def test_admins_manage_tables(shop: Shop) -> None:
         TABLES, host=shop.host, headers=shop.owner(), json={"label": "T\x00"}
     )
     assert control.status_code == 422
+    for seats in ("4", 4.0, True):  # JSON integers only, as everywhere else
+        mistyped = shop.client.post(
+            TABLES, host=shop.host, headers=shop.owner(), json={"label": "T9", "seats": seats}
+        )
+        assert mistyped.status_code == 422, seats
     listing = shop.client.get(TABLES, host=shop.host, headers=shop.owner()).json()
     assert [t["label"] for t in listing["tables"]] == ["Bar 2", "Patio 1"]
 

@@ -33,7 +33,8 @@ class OrderLineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     item_id: Ref
-    quantity: int = Field(ge=1, le=MAX_QUANTITY)
+    # strict: JSON integers only ("2", 2.0 and true are refused, not coerced).
+    quantity: int = Field(ge=1, le=MAX_QUANTITY, strict=True)
     option_ids: list[Ref] = Field(default_factory=list, max_length=MAX_OPTIONS_PER_LINE)
     note: Note | None = None
 
@@ -56,7 +57,8 @@ class OrderIn(BaseModel):
 
     lines: list[OrderLineIn] = Field(min_length=1, max_length=MAX_LINES)
     fulfilment: FulfilmentIn
-    tip: int = Field(0, ge=0, le=MAX_TIP)
+    # Minor units, strict like menu prices: "5.00" must be refused, not become a 5-cent tip.
+    tip: int = Field(0, ge=0, le=MAX_TIP, strict=True)
 
 
 class TotalsOut(BaseModel):
