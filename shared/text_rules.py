@@ -7,13 +7,27 @@ control characters only ever arrive by accident or from a fuzzer.
 
 from __future__ import annotations
 
+import unicodedata
+
 from pydantic_core import PydanticCustomError
 
 _LINE_BREAKS = frozenset("\n\r\t")
+# Unicode's line and paragraph separators break a single line as surely as "\n" does.
+_SEPARATORS = frozenset({"Zl", "Zp"})
 
 
-def _control_characters(value: str, allowed: frozenset[str]) -> bool:
-    return any((ord(ch) < 32 or ord(ch) == 127) and ch not in allowed for ch in value)
+def _control_characters(value: str, allowed: frozenset[str], categories: frozenset[str]) -> bool:
+    """Any C0 or C1 control (category Cc, DEL included) not allowed, or a char in categories."""
+    return any(
+        ch not in allowed
+        and (unicodedata.category(ch) == "Cc" or unicodedata.category(ch) in categories)
+        for ch in value
+    )
+
+
+def _invisible(value: str) -> bool:
+    """Only format characters (zero-width space, BOM, joiners) and spaces: shows as nothing."""
+    return all(unicodedata.category(ch) == "Cf" or ch.isspace() for ch in value)
 
 
 def _check_unicode(value: str) -> None:
@@ -23,16 +37,18 @@ def _check_unicode(value: str) -> None:
 
 def check_single_line(value: str) -> str:
     _check_unicode(value)
-    if _control_characters(value, frozenset()):
+    if _control_characters(value, frozenset(), _SEPARATORS):
         raise PydanticCustomError(
             "control_characters", "must not contain control characters such as NUL or line breaks"
         )
+    if value and _invisible(value):
+        raise PydanticCustomError("invisible", "must contain visible characters")
     return value
 
 
 def check_multi_line(value: str) -> str:
     _check_unicode(value)
-    if _control_characters(value, _LINE_BREAKS):
+    if _control_characters(value, _LINE_BREAKS, frozenset()):
         raise PydanticCustomError(
             "control_characters", "must not contain control characters such as NUL"
         )

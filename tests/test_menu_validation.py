@@ -47,6 +47,12 @@ def rejecting_menu(rejecting_api):
         ({"name": "Soup\u0000"}, "name"),
         ({"name": "Soup\ud800"}, "name"),
         ({"name": "Soup\nof the day"}, "name"),
+        ({"name": "Soup\u0085of the day"}, "name"),  # NEL: a C1 control and a line break
+        ({"name": "Soup\u009b31m"}, "name"),  # CSI: a terminal and printer escape
+        ({"name": "Soup\u2028of the day"}, "name"),  # LINE SEPARATOR
+        ({"name": "\u200b"}, "name"),  # invisible only: a blank name on the storefront
+        ({"name": "\u200b\ufeff\u2060"}, "name"),
+        ({"description": "Hot\u0085spicy"}, "description"),
         ({"description": "Hot\u0000"}, "description"),
         ({"price": -1}, "price"),
         ({"price": 10_000_001}, "price"),
@@ -145,6 +151,23 @@ def test_group_patch_is_checked_against_its_options(api, built) -> None:
     added = api.post(f"{path}/options", json={"name": "Huge", "default": True})
     assert error_paths(added) == ["default"]
     assert ok(api.get(path))["version"] == 1
+
+
+def test_lowering_max_below_the_defaults_is_reported_at_max(api) -> None:
+    toppings = {
+        "name": "Toppings",
+        "min": 0,
+        "max": 2,
+        "options": [
+            {"name": "Basil", "default": True},
+            {"name": "Oil", "default": True},
+            {"name": "Chili"},
+        ],
+    }
+    group = ok(api.post("/v1/admin/menu/groups", json=toppings), 201)
+    assert error_paths(api.patch(f"/v1/admin/menu/groups/{group['id']}", json={"max": 1})) == [
+        "max"
+    ]
 
 
 def test_reorder_and_availability_rules(api, built) -> None:

@@ -127,7 +127,10 @@ def update_group(
         defaults=counts["defaults"],
     )
     if broken:
-        raise errors.validation_failed([FieldError(path, message) for path, message in broken])
+        # A PATCH changes no option, so too many defaults can only be the new max's doing.
+        raise errors.validation_failed(
+            [FieldError("max" if path == "options" else path, message) for path, message in broken]
+        )
     columns = {GROUP_COLUMNS.get(name, name): value for name, value in changes.items()}
     return _group_view_of(conn, update_row(conn, "modifier_groups", group_id, columns))
 
