@@ -81,6 +81,11 @@ def test_every_pair_the_storefront_uses_is_checked(rejecting_api, colors, messag
          "typography.heading.weight"),
         ({"assets": {"logo": "https://evil.example/logo.png"}}, "assets.logo"),
         ({"assets": {"logo": "//evil.example/logo.png"}}, "assets.logo"),
+        # Browsers read three or more slashes as "//" too: another host.
+        ({"assets": {"logo": "///evil.example/logo.png"}}, "assets.logo"),
+        ({"assets": {"logo": "////evil.example/logo.png"}}, "assets.logo"),
+        ({"assets": {"logo": ASSETS.replace("127.0.0.1", "127.0.0.1@evil.example")}},
+         "assets.logo"),
         ({"assets": {"logo": "javascript:alert(1)"}}, "assets.logo"),
         ({"assets": {"logo": f"{ASSETS}-evil/logo.png"}}, "assets.logo"),
         ({"assets": {"hero": "../secrets/hero.png"}}, "assets.hero"),
@@ -95,6 +100,13 @@ def test_every_pair_the_storefront_uses_is_checked(rejecting_api, colors, messag
 )  # fmt: skip
 def test_token_rules(rejecting_api, changes, path) -> None:
     assert path in error_paths(rejecting_api.put("/v1/admin/theme", json=theme(**changes)))
+
+
+def test_the_assets_host_in_any_letter_case_is_the_assets_host(api) -> None:
+    # Scheme and host are case-insensitive: the same URL is accepted, and stored as the base.
+    shouting = ASSETS.replace("http://", "HTTP://") + "/t/logo.webp"
+    saved = ok(api.put("/v1/admin/theme", json=theme(assets={"logo": shouting})))
+    assert saved["assets"]["logo"] == f"{ASSETS}/t/logo.webp"
 
 
 def test_unknown_top_level_keys_are_rejected(api) -> None:
