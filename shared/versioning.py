@@ -22,40 +22,50 @@ def version_etag(version: int) -> str:
 
 @dataclass(frozen=True)
 class Expected:
-    """The version a writer saw, and whether it came from If-Match (412) or a body (409)."""
+    """The versions a writer accepts (one, unless If-Match listed several), and whether they
+    came from If-Match (412) or a body (409)."""
 
-    version: int
+    versions: tuple[int, ...]
     from_if_match: bool
 
+    @classmethod
+    def of(cls, version: int, *, from_if_match: bool) -> Expected:
+        return cls((version,), from_if_match)
+
     def check(self, current: int, what: str) -> None:
-        """Raise 412 or 409 unless current is the version the writer saw."""
-        if current == self.version:
+        """Raise 412 or 409 unless current is a version the writer accepts."""
+        if current in self.versions:
             return
+        saw = " or ".join(str(version) for version in self.versions)
         if self.from_if_match:
             raise errors.precondition_failed(
-                f"The {what} is at version {current}, not {self.version} as If-Match says; "
+                f"The {what} is at version {current}, not {saw} as If-Match says; "
                 "fetch it again and reapply your change"
             )
         raise errors.conflict(
-            f"The {what} is at version {current}, not expected_version {self.version}; "
+            f"The {what} is at version {current}, not expected_version {saw}; "
             "fetch it again and reapply your change",
             current_version=current,
         )
 
 
 def expected_version(if_match: str | None, body_version: int | None) -> Expected | None:
-    """What the writer expects: If-Match wins over expected_version; `*` means any version."""
-    tag = (if_match or "").strip()
-    if tag:
-        if tag == "*":
+    """What the writer expects: If-Match wins over expected_version; `*` means any version.
+
+    If-Match may list several ETags (RFC 9110 §13.1.1; two merged headers look so): it holds
+    when any strong ETag we issued matches. Weak or foreign tags never match.
+    """
+    tags = [tag.strip() for tag in (if_match or "").split(",") if tag.strip()]
+    if tags:
+        if tags == ["*"]:
             return None
-        match = _ETAG.match(tag)
-        if match is None:
-            # An ETag we never issued cannot match the current one (RFC 9110 §13.1.1).
+        versions = tuple(int(m.group(1)) for tag in tags if (m := _ETAG.match(tag)))
+        if not versions:
+            # An ETag we never issued cannot match the current one.
             raise errors.precondition_failed(
                 'If-Match must be an ETag this API sent, such as "3" (or *)'
             )
-        return Expected(int(match.group(1)), from_if_match=True)
+        return Expected(versions, from_if_match=True)
     if body_version is not None:
-        return Expected(body_version, from_if_match=False)
+        return Expected.of(body_version, from_if_match=False)
     return None

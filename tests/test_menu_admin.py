@@ -77,10 +77,14 @@ def test_stale_if_match_is_412_and_stale_expected_version_is_409(
 
     unknown_tag = api.patch(path, json={"name": "Pies"}, headers={"If-Match": 'W/"2"'})
     assert unknown_tag.status_code == 412
+    stale_list = api.patch(path, json={"name": "Pies"}, headers={"If-Match": '"1", "7"'})
+    assert stale_list.status_code == 412
     assert ok(api.get(path))["name"] == "Pizzas"
+    # A list matches when any strong ETag in it does (RFC 9110 §13.1.1; merged headers look so).
+    ok(api.patch(path, json={"name": "Pizzas!"}, headers={"If-Match": '"1", W/"2", "2"'}))
 
-    ok(api.patch(path, json={"name": "Pies", "expected_version": 2}))
-    assert api.delete(path, params={"expected_version": "2"}).status_code == 409
+    ok(api.patch(path, json={"name": "Pies", "expected_version": 3}))
+    assert api.delete(path, params={"expected_version": "3"}).status_code == 409
     assert api.delete(f"/v1/admin/menu/options/{category['id']}").status_code == 404
 
 

@@ -95,7 +95,10 @@ def test_cache_aside_and_invalidation_across_two_processes(tenants) -> None:
 
     settings = {**default_settings("Fresh Name")}
     record = update_tenant_profile(
-        tenant_id=tenant.id, expected=Expected(1, True), settings=settings, resolver=writer
+        tenant_id=tenant.id,
+        expected=Expected.of(1, from_if_match=True),
+        settings=settings,
+        resolver=writer,
     )
     assert record.version == 2
     assert directory_get(domain).settings["business_name"] == "Fresh Name"  # Postgres, then here

@@ -86,7 +86,7 @@ class BrandImages:
         if theme != record.theme:
             update_tenant_profile(
                 tenant_id=record.id,
-                expected=Expected(record.version, from_if_match=False),
+                expected=Expected.of(record.version, from_if_match=False),
                 theme=theme,
             )
         conn.execute(
