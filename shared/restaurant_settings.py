@@ -50,16 +50,31 @@ class Contact(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    email: Annotated[str, AfterValidator(check_single_line)] | None = Field(
-        None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-    )
-    phone: str | None = Field(None, pattern=r"^\+?[0-9][0-9 ().-]{3,30}$")
-    address: Annotated[str, AfterValidator(check_multi_line)] | None = Field(
-        None, min_length=1, max_length=300
-    )
-    website: Annotated[str, AfterValidator(check_single_line)] | None = Field(
-        None, max_length=300, pattern=r"^https?://[^\s\"'<>]+$"
-    )
+    # Constraints on the str, not on the optional: pydantic words a length limit on `X | None`
+    # as "items".
+    email: (
+        Annotated[
+            str,
+            StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+            AfterValidator(check_single_line),
+        ]
+        | None
+    ) = None
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 ().-]{3,30}$")] | None = None
+    address: (
+        Annotated[
+            str, StringConstraints(min_length=1, max_length=300), AfterValidator(check_multi_line)
+        ]
+        | None
+    ) = None
+    website: (
+        Annotated[
+            str,
+            StringConstraints(max_length=300, pattern=r"^https?://[^\s\"'<>]+$"),
+            AfterValidator(check_single_line),
+        ]
+        | None
+    ) = None
 
 
 class RestaurantSettings(BaseModel):

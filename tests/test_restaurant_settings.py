@@ -99,6 +99,14 @@ def test_settings_rules(rejecting_api, changes, path) -> None:
     assert path in error_paths(response)
 
 
+def test_a_too_long_contact_says_characters(rejecting_api) -> None:
+    contact = {"email": "a" * 250 + "@b.co", "website": "https://" + "w" * 300 + ".example"}
+    response = rejecting_api.put("/v1/admin/settings", json={**SETTINGS, "contact": contact})
+    messages = {e["path"]: e["message"] for e in response.json()["errors"]}
+    assert set(messages) == {"contact.email", "contact.website"}
+    assert all("character" in message for message in messages.values()), messages
+
+
 def test_missing_fields_are_named(rejecting_api) -> None:
     response = rejecting_api.put("/v1/admin/settings", json={"business_name": "X"})
     assert set(error_paths(response)) == {"currency", "timezone", "locale", "tax"}
