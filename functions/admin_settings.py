@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import azure.functions as func
-from pydantic import Field
 
 from functions.http import Call, endpoint, json_response
 from functions.row_http import EDITORS, writer_expects
@@ -19,17 +18,17 @@ from shared.restaurant_settings import RestaurantSettings, effective_settings
 from shared.tenant_profile import update_tenant_profile
 from shared.tenants import TenantRecord, tenant_by_slug
 from shared.theming import DEFAULT_PRESET, PRESETS, ThemeTokens, preset_tokens, storefront_theme
-from shared.versioning import version_etag
+from shared.versioning import ExpectedVersion, version_etag
 
 bp = func.Blueprint()
 
 
 class SettingsUpdate(RestaurantSettings):
-    expected_version: int | None = Field(None, ge=1)
+    expected_version: ExpectedVersion | None = None
 
 
 class ThemeUpdate(ThemeTokens):
-    expected_version: int | None = Field(None, ge=1)
+    expected_version: ExpectedVersion | None = None
 
 
 def _fresh(call: Call) -> TenantRecord:

@@ -19,7 +19,7 @@ from shared.orders.current_menu import current_menu
 from shared.orders.models import PRINTABLE_TEXT
 from shared.orders.queries import kitchen_tickets
 from shared.orders.state_machine import OPEN_STATUSES, STATUSES, transition_order
-from shared.versioning import Expected, expected_version, version_etag
+from shared.versioning import Expected, ExpectedVersion, expected_version, version_etag
 
 bp = func.Blueprint()
 
@@ -57,7 +57,7 @@ class TransitionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     to: Literal["placed", "accepted", "preparing", "ready", "completed", "cancelled"]
-    expected_version: int | None = Field(None, ge=1)
+    expected_version: ExpectedVersion | None = None
     reason: Reason | None = None
 
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from shared import errors
 from shared.orders.models import PRINTABLE_TEXT
 from shared.tables_qr import table_token
-from shared.versioning import Expected
+from shared.versioning import Expected, ExpectedVersion
 
 Label = Annotated[
     str,
@@ -27,7 +27,7 @@ class TableIn(BaseModel):
 
     label: Label
     seats: int | None = Field(None, ge=1, le=100, strict=True)
-    expected_version: int | None = Field(None, ge=1, strict=True)
+    expected_version: ExpectedVersion | None = None
 
 
 def table_id_or_404(raw: str) -> uuid.UUID:

@@ -9,8 +9,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import Field
 
 from shared import errors
+
+# `expected_version` in a body: a JSON integer (`true` or `"3"` must not pass as a version).
+ExpectedVersion = Annotated[int, Field(ge=1, strict=True)]
 
 _ETAG = re.compile(r'^"(\d{1,9})"$')
 

@@ -95,6 +95,10 @@ def test_a_stale_version_is_409_in_the_body_and_412_with_if_match(shop: Shop) ->
         path, host=shop.host, headers={**headers, "If-Match": '"2"'}, json={"to": "preparing"}
     )
     assert fresh.status_code == 200 and fresh.json()["version"] == 3
+    mistyped = shop.client.post(
+        path, host=shop.host, headers=headers, json={"to": "ready", "expected_version": "3"}
+    )
+    assert mistyped.status_code == 422
     neither = shop.client.post(path, host=shop.host, headers=headers, json={"to": "ready"})
     assert neither.status_code == 422
     assert neither.json()["errors"][0]["path"] == "expected_version"

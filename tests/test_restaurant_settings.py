@@ -65,6 +65,9 @@ def test_two_editors_the_second_one_is_told(api) -> None:
         "/v1/admin/settings", json={**SETTINGS, "business_name": "Mario's", "expected_version": 1}
     )
     assert (by_body.status_code, by_body.json()["current_version"]) == (409, 2)
+    for mistyped in (True, "2", 2.0):  # a JSON integer, as on every other write
+        response = api.put("/v1/admin/settings", json={**SETTINGS, "expected_version": mistyped})
+        assert response.status_code == 422, mistyped
     assert ok(api.get("/v1/admin/settings"))["business_name"] == "Luigi's Pizzeria"
     # `*` means "whatever is there" and a writer that says nothing overwrites.
     ok(api.put("/v1/admin/settings", json=SETTINGS, headers={"If-Match": "*"}))

@@ -24,6 +24,7 @@ from pydantic_core import PydanticCustomError
 
 from shared.field_rules import rule_failures
 from shared.text_rules import check_multi_line, check_single_line
+from shared.versioning import ExpectedVersion
 from shared.weekly_windows import WeeklyWindows
 
 Allergen = Literal[
@@ -63,7 +64,6 @@ Description = Annotated[
 Price = Annotated[int, Field(ge=0, le=MAX_PRICE, strict=True)]
 Rank = Annotated[int, Field(ge=0, le=1_000_000, strict=True)]
 Count = Annotated[int, Field(ge=0, le=MAX_OPTIONS_PER_GROUP, strict=True)]
-Version = Annotated[int, Field(ge=1, strict=True)]
 # Stations name Web PubSub groups (`t.<slug>.station.<station>`), hence the narrow alphabet.
 Station = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 Allergens = Annotated[list[Allergen], AfterValidator(_unique)]
@@ -160,7 +160,7 @@ class _Patch(_Input):
     """Partial update: only the fields sent change; null clears only a field in NULLABLE."""
 
     NULLABLE: ClassVar[frozenset[str]] = frozenset({"expected_version"})
-    expected_version: Version | None = None
+    expected_version: ExpectedVersion | None = None
 
     @field_validator("*")
     @classmethod
