@@ -24,7 +24,9 @@ bp = func.Blueprint()
     summary="Branding, money, locale, hours and open-now of this storefront",
 )
 def store_config(call: Call) -> func.HttpResponse:
-    payload, etag = store_config_bytes(call.require_tenant(), datetime.now(UTC))
+    tenant = call.require_tenant()
+    menu_currency = storefront_menus.currency(tenant.schema_name)
+    payload, etag = store_config_bytes(tenant, datetime.now(UTC), menu_currency=menu_currency)
     return cached_json_response(call.req, payload, etag=etag, cache_control=STORE_CACHE_CONTROL)
 
 

@@ -1,8 +1,9 @@
 """`GET /api/v1/store/config`: what a storefront needs before it draws anything.
 
-Built only from the cached tenant record (theme and settings travel with it through the
-in-process cache and the directory), so a cache hit costs no I/O; the rendering is cached per
-(tenant, profile version, minute), the minute only when opening hours make "open now" vary.
+Built from the cached tenant record (theme and settings travel with it through the in-process
+cache and the directory) and the live menu's currency (storefront_menus re-checks the version at
+most once a second); the rendering is cached per (tenant, profile version, currency, minute), the
+minute only when opening hours make "open now" vary.
 """
 
 from __future__ import annotations
@@ -19,14 +20,22 @@ from shared.theming import resolved_asset_urls, storefront_theme
 _renderings = RenderedCache()
 
 
-def render_store_config(record: TenantRecord, now_utc: datetime) -> dict[str, Any]:
-    """Name, theme tokens (asset URLs absolute), money and locale, hours, open now, contact."""
+def render_store_config(
+    record: TenantRecord, now_utc: datetime, *, menu_currency: str | None = None
+) -> dict[str, Any]:
+    """Name, theme tokens (asset URLs absolute), money and locale, hours, open now, contact.
+
+    The currency is the live menu's (menu_currency) when one is published: its prices are minor
+    units of that currency, and orders are charged in it. A currency changed in the settings
+    reaches customers with the next publish, together with the prices it needs.
+    """
     settings = effective_settings(record)
+    currency = menu_currency or settings.currency
     return {
         "name": settings.business_name,
         "theme": resolved_asset_urls(storefront_theme(record.theme)),
-        "currency": settings.currency,
-        "currency_exponent": CURRENCY_EXPONENTS[settings.currency],
+        "currency": currency,
+        "currency_exponent": CURRENCY_EXPONENTS[currency],
         "locale": settings.locale,
         "timezone": settings.timezone,
         "tax": settings.tax.model_dump(),
@@ -36,11 +45,15 @@ def render_store_config(record: TenantRecord, now_utc: datetime) -> dict[str, An
     }
 
 
-def store_config_bytes(record: TenantRecord, now_utc: datetime) -> tuple[bytes, str]:
+def store_config_bytes(
+    record: TenantRecord, now_utc: datetime, *, menu_currency: str | None = None
+) -> tuple[bytes, str]:
     """(JSON bytes, strong ETag) of the tenant's store config at now_utc, cached."""
     minute = int(now_utc.timestamp() // 60) if record.settings.get("hours") else None
     # Every profile write bumps the version; display_name is the other input (default name).
-    variant = (record.version, record.display_name, minute)
+    variant = (record.version, record.display_name, menu_currency, minute)
     return _renderings.get_or_render(
-        record.id, variant, lambda: render_store_config(record, now_utc)
+        record.id,
+        variant,
+        lambda: render_store_config(record, now_utc, menu_currency=menu_currency),
     )

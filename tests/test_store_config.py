@@ -11,6 +11,7 @@ from shared.tenancy import TenantResolver, _lookup_database
 from shared.tenant_profile import update_tenant_profile
 from shared.versioning import Expected
 from shared.weekly_windows import WEEKDAYS
+from tests.order_fixtures import open_shop
 from tests.storefront_helpers import customer_api, ok, owner_api
 
 STORE_CACHE = "public, max-age=60, stale-while-revalidate=300"
@@ -119,3 +120,28 @@ def test_unknown_host_is_404(client) -> None:
     response = client.get("/api/v1/store/config", host="nobody-here.stelly.test")
     assert response.status_code == 404
     assert response.content_type == "application/problem+json"
+
+
+def test_a_new_currency_reaches_the_storefront_with_the_next_publish(
+    client, tenants, auth_header
+) -> None:
+    # Prices are minor units of the published menu's currency: until the owner republishes
+    # (re-pricing if needed), the storefront shows and charges in that one, and says so.
+    shop = open_shop(client, tenants, auth_header)  # EUR
+    owner = shop.owner()
+    current = client.get("/api/v1/admin/settings", host=shop.host, headers=owner).json()
+    changed = {**current, "currency": "JPY"}
+    saved = client.put("/api/v1/admin/settings", host=shop.host, headers=owner, json=changed)
+    assert saved.status_code == 200
+
+    def currencies() -> tuple[str, int, str, str]:
+        config = client.get("/api/v1/store/config", host=shop.host).json()
+        menu = client.get("/api/v1/store/menu", host=shop.host).json()
+        receipt = shop.place(shop.order_body(shop.cola_line()))
+        return (config["currency"], config["currency_exponent"], menu["currency"],
+                receipt["totals"]["currency"])  # fmt: skip
+
+    assert currencies() == ("EUR", 2, "EUR", "EUR")
+    published = client.post("/api/v1/admin/menu/publish", host=shop.host, headers=owner)
+    assert published.status_code == 201
+    assert currencies() == ("JPY", 0, "JPY", "JPY")

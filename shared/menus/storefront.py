@@ -118,6 +118,11 @@ class StorefrontMenus:
             lambda: render_store_menu(live.snapshot, ZoneInfo(timezone), now_utc),
         )
 
+    def currency(self, schema: str) -> str | None:
+        """The live menu's currency (what orders are charged in); None before any publish."""
+        snapshot = self._current(schema).snapshot
+        return snapshot["currency"] if snapshot is not None else None
+
     def invalidate(self, schema: str) -> None:
         """Forget the tenant's live version (after a publish or an 86 in this process)."""
         with self._lock:
