@@ -55,7 +55,9 @@ def _blob_client_options() -> dict[str, Any]:
     # The SDK's default retries back off 15, 18 and 24 s: an admin request issuing an upload URL
     # would answer after Front Door's 60 s origin timeout. About 3 s of retries instead; the blob
     # trigger and the durable activities retry whole calls on top of that.
-    retry = ExponentialRetry(initial_backoff=0.5, increment_base=2, retry_total=2)
+    retry = ExponentialRetry(
+        initial_backoff=0.5, increment_base=2, retry_total=2, random_jitter_range=0.5
+    )
     return {"retry_policy": retry, "connection_timeout": 5}
 
 

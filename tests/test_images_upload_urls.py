@@ -167,10 +167,7 @@ def test_no_url_while_blob_storage_is_down_leaves_the_item_as_it_was(
     tenant = tenants.create()
     api = owner_api(client, tenant, auth_header, role="manager")
     item = build_small_menu(api)["item"]
-    started = time.monotonic()
     response = api.post(item_upload_path(item["id"]), json=JPEG)
     assert response.status_code == 503 and response.headers["retry-after"]
-    # In seconds, so the admin app gets our answer before Front Door's 60 s origin timeout.
-    assert time.monotonic() - started < 10
     # No URL was issued, so nothing is coming: the item must not wait for an upload.
     assert ok(api.get(f"/v1/admin/menu/items/{item['id']}"))["image_status"] != "pending"
