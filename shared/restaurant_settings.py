@@ -63,7 +63,9 @@ class Contact(BaseModel):
     phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 ().-]{3,30}$")] | None = None
     address: (
         Annotated[
-            str, StringConstraints(min_length=1, max_length=300), AfterValidator(check_multi_line)
+            str,
+            StringConstraints(strip_whitespace=True, min_length=1, max_length=300),
+            AfterValidator(check_multi_line),
         ]
         | None
     ) = None

@@ -94,6 +94,8 @@ def test_two_editors_the_second_one_is_told(api) -> None:
         ({"business_name": "  "}, "business_name"),
         ({"business_name": "Luigi\u0000"}, "business_name"),
         ({"contact": {"address": "1 High St\ud800"}}, "contact.address"),
+        ({"contact": {"address": " \n "}}, "contact.address"),  # blank, like a blank name
+        ({"business_name": "Luigi\u0085s"}, "business_name"),  # a C1 control
         ({"theme": {}}, "theme"),
     ],
 )
