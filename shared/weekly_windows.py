@@ -135,12 +135,13 @@ def _closes(day: date, start: str, end: str, tz: ZoneInfo) -> datetime:
 def _instant(wall: datetime, tz: ZoneInfo, *, first: bool) -> datetime:
     """The UTC instant of the naive local time wall: its first or last occurrence, or the end of
     the DST gap when the clocks skip it."""
-    earlier = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
-    later = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
-    if earlier.astimezone(tz).replace(tzinfo=None) == wall:  # it exists (once or twice)
-        return min(earlier, later) if first else max(earlier, later)
-    # Skipped: fold=1 maps it before the jump and fold=0 after; the jump lies in between.
-    jump = min(earlier, later)
-    while jump.astimezone(tz).utcoffset() == min(earlier, later).astimezone(tz).utcoffset():
+    fold0 = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    fold1 = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    if fold0.astimezone(tz).replace(tzinfo=None) == wall:  # it exists (once or twice)
+        return min(fold0, fold1) if first else max(fold0, fold1)
+    # Skipped: fold=1 reads it with the offset after the jump, so it lands before the jump; step
+    # from there to the first minute with the new offset.
+    jump, before = fold1, fold1.astimezone(tz).utcoffset()
+    while jump.astimezone(tz).utcoffset() == before:
         jump += timedelta(minutes=1)
     return jump
