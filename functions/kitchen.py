@@ -17,7 +17,7 @@ from shared.events.outbox import events_after
 from shared.events.publisher import PublishError, client_url
 from shared.orders.current_menu import current_menu
 from shared.orders.models import PRINTABLE_TEXT
-from shared.orders.queries import kitchen_tickets
+from shared.orders.queries import MAX_KITCHEN_TICKETS, kitchen_tickets
 from shared.orders.state_machine import OPEN_STATUSES, STATUSES, transition_order
 from shared.versioning import Expected, ExpectedVersion, expected_version, version_etag
 
@@ -37,6 +37,7 @@ class OrdersQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     status: str = ",".join(OPEN_STATUSES)
+    limit: int = Field(MAX_KITCHEN_TICKETS, ge=1, le=MAX_KITCHEN_TICKETS)
 
 
 class EventsQuery(BaseModel):
@@ -107,7 +108,12 @@ def kitchen_negotiate(call: Call) -> func.HttpResponse:
     summary="Tickets by status (open ones by default)",
 )
 def kitchen_orders(call: Call) -> func.HttpResponse:
-    """`{"orders", "as_of_seq"}`: follow events after as_of_seq to stay current."""
+    """`{"orders", "as_of_seq", "truncated"}`: follow events after as_of_seq to stay current.
+
+    Every event up to as_of_seq is reflected in the tickets; events after it may be too (an
+    order that committed between the two reads), so a display applies an event only when its
+    `data.version` is newer than the ticket's `version`. `truncated`: more tickets than `limit`.
+    """
     tenant = call.require_tenant()
     query: OrdersQuery = call.parsed_query
     wanted = [s.strip() for s in query.status.split(",") if s.strip()]
@@ -119,9 +125,14 @@ def kitchen_orders(call: Call) -> func.HttpResponse:
     with tenant_transaction(tenant.schema_name) as conn:
         # Read the seq first: every event up to it is already reflected in the tickets below.
         seq = conn.execute("select last_seq from outbox_counter").fetchone()["last_seq"]
-        tickets = kitchen_tickets(conn, wanted)
+        tickets = kitchen_tickets(conn, wanted, limit=query.limit + 1)
     return json_response(
-        {"orders": tickets, "as_of_seq": seq}, headers={"Cache-Control": "no-store"}
+        {
+            "orders": tickets[: query.limit],
+            "as_of_seq": seq,
+            "truncated": len(tickets) > query.limit,
+        },
+        headers={"Cache-Control": "no-store"},
     )
 
 
@@ -138,7 +149,13 @@ def kitchen_events(call: Call) -> func.HttpResponse:
     query: EventsQuery = call.parsed_query
     with tenant_transaction(tenant.schema_name) as conn:
         events = events_after(conn, query.after, limit=query.limit + 1)
+        last_seq = conn.execute("select last_seq from outbox_counter").fetchone()["last_seq"]
     page = events[: query.limit]
+    if _purged_since(query.after, [event.seq for event in page], last_seq):
+        raise errors.gone(
+            f"Events after seq {query.after} are no longer kept (7 days); reload "
+            "GET /api/v1/kitchen/orders and follow events from its as_of_seq"
+        )
     return json_response(
         {
             "events": [event.message(tenant.slug) for event in page],
@@ -185,3 +202,11 @@ def kitchen_transition(call: Call) -> func.HttpResponse:
         actor=f"staff:{call.require_principal().subject}",
     )
     return json_response(result, headers={"ETag": version_etag(result["version"])})
+
+
+def _purged_since(after: int, seqs: list[int], last_seq: int) -> bool:
+    """Whether events after `after` are gone. Seqs are handed out without gaps and only the
+    retention purge deletes events, so a page that does not run on from `after` lost some."""
+    if after >= last_seq:
+        return False
+    return not seqs or seqs != list(range(after + 1, after + 1 + len(seqs)))

@@ -3,14 +3,17 @@ catch-up after a reconnect, and a hub outage that delays events but loses none."
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from urllib.parse import parse_qsl
 
 import pytest
 
+from functions.order_timers import EVENT_RETENTION_DAYS
 from shared.db import tenant_transaction
 from shared.events import dispatch
+from shared.events.outbox import purge_published
 from shared.orders.queries import kitchen_tickets
 from shared.orders.state_machine import OPEN_STATUSES
 from tests.conftest import execute
@@ -284,3 +287,75 @@ def test_during_an_outage_orders_wait_before_trying_the_hub_again(
         assert head_attempts() == 2  # once the wait is over, new activity tries again
     finally:
         webpubsub_hub.start()
+
+
+def test_catching_up_past_purged_events_is_410_reload(shop: Shop) -> None:
+    # A display away longer than the retention window must be told to reload the orders, not
+    # be handed a page that silently starts later.
+    first = shop.place()
+    for version, step in enumerate(["accepted", "preparing"], start=1):
+        assert shop.transition(first, step, version).status_code == 200
+    settle()
+    execute(f"update {shop.schema}.outbox set published_at = now() - interval '8 days'")
+    with tenant_transaction(shop.schema) as conn:
+        assert purge_published(conn, older_than_days=EVENT_RETENTION_DAYS) == 3
+    shop.place()
+    settle()
+
+    def catch_up(after: int):
+        return shop.client.get(
+            "/api/v1/kitchen/events", host=shop.host, headers=shop.staff(),
+            params={"after": str(after)},
+        )  # fmt: skip
+
+    for after in (0, 1, 2):
+        gone = catch_up(after)
+        assert gone.status_code == 410, (after, gone.text)
+        assert "reload" in gone.json()["detail"]
+    current = catch_up(3)
+    assert [e["seq"] for e in current.json()["events"]] == [4]
+
+
+def test_a_truncated_ticket_list_says_so(shop: Shop) -> None:
+    orders = [shop.place() for _ in range(3)]
+    listing = shop.client.get(
+        "/api/v1/kitchen/orders", host=shop.host, headers=shop.staff(),
+        params={"limit": "2"},
+    ).json()  # fmt: skip
+    assert [o["id"] for o in listing["orders"]] == [o["id"] for o in orders[:2]]
+    assert listing["truncated"] is True
+    whole = shop.client.get("/api/v1/kitchen/orders", host=shop.host, headers=shop.staff()).json()
+    assert len(whole["orders"]) == 3 and whole["truncated"] is False
+
+
+def test_a_display_following_the_version_rule_ends_where_the_list_does(shop: Shop) -> None:
+    """Load the list while orders arrive and move, then apply the events after its as_of_seq
+    only where they are newer than the ticket: the result is the list read at the end."""
+    done = threading.Event()
+
+    def kitchen_at_work() -> None:
+        for _ in range(12):
+            order = shop.place()
+            assert shop.transition(order, "accepted", 1).status_code == 200
+        done.set()
+
+    worker = threading.Thread(target=kitchen_at_work)
+    worker.start()
+    listings = []
+    while not done.is_set():
+        listings.append(shop.client.get(
+            "/api/v1/kitchen/orders", host=shop.host, headers=shop.staff()).json())  # fmt: skip
+    worker.join()
+    settle()
+    final = shop.client.get("/api/v1/kitchen/orders", host=shop.host, headers=shop.staff()).json()
+    expected = {o["id"]: (o["status"], o["version"]) for o in final["orders"]}
+    events = shop.client.get(
+        "/api/v1/kitchen/events", host=shop.host, headers=shop.staff(), params={"after": "0"}
+    ).json()["events"]
+    for listing in listings:
+        seen = {o["id"]: (o["status"], o["version"]) for o in listing["orders"]}
+        for event in (e for e in events if e["seq"] > listing["as_of_seq"]):
+            known = seen.get(event["order_id"])
+            if known is None or event["data"]["version"] > known[1]:
+                seen[event["order_id"]] = (event["data"]["status"], event["data"]["version"])
+        assert seen == expected

@@ -97,7 +97,7 @@ def kitchen_tickets(
                    {_LINES_JSON} as lines
             from orders o where o.status = any(%s)
             order by o.placed_at {order}, o.ticket_number {order} limit %s""",
-        [list(statuses), min(limit, MAX_KITCHEN_TICKETS)],
+        [list(statuses), limit],
     ).fetchall()
     return [
         {
