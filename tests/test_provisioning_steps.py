@@ -174,3 +174,18 @@ def test_an_active_restaurant_without_its_schema_is_reported(job: ProvisionJob) 
     outcome = fleet.migrate_one(job.schema, "unit-op")
     assert outcome["status"] == "failed" and "is missing" in outcome["error"]
     assert not schema_exists(job.schema)
+
+
+def test_compensation_never_undoes_a_deletion(job: ProvisionJob) -> None:
+    # Provisioning failed after `activate` committed, and a DELETE marked the restaurant
+    # `deleting` before the compensation reached `reserve`: the deletion must win, or the slug
+    # would come back `failed` and could be given to someone else.
+    provision_all(job)
+    assert run_deprovision_step("mark_deleting", job.slug, "unit-op")["ok"]
+    for step in undo_steps(list(PROVISION_STEPS)):
+        run_undo(step, job, "unit-op", "activate failed")
+    assert scalar("select status from tenants where slug = %s", [job.slug]) == "deleting"
+    assert scalar("select count(*) from tenant_domains where domain = %s", [job.domains[0]]) == 1
+    for step in ("remove_directory", "drop_schema", "tombstone"):
+        assert run_deprovision_step(step, job.slug, "unit-op")["ok"]
+    assert scalar("select status from tenants where slug = %s", [job.slug]) == "deleted"

@@ -1,7 +1,8 @@
 """Undoing provisioning steps after a permanent failure, newest first.
 
 Every undo acts only on a tenant row whose `provision_attempt` is this orchestration's attempt, so
-a failure caused by someone else owning the slug or a domain never touches their restaurant.
+a failure caused by someone else owning the slug or a domain never touches their restaurant, and
+never on one a deletion has taken over.
 Each undo is idempotent. The failed step itself is undone too: it may have done part of its work.
 """
 
@@ -24,9 +25,12 @@ _MAX_REASON = 1000
 
 
 def _owned(conn: psycopg.Connection, job: ProvisionJob) -> dict[str, Any] | None:
+    """This attempt's tenant row, locked; None once a deletion has taken it over (a DELETE that
+    landed after `activate` committed wins: undoing would bring the slug back as `failed`)."""
     return conn.execute(
-        "select id, status from public.tenants where slug = %s and provision_attempt = %s"
-        " for update",
+        """select id, status from public.tenants
+            where slug = %s and provision_attempt = %s and status not in ('deleting', 'deleted')
+              for update""",
         [job.slug, job.attempt],
     ).fetchone()
 
