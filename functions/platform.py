@@ -201,12 +201,18 @@ def platform_tenant_get(call: Call) -> func.HttpResponse:
 async def platform_tenant_delete(
     call: Call, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
-    """202 and the operation; 200 when already deleted; 409 while still being provisioned."""
+    """202 and the operation; 200 when already deleted; 409 while its provisioning runs.
+
+    Decided by the provisioning operation, not the row: a row can read `active` while the
+    operation is still failing and compensating, and `provisioning` after an operation that
+    ended without finishing (its compensation failed too), which only a deletion clears.
+    """
     slug = call.route["slug"]
     state = await asyncio.to_thread(provisioning_state, slug)
     if state is None:
         raise errors.not_found(f"No restaurant has the slug {slug}")
-    if state["status"] == "provisioning":
+    provisioning = await client.get_status(f"provision-{slug}")
+    if provisioning.runtime_status in RUNNING:
         raise errors.conflict(f"{slug} is still being provisioned; delete it once that ends")
     instance_id = f"deprovision-{slug}"
     if state["status"] == "deleted":

@@ -23,7 +23,14 @@ from shared.errors import ProblemError
 from shared.images.targets import ASSETS_CONTAINER, QUARANTINE_CONTAINER
 from shared.migrate import latest_version
 from shared.provisioning.audit import recent_audit
-from shared.provisioning.requests import PROVISION_STEPS, schema_for
+from shared.provisioning.requests import (
+    PROVISION_STEPS,
+    ProvisionJob,
+    ProvisionRequest,
+    provision_job,
+    schema_for,
+)
+from shared.provisioning.steps import run_step
 from shared.storage import blob_service
 from tests.conftest import IDENTITY
 from tests.platform_helpers import (
@@ -305,3 +312,33 @@ def test_a_failed_start_is_logged_and_the_caller_sees_nothing_internal(
     assert "Storage account key" not in refused.value.detail
     assert "StackTrace" not in refused.value.detail
     assert any("Storage account key rejected" in r.getMessage() for r in caplog.records)
+
+
+def test_delete_waits_for_a_running_provisioning_but_clears_a_stranded_one(
+    host: PlatformHost,
+) -> None:
+    slug = unique_slug("park")
+    schema = schema_for(slug)
+    with transaction() as conn:  # parks provisioning inside create_schema
+        conn.execute(
+            "select pg_advisory_xact_lock(hashtextextended('stelly.migrate.' || %s, 0))", [schema]
+        )
+        assert host.provision(slug).status_code == 202
+        for _ in range(400):
+            if scalar(WAITING_FOR_SCHEMA_LOCK, [schema]):
+                break
+            time.sleep(0.025)
+        assert host.request("DELETE", f"/v1/platform/tenants/{slug}").status_code == 409
+    assert host.wait(f"provision-{slug}")["status"] == "completed"
+
+    # A restaurant left `provisioning` by an operation that ended without finishing (its
+    # compensation failed too): nothing runs for it any more, so DELETE must clear it.
+    stranded = unique_slug("strand")
+    job = provision_job(ProvisionRequest.model_validate(provision_body(stranded)))
+    attempt = ProvisionJob(job.request, job.fingerprint, "an-attempt-that-ended")
+    assert run_step("reserve", attempt, "ended-op")["ok"]
+    assert scalar("select status from tenants where slug = %s", [stranded]) == "provisioning"
+    deleting = host.request("DELETE", f"/v1/platform/tenants/{stranded}")
+    assert deleting.status_code == 202, deleting.text
+    assert host.wait(f"deprovision-{stranded}")["status"] == "completed"
+    assert scalar("select status from tenants where slug = %s", [stranded]) == "deleted"

@@ -50,7 +50,8 @@ def mark_deleting(slug: str, operation: str) -> str:
         row = conn.execute(
             f"""update public.tenants t set status = 'deleting', last_operation = %s,
                        updated_at = now()
-                 where slug = %s and status in ('active', 'suspended', 'failed', 'deleting')
+                 where slug = %s
+                   and status in ('provisioning', 'active', 'suspended', 'failed', 'deleting')
              returning {TENANT_COLUMNS}""",
             [operation, slug],
         ).fetchone()
