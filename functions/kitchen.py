@@ -148,8 +148,9 @@ def kitchen_events(call: Call) -> func.HttpResponse:
     tenant = call.require_tenant()
     query: EventsQuery = call.parsed_query
     with tenant_transaction(tenant.schema_name) as conn:
-        events = events_after(conn, query.after, limit=query.limit + 1)
+        # last_seq first: events sequenced between the two reads must not look like a gap.
         last_seq = conn.execute("select last_seq from outbox_counter").fetchone()["last_seq"]
+        events = events_after(conn, query.after, limit=query.limit + 1)
     page = events[: query.limit]
     if _purged_since(query.after, [event.seq for event in page], last_seq):
         raise errors.gone(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from typing import Annotated, Any
-from urllib.parse import SplitResult, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -77,20 +77,21 @@ def _check_asset_url(value: str) -> str:
         raise PydanticCustomError("url", "must not start with '//': that names another host")
     parts = urlsplit(value)
     if parts.scheme or parts.netloc:
-        value = _under_assets_base(value, parts)
+        value = _under_assets_base(value)
     if ".." in unquote(parts.path).split("/"):
         raise PydanticCustomError("url", "must not contain '..' path segments")
     return value
 
 
-def _under_assets_base(value: str, parts: SplitResult) -> str:
+def _under_assets_base(value: str) -> str:
     """value, an absolute URL, written as under ASSETS_BASE_URL (scheme and host compare in any
-    letter case); 422 when it is anywhere else."""
+    letter case, and are saved as the base spells them); 422 when it is anywhere else."""
     base = get_settings().assets_base_url.rstrip("/") + "/"
-    scheme_and_host = f"{parts.scheme}://{parts.netloc}".lower()
-    written = value[: len(scheme_and_host)]
-    rewritten = scheme_and_host + value[len(scheme_and_host) :]
-    if written.lower() != scheme_and_host or not rewritten.startswith(base):
+    base_parts = urlsplit(base)
+    base_origin = base[: len(base_parts.scheme) + len("://") + len(base_parts.netloc)]
+    written = value[: len(base_origin)]
+    rewritten = base_origin + value[len(base_origin) :]
+    if written.lower() != base_origin.lower() or not rewritten.startswith(base):
         raise PydanticCustomError(
             "url", "must be under ASSETS_BASE_URL ({base}) or a path relative to it", {"base": base}
         )

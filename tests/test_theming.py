@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from shared.config import get_settings
 from shared.theming import PRESETS, contrast_ratio
 from tests.storefront_helpers import (
     customer_api,
@@ -152,3 +153,18 @@ def test_theme_writes_are_guarded_like_settings(api) -> None:
     assert stale.status_code == 412
     conflict = api.put("/v1/admin/theme", json={**theme(), "expected_version": 1})
     assert (conflict.status_code, conflict.json()["current_version"]) == (409, 2)
+
+
+def test_a_capitalised_assets_base_accepts_its_own_urls(
+    api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shouting_base = ASSETS.replace("127.0.0.1", "LocalHost")
+    monkeypatch.setenv("ASSETS_BASE_URL", shouting_base)
+    get_settings.cache_clear()
+    try:
+        for written in (f"{shouting_base}/t/logo.webp", shouting_base.lower() + "/t/logo.webp"):
+            saved = ok(api.put("/v1/admin/theme", json=theme(assets={"logo": written})))
+            assert saved["assets"]["logo"] == f"{shouting_base}/t/logo.webp"
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
