@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
+from functions import kitchen
 from functions.order_timers import EVENT_RETENTION_DAYS
 from shared.db import tenant_transaction
 from shared.events import dispatch
@@ -359,3 +360,23 @@ def test_a_display_following_the_version_rule_ends_where_the_list_does(shop: Sho
             if known is None or event["data"]["version"] > known[1]:
                 seen[event["order_id"]] = (event["data"]["status"], event["data"]["version"])
         assert seen == expected
+
+
+def test_a_poll_racing_a_new_order_is_not_told_its_events_are_gone(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop.place()
+    settle()
+    real_events_after = kitchen.events_after
+
+    def order_arrives_meanwhile(conn, after, *, limit):
+        page = real_events_after(conn, after, limit=limit)
+        shop.place()  # another request commits and is sequenced during this poll
+        settle()
+        return page
+
+    monkeypatch.setattr(kitchen, "events_after", order_arrives_meanwhile)
+    response = shop.client.get(
+        "/api/v1/kitchen/events", host=shop.host, headers=shop.staff(), params={"after": "1"}
+    )
+    assert response.status_code == 200, response.text
