@@ -7,15 +7,17 @@ watcher (`poll_once`) or is invoked with an InputStream as the host would.
 from __future__ import annotations
 
 import io
-from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from PIL import Image
 
-from shared.db import tenant_transaction
+from shared.images import blobs
 from shared.images.blobs import IMMUTABLE
-from tests.conftest import execute, wait_for_lock_waiters
+from shared.images.renditions import render_upload
+from shared.images.targets import parse_upload_name
+from tests.conftest import execute
 from tests.image_fixtures import (
     assets_under,
     deliver,
@@ -120,7 +122,11 @@ def test_duplicate_delivery_and_same_bytes_again_change_nothing(menu, app_functi
     assert again["version"] == item["version"]  # Image writes leave editors' If-Match valid.
 
 
-def test_a_new_photo_replaces_the_old_renditions(menu, app_functions) -> None:
+def test_a_new_photo_replaces_the_old_renditions(
+    menu, app_functions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As if the old photo's renditions were older than the grace a clean-up leaves them.
+    monkeypatch.setattr(blobs, "RENDITION_GRACE", timedelta(0))
     api, item = menu
     deliver(app_functions, upload(api, item["id"], encoded(photo(1600, 1200), "JPEG")))
     old = assets_under(f"{api.tenant.slug}/item-{item['id']}/")
@@ -179,21 +185,16 @@ def test_a_logo_goes_into_the_theme(client, tenants, auth_header, app_functions)
     assert banner.status_code == 404
 
 
-def test_renditions_appear_only_with_the_lock_that_records_them(menu, app_functions) -> None:
-    """An earlier upload's clean-up deletes whatever renditions its item does not reference.
-    If a newer upload wrote its renditions before taking the item's row to record them, a
-    clean-up running in between would delete them, leaving the item pointing at nothing. So
-    writing and recording happen under one row lock, which the clean-up takes too."""
+def test_a_clean_up_leaves_renditions_not_yet_recorded_alone(menu, app_functions) -> None:
+    """An upload writes its renditions before it records them (so no menu writer waits on
+    storage). Another upload's clean-up in between must not delete them: it leaves young
+    unreferenced renditions alone."""
     api, item = menu
-    name = upload(api, item["id"], encoded(photo(800, 600), "JPEG"))
-    prefix = f"{api.tenant.slug}/item-{item['id']}/"
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        with tenant_transaction(api.tenant.schema_name) as conn:  # someone holds the item's row
-            conn.execute("select 1 from menu_items where id = %s for update", [item["id"]])
-            delivering = pool.submit(deliver, app_functions, name)
-            wait_for_lock_waiters("from menu_items where id")
-            assert assets_under(prefix) == []
-        delivering.result(30)
-    admin = ok(api.get(f"/v1/admin/menu/items/{item['id']}"))
-    assert admin["image_status"] == "ready"
-    assert len(assets_under(prefix)) == len(admin["image"]["renditions"]) == 3
+    deliver(app_functions, upload(api, item["id"], encoded(photo(800, 600), "JPEG")))
+    target = parse_upload_name(upload(api, item["id"], encoded(photo(640, 480), "PNG")))
+    unrecorded = blobs.store_renditions(target, render_upload(encoded(photo(700, 500), "PNG")))
+    deliver(app_functions, upload(api, item["id"], encoded(photo(900, 600), "JPEG")))
+    names = assets_under(f"{api.tenant.slug}/item-{item['id']}/")
+    for rendition in unrecorded["renditions"]:
+        assert rendition["url"].rsplit("/", 1)[1] in {n.rsplit("/", 1)[1] for n in names}
+    assert ok(api.get(f"/v1/admin/menu/items/{item['id']}"))["image_status"] == "ready"

@@ -10,6 +10,7 @@ import contextlib
 import functools
 import re
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from azure.core import MatchConditions
@@ -32,6 +33,11 @@ from shared.images.targets import (
 from shared.storage import blob_service
 
 IMMUTABLE = "public, max-age=31536000, immutable"
+# An unreferenced rendition younger than this is left alone by clean-ups: an upload writes its
+# renditions before it records them (outside any lock, so no menu writer waits on storage) and
+# records them within functionTimeout (5 minutes); and a storefront that fetched the menu just
+# before a new photo still finds the old one's files.
+RENDITION_GRACE = timedelta(minutes=10)
 _RENDITION_NAME = re.compile(r"^(?P<hash>[0-9a-f]{32})-\d+\.webp$")
 
 
@@ -82,16 +88,18 @@ def referenced_hashes(target: UploadTarget, documents: Iterable[str]) -> set[str
 
 
 def remove_unreferenced(target: UploadTarget, keep: set[str]) -> list[str]:
-    """Delete the target's renditions whose hash is not in keep; the names deleted."""
+    """Delete the target's renditions whose hash is not in keep and that are older than
+    RENDITION_GRACE; the names deleted."""
     container = blob_service().get_container_client(ASSETS_CONTAINER)
     removed = []
     try:
         blobs = list(container.list_blobs(name_starts_with=target.assets_prefix))
     except ResourceNotFoundError:
         return []
+    cutoff = datetime.now(UTC) - RENDITION_GRACE
     for blob in blobs:
         found = _RENDITION_NAME.match(blob.name.removeprefix(target.assets_prefix))
-        if found is None or found["hash"] in keep:
+        if found is None or found["hash"] in keep or blob.last_modified > cutoff:
             continue
         with contextlib.suppress(ResourceNotFoundError):  # A concurrent clean-up was first.
             container.delete_blob(blob.name)

@@ -17,7 +17,7 @@ from shared.images import blobs
 from shared.images.brand_images import BrandImages
 from shared.images.item_images import ItemImages
 from shared.images.limits import ImageRejected
-from shared.images.renditions import RenderedImage, render_upload
+from shared.images.renditions import render_upload
 from shared.images.targets import UPLOADS_CONTAINER, Claim, UploadTarget, parse_upload_name
 from shared.menus.storefront import storefront_menus
 from shared.tenants import TenantRecord, tenant_by_slug
@@ -100,48 +100,23 @@ def process_upload(*, name: str, data: bytes, etag: str | None = None) -> Upload
             records.reject(conn, rejected.reason)
         outcome = UploadOutcome("rejected", rejected.reason)
         return _quarantined(target.blob_name, data, etag, outcome)
-    claim, image = _store_and_apply(tenant, target, records, rendered)
+    # Written before the target's row is locked (names are content hashes, so a redelivery
+    # rewrites nothing), so no menu writer waits for storage; a clean-up leaves renditions this
+    # young alone (blobs.RENDITION_GRACE), so it cannot delete them before they are recorded.
+    image = blobs.store_renditions(target, rendered)
+    with tenant_transaction(tenant.schema_name) as conn:
+        claim = records.apply(conn, image)
     storefront_menus.invalidate(tenant.schema_name)
-    if image is None:
-        # Superseded or deleted while rendering: nothing of ours was written or recorded.
+    if claim is not Claim.OK:
+        # Superseded or deleted while rendering: our renditions stay unreferenced and go with a
+        # later clean-up.
         return _quarantined(target.blob_name, data, etag, _refused(claim, tenant, records))
-    removed = _remove_unreferenced(tenant, target, records)
+    with tenant_transaction(tenant.schema_name) as conn:
+        keep = blobs.referenced_hashes(target, records.documents(conn))
+    removed = blobs.remove_unreferenced(target, keep)
     blobs.delete_upload(target.blob_name, etag)
     log.info(
         "image upload %s ready: %d renditions, %d unreferenced removed",
         name, len(image["renditions"]), len(removed),
     )  # fmt: skip
     return UploadOutcome("ready", image=image)
-
-
-# The target's row lock (claim(lock=True)) is held while renditions are written and recorded, and
-# while a clean-up decides what to delete and deletes it: otherwise a clean-up could delete a
-# newer upload's renditions between their writing and their recording, and the target would
-# point at nothing. A rolled-back recording leaves unreferenced renditions; the next clean-up
-# of the target removes them.
-
-
-def _store_and_apply(
-    tenant: TenantRecord,
-    target: UploadTarget,
-    records: ItemImages | BrandImages,
-    rendered: RenderedImage,
-) -> tuple[Claim, dict[str, Any] | None]:
-    """Write the renditions and make them the target's image; no image (and nothing written)
-    if the upload no longer counts."""
-    with tenant_transaction(tenant.schema_name) as conn:
-        claim = records.claim(conn, lock=True)
-        if claim is not Claim.OK:
-            return claim, None
-        image = blobs.store_renditions(target, rendered)
-        records.apply(conn, image)
-    return claim, image
-
-
-def _remove_unreferenced(
-    tenant: TenantRecord, target: UploadTarget, records: ItemImages | BrandImages
-) -> list[str]:
-    with tenant_transaction(tenant.schema_name) as conn:
-        records.claim(conn, lock=True)
-        keep = blobs.referenced_hashes(target, records.documents(conn))
-        return blobs.remove_unreferenced(target, keep)
