@@ -58,7 +58,8 @@ def _blob_client_options() -> dict[str, Any]:
     retry = ExponentialRetry(
         initial_backoff=0.5, increment_base=2, retry_total=2, random_jitter_range=0.5
     )
-    return {"retry_policy": retry, "connection_timeout": 5}
+    # A storage that accepts the connection and then stalls: 20 s per read, not the SDK's 60.
+    return {"retry_policy": retry, "connection_timeout": 5, "read_timeout": 20}
 
 
 @functools.cache
