@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -235,11 +236,11 @@ select count(*) from pg_locks l where l.locktype = 'advisory' and not l.granted
 """
 
 
-def test_sigkill_mid_provisioning_resumes_to_active_exactly_once(host: PlatformHost) -> None:
-    slug = unique_slug("kill")
+@contextmanager
+def provisioning_parked_in_create_schema(host: PlatformHost, slug: str) -> Iterator[None]:
+    """Provision slug and hold it inside create_schema (waiting for the schema's advisory lock,
+    which this block holds) until the block ends."""
     schema = schema_for(slug)
-    # Holding the schema's advisory lock parks provisioning inside create_schema, so the kill
-    # lands mid-operation every time rather than by luck of timing.
     with transaction() as conn:
         conn.execute(
             "select pg_advisory_xact_lock(hashtextextended('stelly.migrate.' || %s, 0))", [schema]
@@ -250,6 +251,15 @@ def test_sigkill_mid_provisioning_resumes_to_active_exactly_once(host: PlatformH
                 break
             time.sleep(0.025)
         assert scalar(WAITING_FOR_SCHEMA_LOCK, [schema]), "provisioning never reached create_schema"
+        yield
+
+
+def test_sigkill_mid_provisioning_resumes_to_active_exactly_once(host: PlatformHost) -> None:
+    slug = unique_slug("kill")
+    schema = schema_for(slug)
+    # Parked inside create_schema, so the kill lands mid-operation every time rather than by
+    # luck of timing.
+    with provisioning_parked_in_create_schema(host, slug):
         assert host.operation(f"provision-{slug}")["custom_status"]["step"] == "create_schema"
         host.kill_and_restart()
     done = host.wait(f"provision-{slug}")
@@ -318,16 +328,7 @@ def test_delete_waits_for_a_running_provisioning_but_clears_a_stranded_one(
     host: PlatformHost,
 ) -> None:
     slug = unique_slug("park")
-    schema = schema_for(slug)
-    with transaction() as conn:  # parks provisioning inside create_schema
-        conn.execute(
-            "select pg_advisory_xact_lock(hashtextextended('stelly.migrate.' || %s, 0))", [schema]
-        )
-        assert host.provision(slug).status_code == 202
-        for _ in range(400):
-            if scalar(WAITING_FOR_SCHEMA_LOCK, [schema]):
-                break
-            time.sleep(0.025)
+    with provisioning_parked_in_create_schema(host, slug):
         assert host.request("DELETE", f"/v1/platform/tenants/{slug}").status_code == 409
     assert host.wait(f"provision-{slug}")["status"] == "completed"
 
