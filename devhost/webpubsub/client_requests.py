@@ -8,7 +8,6 @@ a reconnect.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from devhost.webpubsub.connections import ClientConnection
@@ -19,6 +18,7 @@ from devhost.webpubsub.frames import (
     PayloadError,
     ack_frame,
     payload_from_client_frame,
+    strict_json_loads,
 )
 from devhost.webpubsub.hubs import Hub
 
@@ -35,10 +35,12 @@ class _Refused(Exception):
 def handle_client_text(hub: Hub, connection: ClientConnection, text: str) -> None:
     """Act on one text frame from a JSON-protocol client and queue its ack, if it wants one.
 
-    Frames that are not JSON objects are ignored: without an ackId there is nobody to tell.
+    Frames that are not JSON objects are ignored: without an ackId there is nobody to tell. A
+    refused request without an ackId closes the connection, as the service does ("connection
+    will be closed with disconnected message if any errors happen").
     """
     try:
-        request = json.loads(text)
+        request = strict_json_loads(text)
     except ValueError:
         return
     if not isinstance(request, dict):
@@ -63,7 +65,9 @@ def handle_client_text(hub: Hub, connection: ClientConnection, text: str) -> Non
     try:
         _run(hub, connection, kind, request)
     except _Refused as refusal:
-        if ack_id is not None:
+        if ack_id is None:
+            hub.close(connection, refusal.message)
+        else:
             connection.reply(
                 ack_frame(ack_id, error_name=refusal.name, error_message=refusal.message)
             )

@@ -77,21 +77,21 @@ class _Parser:
         self._position += 1
         return token
 
+    # Operands of one level are kept flat (any/all over a list): a closure per term would nest
+    # as deep as the filter is long, and the publisher's `'a' in groups or ...` can be long.
     def _or(self) -> Predicate:
-        left = self._and()
+        parts = [self._and()]
         while self._peek() == "or":
             self._take()
-            right = self._and()
-            left = (lambda a, b: lambda subject: a(subject) or b(subject))(left, right)
-        return left
+            parts.append(self._and())
+        return parts[0] if len(parts) == 1 else lambda subject: any(p(subject) for p in parts)
 
     def _and(self) -> Predicate:
-        left = self._not()
+        parts = [self._not()]
         while self._peek() == "and":
             self._take()
-            right = self._not()
-            left = (lambda a, b: lambda subject: a(subject) and b(subject))(left, right)
-        return left
+            parts.append(self._not())
+        return parts[0] if len(parts) == 1 else lambda subject: all(p(subject) for p in parts)
 
     def _not(self) -> Predicate:
         # Each "not" and "(" recurses; past MAX_DEPTH the filter is refused, not a RecursionError.

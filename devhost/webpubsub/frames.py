@@ -73,6 +73,19 @@ class Payload:
     raw: str | bytes
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def strict_json_loads(text: str) -> Any:
+    """JSON as the service (and a display's JSON.parse) reads it: no NaN or Infinity; ValueError
+    for anything else, deep nesting included."""
+    try:
+        return json.loads(text, parse_constant=_not_json)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
 def payload_from_body(content_type: str | None, body: bytes) -> Payload:
     """Read a REST send's body as the dataType its Content-Type names."""
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
@@ -89,7 +102,7 @@ def payload_from_body(content_type: str | None, body: bytes) -> Payload:
     if data_type == "text":
         return Payload("text", text, text)
     try:
-        value = json.loads(text)
+        value = strict_json_loads(text)
     except ValueError as error:
         raise PayloadError(f"The body is not valid JSON: {error}.") from error
     # Plain clients get the body exactly as the server sent it.

@@ -528,3 +528,55 @@ def test_a_dropped_reliable_connection_expires_after_the_grace_period() -> None:
         )
         with reconnect(short_port, hello) as too_late:
             assert_closed_with(too_late, 1008)
+
+
+def _strict_json(text: str) -> Any:
+    """What JSON.parse in a display accepts: no NaN or Infinity."""
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_a_deeply_nested_client_frame_is_ignored_like_other_malformed_ones(open_client) -> None:
+    ws = open_client(RELIABLE_PROTOCOL, user_id="deep")
+    connected(ws)
+    ws.send("[" * 100_000)
+    assert request(ws, type="ping") == {"type": "pong"}
+
+
+def test_nan_is_not_json_from_a_client_or_over_rest(open_client, port: int) -> None:
+    ws = open_client(JSON_PROTOCOL, user_id="n", groups=["nan"], roles=["webpubsub.sendToGroup"])
+    connected(ws)
+    # Not JSON, so treated like any malformed frame: nothing is relayed to the group (a
+    # display's JSON.parse would throw on it), and the connection carries on.
+    ws.send('{"type":"sendToGroup","group":"nan","dataType":"json","data":NaN,"ackId":1}')
+    ws.send(json.dumps({"type": "ping"}))
+    assert _strict_json(ws.recv(timeout=RECEIVE_TIMEOUT)) == {"type": "pong"}
+    url = f"http://127.0.0.1:{port}/api/hubs/{HUB}/groups/nan/:send?api-version=2024-12-01"
+    headers = {
+        "Authorization": f"Bearer {hand_made_token(url)}",
+        "Content-Type": "application/json",
+    }
+    assert httpx.post(url, content=b'{"a": NaN}', headers=headers).status_code == 400
+
+
+def test_a_long_or_filter_reaches_its_groups(open_client, service) -> None:
+    # The app's publisher builds `'a' in groups or 'b' in groups or ...`.
+    ws = open_client(JSON_PROTOCOL, user_id="f", groups=["g7"])
+    connected(ws)
+    service.send_to_all({"x": 1}, filter=" or ".join(f"'g{i}' in groups" for i in range(1200)))
+    assert receive(ws)["data"] == {"x": 1}
+
+
+def test_a_refused_request_without_an_ack_id_closes_the_connection(open_client) -> None:
+    # concept-ack.md: without an ackId, "connection will be closed with disconnected message if
+    # any errors happen".
+    ws = open_client(JSON_PROTOCOL, user_id="noack")
+    connected(ws)
+    ws.send(json.dumps({"type": "joinGroup", "group": "not-mine"}))
+    frame = receive(ws)
+    assert frame["type"] == "system" and frame["event"] == "disconnected", frame
+    with pytest.raises(ConnectionClosed):
+        ws.recv(timeout=RECEIVE_TIMEOUT)
