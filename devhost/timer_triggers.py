@@ -283,17 +283,18 @@ class TimerScheduler:
             for task in self._manual_runs:
                 task.cancel()
 
-    async def trigger(self, function_name: str) -> None:
-        """Fire one timer now and wait for it (KeyError for an unknown name)."""
+    def _named(self, function_name: str) -> _Timer:
         if function_name not in self._timers:
             raise KeyError(f"no timer function named {function_name!r}")
-        await self._fire(self._timers[function_name], due=None)
+        return self._timers[function_name]
+
+    async def trigger(self, function_name: str) -> None:
+        """Fire one timer now and wait for it (KeyError for an unknown name)."""
+        await self._fire(self._named(function_name), due=None)
 
     def start(self, function_name: str) -> None:
         """Fire one timer now in the background, as the host's `POST /admin/functions/{name}`."""
-        if function_name not in self._timers:
-            raise KeyError(f"no timer function named {function_name!r}")
-        task = asyncio.create_task(self._fire(self._timers[function_name], due=None))
+        task = asyncio.create_task(self._fire(self._named(function_name), due=None))
         self._manual_runs.add(task)  # a reference until it is done
         task.add_done_callback(self._manual_runs.discard)
 
