@@ -25,6 +25,11 @@ from shared.telemetry import record_migration_failed
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 FILE_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+# How long one statement of a migration waits for a table lock. An ALTER waiting behind a long
+# query makes every later query on that table queue behind the ALTER, so a restaurant's orders
+# would stall for as long as that query runs; giving up rolls the schema back (nothing applied)
+# with a transient error, which the fleet run retries and the CLI reports.
+LOCK_TIMEOUT_MS = 2000
 Kind = Literal["public", "tenant"]
 
 
@@ -106,10 +111,18 @@ def migrate_schema_in(conn: psycopg.Connection, schema: str, kind: Kind) -> Migr
     """Migrate schema on conn, which must be inside a transaction the caller commits."""
     started = time.perf_counter()
     _lock_and_enter(conn, schema)
+    # Set after the runner's advisory lock: a second runner still waits for the first.
+    conn.execute("select set_config('lock_timeout', %s, true)", [f"{LOCK_TIMEOUT_MS}ms"])
     result = MigrationResult(schema, 0)
     for migration in _pending(conn, schema, kind):
         try:
             conn.execute(migration.sql_text, prepare=False)
+        except psycopg.errors.LockNotAvailable as error:
+            raise MigrationError(
+                f"{schema}: {kind}/{migration.filename} waited {LOCK_TIMEOUT_MS / 1000:g} s for "
+                "a lock on its tables (a long query or transaction holds one); nothing was "
+                "applied, run it again"
+            ) from error
         except psycopg.Error as error:
             raise MigrationError(
                 f"{schema}: {kind}/{migration.filename} failed: {error}"

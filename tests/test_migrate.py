@@ -8,6 +8,7 @@ import time
 import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
 from psycopg import sql
 
@@ -137,3 +138,38 @@ def test_real_migrations_bring_a_tenant_to_the_latest_version(tenants) -> None:
         .as_string(None)
     )
     assert rows[0]["v"] == migrate.latest_version("tenant")
+
+
+def test_a_migration_waiting_behind_a_long_query_gives_up_instead_of_queueing_the_tenant(
+    migrations_dir: Path, schema: str
+) -> None:
+    # ALTER TABLE needs an exclusive lock. Waiting for it behind a long query would queue every
+    # later query on the table behind the ALTER (a restaurant's orders stalling for as long as
+    # that query runs), so the migration gives up after a short wait, applies nothing, and says
+    # why; the next run applies it.
+    write(migrations_dir, "0001_dishes.sql", "create table dishes (id int primary key);")
+    migrate.migrate_tenant(schema)
+    write(migrations_dir, "0002_add_price.sql", "alter table dishes add column price int;")
+    outcome: list[BaseException | migrate.MigrationResult] = []
+
+    def run() -> None:
+        try:
+            outcome.append(migrate.migrate_tenant(schema))
+        except BaseException as error:  # noqa: BLE001 - handed to the test thread
+            outcome.append(error)
+
+    with transaction() as long_query:
+        long_query.execute(sql.SQL("select * from {}.dishes").format(sql.Identifier(schema)))
+        runner = threading.Thread(target=run, daemon=True)
+        runner.start()
+        runner.join(timeout=30)  # a hang guard: the old runner waited for as long as the query
+        assert not runner.is_alive(), "the migration is still queued behind the long query"
+        # A reader arriving now is not stuck behind a waiting ALTER either.
+        with transaction() as reader:
+            reader.execute("set local lock_timeout = '5s'")
+            reader.execute(sql.SQL("select count(*) from {}.dishes").format(sql.Identifier(schema)))
+    (error,) = outcome
+    assert isinstance(error, migrate.MigrationError)
+    assert "0002_add_price.sql" in str(error) and "lock" in str(error)
+    assert isinstance(error.__cause__, psycopg.errors.LockNotAvailable)  # transient: retried
+    assert migrate.migrate_tenant(schema).applied == ["0002_add_price.sql"]
