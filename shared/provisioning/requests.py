@@ -84,7 +84,7 @@ class ProvisionRequest(BaseModel):
     timezone: TimeZoneName
     domains: list[Domain] | None = Field(None, min_length=1, max_length=MAX_DOMAINS)
     theme: ThemeTokens | None = None
-    # Test-only failure injection (see shared/provisioning/failures.py): refused outside development.
+    # Test-only failure injection (shared/provisioning/failures.py), refused outside development.
     fail_at_step: ProvisionStep | None = None
 
     @model_validator(mode="after")
