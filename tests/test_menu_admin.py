@@ -218,3 +218,31 @@ def test_staff_and_anonymous_callers_cannot_edit(client, tenants, auth_header) -
     )
     assert anonymous.status_code == 401
     assert execute(f"select count(*) as n from {tenant.schema_name}.menu_categories")[0]["n"] == 0
+
+
+def test_patch_with_unchanged_category_keeps_the_items_place(client, tenants, auth_header) -> None:
+    # An edit form sends every field, the unchanged category too: that is not a move to the end.
+    tenant = tenants.create()
+    api = owner_api(client, tenant, auth_header)
+    built = build_small_menu(api)
+    category_id = built["category"]["id"]
+    first = built["item"]
+    second = ok(
+        api.post(
+            "/v1/admin/menu/items",
+            json={"category_id": category_id, "name": "Marinara", "price": 800},
+        ),
+        201,
+    )
+    changed = ok(
+        api.patch(
+            f"/v1/admin/menu/items/{first['id']}",
+            json={"category_id": category_id, "price": 990},
+        )
+    )
+    assert changed["price"] == 990
+    menu = ok(api.get("/v1/admin/menu"))
+    names = [i["name"] for i in menu["categories"][0]["items"]]
+    assert names == ["Margherita", "Marinara"], names
+    assert changed["rank"] == 0
+    assert second["rank"] == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -313,3 +314,81 @@ def test_published_at_never_goes_backwards(client, tenants, auth_header) -> None
         stamps = [row["published_at"] for row in conn.execute(
             "select published_at from menu_versions order by version")]  # fmt: skip
     assert stamps == sorted(stamps), stamps
+
+
+def _store_items(client, tenant) -> dict[str, dict]:
+    menu = ok(customer_api(client, tenant).get("/v1/store/menu"))
+    return {item["name"]: item for c in menu["categories"] for item in c["items"]}
+
+
+def test_86_after_an_import_reaches_the_dish_customers_still_see(
+    client, tenants, auth_header
+) -> None:
+    # An import replaced the draft, but customers still order from the live menu until the next
+    # publish: its dishes must still be 86-able without publishing the unfinished draft.
+    tenant = tenants.create()
+    api = owner_api(client, tenant, auth_header)
+    built = build_small_menu(api)
+    ok(api.post("/v1/admin/menu/publish"), 201)
+    # The manager prepares next season's menu in the draft; customers still see the live one.
+    ok(
+        api.post(
+            "/v1/admin/menu/import",
+            json={"categories": [{"name": "Bowls", "items": [{"name": "Poke", "price": 1290}]}]},
+        )
+    )
+    assert "Margherita" in _store_items(client, tenant)
+
+    # Tonight the Margherita sells out: 86 it, live at once (README: no publish needed).
+    response = api.post(
+        "/v1/admin/menu/availability",
+        json={"items": [{"id": built["item"]["id"], "available": False}]},
+    )
+    assert response.status_code == 200, response.text
+    # Only the storefront has it, so there is no draft row (and no draft version) to report.
+    assert response.json()["items"] == [
+        {"id": built["item"]["id"], "available": False, "version": None}
+    ]
+    assert response.json()["published_version"] is not None
+    assert _store_items(client, tenant)["Margherita"]["available"] is False
+    # An id neither in the draft nor on the storefront is still a 404.
+    unknown = api.post(
+        "/v1/admin/menu/availability",
+        json={"items": [{"id": str(uuid.uuid4()), "available": False}]},
+    )
+    assert unknown.status_code == 404
+
+
+def test_item_whose_required_group_is_all_86d_is_not_shown_orderable(
+    client, tenants, auth_header
+) -> None:
+    # Every option of a required group 86'd: no order for the item can succeed, so the
+    # storefront must not offer it.
+    tenant = tenants.create()
+    api = owner_api(client, tenant, auth_header)
+    built = build_small_menu(api)  # Margherita requires one Size: Regular or Large
+    ok(api.post("/v1/admin/menu/publish"), 201)
+    regular, large = built["group"]["options"]
+    response = api.post(
+        "/v1/admin/menu/availability",
+        json={
+            "options": [
+                {"id": regular["id"], "available": False},
+                {"id": large["id"], "available": False},
+            ]
+        },
+    )
+    assert response.status_code == 200, response.text
+    order = client.post(
+        "/api/v1/store/orders",
+        host=f"{tenant.slug}.stelly.test",
+        headers={"Idempotency-Key": str(uuid.uuid4()), "X-Forwarded-For": "10.0.0.7"},
+        json={
+            "lines": [{"item_id": built["item"]["id"], "quantity": 1, "option_ids": []}],
+            "fulfilment": {"type": "pickup", "name": "Ada", "phone": "+44 20 7946 0000"},
+        },
+    )
+    assert order.status_code == 422, order.text
+    assert "choose at least 1" in order.text, order.text
+    item = _store_items(client, tenant)["Margherita"]
+    assert item["available"] is False

@@ -155,7 +155,7 @@ def test_a_migration_waiting_behind_a_long_query_gives_up_instead_of_queueing_th
     def run() -> None:
         try:
             outcome.append(migrate.migrate_tenant(schema))
-        except BaseException as error:  # noqa: BLE001 - handed to the test thread
+        except BaseException as error:  # handed to the test thread
             outcome.append(error)
 
     with transaction() as long_query:

@@ -89,11 +89,13 @@ def update_item(
     conn: psycopg.Connection, item_id: UUID, patch: ItemPatch, expected: Expected | None
 ) -> dict[str, Any]:
     """Apply the fields sent; moving to another category puts the item last there."""
-    live_row(conn, "menu_items", item_id, lock=True, expected=expected)
+    current = live_row(conn, "menu_items", item_id, lock=True, expected=expected)
     changes = patch.changes()
     group_ids = changes.pop("modifier_group_ids", None)
     if group_ids is not None:
         _link_groups(conn, item_id, group_ids)
+    if changes.get("category_id") == current["category_id"]:
+        del changes["category_id"]  # an edit form sending every field: not a move
     if "category_id" in changes:
         live_row(conn, "menu_categories", changes["category_id"], lock=True, path="category_id")
         if "rank" not in changes:

@@ -69,16 +69,21 @@ def live_row(
     return row
 
 
+def live_ids(conn: psycopg.Connection, table: Table, ids: Sequence[UUID]) -> set[UUID]:
+    """Those of ids that are live (not deleted) rows of table."""
+    if not ids:
+        return set()
+    query = sql.SQL("select id from {} where id = any(%s) and deleted_at is null").format(
+        sql.Identifier(table)
+    )
+    return {row["id"] for row in conn.execute(query, [list(ids)])}
+
+
 def require_live_ids(
     conn: psycopg.Connection, table: Table, ids: Sequence[UUID], path: str
 ) -> None:
     """404 naming the first of ids that is not a live row of table."""
-    if not ids:
-        return
-    query = sql.SQL("select id from {} where id = any(%s) and deleted_at is null").format(
-        sql.Identifier(table)
-    )
-    found = {row["id"] for row in conn.execute(query, [list(ids)])}
+    found = live_ids(conn, table, ids)
     for i, row_id in enumerate(ids):
         if row_id not in found:
             raise not_in_menu(table, row_id, f"{path}[{i}]")
