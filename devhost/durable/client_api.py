@@ -18,12 +18,17 @@ from starlette.routing import BaseRoute, Route
 
 from .binding import WEBHOOK_PATH, management_urls
 from .history import parse_ts
-from .state import ACTIVE
+from .state import ACTIVE, InstanceExistsError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from .engine import DurableEngine
 
 _UNSUPPORTED_OPERATIONS = ("suspend", "resume", "rewind")
+# The host lists instances a page at a time: `top`, else this many, then a continuation token.
+DEFAULT_PAGE_SIZE = 100
+_CONTINUATION = "x-ms-continuation-token"
 
 
 class BadRequestError(ValueError):
@@ -71,6 +76,22 @@ async def _json_text(request: Request) -> str | None:
     return json.dumps(value)
 
 
+def _page(found: Sequence[dict], request: Request) -> JSONResponse:
+    """One page of a listing: `top` (else 100) from the continuation token's offset on, and the
+    token of the next page while there is one."""
+    top = request.query_params.get("top", "")
+    if top and not (top.isdigit() and int(top) > 0):
+        raise BadRequestError(f"top is not a count: {top!r}")
+    size = int(top) if top else DEFAULT_PAGE_SIZE
+    token = request.headers.get(_CONTINUATION, "")
+    if token and not token.isdigit():
+        raise BadRequestError(f"not a continuation token of this listing: {token!r}")
+    start = int(token or 0)
+    ordered = sorted(found, key=lambda status: (status["createdTime"], status["instanceId"]))
+    headers = {_CONTINUATION: str(start + size)} if start + size < len(ordered) else {}
+    return JSONResponse(ordered[start : start + size], headers=headers)
+
+
 def _message(status: int, text: str) -> JSONResponse:
     """A JSON error body with a message."""
     return JSONResponse({"message": text}, status_code=status)
@@ -103,6 +124,8 @@ class DurableApi:
             )
         except LookupError as exc:
             return JSONResponse({"ExceptionMessage": str(exc)}, status_code=400)
+        except InstanceExistsError as exc:
+            return _message(409, str(exc))
         timeout = request.query_params.get("timeout")
         if timeout:  # createAndWaitOnNewInstancePostUri
             try:
@@ -111,18 +134,27 @@ class DurableApi:
                 raise BadRequestError(f"timeout is not a number of seconds: {timeout!r}") from exc
             await self.engine.wait(instance_id, seconds)
             status = await self.engine.status(instance_id, False, False, False)
-            if status is not None and status["runtimeStatus"] not in ACTIVE:
+            if status is not None and status["runtimeStatus"] == "Completed":
                 return JSONResponse(status["output"], status_code=200)
+            if status is not None and status["runtimeStatus"] not in ACTIVE:
+                # Failed, Terminated: the status payload, as a status query answers it.
+                return await self.instance(request, instance_id)
         links = self._links(request, instance_id)
         headers = {"Location": links["statusQueryGetUri"], "Retry-After": "1"}
         return JSONResponse(links, status_code=202, headers=headers)
 
-    async def instance(self, request: Request) -> Response:
+    async def instance(self, request: Request, instance_id: str | None = None) -> Response:
         """GET instances/{id}: status (200 ended, 202 active, 404); DELETE: purge it."""
-        instance_id = request.path_params["instance_id"]
+        instance_id = instance_id or request.path_params["instance_id"]
         if request.method == "DELETE":
-            deleted = await self.engine.purge(instance_id)
-            return JSONResponse({"instancesDeleted": deleted}, status_code=200 if deleted else 404)
+            code = await self.engine.purge(instance_id)
+            if code == 412:
+                return _message(
+                    412,
+                    "Only orchestrations in a terminal state can be purged, but the "
+                    f"orchestration with instance ID {instance_id} is still running",
+                )
+            return JSONResponse({"instancesDeleted": int(code == 200)}, status_code=code)
         status = await self.engine.status(
             instance_id,
             show_history=_flag(request, "showHistory"),
@@ -143,6 +175,8 @@ class DurableApi:
         created_from = _time(request, "createdTimeFrom")
         created_to = _time(request, "createdTimeTo")
         if request.method == "DELETE":
+            if created_from is None:  # as the host: never purge everything by accident
+                return _message(400, "Please provide value for 'createdTimeFrom' parameter.")
             deleted = await self.engine.purge_by(_statuses(request), created_from, created_to)
             return JSONResponse({"instancesDeleted": deleted}, status_code=200 if deleted else 404)
         found = await self.engine.list_status(
@@ -152,10 +186,7 @@ class DurableApi:
             request.query_params.get("instanceIdPrefix"),
             _flag(request, "showInput", default=True),
         )
-        top = request.query_params.get("top", "")
-        if top and not top.isdigit():
-            raise BadRequestError(f"top is not a count: {top!r}")
-        return JSONResponse(found[: int(top)] if top else found)
+        return _page(found, request)
 
     async def raise_event(self, request: Request) -> Response:
         """POST instances/{id}/raiseEvent/{eventName}: 202, 404 unknown, 410 ended."""
@@ -180,9 +211,12 @@ class DurableApi:
     async def restart(self, request: Request) -> Response:
         """POST instances/{id}/restart: start again with the original input; 202 with the id."""
         instance_id = request.path_params["instance_id"]
-        new_id = await self.engine.restart(
-            instance_id, _flag(request, "restartWithNewInstanceId", default=True)
-        )
+        try:
+            new_id = await self.engine.restart(
+                instance_id, _flag(request, "restartWithNewInstanceId", default=True)
+            )
+        except InstanceExistsError:
+            return _message(409, "A non-terminal instance with this instance ID already exists.")
         if new_id is None:
             return _message(404, f"No instance with ID '{instance_id}' found.")
         return JSONResponse(new_id, status_code=202)

@@ -24,7 +24,7 @@ from . import binding, client_api
 from . import history as h
 from .registry import FunctionRegistry
 from .runtime import Runtime
-from .state import TERMINAL, Orchestration
+from .state import TERMINAL, InstanceExistsError, Orchestration
 from .store import DurableStore, InstanceRecord
 
 
@@ -104,7 +104,11 @@ class DurableEngine:
     async def start_new(
         self, name: str, instance_id: str | None, input_text: str | None, version: str = ""
     ) -> str:
-        """Start an instance; an id that is Pending/Running keeps its existing instance."""
+        """Start an instance; an id that is Pending/Running is refused (InstanceExistsError).
+
+        The host's default `overridableExistingInstanceStates` is `NonRunningStates`: an id
+        may be reused once its instance has ended, and starting it while it runs is a 409.
+        """
         if name not in self.registry.orchestrators:
             raise UnknownOrchestratorError(
                 f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator "
@@ -115,8 +119,13 @@ class DurableEngine:
         ending = self.runtime.running.get(instance_id)
         if ending is not None and ending.record.status in TERMINAL:
             await ending.finished.wait()  # its final row is being written; then it may restart
-        if instance_id not in self.runtime.running:
-            await self.runtime.create(name, instance_id, input_text, version)
+        running = self.runtime.running.get(instance_id)
+        if running is not None:
+            raise InstanceExistsError(
+                f"An Orchestration instance with the status {running.record.status} already "
+                f"exists (instance ID '{instance_id}')."
+            )
+        await self.runtime.create(name, instance_id, input_text, version)
         return instance_id
 
     async def _record(self, instance_id: str) -> InstanceRecord | None:
@@ -199,13 +208,16 @@ class DurableEngine:
         return await self.start_new(record.name, target, record.input, record.version)
 
     async def purge(self, instance_id: str) -> int:
-        """Delete an ended instance and its history; the number deleted (0 or 1)."""
-        if instance_id in self.runtime.running:
-            return 0  # as the host: only instances in a terminal state are purged
+        """Delete an ended instance and its history: 200, 404 unknown, 412 still running."""
+        running = self.runtime.running.get(instance_id)
+        if running is not None and running.record.status not in TERMINAL:
+            return 412  # as the host: only instances in a terminal state are purged
+        if running is not None:
+            await running.finished.wait()  # its final row is being written
         if await self.store.get_instance(instance_id) is None:
-            return 0
+            return 404
         await self.store.purge(instance_id)
-        return 1
+        return 200
 
     async def purge_by(
         self, statuses: list[str], created_from: datetime | None, created_to: datetime | None

@@ -14,6 +14,10 @@ TERMINAL = frozenset({"Completed", "Failed", "Terminated"})
 ACTIVE = ("Pending", "Running", "ContinuedAsNew")
 
 
+class InstanceExistsError(RuntimeError):
+    """A start named an instance id that is still Pending or Running (the host's 409)."""
+
+
 @dataclass
 class RetryGroup:
     """A call_*_with_retry: what to reschedule, its retry options and attempts so far."""

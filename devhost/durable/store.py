@@ -80,6 +80,18 @@ def _blob_entities(pk: str, prefix: str, text: str) -> list[dict]:
     ]
 
 
+def _inbox_key(row_key: str) -> str:
+    """The message a row belongs to: `i|<ns>|<rand>`, its parts adding `|NNN`."""
+    return row_key if row_key.count("|") == 2 else row_key.rsplit("|", 1)[0]
+
+
+def _inbox_text(rows: list[dict]) -> str | None:
+    """A message's JSON text; None while its write is incomplete (a single row: older devhost)."""
+    if len(rows) == 1 and "Write" not in rows[0]:
+        return _row_text(rows[0])
+    return _assemble(rows)
+
+
 def _assemble(rows: list[dict], write: str | None = None) -> str | None:
     """The text of a complete write among rows (a failed write may have left other parts)."""
     writes: dict[str, list[dict]] = {}
@@ -286,31 +298,43 @@ class DurableStore:
             episodes.append(json.loads(text))
         # Inbox rows are deleted after the episode that consumed them; a crash may leave some.
         consumed = {key for episode in episodes for key in episode["consumed"]}
-        inbox_rows = self._history.query_entities(
-            query, parameters={"pk": pk, "lo": "i|", "hi": "i}"}
-        )
-        inbox = [
-            (row["RowKey"], json.loads(_row_text(row)))
-            async for row in inbox_rows
-            if row["RowKey"] not in consumed
-        ]
+        inbox = []
+        for key, group in (await self._inbox_rows(pk)).items():
+            text = _inbox_text(group)
+            if key not in consumed and text is not None:
+                inbox.append((key, json.loads(text)))
         inbox.sort(key=lambda item: item[0])
         return episodes, inbox
 
     async def add_inbox(self, instance_id: str, event: dict) -> str:
-        """Persist an acknowledged message for the instance; returns its row key."""
-        chunks = split_text(json.dumps(event))
-        if len(chunks) > _CHUNKS_PER_ROW:
-            raise ValueError("event payload too large (over ~450,000 characters)")
+        """Persist an acknowledged message for the instance; returns its key.
+
+        A large event spans several rows of one write (as episodes do); a crash part-way leaves
+        an incomplete write that is never read, and the caller never got its 202.
+        """
         key = f"i|{time.time_ns():020d}|{secrets.token_hex(4)}"
-        entity = {"PartitionKey": partition_key(instance_id), "RowKey": key, "n": len(chunks)}
-        entity.update({f"d{i}": chunk for i, chunk in enumerate(chunks)})
-        await self._history.create_entity(entity)
+        rows = _blob_entities(partition_key(instance_id), key, json.dumps(event))
+        for start in range(0, len(rows), _ROWS_PER_TRANSACTION):
+            batch = rows[start : start + _ROWS_PER_TRANSACTION]
+            await self._history.submit_transaction([("create", row) for row in batch])
         return key
 
+    async def _inbox_rows(self, pk: str) -> dict[str, list[dict]]:
+        """The partition's inbox rows by message key."""
+        query = "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi"
+        rows = self._history.query_entities(query, parameters={"pk": pk, "lo": "i|", "hi": "i}"})
+        messages: dict[str, list[dict]] = {}
+        async for row in rows:
+            messages.setdefault(_inbox_key(row["RowKey"]), []).append(row)
+        return messages
+
     async def delete_inbox(self, instance_id: str, keys: list[str]) -> None:
-        """Delete inbox rows an episode consumed."""
-        await self._delete_rows(partition_key(instance_id), keys)
+        """Delete the rows of inbox messages an episode consumed."""
+        pk = partition_key(instance_id)
+        messages = await self._inbox_rows(pk)
+        wanted = set(keys)
+        rows = [row["RowKey"] for key, group in messages.items() if key in wanted for row in group]
+        await self._delete_rows(pk, rows)
 
     async def delete_history(
         self, instance_id: str, keep_execution: str | None = None, keep_inbox: bool = False

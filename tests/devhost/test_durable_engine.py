@@ -179,10 +179,13 @@ def test_terminate(host: EngineHost) -> None:
     host.run(host.client.terminate(instance_id, "again"))  # 410: already ended, not an error
 
 
-def test_starting_a_running_id_returns_it_and_an_ended_id_restarts(host: EngineHost) -> None:
+def test_starting_a_running_id_is_refused_and_an_ended_id_restarts(host: EngineHost) -> None:
+    # The host's default overridableExistingInstanceStates (NonRunningStates): 409 while the
+    # instance runs, which the SDK raises; a new run once it has ended.
     instance_id = f"fixed-{uuid.uuid4().hex[:8]}"
     assert start(host, "approval", "first", instance_id) == instance_id
-    assert start(host, "approval", "second", instance_id) == instance_id
+    with pytest.raises(Exception, match="already exists"):
+        start(host, "approval", "second", instance_id)
     running = host.wait_for(instance_id, until=("Running",), show_input=True)
     assert running.input_ == "first"
     host.run(host.client.terminate(instance_id, "done"))
@@ -325,7 +328,8 @@ def test_status_queries_and_purge(host: EngineHost) -> None:
     assert later == []
     assert host.run(host.client.purge_instance_history(done[0])).instances_deleted == 1
     assert not host.loop.status(host.client, done[0])
-    assert host.run(host.client.purge_instance_history(waiting)).instances_deleted == 0
+    with pytest.raises(Exception, match="412"):  # as the host: a running instance is kept
+        host.run(host.client.purge_instance_history(waiting))
     purged = host.run(
         host.client.purge_instance_history_by(
             created_time_from=before, runtime_status=[Status.Completed]
