@@ -95,6 +95,16 @@ def test_cmyk_and_sixteen_bit_sources_become_srgb() -> None:
     assert abs(opened(gray.renditions[-1].webp).convert("L").getpixel((5, 5)) - 156) <= 3
 
 
+def test_a_sixteen_bit_gray_logo_keeps_its_transparent_background() -> None:
+    # A tRNS chunk names one 16-bit gray level transparent; browsers show it so, and so must we.
+    logo = Image.new("I;16", (400, 300), 65535)
+    logo.paste(0, (0, 0, 200, 300))
+    rendered = render_upload(encoded(logo, "PNG", transparency=0))
+    largest = opened(rendered.renditions[-1].webp).convert("RGBA")
+    assert largest.getpixel((10, 150))[3] == 0
+    assert min(largest.getpixel((350, 150))) > 245  # the rest: white and opaque
+
+
 def test_an_icc_profile_is_applied_then_dropped() -> None:
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     rendered = render_upload(encoded(photo(700, 500), "JPEG", icc_profile=srgb))

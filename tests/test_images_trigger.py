@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from shared.config import get_settings
 from shared.images import blobs
 from shared.images.blobs import IMMUTABLE
 from shared.images.renditions import render_upload
@@ -198,3 +199,35 @@ def test_a_clean_up_leaves_renditions_not_yet_recorded_alone(menu, app_functions
     for rendition in unrecorded["renditions"]:
         assert rendition["url"].rsplit("/", 1)[1] in {n.rsplit("/", 1)[1] for n in names}
     assert ok(api.get(f"/v1/admin/menu/items/{item['id']}"))["image_status"] == "ready"
+
+
+def test_brand_upload_after_assets_base_url_moved_is_not_poisoned(
+    client, tenants, auth_header, app_functions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The saved logo URL is under the old ASSETS_BASE_URL: a hero upload must still go live,
+    # not fail (and be retried into poison) over a logo nobody touched.
+    tenant = tenants.create()
+    api = owner_api(client, tenant, auth_header)
+    logo = ok(api.post("/v1/admin/branding/logo/image-upload", json={"content_type": "image/png"}))
+    logo_png = encoded(Image.new("RGBA", (600, 200), "red"), "PNG")
+    assert put_with_grant(logo, logo_png).status_code == 201
+    deliver(app_functions, uploads_name(logo))
+    assert ok(api.get("/v1/admin/branding/images"))["logo"]["status"] == "ready"
+
+    # The operator serves assets from a new host (same blobs behind it).
+    monkeypatch.setenv("ASSETS_BASE_URL", "https://cdn.stelly.test/assets")
+    get_settings.cache_clear()
+    try:
+        hero = ok(
+            api.post("/v1/admin/branding/hero/image-upload", json={"content_type": "image/jpeg"})
+        )
+        assert put_with_grant(hero, encoded(photo(1600, 900), "JPEG")).status_code == 201
+        name = f"uploads/{uploads_name(hero)}"
+        results = [r for r in poll_once(app_functions) if r.blob == name]
+        states = ok(api.get("/v1/admin/branding/images"))
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+
+    assert [r.succeeded for r in results] == [True], [r.error for r in results]
+    assert states["hero"]["status"] == "ready", states["hero"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs
 from uuid import UUID
@@ -142,31 +142,37 @@ def test_settings_choose_account_key_or_user_delegation() -> None:
 
 
 @pytest.fixture
-def blobs_down(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Blob storage refusing connections (tables still answer), on an instance that has not
-    created the uploads container yet."""
+def blobs_down(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], None]]:
+    """A switch making blob storage refuse connections (tables still answer)."""
     current = os.environ["AzureWebJobsStorage"]
     broken = re.sub(r"(BlobEndpoint=http://[^:]+:)\d+", rf"\g<1>{free_port()}", current)
     assert broken != current
 
-    def switch() -> None:
+    def reset() -> None:
         get_settings.cache_clear()
         storage.reset_clients()
-        blobs.ensure_container.cache_clear()
 
-    monkeypatch.setenv("AzureWebJobsStorage", broken)
-    switch()
-    yield
+    def down() -> None:
+        monkeypatch.setenv("AzureWebJobsStorage", broken)
+        reset()
+
+    yield down
     monkeypatch.undo()
-    switch()
+    reset()
 
 
+@pytest.mark.parametrize("warm", [False, True], ids=["new-instance", "warm-instance"])
 def test_no_url_while_blob_storage_is_down_leaves_the_item_as_it_was(
-    client, tenants, auth_header, blobs_down
+    client, tenants, auth_header, blobs_down, warm: bool
 ) -> None:
     tenant = tenants.create()
     api = owner_api(client, tenant, auth_header, role="manager")
     item = build_small_menu(api)["item"]
+    if warm:  # this instance has issued URLs before (and signs them without storage)
+        ok(api.post("/v1/admin/branding/logo/image-upload", json=JPEG))
+    else:
+        blobs.ensure_container.cache_clear()
+    blobs_down()
     response = api.post(item_upload_path(item["id"]), json=JPEG)
     assert response.status_code == 503 and response.headers["retry-after"]
     # No URL was issued, so nothing is coming: the item must not wait for an upload.

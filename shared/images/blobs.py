@@ -53,6 +53,20 @@ def ensure_container(name: str) -> None:
         blob_service().create_container(name, public_access=access)
 
 
+def confirm_container(name: str) -> None:
+    """Ask storage for the container (creating it if missing): raises while storage is down.
+
+    Upload URLs are signed locally (with the account key, or a user delegation key cached for
+    hours), so without this request a warm instance would hand out URLs that cannot work, and
+    mark their targets pending, while blob storage is unreachable.
+    """
+    try:
+        blob_service().get_container_client(name).get_container_properties()
+    except ResourceNotFoundError:
+        ensure_container.cache_clear()
+        ensure_container(name)
+
+
 def asset_url(blob_name: str) -> str:
     """The public URL of an assets blob, under ASSETS_BASE_URL."""
     return f"{get_settings().assets_base_url.rstrip('/')}/{blob_name}"

@@ -19,7 +19,7 @@ from shared.db import transaction
 from shared.images.targets import BRAND_KINDS, BrandKind, Claim
 from shared.tenant_profile import update_tenant_profile
 from shared.tenants import TenantRecord, tenant_by_slug
-from shared.theming import DEFAULT_PRESET, ThemeTokens, preset_tokens
+from shared.theming import DEFAULT_PRESET, preset_tokens
 from shared.versioning import Expected
 
 
@@ -81,8 +81,11 @@ class BrandImages:
             return claim
         record = _fresh_tenant(self.tenant.slug)
         tokens = record.theme or preset_tokens(DEFAULT_PRESET)
+        # Only this asset changes, to a URL of ours. The rest was validated when it was saved
+        # and is kept as is: checking it again would fail this upload, on every retry and into
+        # poison, over a logo nobody touched once ASSETS_BASE_URL has moved.
         assets = {**tokens.get("assets", {}), self.kind: image["renditions"][-1]["url"]}
-        theme = ThemeTokens.model_validate({**tokens, "assets": assets}).as_data()
+        theme = {**tokens, "assets": assets}
         if theme != record.theme:
             update_tenant_profile(
                 tenant_id=record.id,

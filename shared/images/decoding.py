@@ -71,7 +71,17 @@ def without_palette(image: Image.Image) -> Image.Image:
     """image in a mode that resizes smoothly: L, LA, RGB, RGBA or CMYK (kept for its profile)."""
     if image.mode in _SIXTEEN_BIT_GRAY:
         # convert("L") would clip 16-bit samples at 255 instead of scaling them.
-        return image.convert("I").point(lambda value: value * (1 / 257)).convert("L")
+        samples = image.convert("I")
+        gray = samples.point(lambda value: value * (1 / 257)).convert("L")
+        transparent = image.info.get("transparency")
+        if not isinstance(transparent, int) or not 0 <= transparent < 65536:
+            return gray
+        # tRNS names one 16-bit gray level as transparent (a logo's background).
+        # A table over all 65,536 levels (a lambda on an "I" image may only scale and shift).
+        table = [255] * 65536
+        table[transparent] = 0
+        gray.putalpha(samples.point(table, "L"))
+        return gray
     if image.mode in ("L", "LA", "RGB", "RGBA", "CMYK") and "transparency" not in image.info:
         return image
     has_alpha = "A" in image.getbands() or "transparency" in image.info

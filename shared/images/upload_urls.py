@@ -23,7 +23,7 @@ from azure.storage.blob import (
 
 from shared.config import Settings, get_settings
 from shared.db import tenant_transaction
-from shared.images.blobs import ensure_container
+from shared.images.blobs import confirm_container
 from shared.images.brand_images import BrandImages
 from shared.images.item_images import ItemImages
 from shared.images.limits import CONTENT_TYPES, MAX_UPLOAD_BYTES
@@ -95,7 +95,7 @@ def _grant(
     can never come. The URL is handed out only after the pending mark commits, so an upload
     never arrives before it.
     """
-    ensure_container(UPLOADS_CONTAINER)
+    confirm_container(UPLOADS_CONTAINER)
     blob_name = f"{tenant.slug}/{target}/{records.upload_id}"
     now = datetime.now(UTC)
     expiry = now + lifetime
