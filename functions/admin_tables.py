@@ -5,7 +5,6 @@ from __future__ import annotations
 import azure.functions as func
 
 from functions.http import Call, endpoint, json_response
-from shared import errors
 from shared.db import tenant_transaction, transaction
 from shared.dining_tables import (
     TableIn,
@@ -19,7 +18,7 @@ from shared.dining_tables import (
     update_table,
 )
 from shared.tenants import TenantRecord, domains_of
-from shared.versioning import expected_version, version_etag
+from shared.versioning import required_version, version_etag
 
 bp = func.Blueprint()
 
@@ -89,9 +88,7 @@ def admin_update_table(call: Call) -> func.HttpResponse:
     tenant = call.require_tenant()
     table_id = table_id_or_404(call.route.get("id", ""))
     body: TableIn = call.body
-    expected = expected_version(call.req.headers.get("if-match"), body.expected_version)
-    if expected is None:
-        raise errors.invalid_field("expected_version", "is required (or send If-Match)")
+    expected = required_version(call.req.headers.get("if-match"), body.expected_version)
     with tenant_transaction(tenant.schema_name) as conn:
         row = update_table(conn, table_id, body, expected)
     table = present(row, tenant.id, _storefront_domain(tenant))

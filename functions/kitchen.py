@@ -19,7 +19,7 @@ from shared.orders.current_menu import current_menu
 from shared.orders.models import PRINTABLE_TEXT
 from shared.orders.queries import MAX_KITCHEN_TICKETS, kitchen_tickets
 from shared.orders.state_machine import OPEN_STATUSES, STATUSES, transition_order
-from shared.versioning import Expected, ExpectedVersion, expected_version, version_etag
+from shared.versioning import Expected, ExpectedVersion, required_version, version_etag
 
 bp = func.Blueprint()
 
@@ -168,12 +168,8 @@ def kitchen_events(call: Call) -> func.HttpResponse:
 
 
 def _expected(call: Call, body: TransitionIn) -> Expected:
-    expected = expected_version(call.req.headers.get("if-match"), body.expected_version)
-    if expected is None:
-        raise errors.invalid_field(
-            "expected_version", 'is required (or send If-Match with the order\'s ETag, e.g. "3")'
-        )
-    return expected
+    if_match = call.req.headers.get("if-match")
+    return required_version(if_match, body.expected_version, 'the order\'s ETag, e.g. "3"')
 
 
 @bp.route(

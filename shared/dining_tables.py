@@ -77,6 +77,17 @@ def _label_taken(label: str) -> errors.ProblemError:
 
 
 def create_table(conn: psycopg.Connection, table: TableIn) -> dict[str, Any]:
+    """A new table; 409 when its label is taken or the restaurant has MAX_TABLES already (the
+    list shows that many, so a table past it could never be found again)."""
+    # Creators take turns, so two of them cannot both add the last table allowed.
+    conn.execute(
+        "select pg_advisory_xact_lock(hashtextextended('stelly.tables.' || current_schema(), 0))"
+    )
+    count = conn.execute("select count(*) as n from dining_tables").fetchone()["n"]
+    if count >= MAX_TABLES:
+        raise errors.conflict(
+            f"This restaurant has {count} tables, the most it may have; delete one first"
+        )
     try:
         with conn.transaction():
             return conn.execute(

@@ -56,7 +56,8 @@ class Expected:
 
 
 def expected_version(if_match: str | None, body_version: int | None) -> Expected | None:
-    """What the writer expects: If-Match wins over expected_version; `*` means any version.
+    """What the writer expects: If-Match wins over expected_version; `*` matches any version,
+    so an expected_version sent with it still counts.
 
     If-Match may list several ETags (RFC 9110 §13.1.1; two merged headers look so): it holds
     when any strong ETag we issued matches. Weak or foreign tags never match.
@@ -64,7 +65,7 @@ def expected_version(if_match: str | None, body_version: int | None) -> Expected
     tags = [tag.strip() for tag in (if_match or "").split(",") if tag.strip()]
     if tags:
         if tags == ["*"]:
-            return None
+            return _from_body(body_version)
         versions = tuple(int(m.group(1)) for tag in tags if (m := _ETAG.match(tag)))
         if not versions:
             # An ETag we never issued cannot match the current one.
@@ -72,6 +73,22 @@ def expected_version(if_match: str | None, body_version: int | None) -> Expected
                 'If-Match must be an ETag this API sent, such as "3" (or *)'
             )
         return Expected(versions, from_if_match=True)
-    if body_version is not None:
-        return Expected.of(body_version, from_if_match=False)
-    return None
+    return _from_body(body_version)
+
+
+def _from_body(body_version: int | None) -> Expected | None:
+    return None if body_version is None else Expected.of(body_version, from_if_match=False)
+
+
+def required_version(
+    if_match: str | None, body_version: int | None, etag_example: str = ""
+) -> Expected:
+    """expected_version() for a write that must name the version it saw (422 otherwise)."""
+    expected = expected_version(if_match, body_version)
+    if expected is not None:
+        return expected
+    example = f" with {etag_example}" if etag_example else ""
+    if (if_match or "").strip() == "*":
+        detail = f"is required: If-Match: * names no version (send the ETag{example})"
+        raise errors.invalid_field("expected_version", detail)
+    raise errors.invalid_field("expected_version", f"is required (or send If-Match{example})")

@@ -143,3 +143,15 @@ def test_unknown_orders_and_states(shop: Shop) -> None:
     order = shop.place()
     assert shop.transition(order, "eaten", 1).status_code == 422
     assert shop.transition(order, "cancelled", 1, reason="x\x00").status_code == 422
+
+
+def test_if_match_star_keeps_the_expected_version_sent_with_it(shop: Shop) -> None:
+    order = shop.place()
+    path = f"/api/v1/kitchen/orders/{order['id']}/transition"
+    headers = {**shop.staff(), "If-Match": "*"}
+    moved = shop.client.post(
+        path, host=shop.host, headers=headers, json={"to": "accepted", "expected_version": 1}
+    )
+    assert moved.status_code == 200, moved.text
+    alone = shop.client.post(path, host=shop.host, headers=headers, json={"to": "preparing"})
+    assert alone.status_code == 422 and "names no version" in alone.json()["detail"]

@@ -170,3 +170,33 @@ def test_rotating_a_code_retires_the_old_one(shop: Shop) -> None:
     assert _dine_in(shop, table["qr_token"]).status_code == 422
     assert _lookup(shop, fresh["qr_token"]).status_code == 200
     assert _dine_in(shop, fresh["qr_token"]).status_code == 201
+
+
+def test_a_restaurant_has_at_most_500_tables_so_every_one_is_listed(shop: Shop) -> None:
+    # The admin list shows 500 tables; one created past that could never be found again.
+    execute(
+        f"insert into {shop.schema}.dining_tables (label)"
+        " select 'Room ' || lpad(g::text, 4, '0') from generate_series(1, 499) g"
+    )
+    last = shop.client.post(TABLES, host=shop.host, headers=shop.owner(), json={"label": "Bar"})
+    assert last.status_code == 201, last.text
+    refused = shop.client.post(TABLES, host=shop.host, headers=shop.owner(), json={"label": "Z"})
+    assert refused.status_code == 409 and "delete one first" in refused.json()["detail"]
+    listed = shop.client.get(TABLES, host=shop.host, headers=shop.owner()).json()["tables"]
+    assert len(listed) == 500 and "Bar" in {table["label"] for table in listed}
+
+
+def test_if_match_star_keeps_the_expected_version_sent_with_it(shop: Shop) -> None:
+    # `If-Match: *` matches any version, so the body's expected_version still decides.
+    table = shop.client.post(TABLES, host=shop.host, headers=shop.owner(), json={"label": "A1"})
+    path, star = f"{TABLES}/{table.json()['id']}", {**shop.owner(), "If-Match": "*"}
+    renamed = shop.client.put(
+        path, host=shop.host, headers=star, json={"label": "A2", "expected_version": 1}
+    )
+    assert renamed.status_code == 200, renamed.text
+    stale = shop.client.put(
+        path, host=shop.host, headers=star, json={"label": "A3", "expected_version": 1}
+    )
+    assert stale.status_code == 409
+    unnamed = shop.client.put(path, host=shop.host, headers=star, json={"label": "A3"})
+    assert unnamed.status_code == 422 and "names no version" in unnamed.json()["detail"]
