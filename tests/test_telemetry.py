@@ -26,6 +26,9 @@ from tests.order_fixtures import Shop, module_shop_fixture, settle  # noqa: F401
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
+# The hub runs for every test here: an order placed while it is down leaves a failed event at
+# the head of the restaurant's outbox, and later events wait behind it.
+pytestmark = pytest.mark.usefixtures("webpubsub_hub")
 
 
 @dataclass
