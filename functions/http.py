@@ -284,14 +284,28 @@ class Edge:
     response: func.HttpResponse | None = None
 
 
+def _loggable_path(req: func.HttpRequest, path: str, secret_params: tuple[str, ...]) -> str:
+    """path with the values of secret route parameters (a table's QR token is a capability to
+    order to it) replaced by their names, for logs and spans."""
+    for name in secret_params:
+        value = (req.route_params or {}).get(name)
+        if value:
+            path = path.replace(value, "{" + name + "}")
+    return path
+
+
 @contextmanager
-def request_edge(req: func.HttpRequest, function_name: str) -> Iterator[Edge]:
+def request_edge(
+    req: func.HttpRequest, function_name: str, secret_params: tuple[str, ...] = ()
+) -> Iterator[Edge]:
     """Correlation id, log context and span around a handler; errors become problem+json.
 
     The block sets `edge.response`; a ProblemError raised in it becomes its problem, anything
-    else a logged 500 that reveals nothing but the correlation id. Then the access log line.
+    else a logged 500 that reveals nothing but the correlation id. Then the access log line,
+    which, like the span, names secret route parameters instead of showing them.
     """
     edge = Edge(correlation_id_from(req.headers), urlsplit(req.url).path)
+    logged = _loggable_path(req, edge.instance, secret_params)
     started = time.perf_counter()
     with (
         log_context(correlation_id=edge.correlation_id, function=function_name, tenant=None),
@@ -300,7 +314,7 @@ def request_edge(req: func.HttpRequest, function_name: str) -> Iterator[Edge]:
             headers=req.headers,
             correlation_id=edge.correlation_id,
             method=req.method,
-            path=edge.instance,
+            path=logged,
         ) as span,
     ):
         try:
@@ -331,7 +345,7 @@ def request_edge(req: func.HttpRequest, function_name: str) -> Iterator[Edge]:
         logger.info(
             "%s %s → %s",
             req.method,
-            edge.instance,
+            logged,
             response.status_code,
             extra={
                 "status": response.status_code,
@@ -363,6 +377,7 @@ def endpoint(
     summary: str = "",
     query: type[BaseModel] | None = None,
     headers: tuple[str, ...] = (),
+    secret_params: tuple[str, ...] = (),
 ) -> Callable[[Handler], Callable[[func.HttpRequest], func.HttpResponse]]:
     """Wrap a handler with tenant resolution, auth, body parsing, problem+json and access logs.
 
@@ -370,13 +385,14 @@ def endpoint(
     for 204/304, an undescribed JSON object otherwise, problem+json for errors); the statuses
     tenant, roles, body and query imply are documented without listing them. `query` is parsed
     into `call.parsed_query` (422 when invalid); `headers` names request headers the handler
-    reads (If-Match, Idempotency-Key, ...) for the API description.
+    reads (If-Match, Idempotency-Key, ...) for the API description. `secret_params` names route
+    parameters that are secrets, kept out of logs and spans.
     """
     spec = EndpointSpec(roles, tenant, platform, body, responses or {}, summary, query, headers)
 
     def decorate(handler: Handler) -> Callable[[func.HttpRequest], func.HttpResponse]:
         def wrapper(req: func.HttpRequest) -> func.HttpResponse:
-            with request_edge(req, handler.__name__) as edge:
+            with request_edge(req, handler.__name__, secret_params) as edge:
                 edge.response = handler(build_call(req, edge.correlation_id, spec))
             return edge.response
 

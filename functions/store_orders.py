@@ -109,7 +109,11 @@ def negotiate_store_order(call: Call) -> func.HttpResponse:
 
 
 @bp.route(route="v1/store/tables/{token}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@endpoint(tenant=True, summary="The table a QR code names (404 when tampered or rotated)")
+@endpoint(
+    tenant=True,
+    summary="The table a QR code names (404 when tampered or rotated)",
+    secret_params=("token",),  # a capability to order to the table: not for the logs
+)
 def get_store_table(call: Call) -> func.HttpResponse:
     """`{"label", "table_token"}` for a current QR token of this restaurant."""
     tenant = call.require_tenant()

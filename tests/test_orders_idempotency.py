@@ -106,3 +106,24 @@ def test_keys_expire_after_24_hours_and_the_timer_purges_them(shop: Shop, app_fu
     purge = next(f for f in app_functions if f.get_function_name() == "purge_order_housekeeping")
     purge.get_user_function()(None)
     assert execute(f"select key from {shop.schema}.idempotency_keys") == []
+
+
+def test_order_access_token_is_not_stored_in_the_idempotency_table(shop: Shop) -> None:
+    # Access tokens are derived, never stored: a copy of the database must not follow orders,
+    # not even through the answers kept for Idempotency-Key replays.
+    key = f"privacy-{uuid.uuid4()}"
+    placed = shop.post_order(key=key)
+    assert placed.status_code == 201, placed.text
+    token = placed.json()["access_token"]
+    assert shop.customer_view(placed.json()).status_code == 200  # the token opens the order
+
+    rows = execute(
+        f"select response_body::text as body from {shop.schema}.idempotency_keys where key = %s",
+        [key],
+    )
+    assert len(rows) == 1
+    assert token not in rows[0]["body"], "order access token stored in idempotency_keys"
+
+    # A replay still hands the customer their token (re-derived, not read back from storage).
+    replay = shop.post_order(key=key)
+    assert replay.status_code == 201 and replay.json()["access_token"] == token

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -200,3 +201,24 @@ def test_if_match_star_keeps_the_expected_version_sent_with_it(shop: Shop) -> No
     assert stale.status_code == 409
     unnamed = shop.client.put(path, host=shop.host, headers=star, json={"label": "A3"})
     assert unnamed.status_code == 422 and "names no version" in unnamed.json()["detail"]
+
+
+def test_table_qr_token_is_not_written_to_the_access_log(
+    shop: Shop, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A QR token lets anyone order to that table: the access log names it, never shows it.
+    created = shop.client.post(
+        "/api/v1/admin/tables", host=shop.host, headers=shop.owner(), json={"label": "Window"}
+    )
+    assert created.status_code == 201, created.text
+    token = created.json()["qr_token"]
+    signature = token.rsplit(".", 1)[1]
+
+    with caplog.at_level(logging.INFO, logger="stelly"):
+        looked_up = shop.client.get(f"/api/v1/store/tables/{token}", host=shop.host)
+    assert looked_up.status_code == 200, looked_up.text
+
+    access_lines = [r.getMessage() for r in caplog.records if r.name == "stelly.http"]
+    assert access_lines, "no access log line captured"
+    assert [line for line in access_lines if signature in line] == []
+    assert "GET /api/v1/store/tables/{token} → 200" in access_lines

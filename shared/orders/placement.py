@@ -33,7 +33,7 @@ from shared.orders import idempotency
 from shared.orders.current_menu import current_menu
 from shared.orders.models import FulfilmentIn, OrderIn
 from shared.orders.pricing import PricedOrder, TaxRule, price_order
-from shared.orders.records import insert_order, receipt
+from shared.orders.records import insert_order, receipt, with_access
 from shared.orders.tickets import business_date, format_ticket, take_ticket
 from shared.rate_limit import add_hit, client_bucket, retry_after, window_start
 from shared.restaurant_settings import RestaurantSettings, effective_settings, is_open
@@ -181,7 +181,7 @@ def _admit(
 def _write(
     tenant: TenantRecord, order: OrderIn, admitted: _Admitted, now: datetime
 ) -> dict[str, Any]:
-    """Transaction 2: the order with its event and stored answer; returns the receipt."""
+    """Transaction 2: the order with its event and stored answer; returns the stored receipt."""
     order_id = str(uuid.uuid4())
     body = receipt(tenant, order_id, format_ticket(admitted.number), admitted.priced, now)
     try:
@@ -231,7 +231,8 @@ def place_order(
     now = now or datetime.now(UTC)
     admitted = _admit(tenant, order, key=idempotency_key, client_ip=client_ip, now=now)
     if isinstance(admitted, idempotency.StoredResponse):
-        return PlacementResult(admitted.status, admitted.body, replayed=True)
+        # Only a 201 is ever stored (see _write), without its access token.
+        return PlacementResult(admitted.status, with_access(tenant, admitted.body), replayed=True)
     try:
         body = _write(tenant, order, admitted, now)
     except BaseException:
@@ -239,4 +240,4 @@ def place_order(
             _release_quietly(tenant, admitted.claim)
         raise
     dispatcher.notify(tenant.schema_name, tenant.slug)
-    return PlacementResult(201, body, replayed=False)
+    return PlacementResult(201, with_access(tenant, body), replayed=False)

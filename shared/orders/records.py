@@ -52,9 +52,8 @@ def placed_event_data(
 def receipt(
     tenant: TenantRecord, order_id: str, ticket: str, priced: PricedOrder, now: datetime
 ) -> dict[str, Any]:
-    """The 201 body: id, ticket, status, totals, access token and tracking links."""
-    token = order_access_token(tenant.id, order_id)
-    base = f"{STORE_ORDERS}/{order_id}"
+    """The 201 body without its secrets (what an Idempotency-Key stores): id, ticket, status,
+    totals; `with_access` adds the access token and tracking links."""
     return {
         "id": order_id,
         "ticket_number": ticket,
@@ -62,12 +61,23 @@ def receipt(
         "version": 1,
         "placed_at": now.isoformat(),
         "totals": priced.totals.as_dict(),
-        "access_token": token,
-        "links": {
-            "self": f"{base}?access_token={token}",
-            "negotiate": f"{base}/negotiate?access_token={token}",
-        },
     }
+
+
+def with_access(tenant: TenantRecord, stored: dict[str, Any]) -> dict[str, Any]:
+    """The receipt as the customer gets it: with the order's access token and tracking links.
+
+    The token is derived again rather than stored, so a copy of the database (the stored
+    answers of the last 24 hours included) cannot follow anyone's order.
+    """
+    order_id = stored["id"]
+    token = order_access_token(tenant.id, order_id)
+    base = f"{STORE_ORDERS}/{order_id}"
+    links = {
+        "self": f"{base}?access_token={token}",
+        "negotiate": f"{base}/negotiate?access_token={token}",
+    }
+    return {**stored, "access_token": token, "links": links}
 
 
 def insert_order(
