@@ -127,3 +127,13 @@ def test_order_access_token_is_not_stored_in_the_idempotency_table(shop: Shop) -
     # A replay still hands the customer their token (re-derived, not read back from storage).
     replay = shop.post_order(key=key)
     assert replay.status_code == 201 and replay.json()["access_token"] == token
+
+
+def test_an_empty_idempotency_key_is_refused_not_taken_as_none(shop: Shop) -> None:
+    # A retry with the same empty key must not place a second order: both are refused.
+    body = shop.order_body(shop.cola_line())
+    first = shop.post_order(body, key="")
+    retry = shop.post_order(body, key="")
+    assert (first.status_code, retry.status_code) == (400, 400)
+    assert first.headers["content-type"] == "application/problem+json"
+    assert execute(f"select count(*) as n from {shop.schema}.orders")[0]["n"] == 0

@@ -50,8 +50,12 @@ class StoredResponse:
 
 
 def check_key(raw: str | None) -> str | None:
-    """The header's key, None when absent; 400 unless 1-255 visible ASCII characters."""
-    if raw is None or raw == "":
+    """The header's key, None when absent; 400 unless 1-255 visible ASCII characters.
+
+    An empty header is a key gone missing (a client variable left empty), not "no key": taken
+    as absent, every retry would place another order.
+    """
+    if raw is None:
         return None
     if not _KEY.fullmatch(raw):
         raise errors.bad_request(
