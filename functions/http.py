@@ -140,10 +140,14 @@ def problem_response(
     error: ProblemError, *, instance: str, correlation_id: str
 ) -> func.HttpResponse:
     body = error.body(instance=instance, correlation_id=correlation_id)
+    # No cache keeps an error: Front Door holds an answer without Cache-Control for days on the
+    # paths it caches, and 404/410 are cacheable by default, so a host that answered "no
+    # restaurant here" before its restaurant existed would keep saying so.
+    headers = {"Cache-Control": "no-store", **error.headers, "Content-Type": PROBLEM_JSON}
     return func.HttpResponse(
         json.dumps(body, default=str),
         status_code=error.status,
-        headers={**error.headers, "Content-Type": PROBLEM_JSON},
+        headers=headers,
         mimetype=PROBLEM_JSON,
     )
 

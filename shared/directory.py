@@ -13,7 +13,6 @@ after the commit) is re-read from Postgres instead of being served forever.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 from azure.core import MatchConditions
@@ -39,8 +38,24 @@ class DirectoryContended(AzureError):
     """The entry kept changing under directory_put; the caller may retry (it is transient)."""
 
 
+# A string property holds 64 KiB of UTF-16; the record's JSON is ASCII (to_json escapes the
+# rest), so this many characters fit one. A theme with long font URLs needs several.
+_CHARS_PER_PROPERTY = 30_000
+
+
+def _record_properties(record: TenantRecord) -> dict[str, str]:
+    """The record's JSON as `record`, `record1`, `record2`, ... properties."""
+    text = record.to_json()
+    parts = [text[i : i + _CHARS_PER_PROPERTY] for i in range(0, len(text), _CHARS_PER_PROPERTY)]
+    return {f"record{i or ''}": part for i, part in enumerate(parts or [""])}
+
+
 def _record(entity: TableEntity) -> TenantRecord:
-    return TenantRecord.model_validate_json(entity["record"])
+    parts, i = [entity["record"]], 1
+    while f"record{i}" in entity:
+        parts.append(entity[f"record{i}"])
+        i += 1
+    return TenantRecord.model_validate_json("".join(parts))
 
 
 def directory_get(domain: str, *, max_age_s: float | None = None) -> TenantRecord | None:
@@ -67,7 +82,7 @@ def directory_put(domain: str, record: TenantRecord) -> bool:
     The same revision is written again, which renews the entry's age.
     """
     client = table(DIRECTORY_TABLE)
-    entity = {"PartitionKey": domain, "RowKey": ROW_KEY, "record": record.to_json()}
+    entity = {"PartitionKey": domain, "RowKey": ROW_KEY, **_record_properties(record)}
     for _ in range(_PUT_ATTEMPTS):
         try:
             current = client.get_entity(partition_key=domain, row_key=ROW_KEY)
@@ -99,7 +114,5 @@ def directory_delete(domain: str) -> None:
 
 def directory_domains_of(slug: str) -> list[str]:
     """Every directory domain pointing at slug (for cleanup); a scan, used only off the hot path."""
-    entities = table(DIRECTORY_TABLE).query_entities(
-        "RowKey eq @row", parameters={"row": ROW_KEY}, select=["PartitionKey", "record"]
-    )
-    return [e["PartitionKey"] for e in entities if json.loads(e["record"])["slug"] == slug]
+    entities = table(DIRECTORY_TABLE).query_entities("RowKey eq @row", parameters={"row": ROW_KEY})
+    return [e["PartitionKey"] for e in entities if _record(e).slug == slug]

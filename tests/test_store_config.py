@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from shared.directory import directory_get
@@ -9,6 +10,7 @@ from shared.restaurant_settings import default_settings
 from shared.store_config import store_config_bytes
 from shared.tenancy import TenantResolver, _lookup_database
 from shared.tenant_profile import update_tenant_profile
+from shared.theming import PRESETS
 from shared.versioning import Expected
 from shared.weekly_windows import WEEKDAYS
 from tests.order_fixtures import open_shop
@@ -120,6 +122,33 @@ def test_unknown_host_is_404(client) -> None:
     response = client.get("/api/v1/store/config", host="nobody-here.stelly.test")
     assert response.status_code == 404
     assert response.content_type == "application/problem+json"
+
+
+def test_no_cache_keeps_a_storefront_error(client, tenants) -> None:
+    # Front Door keeps an answer without Cache-Control for days: a host that answered 404
+    # before its restaurant existed, or 410 before another claimed the domain, would stay so.
+    closed = tenants.create(status="deleted")
+    for path in ("/api/v1/store/config", "/api/v1/store/menu"):
+        unknown = client.get(path, host="not-yet-a-restaurant.stelly.test")
+        gone = client.get(path, host=f"{closed.slug}.stelly.test")
+        assert (unknown.status_code, gone.status_code) == (404, 410)
+        assert unknown.headers["cache-control"] == gone.headers["cache-control"] == "no-store"
+
+
+def test_a_theme_at_the_size_limits_reaches_the_storefront(client, tenants, auth_header) -> None:
+    # Long font URLs make the tenant record larger than one Table Storage property holds: the
+    # directory spreads it over several, so the saved theme is what customers get.
+    tenant = tenants.create()
+    owner, customer = owner_api(client, tenant, auth_header), customer_api(client, tenant)
+    ok(customer.get("/v1/store/config"))  # the directory holds the tenant's record
+    tokens = json.loads(json.dumps(PRESETS["classic"]))
+    tokens["colors"]["primary"] = "#1d4ed8"
+    for role in ("heading", "body"):
+        tokens["typography"][role]["urls"] = [f"fonts/{'a' * 2030}{i}.woff2" for i in range(8)]
+    ok(owner.put("/v1/admin/theme", json=tokens))
+    assert ok(customer.get("/v1/store/config"))["theme"]["colors"]["primary"] == "#1d4ed8"
+    record = directory_get(f"{tenant.slug}.stelly.test")
+    assert record is not None and record.theme["colors"]["primary"] == "#1d4ed8"
 
 
 def test_a_new_currency_reaches_the_storefront_with_the_next_publish(
