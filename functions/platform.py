@@ -38,6 +38,7 @@ from shared.provisioning.registry import (
 )
 from shared.provisioning.requests import ProvisionJob, ProvisionRequest, Slug, provision_job
 from shared.telemetry import current_traceparent
+from shared.tenancy import header, normalise_host, request_host
 from shared.tenants import TenantStatus
 
 bp = df.Blueprint()
@@ -84,8 +85,17 @@ class OperationStatus(BaseModel):
 
 
 def _origin(call: Call) -> str:
+    """Scheme and host for the URLs we hand back: the host the admin called.
+
+    Behind Front Door the request's own URL names the function app's origin host, which only
+    Front Door may reach (and which is no platform host), so a trusted X-Forwarded-Host wins.
+    """
     parts = urlsplit(call.req.url)
-    return f"{parts.scheme}://{parts.netloc}"
+    called = request_host(call.req.headers)
+    if called == normalise_host(parts.netloc):
+        return f"{parts.scheme}://{parts.netloc}"
+    scheme = header(call.req.headers, "x-forwarded-proto") or "https"
+    return f"{scheme}://{called}"
 
 
 def _accepted(call: Call, instance_id: str, status: int = 202) -> func.HttpResponse:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -343,3 +344,63 @@ def test_delete_waits_for_a_running_provisioning_but_clears_a_stranded_one(
     assert deleting.status_code == 202, deleting.text
     assert host.wait(f"deprovision-{stranded}")["status"] == "completed"
     assert scalar("select status from tenants where slug = %s", [stranded]) == "deleted"
+
+
+# What the Functions host sees behind our Front Door: the origin's own host name in `Host`
+# (infra/app/frontdoor.bicep sets originHostHeader: functionAppHostName) and the host the admin
+# called in `X-Forwarded-Host` (trusted via X-Azure-FDID in Azure, via STELLY_ENV=development here).
+ORIGIN_HOST = "stelly-func.azurewebsites.test"
+PLATFORM_HOST = "stelly.test"
+
+
+def _through_front_door(host: PlatformHost, method: str, path: str, **kwargs) -> httpx.Response:
+    headers = {"X-Forwarded-Host": PLATFORM_HOST, **kwargs.pop("headers", {})}
+    return host.request(method, path, host=ORIGIN_HOST, headers=headers, **kwargs)
+
+
+def _follow(host: PlatformHost, url: str) -> httpx.Response:
+    """GET url as a client would: to the host the URL names (routed to devhost here)."""
+    parts = urlsplit(url)
+    return httpx.get(
+        host.process.base_url + parts.path, headers={"Host": parts.netloc, **host.admin}, timeout=30
+    )
+
+
+def test_status_urls_name_the_host_the_admin_called_behind_front_door(
+    host: PlatformHost,
+) -> None:
+    # Behind Front Door the request's own URL names the function app's host, which clients
+    # cannot reach: Location and status_url must name the platform host instead.
+    slug = unique_slug("loc")
+    created = _through_front_door(host, "POST", "/v1/platform/tenants", json=provision_body(slug))
+    assert created.status_code == 202, created.text
+    assert created.json()["status_url"] == created.headers["location"]
+    host.wait(f"provision-{slug}")  # (polled on the platform host, where it does work)
+
+    followed = _follow(host, created.headers["location"])
+    assert followed.status_code == 200, (created.headers["location"], followed.text)
+    assert urlsplit(created.headers["location"]).netloc == PLATFORM_HOST
+
+
+def test_a_slug_ending_in_a_hyphen_is_refused_up_front(host: PlatformHost) -> None:
+    # It would become an invalid DNS label (the default domain): refused with the request.
+    response = host.provision(unique_slug("hy") + "-")
+    assert response.status_code == 422, response.text
+    assert "slug" in response.text
+
+
+def test_a_deleted_restaurants_tombstone_keeps_no_personal_data(host: PlatformHost) -> None:
+    # The tombstone keeps the slug taken and the domains answering 410; nothing personal.
+    slug = unique_slug("pii")
+    response = host.provision(slug, owner_email="maria.rossi@gmail.example")
+    assert response.status_code == 202, response.text
+    assert host.wait(response.json()["id"])["status"] == "completed"
+    deleting = host.request("DELETE", f"/v1/platform/tenants/{slug}")
+    assert deleting.status_code == 202, deleting.text
+    assert host.wait(deleting.json()["id"])["status"] == "completed"
+
+    detail = host.request("GET", f"/v1/platform/tenants/{slug}").json()
+    assert detail["status"] == "deleted"
+    assert detail["owner_email"] is None
+    assert scalar("select owner_email from tenants where slug = %s", [slug]) is None
+    assert scalar("select settings::text from tenants where slug = %s", [slug]) == "{}"

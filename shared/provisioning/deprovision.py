@@ -106,12 +106,17 @@ def drop_tenant_schema(slug: str, operation: str) -> str:
 
 
 def tombstone(slug: str, operation: str) -> str:
-    """`deleted`, keeping the row: the slug stays taken and its domains answer 410."""
+    """`deleted`, keeping the row: the slug stays taken and its domains answer 410.
+
+    The row keeps what that needs (slug, name, status, dates), not the owner's e-mail or the
+    profile (contact phone and address, theme): nothing is served from them any more.
+    """
     with transaction() as conn:
         conn.execute(
             """update public.tenants
                   set status = 'deleted', deleted_at = coalesce(deleted_at, now()),
-                      status_reason = null, updated_at = now()
+                      status_reason = null, updated_at = now(), owner_email = null,
+                      settings = '{}'::jsonb, theme = '{}'::jsonb
                 where slug = %s and status in ('deleting', 'deleted')""",
             [slug],
         )

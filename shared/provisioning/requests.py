@@ -26,7 +26,8 @@ from shared.restaurant_settings import BusinessName, Currency
 from shared.theming import ThemeTokens
 from shared.weekly_windows import TimeZoneName
 
-SLUG_PATTERN = r"^[a-z][a-z0-9-]{2,30}$"
+# 3-31 characters; it ends in a letter or digit because it becomes a DNS label.
+SLUG_PATTERN = r"^[a-z][a-z0-9-]{1,29}[a-z0-9]$"
 # Names that read as part of the platform (api.stelly.com, admin.stelly.com, ...) or that a
 # customer could mistake for us; a restaurant never gets them as its slug or subdomain.
 RESERVED_SLUGS = frozenset(
