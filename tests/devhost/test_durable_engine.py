@@ -373,3 +373,69 @@ def test_crash_mid_activity_then_resume_completes_with_same_result(
         assert loop.wait_for(second.client, approval_id).output == "before the crash"
     finally:
         second.kill()
+
+
+# The durable HTTP API answers as the extension's HttpApiHandler does. ------------------------
+
+
+def _webhooks(host: EngineHost) -> str:
+    return f"{host.base_url}/runtime/webhooks/durabletask"
+
+
+def test_listing_pages_with_top_and_continuation_token(host: EngineHost) -> None:
+    # Pages of `top`, each naming the next with x-ms-continuation-token, reach every instance.
+    ids = [start(host, "sequence", n) for n in range(5)]
+    for instance_id in ids:
+        host.wait_for(instance_id)
+    pages: list[list[str]] = []
+    headers: dict[str, str] = {}
+    for _ in range(5):
+        page = httpx.get(f"{_webhooks(host)}/instances", params={"top": "2"}, headers=headers)
+        assert page.status_code == 200
+        pages.append([item["instanceId"] for item in page.json()])
+        token = page.headers.get("x-ms-continuation-token")
+        if not token:
+            break
+        headers = {"x-ms-continuation-token": token}
+    assert [len(page) for page in pages] == [2, 2, 1]
+    assert sorted(i for page in pages for i in page) == sorted(ids)
+    foreign = httpx.get(f"{_webhooks(host)}/instances", headers={"x-ms-continuation-token": "x"})
+    assert foreign.status_code == 400
+
+
+def test_create_and_wait_gives_the_output_only_for_completed(host: EngineHost) -> None:
+    # A failure is the status payload (500 with returnInternalServerErrorOnFailure), never its
+    # error text posing as the output.
+    failing = {"first_ms": 20, "coefficient": 1, "attempts": 1, "succeed_on": 9}
+    wait = {"timeout": "10", "pollingInterval": "1"}
+    for strict, code in ((False, 200), (True, 500)):
+        params = {**wait, "returnInternalServerErrorOnFailure": str(strict).lower()}
+        response = httpx.post(
+            f"{_webhooks(host)}/orchestrators/retrying",
+            params=params,
+            json={**failing, "token": uuid.uuid4().hex},
+            timeout=30,
+        )
+        assert response.status_code == code
+        assert response.json()["runtimeStatus"] == "Failed"
+    done = httpx.post(f"{_webhooks(host)}/orchestrators/sequence", params=wait, json=1, timeout=30)
+    assert (done.status_code, done.json()) == (200, [2, 3, 4])
+
+
+def test_purge_by_filter_requires_created_time_from(host: EngineHost) -> None:
+    # As the host: 400 without createdTimeFrom, so nothing is wiped by accident.
+    instance_id = start(host, "sequence", 1)
+    host.wait_for(instance_id)
+    response = httpx.delete(f"{_webhooks(host)}/instances", params={"runtimeStatus": "Completed"})
+    assert response.status_code == 400
+    assert httpx.get(f"{_webhooks(host)}/instances/{instance_id}").status_code == 200
+
+
+def test_an_event_larger_than_a_table_row_is_delivered(host: EngineHost) -> None:
+    # The inbox spreads it over several rows, as the host's storage provider moves large
+    # messages to blobs.
+    instance_id = start(host, "approval")
+    host.wait_for(instance_id, until=("Running",))
+    big = "x" * 600_000
+    host.run(host.client.raise_event(instance_id, "approve", big))
+    assert host.wait_for(instance_id).output == big
