@@ -38,6 +38,10 @@ class BackoffRetryOptions(df.RetryOptions):
 
 # 0.5 s, 1 s, 2 s between four attempts: rides out a Postgres failover or a storage hiccup.
 RETRY = BackoffRetryOptions(first_ms=500, attempts=4, coefficient=2.0, max_ms=5000)
+# Undoing tries longer (0.5, 1, 2, 4, 5 s between six attempts): what it leaves behind holds a
+# slug and domains until someone deletes the restaurant.
+UNDO_RETRY = BackoffRetryOptions(first_ms=500, attempts=6, coefficient=2.0, max_ms=5000)
+_MAX_UNDO_ERROR = 300
 
 
 class ProvisioningFailed(Exception):
@@ -79,11 +83,20 @@ def provision_tenant(context: df.DurableOrchestrationContext) -> Generator[Any, 
         return {"slug": slug, "status": "active", "domains": job["request"]["domains"]}
     step, error = failure
     reason = f"{step} failed: {error}"
+    left: list[str] = []
     for undo in undo_steps([*done, step]):
         context.set_custom_status(_progress(slug, f"undo {undo}", len(done), total, "compensating"))
         work = {"step": undo, "job": job, "operation": context.instance_id, "reason": reason}
-        yield context.call_activity_with_retry("provisioning_undo", RETRY, work)
+        try:
+            yield context.call_activity_with_retry("provisioning_undo", UNDO_RETRY, work)
+        except Exception as undo_error:  # retries exhausted: the next undos must still run
+            left.append(f"undo {undo} ({str(undo_error)[:_MAX_UNDO_ERROR]})")
     context.set_custom_status(_progress(slug, step, len(done), total, "failed"))
+    if left:
+        raise ProvisioningFailed(
+            f"{slug}: {reason}; could not {', '.join(left)}; provisioning it again builds on "
+            "what is left, deleting it removes it"
+        )
     raise ProvisioningFailed(f"{slug}: {reason}; everything done so far was undone")
 
 

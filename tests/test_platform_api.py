@@ -54,10 +54,10 @@ def host(tmp_path_factory: pytest.TempPathFactory, migrated_public: None) -> Ite
     platform.stop()
 
 
-def provisioned(host: PlatformHost, slug: str, **fields) -> dict:
+def provisioned(host: PlatformHost, slug: str, timeout: float = 30, **fields) -> dict:
     response = host.provision(slug, **fields)
     assert response.status_code == 202, response.text
-    return host.wait(response.json()["id"])
+    return host.wait(response.json()["id"], timeout=timeout)
 
 
 def test_provision_to_active_and_the_storefront_answers(host: PlatformHost) -> None:
@@ -404,3 +404,50 @@ def test_a_deleted_restaurants_tombstone_keeps_no_personal_data(host: PlatformHo
     assert detail["owner_email"] is None
     assert scalar("select owner_email from tenants where slug = %s", [slug]) is None
     assert scalar("select settings::text from tenants where slug = %s", [slug]) == "{}"
+
+
+@contextmanager
+def schema_that_cannot_be_dropped(schema: str) -> Iterator[None]:
+    """A real Postgres error on DROP SCHEMA of that one schema (an event trigger), so an undo
+    fails however often it is retried."""
+    name = f"block_drop_{schema}"
+    with transaction() as conn:
+        conn.execute(
+            f"""create function {name}() returns event_trigger language plpgsql as $$
+                declare dropped record;
+                begin
+                  for dropped in select * from pg_event_trigger_dropped_objects() loop
+                    if dropped.object_type = 'schema' and dropped.object_name = '{schema}' then
+                      raise exception 'the test keeps % from being dropped', dropped.object_name;
+                    end if;
+                  end loop;
+                end $$"""
+        )
+        conn.execute(f"create event trigger {name} on sql_drop execute function {name}()")
+    try:
+        yield
+    finally:
+        with transaction() as conn:
+            conn.execute(f"drop event trigger {name}")
+            conn.execute(f"drop function {name}()")
+
+
+def test_a_failed_undo_does_not_stop_the_rest_of_the_compensation(host: PlatformHost) -> None:
+    # Dropping the schema keeps failing: the later undos still run, so the slug is marked
+    # failed and its domains are free again, and the error says what is left.
+    slug = unique_slug("undo")
+    with schema_that_cannot_be_dropped(schema_for(slug)):
+        failed = provisioned(host, slug, fail_at_step="seed", timeout=90)
+    assert failed["status"] == "failed", failed
+    assert "could not undo create_schema" in failed["error"] and "again" in failed["error"]
+    assert scalar("select status from tenants where slug = %s", [slug]) == "failed"
+    assert directory_slug(f"{slug}.stelly.test") is None
+    with transaction() as conn:  # the domain is free again
+        domains = conn.execute(
+            "select count(*) as n from tenant_domains where domain = %s", [f"{slug}.stelly.test"]
+        ).fetchone()["n"]
+    assert domains == 0
+    assert schema_exists(schema_for(slug))  # what the undo could not remove...
+    retried = provisioned(host, slug)  # ...a new attempt builds on (steps are idempotent)
+    assert retried["status"] == "completed", retried
+    assert host.storefront(slug).status_code == 200
