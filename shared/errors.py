@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,9 +68,17 @@ def invalid_field(path: str, message: str) -> ProblemError:
     return validation_failed([FieldError(path, message)])
 
 
+# RFC 6750 §3: error_description is printable ASCII without '"' and '\'.
+_CHALLENGE_UNSAFE = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
+_MAX_DESCRIPTION = 200
+
+
 def unauthorized(detail: str) -> ProblemError:
-    # RFC 6750: tell the client which scheme and why, so it knows to fetch a new token.
-    challenge = f'Bearer error="invalid_token", error_description="{detail}"'
+    # RFC 6750: tell the client which scheme and why, so it knows to fetch a new token. The
+    # detail may quote an unverified token's header, so only safe characters reach the header
+    # (a line break there was a 500; a quote let the sender add parameters).
+    description = _CHALLENGE_UNSAFE.sub("?", detail)[:_MAX_DESCRIPTION]
+    challenge = f'Bearer error="invalid_token", error_description="{description}"'
     return ProblemError(
         401, "Unauthorized", detail, "unauthorized", headers={"WWW-Authenticate": challenge}
     )

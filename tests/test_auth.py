@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 
 import jwt
@@ -162,3 +163,28 @@ def test_platform_admin_only_on_the_platform_host(edge_client, tenants, identity
         edge_client.get("/api/v1/edge/platform", host="stelly.test", headers=owner).status_code
         == 403
     )
+
+
+# RFC 6750 §3: error_description is a quoted-string of %x20-21 / %x23-5B / %x5D-7E only.
+CHALLENGE = re.compile(
+    r'Bearer error="invalid_token"(, error_description="[\x20\x21\x23-\x5b\x5d-\x7e]*")?'
+)
+
+
+@pytest.mark.parametrize(
+    "extension",
+    ["x\nSet-Cookie: a=b", 'x", error="insufficient_scope', "caf\u00e9"],
+    ids=["line-break", "double-quote", "non-ascii"],
+)
+def test_an_unverified_token_header_cannot_shape_the_challenge(
+    edge_client, tenant, identity, extension: str
+) -> None:
+    # PyJWT refuses an unknown `crit` extension before any signature is checked, quoting it:
+    # anyone could put a line break (a 500), a quote (extra parameters) or non-ASCII (which the
+    # host's Kestrel refuses) into WWW-Authenticate.
+    header = {"alg": "RS256", "typ": "JWT", "kid": identity.kid, "crit": [extension]}
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": int(time.time()) + 600}
+    token = f"{_b64(header)}.{_b64(claims)}.{_b64({'not': 'a signature'})}"
+    response = call(edge_client, tenant, token)
+    _assert_401(response, "critical extension")
+    assert CHALLENGE.fullmatch(response.headers["www-authenticate"])
