@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import azure.functions as func
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
@@ -291,11 +291,20 @@ class Edge:
 def _loggable_path(req: func.HttpRequest, path: str, secret_params: tuple[str, ...]) -> str:
     """path with the values of secret route parameters (a table's QR token is a capability to
     order to it) replaced by their names, for logs and spans."""
-    for name in secret_params:
-        value = (req.route_params or {}).get(name)
-        if value:
-            path = path.replace(value, "{" + name + "}")
-    return path
+    secrets = {
+        quote(value, safe=""): "{" + name + "}"
+        for name in secret_params
+        if (value := (req.route_params or {}).get(name))
+    }
+    if not secrets:
+        return path
+    # The last segment holding each value (route parameters follow the fixed part of a route):
+    # a short bogus token ("v1") must not rewrite the route's own segments.
+    segments = path.split("/")
+    for i in reversed(range(len(segments))):
+        if segments[i] in secrets:
+            segments[i] = secrets.pop(segments[i])
+    return "/".join(segments)
 
 
 @contextmanager

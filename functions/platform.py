@@ -94,8 +94,11 @@ def _origin(call: Call) -> str:
     called = request_host(call.req.headers)
     if called == normalise_host(parts.netloc):
         return f"{parts.scheme}://{parts.netloc}"
-    scheme = header(call.req.headers, "x-forwarded-proto") or "https"
-    return f"{scheme}://{called}"
+    # The forwarded host as sent, port and all (a local proxy's), when it is the one trusted.
+    forwarded = header(call.req.headers, "x-forwarded-host").split(",")[0].strip()
+    netloc = forwarded if normalise_host(forwarded) == called else called
+    scheme = header(call.req.headers, "x-forwarded-proto").split(",")[0].strip() or "https"
+    return f"{scheme}://{netloc}"
 
 
 def _accepted(call: Call, instance_id: str, status: int = 202) -> func.HttpResponse:

@@ -451,3 +451,27 @@ def test_a_failed_undo_does_not_stop_the_rest_of_the_compensation(host: Platform
     retried = provisioned(host, slug)  # ...a new attempt builds on (steps are idempotent)
     assert retried["status"] == "completed", retried
     assert host.storefront(slug).status_code == 200
+
+
+def test_status_url_keeps_the_port_of_the_forwarded_host(client, tenants, auth_header) -> None:
+    # A trusted X-Forwarded-Host names the host called, port and all; the links must too.
+    tenant = tenants.create()
+    with transaction() as conn:
+        conn.execute(
+            "update tenants set last_operation = %s where slug = %s",
+            [f"provision-{tenant.slug}", tenant.slug],
+        )
+    # A local proxy in front of devhost (development trusts X-Forwarded-Host), e.g. the admin
+    # app's dev server on :5173 forwarding /api to devhost on :7071.
+    response = client.get(
+        f"/api/v1/platform/tenants/{tenant.slug}",
+        host="127.0.0.1:7071",
+        headers={
+            **auth_header("platform_admin"),
+            "X-Forwarded-Host": "stelly.test:5173",
+            "X-Forwarded-Proto": "http",
+        },
+    )
+    assert response.status_code == 200, response.text
+    url = response.json()["last_operation"]["status_url"]
+    assert url.startswith("http://stelly.test:5173/api/v1/platform/operations/"), url

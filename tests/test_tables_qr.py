@@ -222,3 +222,14 @@ def test_table_qr_token_is_not_written_to_the_access_log(
     assert access_lines, "no access log line captured"
     assert [line for line in access_lines if signature in line] == []
     assert "GET /api/v1/store/tables/{token} → 200" in access_lines
+
+
+def test_access_log_names_only_the_token_segment(
+    shop: Shop, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A short bogus token ("v1") is replaced as the segment it is, not wherever it occurs.
+    with caplog.at_level(logging.INFO, logger="stelly"):
+        looked_up = shop.client.get("/api/v1/store/tables/v1", host=shop.host)
+    assert looked_up.status_code == 404, looked_up.text
+    lines = [r.getMessage() for r in caplog.records if r.name == "stelly.http"]
+    assert "GET /api/v1/store/tables/{token} → 404" in lines, lines
