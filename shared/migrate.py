@@ -164,8 +164,15 @@ def migratable_tenant_schemas() -> list[str]:
 
 
 def migrate_all(out=sys.stdout) -> int:
-    """Migrate public then every active or suspended tenant; return how many schemas failed."""
-    migrate_public()
+    """Migrate public then every active or suspended tenant; return how many schemas failed.
+
+    Restaurants' schemas are left alone when the registry (public) fails: the app reads both.
+    """
+    try:
+        migrate_public()
+    except MigrationError as error:
+        print(f"[public] FAILED: {error}; no restaurant was migrated", file=out)
+        return 1
     schemas = migratable_tenant_schemas()
     total = len(schemas) + 1
     print(f"[1/{total} public] version {latest_version('public')}", file=out)

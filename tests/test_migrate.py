@@ -130,6 +130,18 @@ def test_cli_migrates_public_and_active_tenants_with_progress(tenants, migrated_
     assert text.splitlines()[0].startswith("[1/")
 
 
+def test_cli_reports_a_failing_public_migration_and_touches_no_restaurant(
+    migrations_dir: Path,
+) -> None:
+    # The registry's files here do not match what public has applied: a MigrationError.
+    (migrations_dir.parent / "public" / "0001_tenants.sql").write_text("select 1;")
+    migrate.load_migrations.cache_clear()
+    out = io.StringIO()
+    assert migrate.migrate_all(out) == 1
+    assert out.getvalue().startswith("[public] FAILED: ")
+    assert "no restaurant was migrated" in out.getvalue()
+
+
 def test_real_migrations_bring_a_tenant_to_the_latest_version(tenants) -> None:
     tenant = tenants.create()
     rows = execute(
