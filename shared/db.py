@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import threading
+import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -28,8 +30,44 @@ TRANSIENT_DATABASE_ERRORS = (
     PoolTimeout,
 )
 
+# Bounded waits on every pooled connection. A request queued behind a stuck lock would
+# otherwise hold its connection past Front Door's 60 s (and a full pool starves every other
+# restaurant on the instance): it gives up instead, a 503 with Retry-After (LockNotAvailable
+# and QueryCanceled are transient above). A transaction left open cannot hold locks for long.
+# Migrations set their own (shared/migrate.py). Sent as the `options` startup parameter, so
+# they cost no round trip; behind PgBouncer, list `options` in ignore_startup_parameters and
+# set them on the database instead.
+SESSION_TIMEOUTS = {
+    "lock_timeout": "5s",
+    "statement_timeout": "25s",
+    "idle_in_transaction_session_timeout": "60s",
+}
+# Over TCP, notice a peer that vanished (a failover, a partition) within about half a minute.
+_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
+               "keepalives_count": 3, "tcp_user_timeout": 30_000}  # fmt: skip
+# A connection idle this long is checked (one empty query) before a request gets it: the
+# server may have dropped it meanwhile (a restart, maintenance). Busy connections skip the
+# round trip; one dropped while busy fails only the request that was using it.
+CHECK_AFTER_IDLE_S = 2.0
+
 _pool: ConnectionPool | None = None
 _pool_lock = threading.Lock()
+_returned_at: weakref.WeakKeyDictionary[psycopg.Connection, float] = weakref.WeakKeyDictionary()
+
+
+def _note_return(conn: psycopg.Connection) -> None:
+    _returned_at[conn] = time.monotonic()
+
+
+def _check_if_idle(conn: psycopg.Connection) -> None:
+    """Raise for a dead connection that sat idle (the pool then discards it and opens one)."""
+    if time.monotonic() - _returned_at.get(conn, 0.0) >= CHECK_AFTER_IDLE_S:
+        ConnectionPool.check_connection(conn)
+
+
+def _connection_options() -> dict[str, object]:
+    options = " ".join(f"-c {name}={value}" for name, value in SESSION_TIMEOUTS.items())
+    return {"row_factory": dict_row, "options": options, **_KEEPALIVES}
 
 
 def get_pool() -> ConnectionPool:
@@ -44,7 +82,9 @@ def get_pool() -> ConnectionPool:
                     min_size=1,
                     max_size=settings.database_pool_max,
                     max_lifetime=MAX_CONNECTION_LIFETIME_S,
-                    kwargs={"row_factory": dict_row},
+                    kwargs=_connection_options(),
+                    check=_check_if_idle,
+                    reset=_note_return,
                     name="stelly",
                     open=True,
                 )

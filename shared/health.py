@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
+import psycopg
 from azure.core.exceptions import AzureError
 from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 from psycopg import Error as PsycopgError
-from psycopg_pool import PoolTimeout
 from pydantic import BaseModel
 
 import shared
 from shared.config import get_settings
-from shared.db import get_pool
 
 logger = logging.getLogger("stelly.health")
 CHECK_TIMEOUT_S = 2
@@ -28,11 +28,34 @@ class HealthReport(BaseModel):
 
 
 def check_database() -> bool:
+    """Postgres answers `select 1` within CHECK_TIMEOUT_S.
+
+    libpq has no client-side read timeout, and a server that stops answering (a partition, a
+    frozen host) would hold the probe for good: it runs on a thread of its own, on a connection
+    of its own (a stuck probe must not hold one of the requests' pooled connections), and is
+    reported down once the time is up.
+    """
+    answered: list[bool] = []
+    probe = threading.Thread(target=lambda: answered.append(_select_one()), daemon=True)
+    probe.start()
+    probe.join(CHECK_TIMEOUT_S + 1)
+    if not answered:
+        logger.warning("health: database did not answer within %s s", CHECK_TIMEOUT_S + 1)
+    return bool(answered and answered[0])
+
+
+def _select_one() -> bool:
+    url = get_settings().database_url.get_secret_value()
     try:
-        with get_pool().connection(timeout=CHECK_TIMEOUT_S) as conn:
+        with psycopg.connect(
+            url,
+            connect_timeout=CHECK_TIMEOUT_S,
+            options=f"-c statement_timeout={CHECK_TIMEOUT_S * 1000}",
+            autocommit=True,
+        ) as conn:
             conn.execute("select 1")
         return True
-    except (PoolTimeout, PsycopgError) as error:
+    except PsycopgError as error:
         logger.warning("health: database unreachable: %s", type(error).__name__)
         return False
 

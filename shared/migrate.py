@@ -110,8 +110,13 @@ def _pending(conn: psycopg.Connection, schema: str, kind: Kind) -> list[Migratio
 def migrate_schema_in(conn: psycopg.Connection, schema: str, kind: Kind) -> MigrationResult:
     """Migrate schema on conn, which must be inside a transaction the caller commits."""
     started = time.perf_counter()
+    # A migration may run long (an index on a big table), and a second runner waits for the
+    # first however long it takes: neither the pool's statement nor its lock timeout applies.
+    conn.execute(
+        "select set_config('statement_timeout', '0', true), set_config('lock_timeout', '0', true)"
+    )
     _lock_and_enter(conn, schema)
-    # Set after the runner's advisory lock: a second runner still waits for the first.
+    # Set after the runner's advisory lock: only the tables' locks are waited for briefly.
     conn.execute("select set_config('lock_timeout', %s, true)", [f"{LOCK_TIMEOUT_MS}ms"])
     result = MigrationResult(schema, 0)
     for migration in _pending(conn, schema, kind):

@@ -18,7 +18,7 @@ from azure.core.exceptions import AzureError
 from shared import errors
 from shared.config import Settings, get_settings
 from shared.db import transaction
-from shared.directory import directory_put, fresh_directory_get
+from shared.directory import fresh_directory_get, refill_directory
 from shared.tenants import TenantRecord, tenant_by_domain
 
 logger = logging.getLogger("stelly.tenancy")
@@ -86,7 +86,7 @@ class TenantResolver:
         ttl_s: float = DEFAULT_TTL_S,
         clock: Callable[[], float] = time.monotonic,
         directory_get: Callable[[str], TenantRecord | None] = fresh_directory_get,
-        directory_put: Callable[[str, TenantRecord], None] = directory_put,
+        directory_put: Callable[[str, TenantRecord], object] = refill_directory,
         database_get: Callable[[str], TenantRecord | None] = _lookup_database,
         max_entries: int = DEFAULT_MAX_ENTRIES,
     ) -> None:
@@ -105,10 +105,10 @@ class TenantResolver:
         cached = self._entries.get(domain)
         if cached is not None and cached[0] > now:
             return cached[1]
-        record = self._read_directory(domain)
+        readable, record = self._read_directory(domain)
         if record is None:
             record = self._database_get(domain)
-            if record is not None:
+            if record is not None and readable:  # an unreadable directory is not refilled
                 self._refill_directory(domain, record)
         with self._lock:
             if domain not in self._entries and len(self._entries) >= self._max_entries:
@@ -127,13 +127,14 @@ class TenantResolver:
     def cached_entries(self) -> int:
         return len(self._entries)
 
-    def _read_directory(self, domain: str) -> TenantRecord | None:
-        # The directory is a cache in front of Postgres: storage trouble costs speed, not answers.
+    def _read_directory(self, domain: str) -> tuple[bool, TenantRecord | None]:
+        """(whether the directory answered, its record). It is a cache in front of Postgres:
+        storage trouble costs speed, not answers."""
         try:
-            return self._directory_get(domain)
+            return True, self._directory_get(domain)
         except AzureError as error:
             logger.warning("tenant directory unreadable, using Postgres: %s", type(error).__name__)
-            return None
+            return False, None
 
     def _refill_directory(self, domain: str, record: TenantRecord) -> None:
         try:

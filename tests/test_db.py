@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
+import psycopg
 import pytest
 
 from shared import db
 from shared.config import get_settings
+from shared.events.dispatch import dispatcher
+from tests.order_fixtures import Shop, shop_fixture  # noqa: F401
+from tests.stalling_proxy import run_in_thread
 
 
 @pytest.fixture
@@ -62,3 +68,34 @@ def test_tenant_writes_land_in_the_tenant_schema_only(tenants) -> None:
 def test_bad_schema_names_never_reach_sql(name: str) -> None:
     with pytest.raises(ValueError, match="not a tenant schema name"), db.tenant_transaction(name):
         pass
+
+
+def test_an_idle_connection_the_server_dropped_is_replaced_not_handed_out(
+    shop: Shop, single_connection_pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A restart, failover or idle kill drops pooled connections: the next request gets a
+    # working one instead of a 503. (Here at once: as if the connection had sat idle.)
+    monkeypatch.setattr(db, "CHECK_AFTER_IDLE_S", 0.0)
+    order = shop.place()
+    assert dispatcher.wait_idle(10)  # the outbox thread is done with the connection
+    with db.transaction() as conn:
+        pid = conn.execute("select pg_backend_pid() as pid").fetchone()["pid"]
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as admin:
+        admin.execute("select pg_terminate_backend(%s, 5000)", [pid])  # waits until it is gone
+    assert shop.transition(order, "accepted", 1).status_code == 200
+
+
+def test_a_request_behind_a_stuck_lock_gives_up_with_a_503(shop: Shop) -> None:
+    # Without a lock timeout it waited as long as the lock was held, past Front Door's 60 s,
+    # keeping its pooled connection from everyone else.
+    order = shop.place()
+    answers = []
+    with psycopg.connect(os.environ["DATABASE_URL"]) as stuck:
+        stuck.execute(f"select 1 from {shop.schema}.orders where id = %s for update", [order["id"]])
+        tap = run_in_thread(lambda: answers.append(shop.transition(order, "accepted", 1)))
+        tap.join(30)  # a hang guard: the lock times out after a few seconds
+        still_waiting = tap.is_alive()
+        stuck.rollback()
+    tap.join()
+    assert not still_waiting
+    assert answers[0].status_code == 503 and answers[0].headers["retry-after"]

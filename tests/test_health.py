@@ -10,6 +10,7 @@ import pytest
 from devhost.services import AzuritePorts, free_port
 from shared import db
 from shared.config import get_settings
+from tests.stalling_proxy import StallingProxy, database_proxy_fixture, run_in_thread  # noqa: F401
 
 
 @pytest.fixture
@@ -59,3 +60,19 @@ def test_blob_service_down_is_503_naming_storage(client, broken) -> None:
     response = client.get("/api/health")
     assert response.status_code == 503
     assert response.json()["storage"] == "down" and response.json()["database"] == "ok"
+
+
+def test_a_database_that_stops_answering_is_reported_down(
+    client, database_proxy: StallingProxy
+) -> None:
+    # libpq has no read timeout: the probe must not wait on a silent server for good.
+    assert client.get("/api/health").status_code == 200
+    database_proxy.stalled.set()
+    answers = []
+    probe = run_in_thread(lambda: answers.append(client.get("/api/health")))
+    probe.join(15)  # a hang guard: the probe gives up after a few seconds
+    still_waiting = probe.is_alive()
+    database_proxy.stalled.clear()
+    probe.join()
+    assert not still_waiting
+    assert answers[0].status_code == 503 and answers[0].json()["database"] == "down"

@@ -22,6 +22,7 @@ from shared.images.limits import MAX_UPLOAD_BYTES
 from shared.images.upload_urls import request_item_upload, upload_sas
 from tests.conftest import TEST_SETTINGS
 from tests.image_fixtures import encoded, photo, put_with_grant
+from tests.stalling_proxy import StallingProxy, blob_storage_proxy_fixture, run_in_thread  # noqa: F401
 from tests.storefront_helpers import build_small_menu, ok, owner_api
 
 JPEG = {"content_type": "image/jpeg"}
@@ -177,3 +178,23 @@ def test_no_url_while_blob_storage_is_down_leaves_the_item_as_it_was(
     assert response.status_code == 503 and response.headers["retry-after"]
     # No URL was issued, so nothing is coming: the item must not wait for an upload.
     assert ok(api.get(f"/v1/admin/menu/items/{item['id']}"))["image_status"] != "pending"
+
+
+def test_a_stalled_blob_storage_is_a_503_in_seconds(
+    client, tenants, auth_header, blob_storage_proxy: StallingProxy
+) -> None:
+    # Storage accepting connections and then silent: two short tries, then 503, well before
+    # Front Door's 60 s (it answered after about 67 s).
+    tenant = tenants.create()
+    api = owner_api(client, tenant, auth_header, role="manager")
+    item = build_small_menu(api)["item"]
+    ok(api.post(item_upload_path(item["id"]), json=JPEG))  # a warm instance
+    blob_storage_proxy.stalled.set()
+    answers = []
+    ask = run_in_thread(lambda: answers.append(api.post(item_upload_path(item["id"]), json=JPEG)))
+    ask.join(30)  # a hang guard
+    still_waiting = ask.is_alive()
+    blob_storage_proxy.stalled.clear()
+    ask.join()
+    assert not still_waiting
+    assert answers[0].status_code == 503

@@ -17,6 +17,7 @@ from shared.storage import reset_clients
 from shared.tenancy import TenantResolver, _lookup_database, resolver
 from shared.tenant_profile import update_tenant_profile
 from shared.tenants import TenantRecord, tenant_by_slug
+from tests.stalling_proxy import StallingProxy, run_in_thread, table_storage_proxy_fixture  # noqa: F401
 from tests.storefront_helpers import owner_api
 
 
@@ -118,3 +119,23 @@ def test_a_save_stands_when_the_directory_cannot_be_written(api_with_storage_dow
     assert response.headers["etag"] == '"2"'
     with transaction() as conn:
         assert _name(tenant_by_slug(conn, tenant.slug)) == "Saved Anyway"
+
+
+def test_a_stalled_directory_costs_a_storefront_a_second_not_a_minute(
+    client, tenants, table_storage_proxy: StallingProxy
+) -> None:
+    # Table Storage accepting connections and then silent: the lookup falls back to Postgres
+    # after one short try instead of 3 x 10 s (and does not try to refill it).
+    tenant = tenants.create()
+    host = f"{tenant.slug}.stelly.test"
+    assert client.get("/api/v1/store/config", host=host).status_code == 200
+    resolver.invalidate(host)  # its 5 s local entry expired
+    table_storage_proxy.stalled.set()
+    answers = []
+    read = run_in_thread(lambda: answers.append(client.get("/api/v1/store/config", host=host)))
+    read.join(15)  # a hang guard
+    still_waiting = read.is_alive()
+    table_storage_proxy.stalled.clear()
+    read.join()
+    assert not still_waiting
+    assert answers[0].status_code == 200

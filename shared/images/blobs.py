@@ -61,7 +61,10 @@ def confirm_container(name: str) -> None:
     mark their targets pending, while blob storage is unreachable.
     """
     try:
-        blob_service().get_container_client(name).get_container_properties()
+        # Two short tries: a stalled storage is a 503 in seconds, well before Front Door's 60 s.
+        blob_service().get_container_client(name).get_container_properties(
+            connection_timeout=3, read_timeout=3, retry_total=1
+        )
     except ResourceNotFoundError:
         ensure_container.__wrapped__(name)  # past the cache: it was deleted since
 
