@@ -40,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--tenant", help="restaurant slug (required for owner, manager, staff)")
     token.add_argument("--ttl", type=int, default=8 * 3600, help="lifetime in seconds (8 h)")
     token.add_argument("--data-dir", type=Path, default=REPO / ".local" / "dev")
+    sub.add_parser(
+        "migrate",
+        help="migrate public and every active or suspended restaurant, with the app's local "
+        "settings (`make dev`'s database while it runs)",
+    )
     return parser
 
 
@@ -78,10 +83,20 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _migrate() -> int:
+    apply_local_settings(load_local_settings(REPO)[1])
+    os.chdir(REPO)  # the example settings name the embedded Postgres by a relative path
+    from shared.migrate import main as migrate_main
+
+    return migrate_main()
+
+
 def main() -> int:
     args = _parser().parse_args()
     if args.command == "token":
         return _token(args)
+    if args.command == "migrate":
+        return _migrate()
     from devhost.dev_stack import run_dev
     from devhost.errors import StartupError
     from devhost.server import DevHostOptions

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import socket
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from devhost.host_config import apply_local_settings, load_local_settings
 from devhost.server import DevHost, DevHostOptions
@@ -98,11 +100,33 @@ def event_loop_factory():
     return uvloop.new_event_loop
 
 
+def follow_ports(applied: list[str], options: DevHostOptions) -> None:
+    """Settings taken from the file that name devhost's default ports follow --port and
+    --pubsub-port: the JWKS devhost serves and the hub it starts are where they say. A value
+    set in the environment is left as it is."""
+    if "AUTH_JWKS_URL" in applied:
+        os.environ["AUTH_JWKS_URL"] = _with_port(os.environ["AUTH_JWKS_URL"], 7071, options.port)
+    if "WEBPUBSUB_CONNECTION" in applied and options.pubsub_port is not None:
+        connection = os.environ["WEBPUBSUB_CONNECTION"]
+        endpoint = re.search(r"Endpoint=([^;]+)", connection)
+        if endpoint:
+            moved = f"Endpoint={_with_port(endpoint.group(1), 7072, options.pubsub_port)}"
+            os.environ["WEBPUBSUB_CONNECTION"] = connection.replace(endpoint.group(0), moved)
+
+
+def _with_port(url: str, default: int, port: int) -> str:
+    """url with port instead of default, when it names a loopback host on default."""
+    parts = urlsplit(url)
+    if parts.port != default or parts.hostname not in ("localhost", "127.0.0.1"):
+        return url
+    return urlunsplit(parts._replace(netloc=f"{parts.hostname}:{port}"))
+
+
 def run_dev(options: DevHostOptions, *, migrate: bool, demo: bool, services: bool) -> None:
     """Everything `make dev` does, in order; returns when Ctrl-C has stopped it all."""
     explicit = {name for name in ("DATABASE_URL", "AzureWebJobsStorage") if os.environ.get(name)}
     settings_file, values = load_local_settings(options.app_dir)
-    apply_local_settings(values)
+    follow_ports(apply_local_settings(values), options)
     with contextlib.ExitStack() as stack:
         if services:
             start_services(stack, options.data_dir, explicit)

@@ -20,6 +20,7 @@ from typing import Literal
 import psycopg
 from psycopg import sql
 
+from shared.config import SettingsError
 from shared.db import check_schema_name, transaction
 from shared.telemetry import record_migration_failed
 
@@ -197,7 +198,13 @@ def migrate_all(out=sys.stdout) -> int:
 
 
 def main() -> int:
-    return 1 if migrate_all() else 0
+    try:
+        return 1 if migrate_all() else 0
+    except SettingsError as error:
+        # The pool reads the app's settings; `python -m devhost migrate` applies the local ones.
+        print(f"{error}\n(locally, `python -m devhost migrate` uses local.settings.json)",
+              file=sys.stderr)  # fmt: skip
+        return 2
 
 
 if __name__ == "__main__":

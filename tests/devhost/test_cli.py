@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
 import pytest
 
 from devhost.__main__ import _parser
+from devhost.identity import DevIdentity
+from devhost.services import free_port
+from tests.conftest import TEST_SETTINGS
+from tests.devhost.devhost_process import REPO, DevhostProcess, start_devhost
+from tests.tenant_fixtures import TenantFactory
 
 
 @pytest.mark.parametrize(
@@ -20,3 +34,114 @@ from devhost.__main__ import _parser
 def test_serve_options_anywhere(argv: list[str], port: int, no_demo: bool) -> None:
     args = _parser().parse_args(argv)
     assert (args.port, args.no_demo) == (port, no_demo)
+
+
+def _shell_env(**extra: str) -> dict[str, str]:
+    """A shell's environment: none of the app settings the test session exported, only the
+    services (as `DATABASE_URL=... make dev` / `make test` would give) plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if k not in TEST_SETTINGS}
+    return {**env, **extra}
+
+
+def _start_with_shell_env(data_dir: Path, port: int, **extra: str) -> DevhostProcess:
+    """`python -m devhost serve --port <port> --pubsub-port <free>` with a shell's environment
+    (services only, so the settings come from local.settings.example.json as for `make dev`)."""
+    saved = dict(os.environ)
+    shell = _shell_env(**extra)
+    try:
+        os.environ.clear()
+        os.environ.update(shell)
+        return start_devhost(
+            data_dir,
+            app="function_app:app",
+            app_dir=REPO,
+            port=port,
+            ready_path="/api/health",
+            args=("--no-services", "--no-migrate"),
+        )
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _banner_token(process: DevhostProcess, name: str, timeout_s: float = 15) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = re.search(rf"export {name}=(\S+)", process.log.read_text())
+        if found:
+            return found.group(1)
+        time.sleep(0.1)
+    raise AssertionError(f"no {name} token in the banner:\n{process.log.read_text()[-2000:]}")
+
+
+def test_migrate_runs_from_a_shell_with_the_local_settings(migrated_public: None) -> None:
+    # `python -m devhost migrate` applies local.settings(.example).json as serve does; the
+    # database in the environment wins, as for `make dev`.
+    done = subprocess.run(
+        [sys.executable, "-m", "devhost", "migrate"],
+        cwd=REPO,
+        env=_shell_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr[-600:]
+    assert re.search(r"\d+/\d+ schemas current, 0 failed", done.stdout), done.stdout
+
+
+def test_shared_migrate_without_settings_says_so_in_a_line() -> None:
+    env = {k: v for k, v in _shell_env().items() if k != "AzureWebJobsStorage"}
+    done = subprocess.run(
+        [sys.executable, "-m", "shared.migrate"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and "devhost migrate" in done.stderr
+
+
+def test_devhost_on_another_port_verifies_its_own_tokens(
+    migrated_public: None, tmp_path: Path
+) -> None:
+    # The settings file names the JWKS on :7071; on another port devhost serves its own.
+    process = _start_with_shell_env(tmp_path / "dev", free_port())
+    try:
+        platform = _banner_token(process, "PLATFORM")
+        answer = httpx.get(
+            f"{process.base_url}/api/v1/platform/tenants",
+            headers={"Authorization": f"Bearer {platform}"},
+            timeout=15,
+        )
+        assert answer.status_code == 200, answer.text
+    finally:
+        process.stop()
+
+
+def test_devhost_on_another_pubsub_port_negotiates_that_port(
+    tenants: TenantFactory, tmp_path: Path
+) -> None:
+    # The hub runs on --pubsub-port: negotiate (and the outbox) must use that port too.
+    shop = tenants.create()
+    port = free_port()
+    issuer, audience = "http://localhost:7071/", "api://stelly"
+    process = _start_with_shell_env(tmp_path / "dev", port)
+    try:
+        identity = DevIdentity(
+            issuer=issuer,
+            audience=audience,
+            key_path=tmp_path / "dev" / "identity" / "signing-key.pem",
+        )
+        staff = identity.mint(role="staff", tenant=shop.slug)
+        answer = httpx.get(
+            f"{process.base_url}/api/v1/kitchen/negotiate",
+            headers={"Authorization": f"Bearer {staff}", "Host": f"{shop.slug}.stelly.test"},
+            timeout=15,
+        )
+        assert answer.status_code == 200, answer.text
+        url = answer.json()["url"]
+        assert urlsplit(url).port == process.pubsub_port, url
+    finally:
+        process.stop()
