@@ -93,11 +93,26 @@ def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
     return {**rest, **others[0]}
 
 
-def _response(status: int, content: dict[str, Any]) -> dict[str, Any]:
-    answer: dict[str, Any] = {
-        "description": HTTPStatus(status).phrase,
-        "headers": {"x-correlation-id": {"$ref": "#/components/headers/CorrelationId"}},
-    }
+# Response headers a client acts on, by the answers that may carry them.
+_RETRY_STATUSES = frozenset({409, 429, 503})
+
+
+def _header(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/headers/{name}"}
+
+
+def _response(status: int, content: dict[str, Any], *, versioned: bool = False) -> dict[str, Any]:
+    """An answer with the headers it may carry: always x-correlation-id; Location on 201/202;
+    ETag on a success of an operation on versioned resources; Retry-After where retrying
+    later may succeed."""
+    headers = {"x-correlation-id": _header("CorrelationId")}
+    if status in (201, 202):
+        headers["Location"] = _header("Location")
+    if versioned and status in (200, 201, 304):
+        headers["ETag"] = _header("ETag")
+    if status in _RETRY_STATUSES:
+        headers["Retry-After"] = _header("RetryAfter")
+    answer: dict[str, Any] = {"description": HTTPStatus(status).phrase, "headers": headers}
     if content:
         answer["content"] = content
     return answer
@@ -143,10 +158,12 @@ def _responses(operation: HttpOperation, refs: dict[ModelKey, dict[str, Any]]) -
         else:
             content.setdefault(status, {})[PROBLEM_JSON] = {"schema": PROBLEM_REF}
     problem_only = {PROBLEM_JSON: {"schema": PROBLEM_REF}}
+    # Tenant-scoped answers are rows, the profile, the menu or an order: each carries its ETag.
+    versioned = spec.tenant
     return {
         str(status): _problem_ref(status)
         if content[status] == problem_only
-        else _response(status, content[status])
+        else _response(status, content[status], versioned=versioned)
         for status in sorted(content)
     }
 
@@ -248,7 +265,22 @@ def build_document(app: Any, *, app_dir: Path) -> dict[str, Any]:
                 "CorrelationId": {
                     "description": "Quote it to support; it is in every log line of the call.",
                     "schema": {"type": "string"},
-                }
+                },
+                "ETag": {
+                    "description": (
+                        'The version of the one resource answered (`"3"`; a hash for the store '
+                        "menu and config), to send back in If-Match or If-None-Match."
+                    ),
+                    "schema": {"type": "string"},
+                },
+                "Location": {
+                    "description": "Where the created row, or the running operation, is read.",
+                    "schema": {"type": "string"},
+                },
+                "RetryAfter": {
+                    "description": "Seconds to wait before trying again.",
+                    "schema": {"type": "integer", "minimum": 0},
+                },
             },
         },
     }

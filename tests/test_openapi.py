@@ -8,13 +8,16 @@ from typing import Any
 
 import azure.functions as func
 import pytest
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from devhost.routing import Router
-from devhost.testclient import TestClient
+from devhost.testclient import TestClient, TestResponse
 from functions.http import Call, endpoint, json_response
 from functions.openapi_routes import openapi_path
 from functions.openapi_spec import build_document
+from tests.order_fixtures import Shop, shop_fixture  # noqa: F401
+from tests.storefront_helpers import build_small_menu, ok, owner_api
 
 REPO = Path(__file__).resolve().parent.parent
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -190,3 +193,93 @@ def test_order_reads_document_their_access_token(document: dict[str, Any]) -> No
         query = {p["name"]: p for p in operation["parameters"] if p["in"] == "query"}
         assert "access_token" in query, (path, operation["parameters"])
         assert "Bearer" in query["access_token"]["description"]
+
+
+# Response headers a client has to read to use the API as the README describes it: the ETag it
+# sends back in If-Match, where a created row lives, and how long to wait before retrying.
+ACTIONABLE_HEADERS = ("etag", "location", "retry-after")
+
+
+def resolve(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    """node with its local `$ref`s followed."""
+    while "$ref" in node:
+        target: Any = document
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def request_body_validator(document: dict[str, Any], path: str, method: str):
+    content = document["paths"][path][method]["requestBody"]["content"]
+    schema = content["application/json"]["schema"]
+    return Draft202012Validator({**schema, "components": document["components"]})
+
+
+def undeclared_headers(
+    document: dict[str, Any], method: str, path: str, response: TestResponse
+) -> list[str]:
+    """Actionable headers the answer carries that the description of that answer leaves out."""
+    responses = document["paths"][path][method.lower()]["responses"]
+    declared_answer = resolve(document, responses[str(response.status_code)])
+    declared = {name.lower() for name in declared_answer.get("headers", {})}
+    return [
+        f"{method} {path} → {response.status_code}: {name}: {response.headers[name]}"
+        for name in ACTIONABLE_HEADERS
+        if name in response.headers and name not in declared
+    ]
+
+
+def test_patch_bodies_the_description_declares_valid_are_accepted(
+    document: dict[str, Any], client: TestClient, tenants, auth_header
+) -> None:
+    # A client generated from the description must never send a body the server refuses.
+    tenant = tenants.create()
+    api = owner_api(client, tenant, auth_header)
+    small = build_small_menu(api)
+    category, group, item = small["category"], small["group"], small["item"]
+    option = group["options"][0]
+    cases = [
+        ("categories", category["id"], {"visible": False, "rank": None}),
+        ("categories", category["id"], {"name": None, "visible": True}),
+        ("items", item["id"], {"price": 990, "description": None}),
+        ("groups", group["id"], {"name": "Sizes", "free_quantity": None}),
+        ("options", option["id"], {"name": "Small", "default": None}),
+    ]
+    refused = []
+    for kind, row_id, body in cases:
+        path = f"/v1/admin/menu/{kind}/{{id}}"
+        if not request_body_validator(document, path, "patch").is_valid(body):
+            continue  # the description says not to send it: nothing to hold the server to
+        response = api.patch(f"/v1/admin/menu/{kind}/{row_id}", json=body)
+        if response.status_code == 422:
+            refused.append((path, body, response.json()["detail"]))
+    assert refused == []
+
+
+def test_actionable_response_headers_are_described(
+    document: dict[str, Any], client: TestClient, tenants, auth_header, shop: Shop
+) -> None:
+    # ETag, Location and Retry-After that real answers carry are in the description too.
+    api = owner_api(client, shop.tenant, auth_header)
+    created = api.post("/v1/admin/menu/categories", json={"name": "Desserts"})
+    ok(created, 201)
+    changed = api.patch(
+        f"/v1/admin/menu/categories/{created.json()['id']}", json={"name": "Sweets"}
+    )
+    ok(changed)
+    menu = client.get("/api/v1/store/menu", host=shop.host)
+    ok(menu)
+    provisioning = tenants.create(status="provisioning")
+    not_yet = client.get("/api/v1/store/config", host=f"{provisioning.slug}.stelly.test")
+    assert not_yet.status_code == 503
+    answers = [
+        ("POST", "/v1/admin/menu/categories", created),
+        ("PATCH", "/v1/admin/menu/categories/{id}", changed),
+        ("GET", "/v1/store/menu", menu),
+        ("GET", "/v1/store/config", not_yet),
+    ]
+    for _, _, response in answers:
+        assert any(name in response.headers for name in ACTIONABLE_HEADERS)
+    missing = [line for answer in answers for line in undeclared_headers(document, *answer)]
+    assert missing == []

@@ -156,9 +156,27 @@ class GroupCreate(_Input):
         return self
 
 
+def _patch_schema(schema: dict[str, Any], cls: type[_Patch]) -> None:
+    """The API description says what the validators enforce: null only for NULLABLE fields,
+    and at least one field."""
+    for name, field in schema.get("properties", {}).items():
+        branches = field.get("anyOf")
+        if name in cls.NULLABLE or not branches:
+            continue
+        kept = [branch for branch in branches if branch != {"type": "null"}]
+        field.pop("anyOf")
+        field.pop("default", None)  # the null default means "not sent", not a value to send
+        if len(kept) == 1:
+            field.update(kept[0])
+        else:
+            field["anyOf"] = kept
+    schema["minProperties"] = 1
+
+
 class _Patch(_Input):
     """Partial update: only the fields sent change; null clears only a field in NULLABLE."""
 
+    model_config = ConfigDict(json_schema_extra=_patch_schema)
     NULLABLE: ClassVar[frozenset[str]] = frozenset({"expected_version"})
     expected_version: ExpectedVersion | None = None
 
