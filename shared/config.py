@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 # Values shipped in local.settings.example.json; refusing them outside development keeps a
 # copied example file from reaching production.
 DEV_QR_SIGNING_KEY = "stelly-dev-qr-signing-key-not-for-production"
+_KEY_VAULT = "@Microsoft.KeyVault("
 
 
 class SettingsError(RuntimeError):
@@ -56,10 +57,23 @@ class Settings(BaseModel):
         if self.webpubsub_connection is None and self.webpubsub_endpoint is None:
             raise ValueError("WEBPUBSUB_CONNECTION or WEBPUBSUB_ENDPOINT is required")
         if self.environment == "production":
-            key = self.qr_signing_key.get_secret_value()
-            if key == DEV_QR_SIGNING_KEY or len(key) < 32:
-                raise ValueError("QR_SIGNING_KEY must be a random secret of 32+ characters")
+            self._check_production()
         return self
+
+    def _check_production(self) -> None:
+        key = self.qr_signing_key.get_secret_value()
+        if key == DEV_QR_SIGNING_KEY or len(key) < 32:
+            raise ValueError("QR_SIGNING_KEY must be a random secret of 32+ characters")
+        # Signing keys fetched in clear text could be swapped on the way (RFC 8414: https);
+        # storefronts are https, so http assets would be blocked as mixed content.
+        for name, url in (("AUTH_JWKS_URL", self.auth_jwks_url),
+                          ("ASSETS_BASE_URL", self.assets_base_url)):  # fmt: skip
+            if not url.startswith("https://"):
+                raise ValueError(f"{name} must be an https:// URL in production")
+        # Front Door rewrites Host to the app's own name: without its id no request's
+        # X-Forwarded-Host is trusted, and every restaurant would be a 404.
+        if not self.frontdoor_id:
+            raise ValueError("FRONTDOOR_ID (the Front Door profile's id) is required in production")
 
     @property
     def is_development(self) -> bool:
@@ -82,6 +96,18 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     names = {field.alias for field in Settings.model_fields.values() if field.alias}
     # Empty strings mean "not set", like an app setting left blank.
     values = {name: source[name] for name in names if source.get(name, "") != ""}
+    # App Service passes a Key Vault reference it could not resolve through as its own text,
+    # which would then sign QR codes (and anyone can guess it): refuse it, naming the setting.
+    unresolved = sorted(name for name, value in values.items() if value.startswith(_KEY_VAULT))
+    if unresolved:
+        raise SettingsError(
+            "Invalid app settings:\n"
+            + "\n".join(
+                f"  {name}: unresolved Key Vault reference; check the app identity's access "
+                "to the vault and the secret's name"
+                for name in unresolved
+            )
+        )
     try:
         return Settings.model_validate(values)
     except ValidationError as error:

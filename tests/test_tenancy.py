@@ -11,8 +11,10 @@ from tests.conftest import TEST_SETTINGS, execute, unique_slug
 
 BASE = {**TEST_SETTINGS, "DATABASE_URL": "postgresql://x", "AzureWebJobsStorage": "x"}
 PRODUCTION = load_settings(
-    {**BASE, "STELLY_ENV": "production", "FRONTDOOR_ID": "fd-1234", "QR_SIGNING_KEY": "q" * 40}
-)
+    {**BASE, "STELLY_ENV": "production", "FRONTDOOR_ID": "fd-1234", "QR_SIGNING_KEY": "q" * 40,
+     "AUTH_JWKS_URL": "https://login.example.test/keys",
+     "ASSETS_BASE_URL": "https://assets.example.test/assets"}
+)  # fmt: skip
 DEVELOPMENT = load_settings(BASE)
 
 
