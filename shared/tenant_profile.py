@@ -41,10 +41,13 @@ def update_tenant_profile(
     """
     with transaction() as conn:
         current = conn.execute(
-            "select version from public.tenants where id = %s for update", [tenant_id]
+            "select version, status from public.tenants where id = %s for update", [tenant_id]
         ).fetchone()
         if current is None:
             raise errors.not_found("No such restaurant")
+        if current["status"] in ("deleting", "deleted"):
+            # An instance whose cache still shows it active: the tombstone keeps no profile.
+            raise errors.gone("This restaurant has closed its storefront")
         if expected is not None:
             expected.check(current["version"], "restaurant profile")
         row = conn.execute(

@@ -193,3 +193,39 @@ def test_malformed_and_wrong_media_type(api) -> None:
     )
     assert wrong.status_code == 415
     assert api.get("/v1/admin/menu/items/not-a-uuid").status_code == 404
+
+
+def test_an_item_never_gets_two_modifier_groups_of_one_name(client, tenants, auth_header) -> None:
+    # Import refuses it; so must linking, and renaming a group into a clash.
+    api = owner_api(client, tenants.create(), auth_header)
+    menu = build_small_menu(api)  # Margherita with the group "Size" (Regular, Large)
+    other = ok(
+        api.post(
+            "/v1/admin/menu/groups",
+            json={"name": "Size", "min": 1, "max": 1,
+                  "options": [{"name": "Half"}, {"name": "Whole", "price_delta": 500}]},
+        ),
+        201,
+    )  # fmt: skip
+    item = menu["item"]
+    response = api.patch(
+        f"/v1/admin/menu/items/{item['id']}",
+        json={"modifier_group_ids": [menu["group"]["id"], other["id"]]},
+        headers={"If-Match": f'"{item["version"]}"'},
+    )
+    assert response.status_code == 422, response.json()
+    assert response.json()["errors"][0]["path"] == "modifier_group_ids[1]"
+    half = ok(
+        api.post(
+            "/v1/admin/menu/groups",
+            json={"name": "Crust", "min": 0, "max": 1, "options": [{"name": "Thin"}]},
+        ),
+        201,
+    )
+    linked = api.patch(
+        f"/v1/admin/menu/items/{item['id']}",
+        json={"modifier_group_ids": [menu["group"]["id"], half["id"]]},
+    )
+    assert linked.status_code == 200, linked.text
+    renamed = api.patch(f"/v1/admin/menu/groups/{half['id']}", json={"name": "Size"})
+    assert renamed.status_code == 409 and "Margherita" in renamed.json()["detail"]

@@ -6,6 +6,7 @@ called directly, twice where a retry or a replay could run it twice.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 
@@ -26,6 +27,7 @@ from shared.provisioning.requests import (
     schema_for,
 )
 from shared.provisioning.steps import run_step
+from tests.conftest import execute, wait_for_lock_waiters
 from tests.platform_helpers import provision_body, scalar, schema_exists, unique_slug
 
 
@@ -189,3 +191,52 @@ def test_compensation_never_undoes_a_deletion(job: ProvisionJob) -> None:
     for step in ("remove_directory", "drop_schema", "tombstone"):
         assert run_deprovision_step(step, job.slug, "unit-op")["ok"]
     assert scalar("select status from tenants where slug = %s", [job.slug]) == "deleted"
+
+
+def _job(slug: str, domains: list[str]) -> ProvisionJob:
+    made = provision_job(ProvisionRequest.model_validate(provision_body(slug, domains=domains)))
+    return ProvisionJob(made.request, made.fingerprint, uuid.uuid4().hex)
+
+
+@pytest.fixture
+def jobs(migrated_public: None) -> Iterator[list[ProvisionJob]]:
+    made: list[ProvisionJob] = []
+    yield made
+    for job in made:
+        for step in ("mark_deleting", "remove_directory", "drop_schema", "tombstone"):
+            run_deprovision_step(step, job.slug, "cleanup")
+        execute("delete from tenants where slug = %s", [job.slug])
+
+
+def test_two_restaurants_claiming_a_tombstones_domain_at_once_one_gets_it(tenants, jobs) -> None:
+    # The second must not delete the row the first just claimed: it fails, domain taken.
+    domain = f"shared-{uuid.uuid4().hex[:8]}.example.com"
+    tenants.create(status="deleted", domains=[domain])  # its tombstone answers 410 until claimed
+    first, second = _job(unique_slug("ra"), [domain]), _job(unique_slug("rb"), [domain])
+    jobs.extend([first, second])
+    outcomes: dict[str, dict] = {}
+
+    def reserve(job: ProvisionJob) -> None:
+        outcomes[job.slug] = run_step("reserve", job, f"op-{job.slug}")
+
+    with transaction() as conn:
+        # Hold the tombstone's domain row so both reservations queue behind it, as two
+        # provisioning requests arriving together would queue behind each other.
+        conn.execute("select 1 from tenant_domains where domain = %s for update", [domain])
+        threads = [threading.Thread(target=reserve, args=(job,)) for job in (first, second)]
+        for thread in threads:
+            thread.start()
+        wait_for_lock_waiters("tenant_domains", 2)
+    for thread in threads:
+        thread.join(30)
+
+    owner = execute(
+        "select t.slug from tenant_domains d join tenants t on t.id = d.tenant_id"
+        " where d.domain = %s",
+        [domain],
+    )
+    succeeded = sorted(slug for slug, outcome in outcomes.items() if outcome["ok"])
+    # One reservation must fail ("the domain ... belongs to ..."); the one that succeeded must
+    # still own the domain it was told it had.
+    assert len(succeeded) == 1, (succeeded, owner, outcomes)
+    assert owner == [{"slug": succeeded[0]}]

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from shared.provisioning.deprovision import run_deprovision_step
+from shared.tenancy import resolver
+from tests.conftest import execute
 from tests.storefront_helpers import error_paths, module_tenant_api, ok, owner_api
 
 SETTINGS = {
@@ -125,3 +130,36 @@ def test_only_this_restaurants_owner_or_manager(client, tenants, auth_header) ->
     foreign = owner_api(client, tenant, lambda role, tenant: auth_header(role, tenant=other.slug))
     assert foreign.put("/v1/admin/settings", json=SETTINGS).status_code == 403
     assert ok(owner_api(client, tenant, auth_header).get("/v1/admin/settings"))["currency"] == "EUR"
+
+
+SETTINGS = {
+    "business_name": "Luigi's Pizzeria",
+    "currency": "GBP",
+    "timezone": "Europe/London",
+    "locale": "en-GB",
+    "tax": {"rate_bp": 2000, "inclusive": True},
+    "hours": None,
+    "contact": {"email": "ciao@luigis.example", "phone": "+44 20 7946 0000",
+                "address": "1 High Street, London"},
+}  # fmt: skip
+
+
+def test_a_save_through_a_stale_cache_after_deletion_is_410(client, tenants, auth_header) -> None:
+    # Another instance's 5-second cache still shows the restaurant active: the save must not
+    # put the contact data back on the tombstone.
+    tenant = tenants.create()
+    api = owner_api(client, tenant, auth_header)
+    domain = f"{tenant.slug}.stelly.test"
+    assert api.get("/v1/admin/settings").status_code == 200
+    for step in ("mark_deleting", "remove_directory", "delete_blobs", "drop_schema", "tombstone"):
+        assert run_deprovision_step(step, tenant.slug, "review-op")["ok"], step
+    # Another instance looked the restaurant up a moment before: its 5-second cache still
+    # holds the active record (README: "an instance whose 5-second cache still holds the
+    # restaurant as active ... answers 410 too").
+    resolver._entries[domain] = (time.monotonic() + 5, tenant)
+    try:
+        response = api.put("/v1/admin/settings", json=SETTINGS)
+    finally:
+        resolver.invalidate(domain)
+    row = execute("select status, settings from tenants where slug = %s", [tenant.slug])[0]
+    assert (response.status_code, row["status"], row["settings"]) == (410, "deleted", {})

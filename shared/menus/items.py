@@ -8,6 +8,7 @@ from uuid import UUID
 import psycopg
 from psycopg.types.json import Jsonb
 
+from shared import errors
 from shared.menus.models import ItemCreate, ItemPatch
 from shared.menus.rows import (
     live_row,
@@ -54,12 +55,28 @@ def _view_of(conn: psycopg.Connection, row: dict[str, Any]) -> dict[str, Any]:
 
 def _link_groups(conn: psycopg.Connection, item_id: UUID, group_ids: list[UUID]) -> None:
     require_live_ids(conn, "modifier_groups", group_ids, "modifier_group_ids")
+    _require_distinct_group_names(conn, group_ids)
     conn.execute("delete from item_modifier_groups where item_id = %s", [item_id])
     with conn.cursor() as cursor:
         cursor.executemany(
             "insert into item_modifier_groups (item_id, group_id, rank) values (%s, %s, %s)",
             [(item_id, group_id, rank) for rank, group_id in enumerate(group_ids)],
         )
+
+
+def _require_distinct_group_names(conn: psycopg.Connection, group_ids: list[UUID]) -> None:
+    """422 for a second group of one name on an item: two "Size" pickers confuse customers
+    and the kitchen alike (the rule import applies too)."""
+    rows = conn.execute("select id, name from modifier_groups where id = any(%s)", [group_ids])
+    names = {row["id"]: row["name"] for row in rows}
+    seen: set[str] = set()
+    for i, group_id in enumerate(group_ids):
+        if names[group_id] in seen:
+            raise errors.invalid_field(
+                f"modifier_group_ids[{i}]",
+                f"another group named {names[group_id]!r} is already on this item",
+            )
+        seen.add(names[group_id])
 
 
 def create_item(conn: psycopg.Connection, body: ItemCreate) -> dict[str, Any]:

@@ -131,8 +131,28 @@ def update_group(
         raise errors.validation_failed(
             [FieldError("max" if path == "options" else path, message) for path, message in broken]
         )
+    if changes.get("name", row["name"]) != row["name"]:
+        _require_name_free_on_its_items(conn, group_id, changes["name"])
     columns = {GROUP_COLUMNS.get(name, name): value for name, value in changes.items()}
     return _group_view_of(conn, update_row(conn, "modifier_groups", group_id, columns))
+
+
+def _require_name_free_on_its_items(conn: psycopg.Connection, group_id: UUID, name: str) -> None:
+    """409 when an item this group is on has another group of that name (see items.py)."""
+    clash = conn.execute(
+        """select i.name from item_modifier_groups mine
+             join menu_items i on i.id = mine.item_id and i.deleted_at is null
+             join item_modifier_groups other on other.item_id = mine.item_id
+                  and other.group_id <> mine.group_id
+             join modifier_groups g on g.id = other.group_id and g.deleted_at is null
+            where mine.group_id = %s and g.name = %s
+            limit 1""",
+        [group_id, name],
+    ).fetchone()
+    if clash is not None:
+        raise errors.conflict(
+            f"{clash['name']} already has a group named {name!r}; rename that one first"
+        )
 
 
 def delete_group(conn: psycopg.Connection, group_id: UUID, expected: Expected | None) -> None:

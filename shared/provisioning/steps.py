@@ -89,9 +89,14 @@ def _claim_domains(conn: psycopg.Connection, tenant_id: str, domains: list[str])
         # A deleted restaurant's tombstone answers 410 until someone else claims its domain.
         if str(owner["tenant_id"]) != tenant_id and owner["status"] != "deleted":
             raise StepFailed(f"the domain {owner['domain']} belongs to {owner['slug']}")
+    # Only our own rows and tombstones' go: a restaurant that claimed one of these domains
+    # since the check above (its row was not there to lock yet) keeps it, and our insert then
+    # fails on the unique domain, which reserve reports as taken.
     conn.execute(
-        "delete from public.tenant_domains where domain = any(%s) or tenant_id = %s",
-        [domains, tenant_id],
+        """delete from public.tenant_domains d using public.tenants t
+            where t.id = d.tenant_id
+              and (d.tenant_id = %s or (d.domain = any(%s) and t.status = 'deleted'))""",
+        [tenant_id, domains],
     )
     for index, domain in enumerate(domains):
         conn.execute(
