@@ -22,7 +22,10 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from devhost.testclient import TestClient
 from shared import telemetry
+from shared.events import dispatch
+from shared.events.dispatch import dispatcher
 from tests.order_fixtures import Shop, module_shop_fixture, settle  # noqa: F401
+from tests.test_orders_outbox import _add_unsent_event, _run_timer, _unsent
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
@@ -174,7 +177,8 @@ def test_record_helpers_reach_the_meter(captured: Captured) -> None:
     telemetry.record_provisioning_duration("pizza", 1234.0, outcome="completed")
     telemetry.record_migration_failed("tenant_pizza")
     assert sum(p.value for p in captured.points("stelly.events.published")) >= 3
-    assert [p.value for p in captured.points("stelly.events.pending")] == [7]
+    pending = captured.points("stelly.events.pending")
+    assert [p.value for p in pending if p.attributes.get(telemetry.TENANT) == "pizza"] == [7]
     assert captured.points("stelly.provisioning.duration_ms")[0].sum == 1234.0
     assert captured.points("stelly.migrations.failed")[0].value >= 1
 
@@ -206,3 +210,33 @@ def test_the_outbox_publish_joins_the_trace_of_the_order_request(
     ]
     assert publishes, "the order.placed publish is not part of the request's trace"
     assert publishes[0].attributes[telemetry.TENANT] == shop.slug
+
+
+def pending_of(captured: Captured, slug: str) -> list[int]:
+    points = captured.points("stelly.events.pending")
+    return [p.value for p in points if p.attributes.get(telemetry.TENANT) == slug]
+
+
+def test_pending_gauge_falls_back_to_zero_once_the_backlog_is_published(
+    captured: Captured, tenants, app_functions, webpubsub_hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Drained by the post-commit path (not the timer), the backlog must still read zero: only
+    # a sweep that finds due events recorded the gauge, so it reported the outage for good.
+    shop = tenants.create()
+    _add_unsent_event(shop.schema_name)
+    webpubsub_hub.stop()
+    try:
+        assert _run_timer(app_functions, "publish_pending_events") is None
+    finally:
+        webpubsub_hub.start()
+    assert pending_of(captured, shop.slug) == [1]  # the outage is visible: good
+
+    # The hub is back; the restaurant's next commit drains the backlog on the post-commit path.
+    monkeypatch.setattr(dispatch, "RETRY_AFTER_FAILURE_S", 0.0)
+    dispatcher.notify(shop.schema_name, shop.slug)
+    settle()
+    assert _unsent(shop.schema_name) == 0
+
+    for _ in range(2):  # the timer keeps running every 10 s
+        assert _run_timer(app_functions, "publish_pending_events") is None
+    assert pending_of(captured, shop.slug) == [0], "nothing is pending any more"

@@ -65,7 +65,12 @@ def publish_pending(
             sequence_events(conn)
             events = pending_events(conn, limit=BATCH)
             head = events[0] if events else None
-            if head is None or _not_yet(head, respect_backoff=respect_backoff):
+            if head is None:
+                # The backlog is gone, however it went (the sweep only sees tenants with due
+                # events, so it would never report the zero).
+                record_events_pending(slug, 0)
+                return result
+            if _not_yet(head, respect_backoff=respect_backoff):
                 return result
             sent: list[int] = []
             for event in events:
@@ -84,7 +89,10 @@ def publish_pending(
                 mark_published(conn, sent)
                 record_events_published(slug, len(sent))
             result.published += len(sent)
-        if result.failed or len(events) < BATCH:
+        if result.failed:
+            return result
+        if len(events) < BATCH:
+            record_events_pending(slug, 0)
             return result
 
 
