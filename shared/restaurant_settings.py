@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from shared.currencies import check_currency
+from shared.phone_numbers import Phone
 from shared.tenants import TenantRecord
 from shared.text_rules import check_multi_line, check_single_line
 from shared.weekly_windows import TimeZoneName, WeeklyWindows, in_windows
@@ -60,7 +61,7 @@ class Contact(BaseModel):
         ]
         | None
     ) = None
-    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 ().-]{3,30}$")] | None = None
+    phone: Phone | None = None
     address: (
         Annotated[
             str,

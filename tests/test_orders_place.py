@@ -235,3 +235,20 @@ def test_an_item_86d_by_the_kitchen_cannot_be_ordered_until_it_is_back(shop: Sho
     ]
     set_cola(True)
     assert shop.post_order(body).status_code == 201
+
+
+@pytest.mark.parametrize("phone", ["(415) 555-0100", "030/1234567", "+49 (0)30 1234567"])
+def test_a_phone_written_the_usual_local_way_is_accepted(shop: Shop, phone: str) -> None:
+    body = shop.order_body(shop.cola_line())
+    body["fulfilment"]["phone"] = phone
+    response = shop.post_order(body)
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize("phone", ["12345", "call me", "+", "1234567890123456", "555-0100 ext 7"])
+def test_a_phone_that_is_no_number_is_refused_in_words(shop: Shop, phone: str) -> None:
+    body = shop.order_body(shop.cola_line())
+    body["fulfilment"]["phone"] = phone
+    response = shop.post_order(body)
+    assert response.status_code == 422
+    assert "must be a phone number" in response.json()["detail"]

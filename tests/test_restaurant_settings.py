@@ -163,3 +163,18 @@ def test_a_save_through_a_stale_cache_after_deletion_is_410(client, tenants, aut
         resolver.invalidate(domain)
     row = execute("select status, settings from tenants where slug = %s", [tenant.slug])[0]
     assert (response.status_code, row["status"], row["settings"]) == (410, "deleted", {})
+
+
+def test_a_contact_phone_in_the_usual_local_format_is_kept_as_written(
+    client, tenants, auth_header
+) -> None:
+    api = owner_api(client, tenants.create(), auth_header)
+    settings = {
+        "business_name": "Golden Gate Pizza",
+        "currency": "USD",
+        "timezone": "America/Los_Angeles",
+        "locale": "en-US",
+        "tax": {"rate_bp": 863, "inclusive": False},
+        "contact": {"phone": "(415) 555-0100"},
+    }
+    assert ok(api.put("/v1/admin/settings", json=settings))["contact"]["phone"] == "(415) 555-0100"

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from shared.phone_numbers import Phone
+
 MAX_LINES = 50
 MAX_QUANTITY = 99
 MAX_OPTIONS_PER_LINE = 30
@@ -20,9 +22,6 @@ Note = Annotated[
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=80, pattern=PRINTABLE_TEXT),
-]
-Phone = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ().-]{5,24}$")
 ]
 Ref = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
