@@ -84,8 +84,15 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _migrate() -> int:
+    explicit = bool(os.environ.get("DATABASE_URL"))
     apply_local_settings(load_local_settings(REPO)[1])
-    os.chdir(REPO)  # the example settings name the embedded Postgres by a relative path
+    if not explicit:
+        # `make dev`'s embedded Postgres, by its socket folder (moved under /tmp when the repo's
+        # path is too long for a socket): the example's relative `host=` is no socket path.
+        from devhost.services import short_data_dir
+
+        socket_dir = short_data_dir(REPO / ".local" / "dev" / "pg")
+        os.environ["DATABASE_URL"] = f"postgresql://postgres:@/postgres?host={socket_dir}"
     from shared.migrate import main as migrate_main
 
     return migrate_main()

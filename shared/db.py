@@ -61,8 +61,17 @@ def _note_return(conn: psycopg.Connection) -> None:
 
 def _check_if_idle(conn: psycopg.Connection) -> None:
     """Raise for a dead connection that sat idle (the pool then discards it and opens one)."""
-    if time.monotonic() - _returned_at.get(conn, 0.0) >= CHECK_AFTER_IDLE_S:
+    if time.monotonic() - _returned_at.get(conn, 0.0) < CHECK_AFTER_IDLE_S:
+        return
+    try:
         ConnectionPool.check_connection(conn)
+    except psycopg.Error:
+        # The server restarted: every idle connection is as dead as this one. Dropping them all
+        # now beats the pool finding them one by one, backing off longer each time (0, 1, 2,
+        # 4 ... s), past its 30 s timeout.
+        if _pool is not None:
+            _pool.check()
+        raise
 
 
 def _connection_options() -> dict[str, object]:

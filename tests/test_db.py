@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import psycopg
 import pytest
@@ -99,3 +100,26 @@ def test_a_request_behind_a_stuck_lock_gives_up_with_a_503(shop: Shop) -> None:
     tap.join()
     assert not still_waiting
     assert answers[0].status_code == 503 and answers[0].headers["retry-after"]
+
+
+def test_after_a_restart_drops_every_idle_connection_the_next_request_is_served(
+    shop: Shop,
+) -> None:
+    # Found one by one, the dead connections cost the pool's growing back-off (0, 1, 2, 4 ...
+    # s) past its 30 s timeout: the first dead one found drops them all.
+    order = shop.place()
+    assert dispatcher.wait_idle(10)
+    pool = db.get_pool()
+    held = [pool.getconn() for _ in range(pool.max_size)]
+    pids = [conn.info.backend_pid for conn in held]
+    for conn in held:
+        pool.putconn(conn)
+    deadline = time.monotonic() + 10
+    while pool.get_stats()["pool_available"] < pool.max_size and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(db.CHECK_AFTER_IDLE_S)  # they sat idle, as before a restart
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as admin:
+        for pid in pids:
+            admin.execute("select pg_terminate_backend(%s, 5000)", [pid])
+    answer = shop.transition(order, "accepted", 1)
+    assert answer.status_code == 200, answer.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,8 +15,9 @@ from azure.functions.timer import TimerRequest
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from shared import migrate
+from shared import db, migrate
 from shared.db import tenant_transaction, transaction
+from shared.events import dispatch
 from shared.events.dispatch import publish_pending
 from shared.events.outbox import append_event, events_after
 from tests.order_fixtures import Shop, settle, shop_fixture  # noqa: F401
@@ -173,3 +175,41 @@ def test_outbox_sweep_still_publishes_with_a_few_thousand_restaurants(
     assert _unsent(shop.schema_name) == 0, (
         f"the restaurant's ticket is still unsent; the sweep raised {raised!r}"
     )
+
+
+class SlowHub:
+    """An EventPublisher whose hub accepts every event after delay_s: degraded but working."""
+
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+        self.sent: list[int] = []
+
+    def publish(self, message: dict, groups: list[str]) -> None:
+        time.sleep(self.delay_s)
+        self.sent.append(message["seq"])
+
+
+def test_a_batch_sent_to_a_slow_hub_is_marked_published(
+    tenants, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Sends happen inside the publishing transaction: one that sat idle past the pool's
+    # idle_in_transaction timeout was killed, the sent batch never marked and re-sent forever.
+    # (Scaled down: a 1 s timeout and a 0.4 s budget instead of 60 s and 20 s.)
+    monkeypatch.setitem(db.SESSION_TIMEOUTS, "idle_in_transaction_session_timeout", "1s")
+    monkeypatch.setattr(dispatch, "BATCH_BUDGET_S", 0.4)
+    db.close_pool()
+    try:
+        tenant = tenants.create()
+        with tenant_transaction(tenant.schema_name) as conn:
+            for i in range(12):
+                now = datetime.now(UTC)
+                append_event(conn, type="order.placed", order_id=None, occurred_at=now,
+                             data={"n": i}, groups=["g"])  # fmt: skip
+        hub = SlowHub(0.2)  # 12 sends: 2.4 s in all, idle well past the timeout
+        publish_pending(tenant.schema_name, tenant.slug, hub, respect_backoff=False)
+        unsent = _unsent(tenant.schema_name)
+    finally:
+        monkeypatch.undo()
+        db.close_pool()
+    assert sorted(hub.sent) == list(range(min(hub.sent), min(hub.sent) + 12))
+    assert unsent == 0

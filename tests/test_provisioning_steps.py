@@ -6,13 +6,18 @@ called directly, twice where a retry or a replay could run it twice.
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
+import psycopg
 import pytest
 from pydantic import ValidationError
 
+from shared import db
 from shared.config import get_settings
 from shared.db import transaction
 from shared.directory import directory_get
@@ -29,6 +34,7 @@ from shared.provisioning.requests import (
 from shared.provisioning.steps import run_step
 from tests.conftest import execute, wait_for_lock_waiters
 from tests.platform_helpers import provision_body, scalar, schema_exists, unique_slug
+from tests.stalling_proxy import run_in_thread
 
 
 @pytest.fixture
@@ -240,3 +246,60 @@ def test_two_restaurants_claiming_a_tombstones_domain_at_once_one_gets_it(tenant
     # still own the domain it was told it had.
     assert len(succeeded) == 1, (succeeded, owner, outcomes)
     assert owner == [{"slug": succeeded[0]}]
+
+
+SCHEMA_LOCK = "select pg_advisory_xact_lock(hashtextextended('stelly.migrate.' || %s, 0))"
+
+
+@pytest.fixture
+def short_lock_timeout(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The pool's lock_timeout at 300 ms, so waiting past it takes a second, not five."""
+    monkeypatch.setitem(db.SESSION_TIMEOUTS, "lock_timeout", "300ms")
+    db.close_pool()
+    yield
+    monkeypatch.undo()
+    db.close_pool()
+
+
+def _while_another_runner_holds_the_schema(schema: str, fn: Callable[[], Any]) -> Any:
+    """fn() while another session holds the schema's migration lock for a second (a runner
+    applying a long migration), then lets that runner finish; fn's result (or its error)."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append(fn())
+        except Exception as error:  # handed to the test thread
+            outcome.append(error)
+
+    with psycopg.connect(os.environ["DATABASE_URL"]) as other:
+        other.execute(SCHEMA_LOCK, [schema])
+        worker = run_in_thread(run)
+        time.sleep(1)  # past the pool's lock_timeout
+        other.commit()
+    worker.join(30)
+    assert not worker.is_alive()
+    return outcome[0]
+
+
+def test_a_fleet_migration_waits_for_the_runner_already_migrating_the_schema(
+    tenants, short_lock_timeout: None
+) -> None:
+    # The schema lock is meant to wait (the pool's lock_timeout is for requests).
+    tenant = tenants.create()
+    outcome = _while_another_runner_holds_the_schema(
+        tenant.schema_name, lambda: fleet.migrate_one(tenant.schema_name, "unit-fleet-op")
+    )
+    assert not isinstance(outcome, Exception), outcome
+    assert outcome["status"] == "current"
+
+
+def test_deleting_a_restaurant_waits_for_a_migration_of_its_schema(
+    tenants, short_lock_timeout: None
+) -> None:
+    tenant = tenants.create(status="deleting")
+    outcome = _while_another_runner_holds_the_schema(
+        tenant.schema_name, lambda: run_deprovision_step("drop_schema", tenant.slug, "unit-op")
+    )
+    assert not isinstance(outcome, Exception), outcome
+    assert outcome["ok"] is True and not schema_exists(tenant.schema_name)

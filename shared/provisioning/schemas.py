@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from shared.db import check_schema_name, transaction
+from shared.db import SESSION_TIMEOUTS, check_schema_name, transaction
 
 
 def lock_schema(conn: psycopg.Connection, schema: str) -> None:
@@ -15,9 +15,12 @@ def lock_schema(conn: psycopg.Connection, schema: str) -> None:
     schema never interleave. Advisory locks are re-entrant within a session, so migrating under
     this lock (which locks again) does not deadlock.
     """
+    # It waits however long the other runner takes (the pool's lock_timeout is for requests).
+    conn.execute("select set_config('lock_timeout', '0', true)")
     conn.execute(
         "select pg_advisory_xact_lock(hashtextextended('stelly.migrate.' || %s, 0))", [schema]
     )
+    conn.execute("select set_config('lock_timeout', %s, true)", [SESSION_TIMEOUTS["lock_timeout"]])
 
 
 def schema_exists(conn: psycopg.Connection, schema: str) -> bool:

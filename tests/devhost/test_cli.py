@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -15,7 +16,7 @@ import pytest
 
 from devhost.__main__ import _parser
 from devhost.identity import DevIdentity
-from devhost.services import free_port
+from devhost.services import free_port, short_data_dir
 from tests.conftest import TEST_SETTINGS
 from tests.devhost.devhost_process import REPO, DevhostProcess, start_devhost
 from tests.tenant_fixtures import TenantFactory
@@ -145,3 +146,27 @@ def test_devhost_on_another_pubsub_port_negotiates_that_port(
         assert urlsplit(url).port == process.pubsub_port, url
     finally:
         process.stop()
+
+
+def test_devhost_migrate_finds_make_devs_database_by_its_socket(tmp_path: Path) -> None:
+    # A checkout whose `make dev` Postgres is this run's server: the example settings' relative
+    # socket folder is no path libpq takes, so the command must find the folder itself.
+    socket_dir = re.search(r"host=([^&]+)", os.environ["DATABASE_URL"]).group(1)
+    pg = short_data_dir(tmp_path / ".local" / "dev" / "pg")  # where make dev would put it
+    pg.parent.mkdir(parents=True, exist_ok=True)
+    pg.symlink_to(socket_dir)
+    try:
+        shutil.copy(REPO / "local.settings.example.json", tmp_path)
+        code = (
+            f"import sys; sys.path[0] = {str(REPO)!r}; from pathlib import Path; "
+            "import devhost.__main__ as m; "
+            f"m.REPO = Path({str(tmp_path)!r}); sys.argv = ['devhost', 'migrate']; "
+            "sys.exit(m.main())"
+        )
+        env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+        run = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env,
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    finally:
+        pg.unlink()
+    assert run.returncode == 0, run.stderr[-600:]
+    assert "0 failed" in run.stdout
