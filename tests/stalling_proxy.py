@@ -92,13 +92,12 @@ def run_in_thread(fn: Callable[[], object]) -> threading.Thread:
     return thread
 
 
-@pytest.fixture(name="table_storage_proxy")
-def table_storage_proxy_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[StallingProxy]:
-    """Table Storage (the tenant directory) reached through a proxy the test can stall."""
+def _storage_proxy(monkeypatch: pytest.MonkeyPatch, service: str) -> Iterator[StallingProxy]:
+    """service ("Table", "Blob") of the storage account reached through a proxy."""
     current = os.environ["AzureWebJobsStorage"]
-    table_port = int(re.search(r"TableEndpoint=http://[^:]+:(\d+)", current).group(1))
-    proxy = StallingProxy(tcp("127.0.0.1", table_port))
-    via_proxy = re.sub(r"(TableEndpoint=http://[^:]+:)\d+", rf"\g<1>{proxy.port}", current)
+    port = int(re.search(rf"{service}Endpoint=http://[^:]+:(\d+)", current).group(1))
+    proxy = StallingProxy(tcp("127.0.0.1", port))
+    via_proxy = re.sub(rf"({service}Endpoint=http://[^:]+:)\d+", rf"\g<1>{proxy.port}", current)
     monkeypatch.setenv("AzureWebJobsStorage", via_proxy)
     get_settings.cache_clear()
     storage.reset_clients()
@@ -107,6 +106,12 @@ def table_storage_proxy_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sta
     monkeypatch.undo()
     get_settings.cache_clear()
     storage.reset_clients()
+
+
+@pytest.fixture(name="table_storage_proxy")
+def table_storage_proxy_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[StallingProxy]:
+    """Table Storage (the tenant directory) reached through a proxy the test can stall."""
+    yield from _storage_proxy(monkeypatch, "Table")
 
 
 @pytest.fixture(name="database_proxy")
@@ -127,15 +132,13 @@ def database_proxy_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stalling
 @pytest.fixture(name="blob_storage_proxy")
 def blob_storage_proxy_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[StallingProxy]:
     """Blob Storage reached through a proxy the test can stall."""
-    current = os.environ["AzureWebJobsStorage"]
-    blob_port = int(re.search(r"BlobEndpoint=http://[^:]+:(\d+)", current).group(1))
-    proxy = StallingProxy(tcp("127.0.0.1", blob_port))
-    via_proxy = re.sub(r"(BlobEndpoint=http://[^:]+:)\d+", rf"\g<1>{proxy.port}", current)
-    monkeypatch.setenv("AzureWebJobsStorage", via_proxy)
-    get_settings.cache_clear()
-    storage.reset_clients()
-    yield proxy
-    proxy.close()
-    monkeypatch.undo()
-    get_settings.cache_clear()
-    storage.reset_clients()
+    yield from _storage_proxy(monkeypatch, "Blob")
+
+
+def answered_within(seconds: float, call: Callable[[], object]) -> list[object]:
+    """call()'s answer, in a list, if it came within seconds (a hang guard); [] if it did not.
+    The call keeps running in its thread: unstall what it waits on afterwards."""
+    answers: list[object] = []
+    thread = run_in_thread(lambda: answers.append(call()))
+    thread.join(seconds)
+    return list(answers)
