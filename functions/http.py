@@ -15,31 +15,34 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import azure.functions as func
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
+from functions.request_bodies import (
+    MAX_BODY_BYTES,
+    parse_json_body,
+    parse_model,
+    parse_query,
+    unstorable_text,
+)
 from shared import auth, errors, telemetry, tenancy
 from shared.auth import Principal
 from shared.db import TRANSIENT_DATABASE_ERRORS
-from shared.errors import FieldError, ProblemError
+from shared.errors import ProblemError
 from shared.logs import log_context, set_log_tenant
 from shared.logs import tenant as log_tenant
 from shared.tenants import TenantRecord
 
 logger = logging.getLogger("stelly.http")
 
-MAX_BODY_BYTES = 1024 * 1024
-MAX_JSON_DEPTH = 32
 PROBLEM_JSON = "application/problem+json"
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-
-M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -150,90 +153,6 @@ def problem_response(
         headers=headers,
         mimetype=PROBLEM_JSON,
     )
-
-
-def field_path(loc: tuple[int | str, ...]) -> str:
-    """pydantic's ('lines', 2, 'quantity') → 'lines[2].quantity'."""
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "body"
-
-
-def validation_problem(error: ValidationError, prefix: str = "") -> ProblemError:
-    found = []
-    for item in error.errors(include_url=False):
-        loc = tuple(p for p in item["loc"] if p not in ("function-after", "function-wrap"))
-        path = field_path(loc)
-        found.append(FieldError(f"{prefix}{path}" if prefix else path, item["msg"]))
-    return errors.validation_failed(found)
-
-
-def parse_model(model: type[M], data: Any, *, prefix: str = "") -> M:
-    """Validate data into model; field-path 422 on failure."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        raise validation_problem(error, prefix) from None
-
-
-def parse_json_body(req: func.HttpRequest) -> Any:
-    """The request's JSON document: 415 for another media type, 413 when large, 400 when broken."""
-    media_type = (req.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if media_type != "application/json" and not media_type.endswith("+json"):
-        raise errors.unsupported_media_type(media_type)
-    raw = req.get_body() or b""
-    if len(raw) > MAX_BODY_BYTES:
-        raise errors.payload_too_large(MAX_BODY_BYTES)
-    if not raw.strip():
-        raise errors.bad_request("The request needs a JSON body")
-    try:
-        document = json.loads(raw)
-    except RecursionError:
-        raise errors.bad_request("Malformed JSON: nested too deeply") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise errors.bad_request(f"Malformed JSON: {error}") from None
-    except ValueError:  # int() refuses numbers of more than sys.get_int_max_str_digits() digits
-        raise errors.bad_request("Malformed JSON: a number has too many digits") from None
-    unstorable = unstorable_text(document)
-    if unstorable:
-        raise errors.validation_failed([unstorable])
-    return document
-
-
-def unstorable_text(value: Any, path: str = "", depth: int = 0) -> FieldError | None:
-    """The first string Postgres cannot store (NUL, lone surrogates), as a field error.
-
-    JSON allows both (`\\u0000`, `\\ud800`); caught here once so no endpoint meets them as a 500.
-    So is nesting deeper than MAX_JSON_DEPTH, which no request of ours needs and which would
-    take this walk (and pydantic after it) towards Python's recursion limit.
-    """
-    if depth > MAX_JSON_DEPTH:
-        return FieldError(path or "body", f"nested deeper than {MAX_JSON_DEPTH} levels")
-    if isinstance(value, str):
-        if "\x00" in value:
-            return FieldError(path or "body", "must not contain NUL (\\u0000) characters")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return FieldError(path or "body", "must be valid Unicode (no lone surrogates)")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            found = unstorable_text(key, path or "body", depth) or unstorable_text(
-                item, f"{path}.{key}" if path else str(key), depth + 1
-            )
-            if found:
-                return found
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found = unstorable_text(item, f"{path}[{index}]", depth + 1)
-            if found:
-                return found
-    return None
-
-
-def parse_query(req: func.HttpRequest, model: type[M]) -> M:
-    return parse_model(model, dict(req.params), prefix="query.")
 
 
 def _declared_length(req: func.HttpRequest) -> int:

@@ -23,7 +23,8 @@ TENANT = {403, 404, 410, 503}
 PLATFORM = {404}
 # auth.authenticate: no or bad token 401, wrong role or restaurant 403, key server down 503.
 ROLES = {401, 403, 503}
-# parse_json_body / parse_model: broken JSON 400, over 1 MiB 413, not JSON 415, schema 422.
+# parse_json_body / parse_model (request_bodies): broken JSON 400, over 1 MiB 413, not JSON 415,
+# schema 422.
 BODY = {400, 413, 415, 422}
 QUERY = {422}
 # An id that names nothing here, or a value the route constraint rejects.

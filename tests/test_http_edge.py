@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from functions.http import MAX_BODY_BYTES
+from functions.request_bodies import MAX_BODY_BYTES
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "correlation_id"}
 
