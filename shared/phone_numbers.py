@@ -13,7 +13,8 @@ from typing import Annotated
 from pydantic import AfterValidator, StringConstraints
 from pydantic_core import PydanticCustomError
 
-_SEPARATORS = re.compile(r"[\s().\-/]")
+# Literal separators: `\s` would also let line breaks and control characters through.
+_SEPARATORS = re.compile(r"[ ().\-/]")
 _SHAPE = re.compile(r"^\+?[0-9]+$")
 MIN_DIGITS, MAX_DIGITS = 6, 15
 

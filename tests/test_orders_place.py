@@ -245,7 +245,11 @@ def test_a_phone_written_the_usual_local_way_is_accepted(shop: Shop, phone: str)
     assert response.status_code == 201, response.text
 
 
-@pytest.mark.parametrize("phone", ["12345", "call me", "+", "1234567890123456", "555-0100 ext 7"])
+@pytest.mark.parametrize(
+    "phone",
+    ["12345", "call me", "+", "1234567890123456", "555-0100 ext 7", "415\n555\n0100",
+     "415\u001c5550100", "415\u2028555 0100"],
+)  # fmt: skip
 def test_a_phone_that_is_no_number_is_refused_in_words(shop: Shop, phone: str) -> None:
     body = shop.order_body(shop.cola_line())
     body["fulfilment"]["phone"] = phone
