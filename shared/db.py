@@ -26,6 +26,8 @@ TRANSIENT_DATABASE_ERRORS = (
     psycopg.errors.DeadlockDetected,
     psycopg.errors.SerializationFailure,
     psycopg.errors.LockNotAvailable,
+    # The server ended a transaction left idle past SESSION_TIMEOUTS (an InternalError).
+    psycopg.errors.IdleInTransactionSessionTimeout,
     psycopg.OperationalError,
     PoolTimeout,
 )

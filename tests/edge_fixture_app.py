@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import azure.functions as func
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.http import Call, endpoint, json_response
+from shared.db import transaction
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
@@ -50,3 +53,14 @@ def edge_platform(call: Call) -> func.HttpResponse:
 @endpoint()
 def edge_boom(call: Call) -> func.HttpResponse:
     raise RuntimeError("a bug, not the client's fault")
+
+
+@app.route(route="v1/edge/idle", methods=["GET"])
+@endpoint()
+def edge_idle(call: Call) -> func.HttpResponse:
+    """A transaction left idle for ?s= seconds before its next statement."""
+    with transaction() as conn:
+        conn.execute("select 1")
+        time.sleep(float(call.req.params["s"]))
+        conn.execute("select 1")
+    return json_response({"ok": True})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from functions.request_bodies import MAX_BODY_BYTES
+from shared import db
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "correlation_id"}
 
@@ -103,6 +104,21 @@ def test_unexpected_error_is_a_500_problem_with_correlation_id(edge_client) -> N
     body = assert_problem(response, 500)
     assert body["correlation_id"] == "req-123"
     assert "a bug" not in body["detail"]  # internals stay in the logs
+
+
+def test_a_session_killed_for_idling_in_a_transaction_is_a_503(
+    edge_client, monkeypatch: pytest.MonkeyPatch, migrated_public: None
+) -> None:
+    # The server ends it (idle_in_transaction_session_timeout): worth a retry, not a 500.
+    monkeypatch.setitem(db.SESSION_TIMEOUTS, "idle_in_transaction_session_timeout", "300ms")
+    db.close_pool()
+    try:
+        response = edge_client.get("/api/v1/edge/idle", params={"s": "1"})
+    finally:
+        monkeypatch.undo()
+        db.close_pool()
+    assert_problem(response, 503)
+    assert response.headers["retry-after"]
 
 
 @pytest.mark.parametrize(
