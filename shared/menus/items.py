@@ -13,8 +13,8 @@ from shared.menus.models import ItemCreate, ItemPatch
 from shared.menus.rows import (
     live_row,
     next_rank,
+    not_in_menu,
     reorder,
-    require_live_ids,
     soft_delete,
     update_row,
 )
@@ -54,8 +54,7 @@ def _view_of(conn: psycopg.Connection, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _link_groups(conn: psycopg.Connection, item_id: UUID, group_ids: list[UUID]) -> None:
-    require_live_ids(conn, "modifier_groups", group_ids, "modifier_group_ids")
-    _require_distinct_group_names(conn, group_ids)
+    _require_linkable(conn, group_ids)
     conn.execute("delete from item_modifier_groups where item_id = %s", [item_id])
     with conn.cursor() as cursor:
         cursor.executemany(
@@ -64,13 +63,18 @@ def _link_groups(conn: psycopg.Connection, item_id: UUID, group_ids: list[UUID])
         )
 
 
-def _require_distinct_group_names(conn: psycopg.Connection, group_ids: list[UUID]) -> None:
-    """422 for a second group of one name on an item: two "Size" pickers confuse customers
-    and the kitchen alike (the rule import applies too)."""
-    rows = conn.execute("select id, name from modifier_groups where id = any(%s)", [group_ids])
+def _require_linkable(conn: psycopg.Connection, group_ids: list[UUID]) -> None:
+    """404 for a group that is not live in this menu; 422 for a second group of one name on an
+    item: two "Size" pickers confuse customers and the kitchen alike (import refuses it too)."""
+    rows = conn.execute(
+        "select id, name from modifier_groups where id = any(%s) and deleted_at is null",
+        [group_ids],
+    )
     names = {row["id"]: row["name"] for row in rows}
     seen: set[str] = set()
     for i, group_id in enumerate(group_ids):
+        if group_id not in names:
+            raise not_in_menu("modifier_groups", group_id, f"modifier_group_ids[{i}]")
         if names[group_id] in seen:
             raise errors.invalid_field(
                 f"modifier_group_ids[{i}]",
