@@ -25,10 +25,16 @@ from functions import (
     system,
 )
 from shared.config import get_settings
+from shared.db import on_pool_open
+from shared.migrate import apply_public_migrations
 from shared.telemetry import configure_telemetry
 
 get_settings()
 configure_telemetry()
+# Azure has no deploy step that reaches the database: each process brings the registry (the
+# public schema) up to date when it first opens its pool. Restaurants' schemas migrate through
+# `POST /api/v1/platform/migrations`.
+on_pool_open(apply_public_migrations)
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(system.bp)

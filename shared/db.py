@@ -6,7 +6,7 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import psycopg
@@ -54,6 +54,10 @@ CHECK_AFTER_IDLE_S = 2.0
 
 _pool: ConnectionPool | None = None
 _pool_lock = threading.Lock()
+# Run on every pool a process opens, before any caller gets it (function_app.py registers the
+# registry migrations: in Azure no deploy step reaches the database, so the app brings the
+# registry up to date itself). A hook that raises leaves no pool: the next caller tries again.
+_open_hooks: list[Callable[[ConnectionPool], None]] = []
 _returned_at: weakref.WeakKeyDictionary[psycopg.Connection, float] = weakref.WeakKeyDictionary()
 
 
@@ -88,7 +92,7 @@ def get_pool() -> ConnectionPool:
         with _pool_lock:
             if _pool is None:
                 settings = get_settings()
-                _pool = ConnectionPool(
+                pool = ConnectionPool(
                     settings.database_url.get_secret_value(),
                     min_size=1,
                     max_size=settings.database_pool_max,
@@ -99,7 +103,20 @@ def get_pool() -> ConnectionPool:
                     name="stelly",
                     open=True,
                 )
+                try:
+                    for hook in _open_hooks:
+                        hook(pool)
+                except BaseException:
+                    pool.close()
+                    raise
+                _pool = pool
     return _pool
+
+
+def on_pool_open(hook: Callable[[ConnectionPool], None]) -> None:
+    """Run hook(pool) on each pool this process opens, before anyone else uses it."""
+    if hook not in _open_hooks:
+        _open_hooks.append(hook)
 
 
 def close_pool() -> None:

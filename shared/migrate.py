@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import re
 import sys
 import time
@@ -19,11 +20,13 @@ from typing import Literal
 
 import psycopg
 from psycopg import sql
+from psycopg_pool import ConnectionPool
 
 from shared.config import SettingsError
 from shared.db import check_schema_name, transaction
 from shared.telemetry import record_migration_failed
 
+log = logging.getLogger("stelly.migrate")
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 FILE_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 # How long one statement of a migration waits for a table lock. An ALTER waiting behind a long
@@ -147,6 +150,26 @@ def migrate_schema_in(conn: psycopg.Connection, schema: str, kind: Kind) -> Migr
 def migrate_public() -> MigrationResult:
     with transaction() as conn:
         return migrate_schema_in(conn, "public", "public")
+
+
+def apply_public_migrations(pool: ConnectionPool) -> None:
+    """Bring the registry up to date on a pool the process just opened (shared.db.on_pool_open).
+
+    A deployment's new code thus finds the registry it expects (public migrations must suit the
+    code still running elsewhere: add, never rename or drop in the same release). A file that
+    fails is logged and the app serves with the registry it has; the next process, `POST
+    /api/v1/platform/migrations` or `python -m shared.migrate` tries again. A database that is
+    unreachable raises, so no pool is kept and the next caller tries again.
+    """
+    try:
+        with pool.connection() as conn, conn.transaction():
+            result = migrate_schema_in(conn, "public", "public")
+    except MigrationError as error:
+        record_migration_failed("public")
+        log.error("registry migration failed, serving with the registry as it is: %s", error)
+        return
+    if result.applied:
+        log.info("registry migrated to version %s: %s", result.version, ", ".join(result.applied))
 
 
 def migrate_tenant(schema: str) -> MigrationResult:

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import io
+import os
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from shared import migrate
-from shared.db import transaction
+from shared.config import get_settings
+from shared.db import close_pool, transaction
+from shared.provisioning import fleet
 from tests.conftest import execute
+
+REAL_MIGRATIONS = migrate.MIGRATIONS_DIR
 
 
 @pytest.fixture
@@ -185,3 +192,67 @@ def test_a_migration_waiting_behind_a_long_query_gives_up_instead_of_queueing_th
     assert "0002_add_price.sql" in str(error) and "lock" in str(error)
     assert isinstance(error.__cause__, psycopg.errors.LockNotAvailable)  # transient: retried
     assert migrate.migrate_tenant(schema).applied == ["0002_add_price.sql"]
+
+
+@pytest.fixture
+def fresh_database(monkeypatch: pytest.MonkeyPatch, migrated_public: None) -> Iterator[str]:
+    """An empty database (a first `azd up`) that the app's settings and pool point at."""
+    name = f"stelly_fresh_{uuid.uuid4().hex[:10]}"
+    url = os.environ["DATABASE_URL"]
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    monkeypatch.setenv("DATABASE_URL", make_conninfo(url, dbname=name))
+    get_settings.cache_clear()
+    close_pool()
+    yield name
+    monkeypatch.undo()
+    get_settings.cache_clear()
+    close_pool()
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
+
+
+def test_the_app_brings_an_empty_registry_up_to_date_on_first_use(
+    client, fresh_database: str, auth_header
+) -> None:
+    # In Azure no deploy step reaches the database: the app's first request after a first
+    # deploy must find the registry it needs instead of failing on a missing table.
+    response = client.get(
+        "/api/v1/platform/tenants", host="stelly.test", headers=auth_header("platform_admin")
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["items"] == []
+    (row,) = execute("select max(version) as v from public.schema_migrations")
+    assert row["v"] == migrate.latest_version("public")
+
+
+def test_a_failing_registry_file_is_logged_and_the_app_serves_with_what_it_has(
+    client, fresh_database: str, migrations_dir: Path, auth_header, caplog
+) -> None:
+    public = migrations_dir.parent / "public"
+    for real in sorted((REAL_MIGRATIONS / "public").glob("*.sql")):
+        write(public, real.name, real.read_text())
+    listing = {"host": "stelly.test", "headers": auth_header("platform_admin")}
+    assert client.get("/api/v1/platform/tenants", **listing).status_code == 200
+    # A later deploy brings a registry file that fails; its processes open new pools.
+    write(public, "0099_broken.sql", "alter table no_such_table add column x int;")
+    close_pool()
+    response = client.get("/api/v1/platform/tenants", **listing)
+    assert response.status_code == 200, response.text  # served, not a 500 or a 503
+    assert "0099_broken.sql" in caplog.text and "registry migration failed" in caplog.text
+    (row,) = execute("select max(version) as v from public.schema_migrations")
+    assert row["v"] == int(real.name[:4])  # the newest real file; nothing half-applied
+
+
+def test_a_fleet_migration_migrates_the_registry_first(
+    fresh_database: str, migrations_dir: Path
+) -> None:
+    # `POST /api/v1/platform/migrations` is the operator's one call: it retries a registry file
+    # that failed when a process opened its pool, as the CLI does.
+    public = migrations_dir.parent / "public"
+    for real in sorted((REAL_MIGRATIONS / "public").glob("*.sql")):
+        write(public, real.name, real.read_text())
+    migrate.migrate_public()
+    write(public, "0099_probe.sql", "create table fleet_probe (id int);")
+    fleet.plan(canaries=[], batch_size=10, operation="migration-test")
+    assert execute("select to_regclass('public.fleet_probe') as t")[0]["t"] == "fleet_probe"

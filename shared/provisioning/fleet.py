@@ -26,6 +26,7 @@ from shared.migrate import (
     MigrationError,
     latest_version,
     load_migrations,
+    migrate_public,
     migrate_schema_in,
 )
 from shared.provisioning.audit import audit
@@ -84,7 +85,12 @@ def current_schemas(schemas: list[str], operation: str) -> set[str]:
 
 
 def plan(canaries: list[str], batch_size: int, operation: str) -> dict[str, Any]:
-    """Check every schema; the pending ones as canaries (by slug) and batches of batch_size."""
+    """Check every schema; the pending ones as canaries (by slug) and batches of batch_size.
+
+    The registry (public) migrates first, as `python -m shared.migrate` does: a file that fails
+    fails the run before any restaurant is touched.
+    """
+    migrate_public()
     with transaction() as conn:
         rows = conn.execute(
             "select slug, schema_name from public.tenants where status = any(%s) order by slug",

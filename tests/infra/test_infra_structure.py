@@ -686,3 +686,25 @@ def test_restaurant_domains_reach_every_route_and_the_waf() -> None:
     ]
     assert "for domain in restaurantDomains" in domains.header
     assert "'ManagedCertificate'" in domains.nested_object("properties")["tlsSettings"]
+
+
+def test_infra_readme_states_the_pool_size_main_bicep_computes() -> None:
+    # Operators size overrides from this table: it must say what main.bicep deploys.
+    main = bicep(MAIN_BICEP)
+    skus = main.var_value("postgresSkus")
+    b1ms = re.search(r"Standard_B1ms:\s*\{[^}]*maxConnections:\s*(\d+)", skus)
+    assert b1ms
+    reserved = int(main.var_value("postgresReservedConnections"))
+    operators = int(main.var_value("operatorConnections"))
+    groups = int(main.var_value("sharedScaleGroups")) + int(
+        main.var_value("independentScaleGroups")
+    )
+    instances = int(re.search(r"^param maximumInstanceCount int = (\d+)", main.text, re.M)[1])
+    computed = min(20, (int(b1ms[1]) - reserved - operators) // (instances * groups))
+
+    readme = (INFRA / "README.md").read_text()
+    row = re.search(r"^\| `DATABASE_POOL_MAX` \|.*?B1ms \+ 3 instances: `(\d+)`", readme, re.M)
+    assert row, "infra/README.md: no DATABASE_POOL_MAX row naming the B1ms default"
+    assert int(row[1]) == computed, (
+        f"infra/README.md says {row[1]} for B1ms + 3 instances; main.bicep computes {computed}"
+    )
