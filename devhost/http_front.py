@@ -126,6 +126,17 @@ def _request_headers(scope: Scope) -> dict[str, str]:
 _HOST = re.compile(r"(?:[A-Za-z0-9._~!$&'()*+,;=%-]*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 
 
+def _host_problem(scope: Scope, host: str) -> str | None:
+    """Why Kestrel would answer 400 to this Host, if it would."""
+    if not _HOST.fullmatch(host):
+        return "Malformed Host header"
+    # Two Host lines arrive folded into "a,b" (a legal reg-name): RFC 9110 §7.2 says 400, never
+    # the first restaurant's answer.
+    if "," in host and sum(1 for name, _ in scope["headers"] if name == b"host") > 1:
+        return "More than one Host header"
+    return None
+
+
 def _url(scope: Scope, headers: dict[str, str], query: str) -> str:
     """The request's URL as sent: the path stays percent-encoded (`a%20b`), as the host's does."""
     host = headers.get("host") or "localhost"
@@ -195,8 +206,9 @@ class HttpFront:
             return
         headers = _request_headers(scope)
         host = headers.get("host")
-        if host is not None and not _HOST.fullmatch(host):
-            await send_problem(send, 400, "Bad request", "Malformed Host header", path)
+        refused = host is not None and _host_problem(scope, host)
+        if refused:
+            await send_problem(send, 400, "Bad request", refused, path)
             return
         # A request without Content-Length or Transfer-Encoding has no body (RFC 9112 §6.3):
         # skip the receive round trip, the common case for the GETs customers send.

@@ -101,6 +101,14 @@ def test_a_malformed_host_is_a_400_before_any_function(devhost: DevhostProcess, 
     assert received.startswith(b"HTTP/1.1 400"), received[:200]
 
 
+def test_two_host_lines_are_a_400_not_the_first_hosts_answer(devhost: DevhostProcess) -> None:
+    # RFC 9110 §7.2, and Kestrel: folded into "a,b" they would serve the first restaurant.
+    request = b"GET /api/echo/1 HTTP/1.1\r\nhost: a\r\nhost: b\r\nconnection: close\r\n\r\n"
+    received = _raw_exchange(devhost, request)
+    assert received.startswith(b"HTTP/1.1 400"), received[:200]
+    assert b"More than one Host header" in received
+
+
 def test_a_request_whose_client_left_mid_body_is_not_invoked(
     devhost: DevhostProcess, http: httpx.Client
 ) -> None:
