@@ -82,7 +82,11 @@ def _check_if_idle(conn: psycopg.Connection) -> None:
 
 def _connection_options() -> dict[str, object]:
     options = " ".join(f"-c {name}={value}" for name, value in SESSION_TIMEOUTS.items())
-    return {"row_factory": dict_row, "options": options, **_KEEPALIVES}
+    # No server-side prepared statements: one would outlive its transaction, planned against
+    # whichever tenant's tables first ran it, and fail another tenant's (or, after a migration,
+    # the same tenant's) query with "cached plan must not change result type". Nothing about a
+    # tenant stays on a pooled connection (design §3); PgBouncer in transaction mode needs it too.
+    return {"row_factory": dict_row, "options": options, "prepare_threshold": None, **_KEEPALIVES}
 
 
 def get_pool() -> ConnectionPool:

@@ -11,8 +11,10 @@ import pytest
 from shared import db
 from shared.config import get_settings
 from shared.events.dispatch import dispatcher
+from tests.conftest import execute
 from tests.order_fixtures import Shop, shop_fixture  # noqa: F401
 from tests.stalling_proxy import run_in_thread
+from tests.storefront_helpers import ok, owner_api
 
 
 @pytest.fixture
@@ -123,3 +125,40 @@ def test_after_a_restart_drops_every_idle_connection_the_next_request_is_served(
             admin.execute("select pg_terminate_backend(%s, 5000)", [pid])
     answer = shop.transition(order, "accepted", 1)
     assert answer.status_code == 200, answer.text
+
+
+def test_a_statement_prepared_for_one_tenant_does_not_break_another_tenants_request(
+    client, tenants, auth_header, single_connection_pool
+) -> None:
+    # Schemas differ during every fleet migration (canaries first): a statement planned on a
+    # pooled connection for A's tables must never answer B's query. psycopg prepares a query on
+    # its sixth run on a connection, and a prepared statement outlives the transaction.
+    a, b = tenants.create(), tenants.create()
+    api_a, api_b = owner_api(client, a, auth_header), owner_api(client, b, auth_header)
+    cat_a = ok(api_a.post("/v1/admin/menu/categories", json={"name": "Pizza"}), 201)
+    cat_b = ok(api_b.post("/v1/admin/menu/categories", json={"name": "Pasta"}), 201)
+    # The next tenant migration (a new column), applied to the canary A but not yet to B.
+    execute(f"alter table {a.schema_name}.menu_categories add column subtitle text")
+    # A's admin reads its category a few times (psycopg prepares a statement on the 6th).
+    for _ in range(8):
+        ok(api_a.get(f"/v1/admin/menu/categories/{cat_a['id']}"))
+    response = api_b.get(f"/v1/admin/menu/categories/{cat_b['id']}")
+    assert response.status_code == 200, response.text
+    assert response.json()["name"] == "Pasta"
+
+
+def test_a_restaurants_next_request_after_a_migration_is_not_a_500(
+    client, tenants, auth_header, single_connection_pool
+) -> None:
+    # A statement prepared before the migration would fail it: "cached plan must not change
+    # result type".
+    a = tenants.create()
+    api = owner_api(client, a, auth_header)
+    category = ok(api.post("/v1/admin/menu/categories", json={"name": "Pizza"}), 201)
+    for _ in range(8):
+        ok(api.get(f"/v1/admin/menu/categories/{category['id']}"))
+    # What the next tenant migration file would do, applied by the fleet run on its own connection.
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as other:
+        other.execute(f"alter table {a.schema_name}.menu_categories add column subtitle text")
+    response = api.get(f"/v1/admin/menu/categories/{category['id']}")
+    assert response.status_code == 200, response.text
