@@ -1,9 +1,11 @@
 """The OData subset the service accepts in a send's `filter` query parameter.
 
 Supported, as the service documents it: the fields `userId`, `connectionId` and `groups`;
-string literals in single quotes (`''` escapes a quote) and `null`; `eq`, `ne`,
-`'<group>' in groups`; `not`, `and`, `or` and parentheses. Anything else is a FilterError, which
-the data plane answers with 400 so a typo never silently reaches everyone.
+string literals in single quotes (`''` escapes a quote), `null`, `true` and `false`; `eq`, `ne`,
+`'<group>' in groups`, `userId in ('a', 'b')`; `not`, `and`, `or` and parentheses. `not` binds
+tighter than a comparison, as in the service, which refuses `not userId eq 'a'` (write
+`not (userId eq 'a')`). Anything else (the service's functions such as `length`, `gt`/`lt`) is a
+FilterError, which the data plane answers with 400 so a typo never silently reaches everyone.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ class FilterError(ValueError):
     """A filter expression outside the supported subset."""
 
 
-_TOKEN = re.compile(r"(?P<space>\s+)|[()]|'(?:[^']|'')*'|[A-Za-z_]\w*")
+_TOKEN = re.compile(r"(?P<space>\s+)|[(),]|'(?:[^']|'')*'|[A-Za-z_]\w*")
 _FIELDS: dict[str, _Operand] = {
     "userId": lambda subject: subject.user_id,
     "connectionId": lambda subject: subject.connection_id,
@@ -106,8 +108,16 @@ class _Parser:
     def _negation_or_group(self) -> Predicate:
         if self._peek() == "not":
             self._take()
+            if self._peek() not in ("(", "not", "true", "false"):
+                raise FilterError(
+                    f"'not' applies to a boolean or a parenthesised expression, in {self._text!r}:"
+                    " write not (...)"
+                )
             inner = self._not()
             return lambda subject: not inner(subject)
+        if self._peek() in ("true", "false"):
+            value = self._take() == "true"
+            return lambda _subject: value
         if self._peek() == "(":
             self._take()
             inner = self._or()
@@ -120,8 +130,11 @@ class _Parser:
         left = self._operand()
         operator = self._take()
         if operator == "in":
+            if self._peek() == "(":
+                values = self._literal_list()
+                return lambda subject: left(subject) in values
             if self._take() != "groups":
-                raise FilterError(f"Only '<group>' in groups is supported, in {self._text!r}.")
+                raise FilterError(f"'in' takes groups or a (list), in {self._text!r}.")
             return lambda subject: left(subject) in subject.groups
         right = self._operand()
         if operator == "eq":
@@ -130,13 +143,29 @@ class _Parser:
             return lambda subject: left(subject) != right(subject)
         raise FilterError(f"Operator {operator!r} is not supported (use eq, ne, in).")
 
-    def _operand(self) -> _Operand:
+    def _literal_list(self) -> set[str | None]:
+        self._take()  # "("
+        values = {self._literal()}
+        while (token := self._take()) == ",":
+            values.add(self._literal())
+        if token != ")":
+            raise FilterError(f"Missing ')' after a list in filter {self._text!r}.")
+        return values
+
+    def _literal(self) -> str | None:
         token = self._take()
         if token.startswith("'"):
-            literal = token[1:-1].replace("''", "'")
-            return lambda _subject: literal
+            return token[1:-1].replace("''", "'")
         if token == "null":
-            return lambda _subject: None
+            return None
+        raise FilterError(f"A list holds literals only, not {token!r}, in {self._text!r}.")
+
+    def _operand(self) -> _Operand:
+        upcoming = self._peek() or ""
+        if upcoming.startswith("'") or upcoming == "null":
+            literal = self._literal()
+            return lambda _subject: literal
+        token = self._take()
         field = _FIELDS.get(token)
         if field is None:
             raise FilterError(

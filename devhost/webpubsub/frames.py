@@ -11,6 +11,7 @@ import base64
 import binascii
 import enum
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -77,11 +78,19 @@ def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not JSON")
 
 
+def _finite(number: str) -> float:
+    # 1e400 is valid JSON, but as a double it is inf, which would go out as `Infinity`.
+    value = float(number)
+    if math.isinf(value):
+        raise ValueError(f"{number} is beyond a double's range")
+    return value
+
+
 def strict_json_loads(text: str) -> Any:
-    """JSON as the service (and a display's JSON.parse) reads it: no NaN or Infinity; ValueError
-    for anything else, deep nesting included."""
+    """JSON as the service (and a display's JSON.parse) reads it: no NaN or Infinity, nor a
+    number too big for a double; ValueError for anything else, deep nesting included."""
     try:
-        return json.loads(text, parse_constant=_not_json)
+        return json.loads(text, parse_constant=_not_json, parse_float=_finite)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
 

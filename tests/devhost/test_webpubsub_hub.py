@@ -560,6 +560,11 @@ def test_nan_is_not_json_from_a_client_or_over_rest(open_client, port: int) -> N
         "Content-Type": "application/json",
     }
     assert httpx.post(url, content=b'{"a": NaN}', headers=headers).status_code == 400
+    # Valid JSON, but beyond a double: relayed, it would go out as `Infinity`.
+    assert httpx.post(url, content=b'{"total": 1e400}', headers=headers).status_code == 400
+    ws.send('{"type":"sendToGroup","group":"nan","dataType":"json","data":1e400,"ackId":2}')
+    ws.send(json.dumps({"type": "ping"}))
+    assert _strict_json(ws.recv(timeout=RECEIVE_TIMEOUT)) == {"type": "pong"}
 
 
 def test_a_long_or_filter_reaches_its_groups(open_client, service) -> None:
@@ -568,6 +573,22 @@ def test_a_long_or_filter_reaches_its_groups(open_client, service) -> None:
     connected(ws)
     service.send_to_all({"x": 1}, filter=" or ".join(f"'g{i}' in groups" for i in range(1200)))
     assert receive(ws)["data"] == {"x": 1}
+
+
+def test_not_lists_and_booleans_in_filters_read_as_the_service_reads_them(
+    open_client, service
+) -> None:
+    # reference-odata-filter: `not` binds tighter than a comparison, so the service refuses
+    # `not userId eq 'a'` (a filter devhost took would fail every send in Azure); `userId in
+    # ('a', 'b')` is a list; true and false are booleans.
+    ws = open_client(JSON_PROTOCOL, user_id="listed", groups=["listgroup"])
+    connected(ws)
+    with pytest.raises(HttpResponseError) as refused:
+        service.send_to_all("x", content_type="text/plain", filter="not userId eq 'other'")
+    assert refused.value.status_code == 400
+    listed = "userId in ('listed', 'other') and 'listgroup' in groups and not false"
+    service.send_to_all("for the listed", content_type="text/plain", filter=listed)
+    assert receive(ws)["data"] == "for the listed"
 
 
 def test_a_refused_request_without_an_ack_id_closes_the_connection(open_client) -> None:
