@@ -34,7 +34,7 @@ from devhost.http_front import ASGIApp, HttpFront, Receive, Scope, Send, send_by
 from devhost.hub_process import HubProcess
 from devhost.identity import JWKS_PATH, DevIdentity
 from devhost.routing import Router
-from devhost.timer_triggers import TimerScheduler
+from devhost.timer_triggers import TableScheduleStatus, TimerScheduler
 from devhost.worker_processes import WorkerGroup, worker_process_count
 from devhost.worker_protocol import WorkerConfig
 
@@ -143,6 +143,7 @@ class DevHost:
             self.functions,
             run_sync=self.run_sync,
             function_timeout_s=self.config.function_timeout_s,
+            status_store=self._timer_status(),
         )
         self.blobs = self._blob_watcher()
         self.front.extra_routes = self._extra_routes()
@@ -176,6 +177,11 @@ class DevHost:
             durable_client_json=self.engine.client_binding_json() if self.engine else None,
         )
         return WorkerGroup(count, config)
+
+    def _timer_status(self) -> TableScheduleStatus | None:
+        if "timerTrigger" not in self._kinds():
+            return None
+        return TableScheduleStatus(os.environ["AzureWebJobsStorage"])
 
     def _blob_watcher(self) -> BlobTriggerWatcher | None:
         if "blobTrigger" not in self._kinds():

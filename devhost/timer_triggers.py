@@ -10,10 +10,13 @@ tried as a .NET TimeSpan (`00:05:00`, `1.00:00:00`), a fixed interval the host a
 Consumption plan. A `%Setting%` schedule is read from that app setting. Times are UTC (the host's
 default when WEBSITE_TIME_ZONE is not set).
 
-The host runs one invocation of a timer function at a time and computes the next occurrence after
-it finishes, so occurrences missed while it ran are skipped; `IsPastDue` tells the function that
-it started later than scheduled. devhost keeps no schedule status between runs, so it does not
-replay an occurrence missed while it was stopped (the host's `useMonitor` does, once).
+The host runs one invocation of a timer function at a time. It computes the next occurrence from
+the run's start (TimerListener.InvokeJobFunction), so an occurrence that fell due during a long
+run fires as soon as the run ends, and only the first of several such. With `useMonitor` (the
+default) it keeps each timer's schedule status (Last, Next, LastUpdated) in storage: on start, a
+Next that has passed (the app was stopped) fires once at once with `IsPastDue`. devhost does the
+same, keeping the status in an Azurite table (`TableScheduleStatus`, `devhosttimerstatus`), and
+also sets `past_due` on a scheduled run that starts more than a second late.
 """
 
 from __future__ import annotations
@@ -214,6 +217,48 @@ class _Timer:
     use_monitor: bool
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last: datetime | None = None
+    next: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ScheduleStatus:
+    last: datetime
+    next: datetime
+    last_updated: datetime
+
+
+class TableScheduleStatus:
+    """Each timer's schedule status in an Azurite table, as the host's StorageScheduleMonitor
+    keeps it in blobs: what lets a restart notice an occurrence missed while it was stopped."""
+
+    TABLE = "devhosttimerstatus"
+
+    def __init__(self, storage_connection: str) -> None:
+        from azure.data.tables import TableServiceClient
+
+        self._service = TableServiceClient.from_connection_string(storage_connection)
+        self._table = self._service.get_table_client(self.TABLE)
+        self._created = False
+
+    def get(self, function: str) -> ScheduleStatus | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        if not self._created:  # on first use: devhost may start before Azurite answers
+            self._service.create_table_if_not_exists(self.TABLE)
+            self._created = True
+        try:
+            row = self._table.get_entity("timers", function)
+        except ResourceNotFoundError:
+            return None
+        return ScheduleStatus(
+            *(datetime.fromisoformat(row[key]) for key in ("Last", "Next", "LastUpdated"))
+        )
+
+    def put(self, function: str, status: ScheduleStatus) -> None:
+        self._table.upsert_entity({
+            "PartitionKey": "timers", "RowKey": function, "Last": status.last.isoformat(),
+            "Next": status.next.isoformat(), "LastUpdated": status.last_updated.isoformat(),
+        })  # fmt: skip
 
 
 def _resolve_schedule(function: str, expression: str) -> Schedule:
@@ -240,8 +285,10 @@ class TimerScheduler:
         run_sync: RunSync,
         past_due_tolerance: float = 1.0,
         function_timeout_s: float | None = None,
+        status_store: TableScheduleStatus | None = None,
     ) -> None:
         self._run_sync = run_sync
+        self._status_store = status_store
         self._timeout = function_timeout_s
         self._manual_runs: set[asyncio.Task[None]] = set()
         self._tolerance = timedelta(seconds=past_due_tolerance)
@@ -299,27 +346,61 @@ class TimerScheduler:
         task.add_done_callback(self._manual_runs.discard)
 
     async def _loop(self, timer: _Timer) -> None:
-        if timer.run_on_startup:
-            await self._fire(timer, due=None)
+        stored = await self._stored_status(timer)
+        timer.next = timer.schedule.next_after(_now())
+        if stored is not None and _now() > stored.next:
+            # Missed while devhost was stopped: once, at once, as the host's CheckPastDueAsync.
+            timer.last = stored.last
+            await self._fire(timer, due=stored.next, past_due=True)
+        elif timer.run_on_startup:
+            await self._fire(timer, due=None, scheduled=True)
         while True:
-            # Computed after each run finishes, so occurrences that passed meanwhile are skipped.
-            due = timer.schedule.next_after(_now())
-            # asyncio may wake a little early; firing before `due` would fire it twice.
+            due = timer.next
+            # asyncio may wake a little early; firing before `due` would fire it twice. A `due`
+            # that passed during the last run fires at once.
             while (delay := (due - _now()).total_seconds()) > 0:
                 await asyncio.sleep(delay)
             await self._fire(timer, due=due)
 
-    async def _fire(self, timer: _Timer, due: datetime | None) -> None:
-        """Invoke under the timer's lock; failures are logged, as the host does, not raised."""
+    async def _stored_status(self, timer: _Timer) -> ScheduleStatus | None:
+        """The status a previous run stored, unless the schedule has changed since."""
+        if self._status_store is None or not timer.use_monitor:
+            return None
+        try:
+            stored = await self._run_sync(self._status_store.get, timer.function)
+        except Exception as error:  # Azurite down: start as the host does without a status.
+            log.warning("timer %s: schedule status not read: %s", timer.function, error)
+            return None
+        # The host treats a Next its schedule would not compute from Last as a schedule change.
+        if stored is None or timer.schedule.next_after(stored.last) != stored.next:
+            return None
+        return stored
+
+    async def _fire(
+        self,
+        timer: _Timer,
+        due: datetime | None,
+        *,
+        past_due: bool | None = None,
+        scheduled: bool | None = None,
+    ) -> None:
+        """Invoke under the timer's lock; failures are logged, as the host does, not raised.
+
+        Scheduled runs (`due` given, or a startup run) move the schedule on from the run's start,
+        as the host does; a manual run (the admin endpoint) leaves it alone.
+        """
+        scheduled = due is not None if scheduled is None else scheduled
         async with timer.lock:
             started = _now()
-            past_due = due is not None and started - due > self._tolerance
+            if past_due is None:
+                past_due = due is not None and started - due > self._tolerance
             status = None
-            if timer.use_monitor:
+            if timer.use_monitor:  # as the host hands it over: the status before this run
+                last = timer.last or datetime.min.replace(tzinfo=UTC)
                 status = {
-                    "Last": (timer.last or datetime.min.replace(tzinfo=UTC)).isoformat(),
-                    "Next": timer.schedule.next_after(started).isoformat(),
-                    "LastUpdated": started.isoformat(),
+                    "Last": last.isoformat(),
+                    "Next": (timer.next or timer.schedule.next_after(started)).isoformat(),
+                    "LastUpdated": last.isoformat(),
                 }
             request = TimerRequest(
                 past_due=past_due, schedule_status=status, schedule={"AdjustForDST": True}
@@ -335,7 +416,19 @@ class TimerScheduler:
                 log.error("'Functions.%s' failed: %s", timer.function, timed_out)
             except Exception:
                 log.exception("'Functions.%s' failed", timer.function)
-            timer.last = started
+            if scheduled:
+                await self._advance(timer, started, early=due is not None and due > started)
+
+    async def _advance(self, timer: _Timer, started: datetime, *, early: bool) -> None:
+        # A run that woke before its due time counts from the due time, or Next would repeat.
+        adjusted = timer.next if early and timer.next is not None else started
+        timer.last, timer.next = adjusted, timer.schedule.next_after(adjusted)
+        if self._status_store is not None and timer.use_monitor:
+            status = ScheduleStatus(timer.last, timer.next, adjusted)
+            try:
+                await self._run_sync(self._status_store.put, timer.function, status)
+            except Exception as error:  # Azurite down: the schedule goes on, unrecorded.
+                log.warning("timer %s: schedule status not saved: %s", timer.function, error)
 
     async def _invoke(self, timer: _Timer, request: TimerRequest) -> None:
         if inspect.iscoroutinefunction(timer.user_function):

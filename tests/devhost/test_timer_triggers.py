@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+import uuid
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -11,9 +13,11 @@ from typing import Any
 import azure.functions as func
 import pytest
 
+import devhost.timer_triggers as timer_triggers
 from devhost.timer_triggers import (
     CronSchedule,
     IntervalSchedule,
+    TableScheduleStatus,
     TimerScheduler,
     parse_schedule,
 )
@@ -29,6 +33,11 @@ async def run_sync(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 def run(coro: Coroutine[Any, Any, Any]) -> Any:
     return asyncio.run(coro)
+
+
+@pytest.fixture
+def storage_connection() -> str:
+    return os.environ["AzureWebJobsStorage"]
 
 
 def cron(expression: str) -> CronSchedule:
@@ -286,3 +295,78 @@ def test_start_runs_a_timer_in_the_background() -> None:
 
     run(scenario())
     assert finished == [True]
+
+
+class FakeClock:
+    """Wall clock shifted by an adjustable offset; devhost's sleeps stay real."""
+
+    def __init__(self, at: datetime) -> None:
+        self.offset = at - datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def set(self, at: datetime) -> None:
+        self.offset = at - datetime.now(UTC)
+
+    def advance(self, delta: timedelta) -> None:
+        self.offset += delta
+
+
+async def run_for(scheduler: TimerScheduler, seconds: float) -> None:
+    task = asyncio.create_task(scheduler.run())
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def test_an_occurrence_missed_while_devhost_was_stopped_runs_past_due_at_start(
+    monkeypatch: pytest.MonkeyPatch, storage_connection: str
+) -> None:
+    # With useMonitor the host keeps each timer's schedule status in storage; on start, an
+    # occurrence missed while it was down runs once, at once, with past_due.
+    store = TableScheduleStatus(storage_connection)
+    name = f"hourly_{uuid.uuid4().hex[:8]}"
+    app = func.FunctionApp()
+    calls: list[bool] = []
+
+    async def hourly(timer: func.TimerRequest) -> None:
+        calls.append(timer.past_due)
+
+    hourly.__name__ = name
+    app.timer_trigger(schedule="0 7 * * * *", arg_name="timer", use_monitor=True)(hourly)
+    functions = app.get_functions()
+
+    clock = FakeClock(datetime(2031, 3, 4, 10, 6, 59, 700_000, tzinfo=UTC))
+    monkeypatch.setattr(timer_triggers, "_now", clock.now)
+    run(run_for(TimerScheduler(functions, run_sync=run_sync, status_store=store), 1.0))
+    assert calls == [False]  # 10:07 ran on time
+
+    # devhost was stopped from 10:30 to 12:30: the 11:07 and 12:07 occurrences were missed.
+    clock.set(datetime(2031, 3, 4, 12, 30, 0, tzinfo=UTC))
+    run(run_for(TimerScheduler(functions, run_sync=run_sync, status_store=store), 1.0))
+    assert calls == [False, True], "no past-due run after the restart"
+
+
+def test_an_occurrence_that_passed_during_a_long_run_is_run_when_it_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The host computes the next occurrence from a run's start (InvokeJobFunction), so one that
+    # fell due during a long run fires as soon as the run ends.
+    app = func.FunctionApp()
+    starts: list[datetime] = []
+    clock = FakeClock(datetime(2031, 3, 4, 9, 59, 59, 700_000, tzinfo=UTC))
+
+    @app.timer_trigger(schedule="0 * * * * *", arg_name="timer")
+    async def sweep(timer: func.TimerRequest) -> None:
+        starts.append(clock.now())
+        if len(starts) == 1:
+            clock.advance(timedelta(seconds=75))  # this sweep takes 75 s: past 10:01:00
+
+    monkeypatch.setattr(timer_triggers, "_now", clock.now)
+    run(run_for(TimerScheduler(app.get_functions(), run_sync=run_sync), 1.5))
+
+    # 10:00 ran; 10:01 fell due during that run and must run once it ended (10:01:15).
+    assert len(starts) == 2, f"runs started at {[s.isoformat() for s in starts]}"
