@@ -9,6 +9,10 @@ Mirrors the Functions host's semantics:
   dies mid-invocation has written no receipt and fires again. Here a receipt is a row in the table
   `devhostblobreceipts` (partition = function, row key = SHA-256 of `container/blob`, properties
   `blob`, `etag`) holding the latest ETag delivered, which answers "seen this name+ETag?" alike.
+  The host also leases a blob while it runs; devhost only asks the table again before delivering,
+  so two devhosts on one account that find a new version at the same moment may both deliver it.
+- Each attempt reads the blob afresh: one deleted meanwhile is dropped without a poison entry,
+  one overwritten meanwhile is left to the next scan, which delivers the new version.
 - Retries and poison blobs. A failing invocation is tried 5 times in all (`maxDequeueCount`); then
   the host queues a message on `webjobs-blobtrigger-poison`, keeps the receipt and stops. Here the
   tries back off exponentially without holding a concurrency slot, and the last failure goes to
@@ -56,6 +60,7 @@ _MAX_CONCURRENT = 16
 _MAX_ERROR_CHARS = 4000
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[^{}]+|[{}]")
 _PARAM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SETTING = re.compile(r"%([^%]+)%")
 
 
 @dataclass(frozen=True)
@@ -151,6 +156,31 @@ def _trigger_binding(function: str, builder: Any) -> dict[str, Any]:
     return trigger
 
 
+def _input_stream(blob: str, uri: str, data: bytes, props: BlobProperties) -> InputStream:
+    properties = {
+        "ContentLength": props.size,
+        "ContentType": props.content_settings.content_type,
+        "ETag": _etag(props.etag),
+        "LastModified": props.last_modified.isoformat(),
+    }
+    return InputStream(
+        data=data, name=blob, uri=uri, length=len(data), blob_properties=properties,
+        metadata=dict(props.metadata or {}),
+    )  # fmt: skip
+
+
+def _resolve_settings(function: str, path: str) -> str:
+    """`%Setting%` in a trigger path, read from the app settings as the host resolves it."""
+
+    def setting(match: re.Match[str]) -> str:
+        value = os.environ.get(match.group(1))
+        if not value:
+            raise ValueError(f"function {function!r}: path setting {match.group()!r} is not set")
+        return value
+
+    return _SETTING.sub(setting, path)
+
+
 def _etag(value: str) -> str:
     """Listings give ETags bare and download headers give them quoted; compare them bare."""
     return value.strip('"')
@@ -191,7 +221,7 @@ class BlobTriggerWatcher:
             name = builder.get_function_name()
             trigger = _trigger_binding(name, builder)
             conn = _connection_string(trigger.get("connection"), storage_connection, name)
-            path = BlobPath.parse(trigger["path"])
+            path = BlobPath.parse(_resolve_settings(name, trigger["path"]))
             if conn not in services:  # One client (and connection pool) per storage account.
                 services[conn] = BlobServiceClient.from_connection_string(conn)
             self._triggers.append(
@@ -202,21 +232,15 @@ class BlobTriggerWatcher:
         self._tasks: set[asyncio.Task[BlobInvocation | None]] = set()
         # function name -> {"container/blob": ETag delivered}; loaded from the table on first use.
         self._receipts: dict[str, dict[str, str]] | None = None
+        self._scan_errors: dict[str, str] = {}  # function (or "*") -> last error logged
 
     async def run(self) -> None:
         """Poll until cancelled (returns at once if there are no blob triggers)."""
         if not self._triggers:  # Nothing to watch: leave storage alone.
             return
-        last_error = ""
         try:
             while True:
-                try:
-                    await self._scan()
-                    last_error = ""
-                except Exception as exc:  # Azurite down or restarting: keep polling, log once.
-                    if str(exc) != last_error:
-                        log.warning("blob trigger scan failed, retrying: %s", exc)
-                    last_error = str(exc)
+                await self._scan()
                 await asyncio.sleep(self._poll_interval)
         finally:
             for task in self._tasks:
@@ -229,11 +253,25 @@ class BlobTriggerWatcher:
         return [result for result in results if result is not None]
 
     async def _scan(self) -> list[asyncio.Task[BlobInvocation | None]]:
-        """List every trigger's container and start an invocation per undelivered blob version."""
-        receipts = await self._load_receipts()
+        """List every trigger's container and start an invocation per undelivered blob version.
+
+        A trigger whose listing fails (Azurite restarting, a container name Azure refuses) is
+        logged once per distinct error and skipped; the others go on, as the host's listeners do.
+        """
+        try:
+            receipts = await self._load_receipts()
+        except Exception as exc:
+            self._note_scan_error("*", exc)
+            return []
         started = []
         for trigger in self._triggers:
-            for blob_name, etag in await self._run_sync(self._list, trigger):
+            try:
+                listing = await self._run_sync(self._list, trigger)
+            except Exception as exc:
+                self._note_scan_error(trigger.function, exc)
+                continue
+            self._scan_errors.pop(trigger.function, None)
+            for blob_name, etag in listing:
                 blob = f"{trigger.path.container}/{blob_name}"
                 key = (trigger.function, blob)
                 if receipts[trigger.function].get(blob) == etag or key in self._in_flight:
@@ -247,6 +285,11 @@ class BlobTriggerWatcher:
                 self._tasks.add(task)
                 started.append(task)
         return started
+
+    def _note_scan_error(self, function: str, exc: Exception) -> None:
+        if self._scan_errors.get(function) != str(exc):
+            log.warning("blob trigger scan for %s failed, retrying: %s", function, exc)
+        self._scan_errors[function] = str(exc)
 
     def _finished(self, task: asyncio.Task[BlobInvocation | None], key: tuple[str, str]) -> None:
         """Release the blob for later scans and surface bookkeeping errors."""
@@ -289,37 +332,36 @@ class BlobTriggerWatcher:
     async def _deliver(
         self, trigger: _Trigger, blob_name: str, binding_data: dict[str, str]
     ) -> BlobInvocation | None:
-        """Invoke with retries and backoff; write the receipt (and poison row) when done."""
+        """Invoke with retries and backoff; write the receipt (and poison row) when done.
+
+        Every attempt reads the blob afresh, as the host does: one deleted meanwhile is dropped
+        (no poison), and one overwritten meanwhile is left to the next scan, which delivers the
+        new version, instead of retrying with bytes that are no longer there.
+        """
         blob = f"{trigger.path.container}/{blob_name}"
-        try:
-            async with self._slots:
-                data, uri, props = await self._run_sync(self._download, trigger, blob_name)
-        except ResourceNotFoundError:  # Deleted between listing and download: nothing to deliver.
-            return None
-        # The receipt names the ETag of the bytes delivered, which may be newer than the listing's.
-        etag = _etag(props.etag)
-        properties = {
-            "ContentLength": props.size,
-            "ContentType": props.content_settings.content_type,
-            "ETag": etag,
-            "LastModified": props.last_modified.isoformat(),
-        }
+        delivering: str | None = None
         error = ""
         for attempt in range(1, self._max_attempts + 1):
-            stream = InputStream(
-                data=data,
-                name=blob,
-                uri=uri,
-                length=len(data),
-                blob_properties=properties,
-                metadata=dict(props.metadata or {}),
-            )
+            try:
+                async with self._slots:
+                    data, uri, props = await self._run_sync(self._download, trigger, blob_name)
+            except ResourceNotFoundError:  # Deleted since it was listed: nothing to deliver.
+                return None
+            # The receipt names the ETag of the bytes delivered, maybe newer than the listing's.
+            etag = _etag(props.etag)
+            if delivering is None:
+                delivering = etag
+                if await self._receipted_elsewhere(trigger.function, blob, etag):
+                    return None
+            elif etag != delivering:
+                return None
             log.info(
                 "Executing 'Functions.%s' (Reason='New blob detected: %s', attempt %d, %s)",
                 trigger.function, blob, attempt, binding_data,
             )  # fmt: skip
             try:
                 async with self._slots:
+                    stream = _input_stream(blob, uri, data, props)
                     await within_function_timeout(self._call(trigger, stream), self._timeout)
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS]
@@ -330,6 +372,7 @@ class BlobTriggerWatcher:
                 continue
             await self._receipt(trigger.function, blob, etag)
             return BlobInvocation(trigger.function, blob, etag, binding_data, attempt, True)
+        # Every attempt read the same version (`etag`; max_attempts >= 1).
         log.error(
             "'Functions.%s' failed %d times for %s (ETag %s); recorded as poison in %s: %s",
             trigger.function, self._max_attempts, blob, etag, POISON_TABLE, error,
@@ -339,6 +382,23 @@ class BlobTriggerWatcher:
         return BlobInvocation(
             trigger.function, blob, etag, binding_data, self._max_attempts, False, error
         )
+
+    async def _receipted_elsewhere(self, function: str, blob: str, etag: str) -> bool:
+        """Whether another devhost on this storage account already delivered this version.
+
+        Receipts are read once at start; a second watcher (another devhost, a test's) writes
+        them too, so the table is asked again before a version is delivered. Two watchers that
+        pick up a new version at the same moment may still both deliver it (at least once).
+        """
+        table = self._tables.get_table_client(RECEIPTS_TABLE)
+        try:
+            row = await self._run_sync(table.get_entity, function, _row_key(blob))
+        except ResourceNotFoundError:
+            return False
+        if row["etag"] != etag:
+            return False
+        (await self._load_receipts())[function][blob] = etag
+        return True
 
     async def _call(self, trigger: _Trigger, stream: InputStream) -> None:
         kwargs = {trigger.param: stream}

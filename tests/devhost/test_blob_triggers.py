@@ -254,3 +254,123 @@ def test_a_call_over_function_timeout_is_a_failed_attempt(
     (result,) = run(asyncio.wait_for(watcher.poll_once(), 10))
     assert not result.succeeded and result.attempts == 2 and len(calls) == 2
     assert "functionTimeout" in (result.error or "")
+
+
+def poison_rows(connection: str, blob: str) -> list[dict[str, Any]]:
+    tables = TableServiceClient.from_connection_string(connection)
+    tables.create_table_if_not_exists(POISON_TABLE)
+    table = tables.get_table_client(POISON_TABLE)
+    return list(table.query_entities("blob eq @blob", parameters={"blob": blob}))
+
+
+def test_a_second_devhost_on_the_same_azurite_does_not_fire_again_for_a_processed_blob(
+    connection: str, container: str, blobs: BlobServiceClient
+) -> None:
+    # The host reads a blob's receipt in storage before it fires: a second devhost sharing the
+    # Azurite account must not deliver again what the first one already delivered.
+    calls: list[bytes] = []
+    app = func.FunctionApp()
+
+    @app.blob_trigger(arg_name="blob", path=f"{container}/{{name}}", connection=DEFAULT_CONNECTION)
+    def on_upload(blob: func.InputStream) -> None:
+        calls.append(blob.read())
+
+    functions = app.get_functions()
+    first, second = watcher_for(functions, connection), watcher_for(functions, connection)
+    # Both devhosts are up and have scanned the (still empty) container once.
+    assert run(first.poll_once()) == [] and run(second.poll_once()) == []
+
+    upload(blobs, container, "menu.csv", b"v1")
+    assert len(run(first.poll_once())) == 1
+    assert calls == [b"v1"]
+
+    repeated = run(second.poll_once())
+    assert [r.blob for r in repeated] == [], "the second devhost delivered the blob again"
+    assert calls == [b"v1"]
+
+
+def test_a_blob_deleted_during_retry_backoff_is_not_retried_nor_poisoned(
+    connection: str, container: str, blobs: BlobServiceClient
+) -> None:
+    # The host reads the blob again for every attempt and drops the message once it is gone.
+    calls: list[bytes] = []
+    app = func.FunctionApp()
+
+    @app.blob_trigger(arg_name="blob", path=f"{container}/{{name}}", connection=DEFAULT_CONNECTION)
+    def on_upload(blob: func.InputStream) -> None:
+        calls.append(blob.read())
+        # The upload is withdrawn (deleted) while this attempt fails on a transient error.
+        blobs.get_blob_client(container, "withdrawn.txt").delete_blob()
+        raise RuntimeError("database unavailable")
+
+    watcher = watcher_for(app.get_functions(), connection)
+    upload(blobs, container, "withdrawn.txt", b"gone soon")
+    run(watcher.poll_once())
+
+    assert calls == [b"gone soon"], f"invoked {len(calls)} times for a deleted blob"
+    assert poison_rows(connection, f"{container}/withdrawn.txt") == []
+
+
+def test_a_retry_after_the_blob_was_overwritten_does_not_replay_the_old_content(
+    connection: str, container: str, blobs: BlobServiceClient
+) -> None:
+    # The host sees the ETag changed, drops the old message and delivers the new version only.
+    calls: list[bytes] = []
+    app = func.FunctionApp()
+
+    @app.blob_trigger(arg_name="blob", path=f"{container}/{{name}}", connection=DEFAULT_CONNECTION)
+    def on_upload(blob: func.InputStream) -> None:
+        data = blob.read()
+        calls.append(data)
+        if data == b"v1" and len(calls) == 1:
+            # A corrected file replaces the first one while its first attempt fails.
+            upload(blobs, container, "prices.csv", b"v2")
+            raise RuntimeError("transient failure")
+
+    watcher = watcher_for(app.get_functions(), connection)
+    upload(blobs, container, "prices.csv", b"v1")
+    run(watcher.poll_once())
+    run(watcher.poll_once())
+
+    assert calls == [b"v1", b"v2"], f"invocations saw {calls}"
+
+
+def test_an_app_setting_in_the_trigger_path_is_resolved(
+    monkeypatch: pytest.MonkeyPatch, connection: str, container: str, blobs: BlobServiceClient
+) -> None:
+    # The host resolves `%Setting%` in a trigger path from the app settings.
+    monkeypatch.setenv("REVIEW_UPLOADS_CONTAINER", container)
+    calls: list[str] = []
+    app = func.FunctionApp()
+
+    @app.blob_trigger(
+        arg_name="blob", path="%REVIEW_UPLOADS_CONTAINER%/{name}", connection=DEFAULT_CONNECTION
+    )
+    def on_upload(blob: func.InputStream) -> None:
+        calls.append(blob.name or "")
+
+    upload(blobs, container, "logo.png", b"png")
+    watcher = watcher_for(app.get_functions(), connection)
+    run(watcher.poll_once())
+    assert calls == [f"{container}/logo.png"]
+
+
+def test_a_trigger_whose_container_cannot_be_listed_does_not_stop_the_others(
+    connection: str, container: str, blobs: BlobServiceClient, caplog
+) -> None:
+    # As the host's listeners: each trigger is watched on its own.
+    calls: list[str] = []
+    app = func.FunctionApp()
+
+    @app.blob_trigger(arg_name="blob", path="Not_A_Container/{name}", connection=DEFAULT_CONNECTION)
+    def broken(blob: func.InputStream) -> None:
+        calls.append("broken")
+
+    @app.blob_trigger(arg_name="blob", path=f"{container}/{{name}}", connection=DEFAULT_CONNECTION)
+    def working(blob: func.InputStream) -> None:
+        calls.append(blob.name or "")
+
+    upload(blobs, container, "a.txt", b"a")
+    run(watcher_for(app.get_functions(), connection).poll_once())
+    assert calls == [f"{container}/a.txt"]
+    assert "blob trigger scan for broken failed" in caplog.text
