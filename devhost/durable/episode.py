@@ -162,12 +162,40 @@ def _fail(orc: Orchestration, plan: Plan, message: str) -> None:
     plan.result = json.dumps(f"Orchestrator function '{orc.record.name}' failed: {message}")
 
 
+def signature(action: dict) -> str:
+    """What the history records of an action, as DTFx compares it on replay (type and name)."""
+    kind = action["actionType"]
+    if kind in _ACTIVITY_CALLS:
+        return f"activity {action['functionName']!r}"
+    if kind in _SUB_CALLS:
+        return f"sub-orchestration {action['functionName']!r}"
+    if kind == ActionType.CREATE_TIMER:
+        return "timer"
+    return f"action {int(kind)}"
+
+
+def _replay_mismatch(books: Bookkeeping, actions: list[dict]) -> str | None:
+    """The host's NonDeterministicOrchestrationException: a replay that yields another action
+    where the history recorded one (code changed under a running instance, or branching on the
+    clock or random) would otherwise get that action's recorded result."""
+    for index, recorded in enumerate(books.signatures[: len(actions)]):
+        replayed = signature(actions[index])
+        if replayed != recorded:
+            return (
+                f"Non-Deterministic workflow detected: action {index} of the history is "
+                f"{recorded}, but the replay scheduled {replayed}"
+            )
+    return None
+
+
 def finish(orc: Orchestration, plan: Plan, state: OrchestratorState, now: datetime) -> Plan:
     """Turn the SDK's new actions into history and work; settle the outcome."""
     books = orc.books
     plan.custom_status = None if state.custom_status is None else json.dumps(state.custom_status)
     if state.error is not None:
         _fail(orc, plan, state.error)
+    elif (mismatch := _replay_mismatch(books, state.actions)) is not None:
+        _fail(orc, plan, mismatch)
     next_input: str | None = None
     continues = False
     for index in range(books.action_count, len(state.actions)):
@@ -177,6 +205,8 @@ def finish(orc: Orchestration, plan: Plan, state: OrchestratorState, now: dateti
             _fail(orc, plan, UNSUPPORTED[kind])
         if plan.outcome is not None:
             break  # a failing episode schedules nothing
+        if len(books.signatures) == index:  # (episodes stored before signatures have none)
+            books.signatures.append(signature(action))
         task_id = books.seq
         if takes_sequence_id(action):
             books.seq += 1

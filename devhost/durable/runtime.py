@@ -249,16 +249,22 @@ class Runtime:
         return plan, row
 
     async def _drop_inbox(self, orc: Orchestration, items: list[InboxItem], wait: bool) -> None:
-        """Delete the inbox rows an episode consumed."""
+        """Delete the inbox rows an episode consumed, and any an earlier deletion left."""
         # The committed episode lists what it consumed, so deleting may lag behind, except at
-        # the end of an execution: the next one (or a restart) must not see these rows.
-        keys = [item.key for item in items if item.key is not None]
-        if not keys:
+        # the end of an execution: the next one (or a restart) must not see these rows, and a
+        # new execution would read one an earlier episode consumed as a fresh message.
+        orc.undeleted.update(item.key for item in items if item.key is not None)
+        if not orc.undeleted:
             return
+        keys = sorted(orc.undeleted)
         if wait:
-            await self.store.delete_inbox(orc.instance_id, keys)
+            await self._delete_consumed(orc, keys)
         else:
-            self.spawn(self.store.delete_inbox(orc.instance_id, keys))
+            self.spawn(self._delete_consumed(orc, keys))
+
+    async def _delete_consumed(self, orc: Orchestration, keys: list[str]) -> None:
+        await self.store.delete_inbox(orc.instance_id, keys)
+        orc.undeleted.difference_update(keys)
 
     def _apply(self, orc: Orchestration, events: list[dict]) -> None:
         """Make committed events part of the replayed history."""

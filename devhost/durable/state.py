@@ -61,6 +61,9 @@ class Bookkeeping:
     timers: dict[int, int] = field(default_factory=dict)  # open user timer id -> action index
     cancelled: set[int] = field(default_factory=set)  # user timers the orchestrator cancelled
     open: set[int] = field(default_factory=set)  # ids awaiting a completion (drops duplicates)
+    # What each action turned into history was ("activity:name", "sub:name", "timer", ...), by
+    # action index: a replay that yields something else is non-deterministic.
+    signatures: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         """A JSON snapshot stored with every episode."""
@@ -72,6 +75,7 @@ class Bookkeeping:
             "timers": {str(k): v for k, v in self.timers.items()},
             "cancelled": sorted(self.cancelled),
             "open": sorted(self.open),
+            "signatures": self.signatures,
         }
 
     @classmethod
@@ -85,6 +89,7 @@ class Bookkeeping:
             timers={int(k): v for k, v in data["timers"].items()},
             cancelled=set(data["cancelled"]),
             open=set(data["open"]),
+            signatures=list(data.get("signatures", [])),  # absent in episodes stored before
         )
 
 
@@ -104,6 +109,9 @@ class Orchestration:
         # An end of this execution that is committed, with what still has to follow it (the
         # consumed inbox rows to delete, the outcome, the result), until that has all happened.
         self.ending: tuple[list[InboxItem], str, str | None] | None = None
+        # Inbox rows committed episodes consumed whose deletion has not been confirmed: all are
+        # deleted (waited for) before the execution ends, so the next one never sees them.
+        self.undeleted: set[str] = set()
 
     @property
     def instance_id(self) -> str:
@@ -148,6 +156,7 @@ class Orchestration:
                 event["IsPlayed"] = True
                 self.history.append(event)
         self.episodes = len(episodes)
+        self.undeleted = {key for episode in episodes for key in episode["consumed"]}
         if episodes:
             self.books = Bookkeeping.from_json(episodes[-1]["books"])
             self.record.custom_status = episodes[-1]["customStatus"]
