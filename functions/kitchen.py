@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Literal
 
 import azure.functions as func
 import psycopg
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
 from functions.http import Call, endpoint, json_response
 from shared import errors
@@ -16,7 +16,7 @@ from shared.events.groups import kitchen_group, station_group
 from shared.events.outbox import events_after
 from shared.events.publisher import PublishError, client_url
 from shared.orders.current_menu import current_menu
-from shared.orders.models import PRINTABLE_TEXT
+from shared.orders.models import Note
 from shared.orders.queries import MAX_KITCHEN_TICKETS, kitchen_tickets
 from shared.orders.state_machine import OPEN_STATUSES, STATUSES, transition_order
 from shared.versioning import Expected, ExpectedVersion, required_version, version_etag
@@ -47,9 +47,8 @@ class EventsQuery(BaseModel):
     limit: int = Field(100, ge=1, le=MAX_EVENTS_PAGE)
 
 
-Reason = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=200, pattern=PRINTABLE_TEXT)
-]
+# A cancel reason reads like a line's note: up to 200 characters, no control characters.
+Reason = Note
 
 
 class TransitionIn(BaseModel):

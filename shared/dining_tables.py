@@ -6,16 +6,17 @@ import uuid
 from typing import Annotated, Any
 
 import psycopg
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from shared import errors
-from shared.orders.models import PRINTABLE_TEXT
 from shared.tables_qr import table_token
+from shared.text_rules import check_single_line
 from shared.versioning import Expected, ExpectedVersion
 
 Label = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=PRINTABLE_TEXT),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=40),
+    AfterValidator(check_single_line),
 ]
 MAX_TABLES = 500
 

@@ -256,3 +256,91 @@ def test_a_phone_that_is_no_number_is_refused_in_words(shop: Shop, phone: str) -
     response = shop.post_order(body)
     assert response.status_code == 422
     assert "must be a phone number" in response.json()["detail"]
+
+
+def _many_toppings_menu(count: int) -> dict:
+    return {
+        "categories": [
+            {
+                "name": "Bowls",
+                "items": [
+                    {
+                        "name": "Build your bowl",
+                        "price": 500,
+                        "modifier_groups": [
+                            {
+                                "name": "Toppings",
+                                "min": 0,
+                                "max": count,
+                                "free_quantity": 0,
+                                "options": [
+                                    {"name": f"Topping {i:02d}", "price_delta": 10}
+                                    for i in range(count)
+                                ],
+                            }
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
+
+
+def test_a_line_takes_as_many_options_as_its_groups_allow(client, tenants, auth_header) -> None:
+    # The group's max is the rule (the menu allows up to 50): no smaller cap of the order's own.
+    shop = open_shop(client, tenants, auth_header, menu=_many_toppings_menu(40))
+    item = shop.menu.items["Build your bowl"]
+    toppings = [shop.menu.option(f"Build your bowl/Toppings/Topping {i:02d}") for i in range(31)]
+    body = shop.order_body({"item_id": item, "quantity": 1, "option_ids": toppings})
+    response = shop.post_order(body)
+    assert response.status_code == 201, response.text
+    # 500 + 31 * 10, 20 % exclusive tax.
+    assert response.json()["totals"]["subtotal"] == 810
+
+
+def test_menu_ids_in_upper_case_are_the_same_uuids(module_shop: Shop) -> None:
+    # Swift's Codable sends UUID.uuidString, upper case: the same ids, as on every other route.
+    shop = module_shop
+    line = shop.pizza_line("Ham")
+    # The admin API reads the same id in upper case as this item.
+    admin = shop.client.get(
+        f"/api/v1/admin/menu/items/{line['item_id'].upper()}", host=shop.host, headers=shop.owner()
+    )
+    assert admin.status_code == 200, admin.text
+    line["item_id"] = line["item_id"].upper()
+    line["option_ids"] = [option.upper() for option in line["option_ids"]]
+    response = shop.post_order(shop.order_body(line))
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize("name", ["\u200b", "\u200b\u2060\ufeff"])
+def test_a_pickup_name_that_shows_as_nothing_is_refused(module_shop: Shop, name: str) -> None:
+    # The kitchen calls this name out: one that shows as nothing is refused, as menu names are.
+    shop = module_shop
+    body = shop.order_body(shop.pizza_line())
+    body["fulfilment"]["name"] = name
+    response = shop.post_order(body)
+    assert response.status_code == 422, response.text
+
+
+@pytest.mark.parametrize(
+    "path,value",
+    [
+        ("fulfilment.name", "A\x85da"),
+        ("fulfilment.name", "Ada\x9b31m"),
+        ("fulfilment.name", "Ada\u2028Lovelace"),
+        ("lines[0].note", "no cheese\x9b2J"),
+    ],
+)
+def test_order_text_with_c1_controls_is_refused(module_shop: Shop, path: str, value: str) -> None:
+    # C1 controls (a terminal escape's start) have no place on a ticket; nor has a line
+    # separator in the one-line pickup name.
+    shop = module_shop
+    body = shop.order_body(shop.pizza_line())
+    if path == "fulfilment.name":
+        body["fulfilment"]["name"] = value
+    else:
+        body["lines"][0]["note"] = value
+    response = shop.post_order(body)
+    assert response.status_code == 422, response.text
+    assert path in [error["path"] for error in response.json()["errors"]]

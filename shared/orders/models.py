@@ -3,27 +3,42 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
+from shared.menus.models import MAX_GROUPS_PER_ITEM, MAX_OPTIONS_PER_GROUP
 from shared.phone_numbers import Phone
+from shared.text_rules import check_multi_line, check_single_line
 
 MAX_LINES = 50
 MAX_QUANTITY = 99
-MAX_OPTIONS_PER_LINE = 30
+# As many as the largest item the menu allows can take; each group's max is the real rule.
+MAX_OPTIONS_PER_LINE = MAX_GROUPS_PER_ITEM * MAX_OPTIONS_PER_GROUP
 MAX_TIP = 10_000_000
 
-# Control characters (NUL above all, which Postgres text cannot hold) have no place in a note or
-# a name; tabs and line breaks are fine.
-PRINTABLE_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+# The kitchen reads these: no control characters (NUL above all, which Postgres text cannot
+# hold); a name is one visible line, a note may break lines.
 Note = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=200, pattern=PRINTABLE_TEXT)
+    str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(check_multi_line)
 ]
 Name = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=80, pattern=PRINTABLE_TEXT),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=80),
+    AfterValidator(check_single_line),
 ]
-Ref = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+def _menu_id(value: str) -> str:
+    """A menu id in the snapshot's spelling: clients may send a UUID in upper case (Swift)."""
+    try:
+        return str(UUID(value))
+    except ValueError:
+        raise PydanticCustomError("menu_id", "must be a menu id (a UUID)") from None
+
+
+Ref = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_menu_id)]
 
 
 class OrderLineIn(BaseModel):
