@@ -13,8 +13,10 @@ default when WEBSITE_TIME_ZONE is not set).
 The host runs one invocation of a timer function at a time. It computes the next occurrence from
 the run's start (TimerListener.InvokeJobFunction), so an occurrence that fell due during a long
 run fires as soon as the run ends, and only the first of several such. With `useMonitor` (the
-default) it keeps each timer's schedule status (Last, Next, LastUpdated) in storage: on start, a
-Next that has passed (the app was stopped) fires once at once with `IsPastDue`. devhost does the
+default, turned off for schedules that fire more than once a minute) it keeps each timer's
+schedule status (Last, Next, LastUpdated) in storage from its first start: on start, a Next that
+has passed (the app was stopped) fires once at once with `IsPastDue`, a Next still ahead is
+where the schedule resumes, and a status the schedule would not compute is a schedule change. devhost does the
 same, keeping the status in an Azurite table (`TableScheduleStatus`, `devhosttimerstatus`), and
 also sets `past_due` on a scheduled run that starts more than a second late.
 """
@@ -261,6 +263,16 @@ class TableScheduleStatus:
         })  # fmt: skip
 
 
+_NEVER = datetime.min.replace(tzinfo=UTC)  # the host's `default(DateTime)` for Last
+
+
+def _frequent(schedule: Schedule) -> bool:
+    """Fires more than once a minute: the host then keeps no schedule status, even with
+    useMonitor (TimerSchedule.ShouldDisableScheduleMonitor), so such a timer is never past due."""
+    first = schedule.next_after(_now())
+    return schedule.next_after(first) - first < timedelta(minutes=1)
+
+
 def _resolve_schedule(function: str, expression: str) -> Schedule:
     """Resolve a `%Setting%` schedule from the app settings, then parse it."""
     setting = _SETTING.fullmatch(expression)
@@ -311,13 +323,14 @@ class TimerScheduler:
                     raise ValueError(
                         f"function {name!r}: devhost cannot supply parameter {parameter.name!r}"
                     )
+            schedule = _resolve_schedule(name, trigger["schedule"])
             self._timers[name] = _Timer(
                 function=name,
                 param=trigger["name"],
                 user_function=user_function,
-                schedule=_resolve_schedule(name, trigger["schedule"]),
+                schedule=schedule,
                 run_on_startup=bool(trigger.get("runOnStartup", False)),
-                use_monitor=bool(trigger.get("useMonitor", True)),
+                use_monitor=bool(trigger.get("useMonitor", True)) and not _frequent(schedule),
             )
 
     async def run(self) -> None:
@@ -346,11 +359,18 @@ class TimerScheduler:
         task.add_done_callback(self._manual_runs.discard)
 
     async def _loop(self, timer: _Timer) -> None:
-        stored = await self._stored_status(timer)
-        timer.next = timer.schedule.next_after(_now())
-        if stored is not None and _now() > stored.next:
+        now = _now()
+        stored = await self._stored_status(timer, now)
+        if stored is None:
+            timer.next = timer.schedule.next_after(now)
+            # As the host's monitor: a first status at start, so an occurrence missed before the
+            # timer ever ran is made up at the next start too.
+            await self._save_status(timer, ScheduleStatus(_NEVER, timer.next, now))
+        else:
+            timer.last = None if stored.last == _NEVER else stored.last
+            timer.next = stored.next  # an interval resumes where it was, not a whole one later
+        if stored is not None and now > stored.next:
             # Missed while devhost was stopped: once, at once, as the host's CheckPastDueAsync.
-            timer.last = stored.last
             await self._fire(timer, due=stored.next, past_due=True)
         elif timer.run_on_startup:
             await self._fire(timer, due=None, scheduled=True)
@@ -362,8 +382,8 @@ class TimerScheduler:
                 await asyncio.sleep(delay)
             await self._fire(timer, due=due)
 
-    async def _stored_status(self, timer: _Timer) -> ScheduleStatus | None:
-        """The status a previous run stored, unless the schedule has changed since."""
+    async def _stored_status(self, timer: _Timer, now: datetime) -> ScheduleStatus | None:
+        """The status stored before, unless the schedule has changed since (or none is kept)."""
         if self._status_store is None or not timer.use_monitor:
             return None
         try:
@@ -371,8 +391,12 @@ class TimerScheduler:
         except Exception as error:  # Azurite down: start as the host does without a status.
             log.warning("timer %s: schedule status not read: %s", timer.function, error)
             return None
-        # The host treats a Next its schedule would not compute from Last as a schedule change.
-        if stored is None or timer.schedule.next_after(stored.last) != stored.next:
+        if stored is None:
+            return None
+        # The host treats a Next its schedule would not compute from Last (from LastUpdated
+        # for a timer that never ran) as a schedule change: no past-due run, a fresh status.
+        since = stored.last_updated if stored.last == _NEVER else stored.last
+        if timer.schedule.next_after(since) != stored.next:
             return None
         return stored
 
@@ -396,7 +420,7 @@ class TimerScheduler:
                 past_due = due is not None and started - due > self._tolerance
             status = None
             if timer.use_monitor:  # as the host hands it over: the status before this run
-                last = timer.last or datetime.min.replace(tzinfo=UTC)
+                last = timer.last or _NEVER
                 status = {
                     "Last": last.isoformat(),
                     "Next": (timer.next or timer.schedule.next_after(started)).isoformat(),
@@ -423,12 +447,15 @@ class TimerScheduler:
         # A run that woke before its due time counts from the due time, or Next would repeat.
         adjusted = timer.next if early and timer.next is not None else started
         timer.last, timer.next = adjusted, timer.schedule.next_after(adjusted)
-        if self._status_store is not None and timer.use_monitor:
-            status = ScheduleStatus(timer.last, timer.next, adjusted)
-            try:
-                await self._run_sync(self._status_store.put, timer.function, status)
-            except Exception as error:  # Azurite down: the schedule goes on, unrecorded.
-                log.warning("timer %s: schedule status not saved: %s", timer.function, error)
+        await self._save_status(timer, ScheduleStatus(timer.last, timer.next, adjusted))
+
+    async def _save_status(self, timer: _Timer, status: ScheduleStatus) -> None:
+        if self._status_store is None or not timer.use_monitor:
+            return
+        try:
+            await self._run_sync(self._status_store.put, timer.function, status)
+        except Exception as error:  # Azurite down: the schedule goes on, unrecorded.
+            log.warning("timer %s: schedule status not saved: %s", timer.function, error)
 
     async def _invoke(self, timer: _Timer, request: TimerRequest) -> None:
         if inspect.iscoroutinefunction(timer.user_function):

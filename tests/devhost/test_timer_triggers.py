@@ -17,6 +17,7 @@ import devhost.timer_triggers as timer_triggers
 from devhost.timer_triggers import (
     CronSchedule,
     IntervalSchedule,
+    ScheduleStatus,
     TableScheduleStatus,
     TimerScheduler,
     parse_schedule,
@@ -370,3 +371,76 @@ def test_an_occurrence_that_passed_during_a_long_run_is_run_when_it_ends(
 
     # 10:00 ran; 10:01 fell due during that run and must run once it ended (10:01:15).
     assert len(starts) == 2, f"runs started at {[s.isoformat() for s in starts]}"
+
+
+def timer_app(name: str, schedule: str, calls: list[bool]) -> list[Any]:
+    app = func.FunctionApp()
+
+    async def timer_function(timer: func.TimerRequest) -> None:
+        calls.append(timer.past_due)
+
+    timer_function.__name__ = name
+    # As functions/order_timers.py declares its timers: useMonitor not given.
+    app.timer_trigger(schedule=schedule, arg_name="timer", run_on_startup=False)(timer_function)
+    return app.get_functions()
+
+
+def test_a_sub_minute_timer_gets_no_past_due_run_when_devhost_restarts(
+    monkeypatch: pytest.MonkeyPatch, storage_connection: str
+) -> None:
+    # The host keeps no status for a timer that fires more than once a minute (the outbox
+    # sweep's `*/10 * * * * *`), useMonitor or not (TimerSchedule.ShouldDisableScheduleMonitor).
+    store = TableScheduleStatus(storage_connection)
+    calls: list[bool] = []
+    functions = timer_app(f"sweep_{uuid.uuid4().hex[:8]}", "*/10 * * * * *", calls)
+    clock = FakeClock(datetime(2031, 3, 4, 10, 0, 9, 700_000, tzinfo=UTC))
+    monkeypatch.setattr(timer_triggers, "_now", clock.now)
+
+    run(run_for(TimerScheduler(functions, run_sync=run_sync, status_store=store), 1.0))
+    assert calls == [False]  # 10:00:10 ran on time
+
+    # devhost restarted two hours later; the next occurrence (12:00:10) is 9.5 s away.
+    clock.set(datetime(2031, 3, 4, 12, 0, 0, 500_000, tzinfo=UTC))
+    run(run_for(TimerScheduler(functions, run_sync=run_sync, status_store=store), 1.0))
+    assert calls == [False], f"runs (past_due) after the restart: {calls[1:]}"
+
+
+def test_an_occurrence_missed_before_a_timer_ever_ran_runs_past_due_at_the_next_start(
+    monkeypatch: pytest.MonkeyPatch, storage_connection: str
+) -> None:
+    # The host records a first Next as it starts (CheckPastDueAsync with no status), so an
+    # occurrence missed before the timer ever ran is made up too.
+    store = TableScheduleStatus(storage_connection)
+    calls: list[bool] = []
+    functions = timer_app(f"hourly_{uuid.uuid4().hex[:8]}", "0 7 * * * *", calls)
+    clock = FakeClock(datetime(2031, 3, 4, 10, 20, 0, tzinfo=UTC))
+    monkeypatch.setattr(timer_triggers, "_now", clock.now)
+
+    # devhost runs 10:20-10:50, before the hourly 11:07 occurrence: nothing fires.
+    run(run_for(TimerScheduler(functions, run_sync=run_sync, status_store=store), 1.0))
+    assert calls == []
+
+    # Started again at 11:30: 11:07 was missed while it was stopped.
+    clock.set(datetime(2031, 3, 4, 11, 30, 0, tzinfo=UTC))
+    run(run_for(TimerScheduler(functions, run_sync=run_sync, status_store=store), 1.0))
+    assert calls == [True], "the occurrence missed while devhost was stopped never ran"
+
+
+def test_an_interval_timer_keeps_its_stored_next_occurrence_across_a_restart(
+    monkeypatch: pytest.MonkeyPatch, storage_connection: str
+) -> None:
+    # The host resumes from the stored Next (TimerListener.StartTimer(ScheduleStatus.Next)):
+    # counted from the restart, each restart would postpone it by a whole interval.
+    store = TableScheduleStatus(storage_connection)
+    name = f"every10_{uuid.uuid4().hex[:8]}"
+    calls: list[bool] = []
+    functions = timer_app(name, "00:10:00", calls)
+    # What devhost stored after this timer's 10:00 run (_advance): Last 10:00, Next 10:10.
+    ran = datetime(2031, 3, 4, 10, 0, 0, tzinfo=UTC)
+    store.put(name, ScheduleStatus(ran, datetime(2031, 3, 4, 10, 10, 0, tzinfo=UTC), ran))
+
+    # devhost is restarted at 10:09:59.5; the stored Next (10:10:00) is half a second away.
+    clock = FakeClock(datetime(2031, 3, 4, 10, 9, 59, 500_000, tzinfo=UTC))
+    monkeypatch.setattr(timer_triggers, "_now", clock.now)
+    run(run_for(TimerScheduler(functions, run_sync=run_sync, status_store=store), 1.5))
+    assert calls == [False], "the 10:10 occurrence did not run (moved to 10:19:59.5)"
