@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import copy
+import gc
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 
+from bench.storefront_data import menu_document
 from shared.menus.storefront import StorefrontMenus
+from shared.orders import current_menu
 from shared.rendered_cache import RenderedCache
 from tests.order_fixtures import MENU, open_shop
 
@@ -50,3 +54,46 @@ def test_a_menu_with_windows_keeps_one_rendering_through_the_minutes(
     sizes = {len(menus.rendered(shop.schema, "UTC", start + timedelta(minutes=m))[0])
              for m in range(120)}  # fmt: skip
     assert renderings.cached_bytes() <= max(sizes)
+
+
+def test_storefront_menu_memory_stays_within_its_budget_however_many_restaurants_it_serves(
+    client, tenants, auth_header
+) -> None:
+    # Only the renderings' budget holds menus: a parsed snapshot kept per restaurant served
+    # (~0.9 MB for this menu) would grow a process with every storefront it ever answered.
+    shops = [open_shop(client, tenants, auth_header, menu=menu_document()) for _ in range(12)]
+    now = datetime.now(UTC)
+    one, _ = StorefrontMenus().rendered(shops[0].schema, "UTC", now)  # also warms the pool
+    gc.collect()
+    tracemalloc.start()
+    try:
+        # Room for two renderings of this menu: once full, more restaurants replace older ones.
+        menus = StorefrontMenus(renderings=RenderedCache(max_bytes=2 * len(one)))
+        for shop in shops[:6]:
+            menus.rendered(shop.schema, "UTC", now)
+        gc.collect()
+        after_six, _ = tracemalloc.get_traced_memory()
+        for shop in shops[6:]:
+            menus.rendered(shop.schema, "UTC", now)
+        gc.collect()
+        after_twelve, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    grown_mb = (after_twelve - after_six) / 1e6
+    assert grown_mb < 1.0, (
+        f"six more restaurants' menus held {grown_mb:.1f} MB more with a "
+        f"{2 * len(one) / 1e6:.2f} MB renderings budget"
+    )
+
+
+def test_the_pricing_cache_keeps_menus_within_its_byte_budget(
+    client, tenants, auth_header, monkeypatch
+) -> None:
+    # Orders price from an index of the live menu, kept per restaurant within a byte budget.
+    first, second = (open_shop(client, tenants, auth_header) for _ in range(2))
+    monkeypatch.setattr(current_menu, "MAX_CACHED_MENU_BYTES", 1)  # room for one menu only
+    for shop in (first, second, first):
+        response = shop.post_order(shop.order_body(shop.pizza_line()))
+        assert response.status_code == 201, response.text
+    assert len(current_menu._cache) == 1
+    assert current_menu._cached_bytes == next(iter(current_menu._cache.values()))[1]

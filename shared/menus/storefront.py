@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -72,12 +72,18 @@ class _Live:
     checked_until: float
     # (version, etag): the etag tells a re-created tenant's version 1 from the old one's.
     head: tuple[int, str] | None
-    snapshot: dict[str, Any] | None
     timed: bool
+    currency: str | None
 
 
 class StorefrontMenus:
-    """Per tenant schema: the live snapshot (re-checked after a TTL) and its renderings."""
+    """Per tenant schema: which snapshot is live (re-checked after a TTL) and its renderings.
+
+    The snapshot itself is not kept once rendered: the renderings cache holds the bytes within
+    its budget, and a snapshot per restaurant served (a 120-item menu parses to ~0.9 MB) would
+    grow a process without bound. A new minute of a menu with windows, or a rendering the
+    budget dropped, reads the snapshot again (one indexed row).
+    """
 
     def __init__(
         self,
@@ -92,36 +98,45 @@ class StorefrontMenus:
         self._live: dict[str, _Live] = {}
         self._lock = threading.Lock()
 
-    def _current(self, schema: str) -> _Live:
+    def _current(self, schema: str) -> tuple[_Live, dict[str, Any] | None]:
+        """The live pointer, and the snapshot when this call had to read it anyway."""
         now = self._clock()
         live = self._live.get(schema)
         if live is not None and live.checked_until > now:
-            return live
+            return live, None
+        snapshot = None
         with tenant_transaction(schema) as conn:
             head = latest_head(conn)
             if live is not None and live.head == head:
-                snapshot = live.snapshot
+                live = replace(live, checked_until=now + self._ttl)
             else:
                 snapshot = snapshot_at(conn, head[0]) if head else None
-        live = _Live(now + self._ttl, head, snapshot, _has_windows(snapshot))
+                currency = snapshot["currency"] if snapshot is not None else None
+                live = _Live(now + self._ttl, head, _has_windows(snapshot), currency)
         with self._lock:
             self._live[schema] = live
-        return live
+        return live, snapshot
+
+    def _snapshot(self, schema: str, head: tuple[int, str] | None) -> dict[str, Any] | None:
+        if head is None:
+            return None
+        with tenant_transaction(schema) as conn:
+            return snapshot_at(conn, head[0])
 
     def rendered(self, schema: str, timezone: str, now_utc: datetime) -> tuple[bytes, str]:
         """(JSON bytes, strong ETag) of the tenant's menu as a customer sees it at now_utc."""
-        live = self._current(schema)
+        live, snapshot = self._current(schema)
         minute = int(now_utc.timestamp() // 60) if live.timed else None
-        return self._renderings.get_or_render(
-            (schema, timezone),
-            (live.head, minute),
-            lambda: render_store_menu(live.snapshot, ZoneInfo(timezone), now_utc),
-        )
+
+        def render() -> dict[str, Any]:
+            menu = snapshot if snapshot is not None else self._snapshot(schema, live.head)
+            return render_store_menu(menu, ZoneInfo(timezone), now_utc)
+
+        return self._renderings.get_or_render((schema, timezone), (live.head, minute), render)
 
     def currency(self, schema: str) -> str | None:
         """The live menu's currency (what orders are charged in); None before any publish."""
-        snapshot = self._current(schema).snapshot
-        return snapshot["currency"] if snapshot is not None else None
+        return self._current(schema)[0].currency
 
     def invalidate(self, schema: str) -> None:
         """Forget the tenant's live version (after a publish or an 86 in this process)."""

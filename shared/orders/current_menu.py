@@ -12,12 +12,15 @@ from collections import OrderedDict
 
 import psycopg
 
-from shared.menus.published import latest_snapshot
 from shared.orders.pricing import MenuIndex
 
 MAX_CACHED_MENUS = 256
+# Counted in snapshot JSON (a parsed index takes about three times that): a fleet of large menus
+# must not grow a process by gigabytes. The menus ordered from longest ago go first.
+MAX_CACHED_MENU_BYTES = 16 * 1024 * 1024
 
-_cache: OrderedDict[tuple[str, int], MenuIndex] = OrderedDict()
+_cache: OrderedDict[tuple[str, int], tuple[MenuIndex, int]] = OrderedDict()
+_cached_bytes = 0
 _lock = threading.Lock()
 
 
@@ -31,13 +34,26 @@ def current_menu(conn: psycopg.Connection, tenant_id: str) -> MenuIndex | None:
         cached = _cache.get(key)
         if cached is not None:
             _cache.move_to_end(key)
-            return cached
-    snapshot = latest_snapshot(conn)
-    if snapshot is None:
+            return cached[0]
+    row = conn.execute(
+        "select snapshot, octet_length(snapshot::text) as size from menu_versions "
+        "order by version desc limit 1"
+    ).fetchone()
+    if row is None:
         return None
-    index = MenuIndex.from_snapshot(snapshot)
-    with _lock:
-        _cache[(tenant_id, index.version)] = index
-        while len(_cache) > MAX_CACHED_MENUS:
-            _cache.popitem(last=False)
+    index = MenuIndex.from_snapshot(row["snapshot"])
+    _keep((tenant_id, index.version), index, row["size"])
     return index
+
+
+def _keep(key: tuple[str, int], index: MenuIndex, size: int) -> None:
+    global _cached_bytes
+    with _lock:
+        if key in _cache:
+            return
+        _cache[key] = (index, size)
+        _cached_bytes += size
+        while len(_cache) > 1 and (
+            len(_cache) > MAX_CACHED_MENUS or _cached_bytes > MAX_CACHED_MENU_BYTES
+        ):
+            _cached_bytes -= _cache.popitem(last=False)[1][1]
