@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from shared import errors
 from shared.config import get_settings
+from shared.signing_keys import KeysUnavailable, SigningKeys, UnknownKey
 
 # Pinned: never let the token choose HS256 (a public key would become an HMAC secret) or none.
 ALGORITHMS = ["RS256", "ES256"]
@@ -33,10 +34,10 @@ LEEWAY_S = 60
 
 
 @functools.cache
-def _jwks_client(url: str) -> jwt.PyJWKClient:
-    # The key set is cached for JWKS_CACHE_S (parsed once per fetch). Not cache_keys: PyJWT's
-    # per-key cache never expires, so a key the provider withdrew would verify until restart.
-    return jwt.PyJWKClient(url, lifespan=JWKS_CACHE_S, timeout=5)
+def _signing_keys(url: str) -> SigningKeys:
+    # Fresh for JWKS_CACHE_S, so a key the provider withdrew stops verifying within that time;
+    # the last good set outlives a failed refresh (shared/signing_keys.py).
+    return SigningKeys(url)
 
 
 def bearer_token(headers: Mapping[str, str]) -> str:
@@ -54,7 +55,7 @@ def validate_token(token: str) -> Principal:
         header = jwt.get_unverified_header(token)
         if header.get("alg") not in ALGORITHMS:
             raise errors.unauthorized(f"Token algorithm must be one of {', '.join(ALGORITHMS)}")
-        key = _jwks_client(settings.auth_jwks_url).get_signing_key_from_jwt(token)
+        key = _signing_keys(settings.auth_jwks_url).key(header.get("kid"), JWKS_CACHE_S)
         if header["alg"] != key.algorithm_name:
             # An ES256 header naming an RSA key's kid: refuse it here, where PyJWT would fail
             # with a TypeError (the key is not of the algorithm's kind) rather than a token error.
@@ -70,11 +71,11 @@ def validate_token(token: str) -> Principal:
         )
     except jwt.ExpiredSignatureError:
         raise errors.unauthorized("Token has expired") from None
-    except jwt.PyJWKClientConnectionError:
+    except KeysUnavailable:
         raise errors.service_unavailable(
-            "The identity provider's keys are unreachable", 5
+            "The identity provider's keys are unreachable or unusable", 5
         ) from None
-    except jwt.PyJWKClientError:
+    except UnknownKey:
         raise errors.unauthorized("Token is signed with an unknown key") from None
     except jwt.InvalidTokenError as error:
         raise errors.unauthorized(f"Invalid token: {error}") from None

@@ -1,17 +1,21 @@
-"""Auth matrix: tokens validated through a real JWKS over HTTP (PyJWKClient), roles and tenant."""
+"""Auth: tokens validated through a real JWKS over HTTP, roles and tenant; a failing provider."""
 
 from __future__ import annotations
 
 import base64
 import json
 import re
+import threading
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from devhost.identity import DevIdentity, JwksServer
+from devhost.identity import JWKS_PATH, DevIdentity, JwksServer
 from shared import auth
 from shared.config import get_settings
 from tests.conftest import AUDIENCE, ISSUER
@@ -188,3 +192,106 @@ def test_an_unverified_token_header_cannot_shape_the_challenge(
     response = call(edge_client, tenant, token)
     _assert_401(response, "critical extension")
     assert CHALLENGE.fullmatch(response.headers["www-authenticate"])
+
+
+class RawProvider:
+    """A JWKS URL answering with whatever status, bytes and content type it is given; `hits`
+    counts the requests it received."""
+
+    def __init__(self, body: bytes, content_type: str, status: int = 200) -> None:
+        provider = self
+        self.body, self.content_type, self.status = body, content_type, status
+        self.hits = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                provider.hits += 1
+                self.send_response(provider.status)
+                self.send_header("Content-Type", provider.content_type)
+                self.send_header("Content-Length", str(len(provider.body)))
+                self.end_headers()
+                self.wfile.write(provider.body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}{JWKS_PATH}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def use_jwks_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    def use(url: str) -> None:
+        monkeypatch.setenv("AUTH_JWKS_URL", url)
+        get_settings.cache_clear()
+
+    yield use
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"<html><body>Service temporarily unavailable</body></html>", "text/html"),
+        (b'{"keys": []}', "application/json"),
+        (b'{"issuer": "https://login.test.stelly/"}', "application/json"),
+        (b"[]", "application/json"),
+    ],
+    ids=["html-error-page", "empty-key-set", "not-a-key-set", "json-array"],
+)
+def test_a_provider_answering_something_other_than_a_key_set_is_503(
+    edge_client, tenant, use_jwks_url, body: bytes, content_type: str
+) -> None:
+    # Not a key set is the provider's failure, as a refused connection is: 503, never a 500 or
+    # a 401 blaming the caller's token.
+    signer = DevIdentity(issuer=ISSUER, audience=AUDIENCE)
+    provider = RawProvider(body, content_type)
+    use_jwks_url(provider.url)
+    try:
+        response = call(edge_client, tenant, signer.mint(role="owner", tenant=tenant.slug))
+    finally:
+        provider.close()
+    assert response.status_code == 503, response.text
+    assert response.content_type == "application/problem+json"
+    assert response.headers.get("retry-after")
+
+
+def test_cached_keys_keep_verifying_while_the_provider_is_unreachable(
+    edge_client, tenant, use_jwks_url, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The last good key set outlives a failed refresh, as Microsoft.IdentityModel keeps it.
+    signer = DevIdentity(issuer=ISSUER, audience=AUDIENCE)
+    provider = JwksServer(signer.jwks())
+    monkeypatch.setattr(auth, "JWKS_CACHE_S", 0.2)
+    use_jwks_url(provider.url)
+    token = signer.mint(role="owner", tenant=tenant.slug)
+    try:
+        assert call(edge_client, tenant, token).status_code == 200
+    finally:
+        provider.close()  # the provider goes down (connection refused from now on)
+    time.sleep(0.3)  # the cached key set ages out
+    response = call(edge_client, tenant, token)
+    assert response.status_code == 200, response.text
+
+
+def test_a_failing_provider_is_not_asked_again_by_every_request(
+    edge_client, tenant, use_jwks_url
+) -> None:
+    # A failed fetch backs off: an outage at the provider is not met with one key-set request
+    # per API call from every instance.
+    signer = DevIdentity(issuer=ISSUER, audience=AUDIENCE)
+    provider = RawProvider(b'{"error": "server_error"}', "application/json", status=500)
+    use_jwks_url(provider.url)
+    token = signer.mint(role="owner", tenant=tenant.slug)
+    try:
+        statuses = [call(edge_client, tenant, token).status_code for _ in range(10)]
+    finally:
+        provider.close()
+    assert statuses == [503] * 10
+    assert provider.hits <= 2, f"the provider was asked {provider.hits} times for 10 calls"
