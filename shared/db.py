@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -16,6 +17,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from shared import errors
 from shared.config import get_settings
+
+log = logging.getLogger("stelly.db")
 
 SCHEMA_NAME = re.compile(r"^tenant_[a-z0-9_]{1,48}$")
 # Recycle connections so a failover or a PgBouncer restart never pins stale ones for long.
@@ -56,8 +59,14 @@ _pool: ConnectionPool | None = None
 _pool_lock = threading.Lock()
 # Run on every pool a process opens, before any caller gets it (function_app.py registers the
 # registry migrations: in Azure no deploy step reaches the database, so the app brings the
-# registry up to date itself). A hook that raises leaves no pool: the next caller tries again.
+# registry up to date itself). A database that cannot be reached keeps them pending, tried
+# again by one caller every HOOK_RETRY_S while the others carry on (and fail, or not, on their
+# own): holding every caller behind the lock while each waited out a connection would queue a
+# process's requests one after another.
 _open_hooks: list[Callable[[ConnectionPool], None]] = []
+_hooks_pending = False
+_hooks_retry_at = 0.0
+HOOK_RETRY_S = 5.0
 _returned_at: weakref.WeakKeyDictionary[psycopg.Connection, float] = weakref.WeakKeyDictionary()
 
 
@@ -92,29 +101,54 @@ def _connection_options() -> dict[str, object]:
 def get_pool() -> ConnectionPool:
     """The process-wide pool, opened on first use."""
     global _pool
-    if _pool is None:
-        with _pool_lock:
-            if _pool is None:
-                settings = get_settings()
-                pool = ConnectionPool(
-                    settings.database_url.get_secret_value(),
-                    min_size=1,
-                    max_size=settings.database_pool_max,
-                    max_lifetime=MAX_CONNECTION_LIFETIME_S,
-                    kwargs=_connection_options(),
-                    check=_check_if_idle,
-                    reset=_note_return,
-                    name="stelly",
-                    open=True,
-                )
-                try:
-                    for hook in _open_hooks:
-                        hook(pool)
-                except BaseException:
-                    pool.close()
-                    raise
-                _pool = pool
+    if _pool is not None:
+        if _hooks_pending and time.monotonic() >= _hooks_retry_at:
+            _retry_open_hooks(_pool)
+        return _pool
+    with _pool_lock:
+        if _pool is None:
+            settings = get_settings()
+            pool = ConnectionPool(
+                settings.database_url.get_secret_value(),
+                min_size=1,
+                max_size=settings.database_pool_max,
+                max_lifetime=MAX_CONNECTION_LIFETIME_S,
+                kwargs=_connection_options(),
+                check=_check_if_idle,
+                reset=_note_return,
+                name="stelly",
+                open=True,
+            )
+            try:
+                _run_open_hooks(pool)
+            except BaseException:
+                pool.close()
+                raise
+            _pool = pool
     return _pool
+
+
+def _run_open_hooks(pool: ConnectionPool) -> None:
+    """Run the hooks; a database out of reach leaves them pending (raises anything else)."""
+    global _hooks_pending, _hooks_retry_at
+    try:
+        for hook in _open_hooks:
+            hook(pool)
+    except TRANSIENT_DATABASE_ERRORS as error:
+        _hooks_pending, _hooks_retry_at = True, time.monotonic() + HOOK_RETRY_S
+        log.warning("pool opened, its start-up work pending (database unreachable): %s", error)
+        return
+    _hooks_pending = False
+
+
+def _retry_open_hooks(pool: ConnectionPool) -> None:
+    if not _pool_lock.acquire(blocking=False):
+        return  # another caller is at it
+    try:
+        if _hooks_pending and _pool is pool and time.monotonic() >= _hooks_retry_at:
+            _run_open_hooks(pool)
+    finally:
+        _pool_lock.release()
 
 
 def on_pool_open(hook: Callable[[ConnectionPool], None]) -> None:

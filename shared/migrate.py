@@ -159,10 +159,11 @@ def apply_public_migrations(pool: ConnectionPool) -> None:
     code still running elsewhere: add, never rename or drop in the same release). A file that
     fails is logged and the app serves with the registry it has; the next process, `POST
     /api/v1/platform/migrations` or `python -m shared.migrate` tries again. A database that is
-    unreachable raises, so no pool is kept and the next caller tries again.
+    unreachable raises, and shared.db tries again a few seconds later.
     """
     try:
-        with pool.connection() as conn, conn.transaction():
+        # A short wait: callers queue behind this while the pool opens (shared.db).
+        with pool.connection(timeout=5.0) as conn, conn.transaction():
             result = migrate_schema_in(conn, "public", "public")
     except MigrationError as error:
         record_migration_failed("public")

@@ -162,3 +162,27 @@ def test_a_restaurants_next_request_after_a_migration_is_not_a_500(
         other.execute(f"alter table {a.schema_name}.menu_categories add column subtitle text")
     response = api.get(f"/v1/admin/menu/categories/{category['id']}")
     assert response.status_code == 200, response.text
+
+
+def test_start_up_work_that_cannot_reach_the_database_is_tried_again_not_fatal(
+    monkeypatch: pytest.MonkeyPatch, migrated_public: None
+) -> None:
+    # The registry migration runs as a pool opens. A database out of reach just then must not
+    # fail (or hold) every caller: they carry on, and one of them tries the work again later.
+    calls: list[str] = []
+
+    def hook(pool) -> None:
+        calls.append("hook")
+        if len(calls) == 1:
+            raise psycopg.OperationalError("the database is restarting")
+
+    monkeypatch.setattr(db, "_open_hooks", [hook])
+    monkeypatch.setattr(db, "HOOK_RETRY_S", 0.0)
+    db.close_pool()
+    try:
+        for _ in range(3):
+            with db.transaction() as conn:
+                assert conn.execute("select 1 as one").fetchone() == {"one": 1}
+        assert calls == ["hook", "hook"]  # failed once, done on the next caller, then never again
+    finally:
+        db.close_pool()
