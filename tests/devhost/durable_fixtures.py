@@ -9,11 +9,12 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import azure.durable_functions as df
+import pytest
 from azure.durable_functions.models.utils import http_utils
 
 from devhost.durable import DurableEngine
@@ -87,13 +88,24 @@ class ClientLoop(BackgroundLoop):
 class EngineHost:
     """A DurableEngine on uvicorn (on the client loop) and a real client bound to it."""
 
-    def __init__(self, loop: ClientLoop, max_concurrent_activities: int = 10) -> None:
+    def __init__(
+        self,
+        loop: ClientLoop,
+        max_concurrent_activities: int = 10,
+        *,
+        functions: list[Any] | None = None,
+        hub: str | None = None,
+    ) -> None:
         self.loop = loop
         self.port = free_port()
-        self.hub = unique_hub()
+        self.hub = hub or unique_hub()  # the same hub: devhost started again on its storage
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.engine = DurableEngine(
-            FUNCTIONS, storage(), self.hub, self.base_url, max_concurrent_activities
+            FUNCTIONS if functions is None else functions,
+            storage(),
+            self.hub,
+            self.base_url,
+            max_concurrent_activities,
         )
         self.client = df.DurableOrchestrationClient(self.engine.client_binding_json())
         self._stack = contextlib.AsyncExitStack()
@@ -148,3 +160,16 @@ class EngineProcess:
             self.process.kill()
         self.process.wait(10)
         self._log.close()
+
+
+@pytest.fixture(scope="module", name="loop")
+def loop_fixture() -> Iterator[ClientLoop]:
+    client_loop = ClientLoop()
+    yield client_loop
+    client_loop.close()
+
+
+def start(
+    host: EngineHost, name: str, payload: object = None, instance_id: str | None = None
+) -> str:
+    return host.run(host.client.start_new(name, instance_id, payload))

@@ -57,6 +57,13 @@ def watcher_for(functions: list, connection: str, **options: Any) -> BlobTrigger
     return BlobTriggerWatcher(functions, connection, run_sync=run_sync, **options)
 
 
+def poison_rows(connection: str, blob: str) -> list[dict[str, Any]]:
+    tables = TableServiceClient.from_connection_string(connection)
+    tables.create_table_if_not_exists(POISON_TABLE)
+    table = tables.get_table_client(POISON_TABLE)
+    return list(table.query_entities("blob eq @blob", parameters={"blob": blob}))
+
+
 def test_fires_once_per_content_and_again_for_new_content(
     connection: str, container: str, blobs: BlobServiceClient
 ) -> None:
@@ -147,8 +154,7 @@ def test_always_failing_blob_lands_in_poison_once(
     assert run(watcher_for(functions, connection, max_attempts=3).poll_once()) == []
     assert len(recorder.of("on_upload")) == 3
 
-    poison = TableServiceClient.from_connection_string(connection).get_table_client(POISON_TABLE)
-    rows = list(poison.query_entities("blob eq @blob", parameters={"blob": f"{container}/bad.txt"}))
+    rows = poison_rows(connection, f"{container}/bad.txt")
     assert [(r["function"], r["etag"], r["attempts"]) for r in rows] == [
         ("on_upload", result.etag, 3)
     ]
@@ -254,13 +260,6 @@ def test_a_call_over_function_timeout_is_a_failed_attempt(
     (result,) = run(asyncio.wait_for(watcher.poll_once(), 10))
     assert not result.succeeded and result.attempts == 2 and len(calls) == 2
     assert "functionTimeout" in (result.error or "")
-
-
-def poison_rows(connection: str, blob: str) -> list[dict[str, Any]]:
-    tables = TableServiceClient.from_connection_string(connection)
-    tables.create_table_if_not_exists(POISON_TABLE)
-    table = tables.get_table_client(POISON_TABLE)
-    return list(table.query_entities("blob eq @blob", parameters={"blob": blob}))
 
 
 def test_a_second_devhost_on_the_same_azurite_does_not_fire_again_for_a_processed_blob(

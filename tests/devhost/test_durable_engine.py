@@ -20,20 +20,15 @@ from azure.durable_functions import OrchestrationRuntimeStatus as Status
 
 from devhost.services import free_port
 from tests.devhost import durable_fixture_app
-from tests.devhost.durable_fixtures import (
+from tests.devhost.durable_fixtures import (  # noqa: F401
     FUNCTIONS,
     ClientLoop,
     EngineHost,
     EngineProcess,
+    loop_fixture,
+    start,
     unique_hub,
 )
-
-
-@pytest.fixture(scope="module")
-def loop() -> Iterator[ClientLoop]:
-    client_loop = ClientLoop()
-    yield client_loop
-    client_loop.close()
 
 
 @pytest.fixture
@@ -41,12 +36,6 @@ def host(loop: ClientLoop) -> Iterator[EngineHost]:
     engine_host = EngineHost(loop).start()
     yield engine_host
     engine_host.stop()
-
-
-def start(
-    host: EngineHost, name: str, payload: object = None, instance_id: str | None = None
-) -> str:
-    return host.run(host.client.start_new(name, instance_id, payload))
 
 
 def test_sequence_of_three_activities(host: EngineHost) -> None:

@@ -9,20 +9,21 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Coroutine, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
 import pytest
 from azure.durable_functions import OrchestrationRuntimeStatus as Status
 
-from devhost.durable import DurableEngine
-from devhost.durable.standalone import serving
-from devhost.services import free_port
-from tests.devhost.durable_fixtures import ClientLoop, storage, unique_hub
+from tests.devhost.durable_fixtures import (  # noqa: F401
+    ClientLoop,
+    EngineHost,
+    loop_fixture,
+    start,
+)
 
-T = TypeVar("T")
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 # How many times each instance's orchestrator code has run (first run vs. replays).
@@ -69,32 +70,6 @@ def rv_two_generations(context: df.DurableOrchestrationContext):
     return ["second generation got", got]
 
 
-class Host:
-    """A DurableEngine for this module's app on uvicorn, and a real client bound to it."""
-
-    def __init__(self, loop: ClientLoop, hub: str | None = None) -> None:
-        self.loop = loop
-        self.port = free_port()
-        self.hub = hub or unique_hub()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.engine = DurableEngine(functions(), storage(), self.hub, self.base_url)
-        self.client = df.DurableOrchestrationClient(self.engine.client_binding_json())
-        self._stack = contextlib.AsyncExitStack()
-
-    def start(self) -> Host:
-        self.loop.run(self._stack.enter_async_context(serving(self.engine, self.port)), 30)
-        return self
-
-    def stop(self) -> None:
-        self.loop.run(self._stack.aclose(), 30)
-
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return self.loop.run(coro, 30)
-
-    def wait_for(self, instance_id: str, **kwargs: Any) -> df.DurableOrchestrationStatus:
-        return self.loop.wait_for(self.client, instance_id, **kwargs)
-
-
 _FUNCTIONS: list[Any] = []
 
 
@@ -105,26 +80,15 @@ def functions() -> list[Any]:
     return _FUNCTIONS
 
 
-@pytest.fixture(scope="module")
-def loop() -> Iterator[ClientLoop]:
-    client_loop = ClientLoop()
-    yield client_loop
-    client_loop.close()
-
-
 @pytest.fixture
-def host(loop: ClientLoop) -> Iterator[Host]:
-    engine_host = Host(loop).start()
+def host(loop: ClientLoop) -> Iterator[EngineHost]:
+    engine_host = EngineHost(loop, functions=functions()).start()
     yield engine_host
     engine_host.stop()
 
 
-def start(host: Host, name: str, payload: object = None, instance_id: str | None = None) -> str:
-    return host.run(host.client.start_new(name, instance_id, payload))
-
-
 def test_a_replay_that_schedules_a_different_activity_fails_as_non_deterministic(
-    host: Host,
+    host: EngineHost,
 ) -> None:
     # Fed the recorded result of another activity, it would complete with a wrong output; the
     # host (DTFx's NonDeterministicOrchestrationException) fails it and names the mismatch.
@@ -138,7 +102,7 @@ def test_an_event_consumed_before_continue_as_new_is_not_delivered_again_after_a
 ) -> None:
     # An inbox row whose deletion after its episode failed once (or was cut by a crash) must
     # not reach the next execution as a fresh event: an approval raised once, consumed twice.
-    first = Host(loop).start()
+    first = EngineHost(loop, functions=functions()).start()
     try:
         store = first.engine.store
         real_delete = store.delete_inbox
@@ -164,7 +128,8 @@ def test_an_event_consumed_before_continue_as_new_is_not_delivered_again_after_a
         assert failed == [instance_id]
     finally:
         first.stop()
-    second = Host(loop, hub=first.hub).start()  # devhost started again on the same hub
+    # devhost started again on the same hub
+    second = EngineHost(loop, functions=functions(), hub=first.hub).start()
     try:
         # (Had it taken the old event, the instance would have ended: a 410.)
         with contextlib.suppress(Exception):
