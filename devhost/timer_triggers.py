@@ -16,9 +16,10 @@ run fires as soon as the run ends, and only the first of several such. With `use
 default, turned off for schedules that fire more than once a minute) it keeps each timer's
 schedule status (Last, Next, LastUpdated) in storage from its first start: on start, a Next that
 has passed (the app was stopped) fires once at once with `IsPastDue`, a Next still ahead is
-where the schedule resumes, and a status the schedule would not compute is a schedule change. devhost does the
-same, keeping the status in an Azurite table (`TableScheduleStatus`, `devhosttimerstatus`), and
-also sets `past_due` on a scheduled run that starts more than a second late.
+where the schedule resumes, and a status the schedule would not compute is a schedule change.
+devhost does the same, keeping the status in an Azurite table (`TableScheduleStatus`,
+`devhosttimerstatus`), and also sets `past_due` on a scheduled run that starts more than a
+second late.
 """
 
 from __future__ import annotations
