@@ -62,10 +62,19 @@ async def _read_body(receive: Receive) -> bytes | None:
             return b"".join(chunks)
 
 
+# Answers that never carry content (RFC 9110 §15.3.5, §15.4.5): Kestrel writes neither a body
+# nor Content-Length for them, whatever the function returned; a body after a 204 would be read
+# as the start of the next response on the connection.
+_NO_CONTENT = frozenset({204, 304})
+
+
 async def send_bytes(
     send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes, *, head: bool = False
 ) -> None:
-    headers = [*headers, (b"content-length", str(len(body)).encode())]
+    if status in _NO_CONTENT or status < 200:
+        head, body = True, b""
+    else:
+        headers = [*headers, (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if head else body})
 
@@ -94,18 +103,23 @@ def _content_type(mimetype: str, charset: str | None) -> bytes:
 
 
 def response_headers(response: func.HttpResponse) -> list[tuple[bytes, bytes]]:
-    """The function's headers for the wire; Content-Length is ours (from the body we send)."""
-    headers = []
-    typed = False
+    """The function's headers for the wire; Content-Length is ours (from the body we send).
+
+    The Python worker hands the host a header dict, so of a repeated header only the last value
+    reaches the wire (HttpResponseConverter.encode); cookies travel apart, every one of them.
+    """
+    latest: dict[str, str] = {}
+    cookies: list[tuple[bytes, bytes]] = []
     for key, value in response.headers.items():
         name = key.lower()
-        if name == "content-length":
-            continue
-        typed = typed or name == "content-type"
-        headers.append((name.encode(), str(value).encode()))
-    if not typed and response.mimetype:
+        if name == "set-cookie":
+            cookies.append((b"set-cookie", str(value).encode()))
+        elif name != "content-length":
+            latest[name] = str(value)
+    headers = [(name.encode(), value.encode()) for name, value in latest.items()]
+    if "content-type" not in latest and response.mimetype:
         headers.append((b"content-type", _content_type(response.mimetype, response.charset)))
-    return headers
+    return headers + cookies
 
 
 def _request_headers(scope: Scope) -> dict[str, str]:
@@ -221,6 +235,10 @@ class HttpFront:
             if body is None:
                 await send_problem(send, 413, "Payload too large", "Over 100 MB", path)
                 return
+            if "content-length" not in headers:
+                # The host hands a function a body only when Content-Length announces one
+                # (ToRpcHttp: ContentLength > 0): a chunked one is read and dropped, as on Azure.
+                body = b""
         name = found.route.function_name
         try:
             if self.workers is None:

@@ -51,6 +51,10 @@ class BatchingWorkerPool:
             if job is _STOP:
                 return
             future, fn, args, kwargs = job
+            if future.done():
+                # Timed out while it waited for a thread, and its caller has answered (a 504):
+                # it never runs, as on the host, which recycles the worker after a timeout.
+                continue
             try:
                 outcome = (future, fn(*args, **kwargs), None)
             except StopIteration as error:

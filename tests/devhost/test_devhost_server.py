@@ -120,15 +120,6 @@ def test_a_request_whose_client_left_mid_body_is_not_invoked(
     assert http.get("/api/seen").json()["posted"] == ["whole"]
 
 
-def test_chunked_request_bodies_reach_the_function(devhost: DevhostProcess) -> None:
-    # Bodies are read only when Content-Length or Transfer-Encoding announces one.
-    request = (
-        b"POST /api/echo/4 HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n"
-        b"connection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
-    )
-    assert b'"body": "hello"' in _raw_exchange(devhost, request)
-
-
 def test_large_bodies_round_trip_whole(http: httpx.Client) -> None:
     payload = b"0123456789abcdef" * 65536  # 1 MiB: more than one socket write can take
     response = http.put("/api/echo/3", content=payload)
