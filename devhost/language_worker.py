@@ -110,8 +110,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--fd", type=int, required=True, help="the inherited socket to devhost")
     args = parser.parse_args(argv)
-    # Ctrl-C reaches the whole process group; devhost stops its workers by closing the socket.
+    # Ctrl-C reaches the whole process group, and so does a SIGTERM sent to the group (`timeout`,
+    # a CI runner cancelling a job): devhost drains its requests in flight for both, then stops
+    # its workers by closing the socket, so a worker that died on the signal would fail them.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     from devhost.server import GIL_SWITCH_INTERVAL_S
     from shared.logs import configure_json_logging
 

@@ -50,8 +50,12 @@ def start_devhost(
     port: int | None = None,
     ready_path: str = "/api/seen",
     args: tuple[str, ...] = ("--no-services", "--no-migrate"),
+    new_session: bool = False,
 ) -> DevhostProcess:
-    """Launch `python -m devhost` and wait until ready_path answers."""
+    """Launch `python -m devhost` and wait until ready_path answers.
+
+    new_session: devhost leads a process group of its own, which a test may signal whole.
+    """
     port = port or free_port()
     pubsub_port = free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -63,7 +67,14 @@ def start_devhost(
     ]  # fmt: skip
     env = {**os.environ, **(extra_env or {}), "PYTHONPATH": str(REPO)}
     with open(log, "ab") as out:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=new_session,
+        )
     started = DevhostProcess(process, port, pubsub_port, log)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

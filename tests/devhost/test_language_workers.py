@@ -146,6 +146,27 @@ def test_ctrl_c_and_sigkill_of_devhost_end_its_workers(tmp_path: Path) -> None:
         eventually(lambda pids=pids: not any(map(alive, pids)), "a worker outlived devhost")
 
 
+def test_a_sigterm_to_devhost_s_process_group_lets_requests_in_flight_finish(
+    tmp_path: Path,
+) -> None:
+    # `timeout`, `kill -- -PGID` and a CI runner cancelling a job signal the whole group: the
+    # workers must outlive the signal for devhost's drain, as functions in its own process do.
+    devhost = start_devhost(tmp_path, extra_env=WORKERS, new_session=True)
+    answers: list[httpx.Response] = []
+    request = threading.Thread(
+        target=lambda: answers.append(
+            httpx.get(devhost.base_url + "/api/slow", params={"s": "1"}, timeout=15)
+        )
+    )
+    request.start()
+    time.sleep(0.3)  # the function is running in a worker now
+    os.killpg(devhost.process.pid, signal.SIGTERM)
+    request.join()
+    assert devhost.process.wait(15) == 0, devhost.log.read_text()[-2000:]
+    [answer] = answers
+    assert (answer.status_code, answer.text) == (200, "slow done"), answer.text
+
+
 def test_a_worker_count_out_of_range_stops_devhost_with_a_message(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="FUNCTIONS_WORKER_PROCESS_COUNT must be"):
         start_devhost(tmp_path, extra_env={"FUNCTIONS_WORKER_PROCESS_COUNT": "11"})
