@@ -17,10 +17,9 @@ Mirrors the Functions host's semantics:
   the host queues a message on `webjobs-blobtrigger-poison`, keeps the receipt and stops. Here the
   tries back off exponentially without holding a concurrency slot, and the last failure goes to
   the table `devhostblobpoison` (function, blob, etag, error, attempts) and an error log line.
-- Binding data. Paths (`container/{name}`, `container/in/{tenant}/{name}.{ext}`) match like the
-  host's binding templates: each `{param}` is a greedy `.*` (so `{name}` spans `/`), `{{`/`}}` are
-  literal braces, the container is literal. The Python worker passes these values to no argument
-  (they feed other bindings' paths), so they appear in the log line and `BlobInvocation`.
+- Binding data. Paths match like the host's binding templates (devhost/blob_paths.py), after
+  `%Setting%` is resolved. The Python worker passes these values to no argument (they feed other
+  bindings' paths), so they appear in the log line and `BlobInvocation`.
 
 In Azure, production uses the Event Grid source (`source="EventGrid"`) with the same binding:
 uploads are pushed as events instead of found by scanning. Azurite emits no Event Grid events, so
@@ -35,7 +34,6 @@ import inspect
 import json
 import logging
 import os
-import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +43,8 @@ from azure.data.tables import TableServiceClient
 from azure.functions.blob import InputStream
 from azure.storage.blob import BlobProperties, BlobServiceClient
 
+from devhost.blob_paths import BlobPath
+from devhost.host_config import resolve_app_settings
 from devhost.timeouts import within_function_timeout
 
 log = logging.getLogger(__name__)
@@ -58,54 +58,6 @@ DEFAULT_CONNECTION = "AzureWebJobsStorage"
 _MAX_CONCURRENT = 16
 # Table properties hold at most 64 KiB; a traceback-sized message is plenty to diagnose.
 _MAX_ERROR_CHARS = 4000
-_TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[^{}]+|[{}]")
-_PARAM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_SETTING = re.compile(r"%([^%]+)%")
-
-
-@dataclass(frozen=True)
-class BlobPath:
-    """A parsed trigger path: literal container plus a capture regex over the blob name."""
-
-    container: str
-    prefix: str
-    regex: re.Pattern[str]
-
-    @classmethod
-    def parse(cls, pattern: str) -> BlobPath:
-        """Parse `container/blob-template` the way the host's binding templates are parsed."""
-        container, sep, template = pattern.partition("/")
-        if not sep or not template or len(container) < 3 or set(container) & set("{}"):
-            raise ValueError(
-                f"blob trigger path {pattern!r} must be '<container>/<blob template>' with a"
-                " literal container name of at least 3 characters"
-            )
-        parts: list[str] = []
-        prefix: str | None = None
-        literal = ""
-        names: set[str] = set()
-        for token in _TOKEN.finditer(template):
-            text, param = token.group(0), token.group(1)
-            if param is None:
-                if text in ("{", "}"):
-                    raise ValueError(f"blob trigger path {pattern!r} has an unmatched {text!r}")
-                chunk = text[0] if text in ("{{", "}}") else text
-                literal += chunk
-                parts.append(re.escape(chunk))
-                continue
-            if not _PARAM.fullmatch(param) or param in names:
-                raise ValueError(f"blob trigger path {pattern!r}: bad or repeated {{{param}}}")
-            names.add(param)
-            if prefix is None:
-                prefix = literal
-            parts.append(f"(?P<{param}>.*)")
-        regex = re.compile("^" + "".join(parts) + "$", re.DOTALL)
-        return cls(container, literal if prefix is None else prefix, regex)
-
-    def match(self, blob_name: str) -> dict[str, str] | None:
-        """Binding data for a blob name in this container, or None when it does not match."""
-        found = self.regex.match(blob_name)
-        return None if found is None else found.groupdict()
 
 
 @dataclass(frozen=True)
@@ -169,18 +121,6 @@ def _input_stream(blob: str, uri: str, data: bytes, props: BlobProperties) -> In
     )  # fmt: skip
 
 
-def _resolve_settings(function: str, path: str) -> str:
-    """`%Setting%` in a trigger path, read from the app settings as the host resolves it."""
-
-    def setting(match: re.Match[str]) -> str:
-        value = os.environ.get(match.group(1))
-        if not value:
-            raise ValueError(f"function {function!r}: path setting {match.group()!r} is not set")
-        return value
-
-    return _SETTING.sub(setting, path)
-
-
 def _etag(value: str) -> str:
     """Listings give ETags bare and download headers give them quoted; compare them bare."""
     return value.strip('"')
@@ -221,7 +161,7 @@ class BlobTriggerWatcher:
             name = builder.get_function_name()
             trigger = _trigger_binding(name, builder)
             conn = _connection_string(trigger.get("connection"), storage_connection, name)
-            path = BlobPath.parse(_resolve_settings(name, trigger["path"]))
+            path = BlobPath.parse(resolve_app_settings(name, "path", trigger["path"]))
             if conn not in services:  # One client (and connection pool) per storage account.
                 services[conn] = BlobServiceClient.from_connection_string(conn)
             self._triggers.append(

@@ -72,3 +72,19 @@ def apply_local_settings(values: dict[str, str]) -> list[str]:
             os.environ[key] = value
             applied.append(key)
     return applied
+
+
+_SETTING = re.compile(r"%([^%]+)%")
+
+
+def resolve_app_settings(function: str, what: str, text: str) -> str:
+    """Each `%Name%` in a binding's text (a blob path, a timer schedule) replaced by that app
+    setting, as the host resolves them; ValueError naming the setting when it is not set."""
+
+    def setting(match: re.Match[str]) -> str:
+        value = os.environ.get(match.group(1))
+        if not value:
+            raise ValueError(f"function {function!r}: {what} setting {match.group()!r} is not set")
+        return value
+
+    return _SETTING.sub(setting, text)

@@ -14,7 +14,8 @@ import pytest
 from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 
-from devhost.blob_triggers import DEFAULT_CONNECTION, POISON_TABLE, BlobPath, BlobTriggerWatcher
+from devhost.blob_paths import BlobPath
+from devhost.blob_triggers import DEFAULT_CONNECTION, POISON_TABLE, BlobTriggerWatcher
 from tests.devhost.trigger_fixture_app import Recorder, build_app
 
 

@@ -14,14 +14,8 @@ import azure.functions as func
 import pytest
 
 import devhost.timer_triggers as timer_triggers
-from devhost.timer_triggers import (
-    CronSchedule,
-    IntervalSchedule,
-    ScheduleStatus,
-    TableScheduleStatus,
-    TimerScheduler,
-    parse_schedule,
-)
+from devhost.ncrontab import CronSchedule, IntervalSchedule, parse_schedule
+from devhost.timer_triggers import ScheduleStatus, TableScheduleStatus, TimerScheduler
 from tests.devhost.trigger_fixture_app import Recorder, build_app
 
 ALL_SECONDS = frozenset(range(60))
