@@ -64,17 +64,19 @@ class SigningKeys:
         if isinstance(kid, str) and kid in keys:
             return keys[kid]
         if self._clock() - self._fetched_at >= REFETCH_AFTER_S:
-            keys = self._current(0.0)  # a key rotated in since the last fetch
+            # A key rotated in since the last fetch: wait for a fetch another caller may have
+            # started, rather than refuse a valid token with the old set.
+            keys = self._current(0.0, wait=True)
             if isinstance(kid, str) and kid in keys:
                 return keys[kid]
         raise UnknownKey(kid)
 
-    def _current(self, lifespan_s: float) -> dict[str, jwt.PyJWK]:
+    def _current(self, lifespan_s: float, *, wait: bool = False) -> dict[str, jwt.PyJWK]:
         now = self._clock()
         keys = self._keys
         if keys is not None and now - self._fetched_at < lifespan_s:
             return keys
-        if now < self._retry_at or not self._lock.acquire(blocking=keys is None):
+        if now < self._retry_at or not self._lock.acquire(blocking=wait or keys is None):
             # Backing off after a failure, or another thread is fetching: what we have.
             return self._stale(now)
         try:
@@ -89,7 +91,9 @@ class SigningKeys:
     def _fetch(self, now: float) -> dict[str, jwt.PyJWK]:
         try:
             keys = _signing_keys(self._download())
-        except (OSError, ValueError, jwt.PyJWKSetError) as error:
+        # Whatever the provider's answer did (refused, cut off mid-body, not HTTP, not JSON, no
+        # usable key), it is the provider's failure, never the caller's: keep what we have.
+        except Exception as error:
             self._retry_at = now + self._retry_s
             self._retry_s = min(self._retry_s * 2, MAX_RETRY_S)
             log.warning("identity provider keys not refreshed (%s): %s", self._url, error)

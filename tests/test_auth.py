@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -295,3 +296,137 @@ def test_a_failing_provider_is_not_asked_again_by_every_request(
         provider.close()
     assert statuses == [503] * 10
     assert provider.hits <= 2, f"the provider was asked {provider.hits} times for 10 calls"
+
+
+class CuttingProvider:
+    """A JWKS URL on a raw socket: answers `good` (a key set) in full while `cut` is False;
+    then announces the whole key set but closes the connection half-way through its body (a
+    provider or proxy restarting mid-answer)."""
+
+    def __init__(self, good: dict[str, Any]) -> None:
+        self.body = json.dumps(good).encode()
+        self.cut = False
+        self.hits = 0
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}{JWKS_PATH}"
+        self._stopped = False
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while not self._stopped:
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                self.hits += 1
+                head = (
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: " + str(len(self.body)).encode() + b"\r\n"
+                    b"Connection: close\r\n\r\n"
+                )
+                conn.sendall(head + (self.body[: len(self.body) // 2] if self.cut else self.body))
+
+    def close(self) -> None:
+        self._stopped = True
+        self._server.close()
+
+
+def test_a_key_set_cut_off_mid_answer_is_a_503_not_a_500(edge_client, tenant, use_jwks_url) -> None:
+    # Cut short (http.client.IncompleteRead, no OSError) it is the provider's failure too.
+    signer = DevIdentity(issuer=ISSUER, audience=AUDIENCE)
+    provider = CuttingProvider(signer.jwks())
+    provider.cut = True
+    use_jwks_url(provider.url)
+    try:
+        response = call(edge_client, tenant, signer.mint(role="owner", tenant=tenant.slug))
+    finally:
+        provider.close()
+    assert response.status_code == 503, response.text
+    assert response.headers.get("retry-after")
+
+
+def test_cached_keys_outlive_a_refresh_that_is_cut_off_mid_answer(
+    edge_client, tenant, use_jwks_url, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The last good key set is kept for exactly such a blip, and the failed fetch backs off.
+    signer = DevIdentity(issuer=ISSUER, audience=AUDIENCE)
+    provider = CuttingProvider(signer.jwks())
+    monkeypatch.setattr(auth, "JWKS_CACHE_S", 0.2)
+    use_jwks_url(provider.url)
+    token = signer.mint(role="owner", tenant=tenant.slug)
+    try:
+        assert call(edge_client, tenant, token).status_code == 200
+        provider.cut = True
+        time.sleep(0.3)  # the cached key set ages out; its refresh is cut off
+        statuses = [call(edge_client, tenant, token).status_code for _ in range(5)]
+    finally:
+        provider.close()
+    assert statuses == [200] * 5, statuses
+    assert provider.hits <= 2, f"the provider was asked {provider.hits} times for 6 calls"
+
+
+class SlowProvider:
+    """A JWKS URL serving `document`, each answer `delay_s` late (a provider under load)."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        provider = self
+        self.document, self.delay_s, self.hits = document, 0.0, 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                provider.hits += 1
+                time.sleep(provider.delay_s)
+                body = json.dumps(provider.document).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}{JWKS_PATH}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def test_a_rotated_key_verifies_for_every_caller_while_one_of_them_fetches_it(
+    edge_client, tenant, use_jwks_url, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A caller with a newly rotated kid waits for the fetch another caller started, rather than
+    # refusing a valid token with the old set.
+    from shared import signing_keys
+
+    old, new = (DevIdentity(issuer=ISSUER, audience=AUDIENCE) for _ in range(2))
+    provider = SlowProvider(old.jwks())
+    monkeypatch.setattr(signing_keys, "REFETCH_AFTER_S", 0.0)  # as 30 s after the last fetch
+    use_jwks_url(provider.url)
+    try:
+        first_token = old.mint(role="owner", tenant=tenant.slug)
+        assert call(edge_client, tenant, first_token).status_code == 200
+        # The provider rotates the new key in; two kitchen tablets then call with new tokens.
+        provider.document = {"keys": old.jwks()["keys"] + new.jwks()["keys"]}
+        provider.delay_s = 0.8
+        statuses: list[int] = []
+        tokens = [new.mint(role="owner", tenant=tenant.slug) for _ in range(2)]
+
+        def one(token: str) -> None:
+            statuses.append(call(edge_client, tenant, token).status_code)
+
+        first = threading.Thread(target=one, args=(tokens[0],))
+        first.start()
+        time.sleep(0.3)  # the first call is fetching the new key set now
+        one(tokens[1])
+        first.join(10)
+    finally:
+        provider.close()
+    assert sorted(statuses) == [200, 200], statuses
