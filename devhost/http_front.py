@@ -281,6 +281,8 @@ class HttpFront:
         )
         self.deadlines.watch(future)
         outcome = await future
+        if outcome.timed_out:  # the worker's deadline came first: the same answer
+            raise FunctionTimedOut(f"exceeded functionTimeout ({self.timeout:g} s)")
         if outcome.failed:
             raise FunctionFailed()
         return outcome.status, list(outcome.headers), outcome.body

@@ -23,6 +23,7 @@ import azure.functions as func
 
 from devhost.http_front import response_headers, worker_thread_count
 from devhost.routing import RouteMatch, Router, build_request
+from devhost.timeouts import FunctionTimedOut, within_function_timeout
 from devhost.worker_pool import BatchingWorkerPool
 from devhost.worker_protocol import (
     READY,
@@ -39,9 +40,12 @@ logger = logging.getLogger("devhost.worker")
 class Worker:
     """Runs invocations for one app and writes their outcomes to `writer`."""
 
-    def __init__(self, router: Router, writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self, router: Router, writer: asyncio.StreamWriter, function_timeout_s: float | None
+    ) -> None:
         self._router = router
         self._writer = writer
+        self._timeout = function_timeout_s
         self._pool = BatchingWorkerPool(worker_thread_count(), name="devhost-worker-fn")
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -61,13 +65,17 @@ class Worker:
                 route_params=found.params,
                 query=invocation.query,
             )
-            response = await self._call(found, request)
+            # Timed out here as in devhost's own process, so a call still waiting for a thread
+            # when functionTimeout passes never runs after devhost answered 504.
+            response = await within_function_timeout(self._call(found, request), self._timeout)
             outcome = Outcome(
                 invocation.id,
                 response.status_code,
                 tuple(response_headers(response)),
                 response.get_body() or b"",
             )
+        except FunctionTimedOut:
+            outcome = Outcome(invocation.id, timed_out=True)
         except Exception:
             logger.exception("function for %s %s raised", invocation.method, invocation.path)
             outcome = Outcome(invocation.id, failed=True)
@@ -92,7 +100,7 @@ async def serve(connection: socket.socket) -> None:
         route_prefix=config.route_prefix,
         durable_client_json=(lambda: durable) if durable is not None else None,
     )
-    worker = Worker(router, writer)
+    worker = Worker(router, writer, config.function_timeout_s)
     gc.freeze()  # as devhost does: the app and SDKs live until exit
     writer.write(encode(READY))
     while True:

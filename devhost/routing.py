@@ -263,11 +263,11 @@ def build_request(
         query = urlsplit(url).query
     params: dict[str, str] = {}
     if query:
-        for key, value in parse_qsl(query, keep_blank_values=True):
+        # As the host: a repeated key's values joined with "," (StringValues.ToString(), which
+        # skips empty ones: `a=&a=2` is "2"), and a key left with no value is left out
+        # (ToRpcHttp; the Python worker reads no nullable query dictionary).
+        for key, value in parse_qsl(query):
             params[key] = f"{params[key]},{value}" if key in params else value
-        # The host joins a repeated key's values (`a=&a=2` is ",2") and leaves out a key whose
-        # value is empty (ToRpcHttp: the Python worker reads no nullable query dictionary).
-        params = {key: value for key, value in params.items() if value}
     return func.HttpRequest(
         method=method.upper(),
         url=url,

@@ -175,6 +175,7 @@ class DevHost:
             app_dir=str(self.options.app_dir),
             route_prefix=self.config.route_prefix,
             durable_client_json=self.engine.client_binding_json() if self.engine else None,
+            function_timeout_s=self.config.function_timeout_s,
         )
         return WorkerGroup(count, config)
 

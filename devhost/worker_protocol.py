@@ -26,6 +26,7 @@ class WorkerConfig:
     app_dir: str
     route_prefix: str
     durable_client_json: str | None
+    function_timeout_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,13 +44,15 @@ class Invocation:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """The function's response on the wire, or `failed` when it raised (the worker logs it)."""
+    """The function's response on the wire, `failed` when it raised (the worker logs it), or
+    `timed_out`."""
 
     id: int
     status: int = 500
     headers: tuple[tuple[bytes, bytes], ...] = ()
     body: bytes = b""
     failed: bool = False
+    timed_out: bool = False  # functionTimeout passed (a call still queued then never runs)
 
 
 def encode(message: Any) -> bytes:

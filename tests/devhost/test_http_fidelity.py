@@ -120,6 +120,9 @@ def test_an_empty_query_value_is_not_handed_to_the_function(devhost: DevhostProc
     # UseNullableValueDictionaryForHttp).
     body = httpx.get(devhost.base_url + "/api/echo?after=&limit=5&flag", timeout=10).json()
     assert body["params"] == {"limit": "5"}
+    # A repeated key's values are joined with "," skipping empty ones (StringValues.ToString()).
+    body = httpx.get(devhost.base_url + "/api/echo?a=&a=0&b=1&b=2&c=&c=", timeout=10).json()
+    assert body["params"] == {"a": "0", "b": "1,2"}
 
 
 def test_kitchen_catch_up_with_an_empty_after_answers_as_on_azure(

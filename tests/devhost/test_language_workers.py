@@ -6,6 +6,7 @@ client in a worker talks to devhost's durable engine over its real webhooks.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -170,3 +171,71 @@ def test_a_sigterm_to_devhost_s_process_group_lets_requests_in_flight_finish(
 def test_a_worker_count_out_of_range_stops_devhost_with_a_message(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="FUNCTIONS_WORKER_PROCESS_COUNT must be"):
         start_devhost(tmp_path, extra_env={"FUNCTIONS_WORKER_PROCESS_COUNT": "11"})
+
+
+WORKER_APP = """
+import os, time
+import azure.functions as func
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+@app.route(route="ready", methods=["GET"])
+def ready(req):
+    return func.HttpResponse("ok")
+
+
+@app.route(route="sleep", methods=["GET"])
+def sleep(req):
+    time.sleep(float(req.params.get("s", "1")))
+    return func.HttpResponse("slept")
+
+
+@app.route(route="record", methods=["POST"])
+def record(req):
+    with open(os.environ["RECORD_FILE"], "a") as out:
+        out.write(req.get_body().decode() + "\\n")
+    return func.HttpResponse(status_code=201)
+"""
+
+
+def test_a_call_that_timed_out_while_queued_in_a_language_worker_never_runs(tmp_path) -> None:
+    # As in devhost's own process (tests/devhost/test_http_fidelity.py): a call still queued in
+    # a worker when functionTimeout passes gets its 504 and never runs.
+    app_dir = tmp_path / "app"
+    app_dir.mkdir()
+    (app_dir / "queued_worker_app.py").write_text(WORKER_APP)
+    (app_dir / "host.json").write_text(json.dumps({
+        "version": "2.0", "functionTimeout": "00:00:01",
+        "extensions": {"http": {"routePrefix": "api"}},
+    }))  # fmt: skip
+    record_file = tmp_path / "recorded.txt"
+    record_file.write_text("")
+    env = {
+        "FUNCTIONS_WORKER_PROCESS_COUNT": "2",
+        "PYTHON_THREADPOOL_THREAD_COUNT": "1",
+        "RECORD_FILE": str(record_file),
+    }
+    with serving_devhost(
+        tmp_path / "data",
+        app="queued_worker_app:app",
+        app_dir=app_dir,
+        ready_path="/api/ready",
+        extra_env=env,
+    ) as devhost:
+        base = devhost.base_url
+        slow = [
+            threading.Thread(
+                target=lambda: httpx.get(base + "/api/sleep?s=2.0", timeout=10), daemon=True
+            )
+            for _ in range(2)  # one per worker: each worker's only thread is busy
+        ]
+        for thread in slow:
+            thread.start()
+        time.sleep(0.4)
+        queued = httpx.post(base + "/api/record", content=b"late order", timeout=10)
+        assert queued.status_code == 504, queued.text
+        for thread in slow:
+            thread.join(10)
+        time.sleep(0.8)  # the worker thread is free again: a queued call would have run by now
+        assert record_file.read_text() == "", "the call answered 504 ran after all"
