@@ -41,7 +41,11 @@ from shared.tenants import TenantRecord
 logger = logging.getLogger("stelly.http")
 
 PROBLEM_JSON = "application/problem+json"
-_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
+# W3C Trace Context: version ff and all-zero trace or parent ids are invalid (ignored, as
+# OpenTelemetry does; all-zero would make one correlation id shared by unrelated requests).
+_TRACEPARENT = re.compile(
+    r"^(?!ff)[0-9a-f]{2}-(?!0{32})([0-9a-f]{32})-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$"
+)
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 

@@ -126,6 +126,12 @@ def current_traceparent() -> str | None:
     return carrier.get("traceparent")
 
 
+def trace_id(traceparent: str | None) -> str | None:
+    """The trace id of a W3C traceparent (a request's correlation id), None if there is none."""
+    parts = (traceparent or "").split("-")
+    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
+
+
 @contextmanager
 def span_from_traceparent(
     name: str, traceparent: str | None, *, tenant: str | None = None

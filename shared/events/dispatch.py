@@ -30,7 +30,13 @@ from shared.events.outbox import (
     unpublished_count,
 )
 from shared.events.publisher import EventPublisher, PublishError, default_publisher
-from shared.telemetry import record_events_pending, record_events_published, span_from_traceparent
+from shared.logs import log_context
+from shared.telemetry import (
+    record_events_pending,
+    record_events_published,
+    span_from_traceparent,
+    trace_id,
+)
 
 logger = logging.getLogger("stelly.events")
 
@@ -59,6 +65,14 @@ def publish_pending(
     schema: str, slug: str, publisher: EventPublisher, *, respect_backoff: bool
 ) -> PublishResult:
     """Sequence a tenant's new events, then publish unsent ones in seq order until one fails."""
+    # On the outbox thread and the timer no request set the log context: name the restaurant.
+    with log_context(tenant=slug, function="outbox publish"):
+        return _publish_batches(schema, slug, publisher, respect_backoff=respect_backoff)
+
+
+def _publish_batches(
+    schema: str, slug: str, publisher: EventPublisher, *, respect_backoff: bool
+) -> PublishResult:
     result = PublishResult()
     while True:
         with tenant_transaction(schema) as conn:
@@ -87,7 +101,10 @@ def publish_pending(
                     with span_from_traceparent("outbox publish", event.traceparent, tenant=slug):
                         publisher.publish(event.message(slug), event.groups)
                 except PublishError as error:
-                    logger.warning("publishing event %s of %s failed: %s", event.seq, slug, error)
+                    logger.warning(
+                        "publishing event %s of %s failed: %s", event.seq, slug, error,
+                        extra={"correlation_id": trace_id(event.traceparent)},
+                    )  # fmt: skip
                     retry_in = backoff_seconds(event.attempts + 1)
                     mark_failed(conn, event.seq, error=str(error), retry_in_s=retry_in)
                     result.failed = True

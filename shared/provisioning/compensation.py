@@ -18,6 +18,7 @@ from shared.directory import directory_delete, directory_get, directory_put
 from shared.provisioning.audit import audit
 from shared.provisioning.requests import ProvisionJob
 from shared.provisioning.schemas import drop_schema
+from shared.telemetry import record_provisioning_duration, span_from_traceparent
 from shared.tenancy import resolver
 from shared.tenants import TENANT_COLUMNS, TenantRecord
 
@@ -98,6 +99,8 @@ def release(job: ProvisionJob, reason: str) -> str:
         conn.execute("delete from public.tenant_domains where tenant_id = %s", [owned["id"]])
     # Again, last: a storefront request during compensation may have re-cached an entry.
     _forget_directory(job)
+    if (elapsed_ms := job.elapsed_ms()) is not None:
+        record_provisioning_duration(job.slug, elapsed_ms, outcome="failed")
     return "tenant failed; domains released"
 
 
@@ -115,7 +118,11 @@ def undo_steps(steps: list[str]) -> list[str]:
 
 
 def run_undo(step: str, job: ProvisionJob, operation: str, reason: str) -> dict[str, Any]:
-    """Undo one step (transient errors raise, to be retried); audited as `undo <step>`."""
-    detail = UNDO[step](job, reason)
-    audit(job.slug, operation=operation, step=f"undo {step}", outcome="ok", detail=detail)
+    """Undo one step (transient errors raise, to be retried); audited as `undo <step>`.
+
+    It continues the provisioning request's trace, as the forward steps do.
+    """
+    with span_from_traceparent(f"provision undo {step}", job.traceparent, tenant=job.slug):
+        detail = UNDO[step](job, reason)
+        audit(job.slug, operation=operation, step=f"undo {step}", outcome="ok", detail=detail)
     return {"ok": True, "detail": detail}

@@ -90,7 +90,11 @@ def plan(canaries: list[str], batch_size: int, operation: str) -> dict[str, Any]
     The registry (public) migrates first, as `python -m shared.migrate` does: a file that fails
     fails the run before any restaurant is touched.
     """
-    migrate_public()
+    try:
+        migrate_public()
+    except MigrationError:
+        record_migration_failed("public")  # once per attempt of the plan activity
+        raise
     with transaction() as conn:
         rows = conn.execute(
             "select slug, schema_name from public.tenants where status = any(%s) order by slug",

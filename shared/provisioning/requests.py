@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
@@ -149,6 +150,13 @@ class ProvisionJob:
     @property
     def domains(self) -> list[str]:
         return list(self.request.domains or [])
+
+    def elapsed_ms(self) -> float | None:
+        """Milliseconds since the orchestration started (None when it did not say)."""
+        if not self.started_at:
+            return None
+        elapsed = datetime.now(UTC) - datetime.fromisoformat(self.started_at)
+        return elapsed.total_seconds() * 1000
 
     def as_input(self) -> dict[str, Any]:
         """The orchestration input (JSON); `attempt` and `started_at` come from the orchestrator."""

@@ -8,7 +8,6 @@ shared.provisioning.compensation.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -209,9 +208,8 @@ def activate(job: ProvisionJob, operation: str) -> str:
         record = TenantRecord.from_row(row)
         domains = domains_of(conn, record.id)
     _put_directory(record, domains)
-    if job.started_at:
-        elapsed = datetime.now(UTC) - datetime.fromisoformat(job.started_at)
-        record_provisioning_duration(job.slug, elapsed.total_seconds() * 1000, outcome="active")
+    if (elapsed_ms := job.elapsed_ms()) is not None:
+        record_provisioning_duration(job.slug, elapsed_ms, outcome="completed")
     return "active"
 
 
