@@ -211,7 +211,17 @@ def _exec(argv: list[str]) -> int:
             child = subprocess.run(argv, env={**os.environ, **env}, check=False)
             return child.returncode
     finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
+        _remove(run_dir)
+
+
+def _remove(folder: Path, attempts: int = 10) -> None:
+    """rmtree until the folder is gone: a service stopped a moment ago (under load, its last
+    writes lag) may still put a file into it while it is being removed."""
+    for _ in range(attempts):
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
+            return
+        time.sleep(0.2)
 
 
 def main() -> int:
