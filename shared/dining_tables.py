@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from typing import Annotated, Any
 
@@ -13,10 +14,21 @@ from shared.tables_qr import table_token
 from shared.text_rules import check_single_line
 from shared.versioning import Expected, ExpectedVersion
 
+
+def _as_seen(label: str) -> str:
+    """One spelling per label staff can tell apart by sight: NFKC (a no-break space is a space),
+    no format characters (zero-width space), single spaces. Unique up to case then holds."""
+    label = "".join(
+        ch for ch in unicodedata.normalize("NFKC", label) if unicodedata.category(ch) != "Cf"
+    )
+    return " ".join(label.split())
+
+
 Label = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=40),
     AfterValidator(check_single_line),
+    AfterValidator(_as_seen),
 ]
 MAX_TABLES = 500
 

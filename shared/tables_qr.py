@@ -49,3 +49,14 @@ def table_for_token(conn: psycopg.Connection, tenant_id: str, token: str) -> Tab
     if row is None:
         return None
     return Table(str(row["id"]), row["label"], row["qr_version"])
+
+
+def table_still_open(conn: psycopg.Connection, table: Table) -> Table | None:
+    """The table as it is now if its code has not been rotated (nor the table deleted) since
+    table_for_token; the row is then share-locked, so a rotation waits for this transaction."""
+    row: dict[str, Any] | None = conn.execute(
+        "select id, label, qr_version from dining_tables where id = %s and qr_version = %s "
+        "for share",
+        [uuid.UUID(table.id), table.qr_version],
+    ).fetchone()
+    return None if row is None else Table(str(row["id"]), row["label"], row["qr_version"])

@@ -114,10 +114,11 @@ def test_a_table_deleted_while_its_guest_orders_is_422(shop: Shop) -> None:
     """The code was checked, then the table was deleted before the order row could name it."""
     table = _create(shop, "Terrace")
     with ThreadPoolExecutor(max_workers=1) as pool:
-        with tenant_transaction(shop.schema) as conn:  # holds the order's insert back
-            conn.execute("lock table orders in share row exclusive mode")
+        # Holds the order between its check of the code and its write (reads pass the lock).
+        with tenant_transaction(shop.schema) as conn:
+            conn.execute("lock table dining_tables in exclusive mode")
             ordering = pool.submit(_dine_in, shop, table["qr_token"], key="terrace-1")
-            wait_for_lock_waiters("orders")
+            wait_for_lock_waiters("dining_tables")
             conn.execute("delete from dining_tables where id = %s", [table["id"]])
         response = ordering.result()
     assert response.status_code == 422, response.text
@@ -126,6 +127,38 @@ def test_a_table_deleted_while_its_guest_orders_is_422(shop: Shop) -> None:
     assert execute(f"select count(*) as n from {shop.schema}.orders")[0]["n"] == 0
     pickup = shop.post_order(key="terrace-1")
     assert pickup.status_code == 201, pickup.text
+
+
+def test_a_code_rotated_while_its_guest_orders_is_422(shop: Shop) -> None:
+    """Rotating says older codes stop working: one checked just before must not place an order."""
+    table = _create(shop, "Terrace")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with tenant_transaction(shop.schema) as conn:
+            conn.execute("lock table dining_tables in exclusive mode")
+            ordering = pool.submit(_dine_in, shop, table["qr_token"], key="terrace-2")
+            wait_for_lock_waiters("dining_tables")
+            conn.execute(
+                "update dining_tables set qr_version = qr_version + 1 where id = %s", [table["id"]]
+            )
+        response = ordering.result()
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["path"] == "fulfilment.table_token"
+    assert execute(f"select count(*) as n from {shop.schema}.orders")[0]["n"] == 0
+
+
+def test_labels_that_look_the_same_are_one_label(shop: Shop) -> None:
+    """A double space, a no-break space or a zero-width space would make a second "Patio 1"."""
+    assert (
+        shop.client.post(
+            TABLES, host=shop.host, headers=shop.owner(), json={"label": "Patio\u00a0 1"}
+        ).json()["label"]
+        == "Patio 1"
+    )
+    for lookalike in ("Patio  1", "Patio\u00a01", "Patio 1\u200b", "patio 1"):
+        response = shop.client.post(
+            TABLES, host=shop.host, headers=shop.owner(), json={"label": lookalike}
+        )
+        assert response.status_code == 409, (lookalike, response.text)
 
 
 def _tamper(token: str) -> str:

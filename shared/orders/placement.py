@@ -37,7 +37,7 @@ from shared.orders.records import insert_order, receipt, with_access
 from shared.orders.tickets import business_date, format_ticket, take_ticket
 from shared.rate_limit import add_hit, client_bucket, retry_after, window_start
 from shared.restaurant_settings import RestaurantSettings, effective_settings, is_open
-from shared.tables_qr import Table, table_for_token
+from shared.tables_qr import Table, table_for_token, table_still_open
 from shared.tenants import TenantRecord
 
 logger = logging.getLogger("stelly.orders")
@@ -186,11 +186,18 @@ def _write(
     body = receipt(tenant, order_id, format_ticket(admitted.number), admitted.priced, now)
     try:
         with tenant_transaction(tenant.schema_name) as conn:
+            table = admitted.table
+            if table is not None:
+                # Rotated (or deleted) since transaction 1 checked the code: the rotation said
+                # older codes stop working. The label on the ticket is the table's current one.
+                table = table_still_open(conn, table)
+                if table is None:
+                    raise errors.validation_failed([_stale_table_code()])
             with conn.pipeline():
                 insert_order(
                     conn, tenant=tenant, order_id=order_id, day=admitted.day,
                     number=admitted.number, order=order, priced=admitted.priced,
-                    table=admitted.table, now=now,
+                    table=table, now=now,
                 )  # fmt: skip
                 claim = admitted.claim
                 stored = idempotency.store_response(conn, claim, 201, body) if claim else None
