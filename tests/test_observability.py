@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from azure.core.exceptions import ServiceRequestError
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import _internal as metrics_internal
 from opentelemetry.sdk.metrics import MeterProvider
@@ -30,7 +31,7 @@ from devhost.testclient import TestClient
 from shared import migrate, telemetry
 from shared.db import transaction
 from shared.logs import ContextFilter
-from shared.provisioning import fleet
+from shared.provisioning import compensation, fleet, steps
 from shared.provisioning.compensation import run_undo, undo_steps
 from shared.provisioning.deprovision import run_deprovision_step
 from shared.provisioning.requests import (
@@ -142,20 +143,47 @@ def _cleanup(job: ProvisionJob) -> None:
         conn.execute("delete from tenants where slug = %s", [job.slug])
 
 
+def _with_retry(activity: Callable[[], dict[str, Any]], attempts: int) -> dict[str, Any]:
+    """An activity as call_activity_with_retry runs it: again after anything it raises."""
+    for attempt in range(attempts):
+        try:
+            return activity()
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 def _provision(job: ProvisionJob, operation: str) -> tuple[list[str], list[str]]:
-    """functions/provisioning_flows.provision_tenant's activities in its order: the steps run
-    (the failed one last) and the undo steps run to compensate."""
+    """functions/provisioning_flows.provision_tenant's activities in its order, each retried as
+    its retry policy does: the steps run (the failed one last) and the undo steps run."""
     ran: list[str] = []
     for step in PROVISION_STEPS:
         ran.append(step)
-        result = run_step(step, job, operation)
+        result = _with_retry(lambda step=step: run_step(step, job, operation), attempts=4)
         if not result["ok"]:
             reason = f"{step} failed: {result['error']}"
             undos = undo_steps(ran)
             for undo in undos:
-                assert run_undo(undo, job, operation, reason)["ok"]
+                work = (undo, job, operation, reason)
+                assert _with_retry(lambda work=work: run_undo(*work), attempts=6)["ok"]
             return ran, undos
     return ran, []
+
+
+def _audit_fails_once(module: Any, monkeypatch: pytest.MonkeyPatch, step: str) -> list[str]:
+    """Table Storage refuses the audit row of `step` once (a transient error: retried)."""
+    real = module.audit
+    failed: list[str] = []
+
+    def flaky(slug: str, **fields: Any) -> None:
+        if fields.get("step") == step and fields.get("outcome") == "ok" and not failed:
+            failed.append(step)
+            raise ServiceRequestError("connection reset by the storage account")
+        real(slug, **fields)
+
+    monkeypatch.setattr(module, "audit", flaky)
+    return failed
 
 
 def _durations_of(captured: Captured, slug: str) -> list[Any]:
@@ -288,3 +316,30 @@ def test_an_all_zero_traceparent_does_not_become_a_shared_correlation_id(
         assert response.status_code == 200, response.text
         ids.append(response.headers["x-correlation-id"])
     assert ids[0] != "0" * 32 and ids[0] != ids[1], f"two requests, one correlation id: {ids}"
+
+
+@pytest.mark.parametrize(
+    ("module", "step", "fail_at_step", "outcome"),
+    [(compensation, "undo reserve", "seed", "failed"), (steps, "activate", None, "completed")],
+    ids=["undo-reserve", "activate"],
+)
+def test_a_retried_activity_times_one_provisioning_once(
+    captured: Captured,
+    migrated_public: None,
+    monkeypatch: pytest.MonkeyPatch,
+    module: Any,
+    step: str,
+    fail_at_step: str | None,
+    outcome: str,
+) -> None:
+    # The activity that ends a provisioning is retried when its audit write fails (or the host
+    # runs it twice): the restaurant is still one completed or failed provisioning.
+    failed = _audit_fails_once(module, monkeypatch, step)
+    job = _job(fail_at_step=fail_at_step) if fail_at_step else _job()
+    try:
+        _provision(job, f"provision-{job.slug}")
+    finally:
+        _cleanup(job)
+    assert failed == [step], "the activity was retried"
+    durations = _durations_of(captured, job.slug)
+    assert [(p.attributes.get("stelly.outcome"), p.count) for p in durations] == [(outcome, 1)]

@@ -102,8 +102,8 @@ def _publish_batches(
                         publisher.publish(event.message(slug), event.groups)
                 except PublishError as error:
                     logger.warning(
-                        "publishing event %s of %s failed: %s", event.seq, slug, error,
-                        extra={"correlation_id": trace_id(event.traceparent)},
+                        "publishing event %s of %s (trace %s) failed: %s",
+                        event.seq, slug, trace_id(event.traceparent), error,
                     )  # fmt: skip
                     retry_in = backoff_seconds(event.attempts + 1)
                     mark_failed(conn, event.seq, error=str(error), retry_in_s=retry_in)

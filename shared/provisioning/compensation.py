@@ -99,7 +99,8 @@ def release(job: ProvisionJob, reason: str) -> str:
         conn.execute("delete from public.tenant_domains where tenant_id = %s", [owned["id"]])
     # Again, last: a storefront request during compensation may have re-cached an entry.
     _forget_directory(job)
-    if (elapsed_ms := job.elapsed_ms()) is not None:
+    # Timed once, when this call marked it failed (a retried undo finds it failed already).
+    if owned["status"] != "failed" and (elapsed_ms := job.elapsed_ms()) is not None:
         record_provisioning_duration(job.slug, elapsed_ms, outcome="failed")
     return "tenant failed; domains released"
 

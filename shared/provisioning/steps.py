@@ -195,6 +195,11 @@ def register_domains(job: ProvisionJob, operation: str) -> str:
 def activate(job: ProvisionJob, operation: str) -> str:
     """Postgres says active first, then the directory (design §3's order for any change)."""
     with transaction() as conn:
+        before = conn.execute(
+            "select status from public.tenants where slug = %s and provision_attempt = %s "
+            "for update",
+            [job.slug, job.attempt],
+        ).fetchone()
         row = conn.execute(
             f"""update public.tenants t set status = 'active', status_reason = null,
                        updated_at = now()
@@ -208,7 +213,9 @@ def activate(job: ProvisionJob, operation: str) -> str:
         record = TenantRecord.from_row(row)
         domains = domains_of(conn, record.id)
     _put_directory(record, domains)
-    if (elapsed_ms := job.elapsed_ms()) is not None:
+    # Timed once, when this call made it active: a retried activity (its audit failed, or the
+    # host ran it twice) must not count the restaurant again.
+    if before["status"] == "provisioning" and (elapsed_ms := job.elapsed_ms()) is not None:
         record_provisioning_duration(job.slug, elapsed_ms, outcome="completed")
     return "active"
 
