@@ -196,17 +196,18 @@ def test_an_unverified_token_header_cannot_shape_the_challenge(
 
 
 class RawProvider:
-    """A JWKS URL answering with whatever status, bytes and content type it is given; `hits`
-    counts the requests it received."""
+    """A JWKS URL answering with whatever status, bytes and content type it is given, each
+    answer `delay_s` late (a provider under load); `hits` counts the requests it received."""
 
     def __init__(self, body: bytes, content_type: str, status: int = 200) -> None:
         provider = self
         self.body, self.content_type, self.status = body, content_type, status
-        self.hits = 0
+        self.hits, self.delay_s = 0, 0.0
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 provider.hits += 1
+                time.sleep(provider.delay_s)
                 self.send_response(provider.status)
                 self.send_header("Content-Type", provider.content_type)
                 self.send_header("Content-Length", str(len(provider.body)))
@@ -367,38 +368,6 @@ def test_cached_keys_outlive_a_refresh_that_is_cut_off_mid_answer(
     assert provider.hits <= 2, f"the provider was asked {provider.hits} times for 6 calls"
 
 
-class SlowProvider:
-    """A JWKS URL serving `document`, each answer `delay_s` late (a provider under load)."""
-
-    def __init__(self, document: dict[str, Any]) -> None:
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        provider = self
-        self.document, self.delay_s, self.hits = document, 0.0, 0
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                provider.hits += 1
-                time.sleep(provider.delay_s)
-                body = json.dumps(provider.document).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}{JWKS_PATH}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
 def test_a_rotated_key_verifies_for_every_caller_while_one_of_them_fetches_it(
     edge_client, tenant, use_jwks_url, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -407,14 +376,14 @@ def test_a_rotated_key_verifies_for_every_caller_while_one_of_them_fetches_it(
     from shared import signing_keys
 
     old, new = (DevIdentity(issuer=ISSUER, audience=AUDIENCE) for _ in range(2))
-    provider = SlowProvider(old.jwks())
+    provider = RawProvider(json.dumps(old.jwks()).encode(), "application/json")
     monkeypatch.setattr(signing_keys, "REFETCH_AFTER_S", 0.0)  # as 30 s after the last fetch
     use_jwks_url(provider.url)
     try:
         first_token = old.mint(role="owner", tenant=tenant.slug)
         assert call(edge_client, tenant, first_token).status_code == 200
         # The provider rotates the new key in; two kitchen tablets then call with new tokens.
-        provider.document = {"keys": old.jwks()["keys"] + new.jwks()["keys"]}
+        provider.body = json.dumps({"keys": old.jwks()["keys"] + new.jwks()["keys"]}).encode()
         provider.delay_s = 0.8
         statuses: list[int] = []
         tokens = [new.mint(role="owner", tenant=tenant.slug) for _ in range(2)]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -43,26 +42,10 @@ from shared.provisioning.requests import (
 from shared.provisioning.steps import run_step
 from tests.order_fixtures import Shop, module_shop_fixture, settle  # noqa: F401
 from tests.platform_helpers import provision_body, unique_slug
+from tests.test_telemetry import Captured
 
 TRACE_ID = "5bf92f3577b34da6a3ce929d0e0e4799"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
-
-
-@dataclass
-class Captured:
-    spans: InMemorySpanExporter
-    metrics: InMemoryMetricReader
-
-    def points(self, name: str) -> list[Any]:
-        data = self.metrics.get_metrics_data()
-        return [
-            point
-            for resource in (data.resource_metrics if data else [])
-            for scope in resource.scope_metrics
-            for metric in scope.metrics
-            if metric.name == name
-            for point in metric.data.data_points
-        ]
 
 
 def _reset_global_providers() -> None:
