@@ -8,11 +8,14 @@ from typing import Annotated, Any
 
 import psycopg
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from shared import errors
 from shared.tables_qr import table_token
 from shared.text_rules import check_single_line
 from shared.versioning import Expected, ExpectedVersion
+
+MAX_LABEL = 40  # the column's check
 
 
 def _as_seen(label: str) -> str:
@@ -24,11 +27,21 @@ def _as_seen(label: str) -> str:
     return " ".join(label.split())
 
 
+def _fits(label: str) -> str:
+    # NFKC may lengthen a label ("½" is three characters): the stored spelling is what counts.
+    if len(label) > MAX_LABEL:
+        raise PydanticCustomError(
+            "string_too_long", "must be at most {max} characters", {"max": MAX_LABEL}
+        )
+    return label
+
+
 Label = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=40),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_LABEL),
     AfterValidator(check_single_line),
     AfterValidator(_as_seen),
+    AfterValidator(_fits),
 ]
 MAX_TABLES = 500
 

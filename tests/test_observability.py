@@ -40,6 +40,7 @@ from shared.provisioning.requests import (
     provision_job,
 )
 from shared.provisioning.steps import run_step
+from tests.conftest import execute
 from tests.order_fixtures import Shop, module_shop_fixture, settle  # noqa: F401
 from tests.platform_helpers import provision_body, unique_slug
 from tests.test_telemetry import Captured
@@ -326,3 +327,62 @@ def test_a_retried_activity_times_one_provisioning_once(
     assert failed == [step], "the activity was retried"
     durations = _durations_of(captured, job.slug)
     assert [(p.attributes.get("stelly.outcome"), p.count) for p in durations] == [(outcome, 1)]
+
+
+def _status(slug: str) -> str:
+    return execute("select status from tenants where slug = %s", [slug])[0]["status"]
+
+
+def test_activate_retried_after_its_directory_write_failed_still_times_the_restaurant(
+    captured: Captured,
+    migrated_public: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # activate commits `active` before it writes the directory: when that write fails, the
+    # retry finds the restaurant active, and the one timing must already be recorded.
+    real = steps.directory_put
+    failed: list[str] = []
+
+    def flaky(domain: str, record: Any, **options: Any) -> bool:
+        if record.status == "active" and not failed:
+            failed.append(domain)
+            raise ServiceRequestError("connection reset by the storage account")
+        return real(domain, record, **options)
+
+    monkeypatch.setattr(steps, "directory_put", flaky)
+    job = _job()
+    try:
+        ran, undos = _provision(job, f"provision-{job.slug}")
+        assert ran[-1] == "activate" and not undos and _status(job.slug) == "active"
+    finally:
+        _cleanup(job)
+    assert failed, "the activity was retried"
+    durations = _durations_of(captured, job.slug)
+    assert [(p.attributes.get("stelly.outcome"), p.count) for p in durations] == [("completed", 1)]
+
+
+def test_release_retried_after_its_directory_cleanup_failed_still_times_the_restaurant(
+    captured: Captured,
+    migrated_public: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The same for release, which commits `failed` before it cleans the directory.
+    job = _job(fail_at_step="seed")
+    real = compensation.directory_get
+    failed: list[str] = []
+
+    def flaky(domain: str, **options: Any) -> Any:
+        if not failed and _status(job.slug) == "failed":
+            failed.append(domain)
+            raise ServiceRequestError("connection reset by the storage account")
+        return real(domain, **options)
+
+    monkeypatch.setattr(compensation, "directory_get", flaky)
+    try:
+        ran, undos = _provision(job, f"provision-{job.slug}")
+        assert ran[-1] == "seed" and undos
+    finally:
+        _cleanup(job)
+    assert failed, "the undo was retried"
+    durations = _durations_of(captured, job.slug)
+    assert [(p.attributes.get("stelly.outcome"), p.count) for p in durations] == [("failed", 1)]

@@ -266,3 +266,30 @@ def test_access_log_names_only_the_token_segment(
     assert looked_up.status_code == 404, looked_up.text
     lines = [r.getMessage() for r in caplog.records if r.name == "stelly.http"]
     assert "GET /api/v1/store/tables/{token} → 404" in lines, lines
+
+
+def _post_label(shop: Shop, label: str):
+    return shop.client.post(TABLES, host=shop.host, headers=shop.owner(), json={"label": label})
+
+
+def test_a_label_that_nfkc_lengthens_past_40_is_422_not_500(shop: Shop) -> None:
+    # The stored (NFKC) spelling is what must fit: one "½" becomes three characters.
+    label = "Long window booth by the fireplace  4½"  # 38 characters, 40 after NFKC: fits
+    assert _post_label(shop, label).status_code == 201
+    label = "Corner booth beside the kitchen pass, 4½"  # 40 characters, 42 after NFKC
+    assert len(label) == 40
+    response = _post_label(shop, label)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["path"] == "label"
+
+
+def test_a_rename_that_nfkc_lengthens_past_40_is_422_not_500(shop: Shop) -> None:
+    # The same for PUT: "ﷺ" is one character typed and eighteen stored.
+    table = _post_label(shop, "Terrace").json()
+    response = shop.client.put(
+        f"{TABLES}/{table['id']}",
+        host=shop.host,
+        headers=shop.owner(),
+        json={"label": "Terrace \ufdfa\ufdfa", "expected_version": table["version"]},
+    )
+    assert response.status_code == 422, response.text

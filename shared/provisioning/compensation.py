@@ -97,11 +97,12 @@ def release(job: ProvisionJob, reason: str) -> str:
             [reason[:_MAX_REASON], owned["id"]],
         )
         conn.execute("delete from public.tenant_domains where tenant_id = %s", [owned["id"]])
-    # Again, last: a storefront request during compensation may have re-cached an entry.
-    _forget_directory(job)
-    # Timed once, when this call marked it failed (a retried undo finds it failed already).
+    # Timed once, by the call that marked it failed, as soon as that committed (a retried undo
+    # finds it failed already).
     if owned["status"] != "failed" and (elapsed_ms := job.elapsed_ms()) is not None:
         record_provisioning_duration(job.slug, elapsed_ms, outcome="failed")
+    # Again, last: a storefront request during compensation may have re-cached an entry.
+    _forget_directory(job)
     return "tenant failed; domains released"
 
 

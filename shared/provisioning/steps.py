@@ -212,11 +212,11 @@ def activate(job: ProvisionJob, operation: str) -> str:
             raise StepFailed("the tenant is no longer being provisioned by this operation")
         record = TenantRecord.from_row(row)
         domains = domains_of(conn, record.id)
-    _put_directory(record, domains)
-    # Timed once, when this call made it active: a retried activity (its audit failed, or the
-    # host ran it twice) must not count the restaurant again.
+    # Timed once, by the call that made it active, as soon as that committed: a retry (the
+    # directory or audit write after this failed, or the host ran it twice) finds it active.
     if before["status"] == "provisioning" and (elapsed_ms := job.elapsed_ms()) is not None:
         record_provisioning_duration(job.slug, elapsed_ms, outcome="completed")
+    _put_directory(record, domains)
     return "active"
 
 
