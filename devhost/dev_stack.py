@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from devhost.host_config import apply_local_settings, load_local_settings
 from devhost.server import DevHost, DevHostOptions
-from devhost.services import DEFAULT_AZURITE_PORTS, azurite, embedded_postgres
+from devhost.services import DEFAULT_AZURITE_PORTS, azurite, embedded_postgres, exit_on_signal
 
 DEMO_SLUG = "demo"
 
@@ -69,7 +69,7 @@ def banner(host: DevHost, options: DevHostOptions, settings_file: Path | None) -
 async def _serve(options: DevHostOptions, settings_file: Path | None, demo: bool) -> None:
     host = DevHost(options)
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal closed
         loop.add_signal_handler(sig, host.stop)
 
     announcing: list[asyncio.Task[None]] = []
@@ -124,6 +124,10 @@ def _with_port(url: str, default: int, port: int) -> str:
 
 def run_dev(options: DevHostOptions, *, migrate: bool, demo: bool, services: bool) -> None:
     """Everything `make dev` does, in order; returns when Ctrl-C has stopped it all."""
+    # While services start and migrations run (before the loop's handlers), SIGTERM or a closed
+    # terminal would end Python without unwinding the stack, leaving Postgres and Azurite up.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, exit_on_signal)
     explicit = {name for name in ("DATABASE_URL", "AzureWebJobsStorage") if os.environ.get(name)}
     settings_file, values = load_local_settings(options.app_dir)
     follow_ports(apply_local_settings(values), options)

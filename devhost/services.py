@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -88,6 +89,8 @@ def embedded_postgres(data_dir: Path, *, keep: bool) -> Iterator[str]:
 
     data_dir = short_data_dir(data_dir)
     data_dir.parent.mkdir(parents=True, exist_ok=True)
+    if keep:
+        _forget_dead_users(data_dir)
     server = pgserver.get_server(str(data_dir), cleanup_mode="stop" if keep else "delete")
     try:
         yield server.get_uri()
@@ -95,6 +98,20 @@ def embedded_postgres(data_dir: Path, *, keep: bool) -> Iterator[str]:
         server.cleanup()
         if not keep:
             shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _forget_dead_users(data_dir: Path) -> None:
+    """pgserver counts the processes using a kept server (`.handle_pids.json`) and stops it when
+    the last one leaves. One killed without clean-up (kill -9, a closed terminal) stays counted
+    for ever, and then no later run ever stops the server it started: forget the dead first."""
+    handles = data_dir / ".handle_pids.json"
+    try:
+        pids = json.loads(handles.read_text())
+    except (OSError, ValueError):
+        return
+    alive = [pid for pid in pids if isinstance(pid, int) and _alive(pid)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
 
 
 @contextlib.contextmanager
@@ -194,7 +211,7 @@ def reap_stale_runs(runs: Path) -> list[Path]:
     return reaped
 
 
-def _exit_on_sigterm(signum: int, frame: object) -> None:
+def exit_on_signal(signum: int, frame: object) -> None:
     # SIGTERM (`timeout`, a CI runner cancelling) would end Python without its finally blocks
     # and leave the services running; as SystemExit the command is killed and they are stopped.
     raise SystemExit(128 + signum)
@@ -205,7 +222,7 @@ def _exec(argv: list[str]) -> int:
     runs = LOCAL / "run"
     reap_stale_runs(runs)
     run_dir = runs / str(os.getpid())
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGTERM, exit_on_signal)
     try:
         with local_services(run_dir, azurite_ports=free_azurite_ports(), keep=False) as env:
             child = subprocess.run(argv, env={**os.environ, **env}, check=False)

@@ -94,5 +94,9 @@ def start_devhost(
 def serving_devhost(data_dir: Path, **options: object) -> Iterator[DevhostProcess]:
     """start_devhost(data_dir, **options) for a block that expects a clean Ctrl-C at its end."""
     process = start_devhost(data_dir, **options)  # type: ignore[arg-type]
-    yield process
+    try:
+        yield process
+    except BaseException:
+        process.stop()  # a failing test must not leave devhost (and its workers) running
+        raise
     assert process.stop() == 0, process.log.read_text()[-2000:]

@@ -15,7 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from devhost.services import LOCAL, REPO, _processes_under, reap_stale_runs, short_data_dir
+from devhost.services import (
+    LOCAL,
+    REPO,
+    _alive,
+    _processes_under,
+    reap_stale_runs,
+    short_data_dir,
+)
 
 RUNS = LOCAL / "run"
 
@@ -71,3 +78,39 @@ def test_services_a_killed_exec_left_behind_are_reaped_by_the_next(exec_run) -> 
     assert _services_of(run_dir), "the services should have outlived a SIGKILLed exec"
     assert run_dir in reap_stale_runs(RUNS)  # what the next exec does first
     _wait_until_gone(run_dir)
+
+
+def _postmaster_pid(data_dir: Path) -> int:
+    return int((short_data_dir(data_dir) / "postmaster.pid").read_text().split()[0])
+
+
+def test_a_kept_postgres_stops_even_after_a_run_that_was_killed(tmp_path: Path) -> None:
+    # `make dev` keeps its Postgres between runs. A run killed without clean-up (kill -9, a
+    # closed terminal) stays counted as a user of it; every later run must still stop the
+    # server it started when it ends.
+    data_dir = tmp_path / "pg"
+    script = (
+        "import sys; from pathlib import Path; from devhost.services import embedded_postgres\n"
+        "with embedded_postgres(Path(sys.argv[1]), keep=True): print('up', flush=True)\n"
+    )
+    killed = subprocess.Popen(
+        [sys.executable, "-c", script.replace("print('up', flush=True)", "input()"), data_dir],
+        cwd=REPO, stdin=subprocess.PIPE,
+    )  # fmt: skip
+    handles = short_data_dir(data_dir) / ".handle_pids.json"
+    deadline = time.monotonic() + 60
+    while not (handles.exists() and str(killed.pid) in handles.read_text()):  # up and counted
+        assert time.monotonic() < deadline, "postgres never came up"
+        time.sleep(0.1)
+    first = _postmaster_pid(data_dir)
+    killed.kill()  # no clean-up at all: postgres runs on, the dead pid stays counted
+    killed.wait()
+    os.kill(first, signal.SIGINT)  # stopped by hand, as the user would after noticing it
+    while _alive(first):
+        time.sleep(0.1)
+    try:
+        subprocess.run([sys.executable, "-c", script, data_dir], cwd=REPO, check=True, timeout=60)
+        assert not (short_data_dir(data_dir) / "postmaster.pid").exists(), "postgres left running"
+    finally:
+        if (short_data_dir(data_dir) / "postmaster.pid").exists():
+            os.kill(_postmaster_pid(data_dir), signal.SIGINT)
