@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+# Provisioning publishes the empty menu as version 1; furnishing publishes the demo's after it.
+PROVISIONED_MENU_VERSION = 1
 PROVISION_TIMEOUT_S = 60.0
 DEMO_NAME = "Demo Pizzeria"
 DEMO_SETTINGS = {
@@ -80,26 +82,30 @@ async def _provision(http: httpx.AsyncClient, slug: str) -> None:
     await _wait_active(http, started.json()["status_url"])
 
 
-async def _has_menu(http: httpx.AsyncClient, slug: str) -> bool:
-    """Whether customers see any menu (provisioning publishes an empty one; furnishing ends by
-    publishing the demo's)."""
-    menu = await http.get("/v1/store/menu", headers={"Host": f"{slug}.localhost"})
-    if menu.status_code != 200:
-        raise DemoSetupError(f"GET /v1/store/menu answered {menu.status_code}: {menu.text}")
-    return bool(menu.json()["categories"])
+async def _draft(http: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, Any]:
+    """The demo's draft menu, with the version customers see (`published_version`)."""
+    draft = await http.get("/v1/admin/menu", headers=headers)
+    if draft.status_code != 200:
+        raise DemoSetupError(f"GET /v1/admin/menu answered {draft.status_code}: {draft.text}")
+    return draft.json()
 
 
-async def _furnish(http: httpx.AsyncClient, slug: str, owner_token: str) -> None:
+async def _furnish(http: httpx.AsyncClient, headers: dict[str, str]) -> None:
     """Settings and a published menu, through the admin API as the restaurant's owner."""
-    headers = {"Host": f"{slug}.localhost", "Authorization": f"Bearer {owner_token}"}
     for method, path, body in (
         ("PUT", "/v1/admin/settings", DEMO_SETTINGS),
         ("POST", "/v1/admin/menu/import", DEMO_MENU),
-        ("POST", "/v1/admin/menu/publish", None),
     ):
-        answer = await http.request(method, path, headers=headers, json=body)
-        if answer.status_code >= 300:
-            raise DemoSetupError(f"{method} {path} answered {answer.status_code}: {answer.text}")
+        await _call(http, method, path, headers, body)
+    await _call(http, "POST", "/v1/admin/menu/publish", headers, None)
+
+
+async def _call(
+    http: httpx.AsyncClient, method: str, path: str, headers: dict[str, str], body: Any
+) -> None:
+    answer = await http.request(method, path, headers=headers, json=body)
+    if answer.status_code >= 300:
+        raise DemoSetupError(f"{method} {path} answered {answer.status_code}: {answer.text}")
 
 
 async def ensure_demo_tenant(host: Any, slug: str) -> None:
@@ -112,8 +118,14 @@ async def ensure_demo_tenant(host: Any, slug: str) -> None:
         base_url=host.base_url + "/api", headers=admin, timeout=30
     ) as http:
         await _provision(http, slug)
+        owner = host.identity.mint(role="owner", tenant=slug)
+        headers = {"Host": f"{slug}.localhost", "Authorization": f"Bearer {owner}"}
         # Decided by what the demo has, not by whether this run created it: a run stopped
-        # between provisioning and publishing is finished by the next one. A menu customers
-        # see (the demo's, or one edited since) is never replaced.
-        if not await _has_menu(http, slug):
-            await _furnish(http, slug, host.identity.mint(role="owner", tenant=slug))
+        # between provisioning and publishing is finished by the next one. Anything in the
+        # draft means it was furnished (and maybe edited since): settings and menu are left as
+        # they are, even when nothing is visible on the storefront.
+        draft = await _draft(http, headers)
+        if not draft["categories"]:
+            await _furnish(http, headers)
+        elif draft["published_version"] <= PROVISIONED_MENU_VERSION:
+            await _call(http, "POST", "/v1/admin/menu/publish", headers, None)

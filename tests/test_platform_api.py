@@ -299,6 +299,35 @@ def test_make_dev_demo_is_provisioned_through_the_api_once(host: PlatformHost) -
     assert [row["step"] for row in recent_audit(slug)].count("reserve") == 1
 
 
+def test_make_dev_leaves_a_furnished_demo_as_its_developer_left_it(host: PlatformHost) -> None:
+    # Even with nothing visible on the storefront: settings and draft are the developer's.
+    slug = unique_slug("demo")
+    devhost = SimpleNamespace(base_url=host.process.base_url, identity=IDENTITY)
+    asyncio.run(ensure_demo_tenant(devhost, slug))
+    owner = {"Authorization": f"Bearer {IDENTITY.mint(role='owner', tenant=slug)}"}
+    store = f"{slug}.localhost"
+    settings = host.request("GET", "/v1/admin/settings", host=store, headers=owner)
+    edited = {**settings.json(), "business_name": "Luigi's"}
+    changed = host.request(
+        "PUT", "/v1/admin/settings", host=store, json=edited,
+        headers={**owner, "If-Match": settings.headers["etag"]},
+    )  # fmt: skip
+    assert changed.status_code == 200, changed.text
+    draft = host.request("GET", "/v1/admin/menu", host=store, headers=owner).json()
+    for category in draft["categories"]:
+        hidden = host.request(
+            "PATCH", f"/v1/admin/menu/categories/{category['id']}", host=store,
+            headers=owner, json={"visible": False},
+        )  # fmt: skip
+        assert hidden.status_code == 200, hidden.text
+    assert host.request("POST", "/v1/admin/menu/publish", host=store, headers=owner).is_success
+    asyncio.run(ensure_demo_tenant(devhost, slug))  # the next `make dev`
+    config = host.request("GET", "/v1/store/config", host=store, headers={}).json()
+    assert config["name"] == "Luigi's"
+    after = host.request("GET", "/v1/admin/menu", host=store, headers=owner).json()
+    assert [c["id"] for c in after["categories"]] == [c["id"] for c in draft["categories"]]
+
+
 class RefusingDurableClient:
     """Nothing runs, and starting fails as the SDK reports a durable extension 500."""
 
