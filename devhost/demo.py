@@ -95,9 +95,9 @@ async def _furnish(http: httpx.AsyncClient, headers: dict[str, str]) -> None:
     for method, path, body in (
         ("PUT", "/v1/admin/settings", DEMO_SETTINGS),
         ("POST", "/v1/admin/menu/import", DEMO_MENU),
+        ("POST", "/v1/admin/menu/publish", None),
     ):
         await _call(http, method, path, headers, body)
-    await _call(http, "POST", "/v1/admin/menu/publish", headers, None)
 
 
 async def _call(
