@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 import azure.functions as func
 import psycopg
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from functions.http import Call, endpoint, json_response
 from shared import errors
@@ -19,6 +19,7 @@ from shared.orders.current_menu import current_menu
 from shared.orders.models import Note
 from shared.orders.queries import MAX_KITCHEN_TICKETS, kitchen_tickets
 from shared.orders.state_machine import OPEN_STATUSES, STATUSES, transition_order
+from shared.text_rules import check_visible
 from shared.versioning import Expected, ExpectedVersion, required_version, version_etag
 
 bp = func.Blueprint()
@@ -47,8 +48,9 @@ class EventsQuery(BaseModel):
     limit: int = Field(100, ge=1, le=MAX_EVENTS_PAGE)
 
 
-# A cancel reason reads like a line's note: up to 200 characters, no control characters.
-Reason = Note
+# A cancel reason reads like a line's note (up to 200 characters, no control characters), and
+# one that shows as nothing (zero-width characters) is no reason.
+Reason = Annotated[Note, AfterValidator(check_visible)]
 
 
 class TransitionIn(BaseModel):

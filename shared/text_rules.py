@@ -53,3 +53,10 @@ def check_multi_line(value: str) -> str:
             "control_characters", "must not contain control characters such as NUL"
         )
     return value
+
+
+def check_visible(value: str) -> str:
+    """Something a reader can see, if anything at all (empty stays empty for "required" rules)."""
+    if value and _invisible(value):
+        raise PydanticCustomError("invisible", "must contain visible characters")
+    return value

@@ -155,3 +155,12 @@ def test_if_match_star_keeps_the_expected_version_sent_with_it(shop: Shop) -> No
     assert moved.status_code == 200, moved.text
     alone = shop.client.post(path, host=shop.host, headers=headers, json={"to": "preparing"})
     assert alone.status_code == 422 and "names no version" in alone.json()["detail"]
+
+
+def test_an_invisible_cancel_reason_does_not_count_as_a_reason(shop: Shop) -> None:
+    # A zero-width space and a BOM satisfy no one who reads the history.
+    order = shop.place()
+    response = shop.transition(order, "cancelled", 1, reason="\u200b\ufeff")
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["path"] == "reason"
+    assert shop.customer_view(order).json()["status"] == "placed"
