@@ -16,6 +16,7 @@ from websockets.sync.client import connect
 
 from tests.conftest import HUB_ACCESS_KEY
 from tests.devhost.devhost_process import FIXTURE_DIR, REPO, DevhostProcess, start_devhost
+from tests.devhost.test_webpubsub_hub import eventually
 
 
 def _listening(port: int) -> bool:
@@ -84,9 +85,10 @@ def test_the_hub_goes_when_devhost_is_killed(tmp_path: Path) -> None:
     (hub,) = _child_pids(devhost.process.pid)
     assert _listening(devhost.pubsub_port)
     devhost.stop(signal.SIGKILL)
-    # No clean-up ran in devhost: the hub notices its stdin close and exits by itself.
+    # No clean-up ran in devhost: the hub notices its stdin close and exits by itself (its
+    # socket closes first; the process is gone a moment later, longer on a loaded machine).
     assert _closes_within(devhost.pubsub_port, 5)
-    assert _gone(hub)
+    eventually(lambda: _gone(hub), "the hub outlived devhost")
 
 
 def test_a_hub_that_dies_is_started_again(tmp_path: Path) -> None:
