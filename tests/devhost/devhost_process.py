@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -100,3 +101,13 @@ def serving_devhost(data_dir: Path, **options: object) -> Iterator[DevhostProces
         process.stop()  # a failing test must not leave devhost (and its workers) running
         raise
     assert process.stop() == 0, process.log.read_text()[-2000:]
+
+
+def raw_exchange(devhost: DevhostProcess, request: bytes) -> bytes:
+    """Send request bytes as they are; read until the server closes the connection."""
+    with socket.create_connection(("127.0.0.1", devhost.port), timeout=10) as conn:
+        conn.sendall(request)
+        received = b""
+        while chunk := conn.recv(65536):
+            received += chunk
+    return received

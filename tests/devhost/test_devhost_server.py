@@ -17,7 +17,13 @@ import jwt
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from tests.devhost.devhost_process import REPO, DevhostProcess, serving_devhost, start_devhost
+from tests.devhost.devhost_process import (
+    REPO,
+    DevhostProcess,
+    raw_exchange,
+    serving_devhost,
+    start_devhost,
+)
 
 CONTAINER = f"fixture-{uuid.uuid4().hex[:8]}"
 
@@ -53,16 +59,6 @@ def test_request_and_response_conversions(http: httpx.Client) -> None:
     assert body["header"] == "present,twice" and body["body"] == "payload"
 
 
-def _raw_exchange(devhost: DevhostProcess, request: bytes) -> bytes:
-    """Send request bytes as they are; read until the server closes the connection."""
-    with socket.create_connection(("127.0.0.1", devhost.port), timeout=10) as conn:
-        conn.sendall(request)
-        received = b""
-        while chunk := conn.recv(65536):
-            received += chunk
-    return received
-
-
 def test_a_function_may_return_a_str(http: httpx.Client) -> None:
     response = http.get("/api/plain")
     assert (response.status_code, response.text) == (200, "just a string")
@@ -80,14 +76,14 @@ def test_pipelined_requests_get_whole_responses_in_order(devhost: DevhostProcess
     # closing request's response must reach the client before the connection closes.
     first = b"GET /api/echo/1 HTTP/1.1\r\nhost: a\r\n\r\n"
     second = b"GET /api/echo/2 HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n"
-    received = _raw_exchange(devhost, first + second)
+    received = raw_exchange(devhost, first + second)
     assert received.count(b"HTTP/1.1 207") == 2
     assert received.index(b'"id": "1"') < received.index(b'"id": "2"')
     assert received.endswith(b"}")
 
 
 def test_http_1_0_response_arrives_before_close(devhost: DevhostProcess) -> None:
-    received = _raw_exchange(devhost, b"GET /api/text HTTP/1.0\r\nhost: a\r\n\r\n")
+    received = raw_exchange(devhost, b"GET /api/text HTTP/1.0\r\nhost: a\r\n\r\n")
     assert received.startswith(b"HTTP/1.1 200")
     assert received.endswith("héllo".encode())
 
@@ -95,7 +91,7 @@ def test_http_1_0_response_arrives_before_close(devhost: DevhostProcess) -> None
 @pytest.mark.parametrize("host", ["[", "a b", "bad/host", "x:port"])
 def test_a_malformed_host_is_a_400_before_any_function(devhost: DevhostProcess, host: str) -> None:
     # As Kestrel answers it: the function never sees a Host no URL can be built from.
-    received = _raw_exchange(
+    received = raw_exchange(
         devhost, f"GET /api/echo/1 HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n".encode()
     )
     assert received.startswith(b"HTTP/1.1 400"), received[:200]
@@ -104,7 +100,7 @@ def test_a_malformed_host_is_a_400_before_any_function(devhost: DevhostProcess, 
 def test_two_host_lines_are_a_400_not_the_first_hosts_answer(devhost: DevhostProcess) -> None:
     # RFC 9110 §7.2, and Kestrel: folded into "a,b" they would serve the first restaurant.
     request = b"GET /api/echo/1 HTTP/1.1\r\nhost: a\r\nhost: b\r\nconnection: close\r\n\r\n"
-    received = _raw_exchange(devhost, request)
+    received = raw_exchange(devhost, request)
     assert received.startswith(b"HTTP/1.1 400"), received[:200]
     assert b"More than one Host header" in received
 

@@ -4,7 +4,6 @@ from plain HTTP: what works locally must not behave otherwise on Azure (sources 
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,7 +13,7 @@ import httpx
 import pytest
 
 from devhost.testclient import TestClient
-from tests.devhost.devhost_process import DevhostProcess, serving_devhost
+from tests.devhost.devhost_process import DevhostProcess, raw_exchange, serving_devhost
 from tests.tenant_fixtures import TenantFactory
 
 APP = """
@@ -97,16 +96,6 @@ def devhost(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevhostProcess
         yield process
 
 
-def _raw_exchange(devhost: DevhostProcess, request: bytes) -> bytes:
-    """Send request bytes as they are; read until the server closes the connection."""
-    with socket.create_connection(("127.0.0.1", devhost.port), timeout=10) as conn:
-        conn.sendall(request)
-        received = b""
-        while chunk := conn.recv(65536):
-            received += chunk
-    return received
-
-
 def _head_block(response: bytes) -> list[bytes]:
     return response.split(b"\r\n\r\n", 1)[0].lower().split(b"\r\n")
 
@@ -150,7 +139,7 @@ def test_a_chunked_request_body_is_not_handed_to_the_function(devhost: DevhostPr
         b"POST /api/echo HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n"
         b"connection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
     )
-    received = _raw_exchange(devhost, request)
+    received = raw_exchange(devhost, request)
     assert received.startswith(b"HTTP/1.1 200"), received[:200]
     assert json.loads(received.split(b"\r\n\r\n", 1)[1])["body"] == ""
 
@@ -163,7 +152,7 @@ def test_a_204_with_a_body_does_not_corrupt_the_next_response(devhost: DevhostPr
     # client would read it as the start of the next response.
     first = b"GET /api/no-content-with-body HTTP/1.1\r\nhost: a\r\n\r\n"
     second = b"GET /api/ready HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n"
-    received = _raw_exchange(devhost, first + second)
+    received = raw_exchange(devhost, first + second)
     assert received.startswith(b"HTTP/1.1 204"), received[:200]
     after_first_head = received.split(b"\r\n\r\n", 1)[1]
     assert after_first_head.startswith(b"HTTP/1.1 200"), after_first_head[:80]
@@ -175,7 +164,7 @@ def test_a_204_with_a_body_does_not_corrupt_the_next_response(devhost: DevhostPr
 def test_a_repeated_response_header_reaches_the_wire_as_on_azure(devhost: DevhostProcess) -> None:
     # The worker's HttpResponseConverter (azure/functions/http.py) turns the headers into a dict:
     # only the last `Vary` arrives on Azure; every Set-Cookie survives, as the worker's cookies.
-    received = _raw_exchange(
+    received = raw_exchange(
         devhost, b"GET /api/two-headers HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n"
     )
     head = _head_block(received)
