@@ -99,8 +99,10 @@ def _lock_and_enter(conn: psycopg.Connection, schema: str) -> None:
 def _pending(conn: psycopg.Connection, schema: str, kind: Kind) -> list[Migration]:
     rows = conn.execute("select version, filename, checksum from schema_migrations").fetchall()
     applied = {row["version"]: (row["filename"], row["checksum"]) for row in rows}
+    migrations = load_migrations(kind)
+    _check_history(schema, kind, applied, migrations)
     pending = []
-    for migration in load_migrations(kind):
+    for migration in migrations:
         if migration.version not in applied:
             pending.append(migration)
         elif applied[migration.version][1] != migration.checksum:
@@ -109,6 +111,35 @@ def _pending(conn: psycopg.Connection, schema: str, kind: Kind) -> list[Migratio
                 "(checksum differs); add a new migration file instead of editing an applied one"
             )
     return pending
+
+
+def _check_history(
+    schema: str, kind: Kind, applied: dict[int, tuple[str, str]], migrations: tuple[Migration, ...]
+) -> None:
+    """Refuse files and history that would make this schema differ from a new one.
+
+    A file numbered below what the schema already has (a branch merged late) would run after
+    newer files here but before them in every new schema; an applied file gone from disk leaves
+    its objects here and nowhere new. Applied versions above the newest file are left alone: the
+    code was rolled back, and the schema stays ahead of it.
+    """
+    newest_applied = max(applied, default=0)
+    on_disk = {m.version for m in migrations}
+    late = [
+        m.filename for m in migrations if m.version not in applied and m.version < newest_applied
+    ]
+    if late:
+        raise MigrationError(
+            f"{schema}: {kind}/{', '.join(late)} is numbered below the applied version "
+            f"{newest_applied}; renumber it after the newest file"
+        )
+    newest_file = max(on_disk, default=0)
+    gone = [applied[v][0] for v in sorted(applied) if v not in on_disk and v <= newest_file]
+    if gone:
+        raise MigrationError(
+            f"{schema}: {kind}/{', '.join(gone)} was applied but is no longer on disk; "
+            "restore it (undo its changes with a new migration file instead)"
+        )
 
 
 def migrate_schema_in(conn: psycopg.Connection, schema: str, kind: Kind) -> MigrationResult:
@@ -197,7 +228,13 @@ def migrate_all(out=sys.stdout) -> int:
     """Migrate public then every active or suspended tenant; return how many schemas failed.
 
     Restaurants' schemas are left alone when the registry (public) fails: the app reads both.
+    Each restaurant goes through the fleet run's own step, which checks under the schema's lock
+    that the restaurant is still there (a deletion meanwhile is skipped, never re-created) and
+    that its schema exists, and records the outcome where the platform API shows it.
     """
+    # Imported here: the fleet module builds on this one.
+    from shared.provisioning.fleet import migrate_one
+
     try:
         migrate_public()
     except MigrationError as error:
@@ -206,17 +243,22 @@ def migrate_all(out=sys.stdout) -> int:
     schemas = migratable_tenant_schemas()
     total = len(schemas) + 1
     print(f"[1/{total} public] version {latest_version('public')}", file=out)
+    operation = f"cli-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
     failures = 0
     for i, schema in enumerate(schemas, start=2):
         try:
-            result = migrate_tenant(schema)
-        except MigrationError as error:
-            failures += 1
+            outcome = migrate_one(schema, operation)
+        except (MigrationError, psycopg.Error) as error:  # a lost connection, a lock timeout
+            outcome = {"status": "failed", "error": str(error)}
             record_migration_failed(schema)
-            print(f"[{i}/{total} {schema}] FAILED: {error}", file=out)
-            continue
-        applied = ", ".join(result.applied) or "nothing to apply"
-        print(f"[{i}/{total} {schema}] version {result.version}: {applied}", file=out)
+        if outcome["status"] == "failed":
+            failures += 1
+            print(f"[{i}/{total} {schema}] FAILED: {outcome['error']}", file=out)
+        elif outcome["status"] == "skipped":
+            print(f"[{i}/{total} {schema}] skipped: no longer active or suspended", file=out)
+        else:
+            print(f"[{i}/{total} {schema}] version {outcome['version']}: {outcome['status']}",
+                  file=out)  # fmt: skip
     print(f"{total - failures}/{total} schemas current, {failures} failed", file=out)
     return failures
 

@@ -50,6 +50,13 @@ class TenantFactory:
         assert record is not None
         return record
 
+    def create_behind(self, behind: tuple[migrate.Migration, ...]) -> str:
+        """An active tenant with only the migrations behind applied; its schema name."""
+        slug = f"t{uuid.uuid4().hex[:10]}"
+        schema = create_behind(slug, behind)
+        self.created.append((slug, []))
+        return schema
+
     def cleanup(self) -> None:
         for slug, domains in self.created:
             for domain in domains:
@@ -67,3 +74,29 @@ def _json(value: dict | None):
     from psycopg.types.json import Jsonb
 
     return Jsonb(value or {})
+
+
+def create_behind(slug: str, behind: tuple[migrate.Migration, ...]) -> str:
+    """An active tenant (no domain) whose schema has exactly the migrations behind applied, as
+    after deploying newer files; its schema name (TenantFactory.create_behind removes it after)."""
+    schema = "tenant_" + slug.replace("-", "_")
+    with transaction() as conn:
+        conn.execute(
+            """insert into tenants (slug, schema_name, display_name, status)
+               values (%s, %s, %s, 'active')""",
+            [slug, schema, slug],
+        )
+        conn.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
+        conn.execute("select set_config('search_path', %s, true)", [schema])
+        conn.execute(
+            """create table schema_migrations (version integer primary key,
+                   filename text not null, checksum text not null,
+                   applied_at timestamptz not null default now())"""
+        )
+        for migration in behind:
+            conn.execute(migration.sql_text, prepare=False)
+            conn.execute(
+                "insert into schema_migrations (version, filename, checksum) values (%s, %s, %s)",
+                [migration.version, migration.filename, migration.checksum],
+            )
+    return schema

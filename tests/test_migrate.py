@@ -19,6 +19,7 @@ from shared import migrate
 from shared.config import get_settings
 from shared.db import close_pool, transaction
 from shared.provisioning import fleet
+from shared.provisioning.schemas import lock_schema
 from tests.conftest import execute
 
 REAL_MIGRATIONS = migrate.MIGRATIONS_DIR
@@ -90,6 +91,43 @@ def test_failing_file_rolls_back_the_whole_schema(migrations_dir: Path, schema: 
     assert execute("select 1 from pg_namespace where nspname = %s", [schema]) == []
 
 
+def test_a_file_numbered_below_the_applied_version_is_refused(
+    migrations_dir: Path, schema: str
+) -> None:
+    # A branch merged after 0003 was deployed: old schemas would get 0003 then 0002, new ones
+    # 0002 then 0003.
+    write(migrations_dir, "0001_dishes.sql", "create table dishes (id int primary key);")
+    write(migrations_dir, "0003_price.sql", "alter table dishes add column price int;")
+    assert migrate.migrate_tenant(schema).version == 3
+    write(migrations_dir, "0002_name.sql", "alter table dishes add column name text;")
+    with pytest.raises(migrate.MigrationError, match=r"0002_name\.sql is numbered below"):
+        migrate.migrate_tenant(schema)
+
+
+def test_an_applied_file_missing_from_disk_is_refused(migrations_dir: Path, schema: str) -> None:
+    # Existing schemas would keep its table while every new restaurant is built without it.
+    write(migrations_dir, "0001_dishes.sql", "create table dishes (id int primary key);")
+    write(migrations_dir, "0002_sides.sql", "create table sides (id int primary key);")
+    write(migrations_dir, "0003_price.sql", "alter table dishes add column price int;")
+    assert migrate.migrate_tenant(schema).version == 3
+    (migrations_dir / "0002_sides.sql").unlink()
+    migrate.load_migrations.cache_clear()
+    with pytest.raises(migrate.MigrationError, match=r"0002_sides\.sql was applied but"):
+        migrate.migrate_tenant(schema)
+
+
+def test_applied_files_newer_than_the_code_are_left_alone(
+    migrations_dir: Path, schema: str
+) -> None:
+    # The code was rolled back after a deployment migrated: the schema stays ahead of it.
+    write(migrations_dir, "0001_dishes.sql", "create table dishes (id int primary key);")
+    write(migrations_dir, "0002_price.sql", "alter table dishes add column price int;")
+    assert migrate.migrate_tenant(schema).version == 2
+    (migrations_dir / "0002_price.sql").unlink()
+    migrate.load_migrations.cache_clear()
+    assert migrate.migrate_tenant(schema).applied == []
+
+
 def test_misnamed_file_is_refused(migrations_dir: Path, schema: str) -> None:
     write(migrations_dir, "1_oops.sql", "select 1;")
     with pytest.raises(migrate.MigrationError, match=r"NNNN_name\.sql"):
@@ -147,6 +185,61 @@ def test_cli_reports_a_failing_public_migration_and_touches_no_restaurant(
     assert migrate.migrate_all(out) == 1
     assert out.getvalue().startswith("[public] FAILED: ")
     assert "no restaurant was migrated" in out.getvalue()
+
+
+def _wait_for_a_waiter(schema: str, timeout_s: float = 20) -> None:
+    """Until someone waits for schema's advisory lock (its 64-bit key split over two columns)."""
+    deadline = time.monotonic() + timeout_s
+    while not execute(
+        """select 1 from pg_locks where locktype = 'advisory' and not granted
+              and ((classid::bigint << 32) | objid::bigint)
+                  = hashtextextended('stelly.migrate.' || %s, 0)""",
+        [schema],
+    ):
+        assert time.monotonic() < deadline, f"nobody queued for {schema}'s lock"
+        time.sleep(0.02)
+
+
+def test_cli_never_brings_back_the_schema_of_a_restaurant_deleted_meanwhile(tenants) -> None:
+    # The CLI lists the restaurants once, then queues for each schema's lock; a deletion that
+    # held it dropped the schema meanwhile.
+    tenant = tenants.create()
+    out, schema = io.StringIO(), tenant.schema_name
+    with psycopg.connect(os.environ["DATABASE_URL"]) as deletion:
+        lock_schema(deletion, schema)
+        runner = threading.Thread(target=migrate.migrate_all, args=(out,))
+        runner.start()
+        _wait_for_a_waiter(schema)
+        deletion.execute("update tenants set status = 'deleting' where slug = %s", [tenant.slug])
+        deletion.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(schema)))
+        deletion.commit()
+    runner.join(60)
+    assert execute("select 1 from pg_namespace where nspname = %s", [schema]) == []
+    assert f"{schema}] skipped" in out.getvalue()
+
+
+def test_cli_reports_an_active_restaurant_whose_schema_is_missing(tenants) -> None:
+    tenant = tenants.create()
+    execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(tenant.schema_name)))
+    out = io.StringIO()
+    assert migrate.migrate_all(out) == 1
+    # Not re-created empty (no menu, no orders) and reported as current.
+    assert execute("select 1 from pg_namespace where nspname = %s", [tenant.schema_name]) == []
+    assert f"{tenant.schema_name}] FAILED: " in out.getvalue()
+    assert "schema of this active restaurant is missing" in out.getvalue()
+
+
+def test_cli_carries_on_past_a_schema_whose_migration_record_fails(tenants) -> None:
+    behind = migrate.load_migrations("tenant")[:-1]
+    poisoned, healthy = tenants.create_behind(behind), tenants.create_behind(behind)
+    # Applying the newest file works, recording it does not (a CHECK on schema_migrations).
+    poison = sql.SQL("alter table {}.schema_migrations add constraint poison check (version < {})")
+    latest = migrate.latest_version("tenant")
+    execute(poison.format(sql.Identifier(poisoned), sql.Literal(latest)))
+    out = io.StringIO()
+    assert migrate.migrate_all(out) >= 1, out.getvalue()
+    assert f"{poisoned}] FAILED: " in out.getvalue()
+    assert f"{healthy}] version {latest}: migrated" in out.getvalue()
 
 
 def test_real_migrations_bring_a_tenant_to_the_latest_version(tenants) -> None:
