@@ -17,7 +17,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from functions.provisioning_flows import RETRY
-from shared.provisioning.fleet import migrate_one, plan
+from shared.provisioning.fleet import migrate_one, plan, record_gave_up
 
 bp = df.Blueprint()
 
@@ -59,7 +59,7 @@ def fleet_migration(context: df.DurableOrchestrationContext) -> Generator[Any, A
                 "fleet_migration_batch", work, f"{context.instance_id}-{name}"
             )
         except Exception as error:  # the batch itself broke: count its schemas as failed
-            failed = [{"schema": s, "slug": None, "error": str(error)} for s in schemas]
+            failed = [{"schema": s, "slug": None, "error": activity_error(error)} for s in schemas]
             batch = {"migrated": 0, "skipped": 0, "failures": failed}
         _add(tally, batch)
         failures += batch["failures"]
@@ -86,7 +86,9 @@ def _migrate_window(
     """Migrate schemas in parallel; if one keeps raising, go one by one to keep the others."""
     try:
         return (yield context.task_all([_migrate_call(context, s, operation) for s in schemas]))
-    except Exception:
+    except Exception as error:
+        if len(schemas) == 1:  # its retries are spent: no need to find out which one failed
+            return [(yield from _gave_up(context, schemas[0], operation, error))]
         # task_all fails as a whole: redo the window singly (migrating twice is a no-op) so
         # only the schema that keeps failing is reported.
         outcomes = []
@@ -94,9 +96,25 @@ def _migrate_window(
             try:
                 outcomes.append((yield _migrate_call(context, schema, operation)))
             except Exception as error:
-                outcomes.append({"schema": schema, "slug": None, "status": "failed",
-                                 "version": None, "error": str(error)})  # fmt: skip
+                outcomes.append((yield from _gave_up(context, schema, operation, error)))
         return outcomes
+
+
+def activity_error(error: Exception) -> str:
+    """What an activity raised, without the traceback the durable SDK appends to its message."""
+    return str(error).split(" \n ", 1)[0]
+
+
+def _gave_up(
+    context: df.DurableOrchestrationContext, schema: str, operation: str, error: Exception
+) -> Generator[Any, Any, dict[str, Any]]:
+    """Record a schema whose retries ran out as failed, with its slug, where admins look."""
+    work = {"schema": schema, "operation": operation, "error": activity_error(error)}
+    try:
+        return (yield context.call_activity_with_retry("fleet_record_gave_up", RETRY, work))
+    except Exception:  # the database is gone too: the run's output still names the schema
+        return {"schema": schema, "slug": None, "status": "failed", "version": None,
+                "error": work["error"]}  # fmt: skip
 
 
 @bp.orchestration_trigger(context_name="context")
@@ -127,3 +145,9 @@ def fleet_plan(work: dict[str, Any]) -> dict[str, Any]:
 def fleet_migrate_schema(work: dict[str, Any]) -> dict[str, Any]:
     """Migrate one schema under its advisory lock; a failure is a result, never an exception."""
     return migrate_one(work["schema"], work["operation"])
+
+
+@bp.activity_trigger(input_name="work")
+def fleet_record_gave_up(work: dict[str, Any]) -> dict[str, Any]:
+    """Record a schema whose migration attempts all failed transiently as failed."""
+    return record_gave_up(work["schema"], work["operation"], work["error"])

@@ -8,19 +8,27 @@ inside its transaction exactly like a migration hitting bad data would.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psycopg
 import pytest
+from azure.core.exceptions import AzureError
+from azure.data.tables import TableClient
 from psycopg import sql
 
+from devhost.services import AzuritePorts, free_port
 from shared import migrate
 from shared.db import transaction
+from shared.provisioning import audit as audit_module
 from shared.provisioning import fleet as fleet_steps
+from shared.provisioning.audit import recent_audit
 from shared.provisioning.requests import schema_for
 from tests.platform_helpers import PlatformHost, scalar
+from tests.tenant_fixtures import create_behind
 
 pytestmark = pytest.mark.devhost
 
@@ -33,30 +41,6 @@ def host(tmp_path_factory: pytest.TempPathFactory, migrated_public: None) -> Ite
     platform = PlatformHost(Path(tmp_path_factory.mktemp("fleet")))
     yield platform
     platform.stop()
-
-
-def create_behind(slug: str, behind: tuple[migrate.Migration, ...]) -> None:
-    """An active tenant whose schema has every migration file but the newest applied."""
-    schema = schema_for(slug)
-    with transaction() as conn:
-        conn.execute(
-            """insert into tenants (slug, schema_name, display_name, status)
-               values (%s, %s, %s, 'active')""",
-            [slug, schema, slug],
-        )
-        conn.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
-        conn.execute("select set_config('search_path', %s, true)", [schema])
-        conn.execute(
-            """create table schema_migrations (version integer primary key,
-                   filename text not null, checksum text not null,
-                   applied_at timestamptz not null default now())"""
-        )
-        for migration in behind:
-            conn.execute(migration.sql_text, prepare=False)
-            conn.execute(
-                "insert into schema_migrations (version, filename, checksum) values (%s, %s, %s)",
-                [migration.version, migration.filename, migration.checksum],
-            )
 
 
 def drop_tenant(slug: str) -> None:
@@ -183,3 +167,71 @@ def test_a_schema_migrated_earlier_in_the_same_run_still_counts_as_migrated(
         assert status_rows([slug])[schema]["operation_id"] == "op-b"
     finally:
         drop_tenant(slug)
+
+
+def test_a_schema_whose_retries_run_out_is_reported_failed_with_its_restaurant(
+    host: PlatformHost, migrated_public: None
+) -> None:
+    # A long report query holds the table the newest file alters for the whole run: every
+    # attempt gives up on the lock (a transient failure, retried) until the retries run out. The
+    # run then reports it like any failure: named by slug, recorded where GET /tenants shows it.
+    slug = f"fleet-locked-{uuid.uuid4().hex[:6]}"
+    create_behind(slug, migrate.load_migrations("tenant")[:-1])
+    latest, schema = migrate.latest_version("tenant"), schema_for(slug)
+    try:
+        with psycopg.connect(os.environ["DATABASE_URL"]) as long_query:
+            long_query.execute(sql.SQL("select * from {}.outbox").format(sql.Identifier(schema)))
+            run = start(host, batch_size=10, max_parallel=2)
+        assert run["status"] == "completed", run
+        [ours] = [f for f in run["output"]["failures"] if f["schema"] == schema]
+        assert ours["slug"] == slug
+        assert "waited 2 s for a lock" in ours["error"] and "Traceback" not in ours["error"]
+        assert version_of(slug) == latest - 1
+        migration = host.request("GET", f"/v1/platform/tenants/{slug}").json()["migration"]
+        assert (migration["status"], migration["version"]) == ("failed", latest - 1)
+        assert "waited 2 s for a lock" in migration["error"]
+    finally:
+        drop_tenant(slug)
+
+
+def test_a_canary_named_twice_is_migrated_and_counted_once(
+    host: PlatformHost, migrated_public: None
+) -> None:
+    slug = f"fleet-twice-{uuid.uuid4().hex[:6]}"
+    create_behind(slug, migrate.load_migrations("tenant")[:-1])
+    try:
+        run = start(host, canaries=[slug, slug])
+        assert run["status"] == "completed", run
+        assert version_of(slug) == migrate.latest_version("tenant")
+        out = run["output"]
+        assert out["done"] + out["skipped"] + out["failed"] == out["total"], out
+    finally:
+        drop_tenant(slug)
+
+
+def test_a_migration_whose_audit_write_failed_is_audited_when_the_activity_is_retried(
+    migrated_public: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The schema commits, then the audit table is unreachable: the activity raises and is
+    # retried, finds the schema migrated by this run, and writes the row the trail lacks.
+    slug = f"fleet-audit-{uuid.uuid4().hex[:6]}"
+    schema, operation = schema_for(slug), f"op-{uuid.uuid4().hex[:8]}"
+    create_behind(slug, migrate.load_migrations("tenant")[:-1])
+    try:
+        with monkeypatch.context() as patch:
+            patch.setattr(audit_module, "table", _unreachable_table)
+            with pytest.raises(AzureError):
+                fleet_steps.migrate_one(schema, operation)
+        assert fleet_steps.migrate_one(schema, operation)["status"] == "migrated"
+        trail = [(r["operation"], r["step"], r["outcome"]) for r in recent_audit(slug)]
+        assert (operation, "migrate", "ok") in trail, trail
+    finally:
+        drop_tenant(slug)
+
+
+def _unreachable_table(name: str) -> TableClient:
+    """A Table Storage client for name at an address where nothing answers."""
+    port = free_port()
+    return TableClient.from_connection_string(
+        AzuritePorts(port, port, port).connection_string(), name, retry_total=0
+    )

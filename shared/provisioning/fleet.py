@@ -103,7 +103,9 @@ def plan(canaries: list[str], batch_size: int, operation: str) -> dict[str, Any]
     schemas = [row["schema_name"] for row in rows]
     current = current_schemas(schemas, operation)
     by_slug = {row["slug"]: row["schema_name"] for row in rows}
-    first = [by_slug[s] for s in canaries if s in by_slug and by_slug[s] not in current]
+    # A slug named twice is one canary: two activities on one schema would count it twice.
+    named = dict.fromkeys(canaries)
+    first = [by_slug[s] for s in named if s in by_slug and by_slug[s] not in current]
     rest = [schema for schema in schemas if schema not in current and schema not in first]
     return {
         "total": len(schemas),
@@ -142,26 +144,41 @@ def migrate_one(schema: str, operation: str) -> dict[str, Any]:
             if is_transient(error):
                 raise
             return _failed(conn, tenant, schema, operation, str(error), started)
-        if not result.applied and _migrated_by(conn, schema, operation):
-            # A redelivered activity, or a failed window redone one by one: this run already
-            # migrated the schema, so it counts (and stays recorded) as migrated, not current.
-            return {"schema": schema, "slug": tenant["slug"], "status": "migrated",
-                    "version": result.version, "error": None}  # fmt: skip
-        status = "migrated" if result.applied else "current"
-        elapsed = (time.perf_counter() - started) * 1000
-        record_outcome(
-            conn,
-            schema=schema,
-            version=result.version,
-            status=status,
-            operation=operation,
-            duration_ms=elapsed,
-        )
-    if result.applied:
-        detail = f"version {result.version}: {', '.join(result.applied)}"
+        # A redelivered activity, or a failed window redone one by one: when this run already
+        # migrated the schema, it counts (and stays recorded) as migrated, not current.
+        redone = not result.applied and _migrated_by(conn, schema, operation)
+        status = "migrated" if result.applied or redone else "current"
+        if not redone:
+            elapsed = (time.perf_counter() - started) * 1000
+            record_outcome(
+                conn,
+                schema=schema,
+                version=result.version,
+                status=status,
+                operation=operation,
+                duration_ms=elapsed,
+            )
+    if status == "migrated":
+        # Again when redone: the attempt that migrated may have failed at this very write, after
+        # its commit. A trail with the row twice beats one without it.
+        applied = ", ".join(result.applied) or "applied by an earlier attempt of this run"
+        detail = f"version {result.version}: {applied}"
         audit(tenant["slug"], operation=operation, step="migrate", outcome="ok", detail=detail)
     return {"schema": schema, "slug": tenant["slug"], "status": status, "version": result.version,
             "error": None}  # fmt: skip
+
+
+def record_gave_up(schema: str, operation: str, error: str) -> dict[str, Any]:
+    """A schema whose migration kept failing transiently (a lock never freed, a lost
+    connection) until its retries ran out, recorded as failed like any other failure."""
+    started = time.perf_counter()
+    with transaction() as conn:
+        tenant = _tenant(conn, schema)
+        if tenant is None or tenant["status"] not in MIGRATABLE:
+            slug = tenant["slug"] if tenant else None
+            return {"schema": schema, "slug": slug, "status": "skipped", "version": None,
+                    "error": None}  # fmt: skip
+        return _failed(conn, tenant, schema, operation, error, started)
 
 
 def _migrated_by(conn: psycopg.Connection, schema: str, operation: str) -> bool:
