@@ -13,8 +13,9 @@ from shared.tenant_profile import update_tenant_profile
 from shared.theming import PRESETS
 from shared.versioning import Expected
 from shared.weekly_windows import WEEKDAYS
+from tests.conftest import execute
 from tests.order_fixtures import open_shop
-from tests.storefront_helpers import customer_api, ok, owner_api
+from tests.storefront_helpers import build_small_menu, customer_api, ok, owner_api
 
 STORE_CACHE = "public, max-age=60, stale-while-revalidate=300"
 
@@ -174,3 +175,23 @@ def test_a_new_currency_reaches_the_storefront_with_the_next_publish(
     published = client.post("/api/v1/admin/menu/publish", host=shop.host, headers=owner)
     assert published.status_code == 201
     assert currencies() == ("JPY", 0, "JPY", "JPY")
+
+
+def test_publish_takes_the_currency_saved_now_not_the_one_this_instance_cached(
+    client, tenants, auth_header
+) -> None:
+    # Another instance saved GBP; this one still holds the tenant record (EUR) it cached a
+    # moment ago, and the owner's publish lands here. The snapshot keeps its currency until the
+    # next publish, so a cached one would charge customers in EUR for good.
+    tenant = tenants.create(settings={"currency": "EUR", "timezone": "UTC"})
+    api = owner_api(client, tenant, auth_header)
+    build_small_menu(api)
+    assert ok(customer_api(client, tenant).get("/v1/store/config"))["currency"] == "EUR"
+    execute(
+        """update tenants set settings = settings || '{"currency": "GBP"}',
+                  version = version + 1 where id = %s""",
+        [tenant.id],
+    )
+    published = ok(api.post("/v1/admin/menu/publish"), 201)
+    menu = ok(customer_api(client, tenant).get("/v1/store/menu"))
+    assert (menu["version"], menu["currency"]) == (published["version"], "GBP")

@@ -18,7 +18,7 @@ from shared.menus.published import latest_snapshot
 from shared.menus.storefront import storefront_menus
 from shared.rendered_cache import content_etag, json_bytes
 from shared.restaurant_settings import effective_settings
-from shared.tenants import TenantRecord
+from shared.tenants import TenantRecord, tenant_by_slug
 
 
 def _snapshot_group(group: dict[str, Any]) -> dict[str, Any]:
@@ -107,15 +107,22 @@ def _insert_version(
     }
 
 
+def _saved_currency(conn: psycopg.Connection, tenant: TenantRecord) -> str:
+    """The currency in the tenant's saved settings, read now: the request's tenant record may
+    come from a cache seconds old, and a snapshot keeps what it was given until the next
+    publish (a currency changed just before would otherwise miss it)."""
+    saved = tenant_by_slug(conn, tenant.slug)
+    return effective_settings(saved or tenant).currency
+
+
 def publish_menu(*, tenant: TenantRecord, published_by: str | None) -> dict[str, Any]:
     """Publish the tenant's draft as the next version; `{"version", "etag", "published_at"}`."""
-    currency = effective_settings(tenant).currency
     with tenant_transaction(tenant.schema_name) as conn:
         # Lock before reading the draft: an 86 or a photo commits its draft change together with
         # its re-issued snapshot under this lock, so a draft read before it could publish the
         # item as still available (and orders are priced from the newest snapshot).
         _lock_versions(conn)
-        body = render_snapshot(draft_menu(conn), currency=currency)
+        body = render_snapshot(draft_menu(conn), currency=_saved_currency(conn, tenant))
         published = _insert_version(conn, body, source="publish", published_by=published_by)
     storefront_menus.invalidate(tenant.schema_name)
     return published
