@@ -213,3 +213,49 @@ def test_a_batch_sent_to_a_slow_hub_is_marked_published(
         db.close_pool()
     assert sorted(hub.sent) == list(range(min(hub.sent), min(hub.sent) + 12))
     assert unsent == 0
+
+
+def test_a_seq_the_hub_delivered_stays_with_its_event_when_the_publisher_fails_to_commit(
+    shop: Shop, client
+) -> None:
+    # The publisher sends B, then loses its connection before it commits (here: marking events
+    # published fails once). A was inserted before B but committed after it. Had the seqs been
+    # handed out in the failed transaction, A would now get B's delivered seq, and a display
+    # catching up after B's seq would never see A.
+    settle()
+    hub = Recorder()
+    with tenant_transaction(shop.schema) as conn:
+        conn.execute(
+            """create function fail_once() returns trigger language plpgsql as $$
+               begin raise exception 'connection lost after the send'; end $$"""
+        )
+        conn.execute(
+            """create trigger fail_once before update on outbox for each row
+               when (old.published_at is null and new.published_at is not null)
+               execute function fail_once()"""
+        )
+    with psycopg.connect(os.environ["DATABASE_URL"], row_factory=dict_row) as slow:
+        slow.execute(sql.SQL("set search_path to {}").format(sql.Identifier(shop.schema)))
+        _append(slow, "order-a")
+        with tenant_transaction(shop.schema) as conn:
+            _append(conn, "order-b")
+        with pytest.raises(psycopg.Error):
+            publish_pending(shop.schema, shop.slug, hub, respect_backoff=False)
+        slow.commit()
+    [(delivered_b, _)] = hub.sent
+    with tenant_transaction(shop.schema) as conn:
+        conn.execute("drop trigger fail_once on outbox")
+    publish_pending(shop.schema, shop.slug, hub, respect_backoff=False)
+
+    response = client.get(
+        "/api/v1/kitchen/events",
+        host=shop.host,
+        headers=shop.staff(),
+        params={"after": str(delivered_b["seq"])},
+    )
+    assert [event["type"] for event in response.json()["events"]] == ["order-a"]
+    assert [(m["type"], m["seq"]) for m, _ in hub.sent] == [
+        ("order-b", delivered_b["seq"]),
+        ("order-b", delivered_b["seq"]),  # sent again: displays de-duplicate by id
+        ("order-a", delivered_b["seq"] + 1),
+    ]

@@ -1,13 +1,14 @@
 """Moving outbox rows to the hub: right after commit (a background thread) and from a timer.
 
 One publisher per tenant at a time (a transaction-scoped advisory lock): it hands out seqs to
-newly committed rows, publishes in seq order, and marks a row published in the same transaction
-that sent it. So events leave in order and, short of a crash between send and commit, exactly
-once; clients de-duplicate by `id` for that case. A failed send stops the tenant's batch (later
-events must not overtake it) and schedules the row with exponential backoff. The timer honours
-the backoff. The post-commit path does not, since new activity is the cheapest moment to find
-out whether the hub is back, but it waits RETRY_AFTER_FAILURE_S after a failed send: otherwise
-every order of a busy restaurant would try a hub that is down (and read the backlog to do so).
+newly committed rows (and commits them), publishes in seq order, and marks a row published in
+the same transaction that sent it. So events leave in order and, short of a crash between send
+and commit, exactly once; clients de-duplicate by `id` for that case. A failed send stops the
+tenant's batch (later events must not overtake it) and schedules the row with exponential
+backoff. The timer honours the backoff. The post-commit path does not, since new activity is the
+cheapest moment to find out whether the hub is back, but it waits RETRY_AFTER_FAILURE_S after a
+failed send: otherwise every order of a busy restaurant would try a hub that is down (and read
+the backlog to do so).
 """
 
 from __future__ import annotations
@@ -81,7 +82,11 @@ def _publish_batches(
                 [schema],
             )
             # Sequencing needs no hub, so catch-up (`events?after=`) works during an outage.
-            sequence_events(conn)
+            # New seqs commit before anything is sent: sent and then rolled back (a lost
+            # connection at the commit), they would be handed out again in another order, and a
+            # seq the hub already delivered would name a different event.
+            if sequence_events(conn):
+                continue
             events = pending_events(conn, limit=BATCH)
             head = events[0] if events else None
             if head is None:
