@@ -6,9 +6,12 @@ import uuid
 
 import pytest
 
+from shared.images import pipeline
 from shared.images.blobs import ensure_container
 from shared.images.limits import MAX_UPLOAD_BYTES
+from shared.images.renditions import RenderedImage
 from shared.images.targets import QUARANTINE_CONTAINER, UPLOADS_CONTAINER
+from shared.provisioning.deprovision import DEPROVISION_STEPS, run_deprovision_step
 from shared.storage import blob_service
 from tests.conftest import execute
 from tests.image_fixtures import (
@@ -124,6 +127,32 @@ def test_an_item_deleted_before_processing_is_rejected(
     assert "deleted" in row["image_reason"]
     assert assets_under(f"{api.tenant.slug}/") == []
     assert "deleted" in quarantine_reason(uploads_name(grant))
+
+
+def test_a_restaurant_deleted_while_its_photo_renders_leaves_no_files_behind(
+    client, tenants, auth_header, app_functions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The deletion sweeps assets/<slug>/ before the renditions exist; the pipeline removes what
+    # it wrote once it finds the restaurant gone, or the photos would stay public for good.
+    tenant = tenants.create()
+    api = owner_api(client, tenant, auth_header)
+    item = build_small_menu(api)["item"]
+    path = f"/v1/admin/menu/items/{item['id']}/image-upload"
+    grant = ok(api.post(path, json={"content_type": "image/png"}))
+    put_with_grant(grant, encoded(photo(800, 600), "PNG"))
+    render = pipeline.render_upload
+
+    def render_while_the_platform_deletes_the_restaurant(data: bytes) -> RenderedImage:
+        rendered = render(data)
+        for step in DEPROVISION_STEPS:
+            assert run_deprovision_step(step, tenant.slug, f"deprovision-{tenant.slug}")["ok"]
+        return rendered
+
+    monkeypatch.setattr(pipeline, "render_upload", render_while_the_platform_deletes_the_restaurant)
+    deliver(app_functions, uploads_name(grant))
+
+    assert assets_under(f"{tenant.slug}/") == []
+    assert "takes uploads" in quarantine_reason(uploads_name(grant))
 
 
 @pytest.mark.parametrize(

@@ -123,6 +123,15 @@ def remove_unreferenced(target: UploadTarget, keep: set[str]) -> list[str]:
     return removed
 
 
+def delete_renditions(image: dict[str, Any]) -> None:
+    """Delete the renditions of image (what store_renditions returned), whatever their age."""
+    container = blob_service().get_container_client(ASSETS_CONTAINER)
+    base = asset_url("")
+    for entry in image["renditions"]:
+        with contextlib.suppress(ResourceNotFoundError):
+            container.delete_blob(entry["url"].removeprefix(base))
+
+
 def delete_upload(name: str, etag: str | None) -> None:
     """Delete an original, unless it was overwritten since delivery (that fires on its own)."""
     client = blob_service().get_blob_client(UPLOADS_CONTAINER, name)

@@ -57,6 +57,24 @@ def _tenant(slug: str) -> TenantRecord | None:
     return record if record is not None and record.status in _SERVED_STATUSES else None
 
 
+def _no_restaurant(target: UploadTarget, data: bytes, etag: str | None) -> UploadOutcome:
+    reason = f"No restaurant {target.slug} takes uploads"
+    return _quarantined(target.blob_name, data, etag, UploadOutcome("rejected", reason))
+
+
+def _deleted_meanwhile(target: UploadTarget, image: dict[str, Any]) -> bool:
+    """Whether the restaurant stopped taking uploads while this one rendered; if so, the
+    renditions just written are deleted.
+
+    Its deletion marks it `deleting` before it sweeps `assets/<slug>/`: renditions written after
+    that sweep would stay public for good, and ones written before it are swept anyway.
+    """
+    if _tenant(target.slug) is not None:
+        return False
+    blobs.delete_renditions(image)
+    return True
+
+
 def _refused(
     claim: Claim, tenant: TenantRecord, records: ItemImages | BrandImages
 ) -> UploadOutcome:
@@ -84,8 +102,7 @@ def process_upload(*, name: str, data: bytes, etag: str | None = None) -> Upload
         return _quarantined(name, data, etag, UploadOutcome("rejected", "Not an upload path"))
     tenant = _tenant(target.slug)
     if tenant is None:
-        reason = f"No restaurant {target.slug} takes uploads"
-        return _quarantined(target.blob_name, data, etag, UploadOutcome("rejected", reason))
+        return _no_restaurant(target, data, etag)
     records = _records(tenant, target)
     with tenant_transaction(tenant.schema_name) as conn:
         claim = records.claim(conn)
@@ -104,9 +121,16 @@ def process_upload(*, name: str, data: bytes, etag: str | None = None) -> Upload
     # rewrites nothing), so no menu writer waits for storage; a clean-up leaves renditions this
     # young alone (blobs.RENDITION_GRACE), so it cannot delete them before they are recorded.
     image = blobs.store_renditions(target, rendered)
-    with tenant_transaction(tenant.schema_name) as conn:
-        claim = records.apply(conn, image)
+    try:
+        with tenant_transaction(tenant.schema_name) as conn:
+            claim = records.apply(conn, image)
+    except Exception:
+        if _deleted_meanwhile(target, image):
+            return _no_restaurant(target, data, etag)
+        raise
     storefront_menus.invalidate(tenant.schema_name)
+    if _deleted_meanwhile(target, image):
+        return _no_restaurant(target, data, etag)
     if claim is not Claim.OK:
         # Superseded or deleted while rendering: our renditions stay unreferenced and go with a
         # later clean-up.
