@@ -32,7 +32,7 @@ class UploadRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     content_type: ContentType
-    size: int | None = Field(None, ge=1, le=MAX_UPLOAD_BYTES)
+    size: int | None = Field(None, ge=1, le=MAX_UPLOAD_BYTES, strict=True)
 
 
 @bp.route(route="v1/admin/menu/items/{id:guid}/image-upload", methods=["POST"])

@@ -44,7 +44,7 @@ class OrdersQuery(BaseModel):
 class EventsQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    after: int = Field(0, ge=0)
+    after: int = Field(0, ge=0, le=2**63 - 1)  # outbox.seq is a bigint
     limit: int = Field(100, ge=1, le=MAX_EVENTS_PAGE)
 
 
@@ -153,6 +153,14 @@ def kitchen_events(call: Call) -> func.HttpResponse:
         last_seq = conn.execute("select last_seq from outbox_counter").fetchone()["last_seq"]
         events = events_after(conn, query.after, limit=query.limit + 1)
     page = events[: query.limit]
+    if query.after > last_seq:
+        # Seqs commit before any is sent, so no display can have seen one beyond last_seq: this
+        # one comes from elsewhere (a database restored from a backup, a corrupt value), and
+        # "nothing new" would keep it waiting for good while new events reuse its seqs.
+        raise errors.gone(
+            f"No event has seq {query.after} yet (the newest is {last_seq}); reload "
+            "GET /api/v1/kitchen/orders and follow events from its as_of_seq"
+        )
     if _purged_since(query.after, [event.seq for event in page], last_seq):
         raise errors.gone(
             f"Events after seq {query.after} are no longer kept (7 days); reload "

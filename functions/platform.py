@@ -69,8 +69,8 @@ class MigrationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     canaries: list[Slug] = Field(default=[], max_length=20)
-    batch_size: int = Field(100, ge=1, le=500)
-    max_parallel: int = Field(8, ge=1, le=32)
+    batch_size: int = Field(100, ge=1, le=500, strict=True)
+    max_parallel: int = Field(8, ge=1, le=32, strict=True)
 
 
 class OperationStatus(BaseModel):

@@ -82,6 +82,10 @@ def validate_token(token: str) -> Principal:
     roles = claims.get("roles") or []
     if isinstance(roles, str):
         roles = [roles]
+    elif not isinstance(roles, list):
+        # A number, true or an object from a misconfigured provider grants nothing (an object's
+        # keys must not read as roles).
+        roles = []
     tenant = claims.get("tenant")
     return Principal(
         subject=str(claims["sub"]),

@@ -63,6 +63,12 @@ def expected_version(if_match: str | None, body_version: int | None) -> Expected
     when any strong ETag we issued matches. Weak or foreign tags never match.
     """
     tags = [tag.strip() for tag in (if_match or "").split(",") if tag.strip()]
+    if if_match is not None and not tags:
+        # Sent but empty (an editor whose ETag variable came out blank): a list of no ETags
+        # matches none (RFC 9110 §13.1.1), and treating it as absent would write blindly.
+        raise errors.precondition_failed(
+            'If-Match lists no ETag; send the ETag you were given, such as "3" (or *)'
+        )
     if tags:
         if tags == ["*"]:
             return _from_body(body_version)
