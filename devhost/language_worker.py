@@ -24,6 +24,7 @@ import azure.functions as func
 from devhost.http_front import response_headers, worker_thread_count
 from devhost.routing import RouteMatch, Router, build_request
 from devhost.timeouts import FunctionTimedOut, within_function_timeout
+from devhost.worker_indexing import check_indexable
 from devhost.worker_pool import BatchingWorkerPool
 from devhost.worker_protocol import (
     READY,
@@ -95,8 +96,10 @@ async def serve(connection: socket.socket) -> None:
     config: WorkerConfig = await read_message(reader)
     app = load_app(config.app_ref, Path(config.app_dir))
     durable = config.durable_client_json
+    functions = app.get_functions()
+    check_indexable(functions)
     router = Router(
-        app.get_functions(),
+        functions,
         route_prefix=config.route_prefix,
         durable_client_json=(lambda: durable) if durable is not None else None,
     )

@@ -35,6 +35,7 @@ from devhost.hub_process import HubProcess
 from devhost.identity import JWKS_PATH, DevIdentity
 from devhost.routing import Router
 from devhost.timer_triggers import TableScheduleStatus, TimerScheduler
+from devhost.worker_indexing import check_indexable
 from devhost.worker_processes import WorkerGroup, worker_process_count
 from devhost.worker_protocol import WorkerConfig
 
@@ -127,6 +128,7 @@ class DevHost:
         self.app = load_app(options.app_ref, options.app_dir)
         # get_functions() may run once per app object (notes/durable-protocol.md).
         self.functions = self.app.get_functions()
+        check_indexable(self.functions)
         self.base_url = f"http://127.0.0.1:{options.port}"
         self.identity = dev_identity(options.data_dir)
         self.engine = self._durable_engine()

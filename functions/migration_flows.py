@@ -135,19 +135,21 @@ def fleet_migration_batch(context: df.DurableOrchestrationContext) -> Generator[
     return summary
 
 
+# Activity inputs are annotated `dict`, not `dict[str, Any]`: the Python worker refuses a PEP 585
+# alias on a binding parameter, and with it the whole app (devhost/worker_indexing.py).
 @bp.activity_trigger(input_name="work")
-def fleet_plan(work: dict[str, Any]) -> dict[str, Any]:
+def fleet_plan(work: dict) -> dict[str, Any]:
     """Check every schema (recording the current ones); canaries and batches of the rest."""
     return plan(work["canaries"], work["batch_size"], work["operation"])
 
 
 @bp.activity_trigger(input_name="work")
-def fleet_migrate_schema(work: dict[str, Any]) -> dict[str, Any]:
+def fleet_migrate_schema(work: dict) -> dict[str, Any]:
     """Migrate one schema under its advisory lock; a failure is a result, never an exception."""
     return migrate_one(work["schema"], work["operation"])
 
 
 @bp.activity_trigger(input_name="work")
-def fleet_record_gave_up(work: dict[str, Any]) -> dict[str, Any]:
+def fleet_record_gave_up(work: dict) -> dict[str, Any]:
     """Record a schema whose migration attempts all failed transiently as failed."""
     return record_gave_up(work["schema"], work["operation"], work["error"])

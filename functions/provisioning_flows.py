@@ -100,14 +100,16 @@ def provision_tenant(context: df.DurableOrchestrationContext) -> Generator[Any, 
     raise ProvisioningFailed(f"{slug}: {reason}; everything done so far was undone")
 
 
+# Activity inputs are annotated `dict`, not `dict[str, Any]`: the Python worker refuses a PEP 585
+# alias on a binding parameter, and with it the whole app (devhost/worker_indexing.py).
 @bp.activity_trigger(input_name="work")
-def provisioning_step(work: dict[str, Any]) -> dict[str, Any]:
+def provisioning_step(work: dict) -> dict[str, Any]:
     """One provisioning step (shared.provisioning.steps)."""
     return run_step(work["step"], ProvisionJob.from_input(work["job"]), work["operation"])
 
 
 @bp.activity_trigger(input_name="work")
-def provisioning_undo(work: dict[str, Any]) -> dict[str, Any]:
+def provisioning_undo(work: dict) -> dict[str, Any]:
     """Undo one provisioning step (shared.provisioning.compensation)."""
     job = ProvisionJob.from_input(work["job"])
     return run_undo(work["step"], job, work["operation"], work["reason"])
@@ -130,6 +132,6 @@ def deprovision_tenant(context: df.DurableOrchestrationContext) -> Generator[Any
 
 
 @bp.activity_trigger(input_name="work")
-def deprovisioning_step(work: dict[str, Any]) -> dict[str, Any]:
+def deprovisioning_step(work: dict) -> dict[str, Any]:
     """One deletion step (shared.provisioning.deprovision)."""
     return run_deprovision_step(work["step"], work["slug"], work["operation"])
