@@ -248,8 +248,9 @@ def migrate_all(out=sys.stdout) -> int:
     for i, schema in enumerate(schemas, start=2):
         try:
             outcome = migrate_one(schema, operation)
-        except (MigrationError, psycopg.Error) as error:  # a lost connection, a lock timeout
-            outcome = {"status": "failed", "error": str(error)}
+        except Exception as error:  # a lost connection, the audit table out of reach, ...
+            # The fleet run retries these; here the operator runs it again.
+            outcome = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
             record_migration_failed(schema)
         if outcome["status"] == "failed":
             failures += 1

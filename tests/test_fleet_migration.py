@@ -17,10 +17,8 @@ from pathlib import Path
 import psycopg
 import pytest
 from azure.core.exceptions import AzureError
-from azure.data.tables import TableClient
 from psycopg import sql
 
-from devhost.services import AzuritePorts, free_port
 from shared import migrate
 from shared.db import transaction
 from shared.provisioning import audit as audit_module
@@ -28,6 +26,7 @@ from shared.provisioning import fleet as fleet_steps
 from shared.provisioning.audit import recent_audit
 from shared.provisioning.requests import schema_for
 from tests.platform_helpers import PlatformHost, scalar
+from tests.storage_fixtures import unreachable_table
 from tests.tenant_fixtures import create_behind
 
 pytestmark = pytest.mark.devhost
@@ -219,7 +218,7 @@ def test_a_migration_whose_audit_write_failed_is_audited_when_the_activity_is_re
     create_behind(slug, migrate.load_migrations("tenant")[:-1])
     try:
         with monkeypatch.context() as patch:
-            patch.setattr(audit_module, "table", _unreachable_table)
+            patch.setattr(audit_module, "table", unreachable_table)
             with pytest.raises(AzureError):
                 fleet_steps.migrate_one(schema, operation)
         assert fleet_steps.migrate_one(schema, operation)["status"] == "migrated"
@@ -229,9 +228,17 @@ def test_a_migration_whose_audit_write_failed_is_audited_when_the_activity_is_re
         drop_tenant(slug)
 
 
-def _unreachable_table(name: str) -> TableClient:
-    """A Table Storage client for name at an address where nothing answers."""
-    port = free_port()
-    return TableClient.from_connection_string(
-        AzuritePorts(port, port, port).connection_string(), name, retry_total=0
-    )
+def test_a_failure_stays_recorded_when_its_audit_write_fails(
+    migrated_public: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slug = f"fleet-poisoned-{uuid.uuid4().hex[:6]}"
+    create_behind(slug, migrate.load_migrations("tenant")[:-1])
+    try:
+        poison(slug, migrate.latest_version("tenant"))
+        monkeypatch.setattr(audit_module, "table", unreachable_table)
+        with pytest.raises(AzureError):  # the activity is retried; the outcome is kept
+            fleet_steps.migrate_one(schema_for(slug), "op-audit-down")
+        row = status_rows([slug])[schema_for(slug)]
+        assert (row["status"], row["operation_id"]) == ("failed", "op-audit-down")
+    finally:
+        drop_tenant(slug)

@@ -18,9 +18,11 @@ from psycopg.conninfo import make_conninfo
 from shared import migrate
 from shared.config import get_settings
 from shared.db import close_pool, transaction
+from shared.provisioning import audit as audit_module
 from shared.provisioning import fleet
 from shared.provisioning.schemas import lock_schema
 from tests.conftest import execute
+from tests.storage_fixtures import unreachable_table
 
 REAL_MIGRATIONS = migrate.MIGRATIONS_DIR
 
@@ -240,6 +242,21 @@ def test_cli_carries_on_past_a_schema_whose_migration_record_fails(tenants) -> N
     assert migrate.migrate_all(out) >= 1, out.getvalue()
     assert f"{poisoned}] FAILED: " in out.getvalue()
     assert f"{healthy}] version {latest}: migrated" in out.getvalue()
+
+
+def test_cli_carries_on_when_the_audit_table_is_out_of_reach(
+    tenants, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Postgres migrates; only the audit trail (Table Storage) fails: each restaurant is reported
+    # and the run goes on, rather than a traceback after the first.
+    behind = migrate.load_migrations("tenant")[:-1]
+    first, second = tenants.create_behind(behind), tenants.create_behind(behind)
+    monkeypatch.setattr(audit_module, "table", unreachable_table)
+    out = io.StringIO()
+    assert migrate.migrate_all(out) >= 2
+    for schema in (first, second):
+        assert f"{schema}] FAILED: ServiceRequestError" in out.getvalue()
+    assert out.getvalue().splitlines()[-1].endswith("failed")
 
 
 def test_real_migrations_bring_a_tenant_to_the_latest_version(tenants) -> None:

@@ -252,9 +252,11 @@ SCHEMA_LOCK = "select pg_advisory_xact_lock(hashtextextended('stelly.migrate.' |
 
 
 @pytest.fixture
-def short_lock_timeout(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The pool's lock_timeout at 300 ms, so waiting past it takes a second, not five."""
+def short_timeouts(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The pool's lock and statement timeouts at 300 ms, so waiting past them takes a second,
+    not 5 or 25."""
     monkeypatch.setitem(db.SESSION_TIMEOUTS, "lock_timeout", "300ms")
+    monkeypatch.setitem(db.SESSION_TIMEOUTS, "statement_timeout", "300ms")
     db.close_pool()
     yield
     monkeypatch.undo()
@@ -275,7 +277,7 @@ def _while_another_runner_holds_the_schema(schema: str, fn: Callable[[], Any]) -
     with psycopg.connect(os.environ["DATABASE_URL"]) as other:
         other.execute(SCHEMA_LOCK, [schema])
         worker = run_in_thread(run)
-        time.sleep(1)  # past the pool's lock_timeout
+        time.sleep(1)  # past the pool's lock and statement timeouts
         other.commit()
     worker.join(30)
     assert not worker.is_alive()
@@ -283,9 +285,9 @@ def _while_another_runner_holds_the_schema(schema: str, fn: Callable[[], Any]) -
 
 
 def test_a_fleet_migration_waits_for_the_runner_already_migrating_the_schema(
-    tenants, short_lock_timeout: None
+    tenants, short_timeouts: None
 ) -> None:
-    # The schema lock is meant to wait (the pool's lock_timeout is for requests).
+    # The schema lock is meant to wait (the pool's timeouts are for requests).
     tenant = tenants.create()
     outcome = _while_another_runner_holds_the_schema(
         tenant.schema_name, lambda: fleet.migrate_one(tenant.schema_name, "unit-fleet-op")
@@ -295,7 +297,7 @@ def test_a_fleet_migration_waits_for_the_runner_already_migrating_the_schema(
 
 
 def test_deleting_a_restaurant_waits_for_a_migration_of_its_schema(
-    tenants, short_lock_timeout: None
+    tenants, short_timeouts: None
 ) -> None:
     tenant = tenants.create(status="deleting")
     outcome = _while_another_runner_holds_the_schema(

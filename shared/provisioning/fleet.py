@@ -122,63 +122,82 @@ def _tenant(conn: psycopg.Connection, schema: str) -> dict[str, Any] | None:
     ).fetchone()
 
 
-def migrate_one(schema: str, operation: str) -> dict[str, Any]:
-    """Migrate one schema under its lock and record the outcome; failures are results."""
-    started = time.perf_counter()
+Outcome = dict[str, Any]
+
+
+def migrate_one(schema: str, operation: str) -> Outcome:
+    """Migrate one schema under its lock and record the outcome; failures are results.
+
+    The audit row is written after the commit: a storage outage then raises (the activity is
+    retried) without undoing the recorded outcome.
+    """
     with transaction() as conn:
-        lock_schema(conn, schema)
-        tenant = _tenant(conn, schema)
-        # Under the lock, so a deletion that dropped the schema meanwhile is seen, and the runner
-        # (which creates missing schemas) never brings a deleted one back.
-        if tenant is None or tenant["status"] not in MIGRATABLE:
-            slug = tenant["slug"] if tenant else None
-            return {"schema": schema, "slug": slug, "status": "skipped", "version": None,
-                    "error": None}  # fmt: skip
-        if not schema_exists(conn, schema):
-            missing = f"{schema}: the schema of this {tenant['status']} restaurant is missing"
-            return _failed(conn, tenant, schema, operation, missing, started)
-        try:
-            with conn.transaction():  # a savepoint: a failure rolls back the schema, not the lock
-                result = migrate_schema_in(conn, schema, "tenant")
-        except (MigrationError, psycopg.Error) as error:
-            if is_transient(error):
-                raise
-            return _failed(conn, tenant, schema, operation, str(error), started)
-        # A redelivered activity, or a failed window redone one by one: when this run already
-        # migrated the schema, it counts (and stays recorded) as migrated, not current.
-        redone = not result.applied and _migrated_by(conn, schema, operation)
-        status = "migrated" if result.applied or redone else "current"
-        if not redone:
-            elapsed = (time.perf_counter() - started) * 1000
-            record_outcome(
-                conn,
-                schema=schema,
-                version=result.version,
-                status=status,
-                operation=operation,
-                duration_ms=elapsed,
-            )
-    if status == "migrated":
-        # Again when redone: the attempt that migrated may have failed at this very write, after
-        # its commit. A trail with the row twice beats one without it.
-        applied = ", ".join(result.applied) or "applied by an earlier attempt of this run"
-        detail = f"version {result.version}: {applied}"
-        audit(tenant["slug"], operation=operation, step="migrate", outcome="ok", detail=detail)
-    return {"schema": schema, "slug": tenant["slug"], "status": status, "version": result.version,
-            "error": None}  # fmt: skip
+        outcome, detail = _migrate_locked(conn, schema, operation)
+    if detail is not None:
+        _audit(outcome, operation, detail)
+    return outcome
 
 
-def record_gave_up(schema: str, operation: str, error: str) -> dict[str, Any]:
+def _migrate_locked(
+    conn: psycopg.Connection, schema: str, operation: str
+) -> tuple[Outcome, str | None]:
+    """The outcome and what to audit (None: nothing)."""
+    started = time.perf_counter()
+    lock_schema(conn, schema)
+    tenant = _tenant(conn, schema)
+    # Under the lock, so a deletion that dropped the schema meanwhile is seen, and the runner
+    # (which creates missing schemas) never brings a deleted one back.
+    if tenant is None or tenant["status"] not in MIGRATABLE:
+        return _skipped(schema, tenant), None
+    if not schema_exists(conn, schema):
+        missing = f"{schema}: the schema of this {tenant['status']} restaurant is missing"
+        return _failed(conn, tenant, schema, operation, missing, started), missing
+    try:
+        with conn.transaction():  # a savepoint: a failure rolls back the schema, not the lock
+            result = migrate_schema_in(conn, schema, "tenant")
+    except (MigrationError, psycopg.Error) as error:
+        if is_transient(error):
+            raise
+        return _failed(conn, tenant, schema, operation, str(error), started), str(error)
+    # A redelivered activity, or a failed window redone one by one: when this run already
+    # migrated the schema, it counts (and stays recorded) as migrated, not current.
+    redone = not result.applied and _migrated_by(conn, schema, operation)
+    status = "migrated" if result.applied or redone else "current"
+    if not redone:
+        elapsed = (time.perf_counter() - started) * 1000
+        record_outcome(conn, schema=schema, version=result.version, status=status,
+                       operation=operation, duration_ms=elapsed)  # fmt: skip
+    outcome = {"schema": schema, "slug": tenant["slug"], "status": status,
+               "version": result.version, "error": None}  # fmt: skip
+    if status == "current":
+        return outcome, None
+    # Again when redone: the attempt that migrated may have failed at its audit write, after
+    # its commit. A trail with the row twice beats one without it.
+    applied = ", ".join(result.applied) or "applied by an earlier attempt of this run"
+    return outcome, f"version {result.version}: {applied}"
+
+
+def record_gave_up(schema: str, operation: str, error: str) -> Outcome:
     """A schema whose migration kept failing transiently (a lock never freed, a lost
     connection) until its retries ran out, recorded as failed like any other failure."""
     started = time.perf_counter()
     with transaction() as conn:
         tenant = _tenant(conn, schema)
         if tenant is None or tenant["status"] not in MIGRATABLE:
-            slug = tenant["slug"] if tenant else None
-            return {"schema": schema, "slug": slug, "status": "skipped", "version": None,
-                    "error": None}  # fmt: skip
-        return _failed(conn, tenant, schema, operation, error, started)
+            return _skipped(schema, tenant)
+        outcome = _failed(conn, tenant, schema, operation, error, started)
+    _audit(outcome, operation, error)
+    return outcome
+
+
+def _skipped(schema: str, tenant: dict[str, Any] | None) -> Outcome:
+    return {"schema": schema, "slug": tenant["slug"] if tenant else None, "status": "skipped",
+            "version": None, "error": None}  # fmt: skip
+
+
+def _audit(outcome: Outcome, operation: str, detail: str) -> None:
+    result = "failed" if outcome["status"] == "failed" else "ok"
+    audit(outcome["slug"], operation=operation, step="migrate", outcome=result, detail=detail)
 
 
 def _migrated_by(conn: psycopg.Connection, schema: str, operation: str) -> bool:
@@ -193,7 +212,8 @@ def _failed(
     operation: str,
     error: str,
     started: float,
-) -> dict[str, Any]:
+) -> Outcome:
+    """Record schema as failed (the caller audits it after its commit)."""
     version = 0
     if conn.execute("select to_regclass(%s) as t", [f"{schema}.schema_migrations"]).fetchone()["t"]:
         version = conn.execute(
@@ -211,7 +231,6 @@ def _failed(
         duration_ms=elapsed,
         error=error,
     )
-    audit(tenant["slug"], operation=operation, step="migrate", outcome="failed", detail=error)
     record_migration_failed(schema)
     return {"schema": schema, "slug": tenant["slug"], "status": "failed", "version": version,
             "error": error}  # fmt: skip

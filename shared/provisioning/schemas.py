@@ -15,12 +15,18 @@ def lock_schema(conn: psycopg.Connection, schema: str) -> None:
     schema never interleave. Advisory locks are re-entrant within a session, so migrating under
     this lock (which locks again) does not deadlock.
     """
-    # It waits however long the other runner takes (the pool's lock_timeout is for requests).
-    conn.execute("select set_config('lock_timeout', '0', true)")
+    # It waits however long the other runner takes (an index build may take minutes): the
+    # pool's lock and statement timeouts are for requests, and apply again once it holds it.
+    conn.execute(
+        "select set_config('lock_timeout', '0', true), set_config('statement_timeout', '0', true)"
+    )
     conn.execute(
         "select pg_advisory_xact_lock(hashtextextended('stelly.migrate.' || %s, 0))", [schema]
     )
-    conn.execute("select set_config('lock_timeout', %s, true)", [SESSION_TIMEOUTS["lock_timeout"]])
+    conn.execute(
+        "select set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
+        [SESSION_TIMEOUTS["lock_timeout"], SESSION_TIMEOUTS["statement_timeout"]],
+    )
 
 
 def schema_exists(conn: psycopg.Connection, schema: str) -> bool:
