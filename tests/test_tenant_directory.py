@@ -9,14 +9,17 @@ from __future__ import annotations
 import pytest
 from psycopg.types.json import Jsonb
 
+from shared import tenant_profile
 from shared.config import get_settings
 from shared.db import transaction
 from shared.directory import directory_get, directory_put
+from shared.provisioning.deprovision import DEPROVISION_STEPS, run_deprovision_step
 from shared.restaurant_settings import default_settings
 from shared.storage import reset_clients
 from shared.tenancy import TenantResolver, _lookup_database, resolver
 from shared.tenant_profile import update_tenant_profile
 from shared.tenants import TenantRecord, tenant_by_slug
+from tests.order_fixtures import Shop, shop_fixture  # noqa: F401
 from tests.stalling_proxy import StallingProxy, answered_within, table_storage_proxy_fixture  # noqa: F401
 from tests.storefront_helpers import owner_api
 
@@ -135,3 +138,45 @@ def test_a_stalled_directory_costs_a_storefront_a_second_not_a_minute(
     table_storage_proxy.stalled.clear()
     assert answers, "the storefront still waits on the stalled directory"
     assert answers[0].status_code == 200
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [("mark_deleting", "remove_directory"), DEPROVISION_STEPS],
+    ids=["while deleting", "after the tombstone"],
+)
+def test_a_late_refill_never_reopens_a_deleted_restaurant(shop: Shop, steps: tuple) -> None:
+    # Another instance read the restaurant (active) from Postgres just before its deletion began;
+    # its refill of the directory lands afterwards. Deletion overwrites entries instead of
+    # removing them, so the revision check still refuses the older record.
+    read_before_deletion = _lookup_database(shop.host)
+    assert read_before_deletion is not None and read_before_deletion.status == "active"
+    for step in steps:
+        assert run_deprovision_step(step, shop.slug, "test-op")["ok"], step
+    late_reader = TenantResolver(
+        directory_get=lambda d: None, database_get=lambda d: read_before_deletion
+    )
+    late_reader.lookup(shop.host)
+    resolver.invalidate(shop.host)  # this instance's entry expired meanwhile
+    assert shop.post_order().status_code == 410
+    assert directory_get(shop.host).status in ("deleting", "deleted")
+
+
+def test_a_save_whose_directory_write_lands_after_deletion_began_cannot_reopen_it(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    late_writes: list[tuple[str, TenantRecord]] = []
+    monkeypatch.setattr(
+        tenant_profile, "directory_put", lambda d, record: late_writes.append((d, record))
+    )
+    update_tenant_profile(
+        tenant_id=shop.tenant.id,
+        settings={**shop.tenant.settings, **default_settings("Saved before closing")},
+    )
+    monkeypatch.undo()
+    for step in ("mark_deleting", "remove_directory"):
+        assert run_deprovision_step(step, shop.slug, "test-op")["ok"], step
+    for domain, record in late_writes:  # the save's own directory write, arriving now
+        directory_put(domain, record)
+    resolver.invalidate(shop.host)
+    assert shop.post_order().status_code == 410

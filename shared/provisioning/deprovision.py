@@ -22,7 +22,7 @@ from shared.provisioning.requests import schema_for
 from shared.provisioning.schemas import drop_schema
 from shared.storage import blob_service
 from shared.tenancy import resolver
-from shared.tenants import TENANT_COLUMNS, TenantRecord, domains_of
+from shared.tenants import TENANT_COLUMNS, TenantRecord, domains_of, tenant_by_slug
 
 DEPROVISION_STEPS = (
     "mark_deleting",
@@ -34,14 +34,6 @@ DEPROVISION_STEPS = (
 # Where a tenant's files live: every image blob is named `<slug>/<target>/...` (shared.images).
 TENANT_CONTAINERS = (UPLOADS_CONTAINER, ASSETS_CONTAINER, QUARANTINE_CONTAINER)
 _DELETE_CHUNK = 256  # a blob batch request carries at most 256 sub-requests
-
-
-def _domains(slug: str) -> list[str]:
-    """The domains Postgres lists for slug (none for an unknown slug)."""
-    with transaction() as conn:
-        row = conn.execute("select id from public.tenants where slug = %s", [slug]).fetchone()
-        listed = domains_of(conn, str(row["id"])) if row else []
-    return listed
 
 
 def mark_deleting(slug: str, operation: str) -> str:
@@ -71,12 +63,31 @@ def mark_deleting(slug: str, operation: str) -> str:
 
 
 def remove_directory(slug: str, operation: str) -> str:
-    """Drop every directory entry of the tenant, including strays no longer in Postgres."""
-    domains = set(_domains(slug)) | set(directory_domains_of(slug))
-    for domain in domains:
+    """Point every directory entry of the tenant at its current record and drop strays (entries
+    for domains Postgres no longer lists for it).
+
+    The tenant's own entries are overwritten, never deleted: the revision check refuses an older
+    record only while an entry exists, so a late writer (a refill that read Postgres before
+    `mark_deleting`, a save that committed just before it) would create a deleted entry again as
+    `active`, and every instance would take orders until the schema went.
+    """
+    listed = _put_current_record(slug)
+    strays = set(directory_domains_of(slug)) - set(listed)
+    for domain in strays:
         directory_delete(domain)
         resolver.invalidate(domain)
-    return f"{len(domains)} directory entries removed"
+    return f"{len(listed)} directory entries answer 410, {len(strays)} stray(s) removed"
+
+
+def _put_current_record(slug: str) -> list[str]:
+    """Write the tenant's record as Postgres has it now to each of its domains; the domains."""
+    with transaction() as conn:
+        record = tenant_by_slug(conn, slug)
+        domains = domains_of(conn, record.id) if record else []
+    for domain in domains:
+        directory_put(domain, record)
+        resolver.invalidate(domain)
+    return domains
 
 
 def delete_blobs(slug: str, operation: str) -> str:
@@ -120,11 +131,9 @@ def tombstone(slug: str, operation: str) -> str:
                 where slug = %s and status in ('deleting', 'deleted')""",
             [slug],
         )
-    # A storefront request while deleting may have re-cached an entry; the tombstone answers 410
-    # from Postgres on the next lookup, so the directory is left empty rather than refilled here.
-    for domain in _domains(slug):
-        directory_delete(domain)
-        resolver.invalidate(domain)
+    # The tombstone replaces the `deleting` entries (a newer revision): they answer 410 until
+    # another restaurant claims the domain (reserve clears its entry then).
+    _put_current_record(slug)
     return "deleted"
 
 
