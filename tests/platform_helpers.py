@@ -14,8 +14,11 @@ from typing import Any
 
 import httpx
 
+from devhost.durable.store import partition_key, table_names
+from devhost.host_config import read_host_json
 from shared.db import transaction
 from shared.directory import directory_get
+from shared.storage import table
 from tests.conftest import IDENTITY
 from tests.devhost.devhost_process import REPO, DevhostProcess, start_devhost
 
@@ -106,3 +109,20 @@ def schema_exists(schema: str) -> bool:
 def directory_slug(domain: str) -> str | None:
     record = directory_get(domain)
     return record.slug if record else None
+
+
+def task_hub_rows_mentioning(instance_id: str, needle: str) -> list[str]:
+    """Table/RowKey of every task-hub row of instance_id (devhost's store) whose text holds
+    needle."""
+    hub = read_host_json(REPO / "host.json").durable_hub_name
+    found = []
+    for name in table_names(hub):
+        rows = table(name).query_entities(
+            "PartitionKey eq @pk", parameters={"pk": partition_key(instance_id)}
+        )
+        found += [
+            f"{name}/{row['RowKey']}"
+            for row in rows
+            if needle in " ".join(str(value) for value in row.values())
+        ]
+    return found

@@ -42,6 +42,7 @@ from tests.platform_helpers import (
     provision_body,
     scalar,
     schema_exists,
+    task_hub_rows_mentioning,
     unique_slug,
 )
 
@@ -421,7 +422,8 @@ def test_a_slug_ending_in_a_hyphen_is_refused_up_front(host: PlatformHost) -> No
 
 
 def test_a_deleted_restaurants_tombstone_keeps_no_personal_data(host: PlatformHost) -> None:
-    # The tombstone keeps the slug taken and the domains answering 410; nothing personal.
+    # The tombstone keeps the slug taken and the domains answering 410; nothing personal, and
+    # neither does the task hub (the provisioning's input and history held the e-mail).
     slug = unique_slug("pii")
     response = host.provision(slug, owner_email="maria.rossi@gmail.example")
     assert response.status_code == 202, response.text
@@ -435,6 +437,7 @@ def test_a_deleted_restaurants_tombstone_keeps_no_personal_data(host: PlatformHo
     assert detail["owner_email"] is None
     assert scalar("select owner_email from tenants where slug = %s", [slug]) is None
     assert scalar("select settings::text from tenants where slug = %s", [slug]) == "{}"
+    assert task_hub_rows_mentioning(f"provision-{slug}", "maria.rossi@gmail.example") == []
 
 
 @contextmanager
