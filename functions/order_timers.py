@@ -9,6 +9,8 @@ import azure.functions as func
 from shared.db import tenant_transaction
 from shared.events.dispatch import publish_due_events, publishing_tenants
 from shared.events.outbox import purge_published
+from shared.menus.snapshot_retention import purge_unused_snapshots
+from shared.orders.contact_retention import forget_old_phone_numbers
 from shared.orders.idempotency import purge_expired_keys
 from shared.rate_limit import purge_windows
 
@@ -31,16 +33,22 @@ def publish_pending_events(timer: func.TimerRequest) -> None:
 
 @bp.timer_trigger(schedule="0 7 * * * *", arg_name="timer", run_on_startup=False)
 def purge_order_housekeeping(timer: func.TimerRequest) -> None:
-    """Hourly: expired idempotency keys, finished rate-limit windows, old published events."""
+    """Hourly: expired idempotency keys, finished rate-limit windows, old published events,
+    old snapshots no order used, old pickup phone numbers."""
     for schema, slug in publishing_tenants():
         try:
             with tenant_transaction(schema) as conn:
                 keys = purge_expired_keys(conn)
                 purge_windows(conn)
                 events = purge_published(conn, older_than_days=EVENT_RETENTION_DAYS)
+                snapshots = purge_unused_snapshots(conn)
+                phones = forget_old_phone_numbers(conn)
         except Exception:
             # One tenant's broken schema must not stop the others' clean-up.
             logger.exception("housekeeping for %s failed", slug)
             continue
-        if keys or events:
-            logger.info("purged %s idempotency keys and %s events of %s", keys, events, slug)
+        if keys or events or snapshots or phones:
+            logger.info(
+                "purged %s idempotency keys, %s events, %s menu snapshots and %s phone numbers"
+                " of %s", keys, events, snapshots, phones, slug,
+            )  # fmt: skip

@@ -171,15 +171,25 @@ def test_a_schema_migrated_earlier_in_the_same_run_still_counts_as_migrated(
 def test_a_schema_whose_retries_run_out_is_reported_failed_with_its_restaurant(
     host: PlatformHost, migrated_public: None
 ) -> None:
-    # A long report query holds the table the newest file alters for the whole run: every
+    # A long transaction holds the tables the newest file alters for the whole run: every
     # attempt gives up on the lock (a transient failure, retried) until the retries run out. The
     # run then reports it like any failure: named by slug, recorded where GET /tenants shows it.
     slug = f"fleet-locked-{uuid.uuid4().hex[:6]}"
     create_behind(slug, migrate.load_migrations("tenant")[:-1])
     latest, schema = migrate.latest_version("tenant"), schema_for(slug)
     try:
-        with psycopg.connect(os.environ["DATABASE_URL"]) as long_query:
-            long_query.execute(sql.SQL("select * from {}.outbox").format(sql.Identifier(schema)))
+        with psycopg.connect(os.environ["DATABASE_URL"]) as long_transaction:
+            # Whatever table the newest file touches, it waits (schema_migrations stays free).
+            tables = long_transaction.execute(
+                """select tablename from pg_tables
+                    where schemaname = %s and tablename <> 'schema_migrations'""",
+                [schema],
+            ).fetchall()
+            names = [sql.Identifier(schema, name) for (name,) in tables]
+            lock = sql.SQL("lock table {} in access exclusive mode").format(
+                sql.SQL(", ").join(names)
+            )
+            long_transaction.execute(lock)
             run = start(host, batch_size=10, max_parallel=2)
         assert run["status"] == "completed", run
         [ours] = [f for f in run["output"]["failures"] if f["schema"] == schema]
