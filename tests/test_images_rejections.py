@@ -129,6 +129,30 @@ def test_an_item_deleted_before_processing_is_rejected(
     assert "deleted" in quarantine_reason(uploads_name(grant))
 
 
+def test_a_used_upload_url_cannot_replace_the_live_photo(
+    client, tenants, auth_header, app_functions
+) -> None:
+    # The URL stays writable for its lifetime; whoever holds it later (a browser history, a
+    # proxy log) must not put another picture live. The same bytes again change nothing.
+    api = owner_api(client, tenants.create(), auth_header)
+    item = build_small_menu(api)["item"]
+    path = f"/v1/admin/menu/items/{item['id']}/image-upload"
+    grant = ok(api.post(path, json={"content_type": "image/jpeg"}))
+    original = encoded(photo(800, 600), "JPEG")
+    assert put_with_grant(grant, original).status_code == 201
+    deliver(app_functions, uploads_name(grant))
+    live = item_row(api.tenant.schema_name, item["id"])
+
+    assert put_with_grant(grant, encoded(photo(300, 900), "PNG")).status_code == 201
+    deliver(app_functions, uploads_name(grant))
+    assert item_row(api.tenant.schema_name, item["id"]) == live
+    assert "used already" in quarantine_reason(uploads_name(grant))
+
+    assert put_with_grant(grant, original).status_code == 201  # the host delivering it again
+    deliver(app_functions, uploads_name(grant))
+    assert item_row(api.tenant.schema_name, item["id"]) == live
+
+
 def test_a_restaurant_deleted_while_its_photo_renders_leaves_no_files_behind(
     client, tenants, auth_header, app_functions, monkeypatch: pytest.MonkeyPatch
 ) -> None:

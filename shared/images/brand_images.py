@@ -16,7 +16,7 @@ from psycopg.types.json import Jsonb
 
 from shared import errors
 from shared.db import transaction
-from shared.images.targets import BRAND_KINDS, BrandKind, Claim
+from shared.images.targets import BRAND_KINDS, BrandKind, Claim, already_used
 from shared.tenant_profile import update_tenant_profile
 from shared.tenants import TenantRecord, tenant_by_slug
 from shared.theming import DEFAULT_PRESET, preset_tokens
@@ -52,15 +52,20 @@ class BrandImages:
             [self.kind, self.upload_id],
         )
 
-    def claim(self, conn: psycopg.Connection, *, lock: bool = False) -> Claim:
-        """Whether this upload is still the one the brand image waits for."""
+    def claim(self, conn: psycopg.Connection, content_hash: str, *, lock: bool = False) -> Claim:
+        """Whether this upload, of these bytes, is still the one the brand image waits for."""
         row = conn.execute(
-            "select upload from brand_images where kind = %s" + (" for update" if lock else ""),
+            "select upload, status, image from brand_images where kind = %s"
+            + (" for update" if lock else ""),
             [self.kind],
         ).fetchone()
         if row is None:
             return Claim.MISSING
-        return Claim.OK if row["upload"] == self.upload_id else Claim.SUPERSEDED
+        if row["upload"] != self.upload_id:
+            return Claim.SUPERSEDED
+        if already_used(row["status"], row["image"], content_hash):
+            return Claim.USED
+        return Claim.OK
 
     def reject(self, conn: psycopg.Connection, reason: str) -> None:
         """Record why the upload was refused, if it is still the newest one of this kind."""
@@ -70,13 +75,13 @@ class BrandImages:
             [reason, self.kind, self.upload_id],
         )
 
-    def apply(self, conn: psycopg.Connection, image: dict[str, Any]) -> Claim:
+    def apply(self, conn: psycopg.Connection, image: dict[str, Any], content_hash: str) -> Claim:
         """Point theme.assets at the largest rendition and record the image as ready.
 
         The row lock held here serialises uploads of this kind; a concurrent theme edit makes
         the version check fail, which raises, so the host retries with the newer theme.
         """
-        claim = self.claim(conn, lock=True)
+        claim = self.claim(conn, content_hash, lock=True)
         if claim is not Claim.OK:
             return claim
         record = _fresh_tenant(self.tenant.slug)

@@ -10,7 +10,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from shared.images.live_menu import live_item_image, reissue_with_item_image
-from shared.images.targets import Claim
+from shared.images.targets import Claim, already_used
 from shared.menus.rows import not_in_menu
 
 
@@ -41,10 +41,11 @@ class ItemImages:
         if row is None:
             raise not_in_menu("menu_items", self.item_id)
 
-    def claim(self, conn: psycopg.Connection, *, lock: bool = False) -> Claim:
-        """Whether this upload is still the one the item waits for (row locked on request)."""
+    def claim(self, conn: psycopg.Connection, content_hash: str, *, lock: bool = False) -> Claim:
+        """Whether this upload, of these bytes, is still the one the item waits for (row
+        locked on request)."""
         row = conn.execute(
-            "select deleted_at, image_upload from menu_items where id = %s"
+            "select deleted_at, image_upload, image_status, image from menu_items where id = %s"
             + (" for update" if lock else ""),
             [self.item_id],
         ).fetchone()
@@ -52,7 +53,11 @@ class ItemImages:
             return Claim.MISSING
         if row["deleted_at"] is not None:
             return Claim.DELETED
-        return Claim.OK if row["image_upload"] == self.upload_id else Claim.SUPERSEDED
+        if row["image_upload"] != self.upload_id:
+            return Claim.SUPERSEDED
+        if already_used(row["image_status"], row["image"], content_hash):
+            return Claim.USED
+        return Claim.OK
 
     def reject(self, conn: psycopg.Connection, reason: str) -> None:
         """Record why the upload was refused, if it is still the item's newest upload."""
@@ -63,9 +68,9 @@ class ItemImages:
             [reason, self.item_id, self.upload_id],
         )
 
-    def apply(self, conn: psycopg.Connection, image: dict[str, Any]) -> Claim:
+    def apply(self, conn: psycopg.Connection, image: dict[str, Any], content_hash: str) -> Claim:
         """Make image the item's image and put it in the live menu, if the upload still counts."""
-        claim = self.claim(conn, lock=True)
+        claim = self.claim(conn, content_hash, lock=True)
         if claim is Claim.OK:
             conn.execute(
                 """update menu_items set image = %s, image_status = 'ready', image_reason = null,

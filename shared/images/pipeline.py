@@ -17,7 +17,7 @@ from shared.images import blobs
 from shared.images.brand_images import BrandImages
 from shared.images.item_images import ItemImages
 from shared.images.limits import ImageRejected
-from shared.images.renditions import render_upload
+from shared.images.renditions import content_hash, render_upload
 from shared.images.targets import UPLOADS_CONTAINER, Claim, UploadTarget, parse_upload_name
 from shared.menus.storefront import storefront_menus
 from shared.tenants import TenantRecord, tenant_by_slug
@@ -81,6 +81,10 @@ def _refused(
     """The outcome for a claim other than OK; a deleted item is marked rejected."""
     if claim is Claim.SUPERSEDED:
         return UploadOutcome("superseded", "A newer upload replaced this one before it was used")
+    if claim is Claim.USED:
+        return UploadOutcome(
+            "rejected", "This upload URL was used already; ask for a new one to change the image"
+        )
     if claim is Claim.DELETED:
         reason = "The item was deleted before its image was processed"
         with tenant_transaction(tenant.schema_name) as conn:
@@ -104,8 +108,9 @@ def process_upload(*, name: str, data: bytes, etag: str | None = None) -> Upload
     if tenant is None:
         return _no_restaurant(target, data, etag)
     records = _records(tenant, target)
+    digest = content_hash(data)
     with tenant_transaction(tenant.schema_name) as conn:
-        claim = records.claim(conn)
+        claim = records.claim(conn, digest)
     if claim is not Claim.OK:
         return _quarantined(target.blob_name, data, etag, _refused(claim, tenant, records))
     try:
@@ -123,7 +128,7 @@ def process_upload(*, name: str, data: bytes, etag: str | None = None) -> Upload
     image = blobs.store_renditions(target, rendered)
     try:
         with tenant_transaction(tenant.schema_name) as conn:
-            claim = records.apply(conn, image)
+            claim = records.apply(conn, image, digest)
     except Exception:
         if _deleted_meanwhile(target, image):
             return _no_restaurant(target, data, etag)

@@ -7,10 +7,11 @@ against the database before anything is written.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from enum import Enum
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 UPLOADS_CONTAINER = "uploads"
@@ -71,3 +72,17 @@ class Claim(Enum):
     MISSING = "missing"  # No such target in this tenant (another tenant's item, a made-up id).
     DELETED = "deleted"  # The item was deleted after its upload URL was handed out.
     SUPERSEDED = "superseded"  # A newer upload URL was handed out for the target since.
+    USED = "used"  # This upload was processed already, and these are other bytes.
+
+
+def already_used(status: str | None, image: Any, content_hash: str) -> bool:
+    """Whether the target's own upload (its status `status`, its image `image`) was processed
+    already with other bytes than content_hash's.
+
+    An upload URL counts once: it stays writable for its whole lifetime, and whoever holds it
+    (a browser history, a proxy log) could otherwise put any picture live after the manager's
+    photo. The same bytes again are the host delivering twice, and change nothing.
+    """
+    if status == "pending":
+        return False
+    return not (status == "ready" and content_hash in json.dumps(image))
