@@ -15,6 +15,8 @@ import typing
 from collections.abc import Iterable
 from typing import Any, ClassVar, Generic, Union
 
+import azure.functions as func
+
 from devhost.errors import StartupError
 
 # typing's private alias classes, which the worker's typing_inspect.is_generic_type tests for.
@@ -34,21 +36,41 @@ def _is_generic_type(annotation: Any) -> bool:
 
 
 def refused_annotations(functions: Iterable[Any]) -> list[str]:
-    """The worker's error for each binding parameter it would refuse, as it words them."""
+    """The worker's error for each function it would refuse, as it words them."""
     refused = []
     for function in functions:
-        hints = typing.get_type_hints(function.get_user_function())
-        for binding in function.get_bindings():
-            annotation = hints.get(binding.name)
-            if binding.name == "$return" or annotation is None:
+        name = function.get_function_name()
+        try:
+            hints = typing.get_type_hints(function.get_user_function())
+        except Exception as error:  # the worker calls get_type_hints too, and fails alike
+            refused.append(f"{name}: its annotations cannot be resolved ({error!r})")
+            continue
+        bindings = {binding.name for binding in function.get_bindings()}
+        for binding in sorted(bindings - {"$return"}):
+            annotation = hints.get(binding)
+            if annotation is None:
                 continue
-            # An `Out[T]` (output binding) is checked on its T; Stelly declares none.
-            if not isinstance(annotation, type) and not _is_generic_type(annotation):
+            checked = _out_argument(annotation)  # an output binding's Out[T] is checked on T
+            if not isinstance(checked, type) and not _is_generic_type(checked):
                 refused.append(
-                    f"{function.get_function_name()}: binding {binding.name} has invalid "
-                    f"non-type annotation {annotation!r}"
+                    f"{name}: binding {binding} has invalid non-type annotation {annotation!r}"
                 )
+        returned = hints.get("return")
+        # Only an explicit return binding (an HTTP function's `$return`) is checked.
+        if "$return" in bindings and returned is not None:
+            if _out_argument(returned) is not returned:
+                refused.append(f"{name}: return annotation should not be azure.functions.Out")
+            elif not isinstance(returned, type):
+                refused.append(f"{name}: has invalid non-type return annotation {returned!r}")
     return refused
+
+
+def _out_argument(annotation: Any) -> Any:
+    """T for `func.Out[T]`, else annotation itself."""
+    if _is_generic_type(annotation) and typing.get_origin(annotation) is func.Out:
+        arguments = typing.get_args(annotation)
+        return arguments[0] if arguments else annotation
+    return annotation
 
 
 def check_indexable(functions: Iterable[Any]) -> None:
