@@ -16,7 +16,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from azure.core.exceptions import AzureError
 from psycopg import sql
 
 from shared import migrate
@@ -229,7 +228,7 @@ def test_a_migration_whose_audit_write_failed_is_audited_when_the_activity_is_re
     try:
         with monkeypatch.context() as patch:
             patch.setattr(audit_module, "table", unreachable_table)
-            with pytest.raises(AzureError):
+            with pytest.raises(fleet_steps.AuditNotWritten):
                 fleet_steps.migrate_one(schema, operation)
         assert fleet_steps.migrate_one(schema, operation)["status"] == "migrated"
         trail = [(r["operation"], r["step"], r["outcome"]) for r in recent_audit(slug)]
@@ -246,9 +245,32 @@ def test_a_failure_stays_recorded_when_its_audit_write_fails(
     try:
         poison(slug, migrate.latest_version("tenant"))
         monkeypatch.setattr(audit_module, "table", unreachable_table)
-        with pytest.raises(AzureError):  # the activity is retried; the outcome is kept
+        # The activity is retried; the outcome is kept.
+        with pytest.raises(fleet_steps.AuditNotWritten):
             fleet_steps.migrate_one(schema_for(slug), "op-audit-down")
         row = status_rows([slug])[schema_for(slug)]
         assert (row["status"], row["operation_id"]) == ("failed", "op-audit-down")
+    finally:
+        drop_tenant(slug)
+
+
+def test_a_schema_migrated_by_the_run_stays_migrated_when_only_its_audit_kept_failing(
+    migrated_public: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Table Storage is down through every attempt: the first migrates and commits, each then
+    # fails at its audit write; once the retries are spent, fleet_record_gave_up must not
+    # report a schema at the newest version as a failed migration.
+    slug = f"fleet-gaveup-{uuid.uuid4().hex[:6]}"
+    schema, operation = schema_for(slug), f"op-{uuid.uuid4().hex[:8]}"
+    create_behind(slug, migrate.load_migrations("tenant")[:-1])
+    try:
+        monkeypatch.setattr(audit_module, "table", unreachable_table)
+        for _ in range(2):
+            with pytest.raises(fleet_steps.AuditNotWritten):
+                fleet_steps.migrate_one(schema, operation)
+        outcome = fleet_steps.record_gave_up(schema, operation, "AuditNotWritten: refused")
+        assert outcome["status"] == "migrated", outcome
+        row = status_rows([slug])[schema]
+        assert (row["status"], row["version"]) == ("migrated", migrate.latest_version("tenant"))
     finally:
         drop_tenant(slug)

@@ -20,6 +20,7 @@ from shared.config import get_settings
 from shared.db import close_pool, transaction
 from shared.provisioning import audit as audit_module
 from shared.provisioning import fleet
+from shared.provisioning.migration_status import migration_status_of
 from shared.provisioning.schemas import lock_schema
 from tests.conftest import execute
 from tests.storage_fixtures import unreachable_table
@@ -244,19 +245,26 @@ def test_cli_carries_on_past_a_schema_whose_migration_record_fails(tenants) -> N
     assert f"{healthy}] version {latest}: migrated" in out.getvalue()
 
 
+def migration_status(schema: str) -> dict:
+    with transaction() as conn:
+        return migration_status_of(conn, schema)
+
+
 def test_cli_carries_on_when_the_audit_table_is_out_of_reach(
     tenants, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Postgres migrates; only the audit trail (Table Storage) fails: each restaurant is reported
-    # and the run goes on, rather than a traceback after the first.
+    # as migrated without its audit row, and the run goes on (no traceback after the first).
     behind = migrate.load_migrations("tenant")[:-1]
     first, second = tenants.create_behind(behind), tenants.create_behind(behind)
     monkeypatch.setattr(audit_module, "table", unreachable_table)
     out = io.StringIO()
-    assert migrate.migrate_all(out) >= 2
+    migrate.migrate_all(out)
     for schema in (first, second):
-        assert f"{schema}] FAILED: ServiceRequestError" in out.getvalue()
-    assert out.getvalue().splitlines()[-1].endswith("failed")
+        assert f"{schema}] {schema} is migrated, but its audit row was not written" in (
+            out.getvalue()
+        )
+        assert migration_status(schema)["status"] == "migrated"
 
 
 def test_real_migrations_bring_a_tenant_to_the_latest_version(tenants) -> None:

@@ -14,6 +14,7 @@ current either way; `failed`, `deleting` and `deleted` ones have no schema to mi
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from typing import Any
 
@@ -40,6 +41,7 @@ from shared.provisioning.schemas import lock_schema, schema_exists
 from shared.telemetry import record_migration_failed
 
 CHECK_CHUNK = 250
+log = logging.getLogger("stelly.migrations")
 
 
 def expected_digest() -> str:
@@ -125,16 +127,28 @@ def _tenant(conn: psycopg.Connection, schema: str) -> dict[str, Any] | None:
 Outcome = dict[str, Any]
 
 
+class AuditNotWritten(Exception):
+    """The outcome is committed and recorded; only its audit row could not be written."""
+
+    def __init__(self, outcome: Outcome, error: Exception) -> None:
+        super().__init__(f"{outcome['schema']} is {outcome['status']}, but its audit row was "
+                         f"not written: {error}")  # fmt: skip
+        self.outcome = outcome
+
+
 def migrate_one(schema: str, operation: str) -> Outcome:
     """Migrate one schema under its lock and record the outcome; failures are results.
 
-    The audit row is written after the commit: a storage outage then raises (the activity is
-    retried) without undoing the recorded outcome.
+    The audit row is written after the commit: a storage outage then raises AuditNotWritten
+    (the activity is retried, and the retry writes it) without undoing the recorded outcome.
     """
     with transaction() as conn:
         outcome, detail = _migrate_locked(conn, schema, operation)
     if detail is not None:
-        _audit(outcome, operation, detail)
+        try:
+            _audit(outcome, operation, detail)
+        except Exception as error:
+            raise AuditNotWritten(outcome, error) from error
     return outcome
 
 
@@ -179,14 +193,28 @@ def _migrate_locked(
 
 def record_gave_up(schema: str, operation: str, error: str) -> Outcome:
     """A schema whose migration kept failing transiently (a lock never freed, a lost
-    connection) until its retries ran out, recorded as failed like any other failure."""
+    connection) until its retries ran out, recorded as failed like any other failure; one this
+    run did migrate (only its audit write kept failing) stays migrated.
+
+    Its retries are spent, so the audit row is tried once more and otherwise only logged.
+    """
     started = time.perf_counter()
     with transaction() as conn:
         tenant = _tenant(conn, schema)
         if tenant is None or tenant["status"] not in MIGRATABLE:
             return _skipped(schema, tenant)
-        outcome = _failed(conn, tenant, schema, operation, error, started)
-    _audit(outcome, operation, error)
+        if _migrated_by(conn, schema, operation):
+            status = migration_status_of(conn, schema)
+            outcome = {"schema": schema, "slug": tenant["slug"], "status": "migrated",
+                       "version": status["version"], "error": None}  # fmt: skip
+            detail = f"version {status['version']}: applied by this run"
+        else:
+            outcome = _failed(conn, tenant, schema, operation, error, started)
+            detail = error
+    try:
+        _audit(outcome, operation, detail)
+    except Exception:
+        log.exception("the audit row of %s (%s) was not written", schema, outcome["status"])
     return outcome
 
 
