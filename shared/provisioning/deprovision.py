@@ -22,7 +22,7 @@ from shared.provisioning.requests import schema_for
 from shared.provisioning.schemas import drop_schema
 from shared.storage import blob_service
 from shared.tenancy import resolver
-from shared.tenants import TENANT_COLUMNS, TenantRecord, domains_of, tenant_by_slug
+from shared.tenants import domains_of, tenant_by_slug
 
 DEPROVISION_STEPS = (
     "mark_deleting",
@@ -40,11 +40,11 @@ def mark_deleting(slug: str, operation: str) -> str:
     """`deleting` in Postgres, then in the directory: the storefront answers 410 from now on."""
     with transaction() as conn:
         row = conn.execute(
-            f"""update public.tenants t set status = 'deleting', last_operation = %s,
+            """update public.tenants t set status = 'deleting', last_operation = %s,
                        updated_at = now()
                  where slug = %s
                    and status in ('provisioning', 'active', 'suspended', 'failed', 'deleting')
-             returning {TENANT_COLUMNS}""",
+             returning t.id""",
             [operation, slug],
         ).fetchone()
         if row is None:
@@ -54,11 +54,7 @@ def mark_deleting(slug: str, operation: str) -> str:
             if status is not None and status["status"] == "deleted":
                 return "already deleted"
             raise StepFailed(f"{slug} cannot be deleted now (status {status and status['status']})")
-        record = TenantRecord.from_row(row)
-        domains = domains_of(conn, record.id)
-    for domain in domains:
-        directory_put(domain, record)
-        resolver.invalidate(domain)
+    domains = _put_current_record(slug)
     return f"deleting; {len(domains)} domain(s) answer 410"
 
 
