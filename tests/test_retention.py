@@ -5,11 +5,17 @@ Rows are dated back instead of waiting; the purge runs through the app's own tim
 
 from __future__ import annotations
 
+import uuid
+
 import psycopg
 import pytest
 from psycopg import sql
 
 from shared.db import tenant_transaction
+from shared.menus import eighty_six
+from shared.menus.models import AvailabilityChange, Toggle
+from shared.menus.snapshot_retention import purge_unused_snapshots
+from shared.orders import placement
 from tests.conftest import execute
 from tests.order_fixtures import Shop, shop_fixture  # noqa: F401
 
@@ -104,3 +110,92 @@ def test_pickup_phone_numbers_are_forgotten_after_30_days(shop: Shop, app_functi
     kept = {row["id"]: (row["customer_name"], row["customer_phone"]) for row in rows}
     assert kept[old["id"]] == ("Ada Lovelace", None)
     assert kept[recent["id"]] == ("Ada Lovelace", "+44 20 7946 0199")
+
+
+# The 0002 body of the trigger function: what every schema not yet at 0006 still runs.
+_PRE_0006_TRIGGER = """
+create or replace function menu_versions_immutable() returns trigger language plpgsql as $$
+begin
+    raise exception 'menu_versions rows are immutable (version %)', old.version
+        using errcode = 'restrict_violation';
+end;
+$$;
+"""
+
+
+def _as_before_0006(schema: str) -> None:
+    """Put schema back where it is between deploying this code and the fleet migration."""
+    with tenant_transaction(schema) as conn:
+        conn.execute(_PRE_0006_TRIGGER)
+        conn.execute("drop index orders_menu_version_idx")
+        conn.execute("drop index orders_phone_kept_idx")
+        conn.execute("delete from schema_migrations where version = 6")
+
+
+def _in_schema(schema: str, query: str, params: list | None = None) -> list[dict]:
+    return execute(sql.SQL(query).format(sql.Identifier(schema)), params)
+
+
+def test_a_schema_not_yet_at_0006_keeps_its_snapshots_and_loses_nothing_else(
+    shop: Shop, app_functions
+) -> None:
+    # Between a deployment and its fleet migration the old trigger refuses the snapshot
+    # purge; the restaurant's other clean-up still happens.
+    toggle_sold_out(shop, 2)
+    backdate_snapshots(shop.schema, 31)  # old snapshots no order used: the purge would take them
+    _as_before_0006(shop.schema)
+
+    body = shop.order_body(shop.cola_line())
+    body["fulfilment"] = {"type": "pickup", "name": "Ada", "phone": "+44 20 7946 0199"}
+    key = f"key-{uuid.uuid4()}"
+    assert shop.post_order(body, key=key).status_code == 201
+    old = shop.place(body)
+    _in_schema(
+        shop.schema,
+        "update {}.orders set placed_at = placed_at - interval '31 days' where id = %s",
+        [old["id"]],
+    )
+    _in_schema(
+        shop.schema,
+        "update {}.idempotency_keys set expires_at = now() - interval '1 hour' where key = %s",
+        [key],
+    )
+
+    run_housekeeping(app_functions)
+
+    keys = _in_schema(shop.schema, "select key from {}.idempotency_keys where key = %s", [key])
+    phone = _in_schema(
+        shop.schema, "select customer_phone from {}.orders where id = %s", [old["id"]]
+    )[0]["customer_phone"]
+    assert (keys, phone) == ([], None), (
+        f"expired key still there: {keys}; phone of a 31-day-old order: {phone!r}"
+    )
+
+
+def test_an_order_in_flight_never_names_a_purged_snapshot(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A snapshot is aged from when the next one replaced it: a menu left alone for a month
+    # was live a moment ago, and an order priced from it may still be committing.
+    backdate_snapshots(shop.schema, 31)  # the menu has been live, unchanged, for a month
+    priced_from = versions(shop.schema)[-1]
+    write = placement._write
+
+    def write_after_an_86_and_the_hourly_purge(tenant, order, admitted, now):
+        # Between pricing (admission) and the order's own transaction: an 86, then the purge.
+        change = AvailabilityChange(items=[Toggle(id=shop.menu.items["Cola"], available=False)])
+        eighty_six.set_availability(tenant=tenant, change=change, changed_by="manager")
+        with tenant_transaction(tenant.schema_name) as conn:
+            purge_unused_snapshots(conn)
+        return write(tenant, order, admitted, now)
+
+    monkeypatch.setattr(placement, "_write", write_after_an_86_and_the_hourly_purge)
+    order = shop.place(shop.order_body(shop.pizza_line()))
+
+    named = _in_schema(
+        shop.schema, "select menu_version from {}.orders where id = %s", [order["id"]]
+    )[0]["menu_version"]
+    assert named == priced_from
+    assert named in versions(shop.schema), (
+        f"the order names version {named}; menu_versions holds {versions(shop.schema)}"
+    )
