@@ -248,9 +248,9 @@ def migrate_all(out=sys.stdout) -> int:
     for i, schema in enumerate(schemas, start=2):
         try:
             outcome = migrate_one(schema, operation)
-        except AuditNotWritten as error:  # migrated all the same; say what is missing
+        except AuditNotWritten as error:  # recorded all the same; say what is missing
             print(f"[{i}/{total} {schema}] {error}", file=out)
-            continue
+            outcome = error.outcome
         except Exception as error:  # a lost connection, a lock held past the timeout, ...
             # The fleet run retries these; here the operator runs it again.
             outcome = {"status": "failed", "error": f"{type(error).__name__}: {error}"}

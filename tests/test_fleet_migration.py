@@ -274,3 +274,25 @@ def test_a_schema_migrated_by_the_run_stays_migrated_when_only_its_audit_kept_fa
         assert (row["status"], row["version"]) == ("migrated", migrate.latest_version("tenant"))
     finally:
         drop_tenant(slug)
+
+
+def test_a_failed_migration_whose_audit_kept_failing_keeps_its_reason(
+    migrated_public: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Table Storage down through every retry of a failing migration: the run's failures and
+    # GET /tenants/{slug} keep why the migration failed, not the audit's error.
+    slug = f"fleet-reason-{uuid.uuid4().hex[:6]}"
+    schema, operation = schema_for(slug), f"op-{uuid.uuid4().hex[:8]}"
+    create_behind(slug, migrate.load_migrations("tenant")[:-1])
+    try:
+        poison(slug, migrate.latest_version("tenant"))
+        monkeypatch.setattr(audit_module, "table", unreachable_table)
+        for _ in range(2):  # the activity and a retry: each fails, then cannot audit it
+            with pytest.raises(fleet_steps.AuditNotWritten) as raised:
+                fleet_steps.migrate_one(schema, operation)
+        # What the orchestration passes on once the retries are spent (activity_error).
+        outcome = fleet_steps.record_gave_up(schema, operation, f"AuditNotWritten: {raised.value}")
+        assert outcome["status"] == "failed" and POISON in outcome["error"], outcome
+        assert POISON in status_rows([slug])[schema]["error"]
+    finally:
+        drop_tenant(slug)

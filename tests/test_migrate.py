@@ -267,6 +267,26 @@ def test_cli_carries_on_when_the_audit_table_is_out_of_reach(
         assert migration_status(schema)["status"] == "migrated"
 
 
+def test_cli_counts_a_failed_migration_whose_audit_row_was_not_written_as_failed(
+    tenants, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A failure is a failure, whether or not its audit row could be written.
+    behind = migrate.load_migrations("tenant")[:-1]
+    poisoned = tenants.create_behind(behind)
+    latest = migrate.latest_version("tenant")
+    poison = sql.SQL("alter table {}.schema_migrations add constraint poison check (version < {})")
+    execute(poison.format(sql.Identifier(poisoned), sql.Literal(latest)))
+    monkeypatch.setattr(audit_module, "table", unreachable_table)  # Table Storage out of reach
+
+    out = io.StringIO()
+    failures = migrate.migrate_all(out)
+
+    with transaction() as conn:
+        assert migration_status_of(conn, poisoned)["status"] == "failed"
+    assert failures >= 1, out.getvalue()
+    assert f"{poisoned}] FAILED: " in out.getvalue(), out.getvalue()
+
+
 def test_real_migrations_bring_a_tenant_to_the_latest_version(tenants) -> None:
     tenant = tenants.create()
     rows = execute(

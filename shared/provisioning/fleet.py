@@ -203,11 +203,13 @@ def record_gave_up(schema: str, operation: str, error: str) -> Outcome:
         tenant = _tenant(conn, schema)
         if tenant is None or tenant["status"] not in MIGRATABLE:
             return _skipped(schema, tenant)
-        if _migrated_by(conn, schema, operation):
-            status = migration_status_of(conn, schema)
-            outcome = {"schema": schema, "slug": tenant["slug"], "status": "migrated",
-                       "version": status["version"], "error": None}  # fmt: skip
-            detail = f"version {status['version']}: applied by this run"
+        recorded = migration_status_of(conn, schema)
+        if recorded is not None and recorded["operation_id"] == operation:
+            # This run got as far as recording an outcome (only its audit write kept failing):
+            # keep it, and its reason, rather than the audit's error.
+            outcome = {"schema": schema, "slug": tenant["slug"], "status": recorded["status"],
+                       "version": recorded["version"], "error": recorded["error"]}  # fmt: skip
+            detail = recorded["error"] or f"version {recorded['version']}: applied by this run"
         else:
             outcome = _failed(conn, tenant, schema, operation, error, started)
             detail = error
