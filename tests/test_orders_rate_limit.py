@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
 from shared.config import get_settings, load_settings
-from shared.rate_limit import client_bucket, client_ip
+from shared.orders import placement
+from shared.rate_limit import client_bucket, client_ip, window_start
 from tests.conftest import TEST_SETTINGS
 from tests.order_fixtures import Shop, open_shop, shop_fixture  # noqa: F401
+
+
+@pytest.fixture(autouse=True)
+def one_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every order of a test counts in the window it started in: a run that crossed a minute
+    boundary (a loaded machine) started a fresh window halfway and let the limit's last order
+    through."""
+    start = window_start(datetime.now(UTC))
+    monkeypatch.setattr(placement, "window_start", lambda now: start)
 
 
 def test_too_many_orders_from_one_address_get_429_with_retry_after(
