@@ -233,7 +233,7 @@ def migrate_all(out=sys.stdout) -> int:
     that its schema exists, and records the outcome where the platform API shows it.
     """
     # Imported here: the fleet module builds on this one.
-    from shared.provisioning.fleet import AuditNotWritten, migrate_one
+    from shared.provisioning.fleet import AuditNotWritten, migrate_one, record_gave_up
 
     try:
         migrate_public()
@@ -252,9 +252,9 @@ def migrate_all(out=sys.stdout) -> int:
             print(f"[{i}/{total} {schema}] {error}", file=out)
             outcome = error.outcome
         except Exception as error:  # a lost connection, a lock held past the timeout, ...
-            # The fleet run retries these; here the operator runs it again.
-            outcome = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
-            record_migration_failed(schema)
+            # The fleet run retries these; here the operator runs it again. Recorded (and
+            # audited) as the fleet records one whose retries ran out, if the database lets us.
+            outcome = _gave_up(record_gave_up, schema, operation, error)
         if outcome["status"] == "failed":
             failures += 1
             print(f"[{i}/{total} {schema}] FAILED: {outcome['error']}", file=out)
@@ -265,6 +265,16 @@ def migrate_all(out=sys.stdout) -> int:
                   file=out)  # fmt: skip
     print(f"{total - failures}/{total} schemas current, {failures} failed", file=out)
     return failures
+
+
+def _gave_up(record_gave_up, schema: str, operation: str, error: Exception) -> dict:
+    """The failed outcome of a schema whose migration raised, recorded where possible."""
+    reason = f"{type(error).__name__}: {error}"
+    try:
+        return record_gave_up(schema, operation, reason)
+    except Exception:  # the database is gone too: the line printed is all there is
+        record_migration_failed(schema)
+        return {"status": "failed", "error": reason}
 
 
 def main() -> int:

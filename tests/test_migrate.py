@@ -18,12 +18,8 @@ from psycopg.conninfo import make_conninfo
 from shared import migrate
 from shared.config import get_settings
 from shared.db import close_pool, transaction
-from shared.provisioning import audit as audit_module
 from shared.provisioning import fleet
-from shared.provisioning.migration_status import migration_status_of
-from shared.provisioning.schemas import lock_schema
 from tests.conftest import execute
-from tests.storage_fixtures import unreachable_table
 
 REAL_MIGRATIONS = migrate.MIGRATIONS_DIR
 
@@ -162,22 +158,6 @@ def test_racing_runner_waits_then_finds_nothing_to_do(migrations_dir: Path, sche
     assert all(r.version == 1 for r in results)
 
 
-def test_cli_migrates_public_and_active_tenants_with_progress(tenants, migrated_public) -> None:
-    active = tenants.create(status="active")
-    # Suspended tenants too, as the fleet run does: the publishing timer still reads their outbox.
-    suspended = tenants.create(status="suspended")
-    pending = tenants.create(status="provisioning")
-    out = io.StringIO()
-    failures = migrate.migrate_all(out)
-    text = out.getvalue()
-    assert failures == 0
-    assert "public] version" in text
-    assert f"{active.schema_name}] version" in text
-    assert f"{suspended.schema_name}] version" in text
-    assert pending.schema_name not in text
-    assert text.splitlines()[0].startswith("[1/")
-
-
 def test_cli_reports_a_failing_public_migration_and_touches_no_restaurant(
     migrations_dir: Path,
 ) -> None:
@@ -188,103 +168,6 @@ def test_cli_reports_a_failing_public_migration_and_touches_no_restaurant(
     assert migrate.migrate_all(out) == 1
     assert out.getvalue().startswith("[public] FAILED: ")
     assert "no restaurant was migrated" in out.getvalue()
-
-
-def _wait_for_a_waiter(schema: str, timeout_s: float = 20) -> None:
-    """Until someone waits for schema's advisory lock (its 64-bit key split over two columns)."""
-    deadline = time.monotonic() + timeout_s
-    while not execute(
-        """select 1 from pg_locks where locktype = 'advisory' and not granted
-              and ((classid::bigint << 32) | objid::bigint)
-                  = hashtextextended('stelly.migrate.' || %s, 0)""",
-        [schema],
-    ):
-        assert time.monotonic() < deadline, f"nobody queued for {schema}'s lock"
-        time.sleep(0.02)
-
-
-def test_cli_never_brings_back_the_schema_of_a_restaurant_deleted_meanwhile(tenants) -> None:
-    # The CLI lists the restaurants once, then queues for each schema's lock; a deletion that
-    # held it dropped the schema meanwhile.
-    tenant = tenants.create()
-    out, schema = io.StringIO(), tenant.schema_name
-    with psycopg.connect(os.environ["DATABASE_URL"]) as deletion:
-        lock_schema(deletion, schema)
-        runner = threading.Thread(target=migrate.migrate_all, args=(out,))
-        runner.start()
-        _wait_for_a_waiter(schema)
-        deletion.execute("update tenants set status = 'deleting' where slug = %s", [tenant.slug])
-        deletion.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(schema)))
-        deletion.commit()
-    runner.join(60)
-    assert execute("select 1 from pg_namespace where nspname = %s", [schema]) == []
-    assert f"{schema}] skipped" in out.getvalue()
-
-
-def test_cli_reports_an_active_restaurant_whose_schema_is_missing(tenants) -> None:
-    tenant = tenants.create()
-    execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(tenant.schema_name)))
-    out = io.StringIO()
-    assert migrate.migrate_all(out) == 1
-    # Not re-created empty (no menu, no orders) and reported as current.
-    assert execute("select 1 from pg_namespace where nspname = %s", [tenant.schema_name]) == []
-    assert f"{tenant.schema_name}] FAILED: " in out.getvalue()
-    assert "schema of this active restaurant is missing" in out.getvalue()
-
-
-def test_cli_carries_on_past_a_schema_whose_migration_record_fails(tenants) -> None:
-    behind = migrate.load_migrations("tenant")[:-1]
-    poisoned, healthy = tenants.create_behind(behind), tenants.create_behind(behind)
-    # Applying the newest file works, recording it does not (a CHECK on schema_migrations).
-    poison = sql.SQL("alter table {}.schema_migrations add constraint poison check (version < {})")
-    latest = migrate.latest_version("tenant")
-    execute(poison.format(sql.Identifier(poisoned), sql.Literal(latest)))
-    out = io.StringIO()
-    assert migrate.migrate_all(out) >= 1, out.getvalue()
-    assert f"{poisoned}] FAILED: " in out.getvalue()
-    assert f"{healthy}] version {latest}: migrated" in out.getvalue()
-
-
-def migration_status(schema: str) -> dict:
-    with transaction() as conn:
-        return migration_status_of(conn, schema)
-
-
-def test_cli_carries_on_when_the_audit_table_is_out_of_reach(
-    tenants, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Postgres migrates; only the audit trail (Table Storage) fails: each restaurant is reported
-    # as migrated without its audit row, and the run goes on (no traceback after the first).
-    behind = migrate.load_migrations("tenant")[:-1]
-    first, second = tenants.create_behind(behind), tenants.create_behind(behind)
-    monkeypatch.setattr(audit_module, "table", unreachable_table)
-    out = io.StringIO()
-    migrate.migrate_all(out)
-    for schema in (first, second):
-        assert f"{schema}] {schema} is migrated, but its audit row was not written" in (
-            out.getvalue()
-        )
-        assert migration_status(schema)["status"] == "migrated"
-
-
-def test_cli_counts_a_failed_migration_whose_audit_row_was_not_written_as_failed(
-    tenants, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A failure is a failure, whether or not its audit row could be written.
-    behind = migrate.load_migrations("tenant")[:-1]
-    poisoned = tenants.create_behind(behind)
-    latest = migrate.latest_version("tenant")
-    poison = sql.SQL("alter table {}.schema_migrations add constraint poison check (version < {})")
-    execute(poison.format(sql.Identifier(poisoned), sql.Literal(latest)))
-    monkeypatch.setattr(audit_module, "table", unreachable_table)  # Table Storage out of reach
-
-    out = io.StringIO()
-    failures = migrate.migrate_all(out)
-
-    with transaction() as conn:
-        assert migration_status_of(conn, poisoned)["status"] == "failed"
-    assert failures >= 1, out.getvalue()
-    assert f"{poisoned}] FAILED: " in out.getvalue(), out.getvalue()
 
 
 def test_real_migrations_bring_a_tenant_to_the_latest_version(tenants) -> None:
