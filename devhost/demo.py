@@ -122,10 +122,11 @@ async def ensure_demo_tenant(host: Any, slug: str) -> None:
         headers = {"Host": f"{slug}.localhost", "Authorization": f"Bearer {owner}"}
         # Decided by what the demo has, not by whether this run created it: a run stopped
         # between provisioning and publishing is finished by the next one. Anything in the
-        # draft means it was furnished (and maybe edited since): settings and menu are left as
-        # they are, even when nothing is visible on the storefront.
+        # draft, or any publish since provisioning's empty menu, means it was furnished (and
+        # maybe edited since, down to an empty menu): settings and menu are left as they are.
         draft = await _draft(http, headers)
-        if not draft["categories"]:
+        published_since = draft["published_version"] > PROVISIONED_MENU_VERSION
+        if not draft["categories"] and not published_since:
             await _furnish(http, headers)
-        elif draft["published_version"] <= PROVISIONED_MENU_VERSION:
+        elif not published_since:
             await _call(http, "POST", "/v1/admin/menu/publish", headers, None)

@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from devhost.demo import ensure_demo_tenant, provision_request
 from functions import platform
 from shared.db import transaction
 from shared.directory import directory_get
@@ -274,61 +273,6 @@ def test_sigkill_mid_provisioning_resumes_to_active_exactly_once(host: PlatformH
     # The activity that was killed had not finished, so it left no audit row; every step
     # finished exactly once (reserve's result was durable before create_schema started).
     assert [row["step"] for row in reversed(recent_audit(slug))] == list(PROVISION_STEPS)
-
-
-def test_make_dev_furnishes_a_demo_an_earlier_run_left_unfurnished(host: PlatformHost) -> None:
-    # The first `make dev` provisioned the demo, then stopped before its menu was published.
-    slug = unique_slug("demo")
-    started = host.request("POST", "/v1/platform/tenants", json=provision_request(slug))
-    assert started.status_code == 202, started.text
-    assert host.wait(started.json()["id"])["status"] == "completed"
-    devhost = SimpleNamespace(base_url=host.process.base_url, identity=IDENTITY)
-    asyncio.run(ensure_demo_tenant(devhost, slug))
-    menu = host.request("GET", "/v1/store/menu", host=f"{slug}.localhost", headers={})
-    assert [c["name"] for c in menu.json()["categories"]] == ["Pizza", "Drinks"]
-
-
-def test_make_dev_demo_is_provisioned_through_the_api_once(host: PlatformHost) -> None:
-    slug = unique_slug("demo")
-    devhost = SimpleNamespace(base_url=host.process.base_url, identity=IDENTITY)
-    asyncio.run(ensure_demo_tenant(devhost, slug))
-    asyncio.run(ensure_demo_tenant(devhost, slug))  # a second `make dev` finds it active
-    storefront = f"{slug}.localhost"
-    menu = host.request("GET", "/v1/store/menu", host=storefront, headers={})
-    assert menu.status_code == 200, menu.text
-    assert [c["name"] for c in menu.json()["categories"]] == ["Pizza", "Drinks"]
-    config = host.request("GET", "/v1/store/config", host=storefront, headers={}).json()
-    assert config["name"] == "Demo Pizzeria"
-    assert [row["step"] for row in recent_audit(slug)].count("reserve") == 1
-
-
-def test_make_dev_leaves_a_furnished_demo_as_its_developer_left_it(host: PlatformHost) -> None:
-    # Even with nothing visible on the storefront: settings and draft are the developer's.
-    slug = unique_slug("demo")
-    devhost = SimpleNamespace(base_url=host.process.base_url, identity=IDENTITY)
-    asyncio.run(ensure_demo_tenant(devhost, slug))
-    owner = {"Authorization": f"Bearer {IDENTITY.mint(role='owner', tenant=slug)}"}
-    store = f"{slug}.localhost"
-    settings = host.request("GET", "/v1/admin/settings", host=store, headers=owner)
-    edited = {**settings.json(), "business_name": "Luigi's"}
-    changed = host.request(
-        "PUT", "/v1/admin/settings", host=store, json=edited,
-        headers={**owner, "If-Match": settings.headers["etag"]},
-    )  # fmt: skip
-    assert changed.status_code == 200, changed.text
-    draft = host.request("GET", "/v1/admin/menu", host=store, headers=owner).json()
-    for category in draft["categories"]:
-        hidden = host.request(
-            "PATCH", f"/v1/admin/menu/categories/{category['id']}", host=store,
-            headers=owner, json={"visible": False},
-        )  # fmt: skip
-        assert hidden.status_code == 200, hidden.text
-    assert host.request("POST", "/v1/admin/menu/publish", host=store, headers=owner).is_success
-    asyncio.run(ensure_demo_tenant(devhost, slug))  # the next `make dev`
-    config = host.request("GET", "/v1/store/config", host=store, headers={}).json()
-    assert config["name"] == "Luigi's"
-    after = host.request("GET", "/v1/admin/menu", host=store, headers=owner).json()
-    assert [c["id"] for c in after["categories"]] == [c["id"] for c in draft["categories"]]
 
 
 class RefusingDurableClient:
