@@ -122,6 +122,7 @@ def test_a_kitchen_token_cannot_join_another_restaurants_groups(
 
 def test_a_customer_token_joins_only_its_own_order(shop: Shop, live_clients: Clients) -> None:
     mine, theirs = shop.place(), shop.place()
+    settle()  # both placed events are out before the customer's page connects
     customer = live_clients(_customer_url(shop, mine))
     for group in (f"o.{theirs['id']}", f"t.{shop.slug}.kitchen"):
         ack = customer.join(group)
