@@ -143,10 +143,13 @@ def _pgbench_tps(schema: str) -> float:
         file.write(script)
     try:
         command = [
-            str(PGBENCH), "-n", "-M", "prepared", "-c", str(CLIENTS), "-j", "2",
+            str(PGBENCH), "-n", "-M", "extended", "-c", str(CLIENTS), "-j", "2",
             "-T", str(int(LOAD_SECONDS)), "-f", file.name, os.environ["DATABASE_URL"],
         ]  # fmt: skip
-        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        ran = subprocess.run(command, capture_output=True, text=True)
+        if ran.returncode != 0:
+            raise RuntimeError(f"pgbench failed ({ran.returncode}): {ran.stderr[-2000:]}")
+        out = ran.stdout
     finally:
         os.unlink(file.name)
     return float(re.search(r"tps = ([\d.]+)", out).group(1))

@@ -3,6 +3,7 @@ directory read that misses the in-process cache, and a 500-item menu import."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -40,13 +41,22 @@ def _env(port: int) -> dict[str, str]:
     }
 
 
+# Written by uvicorn itself on both sides, or counted from the body.
+_SERVER_HEADERS = {"date", "server", "content-length"}
+
+
 @contextmanager
-def _floor(body: bytes) -> Iterator[str]:
-    """Bare uvicorn returning body for any path, on the server's core; yields its base URL."""
+def _floor(response: httpx.Response) -> Iterator[str]:
+    """Bare uvicorn returning response's body and headers for any path, on the server's core;
+    yields its base URL."""
     body_file = Path(tempfile.mkstemp(suffix=".json")[1])
-    body_file.write_bytes(body)
+    body_file.write_bytes(response.content)
+    headers = {k: v for k, v in response.headers.items() if k not in _SERVER_HEADERS}
+    headers_file = Path(tempfile.mkstemp(suffix=".json")[1])
+    headers_file.write_text(json.dumps(headers))
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(REPO), "BENCH_BODY_FILE": str(body_file)}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "BENCH_BODY_FILE": str(body_file),
+           "BENCH_HEADERS_FILE": str(headers_file)}  # fmt: skip
     command = on_server_cpu([sys.executable, "-m", "uvicorn", "bench.apps.bare_bytes:app", "--port",
         str(port), "--log-level", "warning", "--no-access-log"])  # fmt: skip
     try:
@@ -54,6 +64,7 @@ def _floor(body: bytes) -> Iterator[str]:
             yield f"http://127.0.0.1:{port}"
     finally:
         body_file.unlink()
+        headers_file.unlink()
 
 
 def _directory_miss_ms() -> float:
@@ -111,8 +122,9 @@ def run() -> list[Row]:
         seed_menu(base, host=HOST, token=owner)
         rows: list[Row] = []
         for path in ("/api/v1/store/menu", "/api/v1/store/config"):
-            body = httpx.get(base + path, headers={"Host": HOST}).content
-            with _floor(body) as floor_base:
+            response = httpx.get(base + path, headers={"Host": HOST})
+            body = response.content
+            with _floor(response) as floor_base:
                 hosted, floor = wrk_alternating(
                     base + path, floor_base + path, headers={"Host": HOST}
                 )

@@ -1,12 +1,14 @@
-"""The floor for cached reads: bare uvicorn returning the bytes of BENCH_BODY_FILE."""
+"""The floor for cached reads: bare uvicorn returning the bytes of BENCH_BODY_FILE, with the
+headers devhost sent with them (BENCH_HEADERS_FILE, JSON), so both sides send the same bytes."""
 
+import json
 import os
 from pathlib import Path
 
 BODY = Path(os.environ["BENCH_BODY_FILE"]).read_bytes()
-HEADERS = [
-    (b"content-type", b"application/json"),
-    (b"content-length", str(len(BODY)).encode()),
+SENT = json.loads(Path(os.environ["BENCH_HEADERS_FILE"]).read_text())
+HEADERS = [(name.encode(), value.encode()) for name, value in SENT.items()] + [
+    (b"content-length", str(len(BODY)).encode())
 ]
 
 
