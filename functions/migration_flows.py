@@ -22,6 +22,15 @@ from shared.provisioning.fleet import migrate_one, plan, record_gave_up
 bp = df.Blueprint()
 
 
+# What fleet_migration_batch does when a window fails, passed in each batch's input. An instance
+# is replayed by whatever code runs when it wakes up, and the host fails a replay that schedules
+# another activity than its history holds (Durable Functions versioning): a batch started by an
+# older release keeps that release's logic. 1: a failed window is redone schema by schema, and
+# one that fails again is reported unrecorded. 2: such a schema is recorded through
+# fleet_record_gave_up, and a window of one is not redone.
+BATCH_LOGIC = 2
+
+
 class CanaryFailed(Exception):
     """A canary schema failed: the run stopped before touching any other restaurant."""
 
@@ -53,7 +62,7 @@ def fleet_migration(context: df.DurableOrchestrationContext) -> Generator[Any, A
         tally["phase"] = "canaries" if name == "canaries" else "batches"
         context.set_custom_status(tally)
         work = {"schemas": schemas, "max_parallel": request["max_parallel"],
-                "operation": context.instance_id}  # fmt: skip
+                "operation": context.instance_id, "logic": BATCH_LOGIC}  # fmt: skip
         try:
             batch = yield context.call_sub_orchestrator(
                 "fleet_migration_batch", work, f"{context.instance_id}-{name}"
@@ -81,13 +90,13 @@ def _migrate_call(context: df.DurableOrchestrationContext, schema: str, operatio
 
 
 def _migrate_window(
-    context: df.DurableOrchestrationContext, schemas: list[str], operation: str
+    context: df.DurableOrchestrationContext, schemas: list[str], operation: str, logic: int
 ) -> Generator[Any, Any, list[dict[str, Any]]]:
     """Migrate schemas in parallel; if one keeps raising, go one by one to keep the others."""
     try:
         return (yield context.task_all([_migrate_call(context, s, operation) for s in schemas]))
     except Exception as error:
-        if len(schemas) == 1:  # its retries are spent: no need to find out which one failed
+        if logic >= 2 and len(schemas) == 1:  # its retries are spent: no need to redo it
             return [(yield from _gave_up(context, schemas[0], operation, error))]
         # task_all fails as a whole: redo the window singly (migrating twice is a no-op) so
         # only the schema that keeps failing is reported.
@@ -96,8 +105,16 @@ def _migrate_window(
             try:
                 outcomes.append((yield _migrate_call(context, schema, operation)))
             except Exception as error:
-                outcomes.append((yield from _gave_up(context, schema, operation, error)))
+                if logic >= 2:
+                    outcomes.append((yield from _gave_up(context, schema, operation, error)))
+                else:
+                    outcomes.append(_unrecorded_failure(schema, error))
         return outcomes
+
+
+def _unrecorded_failure(schema: str, error: Exception) -> dict[str, Any]:
+    return {"schema": schema, "slug": None, "status": "failed", "version": None,
+            "error": activity_error(error)}  # fmt: skip
 
 
 def activity_error(error: Exception) -> str:
@@ -113,8 +130,7 @@ def _gave_up(
     try:
         return (yield context.call_activity_with_retry("fleet_record_gave_up", RETRY, work))
     except Exception:  # the database is gone too: the run's output still names the schema
-        return {"schema": schema, "slug": None, "status": "failed", "version": None,
-                "error": work["error"]}  # fmt: skip
+        return _unrecorded_failure(schema, error)
 
 
 @bp.orchestration_trigger(context_name="context")
@@ -122,9 +138,12 @@ def fleet_migration_batch(context: df.DurableOrchestrationContext) -> Generator[
     """Migrate the batch's pending schemas, max_parallel activities at a time."""
     work = context.get_input()
     operation, width, pending = work["operation"], work["max_parallel"], work["schemas"]
+    # Batches started before logic 2 (no `logic` in their input) replay as they ran.
+    logic = work.get("logic", 1)
     summary: dict[str, Any] = {"migrated": 0, "skipped": 0, "failures": []}
     for start in range(0, len(pending), width):
-        outcomes = yield from _migrate_window(context, pending[start : start + width], operation)
+        window = pending[start : start + width]
+        outcomes = yield from _migrate_window(context, window, operation, logic)
         for outcome in outcomes:
             if outcome["status"] == "failed":
                 summary["failures"].append({k: outcome[k] for k in ("schema", "slug", "error")})
