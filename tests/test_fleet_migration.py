@@ -63,6 +63,15 @@ def fleet(migrated_public: None) -> Iterator[list[str]]:
         list(pool.map(drop_tenant, slugs))
 
 
+@pytest.fixture
+def behind(migrated_public: None) -> Iterator[str]:
+    """An active restaurant of its own, one migration behind; its slug (dropped afterwards)."""
+    slug = f"fleet-one-{uuid.uuid4().hex[:6]}"
+    create_behind(slug, migrate.load_migrations("tenant")[:-1])
+    yield slug
+    drop_tenant(slug)
+
+
 def version_of(slug: str) -> int:
     return scalar(f"select max(version) from {schema_for(slug)}.schema_migrations", [])
 
@@ -148,151 +157,119 @@ def test_fleet_migration_reports_the_poisoned_schema_and_a_rerun_finishes(
 
 
 def test_a_schema_migrated_earlier_in_the_same_run_still_counts_as_migrated(
-    migrated_public: None,
+    behind: str,
 ) -> None:
     # An activity is at-least-once, and a window whose task_all failed is redone one schema at a
     # time: either way migrate_one meets a schema this very run already migrated.
-    slug = f"fleet-again-{uuid.uuid4().hex[:6]}"
-    create_behind(slug, migrate.load_migrations("tenant")[:-1])
-    try:
-        schema = schema_for(slug)
-        first = fleet_steps.migrate_one(schema, "op-a")
-        again = fleet_steps.migrate_one(schema, "op-a")
-        assert (first["status"], again["status"]) == ("migrated", "migrated")
-        assert again["version"] == migrate.latest_version("tenant")
-        assert status_rows([slug])[schema]["status"] == "migrated"
-        assert fleet_steps.migrate_one(schema, "op-b")["status"] == "current"
-        assert status_rows([slug])[schema]["operation_id"] == "op-b"
-    finally:
-        drop_tenant(slug)
+    slug = behind
+    schema = schema_for(slug)
+    first = fleet_steps.migrate_one(schema, "op-a")
+    again = fleet_steps.migrate_one(schema, "op-a")
+    assert (first["status"], again["status"]) == ("migrated", "migrated")
+    assert again["version"] == migrate.latest_version("tenant")
+    assert status_rows([slug])[schema]["status"] == "migrated"
+    assert fleet_steps.migrate_one(schema, "op-b")["status"] == "current"
+    assert status_rows([slug])[schema]["operation_id"] == "op-b"
 
 
 def test_a_schema_whose_retries_run_out_is_reported_failed_with_its_restaurant(
-    host: PlatformHost, migrated_public: None
+    host: PlatformHost, behind: str
 ) -> None:
     # A long transaction holds the tables the newest file alters for the whole run: every
     # attempt gives up on the lock (a transient failure, retried) until the retries run out. The
     # run then reports it like any failure: named by slug, recorded where GET /tenants shows it.
-    slug = f"fleet-locked-{uuid.uuid4().hex[:6]}"
-    create_behind(slug, migrate.load_migrations("tenant")[:-1])
+    slug = behind
     latest, schema = migrate.latest_version("tenant"), schema_for(slug)
-    try:
-        with psycopg.connect(os.environ["DATABASE_URL"]) as long_transaction:
-            # Whatever table the newest file touches, it waits (schema_migrations stays free).
-            tables = long_transaction.execute(
-                """select tablename from pg_tables
-                    where schemaname = %s and tablename <> 'schema_migrations'""",
-                [schema],
-            ).fetchall()
-            names = [sql.Identifier(schema, name) for (name,) in tables]
-            lock = sql.SQL("lock table {} in access exclusive mode").format(
-                sql.SQL(", ").join(names)
-            )
-            long_transaction.execute(lock)
-            run = start(host, batch_size=10, max_parallel=2)
-        assert run["status"] == "completed", run
-        [ours] = [f for f in run["output"]["failures"] if f["schema"] == schema]
-        assert ours["slug"] == slug
-        assert "waited 2 s for a lock" in ours["error"] and "Traceback" not in ours["error"]
-        assert version_of(slug) == latest - 1
-        migration = host.request("GET", f"/v1/platform/tenants/{slug}").json()["migration"]
-        assert (migration["status"], migration["version"]) == ("failed", latest - 1)
-        assert "waited 2 s for a lock" in migration["error"]
-    finally:
-        drop_tenant(slug)
+    with psycopg.connect(os.environ["DATABASE_URL"]) as long_transaction:
+        # Whatever table the newest file touches, it waits (schema_migrations stays free).
+        tables = long_transaction.execute(
+            """select tablename from pg_tables
+                where schemaname = %s and tablename <> 'schema_migrations'""",
+            [schema],
+        ).fetchall()
+        names = [sql.Identifier(schema, name) for (name,) in tables]
+        lock = sql.SQL("lock table {} in access exclusive mode").format(sql.SQL(", ").join(names))
+        long_transaction.execute(lock)
+        run = start(host, batch_size=10, max_parallel=2)
+    assert run["status"] == "completed", run
+    [ours] = [f for f in run["output"]["failures"] if f["schema"] == schema]
+    assert ours["slug"] == slug
+    assert "waited 2 s for a lock" in ours["error"] and "Traceback" not in ours["error"]
+    assert version_of(slug) == latest - 1
+    migration = host.request("GET", f"/v1/platform/tenants/{slug}").json()["migration"]
+    assert (migration["status"], migration["version"]) == ("failed", latest - 1)
+    assert "waited 2 s for a lock" in migration["error"]
 
 
-def test_a_canary_named_twice_is_migrated_and_counted_once(
-    host: PlatformHost, migrated_public: None
-) -> None:
-    slug = f"fleet-twice-{uuid.uuid4().hex[:6]}"
-    create_behind(slug, migrate.load_migrations("tenant")[:-1])
-    try:
-        run = start(host, canaries=[slug, slug])
-        assert run["status"] == "completed", run
-        assert version_of(slug) == migrate.latest_version("tenant")
-        out = run["output"]
-        assert out["done"] + out["skipped"] + out["failed"] == out["total"], out
-    finally:
-        drop_tenant(slug)
+def test_a_canary_named_twice_is_migrated_and_counted_once(host: PlatformHost, behind: str) -> None:
+    slug = behind
+    run = start(host, canaries=[slug, slug])
+    assert run["status"] == "completed", run
+    assert version_of(slug) == migrate.latest_version("tenant")
+    out = run["output"]
+    assert out["done"] + out["skipped"] + out["failed"] == out["total"], out
 
 
 def test_a_migration_whose_audit_write_failed_is_audited_when_the_activity_is_retried(
-    migrated_public: None, monkeypatch: pytest.MonkeyPatch
+    behind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The schema commits, then the audit table is unreachable: the activity raises and is
     # retried, finds the schema migrated by this run, and writes the row the trail lacks.
-    slug = f"fleet-audit-{uuid.uuid4().hex[:6]}"
+    slug = behind
     schema, operation = schema_for(slug), f"op-{uuid.uuid4().hex[:8]}"
-    create_behind(slug, migrate.load_migrations("tenant")[:-1])
-    try:
-        with monkeypatch.context() as patch:
-            patch.setattr(audit_module, "table", unreachable_table)
-            with pytest.raises(fleet_steps.AuditNotWritten):
-                fleet_steps.migrate_one(schema, operation)
-        assert fleet_steps.migrate_one(schema, operation)["status"] == "migrated"
-        trail = [(r["operation"], r["step"], r["outcome"]) for r in recent_audit(slug)]
-        assert (operation, "migrate", "ok") in trail, trail
-    finally:
-        drop_tenant(slug)
+    with monkeypatch.context() as patch:
+        patch.setattr(audit_module, "table", unreachable_table)
+        with pytest.raises(fleet_steps.AuditNotWritten):
+            fleet_steps.migrate_one(schema, operation)
+    assert fleet_steps.migrate_one(schema, operation)["status"] == "migrated"
+    trail = [(r["operation"], r["step"], r["outcome"]) for r in recent_audit(slug)]
+    assert (operation, "migrate", "ok") in trail, trail
 
 
 def test_a_failure_stays_recorded_when_its_audit_write_fails(
-    migrated_public: None, monkeypatch: pytest.MonkeyPatch
+    behind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    slug = f"fleet-poisoned-{uuid.uuid4().hex[:6]}"
-    create_behind(slug, migrate.load_migrations("tenant")[:-1])
-    try:
-        poison(slug, migrate.latest_version("tenant"))
-        monkeypatch.setattr(audit_module, "table", unreachable_table)
-        # The activity is retried; the outcome is kept.
-        with pytest.raises(fleet_steps.AuditNotWritten):
-            fleet_steps.migrate_one(schema_for(slug), "op-audit-down")
-        row = status_rows([slug])[schema_for(slug)]
-        assert (row["status"], row["operation_id"]) == ("failed", "op-audit-down")
-    finally:
-        drop_tenant(slug)
+    slug = behind
+    poison(slug, migrate.latest_version("tenant"))
+    monkeypatch.setattr(audit_module, "table", unreachable_table)
+    # The activity is retried; the outcome is kept.
+    with pytest.raises(fleet_steps.AuditNotWritten):
+        fleet_steps.migrate_one(schema_for(slug), "op-audit-down")
+    row = status_rows([slug])[schema_for(slug)]
+    assert (row["status"], row["operation_id"]) == ("failed", "op-audit-down")
 
 
 def test_a_schema_migrated_by_the_run_stays_migrated_when_only_its_audit_kept_failing(
-    migrated_public: None, monkeypatch: pytest.MonkeyPatch
+    behind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Table Storage is down through every attempt: the first migrates and commits, each then
     # fails at its audit write; once the retries are spent, fleet_record_gave_up must not
     # report a schema at the newest version as a failed migration.
-    slug = f"fleet-gaveup-{uuid.uuid4().hex[:6]}"
+    slug = behind
     schema, operation = schema_for(slug), f"op-{uuid.uuid4().hex[:8]}"
-    create_behind(slug, migrate.load_migrations("tenant")[:-1])
-    try:
-        monkeypatch.setattr(audit_module, "table", unreachable_table)
-        for _ in range(2):
-            with pytest.raises(fleet_steps.AuditNotWritten):
-                fleet_steps.migrate_one(schema, operation)
-        outcome = fleet_steps.record_gave_up(schema, operation, "AuditNotWritten: refused")
-        assert outcome["status"] == "migrated", outcome
-        row = status_rows([slug])[schema]
-        assert (row["status"], row["version"]) == ("migrated", migrate.latest_version("tenant"))
-    finally:
-        drop_tenant(slug)
+    monkeypatch.setattr(audit_module, "table", unreachable_table)
+    for _ in range(2):
+        with pytest.raises(fleet_steps.AuditNotWritten):
+            fleet_steps.migrate_one(schema, operation)
+    outcome = fleet_steps.record_gave_up(schema, operation, "AuditNotWritten: refused")
+    assert outcome["status"] == "migrated", outcome
+    row = status_rows([slug])[schema]
+    assert (row["status"], row["version"]) == ("migrated", migrate.latest_version("tenant"))
 
 
 def test_a_failed_migration_whose_audit_kept_failing_keeps_its_reason(
-    migrated_public: None, monkeypatch: pytest.MonkeyPatch
+    behind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Table Storage down through every retry of a failing migration: the run's failures and
     # GET /tenants/{slug} keep why the migration failed, not the audit's error.
-    slug = f"fleet-reason-{uuid.uuid4().hex[:6]}"
+    slug = behind
     schema, operation = schema_for(slug), f"op-{uuid.uuid4().hex[:8]}"
-    create_behind(slug, migrate.load_migrations("tenant")[:-1])
-    try:
-        poison(slug, migrate.latest_version("tenant"))
-        monkeypatch.setattr(audit_module, "table", unreachable_table)
-        for _ in range(2):  # the activity and a retry: each fails, then cannot audit it
-            with pytest.raises(fleet_steps.AuditNotWritten) as raised:
-                fleet_steps.migrate_one(schema, operation)
-        # What the orchestration passes on once the retries are spent (activity_error).
-        outcome = fleet_steps.record_gave_up(schema, operation, f"AuditNotWritten: {raised.value}")
-        assert outcome["status"] == "failed" and POISON in outcome["error"], outcome
-        assert POISON in status_rows([slug])[schema]["error"]
-    finally:
-        drop_tenant(slug)
+    poison(slug, migrate.latest_version("tenant"))
+    monkeypatch.setattr(audit_module, "table", unreachable_table)
+    for _ in range(2):  # the activity and a retry: each fails, then cannot audit it
+        with pytest.raises(fleet_steps.AuditNotWritten) as raised:
+            fleet_steps.migrate_one(schema, operation)
+    # What the orchestration passes on once the retries are spent (activity_error).
+    outcome = fleet_steps.record_gave_up(schema, operation, f"AuditNotWritten: {raised.value}")
+    assert outcome["status"] == "failed" and POISON in outcome["error"], outcome
+    assert POISON in status_rows([slug])[schema]["error"]
