@@ -20,7 +20,7 @@ from shared.db import transaction
 from shared.directory import directory_get
 from shared.storage import table
 from tests.conftest import IDENTITY
-from tests.devhost.devhost_process import REPO, DevhostProcess, start_devhost
+from tests.devhost.devhost_process import REPO, DevhostProcess, start_app_devhost
 
 PLATFORM_HOST = "stelly.test"
 ENDED = ("completed", "failed", "terminated", "canceled")
@@ -36,13 +36,7 @@ class PlatformHost:
 
     def _start(self) -> DevhostProcess:
         # --no-migrate: the session fixture migrated public; tenants are the tests' business.
-        return start_devhost(
-            self.data_dir,
-            app="function_app:app",
-            app_dir=REPO,
-            args=("--no-services", "--no-migrate"),
-            ready_path="/api/health",
-        )
+        return start_app_devhost(self.data_dir)
 
     def kill_and_restart(self) -> None:
         """SIGKILL (no clean-up at all), then a fresh process on the same storage."""

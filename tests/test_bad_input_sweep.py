@@ -20,7 +20,7 @@ import pytest
 from devhost import testclient
 from devhost.testclient import TestClient
 from tests.conftest import IDENTITY
-from tests.devhost.devhost_process import REPO, start_devhost
+from tests.devhost.devhost_process import start_app_devhost
 from tests.order_fixtures import Shop, module_shop_fixture, settle  # noqa: F401
 
 PLATFORM_HOST = "stelly.test"
@@ -220,13 +220,7 @@ def test_upload_size_must_be_a_json_integer(
 @pytest.fixture(scope="module")
 def platform_devhost(tmp_path_factory: pytest.TempPathFactory, migrated_public: None):
     """The real app on devhost: the platform's durable operations need its durable client."""
-    process = start_devhost(
-        Path(tmp_path_factory.mktemp("review-fuzz")),
-        app="function_app:app",
-        app_dir=REPO,
-        args=("--no-services", "--no-migrate"),
-        ready_path="/api/health",
-    )
+    process = start_app_devhost(Path(tmp_path_factory.mktemp("bad-input")))
     yield process
     process.stop()
 

@@ -25,7 +25,7 @@ from psycopg import pq
 import shared.db
 from bench import bench_orders, bench_storefront
 from bench.report import percentile
-from tests.devhost.devhost_process import REPO, start_devhost
+from tests.devhost.devhost_process import REPO, start_app_devhost
 from tests.order_fixtures import Shop, open_shop, settle, shop_fixture  # noqa: F401
 
 FLOOR_SQL = REPO / "bench" / "orders_transaction.sql"
@@ -193,9 +193,7 @@ def test_storefront_floor_serves_the_headers_devhost_serves(
 ) -> None:
     # Same bytes: the floor sends devhost's headers (ETag, Cache-Control, ...) with its body.
     shop = open_shop(client, tenants, auth_header)
-    devhost = start_devhost(
-        tmp_path / "devhost", app="function_app:app", app_dir=REPO, ready_path="/api/health"
-    )
+    devhost = start_app_devhost(tmp_path / "devhost")
     try:
         for path in ("/api/v1/store/config", "/api/v1/store/menu"):
             # As bench_storefront.run starts the floor from devhost's answer.

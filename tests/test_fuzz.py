@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 
 from shared.tenants import TenantRecord
 from tests.conftest import IDENTITY
-from tests.devhost.devhost_process import REPO, DevhostProcess, start_devhost
+from tests.devhost.devhost_process import DevhostProcess, start_app_devhost
 from tests.order_fixtures import Shop, module_shop_fixture  # noqa: F401
 
 pytestmark = pytest.mark.devhost
@@ -75,13 +75,7 @@ def known_rows(module_shop: Shop) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def fuzz_host(tmp_path_factory: pytest.TempPathFactory, fuzz_tenant: TenantRecord):
     """The real function_app on devhost, on the test session's Postgres and Azurite."""
-    process: DevhostProcess = start_devhost(
-        Path(tmp_path_factory.mktemp("fuzz")),
-        app="function_app:app",
-        app_dir=REPO,
-        args=("--no-services", "--no-migrate"),
-        ready_path="/api/health",
-    )
+    process: DevhostProcess = start_app_devhost(Path(tmp_path_factory.mktemp("fuzz")))
     yield process
     process.stop()
 

@@ -91,6 +91,14 @@ def start_devhost(
     raise RuntimeError(f"devhost did not become ready:\n{log.read_text()[-3000:]}")
 
 
+def start_app_devhost(data_dir: Path, **options: object) -> DevhostProcess:
+    """The real function_app on devhost, on the test session's Postgres and Azurite (the session
+    migrated public; tenants are the tests' business)."""
+    return start_devhost(  # type: ignore[arg-type]
+        data_dir, app="function_app:app", app_dir=REPO, ready_path="/api/health", **options
+    )
+
+
 @contextlib.contextmanager
 def serving_devhost(data_dir: Path, **options: object) -> Iterator[DevhostProcess]:
     """start_devhost(data_dir, **options) for a block that expects a clean Ctrl-C at its end."""
