@@ -25,6 +25,16 @@ def host(tmp_path_factory: pytest.TempPathFactory, migrated_public: None) -> Ite
     platform.stop()
 
 
+def _edit_settings(host: PlatformHost, store: str, owner: dict, **changes: object) -> None:
+    """The developer changes the demo's settings, as an admin app would (ETag, If-Match)."""
+    settings = host.request("GET", "/v1/admin/settings", host=store, headers=owner)
+    changed = host.request(
+        "PUT", "/v1/admin/settings", host=store, json={**settings.json(), **changes},
+        headers={**owner, "If-Match": settings.headers["etag"]},
+    )  # fmt: skip
+    assert changed.status_code == 200, changed.text
+
+
 def test_make_dev_furnishes_a_demo_an_earlier_run_left_unfurnished(host: PlatformHost) -> None:
     # The first `make dev` provisioned the demo, then stopped before its menu was published.
     slug = unique_slug("demo")
@@ -58,13 +68,7 @@ def test_make_dev_leaves_a_furnished_demo_as_its_developer_left_it(host: Platfor
     asyncio.run(ensure_demo_tenant(devhost, slug))
     owner = {"Authorization": f"Bearer {IDENTITY.mint(role='owner', tenant=slug)}"}
     store = f"{slug}.localhost"
-    settings = host.request("GET", "/v1/admin/settings", host=store, headers=owner)
-    edited = {**settings.json(), "business_name": "Luigi's"}
-    changed = host.request(
-        "PUT", "/v1/admin/settings", host=store, json=edited,
-        headers={**owner, "If-Match": settings.headers["etag"]},
-    )  # fmt: skip
-    assert changed.status_code == 200, changed.text
+    _edit_settings(host, store, owner, business_name="Luigi's")
     draft = host.request("GET", "/v1/admin/menu", host=store, headers=owner).json()
     for category in draft["categories"]:
         hidden = host.request(
@@ -89,18 +93,8 @@ def test_make_dev_leaves_a_demo_whose_developer_emptied_its_menu_as_it_was(
     asyncio.run(ensure_demo_tenant(devhost, slug))  # the first `make dev`
     owner = {"Authorization": f"Bearer {IDENTITY.mint(role='owner', tenant=slug)}"}
     store = f"{slug}.localhost"
-    settings = host.request("GET", "/v1/admin/settings", host=store, headers=owner)
-    edited = {
-        **settings.json(),
-        "business_name": "Luigi's",
-        "timezone": "Europe/Rome",
-        "contact": {"phone": "+39 06 0000 0000"},
-    }
-    changed = host.request(
-        "PUT", "/v1/admin/settings", host=store, json=edited,
-        headers={**owner, "If-Match": settings.headers["etag"]},
-    )  # fmt: skip
-    assert changed.status_code == 200, changed.text
+    _edit_settings(host, store, owner, business_name="Luigi's", timezone="Europe/Rome",
+                   contact={"phone": "+39 06 0000 0000"})  # fmt: skip
     # The developer clears the demo's menu to build their own, and publishes the empty menu.
     draft = host.request("GET", "/v1/admin/menu", host=store, headers=owner).json()
     for category in draft["categories"]:

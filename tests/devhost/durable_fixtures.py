@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import socket
 import subprocess
@@ -173,3 +174,9 @@ def start(
     host: EngineHost, name: str, payload: object = None, instance_id: str | None = None
 ) -> str:
     return host.run(host.client.start_new(name, instance_id, payload))
+
+
+@functools.cache
+def functions_of(app: Any) -> list[Any]:
+    """app.get_functions(), read once per app (it may run once per app object)."""
+    return app.get_functions()

@@ -10,7 +10,6 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -20,6 +19,7 @@ from azure.durable_functions import OrchestrationRuntimeStatus as Status
 from tests.devhost.durable_fixtures import (  # noqa: F401
     ClientLoop,
     EngineHost,
+    functions_of,
     loop_fixture,
     start,
 )
@@ -70,19 +70,9 @@ def rv_two_generations(context: df.DurableOrchestrationContext):
     return ["second generation got", got]
 
 
-_FUNCTIONS: list[Any] = []
-
-
-def functions() -> list[Any]:
-    """The app's functions, read once (get_functions may run once per app object)."""
-    if not _FUNCTIONS:
-        _FUNCTIONS.extend(app.get_functions())
-    return _FUNCTIONS
-
-
 @pytest.fixture
 def host(loop: ClientLoop) -> Iterator[EngineHost]:
-    engine_host = EngineHost(loop, functions=functions()).start()
+    engine_host = EngineHost(loop, functions=functions_of(app)).start()
     yield engine_host
     engine_host.stop()
 
@@ -102,7 +92,7 @@ def test_an_event_consumed_before_continue_as_new_is_not_delivered_again_after_a
 ) -> None:
     # An inbox row whose deletion after its episode failed once (or was cut by a crash) must
     # not reach the next execution as a fresh event: an approval raised once, consumed twice.
-    first = EngineHost(loop, functions=functions()).start()
+    first = EngineHost(loop, functions=functions_of(app)).start()
     try:
         store = first.engine.store
         real_delete = store.delete_inbox
@@ -129,7 +119,7 @@ def test_an_event_consumed_before_continue_as_new_is_not_delivered_again_after_a
     finally:
         first.stop()
     # devhost started again on the same hub
-    second = EngineHost(loop, functions=functions(), hub=first.hub).start()
+    second = EngineHost(loop, functions=functions_of(app), hub=first.hub).start()
     try:
         # (Had it taken the old event, the instance would have ended: a 410.)
         with contextlib.suppress(Exception):

@@ -20,6 +20,7 @@ from azure.durable_functions import OrchestrationRuntimeStatus as Status
 from tests.devhost.durable_fixtures import (  # noqa: F401
     ClientLoop,
     EngineHost,
+    functions_of,
     loop_fixture,
     start,
 )
@@ -86,21 +87,12 @@ def fleet_record_gave_up(work: dict) -> dict:
             "error": work["error"]}  # fmt: skip
 
 
-_FUNCTIONS: list[Any] = []
-
-
-def functions() -> list[Any]:
-    if not _FUNCTIONS:
-        _FUNCTIONS.extend(app.get_functions())
-    return _FUNCTIONS
-
-
 @pytest.fixture
 def host(loop: ClientLoop) -> Iterator[EngineHost]:
     _deployed.clear()
     _migrate_calls.clear()
     _deploy_at.clear()
-    engine_host = EngineHost(loop, functions=functions()).start()
+    engine_host = EngineHost(loop, functions=functions_of(app)).start()
     yield engine_host
     engine_host.stop()
 
