@@ -10,6 +10,7 @@ import psycopg
 from shared.db import tenant_transaction
 from shared.events.dispatch import publish_due_events, publishing_tenants
 from shared.events.outbox import purge_published
+from shared.logs import log_context
 from shared.menus.snapshot_retention import purge_unused_snapshots
 from shared.orders.contact_retention import forget_old_phone_numbers
 from shared.orders.idempotency import purge_expired_keys
@@ -37,22 +38,28 @@ def purge_order_housekeeping(timer: func.TimerRequest) -> None:
     """Hourly: expired idempotency keys, finished rate-limit windows, old published events,
     old snapshots no order used, old pickup phone numbers."""
     for schema, slug in publishing_tenants():
-        try:
-            with tenant_transaction(schema) as conn:
-                keys = purge_expired_keys(conn)
-                purge_windows(conn)
-                events = purge_published(conn, older_than_days=EVENT_RETENTION_DAYS)
-                phones = forget_old_phone_numbers(conn)
-                snapshots = _purge_snapshots(conn, slug)
-        except Exception:
-            # One tenant's broken schema must not stop the others' clean-up.
-            logger.exception("housekeeping for %s failed", slug)
-            continue
-        if keys or events or snapshots or phones:
-            logger.info(
-                "purged %s idempotency keys, %s events, %s menu snapshots and %s phone numbers"
-                " of %s", keys, events, snapshots, phones, slug,
-            )  # fmt: skip
+        # No request set the log context on a timer: each line names its restaurant.
+        with log_context(tenant=slug, function="purge_order_housekeeping"):
+            _housekeep(schema, slug)
+
+
+def _housekeep(schema: str, slug: str) -> None:
+    try:
+        with tenant_transaction(schema) as conn:
+            keys = purge_expired_keys(conn)
+            purge_windows(conn)
+            events = purge_published(conn, older_than_days=EVENT_RETENTION_DAYS)
+            phones = forget_old_phone_numbers(conn)
+            snapshots = _purge_snapshots(conn, slug)
+    except Exception:
+        # One tenant's broken schema must not stop the others' clean-up.
+        logger.exception("housekeeping for %s failed", slug)
+        return
+    if keys or events or snapshots or phones:
+        logger.info(
+            "purged %s idempotency keys, %s events, %s menu snapshots and %s phone numbers"
+            " of %s", keys, events, snapshots, phones, slug,
+        )  # fmt: skip
 
 
 def _purge_snapshots(conn: psycopg.Connection, slug: str) -> int:

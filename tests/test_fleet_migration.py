@@ -63,8 +63,8 @@ def fleet(migrated_public: None) -> Iterator[list[str]]:
         list(pool.map(drop_tenant, slugs))
 
 
-@pytest.fixture
-def behind(migrated_public: None) -> Iterator[str]:
+@pytest.fixture(name="behind")
+def behind_fixture(migrated_public: None) -> Iterator[str]:
     """An active restaurant of its own, one migration behind; its slug (dropped afterwards)."""
     slug = f"fleet-one-{uuid.uuid4().hex[:6]}"
     create_behind(slug, migrate.load_migrations("tenant")[:-1])

@@ -19,6 +19,7 @@ from shared.images.item_images import ItemImages
 from shared.images.limits import ImageRejected
 from shared.images.renditions import content_hash, render_upload
 from shared.images.targets import UPLOADS_CONTAINER, Claim, UploadTarget, parse_upload_name
+from shared.logs import log_context
 from shared.menus.storefront import storefront_menus
 from shared.tenants import TenantRecord, tenant_by_slug
 
@@ -104,6 +105,12 @@ def process_upload(*, name: str, data: bytes, etag: str | None = None) -> Upload
     target = parse_upload_name(name)
     if target is None:
         return _quarantined(name, data, etag, UploadOutcome("rejected", "Not an upload path"))
+    # A blob trigger has no request that set the log context: its lines name the restaurant.
+    with log_context(tenant=target.slug, function="process_image_upload"):
+        return _process(target, name, data, etag)
+
+
+def _process(target: UploadTarget, name: str, data: bytes, etag: str | None) -> UploadOutcome:
     tenant = _tenant(target.slug)
     if tenant is None:
         return _no_restaurant(target, data, etag)

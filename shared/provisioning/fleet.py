@@ -22,6 +22,7 @@ import psycopg
 from psycopg import sql
 
 from shared.db import transaction
+from shared.logs import log_context
 from shared.migrate import (
     MIGRATABLE,
     MigrationError,
@@ -213,10 +214,11 @@ def record_gave_up(schema: str, operation: str, error: str) -> Outcome:
         else:
             outcome = _failed(conn, tenant, schema, operation, error, started)
             detail = error
-    try:
-        _audit(outcome, operation, detail)
-    except Exception:
-        log.exception("the audit row of %s (%s) was not written", schema, outcome["status"])
+    with log_context(tenant=outcome["slug"], function="fleet_record_gave_up"):
+        try:
+            _audit(outcome, operation, detail)
+        except Exception:
+            log.exception("the audit row of %s (%s) was not written", schema, outcome["status"])
     return outcome
 
 
@@ -251,6 +253,12 @@ def _failed(
                 sql.Identifier(schema)
             )
         ).fetchone()["v"]
+    # Counted once per run: a retry (its audit write had failed) finds it failed by this run.
+    recorded = migration_status_of(conn, schema)
+    counted = recorded is not None and (recorded["status"], recorded["operation_id"]) == (
+        "failed",
+        operation,
+    )
     elapsed = (time.perf_counter() - started) * 1000
     record_outcome(
         conn,
@@ -261,6 +269,7 @@ def _failed(
         duration_ms=elapsed,
         error=error,
     )
-    record_migration_failed(schema)
+    if not counted:
+        record_migration_failed(schema)
     return {"schema": schema, "slug": tenant["slug"], "status": "failed", "version": version,
             "error": error}  # fmt: skip
