@@ -18,6 +18,7 @@ from PIL import Image
 from devhost.blob_triggers import BlobTriggerWatcher
 from shared.images.targets import ASSETS_CONTAINER, QUARANTINE_CONTAINER, UPLOADS_CONTAINER
 from shared.storage import blob_service
+from tests.storefront_helpers import Api, ok
 
 ORIENTATION = 0x0112
 GPS_IFD = 0x8825
@@ -142,3 +143,9 @@ def download_asset(url: str) -> tuple[bytes, Any]:
     name = url.split(f"/{ASSETS_CONTAINER}/", 1)[1]
     downloader = blob_service().get_blob_client(ASSETS_CONTAINER, name).download_blob()
     return downloader.readall(), downloader.properties
+
+
+def grant_for(api: Api, item_id: str, content_type: str = "image/jpeg") -> dict[str, Any]:
+    """An upload URL for the item's photo, as the admin app asks for one."""
+    path = f"/v1/admin/menu/items/{item_id}/image-upload"
+    return ok(api.post(path, json={"content_type": content_type}))

@@ -17,10 +17,10 @@ from shared.logs import ContextFilter
 from shared.provisioning import audit as audit_module
 from shared.provisioning import fleet as fleet_steps
 from shared.provisioning.requests import schema_for
-from tests.image_fixtures import deliver, encoded, photo, put_with_grant, uploads_name
+from tests.image_fixtures import deliver, encoded, grant_for, photo, put_with_grant, uploads_name
 from tests.order_fixtures import Shop, shop_fixture  # noqa: F401
 from tests.storage_fixtures import unreachable_table
-from tests.storefront_helpers import build_small_menu, ok, owner_api
+from tests.storefront_helpers import build_small_menu, owner_api
 from tests.test_fleet_migration import behind_fixture, poison  # noqa: F401
 from tests.test_observability import captured  # noqa: F401  (in-memory metrics SDK)
 from tests.test_retention import (
@@ -78,8 +78,7 @@ def test_a_used_upload_url_quarantine_line_carries_the_restaurant(
     tenant = tenants.create()
     api = owner_api(client, tenant, auth_header)
     item = build_small_menu(api)["item"]
-    grant = ok(api.post(f"/v1/admin/menu/items/{item['id']}/image-upload",
-                        json={"content_type": "image/jpeg"}))  # fmt: skip
+    grant = grant_for(api, item["id"])
     assert put_with_grant(grant, encoded(photo(800, 600), "JPEG")).status_code == 201
     deliver(app_functions, uploads_name(grant))
     assert put_with_grant(grant, encoded(photo(300, 900), "PNG")).status_code == 201

@@ -19,6 +19,7 @@ from tests.image_fixtures import (
     bad_files,
     deliver,
     encoded,
+    grant_for,
     photo,
     put_with_grant,
     quarantine_reason,
@@ -136,8 +137,7 @@ def test_a_used_upload_url_cannot_replace_the_live_photo(
     # proxy log) must not put another picture live. The same bytes again change nothing.
     api = owner_api(client, tenants.create(), auth_header)
     item = build_small_menu(api)["item"]
-    path = f"/v1/admin/menu/items/{item['id']}/image-upload"
-    grant = ok(api.post(path, json={"content_type": "image/jpeg"}))
+    grant = grant_for(api, item["id"])
     original = encoded(photo(800, 600), "JPEG")
     assert put_with_grant(grant, original).status_code == 201
     deliver(app_functions, uploads_name(grant))
@@ -161,8 +161,7 @@ def test_a_restaurant_deleted_while_its_photo_renders_leaves_no_files_behind(
     tenant = tenants.create()
     api = owner_api(client, tenant, auth_header)
     item = build_small_menu(api)["item"]
-    path = f"/v1/admin/menu/items/{item['id']}/image-upload"
-    grant = ok(api.post(path, json={"content_type": "image/png"}))
+    grant = grant_for(api, item["id"], "image/png")
     put_with_grant(grant, encoded(photo(800, 600), "PNG"))
     render = pipeline.render_upload
 

@@ -24,6 +24,7 @@ from tests.image_fixtures import (
     deliver,
     download_asset,
     encoded,
+    grant_for,
     phone_jpeg,
     photo,
     poll_once,
@@ -33,11 +34,6 @@ from tests.image_fixtures import (
     uploads_name,
 )
 from tests.storefront_helpers import Api, build_small_menu, customer_api, ok, owner_api
-
-
-def grant_for(api: Api, item_id: str, content_type: str = "image/jpeg") -> dict[str, Any]:
-    path = f"/v1/admin/menu/items/{item_id}/image-upload"
-    return ok(api.post(path, json={"content_type": content_type}))
 
 
 def upload(api: Api, item_id: str, data: bytes) -> str:
