@@ -14,6 +14,7 @@ the backlog to do so).
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -49,6 +50,13 @@ RETRY_AFTER_FAILURE_S = 1.0
 # idle_in_transaction_session_timeout (60 s): after this long, what was sent is marked and
 # the rest goes out in a new transaction. (A slow hub, 0.65 s a send, made 100 sends 65 s.)
 BATCH_BUDGET_S = 20.0
+# The timer's sweep must end well inside functionTimeout (host.json: 5 min): the host restarts a
+# worker whose function overran it, failing every request in flight there. A stalled hub costs
+# each restaurant the SDK's timeouts (2 s to connect, 5 s to read) and a slow one 0.65 s a send.
+SWEEP_BUDGET_S = 120.0
+# One hub serves every restaurant: when this many restaurants in a row could not send, it is
+# down, and trying the others would only wait out the same timeouts; the next sweep tries again.
+HUB_DOWN_AFTER_FAILED_TENANTS = 3
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -63,16 +71,32 @@ class PublishResult:
 
 
 def publish_pending(
-    schema: str, slug: str, publisher: EventPublisher, *, respect_backoff: bool
+    schema: str,
+    slug: str,
+    publisher: EventPublisher,
+    *,
+    respect_backoff: bool,
+    deadline: float | None = None,
 ) -> PublishResult:
-    """Sequence a tenant's new events, then publish unsent ones in seq order until one fails."""
+    """Sequence a tenant's new events, then publish unsent ones in seq order until one fails.
+
+    With a `deadline` (time.monotonic()), no send starts after it; the rest waits for the next
+    sweep, in order.
+    """
     # On the outbox thread and the timer no request set the log context: name the restaurant.
     with log_context(tenant=slug, function="outbox publish"):
-        return _publish_batches(schema, slug, publisher, respect_backoff=respect_backoff)
+        return _publish_batches(
+            schema, slug, publisher, respect_backoff=respect_backoff, deadline=deadline
+        )
 
 
 def _publish_batches(
-    schema: str, slug: str, publisher: EventPublisher, *, respect_backoff: bool
+    schema: str,
+    slug: str,
+    publisher: EventPublisher,
+    *,
+    respect_backoff: bool,
+    deadline: float | None,
 ) -> PublishResult:
     result = PublishResult()
     while True:
@@ -98,6 +122,8 @@ def _publish_batches(
                 return result
             sent: list[int] = []
             budget_ends = time.monotonic() + BATCH_BUDGET_S
+            if deadline is not None:
+                budget_ends = min(budget_ends, deadline)
             for event in events:
                 if time.monotonic() > budget_ends:
                     break
@@ -123,6 +149,8 @@ def _publish_batches(
             return result
         if len(events) < BATCH and len(sent) == len(events):
             record_events_pending(slug, 0)
+            return result
+        if deadline is not None and time.monotonic() > deadline:
             return result
 
 
@@ -203,22 +231,44 @@ def publishing_tenants() -> list[tuple[str, str]]:
 
 
 def publish_due_events(publisher: EventPublisher | None = None) -> PublishResult:
-    """The timer's sweep: publish every tenant's due events, honouring backoff."""
+    """The timer's sweep: publish every tenant's due events, honouring backoff.
+
+    It stops early, leaving the rest to the next sweep, once SWEEP_BUDGET_S is spent or
+    HUB_DOWN_AFTER_FAILED_TENANTS restaurants in a row could not send.
+    """
     tenants = publishing_tenants()
     due = set(schemas_with_due_events([schema for schema, _ in tenants]))
+    waiting = [(schema, slug) for schema, slug in tenants if schema in due]
+    # A sweep cut short must not leave the same restaurants waiting every time.
+    random.shuffle(waiting)
+    deadline = time.monotonic() + SWEEP_BUDGET_S
     total = PublishResult()
-    for schema, slug in tenants:
-        if schema not in due:
-            continue
+    failed_in_a_row = 0
+    for done, (schema, slug) in enumerate(waiting):
+        if failed_in_a_row >= HUB_DOWN_AFTER_FAILED_TENANTS or time.monotonic() > deadline:
+            reason = "the hub is not taking events" if failed_in_a_row else "its time is up"
+            logger.warning(
+                "outbox sweep stopped after %s of %s restaurants with due events: %s",
+                done, len(waiting), reason,
+            )  # fmt: skip
+            break
         try:
             result = publish_pending(
-                schema, slug, publisher or default_publisher(), respect_backoff=True
+                schema,
+                slug,
+                publisher or default_publisher(),
+                respect_backoff=True,
+                deadline=deadline,
             )
         except Exception:
             # One tenant's broken schema must not stop the others' tickets.
             logger.exception("outbox sweep for %s failed", slug)
             total.failed = True
             continue
+        if result.failed:
+            failed_in_a_row += 1
+        elif result.published:
+            failed_in_a_row = 0
         total.published += result.published
         total.failed = total.failed or result.failed
         with tenant_transaction(schema) as conn:
