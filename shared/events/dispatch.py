@@ -26,6 +26,7 @@ from shared.events.outbox import (
     OutboxEvent,
     mark_failed,
     mark_published,
+    mark_undeliverable,
     pending_events,
     schemas_with_due_events,
     sequence_events,
@@ -132,6 +133,16 @@ def _publish_batches(
                     with span_from_traceparent("outbox publish", event.traceparent, tenant=slug):
                         publisher.publish(event.message(slug), event.groups)
                 except PublishError as error:
+                    if error.permanent:
+                        # Held back, it would hold every later event of the restaurant back
+                        # for good. Displays see the seq jump and fetch it with events?after=.
+                        logger.error(
+                            "the hub refused event %s of %s (trace %s) for good; displays "
+                            "get it by catching up: %s",
+                            event.seq, slug, trace_id(event.traceparent), error,
+                        )  # fmt: skip
+                        mark_undeliverable(conn, event.seq, error=str(error))
+                        continue
                     logger.warning(
                         "publishing event %s of %s (trace %s) failed: %s",
                         event.seq, slug, trace_id(event.traceparent), error,

@@ -136,6 +136,15 @@ def mark_published(conn: psycopg.Connection, seqs: Iterable[int]) -> None:
     )
 
 
+def mark_undeliverable(conn: psycopg.Connection, seq: int, *, error: str) -> None:
+    """Stop sending an event the hub refuses for good; `events?after=` still serves it."""
+    conn.execute(
+        """update outbox set published_at = now(), attempts = attempts + 1,
+               last_error = %s where seq = %s""",
+        [f"undeliverable: {error}"[:500], seq],
+    )
+
+
 def mark_failed(conn: psycopg.Connection, seq: int, *, error: str, retry_in_s: float) -> None:
     """Count a failed attempt and when to try again."""
     conn.execute(

@@ -11,7 +11,7 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from azure.core.exceptions import AzureError
+from azure.core.exceptions import AzureError, HttpResponseError
 from azure.messaging.webpubsubservice import WebPubSubServiceClient
 
 from shared.config import get_settings
@@ -26,8 +26,19 @@ _TIMEOUTS = {"connection_timeout": 2, "read_timeout": 5}
 _CLIENT_OPTIONS: dict[str, Any] = {"retry_total": 0, "use_env_settings": False, **_TIMEOUTS}
 
 
+# Answers the hub gives an event it will never take, however often it is sent: a malformed
+# request, or a message over the service's size limit. Anything else (401/403 from a key being
+# rotated, 429, 5xx, no answer) may pass on a later try.
+_REFUSED_FOR_GOOD = frozenset({400, 413})
+
+
 class PublishError(Exception):
-    """The hub did not take the event; the outbox keeps it and tries again later."""
+    """The hub did not take the event; the outbox keeps it and tries again later, unless
+    `permanent`: then trying again cannot help."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 class EventPublisher(Protocol):
@@ -57,7 +68,10 @@ class WebPubSubPublisher:
                 dict(message), filter=groups_filter(groups), content_type="application/json"
             )
         except AzureError as error:
-            raise PublishError(f"{type(error).__name__}: {error}") from error
+            permanent = (
+                isinstance(error, HttpResponseError) and error.status_code in _REFUSED_FOR_GOOD
+            )
+            raise PublishError(f"{type(error).__name__}: {error}", permanent=permanent) from error
 
 
 @functools.cache

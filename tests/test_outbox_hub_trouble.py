@@ -1,30 +1,45 @@
-"""The outbox timer's sweep ends well inside functionTimeout whatever the hub does.
+"""The outbox when the hub misbehaves: stalled, slow, or refusing an event for good.
 
 A stalled hub costs each restaurant the SDK's timeouts and a slow one every send's delay; a sweep
 that tried every restaurant anyway overran host.json's functionTimeout (5 min) from ~40
-restaurants on, and the host restarts a worker whose function overran it.
+restaurants on, and the host restarts a worker whose function overran it. An event the hub
+refuses for good (over its message size limit) must not hold back the restaurant's later ones.
 """
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from azure.messaging.webpubsubservice import WebPubSubServiceClient
 
 from shared.db import tenant_transaction
 from shared.events import dispatch
-from shared.events.dispatch import publish_due_events
-from shared.events.outbox import append_event
+from shared.events.dispatch import publish_due_events, publish_pending
+from shared.events.outbox import append_event, events_after
 from shared.events.publisher import WebPubSubPublisher
 from shared.http_transport import StdlibTransport
 
 RESTAURANTS = 5
+
+
+def publisher_at(port: int) -> WebPubSubPublisher:
+    """The app's publisher with the real SDK aimed at port (timeouts shortened for the test)."""
+    client = WebPubSubServiceClient.from_connection_string(
+        f"Endpoint=http://127.0.0.1:{port};AccessKey=test-hub-access-key-0123456789abcdef;Version=1.0;",
+        hub="kitchen",
+        transport=StdlibTransport(connection_timeout=1, read_timeout=0.3),
+        retry_total=0,
+        use_env_settings=False,
+    )
+    return WebPubSubPublisher(client)
 
 
 class StalledHub:
@@ -59,15 +74,7 @@ class StalledHub:
                 self.requests += data.count(b"POST /api/hubs/")
 
     def publisher(self) -> WebPubSubPublisher:
-        """The app's publisher with the real SDK aimed here (timeouts shortened for the test)."""
-        client = WebPubSubServiceClient.from_connection_string(
-            f"Endpoint=http://127.0.0.1:{self.port};AccessKey=stalled-hub-access-key-0123456789abcdef;Version=1.0;",
-            hub="kitchen",
-            transport=StdlibTransport(connection_timeout=1, read_timeout=0.3),
-            retry_total=0,
-            use_env_settings=False,
-        )
-        return WebPubSubPublisher(client)
+        return publisher_at(self.port)
 
     def close(self) -> None:
         self._listener.close()
@@ -161,3 +168,63 @@ def test_a_slow_hub_ends_the_sweep_when_its_time_is_up_and_the_next_sweep_goes_o
     assert not result.failed and result.published == 2
     assert _unsent(schemas) >= RESTAURANTS - 2
     assert _sweep_until_sent(schemas) == 0
+
+
+class SizeLimitedHub:
+    """A real HTTP endpoint taking sends up to limit bytes (202) and refusing bigger ones
+    with 413, as a service with a message size limit does; it keeps what it took."""
+
+    def __init__(self, limit: int) -> None:
+        taken: list[bytes] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if len(body) > limit:
+                    self.send_response(413)
+                else:
+                    taken.append(body)
+                    self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.taken = taken
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def test_an_event_the_hub_refuses_for_good_does_not_hold_back_the_next_ones(tenants) -> None:
+    tenant = tenants.create()
+    with tenant_transaction(tenant.schema_name) as conn:
+        for note in ("before", "x" * 5000, "after"):
+            append_event(
+                conn,
+                type="order.placed",
+                order_id=str(uuid.uuid4()),
+                occurred_at=datetime.now(UTC),
+                data={"note": note},
+                groups=["t.sweep.kitchen"],
+            )
+    hub = SizeLimitedHub(limit=2000)
+    try:
+        result = publish_pending(
+            tenant.schema_name, tenant.slug, publisher_at(hub.port), respect_backoff=False
+        )
+    finally:
+        hub.close()
+
+    assert [json.loads(body)["data"]["note"] for body in hub.taken] == ["before", "after"]
+    assert not result.failed
+    assert _unsent([tenant.schema_name]) == 0
+    # Displays see seq 3 after seq 1 and catch up: the refused event is still served there.
+    with tenant_transaction(tenant.schema_name) as conn:
+        caught_up = [len(e.data["note"]) for e in events_after(conn, 1, limit=10)]
+    assert caught_up == [5000, 5]
