@@ -86,7 +86,7 @@ def _known_zones() -> frozenset[str]:
 
 
 def check_time_zone(name: str) -> str:
-    """name if it is an IANA time zone this machine knows (tzdata ships with the app)."""
+    """name if it is an IANA time zone in the tzdata package the app pins (see shared/__init__)."""
     if name not in _known_zones():
         raise PydanticCustomError(
             "time_zone", "{name} is not an IANA time zone such as Europe/Berlin", {"name": name}
