@@ -5,6 +5,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from functions.http import Call, endpoint, json_response
+from functions.row_http import DELETES, VersionQuery, no_content, writer_expects
 from shared.db import tenant_transaction, transaction
 from shared.dining_tables import (
     TableIn,
@@ -99,15 +100,18 @@ def admin_update_table(call: Call) -> func.HttpResponse:
 @endpoint(
     tenant=True,
     roles=ADMIN_ROLES,
-    responses={204: None},
+    query=VersionQuery,
+    **DELETES,
     summary="Remove a table (its QR codes stop working)",
 )
 def admin_delete_table(call: Call) -> func.HttpResponse:
+    """If-Match (412 when stale) or ?expected_version (409 when stale), as other rows."""
     tenant = call.require_tenant()
     table_id = table_id_or_404(call.route.get("id", ""))
+    expected = writer_expects(call)
     with tenant_transaction(tenant.schema_name) as conn:
-        delete_table(conn, table_id)
-    return func.HttpResponse(status_code=204)
+        delete_table(conn, table_id, expected)
+    return no_content()
 
 
 @bp.route(route="v1/admin/tables/{id}/qr", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)

@@ -142,10 +142,15 @@ def update_table(
         raise _label_taken(table.label) from None
 
 
-def delete_table(conn: psycopg.Connection, table_id: uuid.UUID) -> None:
-    """Remove a table; its orders keep the label they were placed at."""
-    if conn.execute("delete from dining_tables where id = %s", [table_id]).rowcount == 0:
-        raise errors.not_found("No such table")
+def delete_table(
+    conn: psycopg.Connection, table_id: uuid.UUID, expected: Expected | None = None
+) -> None:
+    """Remove a table (when it is still at a version the writer expects, if it named one); its
+    orders keep the label they were placed at."""
+    row = get_table(conn, table_id, lock=True)
+    if expected is not None:
+        expected.check(row["version"], "table")
+    conn.execute("delete from dining_tables where id = %s", [table_id])
 
 
 def rotate_qr(conn: psycopg.Connection, table_id: uuid.UUID) -> dict[str, Any]:

@@ -293,3 +293,37 @@ def test_a_rename_that_nfkc_lengthens_past_40_is_422_not_500(shop: Shop) -> None
         json={"label": "Terrace \ufdfa\ufdfa", "expected_version": table["version"]},
     )
     assert response.status_code == 422, response.text
+
+
+def _relabelled(shop: Shop, table: dict) -> None:
+    """Another manager changes the table: it moves on to version 2."""
+    changed = shop.client.put(
+        f"{TABLES}/{table['id']}",
+        host=shop.host,
+        headers={**shop.owner(), "If-Match": '"1"'},
+        json={"label": f"{table['label']} (window)", "seats": 2},
+    )
+    assert changed.status_code == 200 and changed.headers["etag"] == '"2"', changed.text
+
+
+@pytest.mark.parametrize(
+    ("stale", "status"),
+    [({"headers": {"If-Match": '"1"'}}, 412), ({"params": {"expected_version": "1"}}, 409)],
+    ids=["if-match", "expected-version"],
+)
+def test_a_table_deleted_by_a_stale_version_stays(shop: Shop, stale: dict, status: int) -> None:
+    # As every other row: a delete naming a version someone has since changed is refused, and
+    # the table and its printed QR codes keep working.
+    table = _create(shop, f"W{uuid.uuid4().hex[:6]}")
+    _relabelled(shop, table)
+    headers = {**shop.owner(), **stale.get("headers", {})}
+    refused = shop.client.delete(
+        f"{TABLES}/{table['id']}", host=shop.host, headers=headers, params=stale.get("params")
+    )
+    assert refused.status_code == status, refused.text
+    assert _lookup(shop, table["qr_token"]).status_code == 200
+    current = shop.client.delete(
+        f"{TABLES}/{table['id']}", host=shop.host, headers={**shop.owner(), "If-Match": '"2"'}
+    )
+    assert current.status_code == 204
+    assert _lookup(shop, table["qr_token"]).status_code == 404
