@@ -30,6 +30,7 @@ def durable_endpoint(
     body: type[BaseModel] | None = None,
     responses: dict[int, type[BaseModel] | None] | None = None,
     summary: str = "",
+    response_headers: dict[int, tuple[str, ...]] | None = None,
 ) -> Callable[[DurableHandler], DurableFunction]:
     """Wrap an async handler(call, client) with auth, body parsing and problem+json."""
     spec = EndpointSpec(
@@ -39,6 +40,7 @@ def durable_endpoint(
         body=body,
         responses=responses or {},
         summary=summary,
+        response_headers=response_headers or {},
     )
 
     def decorate(handler: DurableHandler) -> DurableFunction:

@@ -61,6 +61,9 @@ class EndpointSpec:
     summary: str = ""
     query: type[BaseModel] | None = None
     headers: tuple[str, ...] = ()
+    # Headers answers carry beyond those the description infers (Location on 201/202, ETag on
+    # a tenant's rows, Retry-After): by status.
+    response_headers: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass
@@ -314,6 +317,7 @@ def endpoint(
     query: type[BaseModel] | None = None,
     headers: tuple[str, ...] = (),
     secret_params: tuple[str, ...] = (),
+    response_headers: dict[int, tuple[str, ...]] | None = None,
 ) -> Callable[[Handler], Callable[[func.HttpRequest], func.HttpResponse]]:
     """Wrap a handler with tenant resolution, auth, body parsing, problem+json and access logs.
 
@@ -322,9 +326,13 @@ def endpoint(
     tenant, roles, body and query imply are documented without listing them. `query` is parsed
     into `call.parsed_query` (422 when invalid); `headers` names request headers the handler
     reads (If-Match, Idempotency-Key, ...) for the API description. `secret_params` names route
-    parameters that are secrets, kept out of logs and spans.
+    parameters that are secrets, kept out of logs and spans; `response_headers` names headers
+    answers carry that the description would not infer, by status.
     """
-    spec = EndpointSpec(roles, tenant, platform, body, responses or {}, summary, query, headers)
+    spec = EndpointSpec(
+        roles, tenant, platform, body, responses or {}, summary, query, headers,
+        response_headers or {},
+    )  # fmt: skip
 
     def decorate(handler: Handler) -> Callable[[func.HttpRequest], func.HttpResponse]:
         def wrapper(req: func.HttpRequest) -> func.HttpResponse:

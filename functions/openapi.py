@@ -31,6 +31,7 @@ def openapi_bytes() -> tuple[bytes, str]:
 @bp.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @endpoint(
     headers=("If-None-Match",),
+    response_headers={200: ("ETag",), 304: ("ETag",)},
     summary="This API's OpenAPI 3.1 description",
 )
 def openapi_document(call: Call) -> func.HttpResponse:

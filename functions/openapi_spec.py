@@ -101,11 +101,19 @@ def _header(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/headers/{name}"}
 
 
-def _response(status: int, content: dict[str, Any], *, versioned: bool = False) -> dict[str, Any]:
+# What an endpoint's `response_headers` may name, and their components.
+_DECLARABLE = {"ETag": "ETag", "Location": "Location", "Retry-After": "RetryAfter"}
+
+
+def _response(
+    status: int, content: dict[str, Any], *, versioned: bool = False, extra: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """An answer with the headers it may carry: always x-correlation-id; Location on 201/202;
     ETag on a success of an operation on versioned resources; Retry-After where retrying
-    later may succeed."""
+    later may succeed; and those the endpoint declares for this status (`extra`)."""
     headers = {"x-correlation-id": _header("CorrelationId")}
+    for name in extra:
+        headers[name] = _header(_DECLARABLE[name])
     if status in (201, 202):
         headers["Location"] = _header("Location")
     if versioned and status in (200, 201, 304):
@@ -163,7 +171,12 @@ def _responses(operation: HttpOperation, refs: dict[ModelKey, dict[str, Any]]) -
     return {
         str(status): _problem_ref(status)
         if content[status] == problem_only
-        else _response(status, content[status], versioned=versioned)
+        else _response(
+            status,
+            content[status],
+            versioned=versioned,
+            extra=spec.response_headers.get(status, ()),
+        )
         for status in sorted(content)
     }
 

@@ -161,6 +161,7 @@ def _check_provision(job: ProvisionJob) -> str | None:
     roles=PLATFORM,
     body=ProvisionRequest,
     responses={200: OperationAccepted, 202: OperationAccepted, 409: None},
+    response_headers={200: ("Location",)},
     summary="Create a restaurant (starts provision-<slug>)",
 )
 async def platform_tenant_create(
@@ -209,6 +210,7 @@ def platform_tenant_get(call: Call) -> func.HttpResponse:
 @durable_endpoint(
     roles=PLATFORM,
     responses={200: OperationAccepted, 202: OperationAccepted, 404: None, 409: None},
+    response_headers={200: ("Location",)},
     summary="Delete a restaurant (starts deprovision-<slug>)",
 )
 async def platform_tenant_delete(

@@ -213,7 +213,10 @@ def resolve(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
 def request_body_validator(document: dict[str, Any], path: str, method: str):
     content = document["paths"][path][method]["requestBody"]["content"]
     schema = content["application/json"]["schema"]
-    return Draft202012Validator({**schema, "components": document["components"]})
+    return Draft202012Validator(
+        {**schema, "components": document["components"]},
+        format_checker=Draft202012Validator.FORMAT_CHECKER,  # as a generated client checks
+    )
 
 
 def undeclared_headers(
@@ -270,6 +273,11 @@ def test_actionable_response_headers_are_described(
     ok(changed)
     menu = client.get("/api/v1/store/menu", host=shop.host)
     ok(menu)
+    description = client.get("/api/openapi.json")
+    unchanged = client.get(
+        "/api/openapi.json", headers={"if-none-match": description.headers["etag"]}
+    )
+    assert unchanged.status_code == 304
     provisioning = tenants.create(status="provisioning")
     not_yet = client.get("/api/v1/store/config", host=f"{provisioning.slug}.stelly.test")
     assert not_yet.status_code == 503
@@ -278,8 +286,50 @@ def test_actionable_response_headers_are_described(
         ("PATCH", "/v1/admin/menu/categories/{id}", changed),
         ("GET", "/v1/store/menu", menu),
         ("GET", "/v1/store/config", not_yet),
+        ("GET", "/openapi.json", description),
+        ("GET", "/openapi.json", unchanged),
     ]
     for _, _, response in answers:
         assert any(name in response.headers for name in ACTIONABLE_HEADERS)
     missing = [line for answer in answers for line in undeclared_headers(document, *answer)]
     assert missing == []
+
+
+def test_bodies_the_description_declares_valid_pass_the_field_rules(
+    document: dict[str, Any], client: TestClient, auth_header, shop: Shop
+) -> None:
+    # What the server refuses on a field rule alone, the description refuses too: a PATCH
+    # naming only expected_version, a group with max 0, a pickup without name and phone, an
+    # order line whose item_id is not a UUID.
+    api = owner_api(client, shop.tenant, auth_header)
+    small = build_small_menu(api)
+    category, group = small["category"], small["group"]
+    pickup = {"type": "pickup", "name": "Ada", "phone": "+44 20 7946 0000"}
+    cases = [
+        ("patch", "/v1/admin/menu/categories/{id}", f"/v1/admin/menu/categories/{category['id']}",
+         {"expected_version": 1}),
+        ("patch", "/v1/admin/menu/groups/{id}", f"/v1/admin/menu/groups/{group['id']}",
+         {"expected_version": 1}),
+        ("post", "/v1/admin/menu/groups", "/v1/admin/menu/groups",
+         {"name": "Extras", "max": 0}),
+        ("post", "/v1/store/orders", "/v1/store/orders",
+         {"lines": [shop.cola_line()], "fulfilment": {"type": "pickup"}}),
+        ("post", "/v1/store/orders", "/v1/store/orders",
+         {"lines": [{"item_id": "cola", "quantity": 1}], "fulfilment": pickup}),
+    ]  # fmt: skip
+    refused = []
+    for method, path, url, body in cases:
+        if not request_body_validator(document, path, method).is_valid(body):
+            continue  # the description says not to send it: nothing to hold the server to
+        headers = {"X-Forwarded-For": "10.61.0.1"} if path == "/v1/store/orders" else {}
+        response = api.call(method.upper(), url, json=body, headers=headers)
+        if response.status_code == 422:
+            refused.append(f"{method.upper()} {path} {body} → 422 {response.json()['detail']}")
+    assert refused == [], "\n".join(refused)
+    # And the description still admits what the server takes.
+    for kind, fulfilment in (
+        ("pickup", pickup),
+        ("dine_in", {"type": "dine_in", "table_token": "t"}),
+    ):
+        body = {"lines": [shop.cola_line()], "fulfilment": fulfilment}
+        assert request_body_validator(document, "/v1/store/orders", "post").is_valid(body), kind

@@ -453,3 +453,23 @@ def test_status_url_keeps_the_port_of_the_forwarded_host(client, tenants, auth_h
     assert response.status_code == 200, response.text
     url = response.json()["last_operation"]["status_url"]
     assert url.startswith("http://stelly.test:5173/api/v1/platform/operations/"), url
+
+
+def test_answers_naming_an_existing_operation_say_where_it_is(host: PlatformHost) -> None:
+    # A repeated create and a delete of a deleted restaurant answer 200 with the operation's
+    # Location, as the 202s do, and the API description says so.
+    slug = unique_slug()
+    assert provisioned(host, slug)["status"] == "completed"
+    again = host.provision(slug)
+    deleting = host.request("DELETE", f"/v1/platform/tenants/{slug}")
+    assert host.wait(deleting.json()["id"])["status"] == "completed"
+    gone = host.request("DELETE", f"/v1/platform/tenants/{slug}")
+    assert (again.status_code, gone.status_code) == (200, 200)
+    assert again.headers["location"].endswith(f"/api/v1/platform/operations/provision-{slug}")
+    assert gone.headers["location"].endswith(f"/api/v1/platform/operations/deprovision-{slug}")
+    paths = host.request("GET", "/openapi.json").json()["paths"]
+    for path, method in (
+        ("/v1/platform/tenants", "post"),
+        ("/v1/platform/tenants/{slug}", "delete"),
+    ):
+        assert "Location" in paths[path][method]["responses"]["200"]["headers"], (path, method)

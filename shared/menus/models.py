@@ -64,6 +64,9 @@ Description = Annotated[
 Price = Annotated[int, Field(ge=0, le=MAX_PRICE, strict=True)]
 Rank = Annotated[int, Field(ge=0, le=1_000_000, strict=True)]
 Count = Annotated[int, Field(ge=0, le=MAX_OPTIONS_PER_GROUP, strict=True)]
+# A group's max: 0 passes the field and fails group_rule_errors ("max must be at least 1"),
+# whose messages say more; the description says minimum 1 so clients never send it.
+MaxCount = Annotated[Count, Field(json_schema_extra={"minimum": 1})]
 # Stations name Web PubSub groups (`t.<slug>.station.<station>`), hence the narrow alphabet.
 Station = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 Allergens = Annotated[list[Allergen], AfterValidator(_unique)]
@@ -137,7 +140,7 @@ class GroupCreate(_Input):
 
     name: Name
     min: Count = 0
-    max: Count
+    max: MaxCount
     free_quantity: Count = 0
     options: list[OptionCreate] = Field(default=[], max_length=MAX_OPTIONS_PER_GROUP)
 
@@ -170,7 +173,10 @@ def _patch_schema(schema: dict[str, Any], cls: type[_Patch]) -> None:
             field.update(kept[0])
         else:
             field["anyOf"] = kept
-    schema["minProperties"] = 1
+    # At least one field to change: expected_version alone changes nothing (a 422).
+    schema["anyOf"] = [
+        {"required": [name]} for name in schema.get("properties", {}) if name != "expected_version"
+    ]
 
 
 class _Patch(_Input):
@@ -227,7 +233,7 @@ class ItemPatch(_Patch):
 class GroupPatch(_Patch):
     name: Name | None = None
     min: Count | None = None
-    max: Count | None = None
+    max: MaxCount | None = None
     free_quantity: Count | None = None
 
 

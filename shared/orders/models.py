@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -38,7 +38,12 @@ def _menu_id(value: str) -> str:
         raise PydanticCustomError("menu_id", "must be a menu id (a UUID)") from None
 
 
-Ref = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_menu_id)]
+Ref = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64),
+    AfterValidator(_menu_id),
+    Field(json_schema_extra={"format": "uuid"}),
+]
 
 
 class OrderLineIn(BaseModel):
@@ -53,10 +58,18 @@ class OrderLineIn(BaseModel):
     note: Note | None = None
 
 
+def _required_by_type(schema: dict[str, Any]) -> None:
+    """The description says which fields each type needs, as the placement check does."""
+    schema["allOf"] = [
+        {"if": {"properties": {"type": {"const": kind}}}, "then": {"required": list(fields)}}
+        for kind, fields in (("pickup", ("name", "phone")), ("dine_in", ("table_token",)))
+    ]
+
+
 class FulfilmentIn(BaseModel):
     """`pickup` needs name and phone; `dine_in` needs the table token from the QR code."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_required_by_type)
 
     type: Literal["pickup", "dine_in"]
     name: Name | None = None
