@@ -17,6 +17,7 @@ from functions import (
     kitchen,
     migration_flows,
     openapi,
+    operation_history,
     order_timers,
     platform,
     provisioning_flows,
@@ -52,3 +53,4 @@ app.register_functions(images.bp)
 app.register_functions(platform.bp)
 app.register_functions(provisioning_flows.bp)
 app.register_functions(migration_flows.bp)
+app.register_functions(operation_history.bp)

@@ -146,6 +146,7 @@ class DevHost:
             run_sync=self.run_sync,
             function_timeout_s=self.config.function_timeout_s,
             status_store=self._timer_status(),
+            durable_client_json=self.engine.client_binding_json if self.engine else None,
         )
         self.blobs = self._blob_watcher()
         self.front.extra_routes = self._extra_routes()

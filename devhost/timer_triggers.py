@@ -47,6 +47,7 @@ class _Timer:
     schedule: Schedule
     run_on_startup: bool
     use_monitor: bool
+    client_param: str | None = None  # a durableClient input binding's parameter
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last: datetime | None = None
     next: datetime | None = None
@@ -123,8 +124,10 @@ class TimerScheduler:
         past_due_tolerance: float = 1.0,
         function_timeout_s: float | None = None,
         status_store: TableScheduleStatus | None = None,
+        durable_client_json: Callable[[], str] | None = None,
     ) -> None:
         self._run_sync = run_sync
+        self._durable_client_json = durable_client_json
         self._status_store = status_store
         self._timeout = function_timeout_s
         self._manual_runs: set[asyncio.Task[None]] = set()
@@ -136,15 +139,11 @@ class TimerScheduler:
             name = builder.get_function_name()
             bindings = json.loads(builder.get_function_json())["bindings"]
             trigger = next(b for b in bindings if b["type"] == "timerTrigger")
-            for other in bindings:
-                if other is not trigger:
-                    raise ValueError(
-                        f"function {name!r}: devhost cannot supply binding {other['name']!r}"
-                        f" ({other['type']})"
-                    )
+            client = self._client_binding(name, [b for b in bindings if b is not trigger])
+            supplied = {trigger["name"], client}
             user_function = builder.get_user_function()
             for parameter in inspect.signature(user_function).parameters.values():
-                if parameter.name != trigger["name"] and parameter.default is parameter.empty:
+                if parameter.name not in supplied and parameter.default is parameter.empty:
                     raise ValueError(
                         f"function {name!r}: devhost cannot supply parameter {parameter.name!r}"
                     )
@@ -156,7 +155,21 @@ class TimerScheduler:
                 schedule=schedule,
                 run_on_startup=bool(trigger.get("runOnStartup", False)),
                 use_monitor=bool(trigger.get("useMonitor", True)) and not _frequent(schedule),
+                client_param=client,
             )
+
+    def _client_binding(self, function: str, others: list[dict[str, Any]]) -> str | None:
+        """The durable client input's parameter, if any: the one other binding devhost supplies
+        (a timer that purges or starts orchestrations)."""
+        client = None
+        for binding in others:
+            if binding["type"] != "durableClient" or self._durable_client_json is None:
+                raise ValueError(
+                    f"function {function!r}: devhost cannot supply binding {binding['name']!r}"
+                    f" ({binding['type']})"
+                )
+            client = binding["name"]
+        return client
 
     async def run(self) -> None:
         """Run every timer until cancelled (returns at once when there are no timers)."""
@@ -283,7 +296,11 @@ class TimerScheduler:
             log.warning("timer %s: schedule status not saved: %s", timer.function, error)
 
     async def _invoke(self, timer: _Timer, request: TimerRequest) -> None:
+        arguments: dict[str, Any] = {timer.param: request}
+        if timer.client_param is not None:
+            assert self._durable_client_json is not None  # checked when the timer was read
+            arguments[timer.client_param] = self._durable_client_json()
         if inspect.iscoroutinefunction(timer.user_function):
-            await timer.user_function(**{timer.param: request})
+            await timer.user_function(**arguments)
         else:
-            await self._run_sync(timer.user_function, **{timer.param: request})
+            await self._run_sync(timer.user_function, **arguments)

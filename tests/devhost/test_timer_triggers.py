@@ -10,6 +10,7 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import azure.durable_functions as df
 import azure.functions as func
 import pytest
 
@@ -216,6 +217,19 @@ def test_unsuppliable_bindings_and_bad_schedules_fail_at_start_up() -> None:
 
     with pytest.raises(ValueError, match=r"'hourly'.*'report'"):
         TimerScheduler(app.get_functions(), run_sync=run_sync)
+
+    # A durable client is supplied only where there is a durable engine to bind it to.
+    durable_app = df.DFApp()
+
+    @durable_app.timer_trigger(schedule="0 0 * * * *", arg_name="timer")
+    @durable_app.durable_client_input(client_name="client")
+    async def purge(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
+        del timer, client
+
+    functions = durable_app.get_functions()  # may run once per app
+    with pytest.raises(ValueError, match=r"'purge'.*'client' \(durableClient\)"):
+        TimerScheduler(functions, run_sync=run_sync)
+    TimerScheduler(functions, run_sync=run_sync, durable_client_json=str)
 
     app = func.FunctionApp()
 
