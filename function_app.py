@@ -17,7 +17,6 @@ from functions import (
     kitchen,
     migration_flows,
     openapi,
-    operation_history,
     order_timers,
     platform,
     provisioning_flows,
@@ -53,4 +52,3 @@ app.register_functions(images.bp)
 app.register_functions(platform.bp)
 app.register_functions(provisioning_flows.bp)
 app.register_functions(migration_flows.bp)
-app.register_functions(operation_history.bp)

@@ -2,8 +2,8 @@
 
 The durable task hub keeps every orchestration's input, history and output until something
 purges it: a fleet migration writes rows for every restaurant it touched, and a provisioning's
-input holds the owner's e-mail. A daily timer purges operations that ended and began more than
-OPERATION_RETENTION_DAYS ago; running ones are never touched.
+input holds the owner's e-mail. The hourly housekeeping timer (functions/order_timers.py) calls
+`purge_ended_operations`; running operations are never touched.
 """
 
 from __future__ import annotations
@@ -12,12 +12,10 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import azure.durable_functions as df
-import azure.functions as func
 from azure.durable_functions.models.OrchestrationRuntimeStatus import (
     OrchestrationRuntimeStatus,
 )
 
-bp = df.Blueprint()
 logger = logging.getLogger("stelly.operations")
 
 OPERATION_RETENTION_DAYS = 30
@@ -30,16 +28,14 @@ _ENDED = [
 ]
 
 
-@bp.timer_trigger(schedule="0 40 3 * * *", arg_name="timer", run_on_startup=False)
-@bp.durable_client_input(client_name="client")
-async def purge_ended_operations(
-    timer: func.TimerRequest, client: df.DurableOrchestrationClient
-) -> None:
-    """Daily at 03:40 UTC: forget operations that ended and began over 30 days ago."""
+async def purge_ended_operations(client: df.DurableOrchestrationClient) -> int:
+    """Forget operations that ended and began over OPERATION_RETENTION_DAYS ago; how many."""
     before = datetime.now(UTC) - timedelta(days=OPERATION_RETENTION_DAYS)
     result = await client.purge_instance_history_by(
         created_time_from=_SINCE, created_time_to=before, runtime_status=_ENDED
     )
-    logger.info(
-        "purged %s operations that began before %s", result.instances_deleted, before.date()
-    )
+    if result.instances_deleted:
+        logger.info(
+            "purged %s operations that began before %s", result.instances_deleted, before.date()
+        )
+    return result.instances_deleted

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
+import azure.durable_functions as df
 import azure.functions as func
 import psycopg
 
+from functions.operation_history import purge_ended_operations
 from shared.db import tenant_transaction
 from shared.events.dispatch import publish_due_events, publishing_tenants
 from shared.events.outbox import purge_published
@@ -16,7 +19,7 @@ from shared.orders.contact_retention import forget_old_phone_numbers
 from shared.orders.idempotency import purge_expired_keys
 from shared.rate_limit import purge_windows
 
-bp = func.Blueprint()
+bp = df.Blueprint()
 logger = logging.getLogger("stelly.timers")
 
 # How long kitchen displays can catch up with `events?after=` before they must reload orders.
@@ -33,10 +36,25 @@ def publish_pending_events(timer: func.TimerRequest) -> None:
         )
 
 
+# One timer for the restaurants' rows and the platform's operations: on Flex Consumption every
+# timer is a scale group of its own, and each group's instances count against Postgres's
+# connection budget (infra/README.md), which one more group would cut to a pool of 1.
 @bp.timer_trigger(schedule="0 7 * * * *", arg_name="timer", run_on_startup=False)
-def purge_order_housekeeping(timer: func.TimerRequest) -> None:
+@bp.durable_client_input(client_name="client")
+async def purge_order_housekeeping(
+    timer: func.TimerRequest, client: df.DurableOrchestrationClient
+) -> None:
     """Hourly: expired idempotency keys, finished rate-limit windows, old published events,
-    old snapshots no order used, old pickup phone numbers."""
+    old snapshots no order used, old pickup phone numbers; then platform operations that
+    ended and began over 30 days ago."""
+    try:
+        await asyncio.to_thread(_housekeep_restaurants)
+    finally:
+        # The task hub is another store: its purge runs whatever happened to the database.
+        await purge_ended_operations(client)
+
+
+def _housekeep_restaurants() -> None:
     for schema, slug in publishing_tenants():
         # No request set the log context on a timer: each line names its restaurant.
         with log_context(tenant=slug, function="purge_order_housekeeping"):

@@ -17,18 +17,15 @@ from shared.logs import ContextFilter
 from shared.provisioning import audit as audit_module
 from shared.provisioning import fleet as fleet_steps
 from shared.provisioning.requests import schema_for
+from tests.devhost.durable_fixtures import loop_fixture  # noqa: F401
+from tests.housekeeping_helpers import engine_fixture, run_housekeeping  # noqa: F401
 from tests.image_fixtures import deliver, encoded, grant_for, photo, put_with_grant, uploads_name
 from tests.order_fixtures import Shop, shop_fixture  # noqa: F401
 from tests.storage_fixtures import unreachable_table
 from tests.storefront_helpers import build_small_menu, owner_api
 from tests.test_fleet_migration import behind_fixture, poison  # noqa: F401
 from tests.test_observability import captured  # noqa: F401  (in-memory metrics SDK)
-from tests.test_retention import (
-    _as_before_0006,
-    backdate_snapshots,
-    run_housekeeping,
-    toggle_sold_out,
-)
+from tests.test_retention import _as_before_0006, backdate_snapshots, toggle_sold_out
 from tests.test_telemetry import Captured
 
 
@@ -48,7 +45,7 @@ def naming(logs: pytest.LogCaptureFixture, logger: str, text: str) -> list[loggi
 
 
 def test_housekeeping_retention_lines_carry_the_restaurant_in_the_tenant_field(
-    shop: Shop, app_functions, logs: pytest.LogCaptureFixture
+    shop: Shop, app_functions, engine, logs: pytest.LogCaptureFixture
 ) -> None:
     toggle_sold_out(shop, 2)
     backdate_snapshots(shop.schema, 31)
@@ -64,7 +61,7 @@ def test_housekeeping_retention_lines_carry_the_restaurant_in_the_tenant_field(
             [old["id"]],
         )
 
-    run_housekeeping(app_functions)
+    run_housekeeping(app_functions, engine)
 
     ours = naming(logs, "stelly.timers", f" {shop.slug}")
     assert any("kept" in r.getMessage() for r in ours), [r.getMessage() for r in ours]

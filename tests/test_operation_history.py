@@ -1,7 +1,7 @@
 """Operations are purged from the task hub 30 days after they began, once they have ended.
 
-The app's own timer (functions/operation_history.py) runs through devhost's timer scheduler with
-a durable client bound to devhost's durable engine, as the host binds it.
+The app's hourly housekeeping timer (functions/order_timers.py) runs through devhost's timer
+scheduler with a durable client bound to devhost's durable engine, as the host binds it.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def test_ended_operations_older_than_the_retention_are_purged_and_others_kept(
         durable_client_json=host.engine.client_binding_json,
     )
 
-    host.run(scheduler.trigger("purge_ended_operations"))
+    host.run(scheduler.trigger("purge_order_housekeeping"))
 
     assert not _exists(host, old_done)
     assert _exists(host, old_running)  # never while it runs

@@ -9,6 +9,8 @@ from shared.db import tenant_transaction
 from shared.orders.idempotency import claim_key, request_fingerprint
 from shared.orders.models import OrderIn
 from tests.conftest import execute
+from tests.devhost.durable_fixtures import loop_fixture  # noqa: F401
+from tests.housekeeping_helpers import engine_fixture, run_housekeeping  # noqa: F401
 from tests.order_fixtures import Shop, open_shop, shop_fixture  # noqa: F401
 
 
@@ -89,7 +91,9 @@ def test_keys_are_per_restaurant(shop: Shop, client, tenants, auth_header) -> No
     assert here.json()["id"] != there.json()["id"]
 
 
-def test_keys_expire_after_24_hours_and_the_timer_purges_them(shop: Shop, app_functions) -> None:
+def test_keys_expire_after_24_hours_and_the_timer_purges_them(
+    shop: Shop, app_functions, engine
+) -> None:
     key = str(uuid.uuid4())
     body = shop.order_body(shop.cola_line())
     first = shop.post_order(body, key=key).json()
@@ -103,8 +107,7 @@ def test_keys_expire_after_24_hours_and_the_timer_purges_them(shop: Shop, app_fu
     second = shop.post_order(body, key=key).json()
     assert second["id"] != first["id"]
     execute(f"update {shop.schema}.idempotency_keys set expires_at = now() - interval '1 second'")
-    purge = next(f for f in app_functions if f.get_function_name() == "purge_order_housekeeping")
-    purge.get_user_function()(None)
+    run_housekeeping(app_functions, engine)
     assert execute(f"select key from {shop.schema}.idempotency_keys") == []
 
 

@@ -17,12 +17,9 @@ from shared.menus.models import AvailabilityChange, Toggle
 from shared.menus.snapshot_retention import purge_unused_snapshots
 from shared.orders import placement
 from tests.conftest import execute
+from tests.devhost.durable_fixtures import loop_fixture  # noqa: F401
+from tests.housekeeping_helpers import engine_fixture, run_housekeeping  # noqa: F401
 from tests.order_fixtures import Shop, shop_fixture  # noqa: F401
-
-
-def run_housekeeping(app_functions: list) -> None:
-    purge = next(f for f in app_functions if f.get_function_name() == "purge_order_housekeeping")
-    purge.get_user_function()(None)
 
 
 def backdate_snapshots(schema: str, days: int) -> None:
@@ -57,14 +54,16 @@ def toggle_sold_out(shop: Shop, times: int) -> None:
         assert response.status_code == 200, response.text
 
 
-def test_old_snapshots_no_order_used_go_and_the_rest_stay(shop: Shop, app_functions) -> None:
+def test_old_snapshots_no_order_used_go_and_the_rest_stay(
+    shop: Shop, app_functions, engine
+) -> None:
     # A sold-out dish toggled six times a month ago: each toggle re-issued the whole menu.
     ordered = order_version(shop, shop.place()["id"])  # priced from the first snapshot
     toggle_sold_out(shop, 6)
     backdate_snapshots(shop.schema, 31)
     newest = versions(shop.schema)[-1]
 
-    run_housekeeping(app_functions)
+    run_housekeeping(app_functions, engine)
 
     kept = versions(shop.schema)
     assert kept == sorted({ordered, newest}), kept
@@ -74,10 +73,10 @@ def test_old_snapshots_no_order_used_go_and_the_rest_stay(shop: Shop, app_functi
     assert shop.post_order().status_code == 201
 
 
-def test_recent_snapshots_stay(shop: Shop, app_functions) -> None:
+def test_recent_snapshots_stay(shop: Shop, app_functions, engine) -> None:
     toggle_sold_out(shop, 4)
     before = versions(shop.schema)
-    run_housekeeping(app_functions)
+    run_housekeeping(app_functions, engine)
     assert versions(shop.schema) == before
 
 
@@ -88,7 +87,9 @@ def test_snapshots_stay_immutable_outside_the_purge(shop: Shop) -> None:
     assert versions(shop.schema) != []
 
 
-def test_pickup_phone_numbers_are_forgotten_after_30_days(shop: Shop, app_functions) -> None:
+def test_pickup_phone_numbers_are_forgotten_after_30_days(
+    shop: Shop, app_functions, engine
+) -> None:
     body = shop.order_body(shop.cola_line())
     body["fulfilment"] = {"type": "pickup", "name": "Ada Lovelace", "phone": "+44 20 7946 0199"}
     old, recent = shop.place(body), shop.place(body)
@@ -99,7 +100,7 @@ def test_pickup_phone_numbers_are_forgotten_after_30_days(shop: Shop, app_functi
         [old["id"]],
     )
 
-    run_housekeeping(app_functions)
+    run_housekeeping(app_functions, engine)
 
     rows = execute(
         sql.SQL(
@@ -137,7 +138,7 @@ def _in_schema(schema: str, query: str, params: list | None = None) -> list[dict
 
 
 def test_a_schema_not_yet_at_0006_keeps_its_snapshots_and_loses_nothing_else(
-    shop: Shop, app_functions
+    shop: Shop, app_functions, engine
 ) -> None:
     # Between a deployment and its fleet migration the old trigger refuses the snapshot
     # purge; the restaurant's other clean-up still happens.
@@ -161,7 +162,7 @@ def test_a_schema_not_yet_at_0006_keeps_its_snapshots_and_loses_nothing_else(
         [key],
     )
 
-    run_housekeeping(app_functions)
+    run_housekeeping(app_functions, engine)
 
     keys = _in_schema(shop.schema, "select key from {}.idempotency_keys where key = %s", [key])
     phone = _in_schema(
