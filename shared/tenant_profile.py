@@ -9,8 +9,10 @@ between the steps leaves the directory stale until the entry ages out (DIRECTORY
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from azure.core.exceptions import AzureError
 from psycopg.types.json import Jsonb
 
@@ -40,38 +42,73 @@ def update_tenant_profile(
     part as it is. Returns the new record, whose `version` is the next ETag.
     """
     with transaction() as conn:
-        current = conn.execute(
-            "select version, status from public.tenants where id = %s for update", [tenant_id]
-        ).fetchone()
-        if current is None:
-            raise errors.not_found("No such restaurant")
-        if current["status"] in ("deleting", "deleted"):
-            # An instance whose cache still shows it active: the tombstone keeps no profile.
-            raise errors.gone("This restaurant has closed its storefront")
-        if expected is not None:
-            expected.check(current["version"], "restaurant profile")
-        row = conn.execute(
-            f"""update public.tenants t
-                   set settings = coalesce(%s, t.settings),
-                       theme = coalesce(%s, t.theme),
-                       display_name = coalesce(%s, t.display_name),
-                       version = t.version + 1,
-                       updated_at = now()
-                 where t.id = %s
-             returning {TENANT_COLUMNS}""",
-            [
-                Jsonb(settings) if settings is not None else None,
-                Jsonb(theme) if theme is not None else None,
-                display_name,
-                tenant_id,
-            ],
-        ).fetchone()
-        record = TenantRecord.from_row(row)
-        domains = domains_of(conn, tenant_id)
+        saved = save_tenant_profile(
+            conn,
+            tenant_id=tenant_id,
+            expected=expected,
+            settings=settings,
+            theme=theme,
+            display_name=display_name,
+        )
+    spread_tenant_profile(saved, resolver)
+    return saved.record
+
+
+@dataclass(frozen=True)
+class SavedProfile:
+    """A profile written in a transaction, and the domains its directory entries are under."""
+
+    record: TenantRecord
+    domains: list[str]
+
+
+def save_tenant_profile(
+    conn: psycopg.Connection,
+    *,
+    tenant_id: str,
+    expected: Expected | None = None,
+    settings: dict[str, Any] | None = None,
+    theme: dict[str, Any] | None = None,
+    display_name: str | None = None,
+) -> SavedProfile:
+    """The Postgres step of update_tenant_profile, in the caller's transaction (one that already
+    holds a pooled connection must not ask the pool for a second: with a pool of one, it waits
+    for itself). Call spread_tenant_profile once that transaction has committed."""
+    current = conn.execute(
+        "select version, status from public.tenants where id = %s for update", [tenant_id]
+    ).fetchone()
+    if current is None:
+        raise errors.not_found("No such restaurant")
+    if current["status"] in ("deleting", "deleted"):
+        # An instance whose cache still shows it active: the tombstone keeps no profile.
+        raise errors.gone("This restaurant has closed its storefront")
+    if expected is not None:
+        expected.check(current["version"], "restaurant profile")
+    row = conn.execute(
+        f"""update public.tenants t
+               set settings = coalesce(%s, t.settings),
+                   theme = coalesce(%s, t.theme),
+                   display_name = coalesce(%s, t.display_name),
+                   version = t.version + 1,
+                   updated_at = now()
+             where t.id = %s
+         returning {TENANT_COLUMNS}""",
+        [
+            Jsonb(settings) if settings is not None else None,
+            Jsonb(theme) if theme is not None else None,
+            display_name,
+            tenant_id,
+        ],
+    ).fetchone()
+    return SavedProfile(TenantRecord.from_row(row), domains_of(conn, tenant_id))
+
+
+def spread_tenant_profile(saved: SavedProfile, resolver: TenantResolver | None = None) -> None:
+    """The directory entry of every domain, then this process's cache (after the commit)."""
     resolver = resolver or default_resolver
-    for domain in domains:
+    for domain in saved.domains:
         try:
-            directory_put(domain, record)
+            directory_put(domain, saved.record)
         except AzureError as error:
             # Saved in Postgres, which is what counts: answering 503 would make the client retry
             # a change that is already made (and get 412). The entry ages out instead.
@@ -83,4 +120,3 @@ def update_tenant_profile(
                 DIRECTORY_MAX_AGE_S,
             )
         resolver.invalidate(domain)
-    return record

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from shared import db
 from shared.config import get_settings
 from shared.images import blobs
 from shared.images.blobs import IMMUTABLE
@@ -227,3 +228,35 @@ def test_brand_upload_after_assets_base_url_moved_is_not_poisoned(
 
     assert [r.succeeded for r in results] == [True], [r.error for r in results]
     assert states["hero"]["status"] == "ready", states["hero"]
+
+
+@pytest.fixture
+def pool_of_one(monkeypatch: pytest.MonkeyPatch, migrated_public: None):
+    """DATABASE_POOL_MAX=1, what infra/main.bicep deploys for B1ms with 4-6 instances."""
+    monkeypatch.setenv("DATABASE_POOL_MAX", "1")
+    get_settings.cache_clear()
+    db.close_pool()
+    yield
+    db.close_pool()
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def test_a_logo_goes_live_with_a_pool_of_one_connection(
+    client, tenants, auth_header, app_functions, pool_of_one
+) -> None:
+    # Applying a brand image reads and updates the profile on the connection it holds: asking
+    # the pool for a second one waited for itself until the pool's timeout, on every retry.
+    tenant = tenants.create()
+    api = owner_api(client, tenant, auth_header)
+    grant = ok(api.post("/v1/admin/branding/logo/image-upload", json={"content_type": "image/png"}))
+    assert (
+        put_with_grant(grant, encoded(Image.new("RGBA", (600, 200), "red"), "PNG")).status_code
+        == 201
+    )
+
+    deliver(app_functions, uploads_name(grant))
+
+    assert ok(api.get("/v1/admin/branding/images"))["logo"]["status"] == "ready"
+    config = ok(customer_api(client, tenant).get("/v1/store/config"))
+    assert config["theme"]["assets"]["logo"].endswith(".webp"), config["theme"]

@@ -1,8 +1,8 @@
 """The logo and hero image: their state in the tenant schema and their URL in the theme.
 
-Storefronts read the URL from `theme.assets` (public.tenants), which changes through
-update_tenant_profile so the directory and request caches stay coherent; the renditions,
-placeholder and status live in the tenant's `brand_images` row.
+Storefronts read the URL from `theme.assets` (public.tenants), which changes as
+update_tenant_profile changes it (Postgres, then the directory and request caches); the
+renditions, placeholder and status live in the tenant's `brand_images` row.
 """
 
 from __future__ import annotations
@@ -15,17 +15,17 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from shared import errors
-from shared.db import transaction
 from shared.images.targets import BRAND_KINDS, BrandKind, Claim, already_used
-from shared.tenant_profile import update_tenant_profile
+from shared.tenant_profile import SavedProfile, save_tenant_profile, spread_tenant_profile
 from shared.tenants import TenantRecord, tenant_by_slug
 from shared.theming import DEFAULT_PRESET, preset_tokens
 from shared.versioning import Expected
 
 
-def _fresh_tenant(slug: str) -> TenantRecord:
-    with transaction() as conn:
-        record = tenant_by_slug(conn, slug)
+def _fresh_tenant(conn: psycopg.Connection, slug: str) -> TenantRecord:
+    # On the connection the caller holds: asking the pool for a second one while holding one
+    # waits for ever with a pool of one (infra/main.bicep may deploy that).
+    record = tenant_by_slug(conn, slug)
     if record is None:
         raise errors.not_found("No such restaurant")
     return record
@@ -38,6 +38,7 @@ class BrandImages:
         self.tenant = tenant
         self.kind = kind
         self.upload_id = upload_id
+        self._saved: SavedProfile | None = None
 
     def describe(self) -> str:
         """How a rejection reason names the target."""
@@ -84,7 +85,7 @@ class BrandImages:
         claim = self.claim(conn, content_hash, lock=True)
         if claim is not Claim.OK:
             return claim
-        record = _fresh_tenant(self.tenant.slug)
+        record = _fresh_tenant(conn, self.tenant.slug)
         tokens = record.theme or preset_tokens(DEFAULT_PRESET)
         # Only this asset changes, to a URL of ours. The rest was validated when it was saved
         # and is kept as is: checking it again would fail this upload, on every retry and into
@@ -92,7 +93,8 @@ class BrandImages:
         assets = {**tokens.get("assets", {}), self.kind: image["renditions"][-1]["url"]}
         theme = {**tokens, "assets": assets}
         if theme != record.theme:
-            update_tenant_profile(
+            self._saved = save_tenant_profile(
+                conn,
                 tenant_id=record.id,
                 expected=Expected.of(record.version, from_if_match=False),
                 theme=theme,
@@ -104,10 +106,17 @@ class BrandImages:
         )
         return claim
 
+    def after_commit(self) -> None:
+        """The new theme to the directory and this process's cache, once apply's transaction
+        has committed (design §3: Postgres first)."""
+        if self._saved is not None:
+            spread_tenant_profile(self._saved)
+            self._saved = None
+
     def documents(self, conn: psycopg.Connection) -> list[str]:
         """What may reference this kind's renditions: its row and the current theme."""
         row = conn.execute("select image from brand_images where kind = %s", [self.kind]).fetchone()
-        theme = _fresh_tenant(self.tenant.slug).theme
+        theme = _fresh_tenant(conn, self.tenant.slug).theme
         return [json.dumps(row["image"] if row else None), json.dumps(theme)]
 
 

@@ -81,6 +81,9 @@ class ItemImages:
             reissue_with_item_image(conn, self.item_id, image)
         return claim
 
+    def after_commit(self) -> None:
+        """Nothing beyond the tenant schema changes (the live menu was reissued in apply)."""
+
     def documents(self, conn: psycopg.Connection) -> list[str]:
         """What may reference the item's renditions: its draft image and its live image."""
         row = conn.execute(

@@ -140,6 +140,7 @@ def _process(target: UploadTarget, name: str, data: bytes, etag: str | None) -> 
         if _deleted_meanwhile(target, image):
             return _no_restaurant(target, data, etag)
         raise
+    records.after_commit()
     storefront_menus.invalidate(tenant.schema_name)
     if _deleted_meanwhile(target, image):
         return _no_restaurant(target, data, etag)
