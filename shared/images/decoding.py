@@ -43,11 +43,23 @@ def open_upload(data: bytes) -> Image.Image:
     return image
 
 
+def orientation(image: Image.Image) -> int:
+    """The EXIF (or XMP) orientation; 1 when the metadata cannot be read.
+
+    Broken EXIF is common in PNG and WebP (a tool that wrote Python's repr of the bytes, or
+    malformed IFDs) and browsers ignore it, so we ignore it too and keep the photo, as
+    color.to_srgb ignores an unusable ICC profile.
+    """
+    try:
+        return int(image.getexif().get(EXIF_ORIENTATION, 1))
+    except Exception:
+        return 1
+
+
 def display_size(image: Image.Image) -> tuple[int, int]:
     """(width, height) once the EXIF orientation is applied."""
     width, height = image.size
-    orientation = image.getexif().get(EXIF_ORIENTATION, 1)
-    return (height, width) if orientation in _TRANSPOSED else (width, height)
+    return (height, width) if orientation(image) in _TRANSPOSED else (width, height)
 
 
 def load_upright(image: Image.Image, max_width: int) -> Image.Image:
@@ -63,7 +75,8 @@ def load_upright(image: Image.Image, max_width: int) -> Image.Image:
         width, height = image.size
         image.draft(None, (math.ceil(width * scale), math.ceil(height * scale)))
     image.load()
-    ImageOps.exif_transpose(image, in_place=True)
+    if orientation(image) != 1:  # readable, so exif_transpose can read it too
+        ImageOps.exif_transpose(image, in_place=True)
     return image
 
 

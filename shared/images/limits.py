@@ -6,6 +6,8 @@ reason written for the restaurant's admins (it is shown next to the item).
 
 from __future__ import annotations
 
+import math
+
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 # Wider than 10:1 is a banner or a mistake; it would also make renditions taller than WebP's
@@ -26,8 +28,13 @@ class ImageRejected(Exception):
         self.reason = reason
 
 
+def _rounded_up(value: float) -> float:
+    """To one decimal, upwards: a file just over a limit must not read as the limit itself."""
+    return math.ceil(round(value * 10, 6)) / 10
+
+
 def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MB"
+    return f"{_rounded_up(size / (1024 * 1024)):.1f} MB"
 
 
 def check_size(size: int) -> None:
@@ -56,8 +63,9 @@ def check_dimensions(width: int, height: int) -> None:
     if width < 1 or height < 1:
         raise ImageRejected(DAMAGED)
     if width * height > MAX_PIXELS:
+        megapixels = _rounded_up(width * height / 1e6)
         raise ImageRejected(
-            f"The image is {width}x{height} ({width * height / 1e6:.1f} megapixels); images are"
+            f"The image is {width}x{height} ({megapixels:.1f} megapixels); images are"
             f" limited to {MAX_PIXELS / 1e6:.0f} megapixels"
         )
     if max(width, height) > MAX_ASPECT * min(width, height):

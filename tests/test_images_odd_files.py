@@ -1,0 +1,108 @@
+"""Odd files through the real upload URL and trigger: metadata browsers ignore, near misses."""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+import zlib
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from tests.image_fixtures import (
+    deliver,
+    encoded,
+    grant_for,
+    photo,
+    put_with_grant,
+    quarantine_reason,
+    uploads_name,
+)
+from tests.storefront_helpers import Api, build_small_menu, customer_api, ok, owner_api
+
+
+@pytest.fixture
+def menu(client, tenants, auth_header) -> tuple[Api, dict[str, Any]]:
+    """A tenant with one published item, and a manager's API."""
+    api = owner_api(client, tenants.create(), auth_header, role="manager")
+    item = build_small_menu(api)["item"]
+    ok(api.post("/v1/admin/menu/publish"), 201)
+    return api, item
+
+
+def upload_and_process(api: Api, item_id: str, data: bytes, app_functions) -> dict[str, Any]:
+    """What the admin app and the trigger do with one file; the item's admin view afterwards."""
+    grant = grant_for(api, item_id)
+    assert put_with_grant(grant, data).status_code == 201
+    deliver(app_functions, uploads_name(grant))
+    return ok(api.get(f"/v1/admin/menu/items/{item_id}"))
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def with_malformed_exif(kind: str) -> bytes:
+    """A sound 1600x1200 photo whose EXIF block is not TIFF-structured.
+
+    The EXIF here is the text `repr()` of real EXIF bytes, as some tools wrote it (the
+    `SyntaxError: not a TIFF file (header b"b'Exif\\\\x" not valid)` reports against
+    stable-diffusion-webui and gradio, and Pillow issues #5528 and #8348 for PNGs whose eXIf
+    chunk exiftool calls malformed). Browsers ignore such metadata and show the pixels.
+    """
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    broken = repr(exif.tobytes()).encode()
+    if kind == "PNG":
+        png = encoded(photo(1600, 1200), "PNG")
+        # After the 8-byte signature and the 25-byte IHDR chunk.
+        return png[:33] + _png_chunk(b"eXIf", broken) + png[33:]
+    return encoded(photo(1600, 1200), "WEBP", quality=90, exif=broken)
+
+
+@pytest.mark.parametrize("kind", ["PNG", "WEBP"])
+def test_a_photo_with_malformed_exif_metadata_goes_live(
+    kind: str, menu, client, app_functions
+) -> None:
+    # Sound pixels, unreadable EXIF: browsers show the photo, so do we (upright as stored).
+    api, item = menu
+    data = with_malformed_exif(kind)
+    assert Image.open(io.BytesIO(data)).convert("RGB").getpixel((10, 10))[0] > 200  # decodes
+
+    admin = upload_and_process(api, item["id"], data, app_functions)
+
+    assert admin["image_status"] == "ready", admin["image_reason"]
+    assert [r["width"] for r in admin["image"]["renditions"]] == [320, 640, 1280]
+    store = ok(customer_api(client, api.tenant).get("/v1/store/menu"))
+    assert store["categories"][0]["items"][0]["image"] == admin["image"]
+
+
+def _over_limit_files() -> dict[str, bytes]:
+    jpeg = encoded(photo(1200, 900), "JPEG", quality=95)
+    return {
+        # One byte over 10 MiB (10,485,761 bytes).
+        "10 MiB + 1 byte": jpeg + b"\0" * (10 * 1024 * 1024 + 1 - len(jpeg)),
+        # 40,005,000 pixels: 5,000 over the 40-megapixel limit.
+        "8001x5000": encoded(Image.new("L", (8001, 5000)), "PNG"),
+    }
+
+
+@pytest.mark.parametrize("name", list(_over_limit_files()))
+def test_a_file_just_over_a_limit_reads_as_over_it(name: str, menu, app_functions) -> None:
+    # Rounded to the nearest tenth it read "The file is 10.0 MB; images are limited to 10.0 MB".
+    api, item = menu
+    data = _over_limit_files()[name]
+    grant = grant_for(api, item["id"])
+    assert put_with_grant(grant, data).status_code == 201
+    blob = uploads_name(grant)
+    deliver(app_functions, blob)
+
+    admin = ok(api.get(f"/v1/admin/menu/items/{item['id']}"))
+    assert admin["image_status"] == "rejected"
+    reason = admin["image_reason"]
+    assert quarantine_reason(blob) == reason
+    # The reason states the file's measure, then the limit: the first must read as more.
+    stated, limit = (float(n) for n in re.findall(r"(\d+(?:\.\d+)?) (?:MB|megapixels)", reason))
+    assert stated > limit, reason
