@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 
@@ -38,8 +38,9 @@ class Expected:
     def of(cls, version: int, *, from_if_match: bool) -> Expected:
         return cls((version,), from_if_match)
 
-    def check(self, current: int, what: str) -> None:
-        """Raise 412 or 409 unless current is a version the writer accepts."""
+    def check(self, current: int, what: str, **state: Any) -> None:
+        """Raise 412 or 409 unless current is a version the writer accepts; `state` (what the
+        row is now) goes into the 409's body beside current_version."""
         if current in self.versions:
             return
         saw = " or ".join(str(version) for version in self.versions)
@@ -52,6 +53,7 @@ class Expected:
             f"The {what} is at version {current}, not expected_version {saw}; "
             "fetch it again and reapply your change",
             current_version=current,
+            **state,
         )
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
 
 from shared.orders.state_machine import STATUSES, TRANSITIONS
 from tests.conftest import execute
-from tests.order_fixtures import Shop, module_shop_fixture, shop_fixture  # noqa: F401
+from tests.order_fixtures import Shop, module_shop_fixture, settle, shop_fixture  # noqa: F401
 
 # How to bring a fresh order into each state.
 PATHS = {
@@ -164,3 +165,51 @@ def test_an_invisible_cancel_reason_does_not_count_as_a_reason(shop: Shop) -> No
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["path"] == "reason"
     assert shop.customer_view(order).json()["status"] == "placed"
+
+
+def _listing(shop: Shop, **params: str) -> dict:
+    response = shop.client.get(
+        "/api/v1/kitchen/orders", host=shop.host, headers=shop.staff(), params=params or None
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.mark.usefixtures("webpubsub_hub")
+def test_staff_can_read_the_pickup_phone_number_they_are_kept_for(shop: Shop) -> None:
+    # Kept 30 days for the restaurant to reach the customer: the kitchen's ticket shows it.
+    order = shop.place()  # pickup: name "Ada", phone "+44 20 7946 0000"
+    (ticket,) = _listing(shop)["orders"]
+    settle()
+    assert ticket["id"] == order["id"]
+    assert ticket["fulfilment"].get("phone") == "+44 20 7946 0000", ticket["fulfilment"]
+
+
+@pytest.mark.usefixtures("webpubsub_hub")
+def test_the_display_that_loses_a_race_is_told_the_state_the_ticket_is_in(shop: Shop) -> None:
+    # Two displays act on one ticket at once: the loser's stale-version 409 says where the
+    # ticket is now, as an illegal move's 409 does (the kitchen has no single-order read).
+    order = shop.place()
+    barrier = threading.Barrier(2)
+    answers = []
+
+    def tap(to: str, **extra: str) -> None:
+        barrier.wait()
+        answers.append(shop.transition(order, to, 1, **extra))
+
+    displays = [
+        threading.Thread(target=tap, args=("accepted",)),
+        threading.Thread(target=tap, args=("cancelled",), kwargs={"reason": "out of dough"}),
+    ]
+    for display in displays:
+        display.start()
+    for display in displays:
+        display.join()
+    settle()
+    (won,) = [a for a in answers if a.status_code == 200]
+    (lost,) = [a for a in answers if a.status_code != 200]
+    assert lost.status_code == 409
+    problem = lost.json()
+    assert problem["current_version"] == 2
+    assert problem.get("status_now") == won.json()["status"], problem
+    assert problem["allowed"] == list(TRANSITIONS[won.json()["status"]])

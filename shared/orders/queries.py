@@ -46,6 +46,15 @@ def _fulfilment(row: dict[str, Any]) -> dict[str, Any]:
     return fulfilment
 
 
+def _staff_fulfilment(row: dict[str, Any]) -> dict[str, Any]:
+    """With the pickup phone number, kept (30 days) for the restaurant to call the customer;
+    not in the outbox's events, which are kept 7 days and go to every display and the customer."""
+    fulfilment = _fulfilment(row)
+    if row["customer_phone"]:
+        fulfilment["phone"] = row["customer_phone"]
+    return fulfilment
+
+
 def customer_order(conn: psycopg.Connection, order_id: str) -> dict[str, Any] | None:
     """One order as its customer sees it: status, lines, totals and every step so far."""
     row = conn.execute(
@@ -92,7 +101,7 @@ def kitchen_tickets(
     order = "asc" if set(statuses) <= set(OPEN_STATUSES) else "desc"
     rows = conn.execute(
         f"""select o.id, o.ticket_number, o.status, o.version, o.fulfilment_type,
-                   o.customer_name, o.table_label, o.placed_at, o.updated_at,
+                   o.customer_name, o.customer_phone, o.table_label, o.placed_at, o.updated_at,
                    floor(extract(epoch from now() - o.placed_at))::int as age_seconds,
                    {_LINES_JSON} as lines
             from orders o where o.status = any(%s)
@@ -103,7 +112,7 @@ def kitchen_tickets(
         {
             **_order_head(row),
             "age_seconds": max(row["age_seconds"], 0),
-            "fulfilment": _fulfilment(row),
+            "fulfilment": _staff_fulfilment(row),
             "lines": [
                 {key: line[key] for key in ("name", "quantity", "station", "note", "allergens")}
                 | {

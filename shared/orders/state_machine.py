@@ -64,7 +64,12 @@ def transition_order(
         ).fetchone()
         if row is None:
             raise errors.not_found("No such order")
-        expected.check(row["version"], "order")
+        # A display that lost a race learns where the ticket is now, as for an illegal move:
+        # the kitchen has no single-order read, and a finished ticket leaves the open listing.
+        current = row["status"]
+        expected.check(
+            row["version"], "order", status_now=current, allowed=list(TRANSITIONS[current])
+        )
         check_transition(row["status"], to)
         version = row["version"] + 1
         conn.execute(
