@@ -115,6 +115,9 @@ def _fresh_row(shop: Shop, path: str) -> tuple[str, dict[str, Any] | None]:
         return response.json()
 
     name = "R" + uuid.uuid4().hex[:8]
+    if path == "/v1/admin/tables/{id}":
+        table = post("/v1/admin/tables", {"label": name})
+        return f"/v1/admin/tables/{table['id']}", {"label": name + "x"}
     if path == "/v1/admin/menu/categories/{id}":
         row = post("/v1/admin/menu/categories", {"name": name})
         return f"/v1/admin/menu/categories/{row['id']}", {"name": name + "x"}
