@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 from azure.functions.blob import InputStream
 from azure.storage.blob import BlobProperties
 from PIL import Image
@@ -18,7 +19,7 @@ from PIL import Image
 from devhost.blob_triggers import BlobTriggerWatcher
 from shared.images.targets import ASSETS_CONTAINER, QUARANTINE_CONTAINER, UPLOADS_CONTAINER
 from shared.storage import blob_service
-from tests.storefront_helpers import Api, ok
+from tests.storefront_helpers import Api, build_small_menu, ok, owner_api
 
 ORIENTATION = 0x0112
 GPS_IFD = 0x8825
@@ -149,3 +150,12 @@ def grant_for(api: Api, item_id: str, content_type: str = "image/jpeg") -> dict[
     """An upload URL for the item's photo, as the admin app asks for one."""
     path = f"/v1/admin/menu/items/{item_id}/image-upload"
     return ok(api.post(path, json={"content_type": content_type}))
+
+
+@pytest.fixture(name="menu")
+def menu_fixture(client, tenants, auth_header) -> tuple[Api, dict[str, Any]]:
+    """A tenant with one published item, and a manager's API."""
+    api = owner_api(client, tenants.create(), auth_header, role="manager")
+    item = build_small_menu(api)["item"]
+    ok(api.post("/v1/admin/menu/publish"), 201)
+    return api, item

@@ -11,25 +11,17 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.image_fixtures import (
+from tests.image_fixtures import (  # noqa: F401
     deliver,
     encoded,
     grant_for,
+    menu_fixture,
     photo,
     put_with_grant,
     quarantine_reason,
     uploads_name,
 )
-from tests.storefront_helpers import Api, build_small_menu, customer_api, ok, owner_api
-
-
-@pytest.fixture
-def menu(client, tenants, auth_header) -> tuple[Api, dict[str, Any]]:
-    """A tenant with one published item, and a manager's API."""
-    api = owner_api(client, tenants.create(), auth_header, role="manager")
-    item = build_small_menu(api)["item"]
-    ok(api.post("/v1/admin/menu/publish"), 201)
-    return api, item
+from tests.storefront_helpers import Api, customer_api, ok
 
 
 def upload_and_process(api: Api, item_id: str, data: bytes, app_functions) -> dict[str, Any]:

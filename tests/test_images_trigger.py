@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from PIL import Image
@@ -20,12 +19,13 @@ from shared.images.blobs import IMMUTABLE
 from shared.images.renditions import render_upload
 from shared.images.targets import parse_upload_name
 from tests.conftest import execute
-from tests.image_fixtures import (
+from tests.image_fixtures import (  # noqa: F401
     assets_under,
     deliver,
     download_asset,
     encoded,
     grant_for,
+    menu_fixture,
     phone_jpeg,
     photo,
     poll_once,
@@ -46,15 +46,6 @@ def upload(api: Api, item_id: str, data: bytes) -> str:
 
 def versions(api: Api) -> list[dict]:
     return execute(f'select version, source from "{api.tenant.schema_name}".menu_versions')
-
-
-@pytest.fixture
-def menu(client, tenants, auth_header) -> tuple[Api, dict[str, Any]]:
-    """A tenant with one published item, and a manager's API."""
-    api = owner_api(client, tenants.create(), auth_header, role="manager")
-    item = build_small_menu(api)["item"]
-    ok(api.post("/v1/admin/menu/publish"), 201)
-    return api, item
 
 
 def test_a_phone_photo_goes_live_upright_in_three_sizes(menu, client, app_functions) -> None:

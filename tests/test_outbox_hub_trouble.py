@@ -26,6 +26,7 @@ from shared.events.dispatch import publish_due_events, publish_pending
 from shared.events.outbox import append_event, events_after
 from shared.events.publisher import WebPubSubPublisher
 from shared.http_transport import StdlibTransport
+from tests.test_orders_outbox import _add_unsent_event
 
 RESTAURANTS = 5
 
@@ -90,19 +91,11 @@ def stalled_hub() -> Iterator[StalledHub]:
 
 
 def _restaurants_with_a_ticket_unsent(tenants) -> list[str]:
-    schemas = []
-    for _ in range(RESTAURANTS):
-        schema = tenants.create(slug=f"s{uuid.uuid4().hex[:10]}").schema_name
-        with tenant_transaction(schema) as conn:
-            append_event(
-                conn,
-                type="order.placed",
-                order_id=str(uuid.uuid4()),
-                occurred_at=datetime.now(UTC),
-                data={"ticket_number": "#0001"},
-                groups=["t.sweep.kitchen"],
-            )
-        schemas.append(schema)
+    schemas = [
+        tenants.create(slug=f"s{uuid.uuid4().hex[:10]}").schema_name for _ in range(RESTAURANTS)
+    ]
+    for schema in schemas:
+        _add_unsent_event(schema)
     return schemas
 
 
