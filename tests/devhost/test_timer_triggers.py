@@ -1,4 +1,4 @@
-"""Timer triggers: NCRONTAB parsing, next occurrences, runOnStartup, manual runs, past-due runs."""
+"""Timer triggers: runOnStartup, manual runs, past-due runs, bindings (schedules: test_ncrontab)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import azure.durable_functions as df
@@ -15,11 +15,8 @@ import azure.functions as func
 import pytest
 
 import devhost.timer_triggers as timer_triggers
-from devhost.ncrontab import CronSchedule, IntervalSchedule, parse_schedule
 from devhost.timer_triggers import ScheduleStatus, TableScheduleStatus, TimerScheduler
 from tests.devhost.trigger_fixture_app import Recorder, build_app
-
-ALL_SECONDS = frozenset(range(60))
 
 
 async def run_sync(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -34,99 +31,6 @@ def run(coro: Coroutine[Any, Any, Any]) -> Any:
 @pytest.fixture
 def storage_connection() -> str:
     return os.environ["AzureWebJobsStorage"]
-
-
-def cron(expression: str) -> CronSchedule:
-    schedule = parse_schedule(expression)
-    assert isinstance(schedule, CronSchedule)
-    return schedule
-
-
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)
-
-
-@pytest.mark.parametrize(
-    ("expression", "field", "expected"),
-    [
-        ("*/5 * * * * *", "seconds", set(range(0, 60, 5))),
-        ("0 */5 * * * *", "minutes", set(range(0, 60, 5))),
-        ("0 30 9 * * MON-FRI", "days_of_week", {1, 2, 3, 4, 5}),
-        ("0 30 9 * * MON-FRI", "hours", {9}),
-        ("0 0 0 * * sun,Saturday", "days_of_week", {0, 6}),
-        ("0 0 0 * * 0", "days_of_week", {0}),
-        ("0 0 0 1 Jan,JUL,dec *", "months", {1, 7, 12}),
-        ("0 0 0 1 Jan-Jun/2 *", "months", {1, 3, 5}),
-        ("0 0 0 1-10/3 * *", "days", {1, 4, 7, 10}),
-        ("5/20 * * * * *", "seconds", {5, 25, 45}),
-        ("0 1,2,10-12 * * * *", "minutes", {1, 2, 10, 11, 12}),
-        ("0 0 * * * *", "days", set(range(1, 32))),
-    ],
-)
-def test_parses_fields(expression: str, field: str, expected: set[int]) -> None:
-    assert getattr(cron(expression), field) == expected
-
-
-@pytest.mark.parametrize(
-    ("expression", "bad_field"),
-    [
-        ("60 * * * * *", "second field '60'"),
-        ("0 61 * * * *", "minute field '61'"),
-        ("0 0 24 * * *", "hour field '24'"),
-        ("0 0 0 0 * *", "day field '0'"),
-        ("0 0 0 * 13 *", "month field '13'"),
-        ("0 0 0 * Foo *", "month field 'Foo'"),
-        ("0 0 0 * * 7", "day-of-week field '7'"),
-        ("0 0 0 * * MON-XYZ", "day-of-week field 'MON-XYZ'"),
-        ("*/0 * * * * *", "second field '*/0'"),
-        ("0 5-1 * * * *", "minute field '5-1'"),
-        ("0 1,,2 * * * *", "minute field '1,,2'"),
-        ("0 0 0 30 Feb *", "day field '30'"),
-        ("* * * *", "six fields"),
-        ("0 0 * * * * *", "six fields"),
-    ],
-)
-def test_rejects_malformed_schedules(expression: str, bad_field: str) -> None:
-    with pytest.raises(ValueError) as raised:
-        parse_schedule(expression)
-    assert repr(expression) in str(raised.value) and bad_field in str(raised.value)
-
-
-@pytest.mark.parametrize(
-    ("expression", "after", "expected"),
-    [
-        ("*/5 * * * * *", utc(2025, 3, 1, 12, 0, 3), utc(2025, 3, 1, 12, 0, 5)),
-        # Five fields, as the host reads them: minute to day-of-week, at second 0.
-        ("*/5 * * * *", utc(2024, 12, 31, 23, 58), utc(2025, 1, 1, 0, 0)),
-        ("30 9 * * 1-5", utc(2025, 3, 1, 12, 0), utc(2025, 3, 3, 9, 30)),
-        ("*/5 * * * * *", utc(2025, 3, 1, 12, 0, 5), utc(2025, 3, 1, 12, 0, 10)),
-        ("0 */5 * * * *", utc(2024, 12, 31, 23, 58), utc(2025, 1, 1, 0, 0)),
-        ("0 30 9 * * MON-FRI", utc(2025, 1, 3, 10, 0), utc(2025, 1, 6, 9, 30)),
-        ("0 0 0 31 * *", utc(2025, 1, 31, 0, 0), utc(2025, 3, 31, 0, 0)),
-        ("0 0 0 29 Feb *", utc(2025, 1, 1), utc(2028, 2, 29)),
-        ("0 0 12 1 Jan,Jul Sun", utc(2025, 1, 1), utc(2029, 7, 1, 12)),
-        ("0 0 0 1 1 *", utc(2025, 6, 15, 8, 0, 0, 500), utc(2026, 1, 1)),
-        ("30 59 23 31 12 *", utc(2025, 12, 31, 23, 59, 30), utc(2026, 12, 31, 23, 59, 30)),
-    ],
-)
-def test_next_occurrence(expression: str, after: datetime, expected: datetime) -> None:
-    assert parse_schedule(expression).next_after(after) == expected
-
-
-def test_next_occurrence_is_utc_for_naive_and_other_zones() -> None:
-    schedule = parse_schedule("0 0 9 * * *")
-    assert schedule.next_after(datetime(2025, 5, 1, 8, 0)) == utc(2025, 5, 1, 9)
-    plus_two = timezone(timedelta(hours=2))  # 11:30 there is 09:30 UTC, past today's run.
-    assert schedule.next_after(datetime(2025, 5, 1, 11, 30, tzinfo=plus_two)) == utc(2025, 5, 2, 9)
-
-
-def test_timespan_schedules() -> None:
-    schedule = parse_schedule("00:05:00")
-    assert isinstance(schedule, IntervalSchedule)
-    assert schedule.next_after(utc(2025, 1, 1)) == utc(2025, 1, 1, 0, 5)
-    assert parse_schedule("1.02:00:00").next_after(utc(2025, 1, 1)) == utc(2025, 1, 2, 2)
-    with pytest.raises(ValueError, match="00:00:00"):
-        parse_schedule("00:00:00")
 
 
 def scheduler_for(recorder: Recorder, **options: Any) -> TimerScheduler:
