@@ -256,8 +256,9 @@ def publish_due_events(publisher: EventPublisher | None = None) -> PublishResult
     total = PublishResult()
     failed_in_a_row = 0
     for done, (schema, slug) in enumerate(waiting):
-        if failed_in_a_row >= HUB_DOWN_AFTER_FAILED_TENANTS or time.monotonic() > deadline:
-            reason = "the hub is not taking events" if failed_in_a_row else "its time is up"
+        hub_down = failed_in_a_row >= HUB_DOWN_AFTER_FAILED_TENANTS
+        if hub_down or time.monotonic() > deadline:
+            reason = "the hub is not taking events" if hub_down else "its time is up"
             logger.warning(
                 "outbox sweep stopped after %s of %s restaurants with due events: %s",
                 done, len(waiting), reason,
