@@ -211,7 +211,13 @@ class StdlibTransport(HttpTransport):
         try:
             connection.request(request.method, target, body=body, headers=dict(request.headers))
         except _CLOSED_ERRORS as error:
-            raise ConnectionClosedError(error, error=error) from error
+            # A server may answer before it has read the whole body (a 413 from Content-Length
+            # alone, RFC 9110 §15.5.14) and close: that answer is the one to report, as urllib3
+            # reads it too. Nothing to read means the connection was stale.
+            try:
+                return connection.getresponse()
+            except (OSError, http.client.HTTPException):
+                raise ConnectionClosedError(error, error=error) from error
         except (OSError, http.client.HTTPException) as error:
             raise ServiceRequestError(error, error=error) from error
         try:

@@ -31,12 +31,12 @@ from tests.test_orders_outbox import _add_unsent_event
 RESTAURANTS = 5
 
 
-def publisher_at(port: int) -> WebPubSubPublisher:
+def publisher_at(port: int, read_timeout: float = 0.3) -> WebPubSubPublisher:
     """The app's publisher with the real SDK aimed at port (timeouts shortened for the test)."""
     client = WebPubSubServiceClient.from_connection_string(
         f"Endpoint=http://127.0.0.1:{port};AccessKey=test-hub-access-key-0123456789abcdef;Version=1.0;",
         hub="kitchen",
-        transport=StdlibTransport(connection_timeout=1, read_timeout=0.3),
+        transport=StdlibTransport(connection_timeout=1, read_timeout=read_timeout),
         retry_total=0,
         use_env_settings=False,
     )
@@ -221,3 +221,102 @@ def test_an_event_the_hub_refuses_for_good_does_not_hold_back_the_next_ones(tena
     with tenant_transaction(tenant.schema_name) as conn:
         caught_up = [len(e.data["note"]) for e in events_after(conn, 1, limit=10)]
     assert caught_up == [5000, 5]
+
+
+# The service's message size limit, and an event over it: bigger than loopback holds in flight
+# (tcp_wmem max 4 MB), so the body is still being sent when the answer comes, as a 1 MB one is
+# on a real network.
+LIMIT = 1024 * 1024
+BIG = 6 * 1024 * 1024
+
+
+class EarlyRefusingHub:
+    """Takes sends up to LIMIT bytes (202); answers a bigger one 413 from its Content-Length,
+    before reading the body, and closes the connection, as RFC 9110 allows."""
+
+    def __init__(self) -> None:
+        self.taken: list[bytes] = []
+        self._listener = socket.socket()
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen()
+        self.port = self._listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(connection,), daemon=True).start()
+
+    def _handle(self, connection: socket.socket) -> None:
+        with connection:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = connection.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = next(
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+            if length > LIMIT:
+                connection.sendall(
+                    b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n"
+                    b"Connection: close\r\n\r\n"
+                )
+                return  # closes with the body unread
+            while len(body) < length:
+                body += connection.recv(65536)
+            self.taken.append(body)
+            connection.sendall(
+                b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+@pytest.fixture
+def early_refusing_hub() -> Iterator[EarlyRefusingHub]:
+    hub = EarlyRefusingHub()
+    yield hub
+    hub.close()
+
+
+def test_an_event_the_hub_refuses_with_an_early_413_does_not_hold_back_the_next_ones(
+    tenants, early_refusing_hub: EarlyRefusingHub
+) -> None:
+    # RFC 9110 lets a server answer 413 from Content-Length and close with the body unread; the
+    # transport reads that answer (as urllib3 does) instead of reporting a reset connection,
+    # which the outbox would have retried for good, every later event behind it.
+    tenant = tenants.create()
+    with tenant_transaction(tenant.schema_name) as conn:
+        for note in ("before", "x" * BIG, "after"):
+            append_event(
+                conn,
+                type="order.placed",
+                order_id=str(uuid.uuid4()),
+                occurred_at=datetime.now(UTC),
+                data={"note": note},
+                groups=[f"t.{tenant.slug}.kitchen"],
+            )
+
+    result = publish_pending(
+        tenant.schema_name,
+        tenant.slug,
+        publisher_at(early_refusing_hub.port, read_timeout=5),
+        respect_backoff=False,
+    )
+
+    with tenant_transaction(tenant.schema_name) as conn:
+        big = conn.execute("select last_error from outbox where seq = 2").fetchone()
+    taken = [json.loads(body)["data"]["note"] for body in early_refusing_hub.taken]
+    assert taken == ["before", "after"], f"hub took {taken}; the big event: {big['last_error']}"
+    assert not result.failed
+    assert _unsent([tenant.schema_name]) == 0
