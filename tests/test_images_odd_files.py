@@ -98,3 +98,37 @@ def test_a_file_just_over_a_limit_reads_as_over_it(name: str, menu, app_function
     # The reason states the file's measure, then the limit: the first must read as more.
     stated, limit = (float(n) for n in re.findall(r"(\d+(?:\.\d+)?) (?:MB|megapixels)", reason))
     assert stated > limit, reason
+
+
+def _tiff(entries: list[tuple[int, int, int, bytes]], extra: bytes = b"") -> bytes:
+    """Little-endian EXIF: one IFD0 with `entries` (tag, type, count, 4-byte value)."""
+    out = b"II*\x00" + struct.pack("<I", 8) + struct.pack("<H", len(entries))
+    for tag, kind, count, value in entries:
+        out += struct.pack("<HHI", tag, kind, count) + value
+    return b"Exif\x00\x00" + out + struct.pack("<I", 0) + extra
+
+
+def _phone_photo(orientation: int) -> bytes:
+    """A 1600x1200 JPEG whose EXIF orientation is readable, but whose ResolutionUnit (a SHORT)
+    a tool wrote as the text "2"."""
+    exif = _tiff(
+        [
+            (0x0112, 3, 1, struct.pack("<HH", orientation, 0)),  # Orientation, SHORT
+            (0x0128, 2, 2, b"2\x00\x00\x00"),  # ResolutionUnit as ASCII "2"
+        ]
+    )
+    return encoded(photo(1600, 1200), "JPEG", quality=90, exif=exif)
+
+
+def test_a_rotated_photo_with_one_mistyped_exif_tag_goes_live(menu, app_functions) -> None:
+    # Only the orientation is read and undone: the rest of the EXIF is never rewritten (it
+    # failed on one mistyped tag) nor written out.
+    api, item = menu
+    upright = upload_and_process(api, item["id"], _phone_photo(orientation=1), app_functions)
+    assert upright["image_status"] == "ready", upright["image_reason"]
+
+    rotated = upload_and_process(api, item["id"], _phone_photo(orientation=6), app_functions)
+
+    assert rotated["image_status"] == "ready", rotated["image_reason"]
+    # Stored 1600x1200, shown turned a quarter: 1200 wide.
+    assert [r["width"] for r in rotated["image"]["renditions"]] == [320, 640, 1200]

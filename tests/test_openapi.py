@@ -333,3 +333,27 @@ def test_bodies_the_description_declares_valid_pass_the_field_rules(
     ):
         body = {"lines": [shop.cola_line()], "fulfilment": fulfilment}
         assert request_body_validator(document, "/v1/store/orders", "post").is_valid(body), kind
+
+
+def test_the_description_refuses_the_fulfilments_the_server_refuses(
+    client: TestClient, shop: Shop
+) -> None:
+    # A type's fields present but null, or a table token on a pickup: 422 on those fields.
+    document = client.get("/api/openapi.json").json()
+    validator = request_body_validator(document, "/v1/store/orders", "post")
+    fulfilments = [
+        {"type": "pickup", "name": None, "phone": None},
+        {"type": "dine_in", "table_token": None},
+        {"type": "pickup", "name": "Ada", "phone": "+44 20 7946 0000", "table_token": "t"},
+    ]
+    admitted_but_refused = []
+    for fulfilment in fulfilments:
+        body = {"lines": [shop.cola_line()], "fulfilment": fulfilment}
+        response = shop.post_order(body)
+        assert response.status_code == 422, response.text
+        paths = sorted(error["path"] for error in response.json()["errors"])
+        assert all(path.startswith("fulfilment.") for path in paths), response.text
+        if validator.is_valid(body):
+            admitted_but_refused.append(f"{fulfilment} -> 422 {paths}")
+    # The description must not admit what the server refuses on a field rule.
+    assert admitted_but_refused == []

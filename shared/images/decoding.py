@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import math
 
-from PIL import Image, ImageOps
+from PIL import Image
 
 from shared.images.limits import (
     DAMAGED,
@@ -19,6 +19,16 @@ from shared.images.limits import (
 EXIF_ORIENTATION = 0x0112
 # Orientations 5-8 swap width and height on display.
 _TRANSPOSED = {5, 6, 7, 8}
+# How each EXIF orientation is undone (as ImageOps.exif_transpose does it).
+_UNDO_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 _SIXTEEN_BIT_GRAY = {"I", "I;16", "I;16B", "I;16L", "I;16N"}
 
 
@@ -75,9 +85,10 @@ def load_upright(image: Image.Image, max_width: int) -> Image.Image:
         width, height = image.size
         image.draft(None, (math.ceil(width * scale), math.ceil(height * scale)))
     image.load()
-    if orientation(image) != 1:  # readable, so exif_transpose can read it too
-        ImageOps.exif_transpose(image, in_place=True)
-    return image
+    # The pixels only: ImageOps.exif_transpose also re-encodes the rest of the EXIF, which fails
+    # on one mistyped tag (Pillow #6799, #8965), and renditions never carry EXIF anyway.
+    undo = _UNDO_ORIENTATION.get(orientation(image))
+    return image.transpose(undo) if undo is not None else image
 
 
 def without_palette(image: Image.Image) -> Image.Image:

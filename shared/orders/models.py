@@ -59,10 +59,17 @@ class OrderLineIn(BaseModel):
 
 
 def _required_by_type(schema: dict[str, Any]) -> None:
-    """The description says which fields each type needs, as the placement check does."""
+    """The description says which fields each type needs, as the placement check does: a
+    pickup a name and a phone and no table token, a dine-in a table token; none of them null."""
+    present = {"not": {"type": "null"}}
+    pickup = {
+        "required": ["name", "phone"],
+        "properties": {"name": present, "phone": present, "table_token": {"type": "null"}},
+    }
+    dine_in = {"required": ["table_token"], "properties": {"table_token": present}}
     schema["allOf"] = [
-        {"if": {"properties": {"type": {"const": kind}}}, "then": {"required": list(fields)}}
-        for kind, fields in (("pickup", ("name", "phone")), ("dine_in", ("table_token",)))
+        {"if": {"properties": {"type": {"const": kind}}}, "then": then}
+        for kind, then in (("pickup", pickup), ("dine_in", dine_in))
     ]
 
 
