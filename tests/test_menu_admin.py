@@ -246,3 +246,26 @@ def test_patch_with_unchanged_category_keeps_the_items_place(client, tenants, au
     assert names == ["Margherita", "Marinara"], names
     assert changed["rank"] == 0
     assert second["rank"] == 1
+
+
+def test_86_of_an_option_changes_its_groups_etag(client, tenants, auth_header) -> None:
+    # The group's body lists its options' flags: a new flag is a new version and ETag.
+    tenant = tenants.create()
+    api = owner_api(client, tenant, auth_header, role="manager")
+    built = build_small_menu(api)
+    group_id, large = built["group"]["id"], built["group"]["options"][1]
+    ok(api.post("/v1/admin/menu/publish"), 201)
+
+    before = api.get(f"/v1/admin/menu/groups/{group_id}")
+    assert [o["available"] for o in ok(before)["options"]] == [True, True]
+
+    # Tonight the large bases run out: the kitchen's manager 86es the option.
+    ok(
+        api.post(
+            "/v1/admin/menu/availability",
+            json={"options": [{"id": large["id"], "available": False}]},
+        )
+    )
+    after = api.get(f"/v1/admin/menu/groups/{group_id}")
+    assert [o["available"] for o in ok(after)["options"]] == [True, False]
+    assert after.headers["etag"] != before.headers["etag"]

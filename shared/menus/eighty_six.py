@@ -73,6 +73,18 @@ def _apply(
     ]
 
 
+def _bump_groups_of(conn: psycopg.Connection, option_ids: list[Any]) -> None:
+    """A group's representation lists its options' flags: a new flag is a new group version
+    (and ETag), as every other option write makes it (shared/menus/modifiers.py)."""
+    if option_ids:
+        conn.execute(
+            """update modifier_groups set version = version + 1, updated_at = now()
+                where deleted_at is null and id in
+                      (select group_id from modifier_options where id = any(%s))""",
+            [option_ids],
+        )
+
+
 def set_availability(
     *, tenant: TenantRecord, change: AvailabilityChange, changed_by: str | None
 ) -> dict[str, Any]:
@@ -80,6 +92,7 @@ def set_availability(
     with draft_transaction(tenant.schema_name) as conn:
         items = _apply(conn, "menu_items", change.items, "items")
         options = _apply(conn, "modifier_options", change.options, "options")
+        _bump_groups_of(conn, [o["id"] for o in options if o["version"] is not None])
         reissued = reissue_with_availability(
             conn,
             items={str(t.id): t.available for t in change.items},
