@@ -25,7 +25,17 @@ MODULES = [
 ]
 
 
+def _names() -> list[str]:
+    return [name.removeprefix("bench.bench_") for name in MODULES]
+
+
 def main(selected: list[str]) -> int:
+    unknown = [name for name in selected if name not in _names()]
+    if unknown:
+        # A misspelt name ran nothing and saved an empty latest.json over the last results.
+        print(f'usage: make bench [BENCH="{" ".join(_names())}"]', file=sys.stderr)
+        print(f"unknown benchmark: {', '.join(unknown)}", file=sys.stderr)
+        return 2
     # Benchmarks that call shared/ in-process need the app settings, as devhost loads them.
     apply_local_settings(load_local_settings(Path.cwd())[1])
     rows: list[Row] = []
@@ -49,6 +59,8 @@ def main(selected: list[str]) -> int:
             rows.append(row(short, "FAILED (see traceback above)", 0, "", ""))
         print(f"[bench] {short}: {time.perf_counter() - started:.1f}s", file=sys.stderr, flush=True)
     print(render_table(rows))
+    if not rows:
+        return 1  # nothing ran: the saved results stay
     meta = {"python": platform.python_version(), "cpus": os.cpu_count(), "time": time.time()}
     save_json(rows, Path("bench/results/latest.json"), meta)
     return 1 if failed else 0

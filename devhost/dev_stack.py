@@ -13,7 +13,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 from devhost.host_config import apply_local_settings, load_local_settings
 from devhost.server import DevHost, DevHostOptions
-from devhost.services import DEFAULT_AZURITE_PORTS, azurite, embedded_postgres, exit_on_signal
+from devhost.services import (
+    DEFAULT_AZURITE_PORTS,
+    azurite,
+    embedded_postgres,
+    exit_on_signal,
+    short_data_dir,
+)
 
 DEMO_SLUG = "demo"
 
@@ -36,6 +42,13 @@ def start_services(stack: contextlib.ExitStack, data_dir: Path, explicit: set[st
         os.environ["AzureWebJobsStorage"] = DEFAULT_AZURITE_PORTS.connection_string()
 
 
+def _data_folders(data_dir: Path) -> str:
+    """Where make dev keeps its state: Postgres moves out to /tmp for a long clone path."""
+    postgres = short_data_dir(data_dir / "pg")
+    inside = postgres.is_relative_to(data_dir)
+    return str(data_dir) if inside else f"{data_dir} and {postgres} (Postgres)"
+
+
 def banner(host: DevHost, options: DevHostOptions, settings_file: Path | None) -> str:
     identity = host.identity
     port = options.port
@@ -43,6 +56,7 @@ def banner(host: DevHost, options: DevHostOptions, settings_file: Path | None) -
         "",
         "Stelly devhost is running (Ctrl-C stops everything it started)",
         f"  settings         {settings_file}",
+        f"  data             {_data_folders(options.data_dir)}",
         f"  API base         http://localhost:{port}/api",
         f"  health           http://localhost:{port}/api/health",
         f"  demo storefront  http://{DEMO_SLUG}.localhost:{port}/api/v1/store/config",

@@ -244,7 +244,7 @@ def migrate_all(out=sys.stdout) -> int:
     total = len(schemas) + 1
     print(f"[1/{total} public] version {latest_version('public')}", file=out)
     operation = f"cli-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
-    failures = 0
+    failures = skipped = 0
     for i, schema in enumerate(schemas, start=2):
         try:
             outcome = migrate_one(schema, operation)
@@ -259,11 +259,13 @@ def migrate_all(out=sys.stdout) -> int:
             failures += 1
             print(f"[{i}/{total} {schema}] FAILED: {outcome['error']}", file=out)
         elif outcome["status"] == "skipped":
+            skipped += 1
             print(f"[{i}/{total} {schema}] skipped: no longer active or suspended", file=out)
         else:
             print(f"[{i}/{total} {schema}] version {outcome['version']}: {outcome['status']}",
                   file=out)  # fmt: skip
-    print(f"{total - failures}/{total} schemas current, {failures} failed", file=out)
+    current = total - failures - skipped
+    print(f"{current}/{total} schemas current, {skipped} skipped, {failures} failed", file=out)
     return failures
 
 

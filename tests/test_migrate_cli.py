@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import threading
 import time
 
@@ -67,6 +68,12 @@ def test_cli_never_brings_back_the_schema_of_a_restaurant_deleted_meanwhile(tena
     runner.join(60)
     assert execute("select 1 from pg_namespace where nspname = %s", [schema]) == []
     assert f"{schema}] skipped" in out.getvalue()
+    # The closing line counts it as skipped, not as current.
+    summary = out.getvalue().splitlines()[-1]
+    found = re.fullmatch(r"(\d+)/(\d+) schemas current, (\d+) skipped, (\d+) failed", summary)
+    assert found, summary
+    current, total, skipped, failed = map(int, found.groups())
+    assert skipped >= 1 and current == total - skipped - failed, summary
 
 
 def test_cli_reports_an_active_restaurant_whose_schema_is_missing(tenants) -> None:

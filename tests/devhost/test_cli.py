@@ -87,7 +87,7 @@ def test_migrate_runs_from_a_shell_with_the_local_settings(migrated_public: None
         timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr[-600:]
-    assert re.search(r"\d+/\d+ schemas current, 0 failed", done.stdout), done.stdout
+    assert re.search(r"\d+/\d+ schemas current, \d+ skipped, 0 failed", done.stdout), done.stdout
 
 
 def test_shared_migrate_without_settings_says_so_in_a_line() -> None:
@@ -170,3 +170,14 @@ def test_devhost_migrate_finds_make_devs_database_by_its_socket(tmp_path: Path) 
         pg.unlink()
     assert run.returncode == 0, run.stderr[-600:]
     assert "0 failed" in run.stdout
+
+
+def test_the_banner_names_where_postgres_keeps_a_long_clone_paths_data() -> None:
+    # A Unix socket path must stay short, so a long clone keeps Postgres under /tmp: "remove
+    # .local/dev for a fresh demo" must tell the developer about that folder too.
+    from devhost.dev_stack import _data_folders
+
+    clone = Path("/home/alexandra.vandenberg/src/github.com/stelly-restaurants/stelly-backend")
+    data = clone / ".local" / "dev"
+    assert _data_folders(data) == f"{data} and {short_data_dir(data / 'pg')} (Postgres)"
+    assert _data_folders(Path(".local/dev")) == ".local/dev"
