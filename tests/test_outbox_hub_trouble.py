@@ -43,15 +43,17 @@ def publisher_at(port: int, read_timeout: float = 0.3) -> WebPubSubPublisher:
     return WebPubSubPublisher(client)
 
 
-class StalledHub:
-    """A real listening socket that reads requests and never answers them."""
+class RawHub:
+    """A real listening socket; each connection goes to the subclass's `_serve` on a thread."""
 
-    def __init__(self) -> None:
-        self._listener = socket.create_server(("127.0.0.1", 0))
+    def __init__(self, receive_buffer: int | None = None) -> None:
+        self._listener = socket.socket()
+        if receive_buffer is not None:
+            self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen()
         self.port = self._listener.getsockname()[1]
-        self.requests = 0
         self._held: list[socket.socket] = []
-        self._lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -61,9 +63,23 @@ class StalledHub:
             except OSError:
                 return  # closed
             self._held.append(connection)
-            threading.Thread(target=self._read, args=(connection,), daemon=True).start()
+            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
 
-    def _read(self, connection: socket.socket) -> None:
+    def close(self) -> None:
+        self._listener.close()
+        for connection in self._held:
+            connection.close()
+
+
+class StalledHub(RawHub):
+    """Reads requests and never answers them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests = 0
+        self._lock = threading.Lock()
+
+    def _serve(self, connection: socket.socket) -> None:
         while True:
             try:
                 data = connection.recv(65536)
@@ -76,11 +92,6 @@ class StalledHub:
 
     def publisher(self) -> WebPubSubPublisher:
         return publisher_at(self.port)
-
-    def close(self) -> None:
-        self._listener.close()
-        for connection in self._held:
-            connection.close()
 
 
 @pytest.fixture
@@ -230,28 +241,15 @@ LIMIT = 1024 * 1024
 BIG = 6 * 1024 * 1024
 
 
-class EarlyRefusingHub:
+class EarlyRefusingHub(RawHub):
     """Takes sends up to LIMIT bytes (202); answers a bigger one 413 from its Content-Length,
     before reading the body, and closes the connection, as RFC 9110 allows."""
 
     def __init__(self) -> None:
+        super().__init__(receive_buffer=4096)
         self.taken: list[bytes] = []
-        self._listener = socket.socket()
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen()
-        self.port = self._listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                connection, _ = self._listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._handle, args=(connection,), daemon=True).start()
-
-    def _handle(self, connection: socket.socket) -> None:
+    def _serve(self, connection: socket.socket) -> None:
         with connection:
             data = b""
             while b"\r\n\r\n" not in data:
@@ -277,9 +275,6 @@ class EarlyRefusingHub:
             connection.sendall(
                 b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
             )
-
-    def close(self) -> None:
-        self._listener.close()
 
 
 @pytest.fixture
