@@ -205,18 +205,24 @@ class SizeLimitedHub:
         self._server.server_close()
 
 
-def test_an_event_the_hub_refuses_for_good_does_not_hold_back_the_next_ones(tenants) -> None:
+def _restaurant_with_events(*notes: str, tenants):
+    """A restaurant with one unsent event per note, in that order."""
     tenant = tenants.create()
     with tenant_transaction(tenant.schema_name) as conn:
-        for note in ("before", "x" * 5000, "after"):
+        for note in notes:
             append_event(
                 conn,
                 type="order.placed",
                 order_id=str(uuid.uuid4()),
                 occurred_at=datetime.now(UTC),
                 data={"note": note},
-                groups=["t.sweep.kitchen"],
+                groups=[f"t.{tenant.slug}.kitchen"],
             )
+    return tenant
+
+
+def test_an_event_the_hub_refuses_for_good_does_not_hold_back_the_next_ones(tenants) -> None:
+    tenant = _restaurant_with_events("before", "x" * 5000, "after", tenants=tenants)
     hub = SizeLimitedHub(limit=2000)
     try:
         result = publish_pending(
@@ -290,17 +296,7 @@ def test_an_event_the_hub_refuses_with_an_early_413_does_not_hold_back_the_next_
     # RFC 9110 lets a server answer 413 from Content-Length and close with the body unread; the
     # transport reads that answer (as urllib3 does) instead of reporting a reset connection,
     # which the outbox would have retried for good, every later event behind it.
-    tenant = tenants.create()
-    with tenant_transaction(tenant.schema_name) as conn:
-        for note in ("before", "x" * BIG, "after"):
-            append_event(
-                conn,
-                type="order.placed",
-                order_id=str(uuid.uuid4()),
-                occurred_at=datetime.now(UTC),
-                data={"note": note},
-                groups=[f"t.{tenant.slug}.kitchen"],
-            )
+    tenant = _restaurant_with_events("before", "x" * BIG, "after", tenants=tenants)
 
     result = publish_pending(
         tenant.schema_name,
