@@ -9,10 +9,12 @@ from __future__ import annotations
 import signal
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from devhost.durable.store import partition_key, table_names
 from devhost.host_config import read_host_json
@@ -120,3 +122,13 @@ def task_hub_rows_mentioning(instance_id: str, needle: str) -> list[str]:
             if needle in " ".join(str(value) for value in row.values())
         ]
     return found
+
+
+@pytest.fixture(scope="module", name="host")
+def platform_host_fixture(
+    tmp_path_factory: pytest.TempPathFactory, migrated_public: None
+) -> Iterator[PlatformHost]:
+    """The real app in a devhost subprocess, one per test module."""
+    platform = PlatformHost(Path(tmp_path_factory.mktemp("platform")))
+    yield platform
+    platform.stop()

@@ -4,8 +4,6 @@ the developer's from then on."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -13,16 +11,13 @@ import pytest
 from devhost.demo import ensure_demo_tenant, provision_request
 from shared.provisioning.audit import recent_audit
 from tests.conftest import IDENTITY
-from tests.platform_helpers import PlatformHost, unique_slug
+from tests.platform_helpers import (
+    PlatformHost,
+    platform_host_fixture,  # noqa: F401  (the `host` fixture)
+    unique_slug,
+)
 
 pytestmark = pytest.mark.devhost
-
-
-@pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory, migrated_public: None) -> Iterator[PlatformHost]:
-    platform = PlatformHost(Path(tmp_path_factory.mktemp("demo")))
-    yield platform
-    platform.stop()
 
 
 def _edit_settings(host: PlatformHost, store: str, owner: dict, **changes: object) -> None:

@@ -11,7 +11,6 @@ import asyncio
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
@@ -37,6 +36,7 @@ from tests.conftest import IDENTITY
 from tests.platform_helpers import (
     PlatformHost,
     directory_slug,
+    platform_host_fixture,  # noqa: F401  (the `host` fixture)
     provision_body,
     scalar,
     schema_exists,
@@ -45,13 +45,6 @@ from tests.platform_helpers import (
 )
 
 pytestmark = pytest.mark.devhost
-
-
-@pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory, migrated_public: None) -> Iterator[PlatformHost]:
-    platform = PlatformHost(Path(tmp_path_factory.mktemp("platform")))
-    yield platform
-    platform.stop()
 
 
 def provisioned(host: PlatformHost, slug: str, timeout: float = 30, **fields) -> dict:

@@ -3,24 +3,20 @@ forwarded port, and on answers that name an operation that already exists."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from shared.db import transaction
-from tests.platform_helpers import PlatformHost, provision_body, unique_slug
+from tests.platform_helpers import (
+    PlatformHost,
+    platform_host_fixture,  # noqa: F401  (the `host` fixture)
+    provision_body,
+    unique_slug,
+)
 
 pytestmark = pytest.mark.devhost
-
-
-@pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory, migrated_public: None) -> Iterator[PlatformHost]:
-    platform = PlatformHost(Path(tmp_path_factory.mktemp("platform-links")))
-    yield platform
-    platform.stop()
 
 
 # What the Functions host sees behind our Front Door: the origin's own host name in `Host`
