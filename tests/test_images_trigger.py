@@ -140,6 +140,31 @@ def test_an_unpublished_item_gets_its_photo_at_the_next_publish(
     ]  # fmt: skip
 
 
+def test_a_reimported_menu_keeps_its_photos(menu, client, app_functions) -> None:
+    """A manager re-importing prices from a spreadsheet keeps each dish's photo, matched by
+    category and item name; a renamed dish starts without one."""
+    api, item = menu
+    deliver(app_functions, upload(api, item["id"], encoded(photo(800, 600), "JPEG")))
+    photo_before = ok(api.get(f"/v1/admin/menu/items/{item['id']}"))["image"]
+    document = {
+        "categories": [
+            {"name": " pizza ", "items": [
+                {"name": "MARGHERITA", "price": 1050}, {"name": "Marinara", "price": 800},
+            ]},
+        ]
+    }  # fmt: skip
+    counts = ok(api.post("/v1/admin/menu/import", json=document))
+    assert (counts["replaced_items"], counts["photos_kept"]) == (1, 1)
+    ok(api.post("/v1/admin/menu/publish"), 201)
+    store = ok(customer_api(client, api.tenant).get("/v1/store/menu"))
+    dishes = {i["name"]: i for c in store["categories"] for i in c["items"]}
+    assert dishes["MARGHERITA"]["price"] == 1050
+    assert dishes["MARGHERITA"]["image"] == photo_before
+    assert dishes["Marinara"].get("image") is None
+    admin = ok(api.get("/v1/admin/menu"))["categories"][0]["items"][0]
+    assert (admin["image_status"], admin["image"]) == ("ready", photo_before)
+
+
 def test_only_the_newest_upload_url_counts(menu, app_functions) -> None:
     api, item = menu
     older = upload(api, item["id"], encoded(photo(800, 600), "JPEG"))

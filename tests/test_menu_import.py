@@ -28,7 +28,7 @@ def test_import_of_500_items_lands_in_one_request(client, tenants, auth_header) 
     elapsed = time.perf_counter() - started
     assert counts == {
         "categories": 8, "items": 500, "modifier_groups": 30,
-        "options": sum(4 + i % 5 for i in range(30)), "replaced_items": 0,
+        "options": sum(4 + i % 5 for i in range(30)), "replaced_items": 0, "photos_kept": 0,
     }  # fmt: skip
     assert elapsed < 5, f"import took {elapsed:.2f} s"  # the benchmark reports the real figure
     menu = ok(api.get("/v1/admin/menu"))

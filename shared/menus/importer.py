@@ -4,11 +4,18 @@ The document is validated completely before anything is written (one bad item is
 path, and nothing changes). Ids are made here, so every table is filled with one COPY and no
 round trip per row. Modifier groups with identical definitions are created once and shared by
 every item that lists them, which is how a "Toppings" group on forty pizzas should look.
+
+Photos survive an import: a manager re-importing the menu from a spreadsheet to change prices
+expects the dishes to keep their pictures, and the document has no ids to say which dish is
+which. So an imported item takes the finished photo of the draft item it replaces with the same
+name in a category of the same name (case and surrounding spaces ignored; when a category lists
+one name several times, the first keeps the first's photo and so on).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -19,6 +26,30 @@ from psycopg.types.json import Jsonb
 from shared.menus.models import GroupCreate, MenuImport
 
 _RETIRED_TABLES = ("menu_items", "modifier_options", "modifier_groups", "menu_categories")
+
+PhotoKey = tuple[str, str]
+
+
+def _photo_key(category: str, item: str) -> PhotoKey:
+    return category.strip().casefold(), item.strip().casefold()
+
+
+def _draft_photos(conn: psycopg.Connection) -> dict[PhotoKey, deque[Jsonb]]:
+    """The draft's finished photos by (category name, item name), in menu order.
+
+    Only `image` moves: it holds finished renditions whatever the status, while an upload still
+    pending names the old item and is refused (quarantined) when it lands on a retired row.
+    """
+    rows = conn.execute(
+        """select c.name as category, i.name as item, i.image
+             from menu_items i join menu_categories c on c.id = i.category_id
+            where i.deleted_at is null and c.deleted_at is null and i.image is not null
+            order by c.rank, c.id, i.rank, i.id"""
+    ).fetchall()
+    photos: dict[PhotoKey, deque[Jsonb]] = defaultdict(deque)
+    for row in rows:
+        photos[_photo_key(row["category"], row["item"])].append(Jsonb(row["image"]))
+    return photos
 
 
 def _copy(
@@ -50,7 +81,9 @@ def _retire_draft(conn: psycopg.Connection) -> int:
 class _Rows:
     """The rows of each table, built from the document in menu order."""
 
-    def __init__(self) -> None:
+    def __init__(self, photos: dict[PhotoKey, deque[Jsonb]]) -> None:
+        self._photos = photos
+        self.photos_kept = 0
         self.categories: list[tuple[Any, ...]] = []
         self.items: list[tuple[Any, ...]] = []
         self.groups: list[tuple[Any, ...]] = []
@@ -73,6 +106,13 @@ class _Rows:
             )  # fmt: skip
         return group_id
 
+    def _photo_for(self, category: str, item: str) -> Jsonb | None:
+        waiting = self._photos.get(_photo_key(category, item))
+        if not waiting:
+            return None
+        self.photos_kept += 1
+        return waiting.popleft()
+
     def add(self, menu: MenuImport) -> None:
         for category_rank, category in enumerate(menu.categories):
             category_id = uuid.uuid4()
@@ -80,17 +120,20 @@ class _Rows:
             for rank, item in enumerate(category.items):
                 item_id = uuid.uuid4()
                 windows = Jsonb(item.windows.as_data()) if item.windows is not None else None
+                image = self._photo_for(category.name, item.name)
                 self.items.append(
                     (item_id, category_id, item.name, item.description, item.price,
-                     item.allergens, item.dietary, item.available, windows, item.station, rank)
+                     item.allergens, item.dietary, item.available, windows, item.station, rank,
+                     image, "none" if image is None else "ready")
                 )  # fmt: skip
                 for group_rank, group in enumerate(item.modifier_groups):
                     self.links.append((item_id, self.group_id(group), group_rank))
 
 
 def import_menu(conn: psycopg.Connection, menu: MenuImport) -> dict[str, int]:
-    """Replace the draft with menu; counts of what was created and of the items it replaced."""
-    rows = _Rows()
+    """Replace the draft with menu; counts of what was created, of the items it replaced and of
+    the photos carried over from them."""
+    rows = _Rows(_draft_photos(conn))
     rows.add(menu)
     replaced = _retire_draft(conn)
     _copy(conn, "menu_categories", ("id", "name", "rank", "visible"), rows.categories)
@@ -110,7 +153,7 @@ def import_menu(conn: psycopg.Connection, menu: MenuImport) -> dict[str, int]:
         conn,
         "menu_items",
         ("id", "category_id", "name", "description", "price", "allergens", "dietary",
-         "available", "windows", "station", "rank"),
+         "available", "windows", "station", "rank", "image", "image_status"),
         rows.items,
     )  # fmt: skip
     _copy(conn, "item_modifier_groups", ("item_id", "group_id", "rank"), rows.links)
@@ -120,4 +163,5 @@ def import_menu(conn: psycopg.Connection, menu: MenuImport) -> dict[str, int]:
         "modifier_groups": len(rows.groups),
         "options": len(rows.options),
         "replaced_items": replaced,
+        "photos_kept": rows.photos_kept,
     }
