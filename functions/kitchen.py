@@ -6,7 +6,6 @@ import uuid
 from typing import Annotated, Literal
 
 import azure.functions as func
-import psycopg
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from functions.http import Call, endpoint, json_response
@@ -15,9 +14,8 @@ from shared.db import tenant_transaction
 from shared.events.groups import kitchen_group, station_group
 from shared.events.outbox import events_after
 from shared.events.publisher import PublishError, client_url
-from shared.orders.current_menu import current_menu
 from shared.orders.models import Note
-from shared.orders.queries import MAX_KITCHEN_TICKETS, kitchen_tickets
+from shared.orders.queries import MAX_KITCHEN_TICKETS, kitchen_stations, kitchen_tickets
 from shared.orders.state_machine import OPEN_STATUSES, STATUSES, transition_order
 from shared.text_rules import check_visible
 from shared.versioning import Expected, ExpectedVersion, required_version, version_etag
@@ -63,17 +61,6 @@ class TransitionIn(BaseModel):
     reason: Reason | None = None
 
 
-def _stations(conn: psycopg.Connection, tenant_id: str) -> list[str]:
-    """Stations on the published menu, plus any still on open tickets from older menus."""
-    menu = current_menu(conn, tenant_id)
-    rows = conn.execute(
-        """select distinct i.station from order_items i join orders o on o.id = i.order_id
-           where o.status = any(%s) and i.station is not null""",
-        [list(OPEN_STATUSES)],
-    ).fetchall()
-    return sorted((menu.stations if menu else frozenset()) | {row["station"] for row in rows})
-
-
 @bp.route(route="v1/kitchen/negotiate", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @endpoint(
     tenant=True,
@@ -86,7 +73,7 @@ def kitchen_negotiate(call: Call) -> func.HttpResponse:
     tenant = call.require_tenant()
     query: NegotiateQuery = call.parsed_query
     with tenant_transaction(tenant.schema_name) as conn:
-        stations = _stations(conn, tenant.id)
+        stations = kitchen_stations(conn, tenant.id)
     if query.station is not None and query.station not in stations:
         known = ", ".join(stations) or "none"
         raise errors.invalid_field("query.station", f"is not a station here (known: {known})")

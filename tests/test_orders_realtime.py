@@ -103,6 +103,24 @@ def test_a_station_display_gets_only_tickets_for_its_station(
     assert unknown.status_code == 422
 
 
+def test_a_station_display_connects_while_its_category_rests(shop: Shop) -> None:
+    """The bar's display keeps reconnecting while drinks are hidden for the afternoon, and a new
+    grill display is set up before the publish that gives it work."""
+    owner = {"host": shop.host, "headers": shop.owner()}
+    draft = shop.client.get("/api/v1/admin/menu", **owner).json()
+    drinks = next(c for c in draft["categories"] if c["name"] == "Drinks")
+    hidden = shop.client.patch(
+        f"/api/v1/admin/menu/categories/{drinks['id']}", json={"visible": False}, **owner
+    )
+    assert hidden.status_code == 200, hidden.text
+    assert shop.client.post("/api/v1/admin/menu/publish", **owner).status_code == 201
+    assert "access_token=" in _kitchen_url(shop, station="bar")
+    pizza = next(c for c in draft["categories"] if c["name"] == "Pizza")
+    grill = {"category_id": pizza["id"], "name": "Burger", "price": 1200, "station": "grill"}
+    assert shop.client.post("/api/v1/admin/menu/items", json=grill, **owner).status_code == 201
+    assert "access_token=" in _kitchen_url(shop, station="grill")
+
+
 def test_a_kitchen_token_cannot_join_another_restaurants_groups(
     shop: Shop, client, tenants, auth_header, live_clients: Clients
 ) -> None:

@@ -93,6 +93,7 @@ class MenuIndex:
     # Per item: option id → (group, option) over the item's own groups.
     item_options: Mapping[str, Mapping[str, tuple[dict[str, Any], dict[str, Any]]]]
     all_option_ids: frozenset[str]
+    # Every item's, hidden categories' too: their displays stay set up while a category rests.
     stations: frozenset[str]
 
     @classmethod
@@ -100,8 +101,11 @@ class MenuIndex:
         items: dict[str, dict[str, Any]] = {}
         item_options: dict[str, dict[str, tuple[dict[str, Any], dict[str, Any]]]] = {}
         all_option_ids: set[str] = set()
+        stations: set[str] = set()
         for category in snapshot.get("categories", []):
             for item in category.get("items", []):
+                if item.get("station"):
+                    stations.add(item["station"])
                 options = {}
                 for group in item.get("modifier_groups", []):
                     for option in group.get("options", []):
@@ -117,7 +121,7 @@ class MenuIndex:
             items=items,
             item_options=item_options,
             all_option_ids=frozenset(all_option_ids),
-            stations=frozenset(i["station"] for i in items.values() if i.get("station")),
+            stations=frozenset(stations),
         )
 
 

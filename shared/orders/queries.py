@@ -7,6 +7,7 @@ from typing import Any
 
 import psycopg
 
+from shared.orders.current_menu import current_menu
 from shared.orders.state_machine import OPEN_STATUSES
 from shared.orders.tickets import format_ticket
 
@@ -125,3 +126,18 @@ def kitchen_tickets(
         }
         for row in rows
     ]
+
+
+def kitchen_stations(conn: psycopg.Connection, tenant_id: str) -> list[str]:
+    """Stations on the published menu (hidden categories too), in the draft, and on open
+    tickets from older menus: a display is set up before the publish that gives it work, and
+    keeps reconnecting while its category is hidden for the afternoon."""
+    menu = current_menu(conn, tenant_id)
+    rows = conn.execute(
+        """select i.station from order_items i join orders o on o.id = i.order_id
+           where o.status = any(%s) and i.station is not null
+           union
+           select station from menu_items where deleted_at is null and station is not null""",
+        [list(OPEN_STATUSES)],
+    ).fetchall()
+    return sorted((menu.stations if menu else frozenset()) | {row["station"] for row in rows})
