@@ -12,6 +12,9 @@ param deploymentContainerName string
 @description('Principal of the Function App identity.')
 param appPrincipalId string
 
+@description('Days a refused upload stays in uploads-quarantine.')
+param quarantineRetentionDays int = 30
+
 var uploadsContainerName = 'uploads'
 var assetsContainerName = 'assets'
 var deadLetterContainerName = 'uploads-deadletter'
@@ -110,6 +113,38 @@ resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   name: deadLetterContainerName
   properties: {
     publicAccess: 'None'
+  }
+}
+
+// Refused uploads (`uploads-quarantine`, created by the app) are kept a month for an operator to
+// see why a photo was refused, then deleted: they are a manager's original files, camera and GPS
+// metadata included, and nothing else ever removes them.
+resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
+  parent: storage
+  name: 'default'
+  properties: {
+    policy: {
+      rules: [
+        {
+          name: 'expire-quarantined-uploads'
+          enabled: true
+          type: 'Lifecycle'
+          definition: {
+            filters: {
+              blobTypes: ['blockBlob']
+              prefixMatch: ['uploads-quarantine/']
+            }
+            actions: {
+              baseBlob: {
+                delete: {
+                  daysAfterModificationGreaterThan: quarantineRetentionDays
+                }
+              }
+            }
+          }
+        }
+      ]
+    }
   }
 }
 
