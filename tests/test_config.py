@@ -121,3 +121,8 @@ def test_production_requires_frontdoor_id() -> None:
     # Behind Front Door no X-Forwarded-Host would be trusted: every restaurant a 404.
     with pytest.raises(SettingsError, match="FRONTDOOR_ID"):
         load_settings({**PRODUCTION, "FRONTDOOR_ID": ""})
+
+
+def test_an_unknown_environment_stops_the_app_naming_the_two() -> None:
+    with pytest.raises(SettingsError, match=r"STELLY_ENV.*'development' or 'production'"):
+        load_settings({**PRODUCTION, "STELLY_ENV": "staging"})
