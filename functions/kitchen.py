@@ -15,7 +15,13 @@ from shared.events.groups import kitchen_group, station_group
 from shared.events.outbox import events_after
 from shared.events.publisher import PublishError, client_url
 from shared.orders.models import Note
-from shared.orders.queries import MAX_KITCHEN_TICKETS, kitchen_stations, kitchen_tickets
+from shared.orders.queries import (
+    MAX_KITCHEN_TICKETS,
+    TICKET_CURSOR_PATTERN,
+    TicketCursor,
+    kitchen_stations,
+    kitchen_tickets,
+)
 from shared.orders.state_machine import OPEN_STATUSES, STATUSES, transition_order
 from shared.text_rules import check_visible
 from shared.versioning import Expected, ExpectedVersion, required_version, version_etag
@@ -37,6 +43,8 @@ class OrdersQuery(BaseModel):
 
     status: str = ",".join(OPEN_STATUSES)
     limit: int = Field(MAX_KITCHEN_TICKETS, ge=1, le=MAX_KITCHEN_TICKETS)
+    # The previous page's next_cursor.
+    cursor: str | None = Field(None, pattern=TICKET_CURSOR_PATTERN)
 
 
 class EventsQuery(BaseModel):
@@ -96,11 +104,13 @@ def kitchen_negotiate(call: Call) -> func.HttpResponse:
     summary="Tickets by status (open ones by default)",
 )
 def kitchen_orders(call: Call) -> func.HttpResponse:
-    """`{"orders", "as_of_seq", "truncated"}`: follow events after as_of_seq to stay current.
+    """`{"orders", "as_of_seq", "truncated", "next_cursor"}`: follow events after as_of_seq.
 
     Every event up to as_of_seq is reflected in the tickets; events after it may be too (an
     order that committed between the two reads), so a display applies an event only when its
-    `data.version` is newer than the ticket's `version`. `truncated`: more tickets than `limit`.
+    `data.version` is newer than the ticket's `version`. `truncated`: more tickets than `limit`,
+    the next page at `?cursor=<next_cursor>` (a display paging follows events from the first
+    page's as_of_seq).
     """
     tenant = call.require_tenant()
     query: OrdersQuery = call.parsed_query
@@ -113,12 +123,15 @@ def kitchen_orders(call: Call) -> func.HttpResponse:
     with tenant_transaction(tenant.schema_name) as conn:
         # Read the seq first: every event up to it is already reflected in the tickets below.
         seq = conn.execute("select last_seq from outbox_counter").fetchone()["last_seq"]
-        tickets = kitchen_tickets(conn, wanted, limit=query.limit + 1)
+        after = TicketCursor.parse(query.cursor) if query.cursor else None
+        page = kitchen_tickets(conn, wanted, limit=query.limit, after=after)
+    cursor = page.next_cursor
     return json_response(
         {
-            "orders": tickets[: query.limit],
+            "orders": page.tickets,
             "as_of_seq": seq,
-            "truncated": len(tickets) > query.limit,
+            "truncated": cursor is not None,
+            "next_cursor": str(cursor) if cursor else None,
         },
         headers={"Cache-Control": "no-store"},
     )

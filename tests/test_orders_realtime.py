@@ -15,8 +15,6 @@ from functions.order_timers import EVENT_RETENTION_DAYS
 from shared.db import tenant_transaction
 from shared.events import dispatch
 from shared.events.outbox import purge_published
-from shared.orders.queries import kitchen_tickets
-from shared.orders.state_machine import OPEN_STATUSES
 from tests.conftest import execute
 from tests.hub_server import HubServer
 from tests.order_fixtures import (  # noqa: F401
@@ -229,21 +227,6 @@ def test_kitchen_orders_lists_open_tickets_with_what_to_cook(shop: Shop) -> None
         "/api/v1/kitchen/orders", host=shop.host, headers=shop.staff(), params={"status": "eaten"}
     )
     assert bad.status_code == 422
-
-
-def test_a_full_page_keeps_the_oldest_open_and_the_newest_finished_tickets(shop: Shop) -> None:
-    first, second, third = (shop.place() for _ in range(3))
-    for order in (first, second, third):
-        assert shop.transition(order, "cancelled", 1, reason="test").status_code == 200
-    fourth, fifth = shop.place(), shop.place()
-    sixth = shop.place()
-    with tenant_transaction(shop.schema) as conn:
-        queue = kitchen_tickets(conn, OPEN_STATUSES, limit=2)
-        finished = kitchen_tickets(conn, ["cancelled", "completed"], limit=2)
-        everything = kitchen_tickets(conn, ["placed", "cancelled"], limit=2)
-    assert [t["id"] for t in queue] == [fourth["id"], fifth["id"]]
-    assert [t["id"] for t in finished] == [third["id"], second["id"]]
-    assert [t["id"] for t in everything] == [sixth["id"], fifth["id"]]
 
 
 def test_a_hub_outage_delays_events_but_loses_none(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -12,6 +16,44 @@ from shared.orders.state_machine import OPEN_STATUSES
 from shared.orders.tickets import format_ticket
 
 MAX_KITCHEN_TICKETS = 200
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+TICKET_CURSOR_PATTERN = (
+    r"^\d{1,17}\.\d{1,9}\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+)
+
+
+@dataclass(frozen=True)
+class TicketCursor:
+    """Where a page of tickets ended: the last ticket's sort key (placed, number, id).
+
+    Keyset paging, so a page neither skips nor repeats a ticket when orders arrive or move
+    between two reads. As text: epoch microseconds, ticket number and id, dot-separated.
+    """
+
+    placed_at: datetime
+    ticket_number: int
+    order_id: uuid.UUID
+
+    def __str__(self) -> str:
+        micros = (self.placed_at - _EPOCH) // _MICROSECOND
+        return f"{micros}.{self.ticket_number}.{self.order_id}"
+
+    @classmethod
+    def parse(cls, text: str) -> TicketCursor:
+        """A cursor from its text (already matched against TICKET_CURSOR_PATTERN)."""
+        if not re.match(TICKET_CURSOR_PATTERN, text):
+            raise ValueError(f"not a ticket cursor: {text!r}")
+        micros, number, order_id = text.split(".")
+        return cls(_EPOCH + int(micros) * _MICROSECOND, int(number), uuid.UUID(order_id))
+
+
+@dataclass(frozen=True)
+class TicketPage:
+    tickets: list[dict[str, Any]]
+    # Set when more tickets follow: pass it back as `?cursor=` for the next page.
+    next_cursor: TicketCursor | None
+
 
 # Lines with their modifiers as one JSON array per order, so a page of tickets is one query.
 _LINES_JSON = """
@@ -91,41 +133,55 @@ def customer_order(conn: psycopg.Connection, order_id: str) -> dict[str, Any] | 
 
 
 def kitchen_tickets(
-    conn: psycopg.Connection, statuses: Sequence[str], *, limit: int = MAX_KITCHEN_TICKETS
-) -> list[dict[str, Any]]:
-    """Tickets in statuses with lines, modifiers, notes, allergens and age.
+    conn: psycopg.Connection,
+    statuses: Sequence[str],
+    *,
+    limit: int = MAX_KITCHEN_TICKETS,
+    after: TicketCursor | None = None,
+) -> TicketPage:
+    """A page of tickets in statuses with lines, modifiers, notes, allergens and age.
 
     Open tickets come oldest first: the kitchen's queue, whose oldest must never fall off the
     page. Asked for finished ones too (completed, cancelled), the newest come first: those are
-    the ones someone looks for, and the oldest would otherwise fill the page forever.
+    the ones someone looks for, and the oldest would otherwise fill the page forever. Either
+    way the rest is reachable page by page from `next_cursor` (a restaurant that never marks
+    orders completed has hundreds open after a few weeks, tonight's last).
     """
-    order = "asc" if set(statuses) <= set(OPEN_STATUSES) else "desc"
+    order, beyond = ("asc", ">") if set(statuses) <= set(OPEN_STATUSES) else ("desc", "<")
+    where, params = "o.status = any(%s)", [list(statuses)]
+    if after is not None:
+        where += f" and (o.placed_at, o.ticket_number, o.id) {beyond} (%s, %s, %s)"
+        params += [after.placed_at, after.ticket_number, after.order_id]
     rows = conn.execute(
         f"""select o.id, o.ticket_number, o.status, o.version, o.fulfilment_type,
                    o.customer_name, o.customer_phone, o.table_label, o.placed_at, o.updated_at,
                    floor(extract(epoch from now() - o.placed_at))::int as age_seconds,
                    {_LINES_JSON} as lines
-            from orders o where o.status = any(%s)
-            order by o.placed_at {order}, o.ticket_number {order} limit %s""",
-        [list(statuses), limit],
+            from orders o where {where}
+            order by o.placed_at {order}, o.ticket_number {order}, o.id {order} limit %s""",
+        [*params, limit + 1],
     ).fetchall()
-    return [
-        {
-            **_order_head(row),
-            "age_seconds": max(row["age_seconds"], 0),
-            "fulfilment": _staff_fulfilment(row),
-            "lines": [
-                {key: line[key] for key in ("name", "quantity", "station", "note", "allergens")}
-                | {
-                    "modifiers": [
-                        {"group": m["group"], "name": m["name"]} for m in line["modifiers"]
-                    ]
-                }
-                for line in row["lines"]
-            ],
-        }
-        for row in rows
-    ]
+    page, more = rows[:limit], len(rows) > limit
+    last = page[-1] if more else None
+    return TicketPage(
+        tickets=[_kitchen_ticket(row) for row in page],
+        next_cursor=TicketCursor(last["placed_at"], last["ticket_number"], last["id"])
+        if last
+        else None,
+    )
+
+
+def _kitchen_ticket(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **_order_head(row),
+        "age_seconds": max(row["age_seconds"], 0),
+        "fulfilment": _staff_fulfilment(row),
+        "lines": [
+            {key: line[key] for key in ("name", "quantity", "station", "note", "allergens")}
+            | {"modifiers": [{"group": m["group"], "name": m["name"]} for m in line["modifiers"]]}
+            for line in row["lines"]
+        ],
+    }
 
 
 def kitchen_stations(conn: psycopg.Connection, tenant_id: str) -> list[str]:
