@@ -12,7 +12,7 @@ from shared import errors
 from shared.db import tenant_transaction
 from shared.events.groups import order_group
 from shared.events.publisher import PublishError, client_url
-from shared.orders.access import presented_token, require_order_access
+from shared.orders.access import presented_tokens, require_order_access
 from shared.orders.idempotency import check_key
 from shared.orders.models import OrderIn, OrderReceiptOut
 from shared.orders.placement import place_order
@@ -66,8 +66,8 @@ class OrderAccessQuery(BaseModel):
 
 def _order_id(call: Call) -> str:
     tenant = call.require_tenant()
-    token = presented_token(call.req.headers, call.query)
-    return require_order_access(tenant.id, call.route.get("id", ""), token)
+    tokens = presented_tokens(call.req.headers, call.query)
+    return require_order_access(tenant.id, call.route.get("id", ""), tokens)
 
 
 @bp.route(route="v1/store/orders/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

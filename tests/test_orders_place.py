@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from urllib.parse import parse_qsl
 
 import pytest
 
@@ -188,6 +189,12 @@ def test_an_order_is_only_readable_with_its_access_token(
         path, host=shop.host, headers={"Authorization": f"Bearer {receipt['access_token']}"}
     )
     assert bearer.status_code == 200
+    # The restaurant's admin app, signed in on the same host, opens the customer's links.
+    for link in (receipt["links"]["self"], receipt["links"]["negotiate"]):
+        linked_path, _, query = link.partition("?")
+        params = dict(parse_qsl(query))
+        opened = shop.client.get(linked_path, host=shop.host, headers=shop.owner(), params=params)
+        assert opened.status_code == 200, opened.text
     assert shop.client.get(f"{ORDERS}/not-a-uuid", host=shop.host).status_code == 404
     # The same id and token on another restaurant's host is not that order.
     other = open_shop(client, tenants, auth_header)
