@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 import azure.functions as func
 
@@ -260,7 +260,8 @@ def build_request(
     `query` is the raw query string when the caller already has it (saves re-splitting the URL).
     """
     if query is None:
-        query = urlsplit(url).query
+        # Not urlsplit: it refuses a bracketed Host that is no IP address, which Kestrel allows.
+        query = url.partition("?")[2].partition("#")[0]
     params: dict[str, str] = {}
     if query:
         # As the host: a repeated key's values joined with "," (StringValues.ToString(), which

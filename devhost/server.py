@@ -27,12 +27,12 @@ from typing import Any
 import uvicorn
 
 from devhost.blob_triggers import BlobTriggerWatcher
-from devhost.coalescing_http import CoalescingHttpToolsProtocol
 from devhost.errors import StartupError
 from devhost.host_config import HostConfig, read_host_json
 from devhost.http_front import ASGIApp, HttpFront, Receive, Scope, Send, send_bytes, send_problem
 from devhost.hub_process import HubProcess
 from devhost.identity import JWKS_PATH, DevIdentity
+from devhost.kestrel_parsing import KestrelParsingProtocol
 from devhost.routing import Router
 from devhost.timer_triggers import TableScheduleStatus, TimerScheduler
 from devhost.worker_indexing import check_indexable
@@ -226,7 +226,7 @@ class DevHost:
             # devhost reads X-Forwarded-* itself (tenancy rules); uvicorn must not rewrite them.
             proxy_headers=False,
             ws="none",
-            http=CoalescingHttpToolsProtocol,
+            http=KestrelParsingProtocol,
             # Ctrl-C gives requests in flight this long, not functionTimeout (minutes).
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         )

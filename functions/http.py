@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import quote, urlsplit
+from typing import Any, NamedTuple
+from urllib.parse import quote
 
 import azure.functions as func
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
@@ -88,7 +88,7 @@ class Call:
 
     @property
     def path(self) -> str:
-        return urlsplit(self.req.url).path
+        return split_url(self.req.url).path
 
     def require_tenant(self) -> TenantRecord:
         assert self.tenant is not None, "endpoint declared without tenant=True"
@@ -97,6 +97,24 @@ class Call:
     def require_principal(self) -> Principal:
         assert self.principal is not None, "endpoint declared without roles"
         return self.principal
+
+
+class UrlParts(NamedTuple):
+    scheme: str
+    netloc: str
+    path: str
+
+
+def split_url(url: str) -> UrlParts:
+    """A request URL's scheme, host[:port] and path, the host taken as it came.
+
+    Not urlsplit: it refuses a bracketed host that is no IP address (`Host: [1:2]`), which
+    Kestrel lets through, and the request would end as a 500 before the edge could answer.
+    """
+    scheme, _, rest = url.partition("://")
+    cut = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    path = rest[cut:].split("?", 1)[0].split("#", 1)[0]
+    return UrlParts(scheme, rest[:cut], path)
 
 
 def correlation_id_from(headers: Mapping[str, str]) -> str:
@@ -243,7 +261,7 @@ def request_edge(
     else a logged 500 that reveals nothing but the correlation id. Then the access log line,
     which, like the span, names secret route parameters instead of showing them.
     """
-    edge = Edge(correlation_id_from(req.headers), urlsplit(req.url).path)
+    edge = Edge(correlation_id_from(req.headers), split_url(req.url).path)
     logged = _loggable_path(req, edge.instance, secret_params)
     started = time.perf_counter()
     with (

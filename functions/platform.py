@@ -16,7 +16,6 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -24,7 +23,7 @@ from azure.durable_functions import OrchestrationRuntimeStatus
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.durable_http import durable_endpoint
-from functions.http import Call, endpoint, json_response
+from functions.http import Call, endpoint, json_response, split_url
 from shared import errors
 from shared.errors import FieldError
 from shared.provisioning.registry import (
@@ -90,7 +89,7 @@ def _origin(call: Call) -> str:
     Behind Front Door the request's own URL names the function app's origin host, which only
     Front Door may reach (and which is no platform host), so a trusted X-Forwarded-Host wins.
     """
-    parts = urlsplit(call.req.url)
+    parts = split_url(call.req.url)
     called = request_host(call.req.headers)
     if called == normalise_host(parts.netloc):
         return f"{parts.scheme}://{parts.netloc}"

@@ -158,3 +158,10 @@ def test_nul_in_the_query_string_is_422(edge_client) -> None:
     response = edge_client.post("/api/v1/edge/orders", json={"lines": []}, params={"x": "a\x00"})
     problem = assert_problem(response, 422)
     assert problem["errors"][0]["path"] == "query.x"
+
+
+@pytest.mark.parametrize("host", ["[1:2]", "[1.2.3.4]"])
+def test_a_bracketed_host_that_is_no_ip_address_is_answered(client, host: str) -> None:
+    # Kestrel lets `[1:2]` through as a Host; urlsplit refuses it, which was a 500 everywhere.
+    assert client.get("/api/health", host=host).status_code == 200
+    assert_problem(client.get("/api/v1/store/config", host=host), 404)

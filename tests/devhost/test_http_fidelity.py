@@ -4,6 +4,7 @@ from plain HTTP: what works locally must not behave otherwise on Azure (sources 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -142,6 +143,51 @@ def test_a_chunked_request_body_is_not_handed_to_the_function(devhost: DevhostPr
     received = raw_exchange(devhost, request)
     assert received.startswith(b"HTTP/1.1 200"), received[:200]
     assert json.loads(received.split(b"\r\n\r\n", 1)[1])["body"] == ""
+
+
+# --- requests llhttp reads otherwise than Kestrel (devhost/kestrel_parsing.py)
+
+
+def _two_answers(received: bytes) -> list[tuple[bytes, bytes]]:
+    """(status code, body) of each response in received (ones without a chunked body)."""
+    answers = []
+    for response in received.split(b"HTTP/1.1 ")[1:]:
+        head, _, body = response.partition(b"\r\n\r\n")
+        answers.append((head[:3], body))
+    return answers
+
+
+def test_a_body_sent_with_an_upgrade_offer_reaches_the_function(devhost: DevhostProcess) -> None:
+    # `curl --http2` and Java's HttpClient offer h2c to http:// URLs; Kestrel ignores the offer
+    # on a request with a body (Http1MessageBody.For) and reads the request pipelined after it.
+    offer = (
+        b"POST /api/echo HTTP/1.1\r\nhost: a\r\nconnection: Upgrade, HTTP2-Settings\r\n"
+        b"upgrade: h2c\r\nhttp2-settings: AAMAAABkAARAAAAAAAIAAAAA\r\ncontent-length: 5\r\n\r\n"
+    )
+    after = b"GET /api/ready HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n"
+    expected = [(b"200", json.dumps({"params": {}, "body": "hello"}).encode()), (b"200", b"ok")]
+    assert _two_answers(raw_exchange(devhost, offer + b"hello" + after)) == expected
+    # The body in a later read than its headers: the same.
+    with socket.create_connection(("127.0.0.1", devhost.port), timeout=10) as conn:
+        conn.sendall(offer + b"he")
+        time.sleep(0.2)
+        conn.sendall(b"llo" + after)
+        assert _two_answers(conn.makefile("rb").read()) == expected
+
+
+def test_a_lower_case_method_runs_the_function_as_on_the_host(devhost: DevhostProcess) -> None:
+    # fetch() sends `patch` as written; Kestrel takes any method token and the host's routes
+    # match methods ignoring case. A method llhttp does not know is a problem+json 400.
+    request = (
+        b"post /api/echo HTTP/1.1\r\nhost: a\r\ncontent-length: 2\r\nconnection: close\r\n\r\nhi"
+    )
+    received = raw_exchange(devhost, request)
+    assert received.startswith(b"HTTP/1.1 200"), received[:200]
+    assert json.loads(received.split(b"\r\n\r\n", 1)[1])["body"] == "hi"
+    refused = raw_exchange(devhost, b"brew /api/echo HTTP/1.1\r\nhost: a\r\n\r\n")
+    assert refused.startswith(b"HTTP/1.1 400"), refused[:200]
+    assert b"content-type: application/problem+json" in refused.lower()
+    assert json.loads(refused.split(b"\r\n\r\n", 1)[1])["status"] == 400
 
 
 # --- a 204's body on the wire
