@@ -20,6 +20,7 @@ from shared.orders.queries import (
     TICKET_CURSOR_PATTERN,
     TicketCursor,
     kitchen_stations,
+    kitchen_ticket,
     kitchen_tickets,
 )
 from shared.orders.state_machine import OPEN_STATUSES, STATUSES, transition_order
@@ -181,6 +182,34 @@ def _expected(call: Call, body: TransitionIn) -> Expected:
     return required_version(if_match, body.expected_version, 'the order\'s ETag, e.g. "3"')
 
 
+@bp.route(route="v1/kitchen/orders/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint(
+    tenant=True,
+    roles=KITCHEN_ROLES,
+    responses={200: None, 404: None},
+    summary="One ticket, whatever its status",
+)
+def kitchen_order(call: Call) -> func.HttpResponse:
+    """The ticket as the list shows it, with its version as ETag (If-Match for a transition):
+    a display refreshes one ticket, or finds the order a customer calls about."""
+    tenant = call.require_tenant()
+    order_id = _route_order_id(call)
+    with tenant_transaction(tenant.schema_name) as conn:
+        ticket = kitchen_ticket(conn, order_id)
+    if ticket is None:
+        raise errors.not_found("No such order")
+    return json_response(
+        ticket, headers={"ETag": version_etag(ticket["version"]), "Cache-Control": "no-store"}
+    )
+
+
+def _route_order_id(call: Call) -> str:
+    try:
+        return str(uuid.UUID(call.route.get("id", "")))
+    except ValueError:
+        raise errors.not_found("No such order") from None
+
+
 @bp.route(
     route="v1/kitchen/orders/{id}/transition", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS
 )
@@ -194,14 +223,10 @@ def _expected(call: Call, body: TransitionIn) -> Expected:
 def kitchen_transition(call: Call) -> func.HttpResponse:
     """200 with the new status and version; 409 when illegal or stale (412 for If-Match)."""
     tenant = call.require_tenant()
-    try:
-        order_id = str(uuid.UUID(call.route.get("id", "")))
-    except ValueError:
-        raise errors.not_found("No such order") from None
     body: TransitionIn = call.body
     result = transition_order(
         tenant,
-        order_id,
+        _route_order_id(call),
         to=body.to,
         expected=_expected(call, body),
         reason=body.reason or None,

@@ -1,4 +1,5 @@
-"""The kitchen's ticket list a year in: every ticket is reachable page by page (`next_cursor`).
+"""The kitchen's ticket reads: the list a year in (every ticket reachable page by page with
+`next_cursor`) and one ticket by id.
 
 Volumes are built directly in Postgres; every check is what a display or staff member sees."""
 
@@ -13,7 +14,7 @@ from shared.db import tenant_transaction
 from shared.orders.queries import kitchen_tickets
 from shared.orders.state_machine import OPEN_STATUSES
 from tests.conftest import execute
-from tests.order_fixtures import Shop, settle, shop_fixture  # noqa: F401
+from tests.order_fixtures import Shop, open_shop, settle, shop_fixture  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("webpubsub_hub")
 
@@ -119,3 +120,35 @@ def test_a_full_page_keeps_the_oldest_open_and_the_newest_finished_tickets(shop:
     assert [t["id"] for t in queue] == [fourth["id"], fifth["id"]]
     assert [t["id"] for t in finished] == [third["id"], second["id"]]
     assert [t["id"] for t in everything] == [sixth["id"], fifth["id"]]
+
+
+def test_one_ticket_reads_as_the_list_shows_it_and_moves_with_its_etag(
+    shop: Shop, client, tenants, auth_header
+) -> None:
+    order = shop.place(shop.order_body(shop.pizza_line("Ham"), shop.cola_line()))
+    ticket = shop.client.get(
+        f"/api/v1/kitchen/orders/{order['id']}", host=shop.host, headers=shop.staff()
+    )
+    assert ticket.status_code == 200, ticket.text
+    listed = shop.client.get("/api/v1/kitchen/orders", host=shop.host, headers=shop.staff())
+    (in_list,) = listed.json()["orders"]
+    assert ticket.json() | {"age_seconds": 0} == in_list | {"age_seconds": 0}
+    assert ticket.json()["fulfilment"]["phone"] == in_list["fulfilment"]["phone"]
+    moved = shop.client.post(
+        f"/api/v1/kitchen/orders/{order['id']}/transition",
+        host=shop.host,
+        headers={**shop.staff(), "If-Match": ticket.headers["etag"]},
+        json={"to": "accepted"},
+    )
+    assert moved.status_code == 200, moved.text
+    # Finished or not, unknown, malformed or another restaurant's: found only where it is.
+    other = open_shop(client, tenants, auth_header)
+    for host, staff, order_id, status in (
+        (shop.host, shop.staff(), order["id"], 200),
+        (shop.host, shop.staff(), "7d0c2a8e-0000-4000-8000-000000000000", 404),
+        (shop.host, shop.staff(), "not-a-uuid", 404),
+        (other.host, other.staff(), order["id"], 404),
+    ):
+        got = shop.client.get(f"/api/v1/kitchen/orders/{order_id}", host=host, headers=staff)
+        assert got.status_code == status, got.text
+    assert got.headers["content-type"] == "application/problem+json"

@@ -67,6 +67,13 @@ _LINES_JSON = """
         from order_items i where i.order_id = o.id), '[]'::json)
 """
 
+_TICKET_SELECT = f"""
+    select o.id, o.ticket_number, o.status, o.version, o.fulfilment_type, o.customer_name,
+           o.customer_phone, o.table_label, o.placed_at, o.updated_at,
+           floor(extract(epoch from now() - o.placed_at))::int as age_seconds,
+           {_LINES_JSON} as lines
+      from orders o"""
+
 
 def _order_head(row: dict[str, Any]) -> dict[str, Any]:
     """Fields every view of an order starts with (customer tracking, kitchen ticket)."""
@@ -153,11 +160,7 @@ def kitchen_tickets(
         where += f" and (o.placed_at, o.ticket_number, o.id) {beyond} (%s, %s, %s)"
         params += [after.placed_at, after.ticket_number, after.order_id]
     rows = conn.execute(
-        f"""select o.id, o.ticket_number, o.status, o.version, o.fulfilment_type,
-                   o.customer_name, o.customer_phone, o.table_label, o.placed_at, o.updated_at,
-                   floor(extract(epoch from now() - o.placed_at))::int as age_seconds,
-                   {_LINES_JSON} as lines
-            from orders o where {where}
+        f"""{_TICKET_SELECT} where {where}
             order by o.placed_at {order}, o.ticket_number {order}, o.id {order} limit %s""",
         [*params, limit + 1],
     ).fetchall()
@@ -169,6 +172,12 @@ def kitchen_tickets(
         if last
         else None,
     )
+
+
+def kitchen_ticket(conn: psycopg.Connection, order_id: str) -> dict[str, Any] | None:
+    """One ticket as the kitchen's list shows it, whatever its status; None when there is none."""
+    row = conn.execute(f"{_TICKET_SELECT} where o.id = %s", [order_id]).fetchone()
+    return _kitchen_ticket(row) if row else None
 
 
 def _kitchen_ticket(row: dict[str, Any]) -> dict[str, Any]:
