@@ -35,7 +35,12 @@ def admin_menu_get(call: Call) -> func.HttpResponse:
 
 @bp.route(route=CATEGORIES, methods=["POST"])
 @endpoint(
-    tenant=True, roles=EDITORS, body=CategoryCreate, responses=CREATED, summary="Create a category"
+    etag=True,
+    tenant=True,
+    roles=EDITORS,
+    body=CategoryCreate,
+    responses=CREATED,
+    summary="Create a category",
 )
 def admin_category_create(call: Call) -> func.HttpResponse:
     with draft_transaction(call.require_tenant().schema_name) as conn:
@@ -68,7 +73,14 @@ def admin_category_items_reorder(call: Call) -> func.HttpResponse:
 
 
 @bp.route(route=ITEMS, methods=["POST"])
-@endpoint(tenant=True, roles=EDITORS, body=ItemCreate, responses=CREATED, summary="Create an item")
+@endpoint(
+    etag=True,
+    tenant=True,
+    roles=EDITORS,
+    body=ItemCreate,
+    responses=CREATED,
+    summary="Create an item",
+)
 def admin_item_create(call: Call) -> func.HttpResponse:
     with draft_transaction(call.require_tenant().schema_name) as conn:
         view = items.create_item(conn, call.body)

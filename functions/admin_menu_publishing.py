@@ -41,7 +41,8 @@ def admin_menu_publish(call: Call) -> func.HttpResponse:
     published = publish_menu(
         tenant=call.require_tenant(), published_by=call.require_principal().subject
     )
-    return json_response(published, status=201)
+    # The snapshot goes live at once: customers read it at the store menu.
+    return json_response(published, status=201, headers={"Location": "/api/v1/store/menu"})
 
 
 @bp.route(route="v1/admin/menu/availability", methods=["POST"])

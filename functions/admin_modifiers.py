@@ -18,6 +18,7 @@ OPTIONS = "v1/admin/menu/options"
 
 @bp.route(route=GROUPS, methods=["POST"])
 @endpoint(
+    etag=True,
     tenant=True,
     roles=EDITORS,
     body=GroupCreate,
@@ -32,6 +33,7 @@ def admin_group_create(call: Call) -> func.HttpResponse:
 
 @bp.route(route=GROUPS + "/{id:guid}/options", methods=["POST"])
 @endpoint(
+    etag=True,
     tenant=True,
     roles=EDITORS,
     body=OptionAdd,

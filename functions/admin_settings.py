@@ -54,7 +54,9 @@ def _replace(call: Call, part: str) -> TenantRecord:
 
 
 @bp.route(route="v1/admin/settings", methods=["GET"])
-@endpoint(tenant=True, roles=EDITORS, responses={200: RestaurantSettings}, summary="Settings")
+@endpoint(
+    etag=True, tenant=True, roles=EDITORS, responses={200: RestaurantSettings}, summary="Settings"
+)
 def admin_settings_get(call: Call) -> func.HttpResponse:
     record = _fresh(call)
     return _tagged(effective_settings(record).as_data(), record)
@@ -62,6 +64,7 @@ def admin_settings_get(call: Call) -> func.HttpResponse:
 
 @bp.route(route="v1/admin/settings", methods=["PUT"])
 @endpoint(
+    etag=True,
     tenant=True,
     roles=EDITORS,
     body=SettingsUpdate,
@@ -75,7 +78,9 @@ def admin_settings_put(call: Call) -> func.HttpResponse:
 
 
 @bp.route(route="v1/admin/theme", methods=["GET"])
-@endpoint(tenant=True, roles=EDITORS, responses={200: ThemeTokens}, summary="Theme tokens")
+@endpoint(
+    etag=True, tenant=True, roles=EDITORS, responses={200: ThemeTokens}, summary="Theme tokens"
+)
 def admin_theme_get(call: Call) -> func.HttpResponse:
     record = _fresh(call)
     return _tagged(storefront_theme(record.theme), record)
@@ -83,6 +88,7 @@ def admin_theme_get(call: Call) -> func.HttpResponse:
 
 @bp.route(route="v1/admin/theme", methods=["PUT"])
 @endpoint(
+    etag=True,
     tenant=True,
     roles=EDITORS,
     body=ThemeUpdate,

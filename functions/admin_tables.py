@@ -46,6 +46,7 @@ def admin_list_tables(call: Call) -> func.HttpResponse:
 
 @bp.route(route="v1/admin/tables", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @endpoint(
+    etag=True,
     tenant=True,
     roles=ADMIN_ROLES,
     body=TableIn,
@@ -66,7 +67,7 @@ def admin_create_table(call: Call) -> func.HttpResponse:
 
 
 @bp.route(route="v1/admin/tables/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@endpoint(tenant=True, roles=ADMIN_ROLES, summary="One dining table")
+@endpoint(etag=True, tenant=True, roles=ADMIN_ROLES, summary="One dining table")
 def admin_get_table(call: Call) -> func.HttpResponse:
     tenant = call.require_tenant()
     table_id = table_id_or_404(call.route.get("id", ""))
@@ -78,6 +79,7 @@ def admin_get_table(call: Call) -> func.HttpResponse:
 
 @bp.route(route="v1/admin/tables/{id}", methods=["PUT"], auth_level=func.AuthLevel.ANONYMOUS)
 @endpoint(
+    etag=True,
     tenant=True,
     roles=ADMIN_ROLES,
     body=TableIn,
@@ -115,7 +117,12 @@ def admin_delete_table(call: Call) -> func.HttpResponse:
 
 
 @bp.route(route="v1/admin/tables/{id}/qr", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-@endpoint(tenant=True, roles=ADMIN_ROLES, summary="Issue a new QR code; older codes stop working")
+@endpoint(
+    etag=True,
+    tenant=True,
+    roles=ADMIN_ROLES,
+    summary="Issue a new QR code; older codes stop working",
+)
 def admin_rotate_table_qr(call: Call) -> func.HttpResponse:
     """The table with its new qr_version, qr_token and qr_url."""
     tenant = call.require_tenant()

@@ -61,9 +61,11 @@ class EndpointSpec:
     summary: str = ""
     query: type[BaseModel] | None = None
     headers: tuple[str, ...] = ()
-    # Headers answers carry beyond those the description infers (Location on 201/202, ETag on
-    # a tenant's rows, Retry-After): by status.
+    # Headers answers carry beyond those the description infers (Location on 201/202,
+    # Retry-After): by status.
     response_headers: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    # Successes carry the resource's version as ETag (a row, the profile, an order, a menu).
+    etag: bool = False
 
 
 @dataclass
@@ -336,6 +338,7 @@ def endpoint(
     headers: tuple[str, ...] = (),
     secret_params: tuple[str, ...] = (),
     response_headers: dict[int, tuple[str, ...]] | None = None,
+    etag: bool = False,
 ) -> Callable[[Handler], Callable[[func.HttpRequest], func.HttpResponse]]:
     """Wrap a handler with tenant resolution, auth, body parsing, problem+json and access logs.
 
@@ -345,11 +348,12 @@ def endpoint(
     into `call.parsed_query` (422 when invalid); `headers` names request headers the handler
     reads (If-Match, Idempotency-Key, ...) for the API description. `secret_params` names route
     parameters that are secrets, kept out of logs and spans; `response_headers` names headers
-    answers carry that the description would not infer, by status.
+    answers carry that the description would not infer, by status; `etag` says successes carry
+    the resource's version as ETag.
     """
     spec = EndpointSpec(
         roles, tenant, platform, body, responses or {}, summary, query, headers,
-        response_headers or {},
+        response_headers or {}, etag,
     )  # fmt: skip
 
     def decorate(handler: Handler) -> Callable[[func.HttpRequest], func.HttpResponse]:

@@ -184,6 +184,7 @@ def _expected(call: Call, body: TransitionIn) -> Expected:
 
 @bp.route(route="v1/kitchen/orders/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @endpoint(
+    etag=True,
     tenant=True,
     roles=KITCHEN_ROLES,
     responses={200: None, 404: None},
@@ -214,6 +215,7 @@ def _route_order_id(call: Call) -> str:
     route="v1/kitchen/orders/{id}/transition", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS
 )
 @endpoint(
+    etag=True,
     tenant=True,
     roles=KITCHEN_ROLES,
     body=TransitionIn,

@@ -109,7 +109,7 @@ def _response(
     status: int, content: dict[str, Any], *, versioned: bool = False, extra: tuple[str, ...] = ()
 ) -> dict[str, Any]:
     """An answer with the headers it may carry: always x-correlation-id; Location on 201/202;
-    ETag on a success of an operation on versioned resources; Retry-After where retrying
+    ETag on a success of an endpoint declared `etag`; Retry-After where retrying
     later may succeed; and those the endpoint declares for this status (`extra`)."""
     headers = {"x-correlation-id": _header("CorrelationId")}
     for name in extra:
@@ -166,8 +166,7 @@ def _responses(operation: HttpOperation, refs: dict[ModelKey, dict[str, Any]]) -
         else:
             content.setdefault(status, {})[PROBLEM_JSON] = {"schema": PROBLEM_REF}
     problem_only = {PROBLEM_JSON: {"schema": PROBLEM_REF}}
-    # Tenant-scoped answers are rows, the profile, the menu or an order: each carries its ETag.
-    versioned = spec.tenant
+    versioned = spec.etag
     return {
         str(status): _problem_ref(status)
         if content[status] == problem_only

@@ -106,5 +106,6 @@ def add_row_routes(
         (delete_row, "DELETE", {"summary": f"Delete a {noun}", "query": VersionQuery, **DELETES}),
     ):
         handler.__name__ = handler.__qualname__ = f"admin_{name}_{handler.__name__.split('_')[0]}"
-        wrapped = endpoint(tenant=True, roles=EDITORS, **declared)(handler)
+        # GET and PATCH answer the row with its ETag; DELETE's 204 carries none.
+        wrapped = endpoint(tenant=True, roles=EDITORS, etag=True, **declared)(handler)
         bp.route(route=row_route, methods=[method])(wrapped)

@@ -19,6 +19,7 @@ bp = func.Blueprint()
 
 @bp.route(route="v1/store/config", methods=["GET"])
 @endpoint(
+    etag=True,
     tenant=True,
     headers=("If-None-Match",),
     summary="Branding, money, locale, hours and open-now of this storefront",
@@ -32,6 +33,7 @@ def store_config(call: Call) -> func.HttpResponse:
 
 @bp.route(route="v1/store/menu", methods=["GET"])
 @endpoint(
+    etag=True,
     tenant=True,
     headers=("If-None-Match",),
     summary="The published menu with availability for now",

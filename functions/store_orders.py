@@ -72,6 +72,7 @@ def _order_id(call: Call) -> str:
 
 @bp.route(route="v1/store/orders/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @endpoint(
+    etag=True,
     tenant=True,
     query=OrderAccessQuery,
     summary="An order's status, lines, totals and history (access token)",
