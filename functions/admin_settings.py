@@ -17,7 +17,7 @@ from shared.db import transaction
 from shared.restaurant_settings import RestaurantSettings, effective_settings
 from shared.tenant_profile import update_tenant_profile
 from shared.tenants import TenantRecord, tenant_by_slug
-from shared.theming import DEFAULT_PRESET, PRESETS, ThemeTokens, preset_tokens, storefront_theme
+from shared.theming import DEFAULT_PRESET, PRESETS, ThemeTokens, preset_look, storefront_theme
 from shared.versioning import ExpectedVersion, version_etag
 
 bp = func.Blueprint()
@@ -44,11 +44,16 @@ def _tagged(document: dict[str, Any], record: TenantRecord) -> func.HttpResponse
 
 
 def _replace(call: Call, part: str) -> TenantRecord:
-    """Write the validated body as the tenant's settings or theme, guarded by its version."""
+    """Write the validated body as the tenant's settings or theme, guarded by its version.
+
+    A theme without `assets` keeps the logo and hero: uploads set those (README "Images"), and
+    a manager applying a preset or saving colours expects the logo to stay. Sent, they replace.
+    """
     document = call.body.model_dump(mode="json", exclude={"expected_version"})
     return update_tenant_profile(
         tenant_id=call.require_tenant().id,
         expected=writer_expects(call, call.body.expected_version),
+        keep_theme_assets=part == "theme" and "assets" not in call.body.model_fields_set,
         **{part: document},
     )
 
@@ -107,6 +112,7 @@ def admin_theme_presets(call: Call) -> func.HttpResponse:
     return json_response(
         {
             "default": DEFAULT_PRESET,
-            "presets": [{"name": name, "tokens": preset_tokens(name)} for name in PRESETS],
+            # Without assets: a preset is a look, and the saved copy keeps the logo and hero.
+            "presets": [{"name": name, "tokens": preset_look(name)} for name in PRESETS],
         }
     )

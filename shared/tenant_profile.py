@@ -35,11 +35,13 @@ def update_tenant_profile(
     theme: dict[str, Any] | None = None,
     display_name: str | None = None,
     resolver: TenantResolver | None = None,
+    keep_theme_assets: bool = False,
 ) -> TenantRecord:
     """Replace the given parts of a tenant's profile; 404 unknown, 412/409 when expected is stale.
 
     Callers validate settings (RestaurantSettings) and theme (ThemeTokens) first; None keeps a
-    part as it is. Returns the new record, whose `version` is the next ETag.
+    part as it is, and `keep_theme_assets` keeps the stored logo and hero under a new theme.
+    Returns the new record, whose `version` is the next ETag.
     """
     with transaction() as conn:
         saved = save_tenant_profile(
@@ -49,6 +51,7 @@ def update_tenant_profile(
             settings=settings,
             theme=theme,
             display_name=display_name,
+            keep_theme_assets=keep_theme_assets,
         )
     spread_tenant_profile(saved, resolver)
     return saved.record
@@ -70,12 +73,13 @@ def save_tenant_profile(
     settings: dict[str, Any] | None = None,
     theme: dict[str, Any] | None = None,
     display_name: str | None = None,
+    keep_theme_assets: bool = False,
 ) -> SavedProfile:
     """The Postgres step of update_tenant_profile, in the caller's transaction (one that already
     holds a pooled connection must not ask the pool for a second: with a pool of one, it waits
     for itself). Call spread_tenant_profile once that transaction has committed."""
     current = conn.execute(
-        "select version, status from public.tenants where id = %s for update", [tenant_id]
+        "select version, status, theme from public.tenants where id = %s for update", [tenant_id]
     ).fetchone()
     if current is None:
         raise errors.not_found("No such restaurant")
@@ -84,6 +88,9 @@ def save_tenant_profile(
         raise errors.gone("This restaurant has closed its storefront")
     if expected is not None:
         expected.check(current["version"], "restaurant profile")
+    if theme is not None and keep_theme_assets and "assets" in (current["theme"] or {}):
+        # Under the row lock, so a logo that went live a moment ago is the one kept.
+        theme = {**theme, "assets": current["theme"]["assets"]}
     row = conn.execute(
         f"""update public.tenants t
                set settings = coalesce(%s, t.settings),

@@ -250,6 +250,14 @@ def preset_tokens(name: str) -> dict[str, Any]:
     return ThemeTokens.model_validate(PRESETS[name]).as_data()
 
 
+def preset_look(name: str) -> dict[str, Any]:
+    """A preset's tokens without assets: what an admin copies (a saved theme that leaves assets
+    out keeps the restaurant's logo and hero)."""
+    tokens = preset_tokens(name)
+    del tokens["assets"]
+    return tokens
+
+
 def storefront_theme(stored: dict[str, Any]) -> dict[str, Any]:
     """The tokens a storefront renders: the tenant's own, else the default preset."""
     return stored or preset_tokens(DEFAULT_PRESET)

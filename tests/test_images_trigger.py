@@ -198,6 +198,19 @@ def test_a_logo_goes_into_the_theme(client, tenants, auth_header, app_functions)
     banner = api.post("/v1/admin/branding/banner/image-upload", json={"content_type": "image/png"})
     assert banner.status_code == 404
 
+    # Applying a preset as the README says (copy its tokens, save) changes the look, not the logo.
+    presets = ok(api.get("/v1/admin/theme/presets"))["presets"]
+    bistro = next(p["tokens"] for p in presets if p["name"] == "bistro")
+    etag = api.get("/v1/admin/theme").headers["etag"]
+    saved = ok(api.put("/v1/admin/theme", json=bistro, headers={"If-Match": etag}))
+    assert (saved["colors"]["primary"], saved["assets"]["logo"]) == ("#14532d", largest)
+    config = ok(customer_api(client, tenant).get("/v1/store/config"))
+    assert config["theme"]["assets"]["logo"] == largest
+    # Sent, assets replace what was there: the manager takes the logo off.
+    ok(api.put("/v1/admin/theme", json={**bistro, "assets": {"logo": None}}))
+    config = ok(customer_api(client, tenant).get("/v1/store/config"))
+    assert config["theme"]["assets"]["logo"] is None
+
 
 def test_a_clean_up_leaves_renditions_not_yet_recorded_alone(menu, app_functions) -> None:
     """An upload writes its renditions before it records them (so no menu writer waits on
