@@ -12,7 +12,7 @@ from pydantic_core import PydanticCustomError
 
 from shared import errors
 from shared.tables_qr import table_token
-from shared.text_rules import check_single_line
+from shared.text_rules import check_single_line, invisible_character
 from shared.versioning import Expected, ExpectedVersion
 
 MAX_LABEL = 40  # the column's check
@@ -20,9 +20,11 @@ MAX_LABEL = 40  # the column's check
 
 def _as_seen(label: str) -> str:
     """One spelling per label staff can tell apart by sight: NFKC (a no-break space is a space),
-    no format characters (zero-width space), single spaces. Unique up to case then holds."""
+    no characters that show as nothing but spaces, single spaces. Unique up to case then holds."""
     label = "".join(
-        ch for ch in unicodedata.normalize("NFKC", label) if unicodedata.category(ch) != "Cf"
+        ch
+        for ch in unicodedata.normalize("NFKC", label)
+        if ch.isspace() or not invisible_character(ch)
     )
     return " ".join(label.split())
 

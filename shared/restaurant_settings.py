@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -24,17 +25,18 @@ from pydantic import (
 from shared.currencies import check_currency
 from shared.phone_numbers import Phone
 from shared.tenants import TenantRecord
-from shared.text_rules import check_multi_line, check_single_line
+from shared.text_rules import check_multi_line, check_single_line, composed
 from shared.weekly_windows import TimeZoneName, WeeklyWindows, in_windows
 
 BusinessName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
     AfterValidator(check_single_line),
+    BeforeValidator(composed),
 ]
 Currency = Annotated[str, AfterValidator(check_currency)]
 # BCP 47 as browsers use it for Intl: language, optional script, optional region.
-Locale = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|\d{3}))?$")]
+Locale = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$")]
 
 
 class Tax(BaseModel):

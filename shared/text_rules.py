@@ -25,9 +25,32 @@ def _control_characters(value: str, allowed: frozenset[str], categories: frozens
     )
 
 
+# Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt) beyond category Cf: letters
+# and marks that render as nothing, such as the Hangul fillers and the variation selectors.
+_IGNORABLE_RANGES = (
+    (0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F), (0x3164, 0x3164),
+    (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+)  # fmt: skip
+
+
+def invisible_character(ch: str) -> bool:
+    """A format character (zero-width space, BOM, joiners), a space, or another default
+    ignorable one: what shows as nothing."""
+    if unicodedata.category(ch) == "Cf" or ch.isspace():
+        return True
+    code = ord(ch)
+    return any(low <= code <= high for low, high in _IGNORABLE_RANGES)
+
+
 def _invisible(value: str) -> bool:
-    """Only format characters (zero-width space, BOM, joiners) and spaces: shows as nothing."""
-    return all(unicodedata.category(ch) == "Cf" or ch.isspace() for ch in value)
+    return all(invisible_character(ch) for ch in value)
+
+
+def composed(value: object) -> object:
+    """Text in NFC (a BeforeValidator, so lengths count what readers see): "Crème" typed with a
+    combining accent (macOS, some Vietnamese keyboards) is the same name, one character shorter."""
+    return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
 
 
 def _check_unicode(value: str) -> None:

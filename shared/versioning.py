@@ -18,7 +18,7 @@ from shared import errors
 # `expected_version` in a body: a JSON integer (`true` or `"3"` must not pass as a version).
 ExpectedVersion = Annotated[int, Field(ge=1, strict=True)]
 
-_ETAG = re.compile(r'^"(\d{1,9})"$')
+_ETAG = re.compile(r'^"([0-9]{1,9})"$')
 
 
 def version_etag(version: int) -> str:

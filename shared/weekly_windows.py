@@ -40,7 +40,7 @@ def _check_window(window: tuple[str, str]) -> tuple[str, str]:
     return window
 
 
-Clock = Annotated[str, Field(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")]
+Clock = Annotated[str, Field(pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")]
 Window = Annotated[tuple[Clock, Clock], AfterValidator(_check_window)]
 DayWindows = Annotated[list[Window], Field(max_length=MAX_WINDOWS_PER_DAY)]
 

@@ -14,6 +14,7 @@ one name several times, the first keeps the first's photo and so on).
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
@@ -31,7 +32,10 @@ PhotoKey = tuple[str, str]
 
 
 def _photo_key(category: str, item: str) -> PhotoKey:
-    return category.strip().casefold(), item.strip().casefold()
+    def key(name: str) -> str:
+        return unicodedata.normalize("NFC", name).strip().casefold()
+
+    return key(category), key(item)
 
 
 def _draft_photos(conn: psycopg.Connection) -> dict[PhotoKey, deque[Jsonb]]:

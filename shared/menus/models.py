@@ -12,6 +12,7 @@ from uuid import UUID
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -23,7 +24,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from shared.field_rules import rule_failures
-from shared.text_rules import check_multi_line, check_single_line
+from shared.text_rules import check_multi_line, check_single_line, composed
 from shared.versioning import ExpectedVersion
 from shared.weekly_windows import WeeklyWindows
 
@@ -55,11 +56,13 @@ Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=120),
     AfterValidator(check_single_line),
+    BeforeValidator(composed),
 ]
 Description = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=1000),
     AfterValidator(check_multi_line),
+    BeforeValidator(composed),
 ]
 Price = Annotated[int, Field(ge=0, le=MAX_PRICE, strict=True)]
 Rank = Annotated[int, Field(ge=0, le=1_000_000, strict=True)]

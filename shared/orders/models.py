@@ -5,12 +5,19 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 from pydantic_core import PydanticCustomError
 
 from shared.menus.models import MAX_GROUPS_PER_ITEM, MAX_OPTIONS_PER_GROUP
 from shared.phone_numbers import Phone
-from shared.text_rules import check_multi_line, check_single_line
+from shared.text_rules import check_multi_line, check_single_line, composed
 
 MAX_LINES = 50
 MAX_QUANTITY = 99
@@ -21,12 +28,16 @@ MAX_TIP = 10_000_000
 # The kitchen reads these: no control characters (NUL above all, which Postgres text cannot
 # hold); a name is one visible line, a note may break lines.
 Note = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(check_multi_line)
+    str,
+    StringConstraints(strip_whitespace=True, max_length=200),
+    AfterValidator(check_multi_line),
+    BeforeValidator(composed),
 ]
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=80),
     AfterValidator(check_single_line),
+    BeforeValidator(composed),
 ]
 
 

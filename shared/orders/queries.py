@@ -18,8 +18,9 @@ from shared.orders.tickets import format_ticket
 MAX_KITCHEN_TICKETS = 200
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+# ASCII digits only: Pydantic's (Rust) and Python's \d also match other scripts' digits.
 TICKET_CURSOR_PATTERN = (
-    r"^\d{1,17}\.\d{1,9}\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+    r"^[0-9]{1,17}\.[0-9]{1,9}\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 )
 
 
