@@ -148,7 +148,7 @@ def test_cli_records_a_restaurant_whose_migration_gave_up_on_a_table_lock(
     # A lock timeout is a failure like any other: recorded where the platform API shows it,
     # and audited.
     behind = migrate.load_migrations("tenant")[:-1]
-    schema = tenants.create_behind(behind)  # the newest file (an index on orders) is pending
+    schema = tenants.create_behind(behind)  # the newest file (price checks) is pending
     slug = schema.removeprefix("tenant_")
     newest = migrate.load_migrations("tenant")[-1].filename
     with transaction() as conn:  # what the last fleet run, before the new file, recorded
@@ -158,7 +158,7 @@ def test_cli_records_a_restaurant_whose_migration_gave_up_on_a_table_lock(
     # A long transaction holds the table the pending file needs (a report, a stuck session).
     with transaction() as long_query:
         long_query.execute(
-            sql.SQL("lock table {} in exclusive mode").format(sql.Identifier(schema, "orders"))
+            sql.SQL("lock table {} in exclusive mode").format(sql.Identifier(schema, "menu_items"))
         )
         failures = migrate.migrate_all(out)
     assert failures >= 1

@@ -71,6 +71,34 @@ def test_inclusive_tax_is_the_part_of_the_price_that_is_tax(client, tenants, aut
     }
 
 
+def test_a_restaurant_in_rupiah_prices_and_sells_an_ordinary_main(
+    client, tenants, auth_header
+) -> None:
+    # IDR has 2 decimals: Rp 1.500.000,00 is 150,000,000 minor units (about US$90), over the
+    # 10,000,000 the menu once capped every currency at.
+    menu = {"categories": [{"name": "Mains", "items": [
+        {"name": "Iga bakar", "price": 150_000_000, "modifier_groups": [
+            {"name": "Nasi", "min": 0, "max": 1,
+             "options": [{"name": "Nasi uduk", "price_delta": 2_000_000}]},
+        ]},
+    ]}]}  # fmt: skip
+    settings = {"currency": "IDR", "tax": {"rate_bp": 1100, "inclusive": True}}
+    shop = open_shop(client, tenants, auth_header, settings=settings, menu=menu)
+    line = {"item_id": shop.menu.items["Iga bakar"], "quantity": 3,
+            "option_ids": [shop.menu.option("Iga bakar/Nasi/Nasi uduk")]}  # fmt: skip
+    receipt = shop.place(shop.order_body(line, tip=1_000_000_000))
+    # 3 * 152,000,000 = 456,000,000; the tax inside it 456,000,000 * 1100 / 11100, rounded.
+    assert receipt["totals"] == {
+        "subtotal": 456_000_000, "tax": 45_189_189, "tip": 1_000_000_000,
+        "total": 1_456_000_000, "currency": "IDR",
+    }  # fmt: skip
+    too_much = {"categories": [{"name": "Mains", "items": [
+        {"name": "Gold", "price": 1_000_000_001}]}]}  # fmt: skip
+    owner = {"host": shop.host, "headers": shop.owner()}
+    refused = shop.client.post("/api/v1/admin/menu/import", json=too_much, **owner)
+    assert refused.json()["errors"][0]["path"] == "categories[0].items[0].price"
+
+
 def test_prices_sent_by_the_client_are_refused(shop: Shop) -> None:
     line = {**shop.pizza_line(), "price": 1}
     response = shop.post_order(shop.order_body(line))

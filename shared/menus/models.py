@@ -36,8 +36,9 @@ DietaryTag = Literal[
     "vegetarian", "vegan", "gluten_free", "dairy_free", "nut_free", "halal", "kosher", "spicy"
 ]
 
-# Minor units; 10 000 000 is 100 000.00 in a two-decimal currency and 10 M in yen.
-MAX_PRICE = 10_000_000
+# Minor units, for every currency: 10,000,000.00 in a two-decimal one, which is about US$600 in
+# rupiah (a cap of 100,000.00 was about US$6 there); an integer column (tenant migration 0007).
+MAX_PRICE = 1_000_000_000
 MAX_OPTIONS_PER_GROUP = 50
 MAX_GROUPS_PER_ITEM = 20
 MAX_ITEMS_PER_MENU = 2000

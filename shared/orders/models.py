@@ -15,7 +15,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from shared.menus.models import MAX_GROUPS_PER_ITEM, MAX_OPTIONS_PER_GROUP
+from shared.menus.models import MAX_GROUPS_PER_ITEM, MAX_OPTIONS_PER_GROUP, MAX_PRICE
 from shared.phone_numbers import Phone
 from shared.text_rules import check_multi_line, check_single_line, composed
 
@@ -23,7 +23,7 @@ MAX_LINES = 50
 MAX_QUANTITY = 99
 # As many as the largest item the menu allows can take; each group's max is the real rule.
 MAX_OPTIONS_PER_LINE = MAX_GROUPS_PER_ITEM * MAX_OPTIONS_PER_GROUP
-MAX_TIP = 10_000_000
+MAX_TIP = MAX_PRICE
 
 # The kitchen reads these: no control characters (NUL above all, which Postgres text cannot
 # hold); a name is one visible line, a note may break lines.
