@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, get_args
 
+import idna
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -63,7 +64,20 @@ def _not_reserved(slug: str) -> str:
 
 
 def _lower_domain(value: Any) -> Any:
-    return value.strip().lower().rstrip(".") if isinstance(value, str) else value
+    """The domain as browsers send it in Host: lower case, no trailing dot, and an
+    internationalised name (`café.example`) in its ASCII form (`xn--caf-dma.example`, UTS #46)."""
+    if not isinstance(value, str):
+        return value
+    value = value.strip().lower().rstrip(".")
+    if value.isascii():
+        return value
+    try:
+        return idna.encode(value, uts46=True).decode("ascii")
+    except idna.IDNAError as error:
+        raise PydanticCustomError(
+            "domain", "{domain} is not a valid domain name ({reason})",
+            {"domain": value, "reason": str(error)},
+        ) from None  # fmt: skip
 
 
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN), AfterValidator(_not_reserved)]
