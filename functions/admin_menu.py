@@ -9,7 +9,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from functions.http import Call, endpoint, json_response
-from functions.row_http import CREATED, EDITORS, REORDERED, add_row_routes, path_id, row_response
+from functions.row_http import CREATES, EDITORS, REORDERED, add_row_routes, path_id, row_response
 from shared.db import tenant_transaction
 from shared.menus import categories, items
 from shared.menus.draft import draft_menu
@@ -34,14 +34,7 @@ def admin_menu_get(call: Call) -> func.HttpResponse:
 
 
 @bp.route(route=CATEGORIES, methods=["POST"])
-@endpoint(
-    etag=True,
-    tenant=True,
-    roles=EDITORS,
-    body=CategoryCreate,
-    responses=CREATED,
-    summary="Create a category",
-)
+@endpoint(body=CategoryCreate, summary="Create a category", **CREATES)
 def admin_category_create(call: Call) -> func.HttpResponse:
     with draft_transaction(call.require_tenant().schema_name) as conn:
         view = categories.create_category(conn, call.body)
@@ -73,14 +66,7 @@ def admin_category_items_reorder(call: Call) -> func.HttpResponse:
 
 
 @bp.route(route=ITEMS, methods=["POST"])
-@endpoint(
-    etag=True,
-    tenant=True,
-    roles=EDITORS,
-    body=ItemCreate,
-    responses=CREATED,
-    summary="Create an item",
-)
+@endpoint(body=ItemCreate, summary="Create an item", **CREATES)
 def admin_item_create(call: Call) -> func.HttpResponse:
     with draft_transaction(call.require_tenant().schema_name) as conn:
         view = items.create_item(conn, call.body)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from functions.http import Call, endpoint, json_response
-from functions.row_http import CREATED, EDITORS, REORDERED, add_row_routes, path_id, row_response
+from functions.row_http import CREATES, EDITORS, REORDERED, add_row_routes, path_id, row_response
 from shared.menus import modifiers
 from shared.menus.models import GroupCreate, GroupPatch, OptionAdd, OptionPatch, Reorder
 from shared.menus.rows import draft_transaction
@@ -17,14 +17,7 @@ OPTIONS = "v1/admin/menu/options"
 
 
 @bp.route(route=GROUPS, methods=["POST"])
-@endpoint(
-    etag=True,
-    tenant=True,
-    roles=EDITORS,
-    body=GroupCreate,
-    responses=CREATED,
-    summary="Create a group with options",
-)
+@endpoint(body=GroupCreate, summary="Create a group with options", **CREATES)
 def admin_group_create(call: Call) -> func.HttpResponse:
     with draft_transaction(call.require_tenant().schema_name) as conn:
         view = modifiers.create_group(conn, call.body)
@@ -32,14 +25,7 @@ def admin_group_create(call: Call) -> func.HttpResponse:
 
 
 @bp.route(route=GROUPS + "/{id:guid}/options", methods=["POST"])
-@endpoint(
-    etag=True,
-    tenant=True,
-    roles=EDITORS,
-    body=OptionAdd,
-    responses=CREATED,
-    summary="Add an option to a group",
-)
+@endpoint(body=OptionAdd, summary="Add an option to a group", **CREATES)
 def admin_option_create(call: Call) -> func.HttpResponse:
     with draft_transaction(call.require_tenant().schema_name) as conn:
         view = modifiers.add_option(conn, path_id(call), call.body)

@@ -22,7 +22,13 @@ EDITORS = ("owner", "manager")
 WRITES: dict[str, Any] = {"responses": {200: None, 404: None}, "headers": ("If-Match",)}
 # Deletes answer 204, or 409 when the row is still needed (a category's items, a group's max).
 DELETES: dict[str, Any] = {"responses": {204: None, 409: None}, "headers": ("If-Match",)}
-CREATED: dict[int, Any] = {201: None, 404: None, 409: None}
+# A draft row created by an editor: 201 with the row, its ETag and Location.
+CREATES: dict[str, Any] = {
+    "tenant": True,
+    "roles": EDITORS,
+    "responses": {201: None, 404: None, 409: None},
+    "etag": True,
+}
 REORDERED: dict[int, Any] = {200: None, 404: None, 409: None}
 
 

@@ -9,22 +9,12 @@ import pytest
 
 from devhost.testclient import TestClient, TestResponse
 from tests.storefront_helpers import build_small_menu, ok, owner_api
+from tests.test_openapi import resolve
 
 
-@pytest.fixture(scope="module")
-def document(client: TestClient) -> dict[str, Any]:
-    response = client.get("/api/openapi.json")
-    assert response.status_code == 200
-    return response.json()
-
-
-def _resolve(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in node:
-        target: Any = document
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            target = target[part]
-        node = target
-    return node
+@pytest.fixture(scope="module", name="document")
+def served_document(client: TestClient) -> dict[str, Any]:
+    return client.get("/api/openapi.json").json()
 
 
 def _template(document: dict[str, Any], path: str) -> str:
@@ -40,7 +30,7 @@ def declared_but_absent(
     """ETag / Location the description declares for this answer that the answer lacks."""
     template = _template(document, path)
     declared = document["paths"][template][method.lower()]["responses"][str(response.status_code)]
-    headers = _resolve(document, declared).get("headers", {})
+    headers = resolve(document, declared).get("headers", {})
     return [
         f"{method} {template} → {response.status_code}: no {name}"
         for name in headers
@@ -89,6 +79,6 @@ def test_described_etag_and_location_headers_are_sent(
         assert response.status_code == status, (method, path, response.text)
         missing += declared_but_absent(document, method, path, response)
     assert missing == [], "\n".join(missing)
-    declared = _resolve(document, document["paths"]["/v1/admin/menu/groups/{id}"]["get"]
+    declared = resolve(document, document["paths"]["/v1/admin/menu/groups/{id}"]["get"]
                         ["responses"]["200"])["headers"]  # fmt: skip
     assert "ETag" in declared
