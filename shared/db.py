@@ -8,7 +8,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import psycopg
 from psycopg import sql
@@ -175,9 +175,29 @@ def check_schema_name(schema: str) -> str:
 
 @contextmanager
 def transaction() -> Iterator[psycopg.Connection]:
-    """A pooled connection inside one transaction with the default (public) search path."""
-    with get_pool().connection() as conn, conn.transaction():
-        yield conn
+    """A pooled connection inside one transaction with the default (public) search path.
+
+    A connection the server dropped while it sat in the pool for less than CHECK_AFTER_IDLE_S
+    (a restart, a failover) fails at BEGIN, before the caller has run anything: every other
+    idle connection is then as dead, so they all go and the transaction starts again on a new
+    one. Without that, each dead connection failed one request in turn (a busy instance: as
+    many 503s as its pool held), and an order cut off by the restart could not release its
+    Idempotency-Key on the next, dead, connection.
+    """
+    pool = get_pool()
+    for attempt in range(2):
+        with ExitStack() as stack:
+            conn = stack.enter_context(pool.connection())
+            try:
+                stack.enter_context(conn.transaction())
+            except psycopg.OperationalError:
+                if attempt or not conn.broken:
+                    raise
+                log.warning("a pooled connection was dropped by the server; checking the others")
+                pool.check()
+                continue
+            yield conn
+            return
 
 
 _SCOPE = "select set_config('search_path', %s, true)"
