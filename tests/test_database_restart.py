@@ -1,0 +1,129 @@
+"""A Postgres restart in the middle of an order: nothing half-written, and the order retried."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+import psycopg
+import pytest
+
+from shared import db
+from shared.config import get_settings
+from shared.events.dispatch import dispatcher
+from tests.order_fixtures import Shop, shop_fixture  # noqa: F401
+from tests.stalling_proxy import run_in_thread
+
+
+def _admin() -> psycopg.Connection:
+    """A connection of the test's own, outside the app's pool."""
+    return psycopg.connect(os.environ["DATABASE_URL"], autocommit=True)
+
+
+def _kill_app_connections(*, spare: tuple[int, ...] = ()) -> int:
+    """What a Postgres restart or failover does to every connection the app holds: all at once."""
+    with _admin() as admin:
+        killed = [
+            pid
+            for pid, _ in admin.execute(
+                """select pid, pg_terminate_backend(pid) from pg_stat_activity
+                    where backend_type = 'client backend' and datname = current_database()
+                      and pid <> pg_backend_pid() and pid <> all(%s)""",
+                [list(spare)],
+            ).fetchall()
+        ]
+        deadline = time.monotonic() + 10
+        gone = "select count(*) from pg_stat_activity where pid = any(%s)"
+        while admin.execute(gone, [killed]).fetchone()[0]:
+            assert time.monotonic() < deadline, "the connections did not end"
+            time.sleep(0.01)
+    return len(killed)
+
+
+@pytest.fixture
+def production_pool(monkeypatch: pytest.MonkeyPatch, migrated_public: None):
+    """The pool size infra/README.md derives for the default deployment (B1ms, 3 instances)."""
+    monkeypatch.setenv("DATABASE_POOL_MAX", "2")
+    get_settings.cache_clear()
+    db.close_pool()
+    yield
+    db.close_pool()
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def _busy_pool(shop: Shop, orders: int = 5) -> None:
+    """A busy instance: the pool holds several connections, each used within the last second."""
+    threads = [run_in_thread(shop.place) for _ in range(orders)]
+    for thread in threads:
+        thread.join(30)
+    assert dispatcher.wait_idle(10)
+    pool = db.get_pool()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the pool has stopped growing: every connection idle
+        stats = pool.get_stats()
+        if stats["pool_available"] == stats["pool_size"]:
+            break
+        time.sleep(0.05)
+    held = [pool.getconn() for _ in range(stats["pool_size"])]  # one more use of each
+    for conn in held:
+        pool.putconn(conn)
+    while pool.get_stats()["pool_available"] < len(held) and time.monotonic() < deadline + 5:
+        time.sleep(0.01)  # returned connections are put back by the pool's worker
+
+
+def _wait_for_the_write(admin: psycopg.Connection) -> None:
+    """Until the order's second transaction (its key claimed) waits for the table's row."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        waiting = admin.execute(
+            """select count(*) from pg_stat_activity where wait_event_type = 'Lock'
+                and query like '%dining_tables%for share%'"""
+        ).fetchone()
+        if waiting[0]:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the order never reached its write")
+
+
+def test_an_order_cut_off_by_a_restart_can_be_retried_with_its_key(
+    shop: Shop, production_pool
+) -> None:
+    """An order cut off by a Postgres restart is not half-written, and its Idempotency-Key is
+    released (on a new connection, not the pool's next dead one): the customer's retry orders,
+    where it was told for a minute that the order "is still being processed"."""
+    created = shop.client.post(
+        "/api/v1/admin/tables", host=shop.host, headers=shop.owner(), json={"label": "Patio"}
+    )
+    assert created.status_code == 201, created.text
+    body = {
+        "lines": [shop.cola_line()],
+        "fulfilment": {"type": "dine_in", "table_token": created.json()["qr_token"]},
+    }
+    key = str(uuid.uuid4())
+    _busy_pool(shop, orders=2)
+    answers = []
+    with _admin() as locker:
+        # Hold the order between its admission (key claimed) and its write, as a slow moment.
+        locker.execute("begin")
+        locker.execute(f"lock table {shop.schema}.dining_tables in exclusive mode")
+        ordering = run_in_thread(lambda: answers.append(shop.post_order(body, key=key)))
+        with _admin() as watcher:
+            _wait_for_the_write(watcher)
+        _kill_app_connections(spare=(locker.info.backend_pid,))  # the restart
+        locker.execute("rollback")
+    ordering.join(30)
+    assert answers and answers[0].status_code == 503, answers and answers[0].text
+    with _admin() as admin:  # nothing half-written
+        dine_in = f"select count(*) from {shop.schema}.orders where table_id is not null"
+        assert admin.execute(dine_in).fetchone() == (0,)
+    # The customer retries as told (Retry-After: 1), a few times.
+    retries = []
+    for _ in range(5):
+        retry = shop.post_order(body, key=key)
+        retries.append((retry.status_code, retry.json().get("detail")))
+        if retry.status_code == 201:
+            break
+        time.sleep(int(retry.headers.get("retry-after", "1")))
+    assert retries[-1][0] == 201, retries
