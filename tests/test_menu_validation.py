@@ -55,7 +55,7 @@ def rejecting_menu(rejecting_api):
         ({"description": "Hot\u0085spicy"}, "description"),
         ({"description": "Hot\u0000"}, "description"),
         ({"price": -1}, "price"),
-        ({"price": 10_000_001}, "price"),
+        ({"price": 1_000_000_001}, "price"),
         ({"price": 9.5}, "price"),
         ({"price": "950"}, "price"),
         ({"price": True}, "price"),
