@@ -23,9 +23,9 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.data.tables import TableEntity, UpdateMode
+from azure.data.tables import TableClient, TableEntity, UpdateMode
 
-from shared.storage import table
+from shared.storage import existing_table, table
 from shared.tenants import TenantRecord
 
 DIRECTORY_TABLE = "tenantdirectory"
@@ -65,12 +65,18 @@ REQUEST_PATH = {"connection_timeout": 1, "read_timeout": 1, "retry_total": 0}
 
 
 def directory_get(
-    domain: str, *, max_age_s: float | None = None, **options: Any
+    domain: str,
+    *,
+    max_age_s: float | None = None,
+    client: TableClient | None = None,
+    **options: Any,
 ) -> TenantRecord | None:
     """The domain's record; None when there is none, or when it is older than max_age_s.
-    options: per-call client settings (REQUEST_PATH)."""
+    client: the directory table's (default: made sure to exist); options: per-call client
+    settings (REQUEST_PATH)."""
+    client = client or table(DIRECTORY_TABLE)
     try:
-        entity = table(DIRECTORY_TABLE).get_entity(partition_key=domain, row_key=ROW_KEY, **options)
+        entity = client.get_entity(partition_key=domain, row_key=ROW_KEY, **options)
     except ResourceNotFoundError:
         return None
     if max_age_s is not None:
@@ -82,21 +88,24 @@ def directory_get(
 
 def fresh_directory_get(domain: str) -> TenantRecord | None:
     """directory_get for the request path: entries older than DIRECTORY_MAX_AGE_S are misses."""
-    return directory_get(domain, max_age_s=DIRECTORY_MAX_AGE_S, **REQUEST_PATH)
+    client = existing_table(DIRECTORY_TABLE)
+    return directory_get(domain, max_age_s=DIRECTORY_MAX_AGE_S, client=client, **REQUEST_PATH)
 
 
 def refill_directory(domain: str, record: TenantRecord) -> bool:
     """directory_put for the request path (a cache refill after a miss): short waits."""
-    return directory_put(domain, record, **REQUEST_PATH)
+    return directory_put(domain, record, client=existing_table(DIRECTORY_TABLE), **REQUEST_PATH)
 
 
-def directory_put(domain: str, record: TenantRecord, **options: Any) -> bool:
+def directory_put(
+    domain: str, record: TenantRecord, *, client: TableClient | None = None, **options: Any
+) -> bool:
     """Store record for domain unless the entry holds a newer revision; True when written.
 
-    The same revision is written again, which renews the entry's age. options: per-call client
-    settings (REQUEST_PATH).
+    The same revision is written again, which renews the entry's age. client and options as for
+    directory_get.
     """
-    client = table(DIRECTORY_TABLE)
+    client = client or table(DIRECTORY_TABLE)
     entity = {"PartitionKey": domain, "RowKey": ROW_KEY, **_record_properties(record)}
     for _ in range(_PUT_ATTEMPTS):
         try:

@@ -81,8 +81,18 @@ def table(name: str) -> TableClient:
     return service.get_table_client(name)
 
 
+@functools.cache
+def existing_table(name: str) -> TableClient:
+    """A client for table name without creating it: for the request path, where a table made by
+    infra or provisioning is read with short timeouts (creating it has none of its own, and a
+    stalled Table Storage held every request of a cold instance 10 s), and a missing one is a
+    ResourceNotFoundError like a missing entity."""
+    return table_service().get_table_client(name)
+
+
 def reset_clients() -> None:
     """Forget cached clients (tests that switch storage accounts)."""
     table_service.cache_clear()
     blob_service.cache_clear()
     table.cache_clear()
+    existing_table.cache_clear()

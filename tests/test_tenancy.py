@@ -8,6 +8,11 @@ from shared.config import load_settings
 from shared.directory import directory_get
 from shared.tenancy import TenantResolver, is_platform_host, request_host, resolver
 from tests.conftest import TEST_SETTINGS, execute, unique_slug
+from tests.stalling_proxy import (  # noqa: F401  (the `table_storage_proxy` fixture)
+    StallingProxy,
+    answered_within,
+    table_storage_proxy_fixture,
+)
 
 BASE = {**TEST_SETTINGS, "DATABASE_URL": "postgresql://x", "AzureWebJobsStorage": "x"}
 PRODUCTION = load_settings(
@@ -181,6 +186,24 @@ def test_storefront_answers_from_postgres_when_the_directory_is_down(
         get_settings.cache_clear()
         reset_clients()
         resolver.invalidate(host)
+
+
+def test_a_cold_instance_answers_within_a_second_while_table_storage_stalls(
+    client, tenants, table_storage_proxy: StallingProxy
+) -> None:
+    # A cold start, scale-out or recycled worker made its directory client on the first
+    # request, creating the table with no short timeout: 10 s per request while storage stalled.
+    tenant = tenants.create()
+    host = f"{tenant.slug}.stelly.test"
+    table_storage_proxy.stalled.set()  # before this process's first directory read
+    try:
+        first = answered_within(5, lambda: client.get("/api/v1/store/config", host=host))
+        resolver.invalidate(host)
+        second = answered_within(5, lambda: client.get("/api/v1/store/config", host=host))
+    finally:
+        table_storage_proxy.stalled.clear()
+    assert first and first[0].status_code == 200, "the storefront waited on the stalled directory"
+    assert second and second[0].status_code == 200, "the next request waited on it again"
 
 
 def test_a_restaurant_deleted_meanwhile_is_gone_not_a_500(client, tenants, auth_header) -> None:
