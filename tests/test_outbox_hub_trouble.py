@@ -20,12 +20,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from azure.messaging.webpubsubservice import WebPubSubServiceClient
 
+from shared.config import get_settings
 from shared.db import tenant_transaction
-from shared.events import dispatch
-from shared.events.dispatch import publish_due_events, publish_pending
+from shared.events import dispatch, publisher
+from shared.events.dispatch import dispatcher, publish_due_events, publish_pending
 from shared.events.outbox import append_event, events_after
 from shared.events.publisher import WebPubSubPublisher
 from shared.http_transport import StdlibTransport
+from tests.order_fixtures import open_shop
 from tests.test_orders_outbox import _add_unsent_event
 
 RESTAURANTS = 5
@@ -311,3 +313,45 @@ def test_an_event_the_hub_refuses_with_an_early_413_does_not_hold_back_the_next_
     assert taken == ["before", "after"], f"hub took {taken}; the big event: {big['last_error']}"
     assert not result.failed
     assert _unsent([tenant.schema_name]) == 0
+
+
+@pytest.fixture
+def app_on_a_stalled_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[StalledHub]:
+    """WEBPUBSUB_CONNECTION names a hub that accepts connections and never answers."""
+    hub = StalledHub()
+    monkeypatch.setenv(
+        "WEBPUBSUB_CONNECTION",
+        f"Endpoint=http://127.0.0.1:{hub.port};AccessKey=stalled-hub-access-key-0123456789;"
+        "Version=1.0;",
+    )
+    get_settings.cache_clear()
+    publisher.service_client.cache_clear()
+    yield hub
+    hub.close()
+    assert dispatcher.wait_idle(30)
+    monkeypatch.undo()
+    get_settings.cache_clear()
+    publisher.service_client.cache_clear()
+
+
+def test_a_stalled_hub_does_not_hold_back_other_restaurants_catch_up(
+    client, tenants, auth_header, app_on_a_stalled_hub
+) -> None:
+    """With a hub that accepts connections and never answers, every notified restaurant's
+    events get their seqs before the outbox thread's first send, so `events?after=` (the
+    kitchen's catch-up while the hub is out) shows the ticket at once, not after one stalled
+    send (5 s) for every restaurant before it."""
+    shops = [open_shop(client, tenants, auth_header) for _ in range(5)]
+    for shop in shops:  # an order in each, as at dinner time
+        assert shop.post_order().status_code == 201
+    last = shops[-1]
+    seen: list = []
+    deadline = time.monotonic() + 10  # generous: seqs are assigned without the hub
+    while not seen and time.monotonic() < deadline:
+        answer = last.client.get(
+            "/api/v1/kitchen/events", host=last.host, headers=last.staff(), params={"after": 0}
+        )
+        assert answer.status_code == 200, answer.text
+        seen = answer.json()["events"]
+        time.sleep(0.5)
+    assert [event["type"] for event in seen] == ["order.placed"], "the kitchen never saw it"

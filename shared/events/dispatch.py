@@ -216,6 +216,11 @@ class OutboxDispatcher:
                 batch, self._pending = self._pending, {}
                 self._busy = True
             try:
+                # Every restaurant's new events get their seqs before any send: with a hub that
+                # stalls, each send waits out its timeout, and the kitchens of the restaurants
+                # after the first would read nothing from `events?after=` until their turn.
+                for schema, slug in batch.items():
+                    _sequence_quietly(schema, slug)
                 for schema, slug in batch.items():
                     try:
                         publish_pending(schema, slug, self._publisher(), respect_backoff=False)
@@ -226,6 +231,28 @@ class OutboxDispatcher:
                 with self._condition:
                     self._busy = False
                     self._condition.notify_all()
+
+
+def sequence_now(schema: str) -> bool:
+    """Hand out seqs to the tenant's newly committed events unless a publisher holds the tenant
+    (it does so itself before it sends); False when one did."""
+    with tenant_transaction(schema) as conn:
+        held = conn.execute(
+            "select pg_try_advisory_xact_lock(hashtextextended('stelly.outbox.' || %s, 0)) as ok",
+            [schema],
+        ).fetchone()
+        if not held["ok"]:
+            return False
+        sequence_events(conn)
+    return True
+
+
+def _sequence_quietly(schema: str, slug: str) -> None:
+    try:
+        sequence_now(schema)
+    except Exception:
+        # The publish that follows sequences too, and the timer retries.
+        logger.exception("sequencing the outbox of %s failed", slug)
 
 
 dispatcher = OutboxDispatcher()
