@@ -14,6 +14,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool.base import AttemptWithBackoff
 
 from shared import errors
 from shared.config import get_settings
@@ -55,6 +56,32 @@ _KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
 # round trip; one dropped while busy fails only the request that was using it.
 CHECK_AFTER_IDLE_S = 2.0
 
+# While the database is out of reach the pool retries with exponential back-off (1, 2, 4, 8,
+# 16 ... s, psycopg_pool's own, uncapped): after an outage of 20 s a request waited 12 s for the
+# next attempt, and after a minute or so its whole wait, with the server long back. Capped here.
+MAX_RECONNECT_DELAY_S = 2.0
+# How long a request waits for a connection before its 503 (the pool's default is 30 s, a
+# worker thread held that long for every request while the database is down).
+POOL_WAIT_S = 10.0
+
+
+class _CappedBackoff(AttemptWithBackoff):
+    def update_delay(self, now: float) -> None:
+        super().update_delay(now)
+        self.delay = min(self.delay, MAX_RECONNECT_DELAY_S)
+
+
+class _Pool(ConnectionPool):
+    """psycopg_pool's pool with reconnection attempts at most MAX_RECONNECT_DELAY_S apart.
+
+    `_add_connection` is the pool's own (psycopg_pool is pinned): it makes the attempt a
+    reconnection reuses when none is given, so the cap holds for every retry after it.
+    """
+
+    def _add_connection(self, attempt: AttemptWithBackoff | None, growing: bool = False) -> None:
+        super()._add_connection(attempt or _CappedBackoff(timeout=self.reconnect_timeout), growing)
+
+
 _pool: ConnectionPool | None = None
 _pool_lock = threading.Lock()
 # Run on every pool a process opens, before any caller gets it (function_app.py registers the
@@ -83,7 +110,7 @@ def _check_if_idle(conn: psycopg.Connection) -> None:
     except psycopg.Error:
         # The server restarted: every idle connection is as dead as this one. Dropping them all
         # now beats the pool finding them one by one, backing off longer each time (0, 1, 2,
-        # 4 ... s), past its 30 s timeout.
+        # 4 ... s), past its wait for a connection (POOL_WAIT_S).
         if _pool is not None:
             _pool.check()
         raise
@@ -108,10 +135,11 @@ def get_pool() -> ConnectionPool:
     with _pool_lock:
         if _pool is None:
             settings = get_settings()
-            pool = ConnectionPool(
+            pool = _Pool(
                 settings.database_url.get_secret_value(),
                 min_size=1,
                 max_size=settings.database_pool_max,
+                timeout=POOL_WAIT_S,
                 max_lifetime=MAX_CONNECTION_LIFETIME_S,
                 kwargs=_connection_options(),
                 check=_check_if_idle,

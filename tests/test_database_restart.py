@@ -1,8 +1,10 @@
-"""A Postgres restart in the middle of an order: nothing half-written, and the order retried."""
+"""Postgres restarting or out for a while: nothing half-written, orders retried, and the next
+requests served as soon as it is back."""
 
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
 
@@ -127,3 +129,62 @@ def test_an_order_cut_off_by_a_restart_can_be_retried_with_its_key(
             break
         time.sleep(int(retry.headers.get("retry-after", "1")))
     assert retries[-1][0] == 201, retries
+
+
+def _kitchen_list(shop: Shop):
+    return shop.client.get("/api/v1/kitchen/orders", host=shop.host, headers=shop.staff())
+
+
+def _pg_ctl(*args: str) -> None:
+    """pg_ctl on the run's embedded Postgres (pgserver runs it as the user `pgserver`)."""
+    from pgserver._commands import pg_ctl
+
+    data = re.search(r"host=([^&]+)", os.environ["DATABASE_URL"]).group(1)
+    user = "pgserver" if os.geteuid() == 0 else None
+    if args[-1] == "start":  # as pgserver started it: no TCP, the socket in the data folder
+        args = ("-o", '-h ""', "-o", f"-k {data}", "-l", f"{data}/log", *args)
+    pg_ctl(list(args), pgdata=data, user=user, timeout=60)
+
+
+@pytest.mark.skipif(
+    "host=" not in os.environ.get("DATABASE_URL", ""), reason="stops the embedded Postgres only"
+)
+def test_once_postgres_is_back_after_an_outage_requests_are_served(
+    shop: Shop, production_pool
+) -> None:
+    """After Postgres was down for a quarter of a minute, a busy instance's next request is
+    served at once: the pool's reconnection back-off is capped (it doubled to 16 s and more)."""
+    _busy_pool(shop, orders=4)
+    _pg_ctl("-w", "-m", "fast", "stop")
+    try:
+        # Customers keep coming while it is down: each dead pooled connection fails one.
+        down_since = time.monotonic()
+        while db.get_pool().get_stats()["pool_available"] > 0:
+            assert _kitchen_list(shop).status_code == 503
+        time.sleep(max(0.0, 17 - (time.monotonic() - down_since)))  # a short outage
+    finally:
+        _pg_ctl("-w", "start")
+    with _admin() as admin:
+        assert admin.execute("select 1").fetchone() == (1,)  # the server is back
+    answers: list = []
+    asked = time.monotonic()
+    request = run_in_thread(lambda: answers.append(_kitchen_list(shop)))
+    request.join(5)  # a generous bound: the database answers in milliseconds again
+    served_at_once = list(answers)
+    request.join(40)  # let it end before clean-up
+    waited = f"{time.monotonic() - asked:.1f} s"
+    eventually = answers[0].status_code if answers else "no answer"
+    assert served_at_once, f"Postgres is back, yet the request waited {waited}, then {eventually}"
+    assert served_at_once[0].status_code == 200, served_at_once[0].text
+
+
+def test_reconnection_attempts_stay_at_most_two_seconds_apart() -> None:
+    # psycopg_pool doubles the delay each time (1, 2, 4 ... 128 s within its 5 minutes): after
+    # a minute-long outage the next attempt came a minute after the server was back.
+    attempt = db._CappedBackoff(timeout=300)
+    delays = []
+    for now in range(0, 60, 2):
+        attempt.update_delay(float(now))
+        delays.append(attempt.delay)
+    assert 0.9 <= delays[0] <= 1.1 and max(delays) == db.MAX_RECONNECT_DELAY_S == 2.0
+    assert isinstance(db.get_pool(), db._Pool)

@@ -109,7 +109,7 @@ def test_after_a_restart_drops_every_pooled_connection_the_next_requests_are_ser
     shop: Shop, idle: str
 ) -> None:
     # Found one by one, the dead connections cost the pool's growing back-off (0, 1, 2, 4 ...
-    # s) past its 30 s timeout: the first dead one found drops them all. Ones used just now
+    # s) past the pool's wait: the first dead one found drops them all. Ones used just now
     # are not checked before use; each failed a request in turn (a busy instance's whole pool).
     order = shop.place()
     assert dispatcher.wait_idle(10)
