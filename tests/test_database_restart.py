@@ -12,9 +12,9 @@ import psycopg
 import pytest
 
 from shared import db
-from shared.config import get_settings
 from shared.events.dispatch import dispatcher
 from tests.order_fixtures import Shop, shop_fixture  # noqa: F401
+from tests.pool_sizes import pool_of
 from tests.stalling_proxy import run_in_thread
 
 
@@ -46,13 +46,8 @@ def _kill_app_connections(*, spare: tuple[int, ...] = ()) -> int:
 @pytest.fixture
 def production_pool(monkeypatch: pytest.MonkeyPatch, migrated_public: None):
     """The pool size infra/README.md derives for the default deployment (B1ms, 3 instances)."""
-    monkeypatch.setenv("DATABASE_POOL_MAX", "2")
-    get_settings.cache_clear()
-    db.close_pool()
-    yield
-    db.close_pool()
-    monkeypatch.undo()
-    get_settings.cache_clear()
+    with pool_of(2, monkeypatch):
+        yield
 
 
 def _busy_pool(shop: Shop, orders: int = 5) -> None:

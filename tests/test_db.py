@@ -9,10 +9,10 @@ import psycopg
 import pytest
 
 from shared import db
-from shared.config import get_settings
 from shared.events.dispatch import dispatcher
 from tests.conftest import execute
 from tests.order_fixtures import Shop, shop_fixture  # noqa: F401
+from tests.pool_sizes import pool_of
 from tests.stalling_proxy import run_in_thread
 from tests.storefront_helpers import ok, owner_api
 
@@ -20,13 +20,8 @@ from tests.storefront_helpers import ok, owner_api
 @pytest.fixture
 def single_connection_pool(monkeypatch: pytest.MonkeyPatch, migrated_public: None):
     """A pool of exactly one connection, so the next query provably reuses the same one."""
-    monkeypatch.setenv("DATABASE_POOL_MAX", "1")
-    get_settings.cache_clear()
-    db.close_pool()
-    yield db.get_pool()
-    db.close_pool()
-    monkeypatch.undo()
-    get_settings.cache_clear()
+    with pool_of(1, monkeypatch) as pool:
+        yield pool
 
 
 def test_tenant_search_path_does_not_survive_on_the_pooled_connection(

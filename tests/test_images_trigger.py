@@ -12,7 +12,6 @@ from datetime import timedelta
 import pytest
 from PIL import Image
 
-from shared import db
 from shared.config import get_settings
 from shared.images import blobs
 from shared.images.blobs import IMMUTABLE
@@ -34,6 +33,7 @@ from tests.image_fixtures import (  # noqa: F401
     upload_exists,
     uploads_name,
 )
+from tests.pool_sizes import pool_of
 from tests.storefront_helpers import Api, build_small_menu, customer_api, ok, owner_api
 
 
@@ -262,13 +262,8 @@ def test_brand_upload_after_assets_base_url_moved_is_not_poisoned(
 @pytest.fixture
 def pool_of_one(monkeypatch: pytest.MonkeyPatch, migrated_public: None):
     """DATABASE_POOL_MAX=1, what infra/main.bicep deploys for B1ms with 4-6 instances."""
-    monkeypatch.setenv("DATABASE_POOL_MAX", "1")
-    get_settings.cache_clear()
-    db.close_pool()
-    yield
-    db.close_pool()
-    monkeypatch.undo()
-    get_settings.cache_clear()
+    with pool_of(1, monkeypatch):
+        yield
 
 
 def test_a_logo_goes_live_with_a_pool_of_one_connection(
