@@ -218,9 +218,11 @@ class OutboxDispatcher:
             try:
                 # Every restaurant's new events get their seqs before any send: with a hub that
                 # stalls, each send waits out its timeout, and the kitchens of the restaurants
-                # after the first would read nothing from `events?after=` until their turn.
-                for schema, slug in batch.items():
-                    _sequence_quietly(schema, slug)
+                # after the first would read nothing from `events?after=` until their turn. (One
+                # restaurant alone is sequenced first thing by its publish.)
+                if len(batch) > 1:
+                    for schema, slug in batch.items():
+                        _sequence_quietly(schema, slug)
                 for schema, slug in batch.items():
                     try:
                         publish_pending(schema, slug, self._publisher(), respect_backoff=False)
