@@ -173,17 +173,28 @@ def test_a_body_sent_with_an_upgrade_offer_reaches_the_function(devhost: Devhost
         time.sleep(0.2)
         conn.sendall(b"llo" + after)
         assert _two_answers(conn.makefile("rb").read()) == expected
+    # A chunked body is read past (the host hands a function none), in pieces too.
+    chunked = offer.replace(b"content-length: 5", b"transfer-encoding: chunked")
+    body = b"5\r\nhello\r\n0\r\n\r\n"
+    expected[0] = (b"200", json.dumps({"params": {}, "body": ""}).encode())
+    assert _two_answers(raw_exchange(devhost, chunked + body + after)) == expected
+    with socket.create_connection(("127.0.0.1", devhost.port), timeout=10) as conn:
+        conn.sendall(chunked + body[:4])
+        time.sleep(0.2)
+        conn.sendall(body[4:] + after)
+        assert _two_answers(conn.makefile("rb").read()) == expected
 
 
 def test_a_lower_case_method_runs_the_function_as_on_the_host(devhost: DevhostProcess) -> None:
-    # fetch() sends `patch` as written; Kestrel takes any method token and the host's routes
+    # fetch() sends `patch` or `Patch` as written; Kestrel takes any method token, the host's routes
     # match methods ignoring case. A method llhttp does not know is a problem+json 400.
-    request = (
-        b"post /api/echo HTTP/1.1\r\nhost: a\r\ncontent-length: 2\r\nconnection: close\r\n\r\nhi"
-    )
-    received = raw_exchange(devhost, request)
-    assert received.startswith(b"HTTP/1.1 200"), received[:200]
-    assert json.loads(received.split(b"\r\n\r\n", 1)[1])["body"] == "hi"
+    for method in (b"post", b"Post"):
+        request = method + (
+            b" /api/echo HTTP/1.1\r\nhost: a\r\ncontent-length: 2\r\nconnection: close\r\n\r\nhi"
+        )
+        received = raw_exchange(devhost, request)
+        assert received.startswith(b"HTTP/1.1 200"), received[:200]
+        assert json.loads(received.split(b"\r\n\r\n", 1)[1])["body"] == "hi"
     refused = raw_exchange(devhost, b"brew /api/echo HTTP/1.1\r\nhost: a\r\n\r\n")
     assert refused.startswith(b"HTTP/1.1 400"), refused[:200]
     assert b"content-type: application/problem+json" in refused.lower()
