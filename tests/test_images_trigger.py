@@ -7,17 +7,19 @@ watcher (`poll_once`) or is invoked with an InputStream as the host would.
 from __future__ import annotations
 
 import io
+import threading
 from datetime import timedelta
 
 import pytest
 from PIL import Image
 
 from shared.config import get_settings
+from shared.db import tenant_transaction
 from shared.images import blobs
 from shared.images.blobs import IMMUTABLE
 from shared.images.renditions import render_upload
 from shared.images.targets import parse_upload_name
-from tests.conftest import execute
+from tests.conftest import execute, wait_for_lock_waiters
 from tests.image_fixtures import (  # noqa: F401
     assets_under,
     deliver,
@@ -163,6 +165,53 @@ def test_a_reimported_menu_keeps_its_photos(menu, client, app_functions) -> None
     assert dishes["Marinara"].get("image") is None
     admin = ok(api.get("/v1/admin/menu"))["categories"][0]["items"][0]
     assert (admin["image_status"], admin["image"]) == ("ready", photo_before)
+
+
+def test_an_import_racing_a_finishing_upload_does_not_carry_a_deleted_photo(
+    menu, client, app_functions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upload finishing while an import reads the photos it carries: the import waits for it
+    and carries the new photo, never the old one the upload's clean-up deletes."""
+    monkeypatch.setattr(blobs, "RENDITION_GRACE", timedelta(0))  # the old photo is months old
+    api, item = menu
+    first = grant_for(api, item["id"])
+    assert put_with_grant(first, encoded(photo(800, 600), "JPEG")).status_code == 201
+    deliver(app_functions, uploads_name(first))
+    newer = grant_for(api, item["id"])
+    assert put_with_grant(newer, encoded(photo(600, 800), "JPEG")).status_code == 201
+    document = {"categories": [{"name": "Pizza", "items": [{"name": "Margherita", "price": 990}]}]}
+    answers: dict[str, object] = {}
+
+    def finish_upload() -> None:
+        deliver(app_functions, uploads_name(newer))
+
+    def reimport() -> None:
+        answers["import"] = api.post("/v1/admin/menu/import", json=document)
+
+    upload_thread = threading.Thread(target=finish_upload)
+    import_thread = threading.Thread(target=reimport)
+    # Hold the dish's row so both meet at it: the upload records its photo first, the import
+    # (which has read the photos already) retires the row right after.
+    with tenant_transaction(api.tenant.schema_name) as conn:
+        conn.execute("select id from menu_items where id = %s for update", [item["id"]])
+        upload_thread.start()
+        wait_for_lock_waiters("menu_items", 1)
+        import_thread.start()
+        wait_for_lock_waiters("menu_items", 2)
+    upload_thread.join(30)
+    import_thread.join(30)
+    assert ok(answers["import"])["photos_kept"] == 1
+    ok(api.post("/v1/admin/menu/publish"), 201)
+
+    store = ok(customer_api(client, api.tenant).get("/v1/store/menu"))
+    (dish,) = store["categories"][0]["items"]
+    stored = set(assets_under(f"{api.tenant.slug}/"))
+    missing = [
+        r["url"]
+        for r in dish["image"]["renditions"]
+        if r["url"].split("/assets/", 1)[1] not in stored
+    ]
+    assert missing == []
 
 
 def test_only_the_newest_upload_url_counts(menu, app_functions) -> None:

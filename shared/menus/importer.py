@@ -41,6 +41,9 @@ def _photo_key(category: str, item: str) -> PhotoKey:
 def _draft_photos(conn: psycopg.Connection) -> dict[PhotoKey, deque[Jsonb]]:
     """The draft's finished photos by (category name, item name), in menu order.
 
+    Locked as read: an upload finishing meanwhile would otherwise put its photo in the row and
+    delete the one read here as unused, which the imported item would then show, broken.
+
     Only `image` moves: it holds finished renditions whatever the status, while an upload still
     pending names the old item and is refused (quarantined) when it lands on a retired row.
     """
@@ -48,7 +51,8 @@ def _draft_photos(conn: psycopg.Connection) -> dict[PhotoKey, deque[Jsonb]]:
         """select c.name as category, i.name as item, i.image
              from menu_items i join menu_categories c on c.id = i.category_id
             where i.deleted_at is null and c.deleted_at is null and i.image is not null
-            order by c.rank, c.id, i.rank, i.id"""
+            order by c.rank, c.id, i.rank, i.id
+              for update of i"""
     ).fetchall()
     photos: dict[PhotoKey, deque[Jsonb]] = defaultdict(deque)
     for row in rows:
