@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 from urllib.parse import quote
 
 import azure.functions as func
+import psycopg
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
@@ -288,6 +289,20 @@ def request_edge(
             logger.warning("transient backend error in %s: %s", function_name, error)
             edge.response = problem_response(
                 errors.service_unavailable("A backing service is busy; retry shortly", 1),
+                instance=edge.instance,
+                correlation_id=edge.correlation_id,
+            )
+        except psycopg.errors.CheckViolation as error:
+            # Every value was validated before it reached SQL, so the database's own rule is
+            # narrower than the app's: a restaurant the fleet migration has not reached yet
+            # (tenant migration 0007 widened the price checks the app already allows).
+            logger.warning("check %s refused a validated value in %s", error.diag.constraint_name,
+                           function_name)  # fmt: skip
+            edge.response = problem_response(
+                errors.conflict(
+                    "This restaurant's data does not take that value yet (its database update "
+                    "is pending); try again later"
+                ),
                 instance=edge.instance,
                 correlation_id=edge.correlation_id,
             )
