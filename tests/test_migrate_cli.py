@@ -148,18 +148,21 @@ def test_cli_records_a_restaurant_whose_migration_gave_up_on_a_table_lock(
     # A lock timeout is a failure like any other: recorded where the platform API shows it,
     # and audited.
     behind = migrate.load_migrations("tenant")[:-1]
-    schema = tenants.create_behind(behind)  # the newest file (price checks) is pending
+    schema = tenants.create_behind(behind)  # the newest file is pending
     slug = schema.removeprefix("tenant_")
     newest = migrate.load_migrations("tenant")[-1].filename
     with transaction() as conn:  # what the last fleet run, before the new file, recorded
         record_outcome(conn, schema=schema, version=behind[-1].version, status="current",
                        operation="migration-earlier")  # fmt: skip
     out = io.StringIO()
-    # A long transaction holds the table the pending file needs (a report, a stuck session).
+    # A long transaction holds the tables the pending file needs (a report, a stuck session):
+    # every table of the schema, whichever the newest file alters.
     with transaction() as long_query:
-        long_query.execute(
-            sql.SQL("lock table {} in exclusive mode").format(sql.Identifier(schema, "menu_items"))
-        )
+        names = long_query.execute(
+            "select tablename from pg_tables where schemaname = %s", [schema]
+        ).fetchall()
+        tables = sql.SQL(", ").join(sql.Identifier(schema, row["tablename"]) for row in names)
+        long_query.execute(sql.SQL("lock table {} in exclusive mode").format(tables))
         failures = migrate.migrate_all(out)
     assert failures >= 1
     assert f"{schema}] FAILED: " in out.getvalue() and newest in out.getvalue()

@@ -81,3 +81,31 @@ def test_a_group_named_like_an_older_group_in_another_spelling_is_refused_on_one
     )
 
     assert response.status_code == 422, response.text
+
+
+def test_a_table_label_saved_with_a_variation_selector_blocks_its_look_alike(
+    client, tenants, auth_header
+) -> None:
+    """Labels saved before the characters that show as nothing were stripped are respelled by
+    tenant migration 0009, so a new "Terrasse ☀️" finds the old one taken."""
+    tenant = tenants.create()
+    api = owner_api(client, tenant, auth_header)
+    first = ok(api.post("/v1/admin/tables", json={"label": "Terrasse ☀️"}), 201)
+    # As the release before this one saved it (it kept U+FE0F), next to a label that the
+    # respelling would make clash with the first: that one is left for the restaurant.
+    second = ok(api.post("/v1/admin/tables", json={"label": "Garden"}), 201)
+    table = sql.SQL("update {}.dining_tables set label = %s where id = %s")
+    execute(
+        table.format(sql.Identifier(tenant.schema_name)), ["Terrasse\u00a0\u2600", second["id"]]
+    )
+    _saved_before_this_release(
+        tenant.schema_name,
+        "update {}.dining_tables set label = %s where id = %s",
+        ["Terrasse \u2600\ufe0f", first["id"]],
+    )
+    labels = {t["id"]: t["label"] for t in ok(api.get("/v1/admin/tables"))["tables"]}
+    assert sorted(labels.values()) == ["Terrasse \u2600", "Terrasse\u00a0\u2600"]
+
+    response = api.post("/v1/admin/tables", json={"label": "Terrasse \u2600\ufe0f"})
+
+    assert response.status_code == 409, response.text
