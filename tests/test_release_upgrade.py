@@ -91,7 +91,7 @@ def test_a_table_label_saved_with_a_variation_selector_blocks_its_look_alike(
     tenant = tenants.create()
     api = owner_api(client, tenant, auth_header)
     first = ok(api.post("/v1/admin/tables", json={"label": "Terrasse ☀️"}), 201)
-    # As the release before this one saved it (it kept U+FE0F), next to a label that the
+    # As the release before this one saved it (it kept U+FE0F), next to a newer label that the
     # respelling would make clash with the first: that one is left for the restaurant.
     second = ok(api.post("/v1/admin/tables", json={"label": "Garden"}), 201)
     table = sql.SQL("update {}.dining_tables set label = %s where id = %s")
