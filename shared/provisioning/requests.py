@@ -68,11 +68,12 @@ def _lower_domain(value: Any) -> Any:
     internationalised name (`café.example`) in its ASCII form (`xn--caf-dma.example`, UTS #46)."""
     if not isinstance(value, str):
         return value
-    value = value.strip().lower().rstrip(".")
+    value = value.strip().lower()
     if value.isascii():
-        return value
+        return value.rstrip(".")
     try:
-        return idna.encode(value, uts46=True).decode("ascii")
+        # After the conversion, which maps an ideographic full stop (`。`) to a dot too.
+        return idna.encode(value, uts46=True).decode("ascii").rstrip(".")
     except idna.IDNAError as error:
         raise PydanticCustomError(
             "domain", "{domain} is not a valid domain name ({reason})",
