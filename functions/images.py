@@ -60,8 +60,9 @@ def admin_brand_image_upload(call: Call) -> func.HttpResponse:
 @bp.route(route="v1/admin/branding/images", methods=["GET"])
 @endpoint(tenant=True, roles=EDITORS, summary="Logo and hero: status, reason, renditions")
 def admin_brand_images(call: Call) -> func.HttpResponse:
-    with tenant_transaction(call.require_tenant().schema_name) as conn:
-        return json_response(brand_image_states(conn))
+    tenant = call.require_tenant()
+    with tenant_transaction(tenant.schema_name) as conn:
+        return json_response(brand_image_states(conn, tenant.slug))
 
 
 @bp.blob_trigger(

@@ -259,6 +259,10 @@ def test_a_logo_goes_into_the_theme(client, tenants, auth_header, app_functions)
     ok(api.put("/v1/admin/theme", json={**bistro, "assets": {"logo": None}}))
     config = ok(customer_api(client, tenant).get("/v1/store/config"))
     assert config["theme"]["assets"]["logo"] is None
+    # The branding view agrees with the storefront; saving the URL again puts the logo back.
+    assert ok(api.get("/v1/admin/branding/images"))["logo"]["status"] == "removed"
+    ok(api.put("/v1/admin/theme", json={**bistro, "assets": {"logo": largest}}))
+    assert ok(api.get("/v1/admin/branding/images"))["logo"]["status"] == "ready"
 
 
 def test_a_clean_up_leaves_renditions_not_yet_recorded_alone(menu, app_functions) -> None:

@@ -120,14 +120,25 @@ class BrandImages:
         return [json.dumps(row["image"] if row else None), json.dumps(theme)]
 
 
-def brand_image_states(conn: psycopg.Connection) -> dict[str, dict[str, Any]]:
-    """`{"logo": {"status", "reason", "image"}, "hero": {...}}` for the admin view."""
+def brand_image_states(conn: psycopg.Connection, slug: str) -> dict[str, dict[str, Any]]:
+    """`{"logo": {"status", "reason", "image"}, "hero": {...}}` for the admin view.
+
+    A processed image the theme no longer shows (a theme save took it off, or named another
+    URL) is `removed`, not `ready`: the storefront is what a manager checks it against.
+    """
     rows = {row["kind"]: row for row in conn.execute("select * from brand_images")}
-    return {
-        kind: {
-            "status": rows[kind]["status"] if kind in rows else "none",
-            "reason": rows[kind]["reason"] if kind in rows else None,
-            "image": rows[kind]["image"] if kind in rows else None,
-        }
-        for kind in BRAND_KINDS
-    }
+    shown = (_fresh_tenant(conn, slug).theme or {}).get("assets") or {}
+    return {kind: _state(rows.get(kind), shown.get(kind)) for kind in BRAND_KINDS}
+
+
+def _state(row: dict[str, Any] | None, shown_url: str | None) -> dict[str, Any]:
+    if row is None:
+        return {"status": "none", "reason": None, "image": None}
+    status = row["status"]
+    if status == "ready" and not _shows(row["image"], shown_url):
+        status = "removed"
+    return {"status": status, "reason": row["reason"], "image": row["image"]}
+
+
+def _shows(image: dict[str, Any] | None, url: str | None) -> bool:
+    return bool(image and url) and any(r["url"] == url for r in image["renditions"])
