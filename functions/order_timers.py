@@ -13,6 +13,7 @@ from functions.operation_history import purge_ended_operations
 from shared.db import tenant_transaction
 from shared.events.dispatch import publish_due_events, publishing_tenants
 from shared.events.outbox import purge_published
+from shared.images.photo_sweep import sweep_item_photos
 from shared.logs import log_context
 from shared.menus.snapshot_retention import purge_unused_snapshots
 from shared.orders.contact_retention import forget_old_phone_numbers
@@ -45,8 +46,8 @@ async def purge_order_housekeeping(
     timer: func.TimerRequest, client: df.DurableOrchestrationClient
 ) -> None:
     """Hourly: expired idempotency keys, finished rate-limit windows, old published events,
-    old snapshots no order used, old pickup phone numbers; then platform operations that
-    ended and began over 30 days ago."""
+    old snapshots no order used, old pickup phone numbers, photo files no menu shows; then
+    platform operations that ended and began over 30 days ago."""
     try:
         await asyncio.to_thread(_housekeep_restaurants)
     finally:
@@ -73,11 +74,22 @@ def _housekeep(schema: str, slug: str) -> None:
         # One tenant's broken schema must not stop the others' clean-up.
         logger.exception("housekeeping for %s failed", slug)
         return
-    if keys or events or snapshots or phones:
+    # Storage after the transaction: no connection is held while blobs are listed.
+    photos = _sweep_photos(schema, slug)
+    if keys or events or snapshots or phones or photos:
         logger.info(
-            "purged %s idempotency keys, %s events, %s menu snapshots and %s phone numbers"
-            " of %s", keys, events, snapshots, phones, slug,
+            "purged %s idempotency keys, %s events, %s menu snapshots, %s phone numbers"
+            " and %s photo files of %s", keys, events, snapshots, phones, photos, slug,
         )  # fmt: skip
+
+
+def _sweep_photos(schema: str, slug: str) -> int:
+    try:
+        return len(sweep_item_photos(schema, slug))
+    except Exception:
+        # Storage down this hour: the photos wait for the next sweep.
+        logger.exception("photo sweep for %s failed", slug)
+        return 0
 
 
 def _purge_snapshots(conn: psycopg.Connection, slug: str) -> int:

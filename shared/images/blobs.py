@@ -19,7 +19,7 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.storage.blob import ContentSettings
+from azure.storage.blob import BlobProperties, ContentSettings
 
 from shared.config import get_settings
 from shared.images.limits import MAX_UPLOAD_BYTES
@@ -38,7 +38,6 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 # records them within functionTimeout (5 minutes); and a storefront that fetched the menu just
 # before a new photo still finds the old one's files.
 RENDITION_GRACE = timedelta(minutes=10)
-_RENDITION_NAME = re.compile(r"^(?P<hash>[0-9a-f]{32})-\d+\.webp$")
 
 
 @functools.cache
@@ -97,25 +96,36 @@ def store_renditions(target: UploadTarget, rendered: RenderedImage) -> dict[str,
     }
 
 
-def referenced_hashes(target: UploadTarget, documents: Iterable[str]) -> set[str]:
-    """Content hashes of this target's renditions named anywhere in documents (JSON text)."""
-    pattern = re.compile(re.escape(target.assets_prefix) + r"([0-9a-f]{32})-\d+\.webp")
-    return {found for document in documents for found in pattern.findall(document)}
+# `<slug>/<target>/<hash>`: one image's renditions (every width) share it. Not preceded by a
+# slug character, so `.../assets/pizza/...` in a URL yields `pizza/...`, not more.
+_STEM = re.compile(
+    r"(?<![a-z0-9-])([a-z][a-z0-9-]{2,30}/(?:item-[0-9a-f-]{36}|logo|hero)/[0-9a-f]{32})-\d+\.webp"
+)
 
 
-def remove_unreferenced(target: UploadTarget, keep: set[str]) -> list[str]:
-    """Delete the target's renditions whose hash is not in keep and that are older than
-    RENDITION_GRACE; the names deleted."""
+def referenced_images(documents: Iterable[str]) -> set[str]:
+    """The images (`<slug>/<target>/<hash>`) whose renditions documents (JSON text) name."""
+    return {found for document in documents for found in _STEM.findall(document)}
+
+
+def list_renditions(prefix: str) -> list[BlobProperties]:
+    """The renditions in the assets container whose names start with prefix."""
     container = blob_service().get_container_client(ASSETS_CONTAINER)
-    removed = []
     try:
-        blobs = list(container.list_blobs(name_starts_with=target.assets_prefix))
+        return [b for b in container.list_blobs(name_starts_with=prefix) if _STEM.fullmatch(b.name)]
     except ResourceNotFoundError:
         return []
+
+
+def remove_unreferenced(listed: Iterable[BlobProperties], keep: set[str]) -> list[str]:
+    """Delete the listed renditions of images not in keep (see referenced_images) that are
+    older than RENDITION_GRACE; the names deleted."""
+    container = blob_service().get_container_client(ASSETS_CONTAINER)
     cutoff = datetime.now(UTC) - RENDITION_GRACE
-    for blob in blobs:
-        found = _RENDITION_NAME.match(blob.name.removeprefix(target.assets_prefix))
-        if found is None or found["hash"] in keep or blob.last_modified > cutoff:
+    removed = []
+    for blob in listed:
+        found = _STEM.fullmatch(blob.name)
+        if found is None or found[1] in keep or blob.last_modified > cutoff:
             continue
         with contextlib.suppress(ResourceNotFoundError):  # A concurrent clean-up was first.
             container.delete_blob(blob.name)
