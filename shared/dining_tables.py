@@ -104,18 +104,38 @@ def _label_taken(label: str) -> errors.ProblemError:
     return errors.conflict(f"A table is already labelled {label!r}; choose another label")
 
 
-def create_table(conn: psycopg.Connection, table: TableIn) -> dict[str, Any]:
-    """A new table; 409 when its label is taken or the restaurant has MAX_TABLES already (the
-    list shows that many, so a table past it could never be found again)."""
-    # Creators take turns, so two of them cannot both add the last table allowed.
+def _take_turns(conn: psycopg.Connection) -> None:
+    """Writers of a restaurant's tables one at a time, so two cannot both add the last table
+    allowed, or both take labels that are one label (see _check_label_free)."""
     conn.execute(
         "select pg_advisory_xact_lock(hashtextextended('stelly.tables.' || current_schema(), 0))"
     )
+
+
+def _check_label_free(
+    conn: psycopg.Connection, label: str, table_id: uuid.UUID | None = None
+) -> None:
+    """409 when another table's label is this one up to case. The unique index compares
+    Postgres's lower(), which leaves "Straße" and "STRASSE", or "ΟΔΟΣ" and "οδος", apart;
+    full case folding (≤ MAX_TABLES labels to compare) does not."""
+    folded = label.casefold()
+    others = conn.execute(
+        "select label from dining_tables where id is distinct from %s", [table_id]
+    ).fetchall()
+    if any(row["label"].casefold() == folded for row in others):
+        raise _label_taken(label)
+
+
+def create_table(conn: psycopg.Connection, table: TableIn) -> dict[str, Any]:
+    """A new table; 409 when its label is taken or the restaurant has MAX_TABLES already (the
+    list shows that many, so a table past it could never be found again)."""
+    _take_turns(conn)
     count = conn.execute("select count(*) as n from dining_tables").fetchone()["n"]
     if count >= MAX_TABLES:
         raise errors.conflict(
             f"This restaurant has {count} tables, the most it may have; delete one first"
         )
+    _check_label_free(conn, table.label)
     try:
         with conn.transaction():
             return conn.execute(
@@ -133,6 +153,11 @@ def update_table(
     # Locked until the update: two editors who both read version 1 must not both succeed.
     current = get_table(conn, table_id, lock=True)
     expected.check(current["version"], "table")
+    # Only a new label is checked: two labels saved before the check existed ("Straße" and
+    # "STRASSE") must not make every other edit of either table a 409.
+    if table.label.casefold() != current["label"].casefold():
+        _take_turns(conn)
+        _check_label_free(conn, table.label, table_id)
     try:
         with conn.transaction():
             return conn.execute(

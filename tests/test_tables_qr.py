@@ -154,11 +154,43 @@ def test_labels_that_look_the_same_are_one_label(shop: Shop) -> None:
         ).json()["label"]
         == "Patio 1"
     )
-    for lookalike in ("Patio  1", "Patio\u00a01", "Patio 1\u200b", "patio 1"):
+    for lookalike in ("Patio  1", "Patio\u00a01", "Patio 1\u200b", "patio 1", "PATIO 1"):
         response = shop.client.post(
             TABLES, host=shop.host, headers=shop.owner(), json={"label": lookalike}
         )
         assert response.status_code == 409, (lookalike, response.text)
+
+
+def test_labels_one_up_to_case_are_one_label(shop: Shop) -> None:
+    """Full case folding, not only lower case: "STRASSE" is "Straße", "ΟΔΟΣ" is "οδος"."""
+    street = _create(shop, "Straße 1")
+    _create(shop, "ΟΔΟΣ")
+    for clash in ("STRASSE 1", "strasse 1", "οδος", "Οδος"):
+        response = shop.client.post(
+            TABLES, host=shop.host, headers=shop.owner(), json={"label": clash}
+        )
+        assert response.status_code == 409, (clash, response.text)
+    bar = _create(shop, "Bar")
+    renamed = shop.client.put(
+        f"{TABLES}/{bar['id']}",
+        host=shop.host,
+        headers=shop.owner(),
+        json={"label": "STRASSE 1", "expected_version": 1},
+    )
+    assert renamed.status_code == 409, renamed.text
+    # A table keeps its own label under another case.
+    respelled = shop.client.put(
+        f"{TABLES}/{street['id']}",
+        host=shop.host,
+        headers=shop.owner(),
+        json={"label": "STRASSE 1", "seats": 6, "expected_version": 1},
+    )
+    assert respelled.status_code == 200, respelled.text
+    labels = [
+        t["label"]
+        for t in shop.client.get(TABLES, host=shop.host, headers=shop.owner()).json()["tables"]
+    ]
+    assert sorted(labels) == sorted(["STRASSE 1", "ΟΔΟΣ", "Bar"])
 
 
 def _tamper(token: str) -> str:
