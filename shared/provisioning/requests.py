@@ -141,6 +141,15 @@ def _check_platform_subdomain(domain: str, platform_domain: str) -> None:
             "{domain} is reserved for the platform's own use",
             {"domain": domain},
         )
+    if label.startswith("xn--"):
+        # "аdmin" with a Cyrillic а is another name in DNS but reads as ours; slugs are ASCII,
+        # and an internationalised name belongs on the restaurant's own domain.
+        raise PydanticCustomError(
+            "platform_domain",
+            "{domain}: under {platform} a name is ASCII letters, digits and hyphens; an "
+            "internationalised name goes on the restaurant's own domain",
+            {"domain": domain, "platform": platform_domain},
+        )
 
 
 @dataclass(frozen=True)
