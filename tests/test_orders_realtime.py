@@ -113,6 +113,16 @@ def test_a_station_display_connects_while_its_category_rests(shop: Shop) -> None
     assert hidden.status_code == 200, hidden.text
     assert shop.client.post("/api/v1/admin/menu/publish", **owner).status_code == 201
     assert "access_token=" in _kitchen_url(shop, station="bar")
+    # Still while the draft moves the Cola elsewhere: the published menu sends it to the bar.
+    cola = shop.client.get(f"/api/v1/admin/menu/items/{shop.menu.items['Cola']}", **owner)
+    moved = shop.client.patch(
+        f"/api/v1/admin/menu/items/{shop.menu.items['Cola']}",
+        host=shop.host,
+        headers={**shop.owner(), "If-Match": cola.headers["etag"]},
+        json={"station": "counter"},
+    )
+    assert moved.status_code == 200, moved.text
+    assert "access_token=" in _kitchen_url(shop, station="bar")
     pizza = next(c for c in draft["categories"] if c["name"] == "Pizza")
     grill = {"category_id": pizza["id"], "name": "Burger", "price": 1200, "station": "grill"}
     assert shop.client.post("/api/v1/admin/menu/items", json=grill, **owner).status_code == 201

@@ -43,3 +43,12 @@ def test_each_restaurant_counts_its_own_tickets(shop: Shop, client, tenants, aut
     assert shop.place()["ticket_number"] == "#0001"
     assert shop.place()["ticket_number"] == "#0002"
     assert other.place()["ticket_number"] == "#0001"
+
+
+def test_a_refused_order_takes_no_ticket_number(shop: Shop) -> None:
+    """A 422 must not use up a number: the day's first order is still #0001."""
+    refused = shop.post_order(
+        shop.order_body({"item_id": shop.menu.items["Calzone"], "quantity": 1})
+    )
+    assert refused.status_code == 422, refused.text
+    assert shop.place()["ticket_number"] == "#0001"
