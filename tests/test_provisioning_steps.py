@@ -77,7 +77,7 @@ def test_request_is_normalised_and_the_default_domain_filled_in() -> None:
         {"domains": ["api.stelly.test"]},
         {"domains": ["www.stelly.test"]},  # reads as the platform's own
         {"domains": ["login.stelly.test"]},
-        {"domains": ["\u0430dmin.stelly.test"]},  # a Cyrillic а: reads as the platform's admin
+        {"domains": ["\u0430dmin.stelly.test"]},  # U+0430 for the a: reads as our admin
         {"domains": ["café.stelly.test"]},  # internationalised names go on their own domain
         {"domains": ["roma.pizza.stelly.test"]},  # the platform's certificate covers one level
         {"domains": ["10.0.0.1"]},

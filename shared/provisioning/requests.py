@@ -142,8 +142,8 @@ def _check_platform_subdomain(domain: str, platform_domain: str) -> None:
             {"domain": domain},
         )
     if label.startswith("xn--"):
-        # "аdmin" with a Cyrillic а is another name in DNS but reads as ours; slugs are ASCII,
-        # and an internationalised name belongs on the restaurant's own domain.
+        # "admin" spelled with a Cyrillic a (U+0430) is another name in DNS but reads as ours;
+        # slugs are ASCII, and an internationalised name belongs on the restaurant's own domain.
         raise PydanticCustomError(
             "platform_domain",
             "{domain}: under {platform} a name is ASCII letters, digits and hyphens; an "
