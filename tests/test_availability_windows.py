@@ -190,3 +190,19 @@ def test_render_applies_availability_for_now_and_drops_hidden_categories() -> No
     assert render_store_menu(None, zone, utc("2024-03-25T19:00")) == {
         "version": 0, "categories": []
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        # Sunday 24 March 2024 23:30 UTC is Monday 08:30 in Tokyo (UTC+9): inside Monday's window.
+        ("2024-03-24T23:30", True),
+        ("2024-03-25T01:00", False),  # Monday 10:00 JST: closed
+        ("2024-03-23T23:30", False),  # Sunday 08:30 JST: Sunday has no window
+    ],
+)
+def test_the_day_of_a_window_is_the_local_day_east_of_utc(now: str, expected: bool) -> None:
+    """East of UTC the local day is often the next one: Monday's breakfast in Tokyo starts on
+    Sunday evening UTC."""
+    at = datetime.fromisoformat(now).replace(tzinfo=UTC)
+    assert in_windows({"mon": [["08:00", "10:00"]]}, "Asia/Tokyo", at) is expected

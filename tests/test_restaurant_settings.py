@@ -162,3 +162,24 @@ def test_a_contact_phone_in_the_usual_local_format_is_kept_as_written(
     api = owner_api(client, tenants.create(), auth_header)
     settings = {**SETTINGS, "contact": {"phone": "(415) 555-0100"}}
     assert ok(api.put("/v1/admin/settings", json=settings))["contact"]["phone"] == "(415) 555-0100"
+
+
+@pytest.mark.parametrize(
+    "tax",
+    [
+        {"rate_bp": -1, "inclusive": False},
+        {"rate_bp": "2000", "inclusive": True},
+        {"rate_bp": 2000.0, "inclusive": True},
+    ],
+)
+def test_a_tax_rate_is_a_non_negative_json_integer(rejecting_api, tax: dict) -> None:
+    """Not negative, and a JSON integer: neither "2000" nor 2000.0."""
+    response = rejecting_api.put("/v1/admin/settings", json={**SETTINGS, "tax": tax})
+    assert error_paths(response) == ["tax.rate_bp"]
+
+
+def test_the_business_name_is_saved_without_surrounding_spaces(api) -> None:
+    """Customers see the name without the spaces typed around it."""
+    saved = ok(api.put("/v1/admin/settings", json={**SETTINGS, "business_name": "  Luigi's  "}))
+    assert saved["business_name"] == "Luigi's"
+    assert ok(api.client.get("/api/v1/store/config", host=api.host))["name"] == "Luigi's"

@@ -195,3 +195,12 @@ def test_publish_takes_the_currency_saved_now_not_the_one_this_instance_cached(
     published = ok(api.post("/v1/admin/menu/publish"), 201)
     menu = ok(customer_api(client, tenant).get("/v1/store/menu"))
     assert (menu["version"], menu["currency"]) == (published["version"], "GBP")
+
+
+def test_open_now_turns_at_the_minute_not_the_hour(tenants) -> None:
+    """Rendered config is cached per minute: at 15:30 a restaurant closing then says closed."""
+    tenant = tenants.create(settings={"hours": {"mon": [["11:00", "15:30"]]}})
+    before = store_config_bytes(tenant, datetime(2024, 3, 25, 15, 29, tzinfo=UTC))
+    assert b'"open_now":true' in before[0]
+    after = store_config_bytes(tenant, datetime(2024, 3, 25, 15, 30, tzinfo=UTC))
+    assert b'"open_now":false' in after[0]

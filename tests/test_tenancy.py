@@ -217,3 +217,19 @@ def test_a_restaurant_deleted_meanwhile_is_gone_not_a_500(client, tenants, auth_
     response = client.get("/api/v1/kitchen/orders", host=host, headers=staff)
     assert response.status_code == 410, response.text
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_the_front_door_id_compares_without_case_or_surrounding_spaces() -> None:
+    """An X-Azure-FDID in other letter case or with spaces is still our Front Door's."""
+    settings = load_settings(
+        {**TEST_SETTINGS, "DATABASE_URL": "postgresql://x", "AzureWebJobsStorage": "x",
+         "STELLY_ENV": "production", "FRONTDOOR_ID": "3F2504E0-4F89-11D3-9A0C-0305E82C3301",
+         "QR_SIGNING_KEY": "q" * 40, "AUTH_JWKS_URL": "https://login.example.test/keys",
+         "ASSETS_BASE_URL": "https://assets.example.test/assets"}
+    )  # fmt: skip
+    headers = {
+        "host": "app.azurewebsites.net",
+        "x-forwarded-host": "pizza.stelly.com",
+        "x-azure-fdid": " 3f2504e0-4f89-11d3-9a0c-0305e82c3301 ",
+    }
+    assert request_host(headers, settings) == "pizza.stelly.com"

@@ -168,3 +168,52 @@ def test_a_capitalised_assets_base_accepts_its_own_urls(
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
+
+
+def test_a_three_digit_colour_is_saved_as_six_digits(api) -> None:
+    """#FFF is saved as #ffffff, the form contrast is computed from."""
+    saved = ok(
+        api.put("/v1/admin/theme", json=theme(colors={"on_primary": "#FFF", "text": "#111"}))
+    )
+    assert (saved["colors"]["on_primary"], saved["colors"]["text"]) == ("#ffffff", "#111111")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "t/my logo.png",  # a space
+        "data:image/png;base64,iVBORw0KGgo=",  # a scheme without a host
+        "https:logo.png",
+    ],
+)
+def test_asset_urls_without_a_host_or_with_spaces_are_refused(rejecting_api, url: str) -> None:
+    """A space, or a scheme without a host (`data:`, `https:path`), is no asset URL of ours."""
+    response = rejecting_api.put("/v1/admin/theme", json=theme(assets={"logo": url}))
+    assert error_paths(response) == ["assets.logo"]
+
+
+def test_an_asset_url_of_exactly_the_limit_is_accepted_and_one_more_refused(api) -> None:
+    """2,048 characters is the limit, itself allowed."""
+    at_limit = "t/" + "a" * (2048 - len("t/.png")) + ".png"
+    assert len(at_limit) == 2048
+    saved = ok(api.put("/v1/admin/theme", json=theme(assets={"logo": at_limit})))
+    assert saved["assets"]["logo"] == at_limit
+    too_long = "t/a" + at_limit[2:]
+    assert error_paths(api.put("/v1/admin/theme", json=theme(assets={"logo": too_long}))) == [
+        "assets.logo"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "path"),
+    [
+        ({"shape": {"radius_small": -1}}, "shape.radius_small"),
+        ({"typography": {"body": {"family": "Inter", "urls": [f"f/{i}.woff2" for i in range(9)]}}},
+         "typography.body.urls"),
+        ({"typography": {"heading": {"family": "A" * 101}}}, "typography.heading.family"),
+    ],
+)  # fmt: skip
+def test_theme_limits_one_past_the_edge(rejecting_api, changes: dict, path: str) -> None:
+    """A radius below 0, a ninth font file, a 101-character family name."""
+    response = rejecting_api.put("/v1/admin/theme", json=theme(**changes))
+    assert error_paths(response) == [path]
