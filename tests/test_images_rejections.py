@@ -191,3 +191,29 @@ def test_unknown_tenants_and_stray_blobs_are_quarantined(name: str, app_function
     deliver(app_functions, name)
     assert not upload_exists(name)
     assert quarantine_reason(name)
+
+
+def test_a_rejected_upload_url_is_used_even_for_the_live_photos_bytes(
+    client, tenants, auth_header, app_functions
+) -> None:
+    """A URL counts once: after its upload was rejected it takes no second file, not even the
+    live photo's bytes ("used already")."""
+    api = owner_api(client, tenants.create(), auth_header)
+    item = build_small_menu(api)["item"]
+    live_bytes = encoded(photo(800, 600), "JPEG")
+    first = grant_for(api, item["id"])
+    assert put_with_grant(first, live_bytes).status_code == 201
+    deliver(app_functions, uploads_name(first))
+    live = ok(api.get(f"/v1/admin/menu/items/{item['id']}"))
+    assert live["image_status"] == "ready"
+
+    second = grant_for(api, item["id"])
+    assert put_with_grant(second, b"Dear manager,\nthis is not a photo.\n" * 20).status_code == 201
+    deliver(app_functions, uploads_name(second))
+    assert ok(api.get(f"/v1/admin/menu/items/{item['id']}"))["image_status"] == "rejected"
+
+    assert put_with_grant(second, live_bytes).status_code == 201  # the used URL, once more
+    deliver(app_functions, uploads_name(second))
+    after = ok(api.get(f"/v1/admin/menu/items/{item['id']}"))
+    assert after["image_status"] == "rejected" and after["image"] == live["image"]
+    assert "used already" in (quarantine_reason(uploads_name(second)) or "")

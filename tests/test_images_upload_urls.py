@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs
@@ -19,6 +20,7 @@ from shared import storage
 from shared.config import get_settings, load_settings
 from shared.images import blobs
 from shared.images.limits import MAX_UPLOAD_BYTES
+from shared.images.targets import parse_upload_name
 from shared.images.upload_urls import request_item_upload, upload_sas
 from tests.conftest import TEST_SETTINGS
 from tests.image_fixtures import encoded, photo, put_with_grant
@@ -194,3 +196,82 @@ def test_a_stalled_blob_storage_is_a_503_in_seconds(
     blob_storage_proxy.stalled.clear()
     assert answers, "the upload-URL request still waits on the stalled storage"
     assert answers[0].status_code == 503
+
+
+class _OwnAccount(DelegationService):
+    """DelegationService under an account name of its own (delegation keys are cached per
+    account, process-wide)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.account_name = f"review{uuid.uuid4().hex[:12]}"
+
+
+def _azure_settings():
+    base = {**TEST_SETTINGS, "DATABASE_URL": "postgresql://unused"}
+    return load_settings({**base, "AzureWebJobsStorage__accountName": "stellyprod"})
+
+
+def _sas_time(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def test_one_delegation_key_serves_many_urls_and_is_renewed_before_it_ends() -> None:
+    """One key signs the URLs of its two hours; a URL past them gets a new key that outlives it
+    (a key kept past its expiry signs URLs storage refuses)."""
+    settings, service = _azure_settings(), _OwnAccount()
+    now = datetime.now(UTC).replace(microsecond=0)
+    for minutes in (0, 1, 30):  # three managers' requests within the key's two hours
+        start = now + timedelta(minutes=minutes)
+        upload_sas(
+            "t/logo/x",
+            now=start,
+            expiry=start + timedelta(minutes=10),
+            settings=settings,
+            service=service,
+        )
+    assert len(service.key_requests) == 1
+    later = now + timedelta(hours=3)
+    expiry = later + timedelta(minutes=10)
+    signed = parse_qs(
+        upload_sas("t/logo/x", now=later, expiry=expiry, settings=settings, service=service)
+    )
+    assert len(service.key_requests) == 2
+    assert _sas_time(signed["ske"][0]) >= expiry  # the key outlives the URL it signs
+
+
+def test_upload_urls_and_their_keys_start_a_minute_early() -> None:
+    """Storage whose clock is a little behind ours must not refuse a URL, or its key, as not
+    yet valid."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    expiry = now + timedelta(minutes=10)
+    service = _OwnAccount()
+    signed = parse_qs(
+        upload_sas("t/logo/x", now=now, expiry=expiry, settings=_azure_settings(), service=service)
+    )
+    assert _sas_time(signed["st"][0]) <= now - timedelta(minutes=1)
+    assert _sas_time(signed["skt"][0]) <= now - timedelta(minutes=1)
+    assert service.key_requests[0][0] <= now - timedelta(minutes=1)
+
+
+def test_the_longest_slug_a_restaurant_may_have_names_an_upload() -> None:
+    """Slugs are 3 to 31 characters (provisioning's SLUG_PATTERN): a 31-character one names
+    uploads too."""
+    upload = uuid.uuid4()
+    for slug in ("abc", "a" * 30 + "z"):
+        target = parse_upload_name(f"{slug}/logo/{upload}")
+        assert target is not None, slug
+        assert (target.slug, target.target, target.upload_id) == (slug, "logo", upload)
+    assert parse_upload_name(f"{'a' * 32}/logo/{upload}") is None
+
+
+def test_a_name_with_more_after_the_upload_id_is_not_an_upload() -> None:
+    """A blob named past the upload id is not that upload."""
+    item, upload = uuid.uuid4(), uuid.uuid4()
+    assert parse_upload_name(f"pizza/item-{item}/{upload}") is not None
+    for name in (
+        f"pizza/item-{item}/{upload}/x.jpg",
+        f"pizza/item-{item}/{upload}.jpg",
+        f"pizza/logo/{upload}0",
+    ):
+        assert parse_upload_name(name) is None, name
