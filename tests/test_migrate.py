@@ -277,3 +277,12 @@ def test_a_fleet_migration_migrates_the_registry_first(
     write(public, "0099_probe.sql", "create table fleet_probe (id int);")
     fleet.plan(canaries=[], batch_size=10, operation="migration-test")
     assert execute("select to_regclass('public.fleet_probe') as t")[0]["t"] == "fleet_probe"
+
+
+def test_two_migration_files_with_one_version_number_are_refused(migrations_dir: Path) -> None:
+    """Two files with one version: one of them would never be applied where the other was."""
+    (migrations_dir / "0001_dishes.sql").write_text("create table dishes (id int);")
+    (migrations_dir / "0001_sides.sql").write_text("create table sides (id int);")
+    migrate.load_migrations.cache_clear()
+    with pytest.raises(migrate.MigrationError, match="share a version number"):
+        migrate.load_migrations("tenant")
