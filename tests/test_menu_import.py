@@ -124,3 +124,108 @@ def test_seed_menu_builds_the_benchmark_menu_through_the_api(client, tenants, id
     assert seeded["publish"]["version"] == 1
     store = ok(customer_api(client, tenant).get("/v1/store/menu"))
     assert sum(len(c["items"]) for c in store["categories"]) == 120
+
+
+def _give_photo(api, item_id: str, folder: str) -> dict:
+    """A finished photo on a draft item, as the image pipeline leaves it."""
+    image = {"renditions": [{"width": 320, "url": f"http://127.0.0.1/assets/{folder}/320.webp"}]}
+    execute(
+        f"update {api.tenant.schema_name}.menu_items set image = %s::jsonb, image_status = 'ready'"
+        " where id = %s",
+        [json.dumps(image), item_id],
+    )
+    return image
+
+
+def _item(api, category_id: str, name: str, price: int = 500) -> dict:
+    body = {"category_id": category_id, "name": name, "price": price}
+    return ok(api.post("/v1/admin/menu/items", json=body), 201)
+
+
+def test_an_import_gives_same_named_dishes_their_photos_in_menu_order(
+    client, tenants, auth_header
+) -> None:
+    """README: when a category lists one name several times, the first keeps the first's photo
+    and so on."""
+    api = owner_api(client, tenants.create(), auth_header)
+    specials = ok(api.post("/v1/admin/menu/categories", json={"name": "Specials"}), 201)
+    first = _give_photo(api, _item(api, specials["id"], "Soup of the day")["id"], "tomato")
+    second = _give_photo(api, _item(api, specials["id"], "Soup of the day")["id"], "leek")
+    document = {"categories": [{"name": "Specials", "items": [
+        {"name": "Soup of the day", "price": 550}, {"name": "Soup of the day", "price": 650},
+    ]}]}  # fmt: skip
+    counts = ok(api.post("/v1/admin/menu/import", json=document))
+    assert (counts["replaced_items"], counts["photos_kept"]) == (2, 2)
+    items = ok(api.get("/v1/admin/menu"))["categories"][0]["items"]
+    assert [(i["price"], i["image"]) for i in items] == [(550, first), (650, second)]
+
+
+def test_a_deleted_dish_lends_its_photo_to_no_imported_one(client, tenants, auth_header) -> None:
+    """A dish the manager deleted is not one the import replaces: a new dish of its name starts
+    without a photo."""
+    api = owner_api(client, tenants.create(), auth_header)
+    item = build_small_menu(api)["item"]
+    _give_photo(api, item["id"], "old-margherita")
+    assert api.delete(f"/v1/admin/menu/items/{item['id']}").status_code == 204
+    document = {"categories": [{"name": "Pizza", "items": [{"name": "Margherita", "price": 990}]}]}
+    counts = ok(api.post("/v1/admin/menu/import", json=document))
+    assert (counts["replaced_items"], counts["photos_kept"]) == (0, 0)
+    imported = ok(api.get("/v1/admin/menu"))["categories"][0]["items"][0]
+    assert (imported["image"], imported["image_status"]) == (None, "none")
+
+
+def test_an_import_keeps_the_documents_order_and_visibility(client, tenants, auth_header) -> None:
+    """Categories, items and options keep the document's order, and a hidden category stays
+    hidden."""
+    api = owner_api(client, tenants.create(), auth_header)
+    document = {"categories": [
+        {"name": "Staff meals", "visible": False, "items": [{"name": "Family meal", "price": 0}]},
+        {"name": "Mains", "items": [
+            {"name": "Zucchini fritti", "price": 700},
+            {"name": "Arancini", "price": 800, "modifier_groups": [
+                {"name": "Side", "min": 1, "max": 1,
+                 "options": [{"name": "Salad"}, {"name": "Fries"}]},
+            ]},
+        ]},
+    ]}  # fmt: skip
+    ok(api.post("/v1/admin/menu/import", json=document))
+    menu = ok(api.get("/v1/admin/menu"))
+    assert [(c["name"], c["visible"]) for c in menu["categories"]] == [
+        ("Staff meals", False),
+        ("Mains", True),
+    ]
+    assert [i["name"] for i in menu["categories"][1]["items"]] == ["Zucchini fritti", "Arancini"]
+    assert [o["name"] for o in menu["modifier_groups"][0]["options"]] == ["Salad", "Fries"]
+    ok(api.post("/v1/admin/menu/publish"), 201)
+    store = ok(customer_api(client, api.tenant).get("/v1/store/menu"))
+    assert [c["name"] for c in store["categories"]] == ["Mains"]
+
+
+def test_an_import_retires_the_old_groups_options(client, tenants, auth_header) -> None:
+    """The replaced groups' options go with them."""
+    api = owner_api(client, tenants.create(), auth_header)
+    regular = build_small_menu(api)["group"]["options"][0]
+    document = {"categories": [{"name": "Bowls", "items": [{"name": "Poke", "price": 1290}]}]}
+    ok(api.post("/v1/admin/menu/import", json=document))
+    assert api.get(f"/v1/admin/menu/options/{regular['id']}").status_code == 404
+    renamed = api.patch(f"/v1/admin/menu/options/{regular['id']}", json={"name": "X"})
+    assert renamed.status_code == 404
+
+
+def test_an_option_only_the_storefront_still_has_can_be_86d(client, tenants, auth_header) -> None:
+    """After an import replaced the draft, the live menu's options are still sold and must still
+    be 86-able."""
+    tenant = tenants.create()
+    api = owner_api(client, tenant, auth_header)
+    large = build_small_menu(api)["group"]["options"][1]
+    ok(api.post("/v1/admin/menu/publish"), 201)
+    document = {"categories": [{"name": "Bowls", "items": [{"name": "Poke", "price": 1290}]}]}
+    ok(api.post("/v1/admin/menu/import", json=document))
+    response = api.post(
+        "/v1/admin/menu/availability", json={"options": [{"id": large["id"], "available": False}]}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["options"] == [{"id": large["id"], "available": False, "version": None}]
+    store = ok(customer_api(client, tenant).get("/v1/store/menu"))
+    options = store["categories"][0]["items"][0]["modifier_groups"][0]["options"]
+    assert [o["available"] for o in options] == [True, False]

@@ -1,0 +1,154 @@
+"""Editing modifier groups, options and items one call at a time: defaults, limits, order, ETags."""
+
+from __future__ import annotations
+
+from tests.storefront_helpers import build_small_menu, ok, owner_api
+
+
+def _toppings(api, max_choices: int = 2) -> dict:
+    body = {
+        "name": "Toppings",
+        "min": 0,
+        "max": max_choices,
+        "options": [{"name": "Basil", "default": True}, {"name": "Oil"}, {"name": "Chili"}],
+    }
+    return ok(api.post("/v1/admin/menu/groups", json=body), 201)
+
+
+def test_defaults_up_to_the_groups_max_are_allowed(client, tenants, auth_header) -> None:
+    """A group allowing two choices may have two defaults, added as a new option or by marking
+    an existing one."""
+    api = owner_api(client, tenants.create(), auth_header)
+    group = _toppings(api)
+    oil = group["options"][1]
+    marked = ok(api.patch(f"/v1/admin/menu/options/{oil['id']}", json={"default": True}))
+    assert marked["default"] is True
+    other = _toppings(api)
+    added = api.post(
+        f"/v1/admin/menu/groups/{other['id']}/options", json={"name": "Olives", "default": True}
+    )
+    assert ok(added, 201)["default"] is True
+
+
+def test_resending_an_options_own_default_is_not_a_second_default(
+    client, tenants, auth_header
+) -> None:
+    """An edit form sending every field re-sends `default: true` for the group's one default."""
+    api = owner_api(client, tenants.create(), auth_header)
+    regular = build_small_menu(api)["group"]["options"][0]  # Size allows 1; Regular is it
+    changed = api.patch(
+        f"/v1/admin/menu/options/{regular['id']}", json={"name": "Medium", "default": True}
+    )
+    assert ok(changed)["name"] == "Medium"
+
+
+def test_a_group_holds_at_most_50_options_however_they_are_added(
+    client, tenants, auth_header
+) -> None:
+    """One by one, as at creation, the 51st option is refused."""
+    api = owner_api(client, tenants.create(), auth_header)
+    body = {"name": "Extras", "max": 1, "options": [{"name": f"o{i}"} for i in range(50)]}
+    group = ok(api.post("/v1/admin/menu/groups", json=body), 201)
+    more = api.post(f"/v1/admin/menu/groups/{group['id']}/options", json={"name": "o50"})
+    assert more.status_code == 409, more.text
+    assert len(ok(api.get(f"/v1/admin/menu/groups/{group['id']}"))["options"]) == 50
+
+
+def test_editing_or_reordering_options_moves_the_groups_etag(client, tenants, auth_header) -> None:
+    """The group's body lists its options, so an If-Match taken before an option edit fails."""
+    api = owner_api(client, tenants.create(), auth_header)
+    group = build_small_menu(api)["group"]
+    path = f"/v1/admin/menu/groups/{group['id']}"
+    regular, large = group["options"]
+    before = api.get(path).headers["etag"]
+    ok(api.patch(f"/v1/admin/menu/options/{large['id']}", json={"price_delta": 350}))
+    renamed = api.get(path)
+    assert renamed.headers["etag"] != before
+    assert [o["price_delta"] for o in ok(renamed)["options"]] == [0, 350]
+    ok(api.post(f"{path}/options/reorder", json={"ids": [large["id"], regular["id"]]}))
+    reordered = api.get(path)
+    assert reordered.headers["etag"] != renamed.headers["etag"]
+    stale = api.patch(path, json={"name": "Sizes"}, headers={"If-Match": renamed.headers["etag"]})
+    assert stale.status_code == 412
+
+
+def test_patching_max_alone_is_checked_against_the_groups_min(client, tenants, auth_header) -> None:
+    """Lowering max under the stored min is a 422 naming it, not a database error."""
+    api = owner_api(client, tenants.create(), auth_header)
+    body = {"name": "Sauces", "min": 2, "max": 3,
+            "options": [{"name": "Aioli"}, {"name": "Ketchup"}, {"name": "Mayo"}]}  # fmt: skip
+    group = ok(api.post("/v1/admin/menu/groups", json=body), 201)
+    response = api.patch(f"/v1/admin/menu/groups/{group['id']}", json={"max": 1})
+    assert response.status_code == 422, response.text
+    assert (ok(api.get(f"/v1/admin/menu/groups/{group['id']}"))["min"], 2) == (2, 2)
+
+
+def test_deleting_a_group_deletes_its_options(client, tenants, auth_header) -> None:
+    """Its options are gone too, not readable or editable without their group."""
+    api = owner_api(client, tenants.create(), auth_header)
+    group = build_small_menu(api)["group"]
+    assert api.delete(f"/v1/admin/menu/groups/{group['id']}").status_code == 204
+    for option in group["options"]:
+        assert api.get(f"/v1/admin/menu/options/{option['id']}").status_code == 404
+    large = group["options"][1]["id"]
+    assert api.patch(f"/v1/admin/menu/options/{large}", json={"name": "XL"}).status_code == 404
+
+
+def test_an_item_created_or_moved_with_a_rank_takes_that_place(
+    client, tenants, auth_header
+) -> None:
+    """A rank in the body places the item, created or moved to another category."""
+    api = owner_api(client, tenants.create(), auth_header)
+    built = build_small_menu(api)  # Margherita at rank 0 in Pizza
+    pizza = built["category"]["id"]
+    body = {"category_id": pizza, "name": "Calzone", "price": 1200, "rank": 0}
+    assert ok(api.post("/v1/admin/menu/items", json=body), 201)["rank"] == 0
+    specials = ok(api.post("/v1/admin/menu/categories", json={"name": "Specials"}), 201)
+    body = {"category_id": specials["id"], "name": "Lasagne", "price": 1400, "rank": 5}
+    assert ok(api.post("/v1/admin/menu/items", json=body), 201)["rank"] == 5
+    moved = ok(
+        api.patch(
+            f"/v1/admin/menu/items/{built['item']['id']}",
+            json={"category_id": specials["id"], "rank": 1},
+        )
+    )
+    assert (moved["category_id"], moved["rank"]) == (specials["id"], 1)
+    menu = ok(api.get("/v1/admin/menu"))
+    names = {c["name"]: [i["name"] for i in c["items"]] for c in menu["categories"]}
+    assert names == {"Pizza": ["Calzone"], "Specials": ["Margherita", "Lasagne"]}
+
+
+def test_an_items_groups_keep_the_order_they_were_linked_in(client, tenants, auth_header) -> None:
+    """An order and its reverse: the links keep the order sent, not the ids' order."""
+    api = owner_api(client, tenants.create(), auth_header)
+    built = build_small_menu(api)
+    size = built["group"]["id"]
+    crust = ok(
+        api.post(
+            "/v1/admin/menu/groups",
+            json={"name": "Crust", "min": 0, "max": 1, "options": [{"name": "Thin"}]},
+        ),
+        201,
+    )["id"]
+    path = f"/v1/admin/menu/items/{built['item']['id']}"
+    for order in ([size, crust], [crust, size]):
+        linked = ok(api.patch(path, json={"modifier_group_ids": order}))
+        assert linked["modifier_group_ids"] == order
+        assert ok(api.get(path))["modifier_group_ids"] == order
+
+
+def test_a_deleted_group_cannot_be_linked_to_an_item(client, tenants, auth_header) -> None:
+    """A group deleted in another tab is a 404 when an item names it."""
+    api = owner_api(client, tenants.create(), auth_header)
+    built = build_small_menu(api)
+    group_id = built["group"]["id"]
+    assert api.delete(f"/v1/admin/menu/groups/{group_id}").status_code == 204
+    linked = api.patch(
+        f"/v1/admin/menu/items/{built['item']['id']}", json={"modifier_group_ids": [group_id]}
+    )
+    assert linked.status_code == 404, linked.text
+    body = {"category_id": built["category"]["id"], "name": "Calzone", "price": 1200,
+            "modifier_group_ids": [group_id]}  # fmt: skip
+    assert api.post("/v1/admin/menu/items", json=body).status_code == 404
+    names = [i["name"] for i in ok(api.get("/v1/admin/menu"))["categories"][0]["items"]]
+    assert names == ["Margherita"]

@@ -1,0 +1,90 @@
+"""What a publish and an 86 put into menu_versions, and what the storefront renders from them."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+from shared.db import tenant_transaction
+from shared.menus.publish import publish_menu
+from shared.menus.published import latest_snapshot
+from shared.menus.storefront import StorefrontMenus
+from tests.conftest import execute, wait_for_lock_waiters
+from tests.storefront_helpers import build_small_menu, customer_api, ok, owner_api
+
+
+def test_publish_uses_the_currency_saved_now_not_a_cached_tenant_record(
+    client, tenants, auth_header
+) -> None:
+    """A process whose tenant cache is seconds old still publishes the currency the manager
+    just saved."""
+    tenant = tenants.create(settings={"currency": "EUR"})  # the record a process has cached
+    api = owner_api(client, tenant, auth_header)
+    build_small_menu(api)
+    settings = api.get("/v1/admin/settings")
+    changed = {**ok(settings), "currency": "GBP"}
+    ok(api.put("/v1/admin/settings", json=changed, headers={"If-Match": settings.headers["etag"]}))
+    publish_menu(tenant=tenant, published_by=None)
+    with tenant_transaction(tenant.schema_name) as conn:
+        assert latest_snapshot(conn)["currency"] == "GBP"
+    assert ok(customer_api(client, tenant).get("/v1/store/menu"))["currency"] == "GBP"
+
+
+def test_an_86_is_recorded_as_an_availability_version(client, tenants, auth_header) -> None:
+    """README: an 86 makes a version with `source = 'availability'`."""
+    api = owner_api(client, tenants.create(), auth_header)
+    item_id = build_small_menu(api)["item"]["id"]
+    ok(api.post("/v1/admin/menu/publish"), 201)
+    body = {"items": [{"id": item_id, "available": False}]}
+    ok(api.post("/v1/admin/menu/availability", json=body))
+    rows = execute(f"select source from {api.tenant.schema_name}.menu_versions order by version")
+    assert [row["source"] for row in rows] == ["publish", "availability"]
+
+
+def test_an_86_waiting_on_a_publish_re_issues_that_publish(client, tenants, auth_header) -> None:
+    """An 86 that waited behind a publish re-issues that publish, not the snapshot before it
+    (whose older price would come back)."""
+    tenant = tenants.create()
+    api = owner_api(client, tenant, auth_header)
+    item_id = build_small_menu(api)["item"]["id"]
+    ok(api.post("/v1/admin/menu/publish"), 201)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with tenant_transaction(tenant.schema_name) as conn:  # a publish, halfway through
+            conn.execute("lock table menu_versions in share row exclusive mode")
+            eighty_six = pool.submit(
+                api.post,
+                "/v1/admin/menu/availability",
+                json={"items": [{"id": item_id, "available": False}]},
+            )
+            wait_for_lock_waiters("menu_versions")
+            conn.execute(
+                """insert into menu_versions (version, etag, snapshot, source, published_at)
+                   select version + 1, 'v2',
+                          jsonb_set(jsonb_set(snapshot, '{version}', to_jsonb(version + 1)),
+                                    '{categories,0,items,0,price}', '1200'),
+                          'publish', clock_timestamp()
+                     from menu_versions order by version desc limit 1"""
+            )
+        assert ok(eighty_six.result())["published_version"] == 3
+    item = ok(customer_api(client, tenant).get("/v1/store/menu"))["categories"][0]["items"][0]
+    assert (item["price"], item["available"]) == (1200, False)
+
+
+def test_a_window_opening_shows_on_the_storefront_without_a_new_version(
+    client, tenants, auth_header
+) -> None:
+    """The storefront rendering is per minute while windows exist: lunch shows at 11:00."""
+    api = owner_api(client, tenants.create(), auth_header)
+    item = build_small_menu(api)["item"]
+    lunch = {"mon": [["11:00", "15:00"]]}
+    ok(api.patch(f"/v1/admin/menu/items/{item['id']}", json={"windows": lunch}))
+    ok(api.post("/v1/admin/menu/publish"), 201)
+    menus = StorefrontMenus()
+
+    def available_at(hour: int, minute: int) -> bool:
+        at = datetime(2026, 6, 1, hour, minute, tzinfo=UTC)  # a Monday
+        body, _ = menus.rendered(api.tenant.schema_name, "UTC", at)
+        return json.loads(body)["categories"][0]["items"][0]["available"]
+
+    assert [available_at(10, 59), available_at(11, 0), available_at(15, 0)] == [False, True, False]
