@@ -159,3 +159,34 @@ def menu_fixture(client, tenants, auth_header) -> tuple[Api, dict[str, Any]]:
     item = build_small_menu(api)["item"]
     ok(api.post("/v1/admin/menu/publish"), 201)
     return api, item
+
+
+def upload(api: Api, item_id: str, data: bytes) -> str:
+    """Request an upload URL for the item, PUT data to it; the uploads blob name."""
+    grant = grant_for(api, item_id)
+    assert put_with_grant(grant, data).status_code == 201
+    return uploads_name(grant)
+
+
+def brand_grant(api: Api, kind: str) -> dict[str, Any]:
+    return ok(
+        api.post(f"/v1/admin/branding/{kind}/image-upload", json={"content_type": "image/png"})
+    )
+
+
+def brand_upload(api: Api, kind: str, data: bytes) -> str:
+    grant = brand_grant(api, kind)
+    assert put_with_grant(grant, data).status_code == 201
+    return uploads_name(grant)
+
+
+def logo_png(width: int, height: int) -> bytes:
+    return encoded(Image.new("RGBA", (width, height), "red"), "PNG")
+
+
+def item_view(api: Api, item_id: str) -> dict[str, Any]:
+    return ok(api.get(f"/v1/admin/menu/items/{item_id}"))
+
+
+def brand_states(api: Api) -> dict[str, Any]:
+    return ok(api.get("/v1/admin/branding/images"))

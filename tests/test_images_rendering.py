@@ -130,3 +130,22 @@ def test_pixel_and_shape_limits_are_checked_before_decoding() -> None:
         render_upload(encoded(Image.new("RGB", (3000, 100)), "PNG"))
     with pytest.raises(ImageRejected, match="empty"):
         render_upload(b"")
+
+
+def test_a_portrait_phone_photo_just_twice_the_largest_width_keeps_its_detail() -> None:
+    """A JPEG stored 2560x1200 and shown turned a quarter (orientation 6) is decoded for its
+    shown width, 1200 px, not at half scale."""
+    rendered = render_upload(phone_jpeg(2560, 1200, orientation=6))
+    assert [(r.width, r.height) for r in rendered.renditions] == [
+        (320, 683), (640, 1365), (1200, 2560),
+    ]  # fmt: skip
+
+
+def test_an_rgb_png_with_a_transparent_colour_keeps_it_transparent() -> None:
+    """An RGB PNG whose tRNS chunk names one colour transparent (a logo's background) stays
+    transparent there."""
+    logo = photo(800, 400)  # left half red, right half blue
+    rendered = render_upload(encoded(logo, "PNG", transparency=(0, 0, 255)))
+    largest = Image.open(io.BytesIO(rendered.renditions[-1].webp)).convert("RGBA")
+    assert largest.getpixel((700, 200))[3] == 0
+    assert largest.getpixel((100, 200))[3] == 255

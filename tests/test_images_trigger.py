@@ -32,18 +32,12 @@ from tests.image_fixtures import (  # noqa: F401
     poll_once,
     put_with_grant,
     quarantine_reason,
+    upload,
     upload_exists,
     uploads_name,
 )
 from tests.pool_sizes import pool_of
 from tests.storefront_helpers import Api, build_small_menu, customer_api, ok, owner_api
-
-
-def upload(api: Api, item_id: str, data: bytes) -> str:
-    """Request an upload URL for the item, PUT data to it; the uploads blob name."""
-    grant = grant_for(api, item_id)
-    assert put_with_grant(grant, data).status_code == 201
-    return uploads_name(grant)
 
 
 def versions(api: Api) -> list[dict]:

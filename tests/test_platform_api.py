@@ -20,6 +20,7 @@ from functions import platform
 from shared.db import transaction
 from shared.directory import directory_get
 from shared.errors import ProblemError
+from shared.images.blobs import ensure_container
 from shared.images.targets import ASSETS_CONTAINER, QUARANTINE_CONTAINER
 from shared.migrate import latest_version
 from shared.provisioning.audit import recent_audit
@@ -132,10 +133,9 @@ def test_failure_at_each_step_is_compensated_and_a_retry_succeeds(
 
 
 def _put_blob(container: str, name: str) -> None:
-    client = blob_service().get_container_client(container)
-    if not client.exists():
-        client.create_container()
-    client.upload_blob(name, b"x", overwrite=True)
+    # Created as the app creates it (`assets` readable anonymously), whichever test is first.
+    ensure_container.__wrapped__(container)
+    blob_service().get_container_client(container).upload_blob(name, b"x", overwrite=True)
 
 
 def _blob_names(container: str, prefix: str) -> list[str]:

@@ -1,0 +1,237 @@
+"""Uploads overtaken by newer upload URLs, by a deletion of their restaurant, or by the
+manager while they render or are recorded: the newest upload always wins, nothing is left behind."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from shared.db import tenant_transaction
+from shared.images import pipeline
+from shared.images.renditions import RenderedImage
+from shared.provisioning.deprovision import DEPROVISION_STEPS, run_deprovision_step
+from tests.conftest import execute, wait_for_lock_waiters
+from tests.image_fixtures import (  # noqa: F401
+    assets_under,
+    brand_grant,
+    brand_states,
+    brand_upload,
+    deliver,
+    encoded,
+    grant_for,
+    item_view,
+    logo_png,
+    menu_fixture,
+    photo,
+    quarantine_reason,
+    upload,
+    upload_exists,
+)
+from tests.storefront_helpers import Api, build_small_menu, customer_api, ok, owner_api
+
+NOT_A_PHOTO = b"Dear manager,\nthis is not a photo.\n" * 20
+
+
+def item_row(api: Api, item_id: str) -> dict[str, Any]:
+    (row,) = execute(
+        f'select image, image_status, image_reason from "{api.tenant.schema_name}".menu_items'
+        " where id = %s",
+        [item_id],
+    )
+    return row
+
+
+def render_then(monkeypatch: pytest.MonkeyPatch, meanwhile) -> None:
+    """Make the trigger run meanwhile() after decoding (success or not), as if it happened
+    while the photo rendered."""
+    render = pipeline.render_upload
+
+    def rendering(data: bytes) -> RenderedImage:
+        try:
+            return render(data)
+        finally:
+            meanwhile()
+
+    monkeypatch.setattr(pipeline, "render_upload", rendering)
+
+
+def test_a_suspended_restaurants_upload_still_goes_live(menu, app_functions) -> None:
+    """A photo uploaded just before the platform suspends the restaurant still goes live: a
+    suspended restaurant keeps its data and takes uploads."""
+    api, item = menu
+    name = upload(api, item["id"], encoded(photo(800, 600), "JPEG"))
+    execute("update tenants set status = 'suspended' where slug = %s", [api.tenant.slug])
+
+    deliver(app_functions, name)
+
+    row = item_row(api, item["id"])
+    assert (row["image_status"], row["image_reason"]) == ("ready", None)
+    assert quarantine_reason(name) is None
+    assert len(assets_under(f"{api.tenant.slug}/item-{item['id']}/")) == 3
+
+
+def test_a_restaurant_marked_deleting_while_its_photo_renders_keeps_no_files(
+    client, tenants, auth_header, app_functions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deletion that marked the restaurant `deleting` and swept its blobs while a photo
+    rendered leaves no public renditions behind, though recording it succeeded."""
+    tenant = tenants.create()
+    api = owner_api(client, tenant, auth_header)
+    item = build_small_menu(api)["item"]
+    name = upload(api, item["id"], encoded(photo(800, 600), "PNG"))
+    before_schema = DEPROVISION_STEPS[: DEPROVISION_STEPS.index("drop_schema")]
+
+    def delete_up_to_the_schema() -> None:
+        for step in before_schema:
+            assert run_deprovision_step(step, tenant.slug, f"deprovision-{tenant.slug}")["ok"]
+
+    render_then(monkeypatch, delete_up_to_the_schema)
+    deliver(app_functions, name)
+
+    assert assets_under(f"{tenant.slug}/") == []
+    assert "takes uploads" in (quarantine_reason(name) or "")
+    for step in DEPROVISION_STEPS[len(before_schema) :]:
+        assert run_deprovision_step(step, tenant.slug, f"deprovision-{tenant.slug}")["ok"]
+
+
+def test_an_upload_superseded_while_it_renders_is_quarantined_as_superseded(
+    menu, app_functions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upload whose URL was superseded while it rendered is quarantined saying why the photo
+    did not change."""
+    api, item = menu
+    name = upload(api, item["id"], encoded(photo(800, 600), "JPEG"))
+    render_then(monkeypatch, lambda: grant_for(api, item["id"]))
+
+    outcome = pipeline.process_upload(name=name, data=encoded(photo(800, 600), "JPEG"))
+
+    assert outcome.status == "superseded"
+    assert "newer upload" in (quarantine_reason(name) or "")
+    assert not upload_exists(name)
+    view = item_view(api, item["id"])
+    assert (view["image_status"], view["image"]) == ("pending", None)
+
+
+def test_a_bad_file_superseded_while_it_renders_leaves_the_newer_upload_pending(
+    menu, app_functions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bad file superseded while it was decoded does not mark the item rejected: the newer
+    upload is still on its way."""
+    api, item = menu
+    name = upload(api, item["id"], NOT_A_PHOTO)
+    render_then(monkeypatch, lambda: grant_for(api, item["id"]))
+
+    deliver(app_functions, name)
+
+    view = item_view(api, item["id"])
+    assert (view["image_status"], view["image_reason"]) == ("pending", None)
+    assert "not a JPEG" in (quarantine_reason(name) or "")
+
+
+def test_a_bad_logo_superseded_while_it_renders_leaves_the_newer_upload_pending(
+    client, tenants, auth_header, app_functions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same for a logo."""
+    api = owner_api(client, tenants.create(), auth_header)
+    name = brand_upload(api, "logo", NOT_A_PHOTO)
+    render_then(monkeypatch, lambda: brand_grant(api, "logo"))
+
+    deliver(app_functions, name)
+
+    logo = brand_states(api)["logo"]
+    assert (logo["status"], logo["reason"]) == ("pending", None)
+
+
+def test_an_older_logo_url_delivered_first_never_goes_live(
+    client, tenants, auth_header, app_functions
+) -> None:
+    """An older logo upload arriving after a newer URL was handed out never goes live, and the
+    newer one does."""
+    tenant = tenants.create()
+    api = owner_api(client, tenant, auth_header)
+    older = brand_upload(api, "logo", logo_png(600, 200))
+    newer = brand_upload(api, "logo", logo_png(450, 150))
+
+    deliver(app_functions, older)
+    assert brand_states(api)["logo"]["status"] == "pending"
+    assert "newer upload" in (quarantine_reason(older) or "")
+    deliver(app_functions, newer)
+
+    logo = brand_states(api)["logo"]
+    assert logo["status"] == "ready"
+    assert (logo["image"]["width"], logo["image"]["height"]) == (450, 150)
+    config = ok(customer_api(client, tenant).get("/v1/store/config"))
+    assert config["theme"]["assets"]["logo"] == logo["image"]["renditions"][-1]["url"]
+
+
+def test_a_photo_url_handed_out_while_an_upload_is_recorded_wins(menu, app_functions) -> None:
+    """A newer URL asked for while an upload is being recorded wins: the recording re-reads the
+    row under its lock and finds itself superseded."""
+    api, item = menu
+    older = upload(api, item["id"], encoded(photo(800, 600), "JPEG"))
+    answers: dict[str, Any] = {}
+
+    def ask_again() -> None:
+        answers["grant"] = api.post(
+            f"/v1/admin/menu/items/{item['id']}/image-upload", json={"content_type": "image/jpeg"}
+        )
+
+    ask = threading.Thread(target=ask_again)
+    record = threading.Thread(target=deliver, args=(app_functions, older))
+    with tenant_transaction(api.tenant.schema_name) as conn:
+        conn.execute("select id from menu_items where id = %s for update", [item["id"]])
+        ask.start()
+        wait_for_lock_waiters("menu_items", 1)
+        record.start()
+        wait_for_lock_waiters("menu_items", 2)
+    ask.join(30)
+    record.join(30)
+    ok(answers["grant"])
+
+    view = item_view(api, item["id"])
+    assert (view["image_status"], view["image"]) == ("pending", None)
+    assert "newer upload" in (quarantine_reason(older) or "")
+
+
+def test_a_logo_url_handed_out_while_a_logo_is_recorded_wins(
+    client, tenants, auth_header, app_functions
+) -> None:
+    """The same for a logo: it stays out of the theme."""
+    tenant = tenants.create()
+    api = owner_api(client, tenant, auth_header)
+    older = brand_upload(api, "logo", logo_png(600, 200))
+    answers: dict[str, Any] = {}
+
+    def ask_again() -> None:
+        answers["grant"] = api.post(
+            "/v1/admin/branding/logo/image-upload", json={"content_type": "image/png"}
+        )
+
+    ask = threading.Thread(target=ask_again)
+    record = threading.Thread(target=deliver, args=(app_functions, older))
+    with tenant_transaction(tenant.schema_name) as conn:
+        conn.execute("select kind from brand_images where kind = 'logo' for update")
+        ask.start()
+        wait_for_lock_waiters("brand_images", 1)
+        record.start()
+        wait_for_lock_waiters("brand_images", 2)
+    ask.join(30)
+    record.join(30)
+    ok(answers["grant"])
+
+    assert brand_states(api)["logo"]["status"] == "pending"
+    config = ok(customer_api(client, tenant).get("/v1/store/config"))
+    assert (config["theme"].get("assets") or {}).get("logo") is None
+
+
+def test_a_deleted_item_gets_no_upload_url(menu) -> None:
+    """A deleted dish gets a 404, not an upload URL (nor a pending photo)."""
+    api, item = menu
+    assert api.delete(f"/v1/admin/menu/items/{item['id']}").status_code == 204
+    answer = api.post(
+        f"/v1/admin/menu/items/{item['id']}/image-upload", json={"content_type": "image/jpeg"}
+    )
+    assert answer.status_code == 404
+    assert item_row(api, item["id"])["image_status"] == "none"
