@@ -20,6 +20,8 @@ from devhost.durable.store import partition_key, table_names
 from devhost.host_config import read_host_json
 from shared.db import transaction
 from shared.directory import directory_get
+from shared.provisioning.deprovision import run_deprovision_step
+from shared.provisioning.requests import ProvisionJob, ProvisionRequest, provision_job
 from shared.storage import table
 from tests.conftest import IDENTITY
 from tests.devhost.devhost_process import REPO, DevhostProcess, start_app_devhost
@@ -132,3 +134,22 @@ def platform_host_fixture(
     platform = PlatformHost(Path(tmp_path_factory.mktemp("platform")))
     yield platform
     platform.stop()
+
+
+def provision_job_for(slug: str, **fields: Any) -> ProvisionJob:
+    """A validated request for slug (provision_body with fields), with an attempt id of its own."""
+    made = provision_job(ProvisionRequest.model_validate(provision_body(slug, **fields)))
+    return ProvisionJob(made.request, made.fingerprint, uuid.uuid4().hex)
+
+
+@pytest.fixture(name="jobs")
+def jobs_fixture(migrated_public: None) -> Iterator[list[ProvisionJob]]:
+    """Jobs a test provisions step by step; their restaurants are deleted and their rows
+    removed after."""
+    made: list[ProvisionJob] = []
+    yield made
+    for job in made:
+        for step in ("mark_deleting", "remove_directory", "drop_schema", "tombstone"):
+            run_deprovision_step(step, job.slug, "cleanup")
+        with transaction() as conn:
+            conn.execute("delete from tenants where slug = %s", [job.slug])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -42,35 +43,6 @@ def test_an_86_is_recorded_as_an_availability_version(client, tenants, auth_head
     assert [row["source"] for row in rows] == ["publish", "availability"]
 
 
-def test_an_86_waiting_on_a_publish_re_issues_that_publish(client, tenants, auth_header) -> None:
-    """An 86 that waited behind a publish re-issues that publish, not the snapshot before it
-    (whose older price would come back)."""
-    tenant = tenants.create()
-    api = owner_api(client, tenant, auth_header)
-    item_id = build_small_menu(api)["item"]["id"]
-    ok(api.post("/v1/admin/menu/publish"), 201)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        with tenant_transaction(tenant.schema_name) as conn:  # a publish, halfway through
-            conn.execute("lock table menu_versions in share row exclusive mode")
-            eighty_six = pool.submit(
-                api.post,
-                "/v1/admin/menu/availability",
-                json={"items": [{"id": item_id, "available": False}]},
-            )
-            wait_for_lock_waiters("menu_versions")
-            conn.execute(
-                """insert into menu_versions (version, etag, snapshot, source, published_at)
-                   select version + 1, 'v2',
-                          jsonb_set(jsonb_set(snapshot, '{version}', to_jsonb(version + 1)),
-                                    '{categories,0,items,0,price}', '1200'),
-                          'publish', clock_timestamp()
-                     from menu_versions order by version desc limit 1"""
-            )
-        assert ok(eighty_six.result())["published_version"] == 3
-    item = ok(customer_api(client, tenant).get("/v1/store/menu"))["categories"][0]["items"][0]
-    assert (item["price"], item["available"]) == (1200, False)
-
-
 def test_a_window_opening_shows_on_the_storefront_without_a_new_version(
     client, tenants, auth_header
 ) -> None:
@@ -88,3 +60,40 @@ def test_a_window_opening_shows_on_the_storefront_without_a_new_version(
         return json.loads(body)["categories"][0]["items"][0]["available"]
 
     assert [available_at(10, 59), available_at(11, 0), available_at(15, 0)] == [False, True, False]
+
+
+def test_an_86_waiting_on_a_publish_re_issues_that_publish_stamped_after_it(
+    client, tenants, auth_header
+) -> None:
+    """An 86 that began before a publish but waited for the menu lock behind it re-issues that
+    publish (not the snapshot before it, whose older price would come back), and is the newer
+    version, so it must not be stamped with the earlier moment its transaction began."""
+    tenant = tenants.create()
+    api = owner_api(client, tenant, auth_header)
+    item_id = build_small_menu(api)["item"]["id"]
+    ok(api.post("/v1/admin/menu/publish"), 201)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with tenant_transaction(tenant.schema_name) as conn:  # a publish, halfway through
+            conn.execute("lock table menu_versions in share row exclusive mode")
+            eighty_six = pool.submit(
+                api.post,
+                "/v1/admin/menu/availability",
+                json={"items": [{"id": item_id, "available": False}]},
+            )
+            wait_for_lock_waiters("menu_versions")
+            time.sleep(0.05)  # the 86's transaction began a measurable while before this one ends
+            conn.execute(  # the publish: a new price
+                """insert into menu_versions (version, etag, snapshot, source, published_at)
+                   select version + 1, 'v2',
+                          jsonb_set(jsonb_set(snapshot, '{version}', to_jsonb(version + 1)),
+                                    '{categories,0,items,0,price}', '1200'),
+                          'publish', clock_timestamp()
+                     from menu_versions order by version desc limit 1"""
+            )
+        assert ok(eighty_six.result())["published_version"] == 3
+    item = ok(customer_api(client, tenant).get("/v1/store/menu"))["categories"][0]["items"][0]
+    assert (item["price"], item["available"]) == (1200, False)
+    with tenant_transaction(tenant.schema_name) as conn:
+        stamps = [row["published_at"] for row in conn.execute(
+            "select published_at from menu_versions order by version")]  # fmt: skip
+    assert stamps == sorted(stamps), stamps

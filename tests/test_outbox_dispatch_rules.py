@@ -12,7 +12,6 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -21,7 +20,7 @@ from shared.events import dispatch
 from shared.events.dispatch import backoff_seconds, publish_pending
 from shared.events.outbox import append_event, events_after
 from shared.events.publisher import PublishError
-from tests.test_outbox_hub_trouble import publisher_at
+from tests.test_outbox_hub_trouble import RefusingEndpoint, publisher_at
 
 
 def _restaurant_with_events(tenants, *notes: str, slug: str | None = None):
@@ -129,42 +128,12 @@ def test_a_sweep_deadline_stops_one_restaurants_long_backlog_too(tenants) -> Non
     assert hub.sent + [m["data"]["note"] for m in rest.sent] == ["a", "b", "c", "d", "e", "f"]
 
 
-class BadRequestHub:
-    """A real HTTP endpoint answering 400 (a request the service will never take) to sends
-    containing `refuse`, 202 to the others; it keeps what it took."""
-
-    def __init__(self) -> None:
-        taken: list[bytes] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if b"refuse" in body:
-                    self.send_response(400)
-                else:
-                    taken.append(body)
-                    self.send_response(202)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.taken = taken
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
 def test_an_event_the_hub_answers_400_does_not_hold_back_the_next_ones(tenants) -> None:
     """An event the hub refuses for good (400 or 413) is set aside, not retried: retried, it
     would hold every later ticket of the restaurant back."""
     tenant = _restaurant_with_events(tenants, "before", "refuse", "after")
-    hub = BadRequestHub()
+    # 400: a request the service will never take.
+    hub = RefusingEndpoint(lambda body: 400 if b"refuse" in body else None)
     try:
         result = publish_pending(
             tenant.schema_name, tenant.slug, publisher_at(hub.port), respect_backoff=False

@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -176,21 +176,20 @@ def test_a_slow_hub_ends_the_sweep_when_its_time_is_up_and_the_next_sweep_goes_o
     assert _sweep_until_sent(schemas) == 0
 
 
-class SizeLimitedHub:
-    """A real HTTP endpoint taking sends up to limit bytes (202) and refusing bigger ones
-    with 413, as a service with a message size limit does; it keeps what it took."""
+class RefusingEndpoint:
+    """A real HTTP endpoint standing in for the hub's REST API: a send `refusal(body)` names a
+    status for (e.g. 413 over a size limit) gets that status, any other 202 and is kept."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, refusal: Callable[[bytes], int | None]) -> None:
         taken: list[bytes] = []
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                if len(body) > limit:
-                    self.send_response(413)
-                else:
+                status = refusal(body)
+                if status is None:
                     taken.append(body)
-                    self.send_response(202)
+                self.send_response(status or 202)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -205,6 +204,11 @@ class SizeLimitedHub:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def size_limited_hub(limit: int) -> RefusingEndpoint:
+    """A service with a message size limit: bigger sends are 413."""
+    return RefusingEndpoint(lambda body: 413 if len(body) > limit else None)
 
 
 def _restaurant_with_events(*notes: str, tenants):
@@ -225,7 +229,7 @@ def _restaurant_with_events(*notes: str, tenants):
 
 def test_an_event_the_hub_refuses_for_good_does_not_hold_back_the_next_ones(tenants) -> None:
     tenant = _restaurant_with_events("before", "x" * 5000, "after", tenants=tenants)
-    hub = SizeLimitedHub(limit=2000)
+    hub = size_limited_hub(limit=2000)
     try:
         result = publish_pending(
             tenant.schema_name, tenant.slug, publisher_at(hub.port), respect_backoff=False

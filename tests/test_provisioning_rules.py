@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from pydantic import ValidationError
@@ -19,30 +18,17 @@ from shared.provisioning.requests import (
     PROVISION_STEPS,
     ProvisionJob,
     ProvisionRequest,
-    provision_job,
 )
 from shared.provisioning.steps import run_step
 from shared.theming import PRESETS
-from tests.conftest import execute
-from tests.platform_helpers import provision_body, scalar, unique_slug
+from tests.platform_helpers import (  # noqa: F401  (the `jobs` fixture)
+    jobs_fixture,
+    provision_body,
+    provision_job_for,
+    scalar,
+    unique_slug,
+)
 from tests.storefront_helpers import ok
-
-
-def _job(slug: str, **fields) -> ProvisionJob:
-    """A validated request for slug, with an attempt id of its own."""
-    made = provision_job(ProvisionRequest.model_validate(provision_body(slug, **fields)))
-    return ProvisionJob(made.request, made.fingerprint, uuid.uuid4().hex)
-
-
-@pytest.fixture
-def jobs(migrated_public: None) -> Iterator[list[ProvisionJob]]:
-    """Jobs a test provisions; their restaurants are deleted and their rows removed after."""
-    made: list[ProvisionJob] = []
-    yield made
-    for job in made:
-        for step in ("mark_deleting", "remove_directory", "drop_schema", "tombstone"):
-            run_deprovision_step(step, job.slug, "cleanup")
-        execute("delete from tenants where slug = %s", [job.slug])
 
 
 def _provision(jobs: list[ProvisionJob], job: ProvisionJob, steps=PROVISION_STEPS) -> ProvisionJob:
@@ -86,8 +72,8 @@ def test_an_internationalised_domain_with_a_trailing_dot_is_kept_as_browsers_sen
 
 def test_reserve_refuses_a_different_request_for_a_slug_still_provisioning(jobs) -> None:
     """Only the same request retakes a slug whose restaurant is still provisioning."""
-    first = _provision(jobs, _job(unique_slug("rv")), ["reserve"])
-    other = _job(first.slug, display_name="Someone Else's Pizza")
+    first = _provision(jobs, provision_job_for(unique_slug("rv")), ["reserve"])
+    other = provision_job_for(first.slug, display_name="Someone Else's Pizza")
     assert run_step("reserve", other, "other-op") == {
         "ok": False,
         "error": f"the slug {first.slug} is taken (its restaurant is provisioning)",
@@ -101,7 +87,7 @@ def test_the_first_domain_of_the_request_is_the_primary_one(jobs, client, auth_h
     """The first domain asked for is the primary one, listed first whatever its name."""
     tag = uuid.uuid4().hex[:8]
     domains = [f"zeta-{tag}.example.com", f"alpha-{tag}.example.com"]
-    job = _provision(jobs, _job(unique_slug("pd"), domains=domains))
+    job = _provision(jobs, provision_job_for(unique_slug("pd"), domains=domains))
     detail = ok(_platform(client, auth_header, f"/tenants/{job.slug}"))
     assert detail["domains"] == domains
 
@@ -115,7 +101,7 @@ def test_a_deleted_restaurants_domain_answers_404_once_a_provisioning_that_took_
     tombstone = tenants.create(status="deleted", domains=[domain])
     directory_put(domain, tombstone)
     assert client.get("/api/v1/store/config", host=domain).status_code == 410
-    job = _provision(jobs, _job(unique_slug("heir"), domains=[domain]), ["reserve"])
+    job = _provision(jobs, provision_job_for(unique_slug("heir"), domains=[domain]), ["reserve"])
     run_undo("reserve", job, "review-op", "seed failed")
     assert client.get("/api/v1/store/config", host=domain).status_code == 404
 
@@ -124,7 +110,7 @@ def test_the_requested_currency_and_theme_reach_the_storefront(jobs, client) -> 
     """The currency and theme of the request are what the new storefront serves."""
     theme = json.loads(json.dumps(PRESETS["classic"]))
     theme["colors"]["primary"] = "#1d4ed8"
-    job = _provision(jobs, _job(unique_slug("cur"), currency="USD", theme=theme))
+    job = _provision(jobs, provision_job_for(unique_slug("cur"), currency="USD", theme=theme))
     config = ok(client.get("/api/v1/store/config", host=job.domains[0]))
     assert config["currency"] == "USD"
     assert config["theme"]["colors"]["primary"] == "#1d4ed8"
@@ -132,7 +118,7 @@ def test_the_requested_currency_and_theme_reach_the_storefront(jobs, client) -> 
 
 def test_activate_never_reopens_a_restaurant_a_deletion_took_over(jobs, client) -> None:
     """A deletion that started before `activate` keeps the restaurant closed."""
-    job = _provision(jobs, _job(unique_slug("act")), PROVISION_STEPS[:-1])
+    job = _provision(jobs, provision_job_for(unique_slug("act")), PROVISION_STEPS[:-1])
     assert run_deprovision_step("mark_deleting", job.slug, "delete-op")["ok"]
     assert run_step("activate", job, "review-op")["ok"] is False
     assert scalar("select status from tenants where slug = %s", [job.slug]) == "deleting"
@@ -141,7 +127,7 @@ def test_activate_never_reopens_a_restaurant_a_deletion_took_over(jobs, client) 
 
 def test_a_failed_restaurants_reason_is_kept_to_1000_characters(jobs) -> None:
     """The failure reason kept on the row is capped at 1,000 characters."""
-    job = _provision(jobs, _job(unique_slug("why")), ["reserve"])
+    job = _provision(jobs, provision_job_for(unique_slug("why")), ["reserve"])
     run_undo("reserve", job, "review-op", "x" * 5000)
     assert scalar("select status_reason from tenants where slug = %s", [job.slug]) == "x" * 1000
 
@@ -151,7 +137,7 @@ def test_undoing_create_schema_never_drops_the_schema_of_a_restaurant_still_acti
 ) -> None:
     """Compensation never drops the schema of a restaurant that is serving (an `activate` undo
     that could not run does not stop the others)."""
-    job = _provision(jobs, _job(unique_slug("live")))
+    job = _provision(jobs, provision_job_for(unique_slug("live")))
     run_undo("create_schema", job, "review-op", "activate failed")
     assert scalar("select count(*) from pg_namespace where nspname = %s", [job.schema]) == 1
     assert client.get("/api/v1/store/config", host=job.domains[0]).status_code == 200
@@ -159,7 +145,7 @@ def test_undoing_create_schema_never_drops_the_schema_of_a_restaurant_still_acti
 
 def test_a_failed_restaurant_can_be_deleted(jobs) -> None:
     """A restaurant whose provisioning failed can be deleted."""
-    job = _provision(jobs, _job(unique_slug("fd")), ["reserve"])
+    job = _provision(jobs, provision_job_for(unique_slug("fd")), ["reserve"])
     run_undo("reserve", job, "review-op", "migrate failed")
     for step in DEPROVISION_STEPS:
         assert run_deprovision_step(step, job.slug, "delete-op")["ok"], step
@@ -168,7 +154,7 @@ def test_a_failed_restaurant_can_be_deleted(jobs) -> None:
 
 def test_deleting_a_deleted_restaurant_again_is_harmless_and_keeps_its_date(jobs) -> None:
     """A repeated DELETE succeeds and keeps the first deletion's date."""
-    job = _provision(jobs, _job(unique_slug("dd")))
+    job = _provision(jobs, provision_job_for(unique_slug("dd")))
     for step in DEPROVISION_STEPS:
         assert run_deprovision_step(step, job.slug, "delete-op")["ok"], step
     deleted_at = scalar("select deleted_at from tenants where slug = %s", [job.slug])

@@ -33,7 +33,14 @@ from shared.provisioning.requests import (
 )
 from shared.provisioning.steps import run_step
 from tests.conftest import execute, wait_for_lock_waiters
-from tests.platform_helpers import provision_body, scalar, schema_exists, unique_slug
+from tests.platform_helpers import (  # noqa: F401  (the `jobs` fixture)
+    jobs_fixture,
+    provision_body,
+    provision_job_for,
+    scalar,
+    schema_exists,
+    unique_slug,
+)
 from tests.stalling_proxy import run_in_thread
 
 
@@ -201,26 +208,14 @@ def test_compensation_never_undoes_a_deletion(job: ProvisionJob) -> None:
     assert scalar("select status from tenants where slug = %s", [job.slug]) == "deleted"
 
 
-def _job(slug: str, domains: list[str]) -> ProvisionJob:
-    made = provision_job(ProvisionRequest.model_validate(provision_body(slug, domains=domains)))
-    return ProvisionJob(made.request, made.fingerprint, uuid.uuid4().hex)
-
-
-@pytest.fixture
-def jobs(migrated_public: None) -> Iterator[list[ProvisionJob]]:
-    made: list[ProvisionJob] = []
-    yield made
-    for job in made:
-        for step in ("mark_deleting", "remove_directory", "drop_schema", "tombstone"):
-            run_deprovision_step(step, job.slug, "cleanup")
-        execute("delete from tenants where slug = %s", [job.slug])
-
-
 def test_two_restaurants_claiming_a_tombstones_domain_at_once_one_gets_it(tenants, jobs) -> None:
     # The second must not delete the row the first just claimed: it fails, domain taken.
     domain = f"shared-{uuid.uuid4().hex[:8]}.example.com"
     tenants.create(status="deleted", domains=[domain])  # its tombstone answers 410 until claimed
-    first, second = _job(unique_slug("ra"), [domain]), _job(unique_slug("rb"), [domain])
+    first, second = (
+        provision_job_for(unique_slug("ra"), domains=[domain]),
+        provision_job_for(unique_slug("rb"), domains=[domain]),
+    )
     jobs.extend([first, second])
     outcomes: dict[str, dict] = {}
 
