@@ -11,32 +11,20 @@ import json
 import threading
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from shared.db import tenant_transaction, transaction
 from shared.events import dispatch
 from shared.events.dispatch import backoff_seconds, publish_pending
-from shared.events.outbox import append_event, events_after
+from shared.events.outbox import events_after
 from shared.events.publisher import PublishError
-from tests.test_outbox_hub_trouble import RefusingEndpoint, publisher_at
-
-
-def _restaurant_with_events(tenants, *notes: str, slug: str | None = None):
-    """A restaurant whose outbox holds one unsent event per note, in that order (one commit)."""
-    tenant = tenants.create(slug=slug)
-    with tenant_transaction(tenant.schema_name) as conn:
-        for note in notes:
-            append_event(
-                conn,
-                type="order.placed",
-                order_id=str(uuid.uuid4()),
-                occurred_at=datetime.now(UTC),
-                data={"note": note},
-                groups=[f"t.{tenant.slug}.kitchen"],
-            )
-    return tenant
+from tests.test_outbox_hub_trouble import (
+    RefusingEndpoint,
+    publisher_at,
+    restaurant_with_events,
+)
 
 
 def _clock() -> datetime:
@@ -77,7 +65,7 @@ def test_a_backlog_longer_than_one_batch_goes_out_in_one_publish(tenants) -> Non
     """A backlog past one batch (the hub back after an outage) goes out in one call, not a
     batch per sweep."""
     notes = [f"ticket {n}" for n in range(dispatch.BATCH + 20)]
-    tenant = _restaurant_with_events(tenants, *notes)
+    tenant = restaurant_with_events(tenants, *notes)
     hub = Recorder()
     result = publish_pending(tenant.schema_name, tenant.slug, hub, respect_backoff=False)
     assert [m["data"]["note"] for m in hub.sent] == notes
@@ -95,7 +83,7 @@ def test_each_failed_send_waits_the_backoff_for_that_many_failures(
 ) -> None:
     """The nth failure schedules the retry the nth backoff step ahead, capped at 30 s."""
     monkeypatch.setattr(dispatch, "RETRY_AFTER_FAILURE_S", 0.0)  # let every call try the hub
-    tenant = _restaurant_with_events(tenants, "stuck")
+    tenant = restaurant_with_events(tenants, "stuck")
     for failures, expected in enumerate([1, 2, 4, 8, 16, 30, 30], start=1):
         before = _clock()
         result = publish_pending(tenant.schema_name, tenant.slug, DownHub(), respect_backoff=False)
@@ -112,7 +100,7 @@ def test_each_failed_send_waits_the_backoff_for_that_many_failures(
 def test_a_sweep_deadline_stops_one_restaurants_long_backlog_too(tenants) -> None:
     """The sweep's deadline (inside host.json's functionTimeout) also stops one restaurant's
     backlog; the rest goes with the next sweep, in order."""
-    tenant = _restaurant_with_events(tenants, "a", "b", "c", "d", "e", "f")
+    tenant = restaurant_with_events(tenants, "a", "b", "c", "d", "e", "f")
     hub = SlowHub(0.5)
     result = publish_pending(
         tenant.schema_name,
@@ -131,7 +119,7 @@ def test_a_sweep_deadline_stops_one_restaurants_long_backlog_too(tenants) -> Non
 def test_an_event_the_hub_answers_400_does_not_hold_back_the_next_ones(tenants) -> None:
     """An event the hub refuses for good (400 or 413) is set aside, not retried: retried, it
     would hold every later ticket of the restaurant back."""
-    tenant = _restaurant_with_events(tenants, "before", "refuse", "after")
+    tenant = restaurant_with_events(tenants, "before", "refuse", "after")
     # 400: a request the service will never take.
     hub = RefusingEndpoint(lambda body: 400 if b"refuse" in body else None)
     try:
@@ -171,7 +159,7 @@ def test_the_sweep_stops_after_three_failures_in_a_row_not_three_in_all(
     tag = uuid.uuid4().hex[:8]
     slugs = [f"{letter}{tag}" for letter in "abcde"]  # the sweep takes them in this order here
     for slug in slugs:
-        _restaurant_with_events(tenants, "a ticket", slug=slug)
+        restaurant_with_events(tenants, "a ticket", slug=slug)
     monkeypatch.setattr(dispatch.random, "shuffle", lambda items: items.sort(key=lambda t: t[1]))
     hub = PartlyDownHub(failing={slugs[0], slugs[1], slugs[3]})
     dispatch.publish_due_events(hub)
@@ -181,7 +169,7 @@ def test_the_sweep_stops_after_three_failures_in_a_row_not_three_in_all(
 @pytest.mark.usefixtures("webpubsub_hub")
 def test_a_restaurant_suspended_after_an_order_still_gets_that_ticket_out(tenants) -> None:
     """A ticket committed just before the restaurant was suspended still reaches the kitchen."""
-    tenant = _restaurant_with_events(tenants, "last order before the suspension")
+    tenant = restaurant_with_events(tenants, "last order before the suspension")
     with transaction() as conn:
         conn.execute("update tenants set status = 'suspended' where slug = %s", [tenant.slug])
     hub = Recorder()
@@ -208,7 +196,7 @@ class GatedHub:
 def test_two_restaurants_notified_together_both_get_seqs_before_the_first_send(tenants) -> None:
     """Every restaurant the outbox thread was told about gets its seqs before its first send,
     so a send hanging on a stalled hub keeps no ticket out of `events?after=`."""
-    first, second, third = (_restaurant_with_events(tenants, "ticket") for _ in range(3))
+    first, second, third = (restaurant_with_events(tenants, "ticket") for _ in range(3))
     gates = {first.slug: threading.Event(), second.slug: threading.Event()}
     hub = GatedHub(gates)
     outbox = dispatch.OutboxDispatcher(publisher=lambda: hub)
@@ -256,7 +244,7 @@ def test_the_pending_gauge_drops_to_zero_when_the_last_event_is_set_aside(
     """The pending gauge (an outage alert) drops to 0 when the backlog ends with an event the
     hub refused for good."""
     reported = _gauge(monkeypatch)
-    tenant = _restaurant_with_events(tenants, "too big")
+    tenant = restaurant_with_events(tenants, "too big")
     hub = RefusingHub({"too big"}, permanent=True)
     result = publish_pending(tenant.schema_name, tenant.slug, hub, respect_backoff=False)
     assert not result.failed
@@ -269,6 +257,6 @@ def test_the_pending_gauge_after_a_sweep_counts_only_unsent_events(
 ) -> None:
     """The gauge counts unsent events only, not every event the restaurant ever sent."""
     reported = _gauge(monkeypatch)
-    tenant = _restaurant_with_events(tenants, "sent", "stuck")
+    tenant = restaurant_with_events(tenants, "sent", "stuck")
     dispatch.publish_due_events(RefusingHub({"stuck"}, permanent=False))
     assert [n for slug, n in reported if slug == tenant.slug][-1:] == [1]

@@ -206,14 +206,9 @@ class RefusingEndpoint:
         self._server.server_close()
 
 
-def size_limited_hub(limit: int) -> RefusingEndpoint:
-    """A service with a message size limit: bigger sends are 413."""
-    return RefusingEndpoint(lambda body: 413 if len(body) > limit else None)
-
-
-def _restaurant_with_events(*notes: str, tenants):
-    """A restaurant with one unsent event per note, in that order."""
-    tenant = tenants.create()
+def restaurant_with_events(tenants, *notes: str, slug: str | None = None):
+    """A restaurant whose outbox holds one unsent event per note, in that order (one commit)."""
+    tenant = tenants.create(slug=slug)
     with tenant_transaction(tenant.schema_name) as conn:
         for note in notes:
             append_event(
@@ -227,8 +222,13 @@ def _restaurant_with_events(*notes: str, tenants):
     return tenant
 
 
+def size_limited_hub(limit: int) -> RefusingEndpoint:
+    """A service with a message size limit: bigger sends are 413."""
+    return RefusingEndpoint(lambda body: 413 if len(body) > limit else None)
+
+
 def test_an_event_the_hub_refuses_for_good_does_not_hold_back_the_next_ones(tenants) -> None:
-    tenant = _restaurant_with_events("before", "x" * 5000, "after", tenants=tenants)
+    tenant = restaurant_with_events(tenants, "before", "x" * 5000, "after")
     hub = size_limited_hub(limit=2000)
     try:
         result = publish_pending(
@@ -302,7 +302,7 @@ def test_an_event_the_hub_refuses_with_an_early_413_does_not_hold_back_the_next_
     # RFC 9110 lets a server answer 413 from Content-Length and close with the body unread; the
     # transport reads that answer (as urllib3 does) instead of reporting a reset connection,
     # which the outbox would have retried for good, every later event behind it.
-    tenant = _restaurant_with_events("before", "x" * BIG, "after", tenants=tenants)
+    tenant = restaurant_with_events(tenants, "before", "x" * BIG, "after")
 
     result = publish_pending(
         tenant.schema_name,
