@@ -7,7 +7,6 @@ real HTTP endpoint answering 400); the outbox rows are real, in Postgres.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
@@ -20,11 +19,7 @@ from shared.events import dispatch
 from shared.events.dispatch import backoff_seconds, publish_pending
 from shared.events.outbox import events_after
 from shared.events.publisher import PublishError
-from tests.test_outbox_hub_trouble import (
-    RefusingEndpoint,
-    publisher_at,
-    restaurant_with_events,
-)
+from tests.test_outbox_hub_trouble import restaurant_with_events
 
 
 def _clock() -> datetime:
@@ -114,27 +109,6 @@ def test_a_sweep_deadline_stops_one_restaurants_long_backlog_too(tenants) -> Non
     rest = Recorder()
     publish_pending(tenant.schema_name, tenant.slug, rest, respect_backoff=True)
     assert hub.sent + [m["data"]["note"] for m in rest.sent] == ["a", "b", "c", "d", "e", "f"]
-
-
-def test_an_event_the_hub_answers_400_does_not_hold_back_the_next_ones(tenants) -> None:
-    """An event the hub refuses for good (400 or 413) is set aside, not retried: retried, it
-    would hold every later ticket of the restaurant back."""
-    tenant = restaurant_with_events(tenants, "before", "refuse", "after")
-    # 400: a request the service will never take.
-    hub = RefusingEndpoint(lambda body: 400 if b"refuse" in body else None)
-    try:
-        result = publish_pending(
-            tenant.schema_name, tenant.slug, publisher_at(hub.port), respect_backoff=False
-        )
-    finally:
-        hub.close()
-    assert [json.loads(body)["data"]["note"] for body in hub.taken] == ["before", "after"]
-    assert not result.failed
-    with tenant_transaction(tenant.schema_name) as conn:
-        (row,) = conn.execute("select last_error from outbox where seq = 2").fetchall()
-        unsent = conn.execute("select count(*) as n from outbox where published_at is null")
-        assert unsent.fetchone()["n"] == 0
-    assert row["last_error"].startswith("undeliverable:")
 
 
 class PartlyDownHub:

@@ -222,14 +222,12 @@ def restaurant_with_events(tenants, *notes: str, slug: str | None = None):
     return tenant
 
 
-def size_limited_hub(limit: int) -> RefusingEndpoint:
-    """A service with a message size limit: bigger sends are 413."""
-    return RefusingEndpoint(lambda body: 413 if len(body) > limit else None)
-
-
-def test_an_event_the_hub_refuses_for_good_does_not_hold_back_the_next_ones(tenants) -> None:
+@pytest.mark.parametrize("status", [413, 400])  # over the size limit; never to be taken
+def test_an_event_the_hub_refuses_for_good_does_not_hold_back_the_next_ones(
+    tenants, status: int
+) -> None:
     tenant = restaurant_with_events(tenants, "before", "x" * 5000, "after")
-    hub = size_limited_hub(limit=2000)
+    hub = RefusingEndpoint(lambda body: status if len(body) > 2000 else None)
     try:
         result = publish_pending(
             tenant.schema_name, tenant.slug, publisher_at(hub.port), respect_backoff=False
@@ -244,6 +242,9 @@ def test_an_event_the_hub_refuses_for_good_does_not_hold_back_the_next_ones(tena
     with tenant_transaction(tenant.schema_name) as conn:
         caught_up = [len(e.data["note"]) for e in events_after(conn, 1, limit=10)]
     assert caught_up == [5000, 5]
+    with tenant_transaction(tenant.schema_name) as conn:
+        (row,) = conn.execute("select last_error from outbox where seq = 2").fetchall()
+    assert row["last_error"].startswith("undeliverable:")
 
 
 # The service's message size limit, and an event over it: bigger than loopback holds in flight
