@@ -14,6 +14,7 @@ from shared.db import tenant_transaction
 from shared.orders import contact_retention
 from shared.orders.contact_retention import forget_old_phone_numbers
 from shared.orders.idempotency import (
+    Claim,
     claim_key,
     drop_claim,
     request_fingerprint,
@@ -87,14 +88,20 @@ def test_an_answered_key_is_not_taken_over_after_a_minute(shop: Shop) -> None:
     assert _orders(shop) == 1
 
 
-def test_a_taken_over_request_cannot_store_its_answer(shop: Shop) -> None:
-    """The slow first request, taken over, cannot store its answer: one order per key."""
+def _taken_over(shop: Shop) -> tuple[Claim, Claim]:
+    """(the slow request's claim, the claim of the retry that took it over a minute later)."""
     key, fingerprint = str(uuid.uuid4()), _fingerprint(shop.order_body())
     with tenant_transaction(shop.schema) as conn:
         slow = claim_key(conn, key, fingerprint)
     _age_claim(shop, key, 61)
     with tenant_transaction(shop.schema) as conn:
         retry = claim_key(conn, key, fingerprint)
+    return slow, retry
+
+
+def test_a_taken_over_request_cannot_store_its_answer(shop: Shop) -> None:
+    """The slow first request, taken over, cannot store its answer: one order per key."""
+    slow, retry = _taken_over(shop)
     assert retry != slow
     with tenant_transaction(shop.schema) as conn:
         assert store_response(conn, slow, 201, {"id": "slow"}).rowcount == 0
@@ -104,12 +111,7 @@ def test_a_taken_over_request_cannot_store_its_answer(shop: Shop) -> None:
 
 def test_releasing_a_taken_over_claim_leaves_the_new_owners_claim(shop: Shop) -> None:
     """The slow request's release leaves the retry's claim alone."""
-    key, fingerprint = str(uuid.uuid4()), _fingerprint(shop.order_body())
-    with tenant_transaction(shop.schema) as conn:
-        slow = claim_key(conn, key, fingerprint)
-    _age_claim(shop, key, 61)
-    with tenant_transaction(shop.schema) as conn:
-        retry = claim_key(conn, key, fingerprint)
+    slow, retry = _taken_over(shop)
     with tenant_transaction(shop.schema) as conn:
         drop_claim(conn, slow)
     with tenant_transaction(shop.schema) as conn:
