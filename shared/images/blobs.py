@@ -108,18 +108,18 @@ def referenced_images(documents: Iterable[str]) -> set[str]:
     return {found for document in documents for found in _STEM.findall(document)}
 
 
-def list_renditions(prefix: str) -> list[BlobProperties]:
-    """The renditions in the assets container whose names start with prefix."""
+def list_assets(prefix: str) -> list[BlobProperties]:
+    """The blobs in the assets container whose names start with prefix."""
     container = blob_service().get_container_client(ASSETS_CONTAINER)
     try:
-        return [b for b in container.list_blobs(name_starts_with=prefix) if _STEM.fullmatch(b.name)]
+        return list(container.list_blobs(name_starts_with=prefix))
     except ResourceNotFoundError:
         return []
 
 
 def remove_unreferenced(listed: Iterable[BlobProperties], keep: set[str]) -> list[str]:
-    """Delete the listed renditions of images not in keep (see referenced_images) that are
-    older than RENDITION_GRACE; the names deleted."""
+    """Delete the listed blobs that are renditions of images not in keep (see
+    referenced_images) and older than RENDITION_GRACE; the names deleted."""
     container = blob_service().get_container_client(ASSETS_CONTAINER)
     cutoff = datetime.now(UTC) - RENDITION_GRACE
     removed = []

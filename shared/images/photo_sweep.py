@@ -19,7 +19,7 @@ def sweep_item_photos(schema: str, slug: str) -> list[str]:
     """Delete the restaurant's item renditions no menu names; the names deleted."""
     # Listed before the menus are read: a photo recorded after that read was written after the
     # listing too, or is younger than the grace, so it is never taken for unreferenced.
-    listed = blobs.list_renditions(f"{slug}/item-")
+    listed = blobs.list_assets(f"{slug}/item-")
     if not listed:
         return []
     with tenant_transaction(schema) as conn:

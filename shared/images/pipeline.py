@@ -148,7 +148,7 @@ def _process(target: UploadTarget, name: str, data: bytes, etag: str | None) -> 
         # Superseded or deleted while rendering: our renditions stay unreferenced and go with a
         # later clean-up.
         return _quarantined(target.blob_name, data, etag, _refused(claim, tenant, records))
-    listed = blobs.list_renditions(target.assets_prefix)
+    listed = blobs.list_assets(target.assets_prefix)
     with tenant_transaction(tenant.schema_name) as conn:
         keep = blobs.referenced_images(records.documents(conn))
     removed = blobs.remove_unreferenced(listed, keep)
