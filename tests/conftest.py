@@ -8,6 +8,7 @@ rows and need no truncation between them.
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -47,7 +48,7 @@ os.environ.update(TEST_SETTINGS)
 from devhost.routing import Router  # noqa: E402 - settings must be in place first
 from devhost.testclient import TestClient  # noqa: E402
 from shared import migrate  # noqa: E402
-from shared.db import transaction  # noqa: E402
+from shared.db import tenant_transaction, transaction  # noqa: E402
 from tests.tenant_fixtures import TenantFactory  # noqa: E402
 
 
@@ -122,6 +123,22 @@ def wait_for_lock_waiters(table: str, count: int = 1, timeout_s: float = 10) -> 
             return
         time.sleep(0.02)
     raise AssertionError(f"{count} queries on {table} never waited for a lock")
+
+
+def run_in_turn_behind(
+    schema: str, lock: str, table: str, *jobs: Callable[[], object], params: list | None = None
+) -> None:
+    """Hold what the query `lock` locks in schema, start each job in a thread of its own once
+    the ones before it wait there, then let go: they meet the lock in that order (a race, made
+    to happen one way). Returns when every job has ended."""
+    threads = [threading.Thread(target=job) for job in jobs]
+    with tenant_transaction(schema) as conn:
+        conn.execute(lock, params or [])
+        for waiting, thread in enumerate(threads, start=1):
+            thread.start()
+            wait_for_lock_waiters(table, waiting)
+    for thread in threads:
+        thread.join(30)
 
 
 @pytest.fixture(scope="session")

@@ -3,16 +3,14 @@ manager while they render or are recorded: the newest upload always wins, nothin
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
 
-from shared.db import tenant_transaction
 from shared.images import pipeline
 from shared.images.renditions import RenderedImage
 from shared.provisioning.deprovision import DEPROVISION_STEPS, run_deprovision_step
-from tests.conftest import execute, wait_for_lock_waiters
+from tests.conftest import execute, run_in_turn_behind
 from tests.image_fixtures import (  # noqa: F401
     assets_under,
     brand_grant,
@@ -178,16 +176,14 @@ def test_a_photo_url_handed_out_while_an_upload_is_recorded_wins(menu, app_funct
             f"/v1/admin/menu/items/{item['id']}/image-upload", json={"content_type": "image/jpeg"}
         )
 
-    ask = threading.Thread(target=ask_again)
-    record = threading.Thread(target=deliver, args=(app_functions, older))
-    with tenant_transaction(api.tenant.schema_name) as conn:
-        conn.execute("select id from menu_items where id = %s for update", [item["id"]])
-        ask.start()
-        wait_for_lock_waiters("menu_items", 1)
-        record.start()
-        wait_for_lock_waiters("menu_items", 2)
-    ask.join(30)
-    record.join(30)
+    run_in_turn_behind(
+        api.tenant.schema_name,
+        "select id from menu_items where id = %s for update",
+        "menu_items",
+        ask_again,
+        lambda: deliver(app_functions, older),
+        params=[item["id"]],
+    )
     ok(answers["grant"])
 
     view = item_view(api, item["id"])
@@ -209,16 +205,13 @@ def test_a_logo_url_handed_out_while_a_logo_is_recorded_wins(
             "/v1/admin/branding/logo/image-upload", json={"content_type": "image/png"}
         )
 
-    ask = threading.Thread(target=ask_again)
-    record = threading.Thread(target=deliver, args=(app_functions, older))
-    with tenant_transaction(tenant.schema_name) as conn:
-        conn.execute("select kind from brand_images where kind = 'logo' for update")
-        ask.start()
-        wait_for_lock_waiters("brand_images", 1)
-        record.start()
-        wait_for_lock_waiters("brand_images", 2)
-    ask.join(30)
-    record.join(30)
+    run_in_turn_behind(
+        tenant.schema_name,
+        "select kind from brand_images where kind = 'logo' for update",
+        "brand_images",
+        ask_again,
+        lambda: deliver(app_functions, older),
+    )
     ok(answers["grant"])
 
     assert brand_states(api)["logo"]["status"] == "pending"

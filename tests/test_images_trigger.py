@@ -7,19 +7,17 @@ watcher (`poll_once`) or is invoked with an InputStream as the host would.
 from __future__ import annotations
 
 import io
-import threading
 from datetime import timedelta
 
 import pytest
 from PIL import Image
 
 from shared.config import get_settings
-from shared.db import tenant_transaction
 from shared.images import blobs
 from shared.images.blobs import IMMUTABLE
 from shared.images.renditions import render_upload
 from shared.images.targets import parse_upload_name
-from tests.conftest import execute, wait_for_lock_waiters
+from tests.conftest import execute, run_in_turn_behind
 from tests.image_fixtures import (  # noqa: F401
     assets_under,
     deliver,
@@ -182,18 +180,16 @@ def test_an_import_racing_a_finishing_upload_does_not_carry_a_deleted_photo(
     def reimport() -> None:
         answers["import"] = api.post("/v1/admin/menu/import", json=document)
 
-    upload_thread = threading.Thread(target=finish_upload)
-    import_thread = threading.Thread(target=reimport)
     # Hold the dish's row so both meet at it: the upload records its photo first, the import
     # (which has read the photos already) retires the row right after.
-    with tenant_transaction(api.tenant.schema_name) as conn:
-        conn.execute("select id from menu_items where id = %s for update", [item["id"]])
-        upload_thread.start()
-        wait_for_lock_waiters("menu_items", 1)
-        import_thread.start()
-        wait_for_lock_waiters("menu_items", 2)
-    upload_thread.join(30)
-    import_thread.join(30)
+    run_in_turn_behind(
+        api.tenant.schema_name,
+        "select id from menu_items where id = %s for update",
+        "menu_items",
+        finish_upload,
+        reimport,
+        params=[item["id"]],
+    )
     assert ok(answers["import"])["photos_kept"] == 1
     ok(api.post("/v1/admin/menu/publish"), 201)
 
