@@ -144,6 +144,15 @@ class Shop:
             "tip": tip,
         }
 
+    def dine_in_body(self, label: str) -> dict:
+        """A Cola ordered to a new table labelled label, through its QR code's token."""
+        table = self.client.post(
+            "/api/v1/admin/tables", host=self.host, headers=self.owner(), json={"label": label}
+        )
+        assert table.status_code == 201, table.text
+        fulfilment = {"type": "dine_in", "table_token": table.json()["qr_token"]}
+        return {"lines": [self.cola_line()], "fulfilment": fulfilment}
+
     def post_order(
         self, body: dict | None = None, *, key: str | None = None, ip: str | None = None
     ) -> TestResponse:

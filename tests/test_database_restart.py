@@ -90,14 +90,7 @@ def test_an_order_cut_off_by_a_restart_can_be_retried_with_its_key(
     """An order cut off by a Postgres restart is not half-written, and its Idempotency-Key is
     released (on a new connection, not the pool's next dead one): the customer's retry orders,
     where it was told for a minute that the order "is still being processed"."""
-    created = shop.client.post(
-        "/api/v1/admin/tables", host=shop.host, headers=shop.owner(), json={"label": "Patio"}
-    )
-    assert created.status_code == 201, created.text
-    body = {
-        "lines": [shop.cola_line()],
-        "fulfilment": {"type": "dine_in", "table_token": created.json()["qr_token"]},
-    }
+    body = shop.dine_in_body("Patio")
     key = str(uuid.uuid4())
     _busy_pool(shop, orders=2)
     answers = []

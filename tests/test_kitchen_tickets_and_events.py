@@ -128,14 +128,6 @@ def test_the_placed_event_names_the_pickup_customer_without_their_phone(shop: Sh
 @pytest.mark.usefixtures("webpubsub_hub")
 def test_the_placed_event_names_the_dine_in_table(shop: Shop) -> None:
     """The kitchen sees the dine-in table's label."""
-    table = shop.client.post(
-        "/api/v1/admin/tables", host=shop.host, headers=shop.owner(), json={"label": "Window 3"}
-    )
-    assert table.status_code == 201, table.text
-    body = {
-        "lines": [shop.cola_line()],
-        "fulfilment": {"type": "dine_in", "table_token": table.json()["qr_token"]},
-    }
-    order = shop.place(body)
+    order = shop.place(shop.dine_in_body("Window 3"))
     event = _placed_event(shop, order["id"])
     assert event["data"]["fulfilment"] == {"type": "dine_in", "table": "Window 3"}
