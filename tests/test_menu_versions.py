@@ -7,6 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
+from shared import migrate
 from shared.db import tenant_transaction
 from shared.menus.publish import publish_menu
 from shared.menus.published import latest_snapshot
@@ -97,3 +98,29 @@ def test_an_86_waiting_on_a_publish_re_issues_that_publish_stamped_after_it(
         stamps = [row["published_at"] for row in conn.execute(
             "select published_at from menu_versions order by version")]  # fmt: skip
     assert stamps == sorted(stamps), stamps
+
+
+def test_a_re_created_restaurants_version_1_is_not_served_from_the_old_ones_rendering(
+    client, tenants, auth_header
+) -> None:
+    """A restaurant deleted and created again under the same schema starts again at version 1.
+    The storefront tells the two version 1s apart by their ETags, so a process that rendered the
+    old menu serves the new one once its pointer is re-checked."""
+    api = owner_api(client, tenants.create(), auth_header)
+    build_small_menu(api)
+    ok(api.post("/v1/admin/menu/publish"), 201)
+    menus = StorefrontMenus(pointer_ttl_s=0)  # re-checks the live pointer on every read
+    schema, at = api.tenant.schema_name, datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+    def first_item() -> dict:
+        menu = json.loads(menus.rendered(schema, "UTC", at)[0])
+        return {"version": menu["version"], "price": menu["categories"][0]["items"][0]["price"]}
+
+    old = first_item()
+    execute(f"drop schema {schema} cascade")  # the restaurant deleted, and created again
+    migrate.migrate_tenant(schema)
+    item_id = build_small_menu(api)["item"]["id"]  # the same menu, at another price
+    ok(api.patch(f"/v1/admin/menu/items/{item_id}", json={"price": old["price"] + 100}))
+    ok(api.post("/v1/admin/menu/publish"), 201)
+    assert first_item() == {"version": 1, "price": old["price"] + 100}
+    assert old["version"] == 1
