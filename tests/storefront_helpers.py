@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
+
 from devhost.testclient import TestClient, TestResponse
 from shared.tenants import TenantRecord
 from tests.conftest import IDENTITY
@@ -110,3 +112,17 @@ def module_tenant_api(client: TestClient) -> Iterator[Api]:
     token = IDENTITY.mint(role="owner", tenant=tenant.slug)
     yield Api(client, tenant, {"Authorization": f"Bearer {token}"})
     factory.cleanup()
+
+
+def publish_first_item_at(conn: psycopg.Connection, price: int) -> None:
+    """What a publish writes when the manager repriced the first item: the next version, as a
+    publish under way in conn (a test holding the versions lock) makes it."""
+    conn.execute(
+        """insert into menu_versions (version, etag, snapshot, source, published_at)
+           select version + 1, 'v' || (version + 1),
+                  jsonb_set(jsonb_set(snapshot, '{version}', to_jsonb(version + 1)),
+                            '{categories,0,items,0,price}', to_jsonb(%s::int)),
+                  'publish', clock_timestamp()
+             from menu_versions order by version desc limit 1""",
+        [price],
+    )

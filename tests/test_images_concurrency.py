@@ -3,14 +3,18 @@ manager while they render or are recorded: the newest upload always wins, nothin
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from uuid import UUID
 
 import pytest
 
+from shared.db import tenant_transaction
 from shared.images import pipeline
+from shared.images.live_menu import reissue_with_item_image
 from shared.images.renditions import RenderedImage
 from shared.provisioning.deprovision import DEPROVISION_STEPS, run_deprovision_step
-from tests.conftest import execute, run_in_turn_behind
+from tests.conftest import execute, run_in_turn_behind, wait_for_lock_waiters
 from tests.image_fixtures import (  # noqa: F401
     assets_under,
     brand_grant,
@@ -27,7 +31,14 @@ from tests.image_fixtures import (  # noqa: F401
     upload,
     upload_exists,
 )
-from tests.storefront_helpers import Api, build_small_menu, customer_api, ok, owner_api
+from tests.storefront_helpers import (
+    Api,
+    build_small_menu,
+    customer_api,
+    ok,
+    owner_api,
+    publish_first_item_at,
+)
 
 NOT_A_PHOTO = b"Dear manager,\nthis is not a photo.\n" * 20
 
@@ -228,3 +239,28 @@ def test_a_deleted_item_gets_no_upload_url(menu) -> None:
     )
     assert answer.status_code == 404
     assert item_row(api, item["id"])["image_status"] == "none"
+
+
+def test_a_photo_going_live_behind_a_publish_keeps_what_that_publish_changed(
+    client, tenants, auth_header
+) -> None:
+    """A photo re-issues the live menu under the versions lock: one that waited for a publish
+    re-issues that publish, so the price the manager just published stays live."""
+    api = owner_api(client, tenants.create(), auth_header)
+    item_id = build_small_menu(api)["item"]["id"]
+    ok(api.post("/v1/admin/menu/publish"), 201)
+    image = {"sizes": {"320": "https://cdn.example/photo-320.webp"}, "version": "b1"}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with tenant_transaction(api.tenant.schema_name) as conn:  # a publish, halfway through
+            conn.execute("lock table menu_versions in share row exclusive mode")
+            photo_live = pool.submit(reissue_photo, api.tenant.schema_name, item_id, image)
+            wait_for_lock_waiters("menu_versions")
+            publish_first_item_at(conn, 1200)
+        assert photo_live.result()["version"] == 3
+    item = ok(customer_api(client, api.tenant).get("/v1/store/menu"))["categories"][0]["items"][0]
+    assert (item["price"], item["image"]) == (1200, image)
+
+
+def reissue_photo(schema: str, item_id: str, image: dict[str, Any]) -> dict[str, Any] | None:
+    with tenant_transaction(schema) as conn:
+        return reissue_with_item_image(conn, UUID(item_id), image)

@@ -13,7 +13,13 @@ from shared.menus.publish import publish_menu
 from shared.menus.published import latest_snapshot
 from shared.menus.storefront import StorefrontMenus
 from tests.conftest import execute, wait_for_lock_waiters
-from tests.storefront_helpers import build_small_menu, customer_api, ok, owner_api
+from tests.storefront_helpers import (
+    build_small_menu,
+    customer_api,
+    ok,
+    owner_api,
+    publish_first_item_at,
+)
 
 
 def test_publish_uses_the_currency_saved_now_not_a_cached_tenant_record(
@@ -83,14 +89,7 @@ def test_an_86_waiting_on_a_publish_re_issues_that_publish_stamped_after_it(
             )
             wait_for_lock_waiters("menu_versions")
             time.sleep(0.05)  # the 86's transaction began a measurable while before this one ends
-            conn.execute(  # the publish: a new price
-                """insert into menu_versions (version, etag, snapshot, source, published_at)
-                   select version + 1, 'v2',
-                          jsonb_set(jsonb_set(snapshot, '{version}', to_jsonb(version + 1)),
-                                    '{categories,0,items,0,price}', '1200'),
-                          'publish', clock_timestamp()
-                     from menu_versions order by version desc limit 1"""
-            )
+            publish_first_item_at(conn, 1200)
         assert ok(eighty_six.result())["published_version"] == 3
     item = ok(customer_api(client, tenant).get("/v1/store/menu"))["categories"][0]["items"][0]
     assert (item["price"], item["available"]) == (1200, False)
