@@ -184,31 +184,26 @@ def _write(
     """Transaction 2: the order with its event and stored answer; returns the stored receipt."""
     order_id = str(uuid.uuid4())
     body = receipt(tenant, order_id, format_ticket(admitted.number), admitted.priced, now)
-    try:
-        with tenant_transaction(tenant.schema_name) as conn:
-            table = admitted.table
-            if table is not None:
-                # Rotated (or deleted) since transaction 1 checked the code: the rotation said
-                # older codes stop working. The label on the ticket is the table's current one.
-                table = table_still_open(conn, table)
-                if table is None:
-                    raise errors.validation_failed([_stale_table_code()])
-            with conn.pipeline():
-                insert_order(
-                    conn, tenant=tenant, order_id=order_id, day=admitted.day,
-                    number=admitted.number, order=order, priced=admitted.priced,
-                    table=table, now=now,
-                )  # fmt: skip
-                claim = admitted.claim
-                stored = idempotency.store_response(conn, claim, 201, body) if claim else None
-            # Someone took the key over while we worked: roll back rather than a second order.
-            if stored is not None and stored.rowcount != 1:
-                raise idempotency.lost_claim()
-    except psycopg.errors.ForeignKeyViolation as error:
-        # The table was deleted after its code was checked (transaction 1) and before this.
-        if error.diag.constraint_name != "orders_table_id_fkey":
-            raise
-        raise errors.validation_failed([_stale_table_code()]) from None
+    with tenant_transaction(tenant.schema_name) as conn:
+        table = admitted.table
+        if table is not None:
+            # Rotated (or deleted) since transaction 1 checked the code: the rotation said
+            # older codes stop working. The label on the ticket is the table's current one.
+            # The row stays share-locked to the commit: no rotation or deletion slips in.
+            table = table_still_open(conn, table)
+            if table is None:
+                raise errors.validation_failed([_stale_table_code()])
+        with conn.pipeline():
+            insert_order(
+                conn, tenant=tenant, order_id=order_id, day=admitted.day,
+                number=admitted.number, order=order, priced=admitted.priced,
+                table=table, now=now,
+            )  # fmt: skip
+            claim = admitted.claim
+            stored = idempotency.store_response(conn, claim, 201, body) if claim else None
+        # Someone took the key over while we worked: roll back rather than a second order.
+        if stored is not None and stored.rowcount != 1:
+            raise idempotency.lost_claim()
     return body
 
 
