@@ -102,3 +102,30 @@ def test_timespan_schedules() -> None:
     assert parse_schedule("1.02:00:00").next_after(utc(2025, 1, 1)) == utc(2025, 1, 2, 2)
     with pytest.raises(ValueError, match="00:00:00"):
         parse_schedule("00:00:00")
+
+
+def test_an_hour_that_does_not_match_moves_to_the_whole_next_hour() -> None:
+    """From 08:30 a daily 09:00 timer fires at 09:00 that day: the minutes left over from 08:30
+    are not carried into 09:30 (and so past it, to the next morning)."""
+    assert parse_schedule("0 0 9 * * *").next_after(utc(2025, 5, 1, 8, 30)) == utc(2025, 5, 1, 9)
+
+
+def test_an_aware_time_west_of_utc_is_converted_not_relabelled() -> None:
+    """08:30 at UTC-2 is 10:30 UTC, past today's 09:00 UTC run."""
+    minus_two = timezone(timedelta(hours=-2))
+    schedule = parse_schedule("0 0 9 * * *")
+    assert schedule.next_after(datetime(2025, 5, 1, 8, 30, tzinfo=minus_two)) == utc(2025, 5, 2, 9)
+
+
+def test_a_range_of_a_single_value_is_allowed() -> None:
+    """`1-1` (Mondays only, as a generated schedule may write it) is a range, not one that runs
+    backwards."""
+    assert cron("0 0 9 * * MON-MON").days_of_week == {1}
+    assert parse_schedule("0 30 9 * * 1-1").next_after(utc(2025, 3, 1)) == utc(2025, 3, 3, 9, 30)
+
+
+@pytest.mark.parametrize("expression", ["0 0 0 1 Jan,,Jul *", "0 0 9 * * Mon,"])
+def test_an_empty_name_in_a_list_is_rejected(expression: str) -> None:
+    """An empty list item in a month or day-of-week field is a typo, not January or Sunday."""
+    with pytest.raises(ValueError, match="field"):
+        parse_schedule(expression)

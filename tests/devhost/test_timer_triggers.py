@@ -285,7 +285,11 @@ def test_an_occurrence_that_passed_during_a_long_run_is_run_when_it_ends(
     assert len(starts) == 2, f"runs started at {[s.isoformat() for s in starts]}"
 
 
-def timer_app(name: str, schedule: str, calls: list[bool]) -> list[Any]:
+def timer_app(
+    name: str, schedule: str, calls: list[bool], *, run_on_startup: bool = False
+) -> list[Any]:
+    """One timer function named `name` (unique per test: its status row is keyed by it) that
+    records each run's past_due."""
     app = func.FunctionApp()
 
     async def timer_function(timer: func.TimerRequest) -> None:
@@ -293,7 +297,9 @@ def timer_app(name: str, schedule: str, calls: list[bool]) -> list[Any]:
 
     timer_function.__name__ = name
     # As functions/order_timers.py declares its timers: useMonitor not given.
-    app.timer_trigger(schedule=schedule, arg_name="timer", run_on_startup=False)(timer_function)
+    app.timer_trigger(schedule=schedule, arg_name="timer", run_on_startup=run_on_startup)(
+        timer_function
+    )
     return app.get_functions()
 
 
