@@ -77,6 +77,15 @@ class CronSchedule(Schedule):
             else:
                 return t
 
+    def matches_every_minute(self) -> bool:
+        """The minute, hour, day, month and day-of-week fields allow every value: what NCrontab
+        prints as `*` (so `0-59` counts as `*`, as it does for the host)."""
+        coarser = (self.minutes, self.hours, self.days, self.months, self.days_of_week)
+        return all(
+            values == frozenset(range(low, high + 1))
+            for values, (_, low, high, _) in zip(coarser, _FIELDS[1:], strict=True)
+        )
+
 
 @dataclass(frozen=True)
 class IntervalSchedule(Schedule):

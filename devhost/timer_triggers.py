@@ -27,7 +27,7 @@ from typing import Any
 from azure.functions.timer import TimerRequest
 
 from devhost.host_config import resolve_app_settings
-from devhost.ncrontab import Schedule, parse_schedule
+from devhost.ncrontab import CronSchedule, IntervalSchedule, Schedule, parse_schedule
 from devhost.timeouts import FunctionTimedOut, within_function_timeout
 
 log = logging.getLogger(__name__)
@@ -98,10 +98,15 @@ _NEVER = datetime.min.replace(tzinfo=UTC)  # the host's `default(DateTime)` for 
 
 
 def _frequent(schedule: Schedule) -> bool:
-    """Fires more than once a minute: the host then keeps no schedule status, even with
-    useMonitor (TimerSchedule.ShouldDisableScheduleMonitor), so such a timer is never past due."""
-    first = schedule.next_after(_now())
-    return schedule.next_after(first) - first < timedelta(minutes=1)
+    """Fires more than once a minute by the host's own test: such a timer keeps no schedule
+    status, even with useMonitor, so it is never past due (TimerSchedule.
+    ShouldDisableScheduleMonitor). For NCRONTAB the host looks only at schedules whose fields
+    from the minute up are all `*`: `* 30 * * * *` fires every second of one minute an hour,
+    and keeps its status."""
+    if isinstance(schedule, IntervalSchedule):
+        return schedule.interval < timedelta(minutes=1)
+    assert isinstance(schedule, CronSchedule)
+    return schedule.matches_every_minute() and len(schedule.seconds) > 1
 
 
 def _resolve_schedule(function: str, expression: str) -> Schedule:

@@ -129,3 +129,15 @@ def test_an_empty_name_in_a_list_is_rejected(expression: str) -> None:
     """An empty list item in a month or day-of-week field is a typo, not January or Sunday."""
     with pytest.raises(ValueError, match="field"):
         parse_schedule(expression)
+
+
+@pytest.mark.parametrize(
+    ("expression", "every_minute"),
+    [("*/10 * * * * *", True), ("0 0-59 * 1-31 * *", True), ("* 30 * * * *", False),
+     ("0 0 9 * * *", False), ("* * * * * Mon-Fri", False)],
+)  # fmt: skip
+def test_a_schedule_matches_every_minute_when_its_fields_from_the_minute_up_allow_all(
+    expression: str, every_minute: bool
+) -> None:
+    """What the host reads as `* * * * *` after the seconds: a full range counts as `*`."""
+    assert cron(expression).matches_every_minute() is every_minute

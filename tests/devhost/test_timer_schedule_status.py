@@ -162,3 +162,22 @@ def test_a_timer_without_schedule_monitoring_gets_no_schedule_status() -> None:
 
     run(TimerScheduler(app.get_functions(), run_sync=run_sync).trigger("sweep"))
     assert seen == [{}]
+
+
+def test_a_timer_firing_every_second_of_one_minute_an_hour_keeps_its_schedule_status(
+    monkeypatch: pytest.MonkeyPatch, store: TableScheduleStatus
+) -> None:
+    """The host turns useMonitor off only for schedules whose fields from the minute up are all
+    `*` (TimerSchedule.ShouldDisableScheduleMonitor): `* 30 * * * *` fires 60 times in a row,
+    once an hour, and keeps its status, so an hour missed while devhost was stopped runs past
+    due at the next start."""
+    calls: list[bool] = []
+    functions = timer_app(f"half_past_{uuid.uuid4().hex[:8]}", "* 30 * * * *", calls)
+    clock = FakeClock(datetime(2031, 3, 4, 10, 29, 59, 700_000, tzinfo=UTC))
+    monkeypatch.setattr(timer_triggers, "_now", clock.now)
+    run(run_for(TimerScheduler(functions, run_sync=run_sync, status_store=store), 1.0))
+    assert calls == [False]  # 10:30:00 ran on time
+
+    clock.set(datetime(2031, 3, 4, 12, 0, 0, tzinfo=UTC))  # stopped over 10:30:01 to 11:30:59
+    run(run_for(TimerScheduler(functions, run_sync=run_sync, status_store=store), 1.0))
+    assert calls == [False, True]
