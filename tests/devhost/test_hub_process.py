@@ -11,9 +11,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from azure.messaging.webpubsubservice import WebPubSubServiceClient
 from websockets.sync.client import connect
 
+from devhost.errors import StartupError
+from devhost.hub_process import HubProcess
+from devhost.services import free_port
 from tests.conftest import HUB_ACCESS_KEY
 from tests.devhost.devhost_process import FIXTURE_DIR, REPO, DevhostProcess, start_devhost
 from tests.devhost.test_webpubsub_hub import eventually
@@ -134,3 +138,15 @@ def test_the_hub_needs_its_key_on_stdin() -> None:
     )  # fmt: skip
     assert refused.returncode == 2
     assert "access key" in refused.stderr
+
+
+def test_a_hub_child_that_exits_while_starting_fails_the_start() -> None:
+    """Readiness is an HTTP answer from the hub, not a connection the listening socket accepted
+    into its backlog: a child that exits while starting fails the start with its exit code."""
+    hub = HubProcess("", port=free_port())  # no key: the child exits with a usage error
+    hub.start()
+    try:
+        with pytest.raises(StartupError, match="exited with code 2"):
+            hub.wait_ready()
+    finally:
+        hub.stop()
