@@ -15,6 +15,7 @@ from tests.order_fixtures import Shop, shop_fixture  # noqa: F401
 from tests.pool_sizes import pool_of
 from tests.stalling_proxy import run_in_thread
 from tests.storefront_helpers import ok, owner_api
+from tests.test_http_edge import assert_problem
 
 
 @pytest.fixture
@@ -189,3 +190,14 @@ def test_start_up_work_that_cannot_reach_the_database_is_tried_again_not_fatal(
         assert calls == ["hook", "hook"]  # failed once, done on the next caller, then never again
     finally:
         db.close_pool()
+
+
+def test_a_missing_table_of_a_live_restaurant_is_not_called_a_closed_storefront(
+    client, tenants, auth_header
+) -> None:
+    """Only a dropped schema is a closed storefront (410): a table missing from a live
+    restaurant's schema is our fault, a 500, and not reported to customers as a closure."""
+    tenant = tenants.create()
+    execute(f"drop table {tenant.schema_name}.menu_categories cascade")
+    response = owner_api(client, tenant, auth_header).get("/v1/admin/menu")
+    assert_problem(response, 500)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from functions.request_bodies import MAX_BODY_BYTES
 from shared import db
+from tests.conftest import IDENTITY, execute
+from tests.storefront_helpers import customer_api, ok, owner_api
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "correlation_id"}
 
@@ -165,3 +169,151 @@ def test_a_bracketed_host_that_is_no_ip_address_is_answered(client, host: str) -
     # Kestrel lets `[1:2]` through as a Host; urlsplit refuses it, which was a 500 everywhere.
     assert client.get("/api/health", host=host).status_code == 200
     assert_problem(client.get("/api/v1/store/config", host=host), 404)
+
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+VALID_ORDER = b'{"lines": [{"item_id": "a", "quantity": 1}]}'
+
+
+def _correlation_id(edge_client, headers: dict[str, str]) -> str:
+    response = edge_client.get("/api/v1/edge/tenant", host="nobody.stelly.test", headers=headers)
+    body = assert_problem(response, 404)
+    assert body["correlation_id"] == response.headers["x-correlation-id"]
+    return response.headers["x-correlation-id"]
+
+
+@pytest.mark.parametrize(
+    "traceparent",
+    [
+        f"ff-{TRACE_ID}-00f067aa0ba902b7-01",  # version ff is invalid
+        f"00-{TRACE_ID}-{'0' * 16}-01",  # so is an all-zero parent id
+    ],
+)
+def test_an_invalid_traceparent_does_not_give_the_correlation_id(
+    edge_client, traceparent: str
+) -> None:
+    """A traceparent of version ff, or with an all-zero parent id, is invalid (W3C Trace
+    Context): the request gets a correlation id of its own, not that trace id."""
+    echoed = _correlation_id(edge_client, {"traceparent": traceparent})
+    assert echoed != TRACE_ID and len(echoed) == 32
+
+
+def test_a_traceparent_in_upper_case_gives_its_trace_id_in_lower_case(edge_client) -> None:
+    """A traceparent's hex is read in any case; the correlation id is its trace id in lower
+    case."""
+    traceparent = f"00-{TRACE_ID.upper()}-00F067AA0BA902B7-01"
+    assert _correlation_id(edge_client, {"traceparent": traceparent}) == TRACE_ID
+
+
+def test_a_correlation_id_of_128_characters_is_kept_and_one_longer_is_not(edge_client) -> None:
+    """A caller's x-correlation-id of up to 128 characters is kept; a longer one is replaced."""
+    longest = "a" * 128
+    assert _correlation_id(edge_client, {"x-correlation-id": longest}) == longest
+    too_long = _correlation_id(edge_client, {"x-correlation-id": "b" * 129})
+    assert too_long != "b" * 129 and len(too_long) == 32
+
+
+def test_if_none_match_star_is_a_304(client, tenants) -> None:
+    """`If-None-Match: *` matches any current representation: a 304 with no body."""
+    customer = customer_api(client, tenants.create())
+    cached = customer.get("/v1/store/config", headers={"If-None-Match": "*"})
+    assert (cached.status_code, cached.body) == (304, b"")
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/merge-patch+json", "Application/JSON; charset=UTF-8"],
+)
+def test_json_media_types_beyond_plain_application_json_are_read(
+    edge_client, content_type: str
+) -> None:
+    """A `+json` media type is JSON, and media types are case-insensitive."""
+    response = post(edge_client, VALID_ORDER, content_type)
+    assert response.status_code == 201, response.text
+
+
+def test_a_body_of_exactly_the_limit_is_read(edge_client) -> None:
+    """The body limit is inclusive: a body of exactly MAX_BODY_BYTES, declared or not, is read."""
+    body = VALID_ORDER + b" " * (MAX_BODY_BYTES - len(VALID_ORDER))
+    assert len(body) == MAX_BODY_BYTES
+    response = post(edge_client, body, **{"content-length": str(len(body))})
+    assert response.status_code == 201, response.text
+
+
+def test_a_declared_body_over_the_limit_is_413_where_no_body_is_read(edge_client) -> None:
+    """A Content-Length over the limit is a 413 even on an endpoint that reads no body."""
+    big = b"x" * (MAX_BODY_BYTES + 1)
+    response = edge_client.request(
+        "GET", "/api/v1/edge/boom", body=big, headers={"content-length": str(len(big))}
+    )
+    assert_problem(response, 413)
+
+
+def test_nul_in_a_route_parameter_is_422_not_500(client) -> None:
+    """A NUL in a route parameter is a 422 naming it: Postgres cannot store NUL, so it must not
+    reach a query."""
+    admin = {"Authorization": f"Bearer {IDENTITY.mint(role='platform_admin')}"}
+    response = client.get("/api/v1/platform/tenants/a\x00b", host="stelly.test", headers=admin)
+    problem = assert_problem(response, 422)
+    assert [e["path"] for e in problem["errors"]] == ["route.slug"]
+
+
+def test_a_bad_query_parameter_is_reported_under_query(client, tenants, auth_header) -> None:
+    """A bad query parameter's error path is `query.<name>`."""
+    api = owner_api(client, tenants.create(), auth_header)
+    category = ok(api.post("/v1/admin/menu/categories", json={"name": "Pizzas"}), 201)
+    response = api.delete(
+        f"/v1/admin/menu/categories/{category['id']}", params={"expected_version": "0"}
+    )
+    problem = assert_problem(response, 422)
+    assert [e["path"] for e in problem["errors"]] == ["query.expected_version"]
+
+
+def test_a_table_token_like_a_route_segment_is_kept_out_of_the_access_log(
+    client, tenants, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The access log shows a table token's route with `{token}`, even when the token equals an
+    earlier segment of the path (here `v1`)."""
+    tenant = tenants.create()
+    caplog.set_level(logging.INFO, logger="stelly.http")
+    response = customer_api(client, tenant).get("/v1/store/tables/v1")
+    assert response.status_code == 404
+    lines = [r.getMessage() for r in caplog.records if r.name == "stelly.http"]
+    assert any("GET /api/v1/store/tables/{token} → 404" in line for line in lines), lines
+
+
+def test_a_value_a_database_check_refuses_is_a_409_not_a_500(client, tenants, auth_header) -> None:
+    """A value the app allows but a restaurant's not yet migrated schema refuses is a 409 that
+    says the update is pending, not a 500."""
+    tenant = tenants.create()
+    api = owner_api(client, tenant, auth_header)
+    category = ok(api.post("/v1/admin/menu/categories", json={"name": "Pizzas"}), 201)
+    item = ok(
+        api.post(
+            "/v1/admin/menu/items",
+            json={"category_id": category["id"], "name": "Margherita", "price": 100},
+        ),
+        201,
+    )
+    # The narrower rule of a tenant schema the fleet migration has not reached yet.
+    execute(
+        f"alter table {tenant.schema_name}.menu_items"
+        " add constraint review_price_cap check (price <= 1000)"
+    )
+    response = api.patch(f"/v1/admin/menu/items/{item['id']}", json={"price": 2000})
+    assert "pending" in assert_problem(response, 409)["detail"]
+
+
+def test_a_delete_with_a_stale_expected_version_in_the_query_is_409(
+    client, tenants, auth_header
+) -> None:
+    """A DELETE may carry its expected version as `?expected_version=`: a stale one is a 409 and
+    the row stays."""
+    api = owner_api(client, tenants.create(), auth_header)
+    category = ok(api.post("/v1/admin/menu/categories", json={"name": "Pizzas"}), 201)
+    path = f"/v1/admin/menu/categories/{category['id']}"
+    stale = api.delete(path, params={"expected_version": str(category["version"] + 1)})
+    assert assert_problem(stale, 409)["current_version"] == category["version"]
+    assert api.get(path).status_code == 200
+    current = api.delete(path, params={"expected_version": str(category["version"])})
+    assert current.status_code == 204

@@ -7,9 +7,11 @@ import time
 import pytest
 
 from shared.provisioning.deprovision import run_deprovision_step
+from shared.restaurant_settings import default_settings
 from shared.tenancy import resolver
 from tests.conftest import execute
-from tests.storefront_helpers import error_paths, module_tenant_api, ok, owner_api
+from tests.storefront_helpers import customer_api, error_paths, module_tenant_api, ok, owner_api
+from tests.test_http_edge import assert_problem
 
 SETTINGS = {
     "business_name": "Luigi's Pizzeria",
@@ -183,3 +185,27 @@ def test_the_business_name_is_saved_without_surrounding_spaces(api) -> None:
     saved = ok(api.put("/v1/admin/settings", json={**SETTINGS, "business_name": "  Luigi's  "}))
     assert saved["business_name"] == "Luigi's"
     assert ok(api.client.get("/api/v1/store/config", host=api.host))["name"] == "Luigi's"
+
+
+def test_a_phone_of_15_digits_or_with_slashes_is_kept_one_of_16_refused(
+    client, tenants, auth_header
+) -> None:
+    """A phone of 15 digits (E.164's maximum) and one written with a slash (`030/1234567`) are
+    kept; 16 digits is a 422."""
+    api = owner_api(client, tenants.create(), auth_header)
+
+    def put_phone(phone: str):
+        settings = {**default_settings("Luigi's"), "contact": {"phone": phone}}
+        return api.put("/v1/admin/settings", json=settings)
+
+    for phone in ("+123 4567 8901 2345", "030/1234567"):
+        assert ok(put_phone(phone))["contact"]["phone"] == phone
+    problem = assert_problem(put_phone("+123 4567 8901 23456"), 422)
+    assert [e["path"] for e in problem["errors"]] == ["contact.phone"]
+
+
+def test_a_restaurant_pricing_in_dinars_shows_three_decimals(client, tenants) -> None:
+    """Kuwaiti dinars have three decimals (ISO 4217)."""
+    settings = {**default_settings("Dar Al Kuwait"), "currency": "KWD"}
+    config = ok(customer_api(client, tenants.create(settings=settings)).get("/v1/store/config"))
+    assert (config["currency"], config["currency_exponent"]) == ("KWD", 3)

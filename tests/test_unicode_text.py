@@ -7,7 +7,7 @@ import unicodedata
 import pytest
 
 from tests.order_fixtures import Shop, module_shop_fixture  # noqa: F401  (module_shop)
-from tests.storefront_helpers import owner_api
+from tests.storefront_helpers import ok, owner_api
 
 SETTINGS = {
     "business_name": "Warung",
@@ -106,3 +106,22 @@ def test_a_locale_with_non_ascii_digits_is_refused(client, tenants, auth_header,
     api = owner_api(client, tenants.create(), auth_header)
     response = api.put("/v1/admin/settings", json={**SETTINGS, "locale": locale})
     assert response.status_code == 422, (response.status_code, response.text)
+
+
+def test_a_tab_in_an_item_description_is_kept(client, tenants, auth_header) -> None:
+    """Multi-line text keeps its tabs: a tab is not refused as a control character."""
+    api = owner_api(client, tenants.create(), auth_header)
+    category = ok(api.post("/v1/admin/menu/categories", json={"name": "Pizzas"}), 201)
+    description = "Crust:\tthin\nSauce:\ttomato"
+    body = {"category_id": category["id"], "name": "Margherita", "price": 100}
+    item = ok(api.post("/v1/admin/menu/items", json={**body, "description": description}), 201)
+    assert item["description"] == description
+
+
+def test_a_name_is_composed_not_rewritten_to_compatibility_forms(
+    client, tenants, auth_header
+) -> None:
+    """Names are composed (NFC), not rewritten to compatibility forms: "½" and "™" stay."""
+    api = owner_api(client, tenants.create(), auth_header)
+    category = ok(api.post("/v1/admin/menu/categories", json={"name": "Pizza ½ Metro™"}), 201)
+    assert category["name"] == "Pizza ½ Metro™"
