@@ -79,16 +79,6 @@ def live_ids(conn: psycopg.Connection, table: Table, ids: Sequence[UUID]) -> set
     return {row["id"] for row in conn.execute(query, [list(ids)])}
 
 
-def require_live_ids(
-    conn: psycopg.Connection, table: Table, ids: Sequence[UUID], path: str
-) -> None:
-    """404 naming the first of ids that is not a live row of table."""
-    found = live_ids(conn, table, ids)
-    for i, row_id in enumerate(ids):
-        if row_id not in found:
-            raise not_in_menu(table, row_id, f"{path}[{i}]")
-
-
 def _scope_filter(scope: tuple[str, UUID] | None) -> sql.Composable:
     if scope is None:
         return sql.SQL("")
