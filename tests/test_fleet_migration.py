@@ -24,6 +24,7 @@ from shared.provisioning import audit as audit_module
 from shared.provisioning import fleet as fleet_steps
 from shared.provisioning.audit import recent_audit
 from shared.provisioning.requests import schema_for
+from tests.conftest import execute
 from tests.platform_helpers import PlatformHost, scalar
 from tests.storage_fixtures import unreachable_table
 from tests.tenant_fixtures import create_behind
@@ -273,3 +274,39 @@ def test_a_failed_migration_whose_audit_kept_failing_keeps_its_reason(
     outcome = fleet_steps.record_gave_up(schema, operation, f"AuditNotWritten: {raised.value}")
     assert outcome["status"] == "failed" and POISON in outcome["error"], outcome
     assert POISON in status_rows([slug])[schema]["error"]
+
+
+def test_a_current_restaurant_named_as_a_canary_is_not_planned_again(tenants) -> None:
+    """A canary that is already current is not planned again (nor counted twice)."""
+    tenant = tenants.create()
+    planned = fleet_steps.plan([tenant.slug], 100, "fleet-op")
+    assert planned["canaries"] == []
+    assert tenant.schema_name not in [schema for batch in planned["batches"] for schema in batch]
+
+
+def test_every_schema_of_a_chunk_is_checked(tenants, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every schema of each chunk is checked for being current, the last one too."""
+    monkeypatch.setattr(fleet_steps, "CHECK_CHUNK", 2)
+    schemas = [tenants.create().schema_name for _ in range(3)]
+    assert fleet_steps.current_schemas(schemas, "fleet-op") == set(schemas)
+
+
+def test_a_migration_that_waits_out_a_lock_is_retried_not_recorded_failed(tenants) -> None:
+    """A schema locked for a moment fails the attempt as transient, so the activity retries;
+    nothing is recorded failed, and the next attempt migrates it."""
+    schema = tenants.create_behind(migrate.load_migrations("tenant")[:-1])
+    with psycopg.connect(os.environ["DATABASE_URL"]) as long_transaction:
+        tables = long_transaction.execute(
+            """select tablename from pg_tables
+                where schemaname = %s and tablename <> 'schema_migrations'""",
+            [schema],
+        ).fetchall()
+        names = sql.SQL(", ").join(sql.Identifier(schema, name) for (name,) in tables)
+        long_transaction.execute(sql.SQL("lock table {} in access exclusive mode").format(names))
+        with pytest.raises((migrate.MigrationError, psycopg.OperationalError)):
+            fleet_steps.migrate_one(schema, "fleet-op")
+    recorded = execute(
+        "select status from tenant_migration_status where schema_name = %s", [schema]
+    )
+    assert recorded == []
+    assert fleet_steps.migrate_one(schema, "fleet-op")["status"] == "migrated"

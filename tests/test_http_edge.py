@@ -298,7 +298,7 @@ def test_a_value_a_database_check_refuses_is_a_409_not_a_500(client, tenants, au
     # The narrower rule of a tenant schema the fleet migration has not reached yet.
     execute(
         f"alter table {tenant.schema_name}.menu_items"
-        " add constraint review_price_cap check (price <= 1000)"
+        " add constraint narrower_price_cap check (price <= 1000)"
     )
     response = api.patch(f"/v1/admin/menu/items/{item['id']}", json={"price": 2000})
     assert "pending" in assert_problem(response, 409)["detail"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.storefront_helpers import build_small_menu, ok, owner_api
+import uuid
+
+from tests.storefront_helpers import build_small_menu, customer_api, error_paths, ok, owner_api
 
 
 def _toppings(api, max_choices: int = 2) -> dict:
@@ -152,3 +154,127 @@ def test_a_deleted_group_cannot_be_linked_to_an_item(client, tenants, auth_heade
     assert api.post("/v1/admin/menu/items", json=body).status_code == 404
     names = [i["name"] for i in ok(api.get("/v1/admin/menu"))["categories"][0]["items"]]
     assert names == ["Margherita"]
+
+
+def test_a_category_created_with_rank_0_is_ranked_first(client, tenants, auth_header) -> None:
+    """An explicit rank 0 is taken, not read as "no rank sent": the category goes first."""
+    api = owner_api(client, tenants.create(), auth_header)
+    ok(api.post("/v1/admin/menu/categories", json={"name": "Pizza"}), 201)
+    first = ok(api.post("/v1/admin/menu/categories", json={"name": "Specials", "rank": 0}), 201)
+    assert first["rank"] == 0
+
+
+def test_reordered_categories_come_back_in_the_new_order(client, tenants, auth_header) -> None:
+    """The reorder answer lists the categories in the order just given."""
+    api = owner_api(client, tenants.create(), auth_header)
+    antipasti = ok(api.post("/v1/admin/menu/categories", json={"name": "Antipasti"}), 201)
+    zuppe = ok(api.post("/v1/admin/menu/categories", json={"name": "Zuppe"}), 201)
+    order = ok(
+        api.post("/v1/admin/menu/categories/reorder", json={"ids": [zuppe["id"], antipasti["id"]]})
+    )
+    assert [c["name"] for c in order["categories"]] == ["Zuppe", "Antipasti"]
+    assert [c["rank"] for c in order["categories"]] == [0, 1]
+
+
+def test_deleting_an_empty_category_with_a_stale_version_is_refused(
+    client, tenants, auth_header
+) -> None:
+    """Deleting an empty category from a stale read is refused (412 for If-Match, 409 for
+    ?expected_version) and the category stays."""
+    api = owner_api(client, tenants.create(), auth_header)
+    category = ok(api.post("/v1/admin/menu/categories", json={"name": "Drinks"}), 201)
+    path = f"/v1/admin/menu/categories/{category['id']}"
+    ok(api.patch(path, json={"name": "Soft drinks"}))  # now version 2
+
+    assert api.delete(path, headers={"If-Match": '"1"'}).status_code == 412
+    stale = api.delete(path, params={"expected_version": "1"})
+    assert stale.status_code == 409
+    assert stale.json()["current_version"] == 2
+    assert ok(api.get(path))["name"] == "Soft drinks"
+
+
+def test_a_deleted_option_leaves_the_draft_menu_and_the_published_one(
+    client, tenants, auth_header
+) -> None:
+    """A deleted option leaves the draft menu and is not published."""
+    api = owner_api(client, tenants.create(), auth_header)
+    built = build_small_menu(api)
+    regular, large = built["group"]["options"]
+    assert api.delete(f"/v1/admin/menu/options/{large['id']}").status_code == 204
+
+    menu = ok(api.get("/v1/admin/menu"))
+    assert [o["name"] for o in menu["modifier_groups"][0]["options"]] == ["Regular"]
+    ok(api.post("/v1/admin/menu/publish"), 201)
+    store = ok(customer_api(client, api.tenant).get("/v1/store/menu"))
+    [group] = store["categories"][0]["items"][0]["modifier_groups"]
+    assert [o["id"] for o in group["options"]] == [regular["id"]]
+
+
+def test_a_new_category_goes_right_after_the_live_ones_not_after_deleted_ones(
+    client, tenants, auth_header
+) -> None:
+    """A new category is ranked right after the live ones: deleted categories leave no gap."""
+    api = owner_api(client, tenants.create(), auth_header)
+    ok(api.post("/v1/admin/menu/categories", json={"name": "Pizza"}), 201)
+    gone = ok(api.post("/v1/admin/menu/categories", json={"name": "Seasonal"}), 201)
+    assert gone["rank"] == 1
+    assert api.delete(f"/v1/admin/menu/categories/{gone['id']}").status_code == 204
+    added = ok(api.post("/v1/admin/menu/categories", json={"name": "Drinks"}), 201)
+    assert added["rank"] == 1
+
+
+def test_a_reorder_leaves_the_version_of_rows_that_kept_their_place(
+    client, tenants, auth_header
+) -> None:
+    """A reorder moves on only the versions of rows whose rank changed, so an editor's If-Match
+    on a row that kept its place still holds."""
+    api = owner_api(client, tenants.create(), auth_header)
+    pizza, pasta, drinks = (
+        ok(api.post("/v1/admin/menu/categories", json={"name": name}), 201)
+        for name in ("Pizza", "Pasta", "Drinks")
+    )
+    ids = [pizza["id"], drinks["id"], pasta["id"]]
+    order = ok(api.post("/v1/admin/menu/categories/reorder", json={"ids": ids}))
+    versions = {c["name"]: c["version"] for c in order["categories"]}
+    assert versions == {"Pizza": 1, "Drinks": 2, "Pasta": 2}
+    path = f"/v1/admin/menu/categories/{pizza['id']}"
+    ok(api.patch(path, json={"name": "Pizzas"}, headers={"If-Match": '"1"'}))
+
+
+def test_an_items_station_is_cleared_with_null(client, tenants, auth_header) -> None:
+    """`"station": null` takes a dish off its kitchen station."""
+    api = owner_api(client, tenants.create(), auth_header)
+    item = build_small_menu(api)["item"]
+    assert item["station"] == "pizza"
+    cleared = ok(api.patch(f"/v1/admin/menu/items/{item['id']}", json={"station": None}))
+    assert cleared["station"] is None
+    assert ok(api.get(f"/v1/admin/menu/items/{item['id']}"))["station"] is None
+
+
+def test_an_item_takes_at_most_twenty_modifier_groups(client, tenants, auth_header) -> None:
+    """An item takes at most twenty modifier groups: 21 is a 422, twenty passes validation."""
+    api = owner_api(client, tenants.create(), auth_header)
+    category = ok(api.post("/v1/admin/menu/categories", json={"name": "Pizza"}), 201)
+    body = {"category_id": category["id"], "name": "Soup", "price": 500}
+    too_many = [str(uuid.uuid4()) for _ in range(21)]
+    paths = error_paths(
+        api.post("/v1/admin/menu/items", json={**body, "modifier_group_ids": too_many})
+    )
+    assert paths == ["modifier_group_ids"]
+    # Twenty passes validation (and then names the first id this menu does not have).
+    at_most = api.post("/v1/admin/menu/items", json={**body, "modifier_group_ids": too_many[:20]})
+    assert at_most.status_code == 404
+
+
+def test_an_import_of_2001_items_is_refused(client, tenants, auth_header) -> None:
+    """An import of one item over the 2,000 limit is refused whole."""
+    api = owner_api(client, tenants.create(), auth_header)
+    item = {"name": "x", "price": 1}
+    document = {
+        "categories": [
+            {"name": "A", "items": [item] * 1001},
+            {"name": "B", "items": [item] * 1000},
+        ]
+    }
+    assert error_paths(api.post("/v1/admin/menu/import", json=document)) == ["body"]
+    assert ok(api.get("/v1/admin/menu"))["categories"] == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -55,3 +56,30 @@ def test_ended_operations_older_than_the_retention_are_purged_and_others_kept(
     assert not _exists(engine, old_done)
     assert _exists(engine, old_running)  # never while it runs
     assert _exists(engine, recent_done)
+
+
+def test_operations_that_failed_or_were_terminated_are_purged_too(
+    engine: EngineHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Failed and terminated operations are purged too: a failed provisioning's input holds the
+    owner's e-mail."""
+    failed = start(engine, "flaky_child", {"token": uuid.uuid4().hex, "succeed_on": 99})
+    terminated = start(engine, "approval")
+    engine.wait_for(terminated, until=("Running",))
+    engine.run(engine.client.terminate(terminated, "review"))
+    assert engine.wait_for(failed).runtime_status.value == "Failed"
+    assert engine.wait_for(terminated).runtime_status.value == "Terminated"
+    time.sleep(1.0)
+    cut = datetime.now(UTC)
+    time.sleep(1.0)
+    # "30 days" scaled down: the cut falls after both instances began.
+    monkeypatch.setattr(
+        operation_history,
+        "OPERATION_RETENTION_DAYS",
+        (datetime.now(UTC) - cut).total_seconds() / 86400,
+    )
+
+    assert engine.run(operation_history.purge_ended_operations(engine.client)) >= 2
+
+    assert not engine.loop.status(engine.client, failed)
+    assert not engine.loop.status(engine.client, terminated)

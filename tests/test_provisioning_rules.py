@@ -10,7 +10,7 @@ import uuid
 import pytest
 from pydantic import ValidationError
 
-from shared.directory import directory_get, directory_put
+from shared.directory import directory_delete, directory_get, directory_put
 from shared.provisioning.compensation import run_undo
 from shared.provisioning.deprovision import DEPROVISION_STEPS, run_deprovision_step
 from shared.provisioning.registry import taken_domains
@@ -34,7 +34,7 @@ from tests.storefront_helpers import ok
 def _provision(jobs: list[ProvisionJob], job: ProvisionJob, steps=PROVISION_STEPS) -> ProvisionJob:
     jobs.append(job)
     for step in steps:
-        assert run_step(step, job, "review-op")["ok"], step
+        assert run_step(step, job, "fleet-op")["ok"], step
     return job
 
 
@@ -102,7 +102,7 @@ def test_a_deleted_restaurants_domain_answers_404_once_a_provisioning_that_took_
     directory_put(domain, tombstone)
     assert client.get("/api/v1/store/config", host=domain).status_code == 410
     job = _provision(jobs, provision_job_for(unique_slug("heir"), domains=[domain]), ["reserve"])
-    run_undo("reserve", job, "review-op", "seed failed")
+    run_undo("reserve", job, "fleet-op", "seed failed")
     assert client.get("/api/v1/store/config", host=domain).status_code == 404
 
 
@@ -120,7 +120,7 @@ def test_activate_never_reopens_a_restaurant_a_deletion_took_over(jobs, client) 
     """A deletion that started before `activate` keeps the restaurant closed."""
     job = _provision(jobs, provision_job_for(unique_slug("act")), PROVISION_STEPS[:-1])
     assert run_deprovision_step("mark_deleting", job.slug, "delete-op")["ok"]
-    assert run_step("activate", job, "review-op")["ok"] is False
+    assert run_step("activate", job, "fleet-op")["ok"] is False
     assert scalar("select status from tenants where slug = %s", [job.slug]) == "deleting"
     assert client.get("/api/v1/store/config", host=job.domains[0]).status_code == 410
 
@@ -128,7 +128,7 @@ def test_activate_never_reopens_a_restaurant_a_deletion_took_over(jobs, client) 
 def test_a_failed_restaurants_reason_is_kept_to_1000_characters(jobs) -> None:
     """The failure reason kept on the row is capped at 1,000 characters."""
     job = _provision(jobs, provision_job_for(unique_slug("why")), ["reserve"])
-    run_undo("reserve", job, "review-op", "x" * 5000)
+    run_undo("reserve", job, "fleet-op", "x" * 5000)
     assert scalar("select status_reason from tenants where slug = %s", [job.slug]) == "x" * 1000
 
 
@@ -138,7 +138,7 @@ def test_undoing_create_schema_never_drops_the_schema_of_a_restaurant_still_acti
     """Compensation never drops the schema of a restaurant that is serving (an `activate` undo
     that could not run does not stop the others)."""
     job = _provision(jobs, provision_job_for(unique_slug("live")))
-    run_undo("create_schema", job, "review-op", "activate failed")
+    run_undo("create_schema", job, "fleet-op", "activate failed")
     assert scalar("select count(*) from pg_namespace where nspname = %s", [job.schema]) == 1
     assert client.get("/api/v1/store/config", host=job.domains[0]).status_code == 200
 
@@ -146,7 +146,7 @@ def test_undoing_create_schema_never_drops_the_schema_of_a_restaurant_still_acti
 def test_a_failed_restaurant_can_be_deleted(jobs) -> None:
     """A restaurant whose provisioning failed can be deleted."""
     job = _provision(jobs, provision_job_for(unique_slug("fd")), ["reserve"])
-    run_undo("reserve", job, "review-op", "migrate failed")
+    run_undo("reserve", job, "fleet-op", "migrate failed")
     for step in DEPROVISION_STEPS:
         assert run_deprovision_step(step, job.slug, "delete-op")["ok"], step
     assert scalar("select status from tenants where slug = %s", [job.slug]) == "deleted"
@@ -195,3 +195,21 @@ def test_a_tombstones_domain_is_not_taken(tenants) -> None:
     live, gone = tenants.create(), tenants.create(status="deleted")
     live_domain, gone_domain = f"{live.slug}.stelly.test", f"{gone.slug}.stelly.test"
     assert taken_domains([live_domain, gone_domain], "newcomer") == {live_domain: live.slug}
+
+
+def test_undoing_a_reservation_leaves_a_directory_entry_naming_another_restaurant(
+    tenants, jobs
+) -> None:
+    """Undoing a reservation removes only a directory entry naming this attempt's restaurant."""
+    other = tenants.create()
+    job = provision_job_for(unique_slug("undo"))
+    jobs.append(job)
+    assert run_step("reserve", job, "fleet-op")["ok"]
+    domain = job.domains[0]
+    directory_put(domain, other)  # the entry names a restaurant that is not this attempt's
+    try:
+        run_undo("reserve", job, "fleet-op", "seed failed")
+        cached = directory_get(domain)
+        assert cached is not None and cached.slug == other.slug
+    finally:
+        directory_delete(domain)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from bench.storefront_data import menu_document
 from shared.menus.storefront import StorefrontMenus
 from shared.orders import current_menu
-from shared.rendered_cache import RenderedCache
+from shared.rendered_cache import RenderedCache, json_bytes
 from tests.order_fixtures import MENU, open_shop
 
 
@@ -97,3 +97,27 @@ def test_the_pricing_cache_keeps_menus_within_its_byte_budget(
         assert response.status_code == 201, response.text
     assert len(current_menu._cache) == 1
     assert current_menu._cached_bytes == next(iter(current_menu._cache.values()))[1]
+
+
+def test_a_rendering_larger_than_the_whole_budget_is_still_kept() -> None:
+    """A rendering larger than the whole budget is still kept (alone), not rendered again for
+    every request."""
+    cache = RenderedCache(max_bytes=10)
+    renders: list[int] = []
+    document = {"text": "x" * 50}
+    for _ in range(3):
+        payload, _ = cache.get_or_render("big", 1, lambda: renders.append(1) or document)
+        assert payload == json_bytes(document)
+    assert renders == [1]
+    assert cache.cached_bytes() == len(json_bytes(document))
+
+
+def test_renderings_exactly_filling_the_budget_are_all_kept() -> None:
+    """Renderings that fill the budget exactly are all kept."""
+    size = len(json_bytes({"n": 1}))
+    cache = RenderedCache(max_bytes=2 * size)
+    renders: list[str] = []
+    for key in ("a", "b", "a", "b"):
+        cache.get_or_render(key, 1, lambda k=key: renders.append(k) or {"n": 1})
+    assert renders == ["a", "b"]
+    assert cache.cached_bytes() == 2 * size

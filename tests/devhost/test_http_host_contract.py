@@ -79,10 +79,10 @@ def yearly(timer):
 
 @pytest.fixture(scope="module")
 def devhost(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevhostProcess]:
-    root = tmp_path_factory.mktemp("review-devhttp")
+    root = tmp_path_factory.mktemp("host-contract")
     app_dir = root / "app"
     app_dir.mkdir()
-    (app_dir / "review_app.py").write_text(APP)
+    (app_dir / "contract_app.py").write_text(APP)
     (app_dir / "host.json").write_text(
         json.dumps(
             {
@@ -93,7 +93,7 @@ def devhost(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevhostProcess
         )
     )
     with serving_devhost(
-        root / "data", app="review_app:app", app_dir=app_dir, ready_path="/ready"
+        root / "data", app="contract_app:app", app_dir=app_dir, ready_path="/ready"
     ) as process:
         yield process
 
