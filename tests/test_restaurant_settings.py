@@ -145,7 +145,7 @@ def test_a_save_through_a_stale_cache_after_deletion_is_410(client, tenants, aut
     domain = f"{tenant.slug}.stelly.test"
     assert api.get("/v1/admin/settings").status_code == 200
     for step in ("mark_deleting", "remove_directory", "delete_blobs", "drop_schema", "tombstone"):
-        assert run_deprovision_step(step, tenant.slug, "review-op")["ok"], step
+        assert run_deprovision_step(step, tenant.slug, "deletion-op")["ok"], step
     # Another instance looked the restaurant up a moment before: its 5-second cache still
     # holds the active record (README: "an instance whose 5-second cache still holds the
     # restaurant as active ... answers 410 too").
