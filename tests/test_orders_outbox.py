@@ -163,6 +163,8 @@ def fleet(migrated_public: None) -> Iterator[list[str]]:
             conn.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(schema)))
 
 
+# Creating 2,400 schemas takes ~15 s on a quiet machine and over 100 s on a busy one.
+@pytest.mark.timeout(400)
 @pytest.mark.usefixtures("webpubsub_hub")
 def test_outbox_sweep_still_publishes_with_a_few_thousand_restaurants(
     fleet, tenants, app_functions
