@@ -14,6 +14,7 @@ import socket
 import ssl
 import threading
 import uuid
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -294,3 +295,23 @@ def test_the_tables_sdk_works_through_it_against_azurite() -> None:
         assert [e["RowKey"] for e in table.list_entities()] == ["r1", "r2", "r3", "r4"]
     finally:
         service.delete_table(table.table_name)
+
+
+def test_a_deflate_encoded_answer_arrives_decoded() -> None:
+    """A `Content-Encoding: deflate` answer arrives decoded, as RequestsTransport gives it."""
+
+    def echo_deflated(server: RawServer, _n: int, conn: socket.socket) -> None:
+        while (request := server.read(conn)) is not None:
+            body = zlib.compress(request.partition(b"\r\n\r\n")[2])
+            head = (
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                f"Content-Encoding: deflate\r\nContent-Length: {len(body)}"
+            )
+            conn.sendall(head.encode() + b"\r\n\r\n" + body)
+
+    document = {"message": "Grüße", "n": 2}
+    with raw_server(echo_deflated) as server:
+        url = f"http://127.0.0.1:{server.port}/echo"
+        response = StdlibTransport(read_timeout=5).send(HttpRequest("POST", url, json=document))
+        assert response.status_code == 200
+        assert response.json() == document

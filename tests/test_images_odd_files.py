@@ -9,8 +9,9 @@ import zlib
 from typing import Any
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageCms
 
+from shared.images.renditions import render_upload
 from tests.image_fixtures import (  # noqa: F401
     deliver,
     encoded,
@@ -132,3 +133,28 @@ def test_a_rotated_photo_with_one_mistyped_exif_tag_goes_live(menu, app_function
     assert rotated["image_status"] == "ready", rotated["image_reason"]
     # Stored 1600x1200, shown turned a quarter: 1200 wide.
     assert [r["width"] for r in rotated["image"]["renditions"]] == [320, 640, 1200]
+
+
+def _red_and_blue_swapped_profile() -> bytes:
+    """The sRGB profile with its red and blue primaries swapped: a real, valid RGB profile under
+    which the pixel (200, 30, 30) is a blue."""
+    profile = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    (count,) = struct.unpack(">I", profile[128:132])
+    entries = {bytes(profile[132 + 12 * i : 136 + 12 * i]): 132 + 12 * i for i in range(count)}
+    red, blue = entries[b"rXYZ"], entries[b"bXYZ"]
+    profile[red + 4 : red + 12], profile[blue + 4 : blue + 12] = (
+        profile[blue + 4 : blue + 12],
+        profile[red + 4 : red + 12],
+    )
+    return bytes(profile)
+
+
+def test_a_photo_in_another_colour_space_is_converted_to_srgb() -> None:
+    """A photo tagged with another RGB colour space is converted to sRGB (the renditions carry no
+    profile), so its colours look as the camera meant."""
+    source = Image.new("RGB", (700, 500), (200, 30, 30))
+    rendered = render_upload(encoded(source, "PNG", icc_profile=_red_and_blue_swapped_profile()))
+    image = Image.open(io.BytesIO(rendered.renditions[-1].webp))
+    assert "icc_profile" not in image.info
+    red, green, blue = image.convert("RGB").getpixel((10, 10))
+    assert blue > 150 and red < 80 and green < 80

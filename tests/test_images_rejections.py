@@ -8,7 +8,15 @@ import pytest
 
 from shared.images import pipeline
 from shared.images.blobs import ensure_container
-from shared.images.limits import MAX_UPLOAD_BYTES
+from shared.images.limits import (
+    DAMAGED,
+    MAX_ASPECT,
+    MAX_PIXELS,
+    MAX_UPLOAD_BYTES,
+    ImageRejected,
+    check_dimensions,
+    check_size,
+)
 from shared.images.renditions import RenderedImage
 from shared.images.targets import QUARANTINE_CONTAINER, UPLOADS_CONTAINER
 from shared.provisioning.deprovision import DEPROVISION_STEPS, run_deprovision_step
@@ -217,3 +225,42 @@ def test_a_rejected_upload_url_is_used_even_for_the_live_photos_bytes(
     after = ok(api.get(f"/v1/admin/menu/items/{item['id']}"))
     assert after["image_status"] == "rejected" and after["image"] == live["image"]
     assert "used already" in (quarantine_reason(uploads_name(second)) or "")
+
+
+def test_a_file_of_exactly_the_size_limit_is_accepted() -> None:
+    """The size limit is inclusive: a file of exactly 10 MB is taken."""
+    check_size(MAX_UPLOAD_BYTES)
+    with pytest.raises(ImageRejected):
+        check_size(MAX_UPLOAD_BYTES + 1)
+
+
+def test_a_file_just_over_the_limit_does_not_read_as_the_limit_itself() -> None:
+    """The size in a refusal is rounded up: one byte over 10 MB reads 10.1 MB, never "10.0 MB;
+    images are limited to 10.0 MB"."""
+    with pytest.raises(ImageRejected) as rejected:
+        check_size(MAX_UPLOAD_BYTES + 1)
+    assert rejected.value.reason == ("The file is 10.1 MB; images are limited to 10.0 MB")
+
+
+def test_an_image_of_exactly_the_pixel_limit_is_accepted() -> None:
+    """The pixel limit is inclusive: 8000 by 5000 is taken."""
+    assert MAX_PIXELS == 8000 * 5000
+    check_dimensions(8000, 5000)
+    with pytest.raises(ImageRejected):
+        check_dimensions(8001, 5000)
+
+
+def test_an_image_of_exactly_the_widest_shape_is_accepted() -> None:
+    """The aspect limit is inclusive, both ways round."""
+    check_dimensions(320 * MAX_ASPECT, 320)
+    check_dimensions(320, 320 * MAX_ASPECT)
+    with pytest.raises(ImageRejected):
+        check_dimensions(320 * MAX_ASPECT + 1, 320)
+
+
+def test_an_image_with_no_height_is_called_damaged() -> None:
+    """A header with no width or no height is called damaged, not too wide."""
+    for width, height in ((640, 0), (0, 480)):
+        with pytest.raises(ImageRejected) as rejected:
+            check_dimensions(width, height)
+        assert rejected.value.reason == DAMAGED

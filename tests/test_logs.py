@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+
+from shared.logs import ContextFilter, JsonFormatter, log_context
 
 SCRIPT = """
 import logging, threading
@@ -82,3 +85,29 @@ sys.stdin.read()
     finally:
         child.kill()
         child.wait()
+
+
+def test_log_times_keep_the_leading_zeros_of_their_milliseconds() -> None:
+    """Log times keep three digits of milliseconds: 42 ms is `.042Z`, never `.42Z`."""
+    record = logging.LogRecord("stelly.test", logging.INFO, __file__, 1, "hello", None, None)
+    record.created = 1_700_000_000.042
+    line = json.loads(JsonFormatter().format(record))
+    assert line["time"] == "2023-11-14T22:13:20.042Z"
+    record.created = 1_700_000_000.5
+    assert json.loads(JsonFormatter().format(record))["time"] == "2023-11-14T22:13:20.500Z"
+
+
+def test_a_line_logged_outside_any_request_carries_no_null_context_fields() -> None:
+    """A line logged outside any request carries no null context fields; inside one it names the
+    correlation id, tenant and function."""
+    record = logging.LogRecord("stelly.test", logging.INFO, __file__, 1, "swept", None, None)
+    record.duration_ms = 3
+    assert ContextFilter().filter(record)
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "swept" and line["duration_ms"] == 3
+    assert not {"correlation_id", "tenant", "function"} & set(line)
+    with log_context(correlation_id="c-1", tenant="shop", function="sweep"):
+        inside = logging.LogRecord("stelly.test", logging.INFO, __file__, 1, "x", None, None)
+        ContextFilter().filter(inside)
+    line = json.loads(JsonFormatter().format(inside))
+    assert (line["correlation_id"], line["tenant"], line["function"]) == ("c-1", "shop", "sweep")

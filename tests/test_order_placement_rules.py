@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from shared import errors
-from shared.orders.models import OrderIn
+from shared.orders.models import MAX_TIP, OrderIn
 from shared.orders.placement import place_order
 from tests.order_fixtures import Shop, module_shop_fixture, open_shop, shop_fixture  # noqa: F401
 from tests.storefront_helpers import customer_api, ok
@@ -94,3 +94,12 @@ def test_an_items_window_is_read_in_the_restaurants_zone_when_ordering(
         place_at("2026-06-01T10:00:00-04:00")
     assert refused.value.status == 422
     assert [e.path for e in refused.value.errors] == ["lines[0].item_id"]
+
+
+def test_a_tip_over_the_limit_is_refused_and_the_limit_itself_is_taken(shop: Shop) -> None:
+    """The tip limit is inclusive: MAX_TIP is taken, one more is a 422 naming `tip`."""
+    too_much = shop.post_order(shop.order_body(shop.pizza_line(), tip=MAX_TIP + 1))
+    assert too_much.status_code == 422, too_much.text
+    assert "tip" in [error["path"] for error in too_much.json()["errors"]]
+    receipt = shop.place(shop.order_body(shop.pizza_line(), tip=MAX_TIP))
+    assert receipt["totals"]["tip"] == MAX_TIP

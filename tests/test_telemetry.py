@@ -24,6 +24,7 @@ from devhost.testclient import TestClient
 from shared import telemetry
 from shared.events import dispatch
 from shared.events.dispatch import dispatcher
+from shared.telemetry import TENANT, end_http_span, trace_id
 from tests.order_fixtures import Shop, module_shop_fixture, settle  # noqa: F401
 from tests.test_orders_outbox import _add_unsent_event, _run_timer, _unsent
 
@@ -240,3 +241,23 @@ def test_pending_gauge_falls_back_to_zero_once_the_backlog_is_published(
     for _ in range(2):  # the timer keeps running every 10 s
         assert _run_timer(app_functions, "publish_pending_events") is None
     assert pending_of(captured, shop.slug) == [0], "nothing is pending any more"
+
+
+def test_a_500_marks_the_server_span_failed_and_a_499_does_not() -> None:
+    """A 500 marks the server span failed; a 499 does not."""
+    provider = TracerProvider()
+    tracer = provider.get_tracer("review")
+    for status, expected in ((500, StatusCode.ERROR), (499, StatusCode.UNSET)):
+        with tracer.start_as_current_span("GET something") as span:
+            end_http_span(span, status=status, tenant="shop")
+        assert span.status.status_code == expected, status
+        assert span.attributes["http.response.status_code"] == status
+        assert span.attributes[TENANT] == "shop"
+
+
+def test_trace_id_is_none_for_anything_that_is_not_a_traceparent() -> None:
+    """trace_id reads only a well-formed traceparent; anything else gives None."""
+    trace = "0af7651916cd43dd8448eb211c80319c"
+    assert trace_id(f"00-{trace}-b7ad6b7169203331-01") == trace
+    for broken in ("00-abc-def-01", "garbage-value", f"00-{trace}", "", None):
+        assert trace_id(broken) is None, broken
