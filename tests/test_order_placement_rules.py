@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from shared import errors
 from shared.orders.models import MAX_TIP, OrderIn
 from shared.orders.placement import place_order
-from tests.order_fixtures import Shop, module_shop_fixture, open_shop, shop_fixture  # noqa: F401
+from tests.order_fixtures import MENU, Shop, module_shop_fixture, open_shop, shop_fixture  # noqa: F401
 from tests.storefront_helpers import customer_api, ok
 
 
@@ -103,3 +104,15 @@ def test_a_tip_over_the_limit_is_refused_and_the_limit_itself_is_taken(shop: Sho
     assert "tip" in [error["path"] for error in too_much.json()["errors"]]
     receipt = shop.place(shop.order_body(shop.pizza_line(), tip=MAX_TIP))
     assert receipt["totals"]["tip"] == MAX_TIP
+
+
+def test_restaurants_at_the_same_menu_version_price_orders_from_their_own_menus(
+    client, tenants, auth_header
+) -> None:
+    """The pricing cache is per restaurant: two restaurants both at menu version 1 each price
+    a Margherita at their own price."""
+    dearer = copy.deepcopy(MENU)
+    dearer["categories"][0]["items"][0]["price"] = 1400
+    shops = [open_shop(client, tenants, auth_header, menu=menu) for menu in (MENU, dearer)]
+    totals = [shop.place(shop.order_body(shop.pizza_line()))["totals"] for shop in shops]
+    assert [total["subtotal"] for total in totals] == [900, 1400]
