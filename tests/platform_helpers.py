@@ -10,6 +10,7 @@ import signal
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from devhost.host_config import read_host_json
 from shared.db import transaction
 from shared.directory import directory_get
 from shared.provisioning.deprovision import run_deprovision_step
-from shared.provisioning.requests import ProvisionJob, ProvisionRequest, provision_job
+from shared.provisioning.requests import ProvisionJob, ProvisionRequest, provision_job, schema_for
 from shared.storage import table
 from tests.conftest import IDENTITY
 from tests.devhost.devhost_process import REPO, DevhostProcess, start_app_devhost
@@ -153,3 +154,28 @@ def jobs_fixture(migrated_public: None) -> Iterator[list[ProvisionJob]]:
             run_deprovision_step(step, job.slug, "cleanup")
         with transaction() as conn:
             conn.execute("delete from tenants where slug = %s", [job.slug])
+
+
+# Someone waits for this schema's advisory lock (the 64-bit key is split over classid/objid).
+WAITING_FOR_SCHEMA_LOCK = """
+select count(*) from pg_locks l where l.locktype = 'advisory' and not l.granted
+   and ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended('stelly.migrate.' || %s, 0)
+"""
+
+
+@contextmanager
+def provisioning_parked_in_create_schema(host: PlatformHost, slug: str) -> Iterator[None]:
+    """Provision slug and hold it inside create_schema (waiting for the schema's advisory lock,
+    which this block holds) until the block ends."""
+    schema = schema_for(slug)
+    with transaction() as conn:
+        conn.execute(
+            "select pg_advisory_xact_lock(hashtextextended('stelly.migrate.' || %s, 0))", [schema]
+        )
+        assert host.provision(slug).status_code == 202
+        for _ in range(400):
+            if scalar(WAITING_FOR_SCHEMA_LOCK, [schema]):
+                break
+            time.sleep(0.025)
+        assert scalar(WAITING_FOR_SCHEMA_LOCK, [schema]), "provisioning never reached create_schema"
+        yield

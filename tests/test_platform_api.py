@@ -8,7 +8,6 @@ development-only `fail_at_step` field (shared/provisioning/failures.py).
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
@@ -39,6 +38,7 @@ from tests.platform_helpers import (
     directory_slug,
     platform_host_fixture,  # noqa: F401  (the `host` fixture)
     provision_body,
+    provisioning_parked_in_create_schema,
     scalar,
     schema_exists,
     task_hub_rows_mentioning,
@@ -222,31 +222,6 @@ def test_malformed_requests_are_client_errors(host: PlatformHost) -> None:
     assert paged.status_code == 422
     canary = host.request("POST", "/v1/platform/migrations", json={"canaries": ["nobody-here"]})
     assert canary.status_code == 422 and canary.json()["errors"][0]["path"] == "canaries[0]"
-
-
-# Someone waits for this schema's advisory lock (the 64-bit key is split over classid/objid).
-WAITING_FOR_SCHEMA_LOCK = """
-select count(*) from pg_locks l where l.locktype = 'advisory' and not l.granted
-   and ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended('stelly.migrate.' || %s, 0)
-"""
-
-
-@contextmanager
-def provisioning_parked_in_create_schema(host: PlatformHost, slug: str) -> Iterator[None]:
-    """Provision slug and hold it inside create_schema (waiting for the schema's advisory lock,
-    which this block holds) until the block ends."""
-    schema = schema_for(slug)
-    with transaction() as conn:
-        conn.execute(
-            "select pg_advisory_xact_lock(hashtextextended('stelly.migrate.' || %s, 0))", [schema]
-        )
-        assert host.provision(slug).status_code == 202
-        for _ in range(400):
-            if scalar(WAITING_FOR_SCHEMA_LOCK, [schema]):
-                break
-            time.sleep(0.025)
-        assert scalar(WAITING_FOR_SCHEMA_LOCK, [schema]), "provisioning never reached create_schema"
-        yield
 
 
 def test_sigkill_mid_provisioning_resumes_to_active_exactly_once(host: PlatformHost) -> None:

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from shared.db import tenant_transaction
+from shared.db import tenant_transaction, transaction
 from shared.menus import eighty_six
 from shared.menus.models import AvailabilityChange, Toggle
 from shared.menus.snapshot_retention import purge_unused_snapshots
@@ -19,7 +19,7 @@ from shared.orders import placement
 from tests.conftest import execute
 from tests.devhost.durable_fixtures import loop_fixture  # noqa: F401
 from tests.housekeeping_helpers import engine_fixture, run_housekeeping  # noqa: F401
-from tests.order_fixtures import Shop, shop_fixture  # noqa: F401
+from tests.order_fixtures import Shop, settle, shop_fixture  # noqa: F401
 
 
 def backdate_snapshots(schema: str, days: int) -> None:
@@ -200,3 +200,51 @@ def test_an_order_in_flight_never_names_a_purged_snapshot(
     assert named in versions(shop.schema), (
         f"the order names version {named}; menu_versions holds {versions(shop.schema)}"
     )
+
+
+@pytest.mark.usefixtures("webpubsub_hub")
+def test_published_events_are_kept_for_seven_days_by_the_hourly_housekeeping(
+    shop: Shop, app_functions, engine
+) -> None:
+    """README: published events are kept 7 days. An event published 6.5 days ago is still
+    served to a catching-up display after the hourly housekeeping; at 7.5 days it is gone and
+    the display is told to reload (410)."""
+    shop.place()
+    settle()
+
+    def catch_up():
+        return shop.client.get(
+            "/api/v1/kitchen/events", host=shop.host, headers=shop.staff(), params={"after": "0"}
+        )
+
+    execute(f"update {shop.schema}.outbox set published_at = now() - interval '6 days 12 hours'")
+    run_housekeeping(app_functions, engine)
+    kept = catch_up()
+    assert kept.status_code == 200, kept.text
+    assert [e["seq"] for e in kept.json()["events"]][:1] == [1]
+
+    execute(f"update {shop.schema}.outbox set published_at = now() - interval '7 days 12 hours'")
+    run_housekeeping(app_functions, engine)
+    shop.place()
+    settle()
+    gone = catch_up()
+    assert gone.status_code == 410, gone.text
+
+
+def test_one_restaurants_broken_schema_does_not_stop_the_others_housekeeping(
+    shop: Shop, tenants, app_functions, engine
+) -> None:
+    """A restaurant whose schema is gone makes its own clean-up fail, logged; the timer still
+    ends normally and every other restaurant is cleaned up."""
+    broken = tenants.create()
+    with transaction() as conn:
+        conn.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(broken.schema_name)))
+    key = f"key-{uuid.uuid4()}"
+    assert shop.post_order(shop.order_body(shop.cola_line()), key=key).status_code == 201
+    expire = "update {}.idempotency_keys set expires_at = now() - interval '1 hour' where key = %s"
+    execute(sql.SQL(expire).format(sql.Identifier(shop.schema)), [key])
+
+    run_housekeeping(app_functions, engine)  # does not raise
+
+    left = sql.SQL("select key from {}.idempotency_keys where key = %s")
+    assert execute(left.format(sql.Identifier(shop.schema)), [key]) == []
