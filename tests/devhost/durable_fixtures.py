@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Coroutine, Iterator
@@ -180,3 +181,17 @@ def start(
 def functions_of(app: Any) -> list[Any]:
     """app.get_functions(), read once per app (it may run once per app object)."""
     return app.get_functions()
+
+
+class RunCounter:
+    """How many times each instance's orchestrator code has run (first run vs. replays):
+    `first_run = count_run(context.instance_id) == 1`."""
+
+    def __init__(self) -> None:
+        self._runs: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, instance_id: str) -> int:
+        with self._lock:
+            self._runs[instance_id] = self._runs.get(instance_id, 0) + 1
+            return self._runs[instance_id]

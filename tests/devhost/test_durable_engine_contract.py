@@ -8,7 +8,6 @@ does.
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from tests.devhost.durable_fixture_app import BackoffRetryOptions
 from tests.devhost.durable_fixtures import (  # noqa: F401
     ClientLoop,
     EngineHost,
+    RunCounter,
     functions_of,
     loop_fixture,
     start,
@@ -31,15 +31,7 @@ from tests.devhost.durable_fixtures import (  # noqa: F401
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
-# How many times each instance's orchestrator code has run (first run vs. replays).
-_runs: dict[str, int] = {}
-_runs_lock = threading.Lock()
-
-
-def _count_run(instance_id: str) -> int:
-    with _runs_lock:
-        _runs[instance_id] = _runs.get(instance_id, 0) + 1
-        return _runs[instance_id]
+_count_run = RunCounter()  # first run vs. replays, per instance
 
 
 @app.activity_trigger(input_name="value")

@@ -7,7 +7,6 @@ with `df.DurableOrchestrationClient`, as tests/devhost/test_durable_engine.py do
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections.abc import Iterator
 
@@ -19,6 +18,7 @@ from azure.durable_functions import OrchestrationRuntimeStatus as Status
 from tests.devhost.durable_fixtures import (  # noqa: F401
     ClientLoop,
     EngineHost,
+    RunCounter,
     functions_of,
     loop_fixture,
     start,
@@ -26,15 +26,7 @@ from tests.devhost.durable_fixtures import (  # noqa: F401
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
-# How many times each instance's orchestrator code has run (first run vs. replays).
-_runs: dict[str, int] = {}
-_runs_lock = threading.Lock()
-
-
-def _count_run(instance_id: str) -> int:
-    with _runs_lock:
-        _runs[instance_id] = _runs.get(instance_id, 0) + 1
-        return _runs[instance_id]
+_count_run = RunCounter()  # first run vs. replays, per instance
 
 
 @app.activity_trigger(input_name="value")
