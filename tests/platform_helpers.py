@@ -179,3 +179,13 @@ def provisioning_parked_in_create_schema(host: PlatformHost, slug: str) -> Itera
             time.sleep(0.025)
         assert scalar(WAITING_FOR_SCHEMA_LOCK, [schema]), "provisioning never reached create_schema"
         yield
+
+
+def platform_get(client: Any, auth_header: Any, path: str, **params: Any) -> Any:
+    """GET /api/v1/platform{path} on the platform host as a platform admin."""
+    return client.get(
+        f"/api/v1/platform{path}",
+        host="stelly.test",
+        headers=auth_header("platform_admin"),
+        params=params,
+    )

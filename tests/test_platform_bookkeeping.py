@@ -30,11 +30,9 @@ from shared.provisioning.requests import (
 )
 from shared.provisioning.schemas import drop_schema, lock_schema
 from tests.conftest import execute
-from tests.devhost.durable_fixtures import loop_fixture  # noqa: F401
-from tests.housekeeping_helpers import engine_fixture, run_housekeeping  # noqa: F401
-from tests.order_fixtures import Shop, settle, shop_fixture  # noqa: F401
 from tests.platform_helpers import (
     PlatformHost,
+    platform_get,
     platform_host_fixture,  # noqa: F401  (the `host` fixture)
     provision_body,
     provisioning_parked_in_create_schema,
@@ -42,15 +40,6 @@ from tests.platform_helpers import (
     unique_slug,
 )
 from tests.storefront_helpers import ok
-
-
-def _platform(client, auth_header, path: str, **params):
-    return client.get(
-        f"/api/v1/platform{path}",
-        host="stelly.test",
-        headers=auth_header("platform_admin"),
-        params=params,
-    )
 
 
 def test_the_status_filter_lists_only_restaurants_in_that_status(
@@ -61,7 +50,7 @@ def test_the_status_filter_lists_only_restaurants_in_that_status(
     tenants.create(slug=f"{prefix}-a")
     suspended = tenants.create(slug=f"{prefix}-b", status="suspended")
     page = ok(
-        _platform(client, auth_header, "/tenants", status="suspended", cursor=prefix, limit=200)
+        platform_get(client, auth_header, "/tenants", status="suspended", cursor=prefix, limit=200)
     )
     assert [t["slug"] for t in page["items"] if t["slug"].startswith(prefix)] == [suspended.slug]
     assert {t["status"] for t in page["items"]} == {"suspended"}
@@ -85,7 +74,7 @@ def test_the_trail_returns_only_the_newest_rows_up_to_the_limit(migrated_public)
 
 
 def _migration(client, auth_header, slug: str) -> dict:
-    return ok(_platform(client, auth_header, f"/tenants/{slug}"))["migration"]
+    return ok(platform_get(client, auth_header, f"/tenants/{slug}"))["migration"]
 
 
 def test_a_schema_migrated_after_a_failure_no_longer_shows_the_old_error(

@@ -23,6 +23,7 @@ from shared.provisioning.steps import run_step
 from shared.theming import PRESETS
 from tests.platform_helpers import (  # noqa: F401  (the `jobs` fixture)
     jobs_fixture,
+    platform_get,
     provision_body,
     provision_job_for,
     scalar,
@@ -36,15 +37,6 @@ def _provision(jobs: list[ProvisionJob], job: ProvisionJob, steps=PROVISION_STEP
     for step in steps:
         assert run_step(step, job, "fleet-op")["ok"], step
     return job
-
-
-def _platform(client, auth_header, path: str, **params):
-    return client.get(
-        f"/api/v1/platform{path}",
-        host="stelly.test",
-        headers=auth_header("platform_admin"),
-        params=params,
-    )
 
 
 def test_a_slug_of_31_characters_is_accepted_and_one_of_32_refused() -> None:
@@ -88,7 +80,7 @@ def test_the_first_domain_of_the_request_is_the_primary_one(jobs, client, auth_h
     tag = uuid.uuid4().hex[:8]
     domains = [f"zeta-{tag}.example.com", f"alpha-{tag}.example.com"]
     job = _provision(jobs, provision_job_for(unique_slug("pd"), domains=domains))
-    detail = ok(_platform(client, auth_header, f"/tenants/{job.slug}"))
+    detail = ok(platform_get(client, auth_header, f"/tenants/{job.slug}"))
     assert detail["domains"] == domains
 
 
@@ -182,10 +174,10 @@ def test_tenant_list_pages_neither_repeat_nor_promise_more_than_there_is(
     """Pages start after their cursor, and the last one names no next cursor."""
     prefix = f"zzzz{uuid.uuid4().hex[:10]}"
     slugs = [tenants.create(slug=f"{prefix}-{n}").slug for n in ("a", "b", "c")]
-    first = ok(_platform(client, auth_header, "/tenants", cursor=prefix, limit=2))
+    first = ok(platform_get(client, auth_header, "/tenants", cursor=prefix, limit=2))
     assert [t["slug"] for t in first["items"]] == slugs[:2]
     assert first["next_cursor"] == slugs[1]
-    last = ok(_platform(client, auth_header, "/tenants", cursor=first["next_cursor"], limit=1))
+    last = ok(platform_get(client, auth_header, "/tenants", cursor=first["next_cursor"], limit=1))
     assert [t["slug"] for t in last["items"]] == slugs[2:]
     assert last["next_cursor"] is None
 

@@ -80,11 +80,10 @@ def service(port: int) -> WebPubSubServiceClient:
     return service_client(port)
 
 
-@pytest.fixture
-def open_client(
-    service: WebPubSubServiceClient,
-) -> Iterator[Callable[..., ClientConnection]]:
-    """open_client(protocol, user_id=..., roles=[...], groups=[...]) → a connected socket."""
+@contextlib.contextmanager
+def clients_of(service: WebPubSubServiceClient) -> Iterator[Callable[..., ClientConnection]]:
+    """open_one(protocol, user_id=..., roles=[...], groups=[...]) → a connected socket, closed
+    when the block ends."""
     with contextlib.ExitStack() as stack:
 
         def open_one(protocol: str | None, **token_args: Any) -> ClientConnection:
@@ -93,6 +92,15 @@ def open_client(
                 connect(url, subprotocols=[protocol] if protocol else None, proxy=None)
             )
 
+        yield open_one
+
+
+@pytest.fixture
+def open_client(
+    service: WebPubSubServiceClient,
+) -> Iterator[Callable[..., ClientConnection]]:
+    """open_client(protocol, user_id=..., roles=[...], groups=[...]) → a connected socket."""
+    with clients_of(service) as open_one:
         yield open_one
 
 

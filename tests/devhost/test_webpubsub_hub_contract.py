@@ -7,7 +7,6 @@ clients, with the helpers of test_webpubsub_hub.py.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -27,6 +26,7 @@ from tests.devhost.test_webpubsub_hub import (
     KEY,
     RELIABLE_PROTOCOL,
     assert_closed_with,
+    clients_of,
     connected,
     eventually,
     hand_made_token,
@@ -53,14 +53,7 @@ def service(hub_port: int) -> WebPubSubServiceClient:
 @pytest.fixture
 def open_client(service: WebPubSubServiceClient) -> Iterator[Opener]:
     """open_client(protocol, user_id=..., roles=[...], groups=[...]) → a connected socket."""
-    with contextlib.ExitStack() as stack:
-
-        def open_one(protocol: str | None, **token_args: Any) -> ClientConnection:
-            url = service.get_client_access_token(**token_args)["url"]
-            return stack.enter_context(
-                connect(url, subprotocols=[protocol] if protocol else None, proxy=None)
-            )
-
+    with clients_of(service) as open_one:
         yield open_one
 
 
