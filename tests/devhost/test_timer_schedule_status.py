@@ -13,9 +13,15 @@ from typing import Any
 import azure.functions as func
 import pytest
 
-import devhost.timer_triggers as timer_triggers
 from devhost.timer_triggers import ScheduleStatus, TableScheduleStatus, TimerScheduler
-from tests.devhost.test_timer_triggers import FakeClock, run, run_for, run_sync, timer_app
+from tests.devhost.test_timer_triggers import (
+    patched_clock,
+    run,
+    run_devhost_for_a_second,
+    run_for,
+    run_sync,
+    timer_app,
+)
 
 
 @pytest.fixture
@@ -31,13 +37,12 @@ def test_a_once_a_minute_timer_keeps_its_schedule_status(
     start."""
     calls: list[bool] = []
     functions = timer_app(f"minutely_{uuid.uuid4().hex[:8]}", "0 * * * * *", calls)
-    clock = FakeClock(datetime(2031, 3, 4, 10, 0, 59, 700_000, tzinfo=UTC))
-    monkeypatch.setattr(timer_triggers, "_now", clock.now)
-    run(run_for(TimerScheduler(functions, run_sync=run_sync, status_store=store), 1.0))
+    clock = patched_clock(monkeypatch, datetime(2031, 3, 4, 10, 0, 59, 700_000, tzinfo=UTC))
+    run_devhost_for_a_second(functions, store)
     assert calls == [False]  # 10:01:00 ran on time
 
     clock.set(datetime(2031, 3, 4, 10, 5, 30, tzinfo=UTC))  # stopped from 10:01 to 10:05:30
-    run(run_for(TimerScheduler(functions, run_sync=run_sync, status_store=store), 1.0))
+    run_devhost_for_a_second(functions, store)
     assert calls == [False, True]
 
 
@@ -49,13 +54,12 @@ def test_a_past_due_run_at_start_replaces_the_startup_run(
     calls: list[bool] = []
     name = f"hourly_{uuid.uuid4().hex[:8]}"
     functions = timer_app(name, "0 7 * * * *", calls, run_on_startup=True)
-    clock = FakeClock(datetime(2031, 3, 4, 10, 20, 0, tzinfo=UTC))
-    monkeypatch.setattr(timer_triggers, "_now", clock.now)
-    run(run_for(TimerScheduler(functions, run_sync=run_sync, status_store=store), 1.0))
+    clock = patched_clock(monkeypatch, datetime(2031, 3, 4, 10, 20, 0, tzinfo=UTC))
+    run_devhost_for_a_second(functions, store)
     assert calls == [False]  # the startup run
 
     clock.set(datetime(2031, 3, 4, 11, 30, 0, tzinfo=UTC))  # 11:07 was missed
-    run(run_for(TimerScheduler(functions, run_sync=run_sync, status_store=store), 1.0))
+    run_devhost_for_a_second(functions, store)
     assert calls == [False, True]
 
 
@@ -66,8 +70,7 @@ def test_a_changed_schedule_starts_afresh_without_a_past_due_run(
     starts afresh"), not a missed occurrence."""
     calls: list[bool] = []
     name = f"report_{uuid.uuid4().hex[:8]}"
-    clock = FakeClock(datetime(2031, 3, 4, 10, 20, 0, tzinfo=UTC))
-    monkeypatch.setattr(timer_triggers, "_now", clock.now)
+    clock = patched_clock(monkeypatch, datetime(2031, 3, 4, 10, 20, 0, tzinfo=UTC))
     old = timer_app(name, "0 7 * * * *", calls)  # Next stored: 11:07
     run(run_for(TimerScheduler(old, run_sync=run_sync, status_store=store), 1.0))
 
@@ -87,13 +90,12 @@ def test_a_manual_run_does_not_move_the_stored_schedule(
     functions = timer_app(name, "00:10:00", calls)
     ran = datetime(2031, 3, 4, 10, 0, 0, tzinfo=UTC)
     store.put(name, ScheduleStatus(ran, datetime(2031, 3, 4, 10, 10, 0, tzinfo=UTC), ran))
-    clock = FakeClock(datetime(2031, 3, 4, 10, 5, 0, tzinfo=UTC))
-    monkeypatch.setattr(timer_triggers, "_now", clock.now)
+    clock = patched_clock(monkeypatch, datetime(2031, 3, 4, 10, 5, 0, tzinfo=UTC))
     run(TimerScheduler(functions, run_sync=run_sync, status_store=store).trigger(name))
     assert calls == [False]
 
     clock.set(datetime(2031, 3, 4, 10, 12, 0, tzinfo=UTC))
-    run(run_for(TimerScheduler(functions, run_sync=run_sync, status_store=store), 1.0))
+    run_devhost_for_a_second(functions, store)
     assert calls == [False, True]
 
 
@@ -131,8 +133,7 @@ def test_the_function_is_handed_the_last_run_from_the_stored_status(
     app.timer_trigger(schedule="0 7 * * * *", arg_name="timer")(hourly)
     ran = datetime(2031, 3, 4, 10, 7, 0, tzinfo=UTC)
     store.put(name, ScheduleStatus(ran, datetime(2031, 3, 4, 11, 7, 0, tzinfo=UTC), ran))
-    clock = FakeClock(datetime(2031, 3, 4, 10, 30, 0, tzinfo=UTC))
-    monkeypatch.setattr(timer_triggers, "_now", clock.now)
+    patched_clock(monkeypatch, datetime(2031, 3, 4, 10, 30, 0, tzinfo=UTC))
     scheduler = TimerScheduler(app.get_functions(), run_sync=run_sync, status_store=store)
 
     async def scenario() -> None:
@@ -173,11 +174,10 @@ def test_a_timer_firing_every_second_of_one_minute_an_hour_keeps_its_schedule_st
     due at the next start."""
     calls: list[bool] = []
     functions = timer_app(f"half_past_{uuid.uuid4().hex[:8]}", "* 30 * * * *", calls)
-    clock = FakeClock(datetime(2031, 3, 4, 10, 29, 59, 700_000, tzinfo=UTC))
-    monkeypatch.setattr(timer_triggers, "_now", clock.now)
-    run(run_for(TimerScheduler(functions, run_sync=run_sync, status_store=store), 1.0))
+    clock = patched_clock(monkeypatch, datetime(2031, 3, 4, 10, 29, 59, 700_000, tzinfo=UTC))
+    run_devhost_for_a_second(functions, store)
     assert calls == [False]  # 10:30:00 ran on time
 
     clock.set(datetime(2031, 3, 4, 12, 0, 0, tzinfo=UTC))  # stopped over 10:30:01 to 11:30:59
-    run(run_for(TimerScheduler(functions, run_sync=run_sync, status_store=store), 1.0))
+    run_devhost_for_a_second(functions, store)
     assert calls == [False, True]

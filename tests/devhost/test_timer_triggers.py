@@ -235,6 +235,18 @@ async def run_for(scheduler: TimerScheduler, seconds: float) -> None:
         await asyncio.gather(task, return_exceptions=True)
 
 
+def patched_clock(monkeypatch: pytest.MonkeyPatch, at: datetime) -> FakeClock:
+    """devhost's timer clock set to `at`, for the test to move on from there."""
+    clock = FakeClock(at)
+    monkeypatch.setattr(timer_triggers, "_now", clock.now)
+    return clock
+
+
+def run_devhost_for_a_second(functions: list[Any], store: TableScheduleStatus) -> None:
+    """One start of devhost's timers, a second long, keeping their schedule status in store."""
+    run(run_for(TimerScheduler(functions, run_sync=run_sync, status_store=store), 1.0))
+
+
 def test_an_occurrence_missed_while_devhost_was_stopped_runs_past_due_at_start(
     monkeypatch: pytest.MonkeyPatch, storage_connection: str
 ) -> None:
@@ -252,14 +264,13 @@ def test_an_occurrence_missed_while_devhost_was_stopped_runs_past_due_at_start(
     app.timer_trigger(schedule="0 7 * * * *", arg_name="timer", use_monitor=True)(hourly)
     functions = app.get_functions()
 
-    clock = FakeClock(datetime(2031, 3, 4, 10, 6, 59, 700_000, tzinfo=UTC))
-    monkeypatch.setattr(timer_triggers, "_now", clock.now)
-    run(run_for(TimerScheduler(functions, run_sync=run_sync, status_store=store), 1.0))
+    clock = patched_clock(monkeypatch, datetime(2031, 3, 4, 10, 6, 59, 700_000, tzinfo=UTC))
+    run_devhost_for_a_second(functions, store)
     assert calls == [False]  # 10:07 ran on time
 
     # devhost was stopped from 10:30 to 12:30: the 11:07 and 12:07 occurrences were missed.
     clock.set(datetime(2031, 3, 4, 12, 30, 0, tzinfo=UTC))
-    run(run_for(TimerScheduler(functions, run_sync=run_sync, status_store=store), 1.0))
+    run_devhost_for_a_second(functions, store)
     assert calls == [False, True], "no past-due run after the restart"
 
 
@@ -311,15 +322,14 @@ def test_a_sub_minute_timer_gets_no_past_due_run_when_devhost_restarts(
     store = TableScheduleStatus(storage_connection)
     calls: list[bool] = []
     functions = timer_app(f"sweep_{uuid.uuid4().hex[:8]}", "*/10 * * * * *", calls)
-    clock = FakeClock(datetime(2031, 3, 4, 10, 0, 9, 700_000, tzinfo=UTC))
-    monkeypatch.setattr(timer_triggers, "_now", clock.now)
+    clock = patched_clock(monkeypatch, datetime(2031, 3, 4, 10, 0, 9, 700_000, tzinfo=UTC))
 
-    run(run_for(TimerScheduler(functions, run_sync=run_sync, status_store=store), 1.0))
+    run_devhost_for_a_second(functions, store)
     assert calls == [False]  # 10:00:10 ran on time
 
     # devhost restarted two hours later; the next occurrence (12:00:10) is 9.5 s away.
     clock.set(datetime(2031, 3, 4, 12, 0, 0, 500_000, tzinfo=UTC))
-    run(run_for(TimerScheduler(functions, run_sync=run_sync, status_store=store), 1.0))
+    run_devhost_for_a_second(functions, store)
     assert calls == [False], f"runs (past_due) after the restart: {calls[1:]}"
 
 
@@ -331,16 +341,15 @@ def test_an_occurrence_missed_before_a_timer_ever_ran_runs_past_due_at_the_next_
     store = TableScheduleStatus(storage_connection)
     calls: list[bool] = []
     functions = timer_app(f"hourly_{uuid.uuid4().hex[:8]}", "0 7 * * * *", calls)
-    clock = FakeClock(datetime(2031, 3, 4, 10, 20, 0, tzinfo=UTC))
-    monkeypatch.setattr(timer_triggers, "_now", clock.now)
+    clock = patched_clock(monkeypatch, datetime(2031, 3, 4, 10, 20, 0, tzinfo=UTC))
 
     # devhost runs 10:20-10:50, before the hourly 11:07 occurrence: nothing fires.
-    run(run_for(TimerScheduler(functions, run_sync=run_sync, status_store=store), 1.0))
+    run_devhost_for_a_second(functions, store)
     assert calls == []
 
     # Started again at 11:30: 11:07 was missed while it was stopped.
     clock.set(datetime(2031, 3, 4, 11, 30, 0, tzinfo=UTC))
-    run(run_for(TimerScheduler(functions, run_sync=run_sync, status_store=store), 1.0))
+    run_devhost_for_a_second(functions, store)
     assert calls == [True], "the occurrence missed while devhost was stopped never ran"
 
 
@@ -358,7 +367,6 @@ def test_an_interval_timer_keeps_its_stored_next_occurrence_across_a_restart(
     store.put(name, ScheduleStatus(ran, datetime(2031, 3, 4, 10, 10, 0, tzinfo=UTC), ran))
 
     # devhost is restarted at 10:09:59.5; the stored Next (10:10:00) is half a second away.
-    clock = FakeClock(datetime(2031, 3, 4, 10, 9, 59, 500_000, tzinfo=UTC))
-    monkeypatch.setattr(timer_triggers, "_now", clock.now)
+    patched_clock(monkeypatch, datetime(2031, 3, 4, 10, 9, 59, 500_000, tzinfo=UTC))
     run(run_for(TimerScheduler(functions, run_sync=run_sync, status_store=store), 1.5))
     assert calls == [False], "the 10:10 occurrence did not run (moved to 10:19:59.5)"
