@@ -179,27 +179,35 @@ def test_a_schema_whose_retries_run_out_is_reported_failed_with_its_restaurant(
     # A long transaction holds the tables the newest file alters for the whole run: every
     # attempt gives up on the lock (a transient failure, retried) until the retries run out. The
     # run then reports it like any failure: named by slug, recorded where GET /tenants shows it.
-    slug = behind
+    # A neighbour pending in the same window of two is migrated all the same.
+    slug, neighbour = behind, f"fleet-two-{uuid.uuid4().hex[:6]}"
+    create_behind(neighbour, migrate.load_migrations("tenant")[:-1])
     latest, schema = migrate.latest_version("tenant"), schema_for(slug)
-    with psycopg.connect(os.environ["DATABASE_URL"]) as long_transaction:
-        # Whatever table the newest file touches, it waits (schema_migrations stays free).
-        tables = long_transaction.execute(
-            """select tablename from pg_tables
-                where schemaname = %s and tablename <> 'schema_migrations'""",
-            [schema],
-        ).fetchall()
-        names = [sql.Identifier(schema, name) for (name,) in tables]
-        lock = sql.SQL("lock table {} in access exclusive mode").format(sql.SQL(", ").join(names))
-        long_transaction.execute(lock)
-        run = start(host, batch_size=10, max_parallel=2)
-    assert run["status"] == "completed", run
-    [ours] = [f for f in run["output"]["failures"] if f["schema"] == schema]
-    assert ours["slug"] == slug
-    assert "waited 2 s for a lock" in ours["error"] and "Traceback" not in ours["error"]
-    assert version_of(slug) == latest - 1
-    migration = host.request("GET", f"/v1/platform/tenants/{slug}").json()["migration"]
-    assert (migration["status"], migration["version"]) == ("failed", latest - 1)
-    assert "waited 2 s for a lock" in migration["error"]
+    try:
+        with psycopg.connect(os.environ["DATABASE_URL"]) as long_transaction:
+            # Whatever table the newest file touches, it waits (schema_migrations stays free).
+            tables = long_transaction.execute(
+                """select tablename from pg_tables
+                    where schemaname = %s and tablename <> 'schema_migrations'""",
+                [schema],
+            ).fetchall()
+            names = [sql.Identifier(schema, name) for (name,) in tables]
+            lock = sql.SQL("lock table {} in access exclusive mode").format(
+                sql.SQL(", ").join(names)
+            )
+            long_transaction.execute(lock)
+            run = start(host, batch_size=10, max_parallel=2)
+        assert run["status"] == "completed", run
+        [ours] = [f for f in run["output"]["failures"] if f["schema"] == schema]
+        assert ours["slug"] == slug
+        assert "waited 2 s for a lock" in ours["error"] and "Traceback" not in ours["error"]
+        assert version_of(slug) == latest - 1
+        assert version_of(neighbour) == latest
+        migration = host.request("GET", f"/v1/platform/tenants/{slug}").json()["migration"]
+        assert (migration["status"], migration["version"]) == ("failed", latest - 1)
+        assert "waited 2 s for a lock" in migration["error"]
+    finally:
+        drop_tenant(neighbour)
 
 
 def test_a_canary_named_twice_is_migrated_and_counted_once(host: PlatformHost, behind: str) -> None:
