@@ -67,6 +67,8 @@ class EndpointSpec:
     response_headers: dict[int, tuple[str, ...]] = field(default_factory=dict)
     # Successes carry the resource's version as ETag (a row, the profile, an order, a menu).
     etag: bool = False
+    # Anonymous, but opened by an order's access token in Authorization: Bearer.
+    order_access: bool = False
 
 
 @dataclass
@@ -354,6 +356,7 @@ def endpoint(
     secret_params: tuple[str, ...] = (),
     response_headers: dict[int, tuple[str, ...]] | None = None,
     etag: bool = False,
+    order_access: bool = False,
 ) -> Callable[[Handler], Callable[[func.HttpRequest], func.HttpResponse]]:
     """Wrap a handler with tenant resolution, auth, body parsing, problem+json and access logs.
 
@@ -364,11 +367,12 @@ def endpoint(
     reads (If-Match, Idempotency-Key, ...) for the API description. `secret_params` names route
     parameters that are secrets, kept out of logs and spans; `response_headers` names headers
     answers carry that the description would not infer, by status; `etag` says successes carry
-    the resource's version as ETag.
+    the resource's version as ETag; `order_access` says the handler reads an order's access
+    token from Authorization (for the API description).
     """
     spec = EndpointSpec(
         roles, tenant, platform, body, responses or {}, summary, query, headers,
-        response_headers or {}, etag,
+        response_headers or {}, etag, order_access,
     )  # fmt: skip
 
     def decorate(handler: Handler) -> Callable[[func.HttpRequest], func.HttpResponse]:

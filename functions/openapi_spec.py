@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 import shared
-from functions.http import PROBLEM_JSON
+from functions.http import PROBLEM_JSON, EndpointSpec
 from functions.openapi_routes import (
     HttpOperation,
     http_operations,
@@ -229,9 +229,15 @@ def _operation(
             "content": {"application/json": {"schema": schema}},
         }
     document["responses"] = _responses(operation, refs)
-    document["security"] = [{"bearerAuth": []}] if spec.roles is not None else []
+    document["security"] = _security(spec)
     document["x-stelly-host"] = "platform" if spec.platform else "tenant" if spec.tenant else "any"
     return document
+
+
+def _security(spec: EndpointSpec) -> list[dict[str, list[str]]]:
+    if spec.roles is not None:
+        return [{"bearerAuth": []}]
+    return [{"orderAccessToken": []}] if spec.order_access else []
 
 
 def build_document(app: Any, *, app_dir: Path) -> dict[str, Any]:
@@ -271,7 +277,15 @@ def build_document(app: Any, *, app_dir: Path) -> dict[str, Any]:
                         f"({', '.join(ROLES)}) and, for restaurant roles, a `tenant` claim "
                         "naming the restaurant."
                     ),
-                }
+                },
+                "orderAccessToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": (
+                        "The `access_token` of the order's receipt. Only as Authorization: "
+                        "a token in the URL is refused with 400, since URLs end up in logs."
+                    ),
+                },
             },
             "headers": {
                 "CorrelationId": {

@@ -27,6 +27,8 @@ ROLES = {401, 403, 503}
 # schema 422.
 BODY = {400, 413, 415, 422}
 QUERY = {422}
+# access.presented_token: an order's access token in the URL instead of Authorization is 400.
+ORDER_ACCESS = {400}
 # An id that names nothing here, or a value the route constraint rejects.
 PATH = {404}
 # Request headers a handler reads: (name as documented, description, statuses they add).
@@ -87,6 +89,8 @@ def implied_statuses(spec: EndpointSpec, route: str) -> set[int]:
         statuses |= BODY
     if spec.query is not None:
         statuses |= QUERY
+    if spec.order_access:
+        statuses |= ORDER_ACCESS
     if has_path_parameters(route):
         statuses |= PATH
     for header in spec.headers:

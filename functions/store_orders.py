@@ -5,14 +5,13 @@ from __future__ import annotations
 import time
 
 import azure.functions as func
-from pydantic import BaseModel, ConfigDict, Field
 
 from functions.http import Call, endpoint, json_response
 from shared import errors
 from shared.db import tenant_transaction
 from shared.events.groups import order_group
 from shared.events.publisher import PublishError, client_url
-from shared.orders.access import presented_tokens, require_order_access
+from shared.orders.access import presented_token, require_order_access
 from shared.orders.idempotency import check_key
 from shared.orders.models import OrderIn, OrderReceiptOut
 from shared.orders.placement import place_order
@@ -52,29 +51,17 @@ def place_store_order(call: Call) -> func.HttpResponse:
     return json_response(result.body, status=result.status, headers=headers)
 
 
-class OrderAccessQuery(BaseModel):
-    """How a customer presents the order's access token (described for the API document)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    access_token: str | None = Field(
-        None,
-        description="The access token from the order's receipt (tracking links carry it), or "
-        "send it as `Authorization: Bearer <token>`; without it the order is a 404.",
-    )
-
-
 def _order_id(call: Call) -> str:
     tenant = call.require_tenant()
-    tokens = presented_tokens(call.req.headers, call.query)
-    return require_order_access(tenant.id, call.route.get("id", ""), tokens)
+    token = presented_token(call.req.headers, call.query)
+    return require_order_access(tenant.id, call.route.get("id", ""), token)
 
 
 @bp.route(route="v1/store/orders/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @endpoint(
     etag=True,
     tenant=True,
-    query=OrderAccessQuery,
+    order_access=True,
     summary="An order's status, lines, totals and history (access token)",
 )
 def get_store_order(call: Call) -> func.HttpResponse:
@@ -93,7 +80,7 @@ def get_store_order(call: Call) -> func.HttpResponse:
 )
 @endpoint(
     tenant=True,
-    query=OrderAccessQuery,
+    order_access=True,
     summary="A Web PubSub client URL that follows one order (access token)",
 )
 def negotiate_store_order(call: Call) -> func.HttpResponse:

@@ -178,10 +178,13 @@ class Shop:
 
     def customer_view(self, order: dict) -> TestResponse:
         return self.client.get(
-            f"{ORDERS}/{order['id']}",
-            host=self.host,
-            params={"access_token": order["access_token"]},
+            f"{ORDERS}/{order['id']}", host=self.host, headers=order_access(order)
         )
+
+
+def order_access(order: dict) -> dict[str, str]:
+    """The header a customer's app opens its order with: the receipt's access token."""
+    return {"Authorization": f"Bearer {order['access_token']}"}
 
 
 def publish_menu(

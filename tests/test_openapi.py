@@ -188,11 +188,15 @@ def test_statuses_the_edge_gives_any_operation_are_documented(
 
 
 def test_order_reads_document_their_access_token(document: dict[str, Any]) -> None:
+    """Anonymous for the restaurant's roles, but opened by the receipt's token as a bearer."""
+    scheme = document["components"]["securitySchemes"]["orderAccessToken"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
     for path in ("/v1/store/orders/{id}", "/v1/store/orders/{id}/negotiate"):
         operation = document["paths"][path]["get"]
-        query = {p["name"]: p for p in operation["parameters"] if p["in"] == "query"}
-        assert "access_token" in query, (path, operation["parameters"])
-        assert "Bearer" in query["access_token"]["description"]
+        assert operation["security"] == [{"orderAccessToken": []}], path
+        assert "400" in operation["responses"], path  # the token sent in the URL
+    placing = document["paths"]["/v1/store/orders"]["post"]
+    assert placing["security"] == []
 
 
 # Response headers a client has to read to use the API as the README describes it: the ETag it

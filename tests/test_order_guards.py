@@ -24,7 +24,7 @@ from shared.orders.models import OrderIn
 from shared.rate_limit import add_hit, client_ip, purge_windows, retry_after, window_start
 from shared.signing import sign, verify
 from tests.conftest import TEST_SETTINGS, execute
-from tests.order_fixtures import ORDERS, Shop, shop_fixture  # noqa: F401
+from tests.order_fixtures import ORDERS, Shop, order_access, shop_fixture  # noqa: F401
 
 
 def _in_schema(shop: Shop, query: str, params: list | None = None) -> list[dict]:
@@ -234,9 +234,7 @@ def test_an_order_id_in_capitals_opens_the_same_order(shop: Shop) -> None:
     order too."""
     order = shop.place()
     opened = shop.client.get(
-        f"{ORDERS}/{order['id'].upper()}",
-        host=shop.host,
-        params={"access_token": order["access_token"]},
+        f"{ORDERS}/{order['id'].upper()}", host=shop.host, headers=order_access(order)
     )
     assert opened.status_code == 200, opened.text
     assert opened.json()["id"] == order["id"]

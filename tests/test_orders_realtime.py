@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from urllib.parse import parse_qsl
 
 import pytest
 
@@ -22,6 +21,7 @@ from tests.order_fixtures import (  # noqa: F401
     Shop,
     live_clients_fixture,
     open_shop,
+    order_access,
     settle,
     shop_fixture,
 )
@@ -40,8 +40,8 @@ def _kitchen_url(shop: Shop, **params: str) -> str:
 
 
 def _customer_url(shop: Shop, order: dict) -> str:
-    path, _, query = order["links"]["negotiate"].partition("?")
-    response = shop.client.get(path, host=shop.host, params=dict(parse_qsl(query)))
+    link = order["links"]["negotiate"]
+    response = shop.client.get(link, host=shop.host, headers=order_access(order))
     assert response.status_code == 200, response.text
     return response.json()["url"]
 
@@ -162,7 +162,7 @@ def test_a_customer_token_joins_only_its_own_order(shop: Shop, live_clients: Cli
     wrong = shop.client.get(
         f"/api/v1/store/orders/{theirs['id']}/negotiate",
         host=shop.host,
-        params={"access_token": mine["access_token"]},
+        headers=order_access(mine),
     )
     assert wrong.status_code == 404
 

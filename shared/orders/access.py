@@ -7,7 +7,7 @@ to follow orders. Without the right token an order is a 404: ids are not enumera
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from shared import errors
 from shared.signing import sign, verify
@@ -19,28 +19,30 @@ def order_access_token(tenant_id: str, order_id: str) -> str:
     return sign(PURPOSE, tenant_id, order_id)
 
 
-def presented_tokens(headers: Mapping[str, str], query: Mapping[str, str]) -> list[str]:
-    """`Authorization: Bearer <token>` and `?access_token=` (what tracking links carry).
+def presented_token(headers: Mapping[str, str], query: Mapping[str, str]) -> str:
+    """The token of `Authorization: Bearer <token>` ("" when there is none).
 
-    Both are tried: a restaurant's own admin app, signed in on the same host with its staff
-    token, opens a customer's tracking link, and the link's token must still count.
+    Only the header counts: a URL is written down by every hop (Front Door's access log, the
+    Functions host's request telemetry, browser history), and this token opens a customer's
+    name and order for as long as the order is kept. A token in the query is refused with a
+    400 that says where it goes, not ignored into a 404 a developer would puzzle over.
     """
-    tokens = []
+    if "access_token" in query:
+        raise errors.bad_request(
+            "Send the order's access token as `Authorization: Bearer <token>`, "
+            "not in the URL: URLs end up in request logs"
+        )
     value = headers.get("authorization") or headers.get("Authorization") or ""
     scheme, _, token = value.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        tokens.append(token.strip())
-    if query.get("access_token"):
-        tokens.append(query["access_token"])
-    return tokens
+    return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def require_order_access(tenant_id: str, order_id: str, tokens: Iterable[str]) -> str:
+def require_order_access(tenant_id: str, order_id: str, token: str) -> str:
     """The order id in canonical form when a token opens it; 404 otherwise (same for all causes)."""
     try:
         canonical = str(uuid.UUID(order_id))
     except ValueError:
         raise errors.not_found("No such order") from None
-    if not any(token and verify(token, PURPOSE, tenant_id, canonical) for token in tokens):
+    if not (token and verify(token, PURPOSE, tenant_id, canonical)):
         raise errors.not_found("No such order")
     return canonical

@@ -73,10 +73,8 @@ def with_access(tenant: TenantRecord, stored: dict[str, Any]) -> dict[str, Any]:
     order_id = stored["id"]
     token = order_access_token(tenant.id, order_id)
     base = f"{STORE_ORDERS}/{order_id}"
-    links = {
-        "self": f"{base}?access_token={token}",
-        "negotiate": f"{base}/negotiate?access_token={token}",
-    }
+    # The links carry no token: it goes in Authorization (see access.presented_token).
+    links = {"self": base, "negotiate": f"{base}/negotiate"}
     return {**stored, "access_token": token, "links": links}
 
 
