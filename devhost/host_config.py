@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .timespan import parse_timespan
+
 DEFAULT_FUNCTION_TIMEOUT_S = 300.0
 
 
@@ -24,14 +26,17 @@ class HostConfig:
 
 
 def _timespan_seconds(value: str) -> float:
-    """host.json TimeSpan `hh:mm:ss` (or `d.hh:mm:ss`) → seconds; `-1` means unbounded."""
+    """host.json functionTimeout, a TimeSpan (`00:05:00`, `1.00:00:00`) → seconds; `-1` means
+    unbounded."""
     if value.strip() == "-1":
         return float("inf")
-    match = re.fullmatch(r"(?:(\d+)\.)?(\d+):(\d+):(\d+(?:\.\d+)?)", value.strip())
-    if not match:
+    try:
+        interval = parse_timespan(value)
+    except ValueError:
+        interval = None
+    if not interval:
         raise ValueError(f"host.json functionTimeout {value!r} is not a TimeSpan like 00:05:00")
-    days, hours, minutes, seconds = match.groups()
-    return int(days or 0) * 86400 + int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    return interval.total_seconds()
 
 
 def read_host_json(path: Path) -> HostConfig:

@@ -6,17 +6,19 @@ The host parses it with NCrontab including seconds: six fields
 also take names, matched as NCrontab does: case-insensitive prefixes of the English names (`Jan`,
 `MON`, `Friday`). Day-of-week is 0-6 with 0 = Sunday. A date must match both the day and the
 day-of-week fields (NCrontab ANDs them, unlike Vixie cron). Schedules that are not NCRONTAB are
-tried as a .NET TimeSpan (`00:05:00`, `1.00:00:00`), a fixed interval the host allows outside the
-Consumption plan. Times are UTC (the host's default when WEBSITE_TIME_ZONE is not set).
+tried as a .NET TimeSpan (`00:05:00`, `1.00:00:00`; `24:00:00` is 24 days, see timespan.py), a
+fixed interval the host allows outside the Consumption plan. Times are UTC (the host's default
+when WEBSITE_TIME_ZONE is not set).
 """
 
 from __future__ import annotations
 
 import calendar
-import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+from .timespan import parse_timespan
 
 _MONTHS = tuple(calendar.month_name[1:])
 _DAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
@@ -29,7 +31,6 @@ _FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
     ("month", 1, 12, _MONTHS),
     ("day-of-week", 0, 6, _DAYS),
 )
-_TIMESPAN = re.compile(r"(?:(\d+)\.)?(\d+):(\d+)(?::(\d+))?")
 
 
 def _utc(moment: datetime) -> datetime:
@@ -138,14 +139,13 @@ def _parse_field(text: str, low: int, high: int, names: tuple[str, ...]) -> froz
 
 
 def _parse_timespan(expression: str) -> IntervalSchedule | None:
-    """A .NET TimeSpan `[d.]hh:mm[:ss]`, or None when the text is not one."""
-    found = _TIMESPAN.fullmatch(expression)
-    if found is None:
+    """A .NET TimeSpan (see devhost/timespan.py), or None when the text is not one."""
+    try:
+        interval = parse_timespan(expression)
+    except ValueError as problem:
+        raise ValueError(f"invalid TimeSpan schedule: {problem}") from None
+    if interval is None:
         return None
-    days, hours, minutes, seconds = (int(part or 0) for part in found.groups())
-    if hours > 23 or minutes > 59 or seconds > 59:
-        raise ValueError(f"invalid TimeSpan schedule {expression!r}: a component is out of range")
-    interval = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
     if not interval:
         raise ValueError(f"invalid TimeSpan schedule {expression!r}: the interval is zero")
     return IntervalSchedule(expression, interval)

@@ -274,11 +274,17 @@ def test_the_int_constraint_takes_a_negative_number() -> None:
 
 @pytest.mark.parametrize(
     ("timeout", "seconds"),
-    [("01:00:00", 3600.0), ("1.00:00:00", 86400.0), ("00:01:30.5", 90.5), ("-1", math.inf)],
+    [
+        ("01:00:00", 3600.0),
+        ("1.00:00:00", 86400.0),
+        ("00:01:30.5", 90.5),
+        ("00:10", 600.0),
+        ("-1", math.inf),
+    ],
 )
 def test_function_timeout_timespans(tmp_path: Path, timeout: str, seconds: float) -> None:
-    """functionTimeout TimeSpans with hours, days and fractions, and -1 (unbounded, as the docs
-    say)."""
+    """functionTimeout TimeSpans with hours, days and fractions, `hh:mm`, and -1 (unbounded, as
+    the docs say)."""
     host_json = tmp_path / "host.json"
     host_json.write_text(json.dumps({"version": "2.0", "functionTimeout": timeout}))
     assert read_host_json(host_json).function_timeout_s == seconds

@@ -104,6 +104,37 @@ def test_timespan_schedules() -> None:
         parse_schedule("00:00:00")
 
 
+@pytest.mark.parametrize(
+    ("expression", "interval"),
+    [
+        ("01:00:00", timedelta(hours=1)),  # the timer documentation's examples
+        ("00:01:00", timedelta(minutes=1)),
+        ("25:00:00:00", timedelta(days=25)),
+        ("1.00:00:00", timedelta(days=1)),
+        ("24:00:00", timedelta(days=24)),  # d:hh:mm once the first number passes 23
+        ("23:00:00", timedelta(hours=23)),
+        ("00:30", timedelta(minutes=30)),
+        ("2", timedelta(days=2)),
+        ("1.02:03", timedelta(days=1, hours=2, minutes=3)),
+        ("00:00:30.25", timedelta(seconds=30.25)),
+    ],
+)
+def test_timespan_schedules_are_read_as_dotnet_reads_them(
+    expression: str, interval: timedelta
+) -> None:
+    """The host hands a schedule that is no NCRONTAB line to TimeSpan.TryParse, whose forms
+    these are; `24:00:00` in particular runs every 24 days, as the documentation warns."""
+    schedule = parse_schedule(expression)
+    assert isinstance(schedule, IntervalSchedule)
+    assert schedule.next_after(utc(2025, 1, 1)) == utc(2025, 1, 1) + interval
+
+
+@pytest.mark.parametrize("expression", ["25:30:00", "24:00", "00:60:00", "00:00:60", "1.24:00:00"])
+def test_a_timespan_with_a_component_out_of_range_is_refused(expression: str) -> None:
+    with pytest.raises(ValueError, match="hours run 0-23"):
+        parse_schedule(expression)
+
+
 def test_an_hour_that_does_not_match_moves_to_the_whole_next_hour() -> None:
     """From 08:30 a daily 09:00 timer fires at 09:00 that day: the minutes left over from 08:30
     are not carried into 09:30 (and so past it, to the next morning)."""
