@@ -18,6 +18,14 @@ param uploadsFunctionName string
 
 param subscriptionEnabled bool
 
+// The host reads a triggering blob whole into memory before the function can look at its size
+// (an InputStream binding), so a huge file PUT with an upload URL would be read in full, and again
+// on every retry. Files up to this size are delivered and refused by the app with a
+// clear reason (images are limited to 10 MB, shared/images/limits.py); larger ones are never
+// delivered, and storage.bicep's lifecycle rule deletes them.
+@description('Largest upload, in bytes, the blob trigger is handed (64 MiB).')
+param maxDeliveredUploadBytes int = 67108864
+
 // Storage Blob Data Contributor: the system topic writes undeliverable events to the dead-letter container.
 var storageBlobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 
@@ -78,6 +86,13 @@ resource uploadsSubscription 'Microsoft.EventGrid/systemTopics/eventSubscription
         'Microsoft.Storage.BlobCreated'
       ]
       subjectBeginsWith: '/blobServices/default/containers/${uploadsContainerName}/'
+      advancedFilters: [
+        {
+          operatorType: 'NumberLessThanOrEquals'
+          key: 'data.contentLength'
+          value: maxDeliveredUploadBytes
+        }
+      ]
     }
     retryPolicy: {
       maxDeliveryAttempts: 30

@@ -15,6 +15,9 @@ param appPrincipalId string
 @description('Days a refused upload stays in uploads-quarantine.')
 param quarantineRetentionDays int = 30
 
+@description('Days an upload the trigger never took (too large to deliver, or failed for good) stays in uploads.')
+param staleUploadRetentionDays int = 7
+
 var uploadsContainerName = 'uploads'
 var assetsContainerName = 'assets'
 var deadLetterContainerName = 'uploads-deadletter'
@@ -118,7 +121,9 @@ resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/con
 
 // Refused uploads (`uploads-quarantine`, created by the app) are kept a month for an operator to
 // see why a photo was refused, then deleted: they are a manager's original files, camera and GPS
-// metadata included, and nothing else ever removes them.
+// metadata included, and nothing else ever removes them. The trigger empties `uploads` as it goes;
+// what stays there (an upload Event Grid was told not to deliver, see events.bicep, or one whose
+// processing failed for good) goes after a week, time for an operator to replay it.
 resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
   parent: storage
   name: 'default'
@@ -138,6 +143,24 @@ resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05
               baseBlob: {
                 delete: {
                   daysAfterModificationGreaterThan: quarantineRetentionDays
+                }
+              }
+            }
+          }
+        }
+        {
+          name: 'expire-stale-uploads'
+          enabled: true
+          type: 'Lifecycle'
+          definition: {
+            filters: {
+              blobTypes: ['blockBlob']
+              prefixMatch: ['${uploadsContainerName}/']
+            }
+            actions: {
+              baseBlob: {
+                delete: {
+                  daysAfterModificationGreaterThan: staleUploadRetentionDays
                 }
               }
             }
