@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import threading
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any, TypeVar
@@ -18,13 +19,23 @@ T = TypeVar("T")
 
 @contextlib.asynccontextmanager
 async def serving(engine: DurableEngine, port: int, host: str = "127.0.0.1") -> AsyncIterator[None]:
-    """Start the engine and uvicorn with its routes on host:port; stop both on exit."""
-    await engine.start()
+    """Start the engine and uvicorn with its routes on host:port; stop both on exit.
+
+    The port is bound first, here: uvicorn answers a port in use with SystemExit from inside its
+    task, which escapes the event loop before any `finally` could stop a started engine. An
+    OSError before anything has started leaves nothing to clean up.
+    """
+    sock = socket.create_server((host, port))
+    try:
+        await engine.start()
+    except BaseException:
+        sock.close()
+        raise
     config = uvicorn.Config(
         Starlette(routes=engine.routes()), host=host, port=port, log_level="warning", lifespan="off"
     )
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:
             if task.done():

@@ -1,5 +1,6 @@
 """devhost's durable engine as the extension behaves: retry timing, failures and replays that
-reach the right orchestration, and the finer options of the HTTP management API.
+reach the right orchestration, the finer options of the HTTP management API, and serving an
+engine by itself.
 
 Each test serves its own engine (own task hub) for the small app below on uvicorn and drives it
 with `df.DurableOrchestrationClient` and plain HTTP, as tests/devhost/test_durable_replay.py
@@ -8,6 +9,8 @@ does.
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,14 +22,20 @@ import httpx
 import pytest
 from azure.durable_functions import OrchestrationRuntimeStatus as Status
 
+from devhost.durable import DurableEngine
+from devhost.durable.standalone import serving
+from devhost.services import free_port
 from tests.devhost.durable_fixture_app import BackoffRetryOptions
 from tests.devhost.durable_fixtures import (  # noqa: F401
+    FUNCTIONS,
     ClientLoop,
     EngineHost,
     RunCounter,
     functions_of,
     loop_fixture,
     start,
+    storage,
+    unique_hub,
 )
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
@@ -324,3 +333,44 @@ def test_restart_with_and_without_a_new_instance_id(host: EngineHost) -> None:
     assert plain.status_code == 202
     assert plain.json() not in (original, renewed)
     assert host.wait_for(plain.json()).output == 6
+
+
+# --- serving one engine by itself (devhost/durable/standalone.py: tests, benchmarks, crash drills)
+
+
+def test_leaving_serving_stops_the_engine_s_instances_too() -> None:
+    """Once serving() has exited, an instance waiting on a durable timer leaves nothing running
+    on the loop: the engine stops with the server."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    engine = DurableEngine(FUNCTIONS, storage(), unique_hub(), base_url)
+
+    async def scenario() -> list[asyncio.Task[object]]:
+        async with serving(engine, port), httpx.AsyncClient(base_url=base_url) as http:
+            instance_id = await engine.start_new("timer", None, "60000")  # a one-minute timer
+            status_url = f"/runtime/webhooks/durabletask/instances/{instance_id}"
+
+            async def running() -> None:
+                while (await http.get(status_url)).json()["runtimeStatus"] != "Running":
+                    await asyncio.sleep(0.05)
+
+            await asyncio.wait_for(running(), 20)
+        return [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+
+    assert asyncio.run(scenario()) == []
+
+
+def test_serving_on_a_port_in_use_is_an_os_error_with_nothing_started() -> None:
+    """A port already taken is an OSError the caller can catch (uvicorn alone would exit the
+    process), raised before the engine starts, so nothing is left running."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        engine = DurableEngine(FUNCTIONS, storage(), unique_hub(), f"http://127.0.0.1:{port}")
+
+        async def scenario() -> list[asyncio.Task[object]]:
+            with pytest.raises(OSError):
+                async with serving(engine, port):
+                    pass
+            return [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+
+        assert asyncio.run(scenario()) == []

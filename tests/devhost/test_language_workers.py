@@ -239,3 +239,36 @@ def test_a_call_that_timed_out_while_queued_in_a_language_worker_never_runs(tmp_
             thread.join(10)
         time.sleep(0.8)  # the worker thread is free again: a queued call would have run by now
         assert record_file.read_text() == "", "the call answered 504 ran after all"
+
+
+ROUTE_PREFIX_APP = """
+import azure.functions as func
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+@app.route(route="hello", methods=["GET"])
+def hello(req):
+    return func.HttpResponse("hello from " + req.url.split("//", 1)[1].split("/", 1)[1])
+"""
+
+
+def test_the_route_prefix_of_host_json_reaches_the_language_workers(tmp_path: Path) -> None:
+    """host.json's routePrefix reaches the workers' routers too: with "v1" and two workers, a
+    function answers on /v1/... from either, not a 500 from a worker routing under "api"."""
+    app_dir = tmp_path / "app"
+    app_dir.mkdir()
+    (app_dir / "prefix_worker_app.py").write_text(ROUTE_PREFIX_APP)
+    (app_dir / "host.json").write_text(json.dumps({
+        "version": "2.0", "extensions": {"http": {"routePrefix": "v1"}},
+    }))  # fmt: skip
+    with serving_devhost(
+        tmp_path / "data",
+        app="prefix_worker_app:app",
+        app_dir=app_dir,
+        ready_path="/v1/not-a-function",  # a 404 from devhost itself: it is listening
+        extra_env={"FUNCTIONS_WORKER_PROCESS_COUNT": "2"},
+    ) as devhost:
+        answers = [httpx.get(devhost.base_url + "/v1/hello", timeout=10) for _ in range(4)]
+    seen = {(answer.status_code, answer.text) for answer in answers}
+    assert seen == {(200, "hello from v1/hello")}
