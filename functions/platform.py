@@ -46,7 +46,12 @@ logger = logging.getLogger("stelly.platform")
 PLATFORM = ("platform_admin",)
 OPERATIONS_PATH = "/api/v1/platform/operations"
 OPERATION_ID = re.compile(r"^(provision|deprovision|migration)-[a-z0-9-]{1,120}$")
-RUNNING = (OrchestrationRuntimeStatus.Running, OrchestrationRuntimeStatus.Pending)
+# ContinuedAsNew is a running instance between two executions: starting its id again would fail.
+RUNNING = (
+    OrchestrationRuntimeStatus.Running,
+    OrchestrationRuntimeStatus.Pending,
+    OrchestrationRuntimeStatus.ContinuedAsNew,
+)
 
 
 class OperationAccepted(BaseModel):

@@ -1,5 +1,6 @@
 """Which image files stay: the logo beside a new hero, the newest photo after a clean-up or a
-sweep, a file overwritten after its delivery, a refused file kept for inspection."""
+sweep, a file overwritten after its delivery, a refused file kept for inspection, the original
+deleted whatever the ETag's spelling."""
 
 from __future__ import annotations
 
@@ -158,3 +159,39 @@ def test_a_refused_file_of_exactly_the_size_limit_is_kept_in_quarantine(app_func
     assert properties.size == MAX_UPLOAD_BYTES
     assert "original_bytes" not in properties.metadata
     assert not upload_exists(name)
+
+
+def _stray_upload(data: bytes) -> tuple[str, str]:
+    """A new blob in `uploads` for no tenant: its name and its ETag as storage answers it."""
+    name = f"nosuchtenant/logo/{uuid.uuid4()}"
+    blobs.ensure_container(UPLOADS_CONTAINER)
+    client = blob_service().get_blob_client(UPLOADS_CONTAINER, name)
+    client.upload_blob(data, overwrite=True)
+    return name, client.get_blob_properties().etag
+
+
+@pytest.mark.parametrize("spelling", ["quoted", "bare", "none"])
+def test_the_delivered_original_is_deleted_however_its_etag_is_spelt(
+    migrated_public, spelling: str
+) -> None:
+    """Hosts hand the ETag quoted (as storage answers it) or bare: either way, or with none, the
+    original of a finished upload goes."""
+    name, etag = _stray_upload(b"original")
+    assert etag.startswith('"')
+    blobs.delete_upload(name, {"quoted": etag, "bare": etag.strip('"'), "none": None}[spelling])
+    assert not upload_exists(name)
+
+
+def test_quarantine_keeps_an_original_overwritten_since_its_delivery(migrated_public) -> None:
+    """Refusing a file deletes its original only while it is still the delivered bytes: a newer
+    upload over it waits for its own delivery."""
+    name, stale = _stray_upload(b"first")
+    blob_service().get_blob_client(UPLOADS_CONTAINER, name).upload_blob(b"second", overwrite=True)
+    blobs.quarantine(name, b"first", "not an image", stale.strip('"'))
+    assert quarantine_reason(name) == "not an image"
+    assert upload_exists(name)
+
+    refused, current = _stray_upload(b"refused")
+    blobs.quarantine(refused, b"refused", "not an image", current.strip('"'))
+    assert quarantine_reason(refused) == "not an image"
+    assert not upload_exists(refused)

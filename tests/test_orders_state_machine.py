@@ -93,6 +93,21 @@ def test_cancelling_needs_a_reason(shop: Shop) -> None:
     assert history[-1]["status"] == "cancelled" and history[-1]["reason"] == "out of dough"
 
 
+def test_a_cancel_reason_is_at_most_200_characters_and_kept_trimmed(shop: Shop) -> None:
+    """A reason shows on every display and in the customer's history: at most 200 characters,
+    kept without the spaces around it."""
+    order = shop.place()
+    too_long = shop.transition(order, "cancelled", 1, reason="x" * 201)
+    assert too_long.status_code == 422, too_long.text
+    assert too_long.json()["errors"][0]["path"] == "reason"
+    assert shop.transition(order, "cancelled", 1, reason="  out of dough  ").status_code == 200
+    assert shop.customer_view(order).json()["history"][-1]["reason"] == "out of dough"
+
+    longest = shop.place()
+    assert shop.transition(longest, "cancelled", 1, reason="y" * 200).status_code == 200
+    assert shop.customer_view(longest).json()["history"][-1]["reason"] == "y" * 200
+
+
 def test_a_stale_version_is_409_in_the_body_and_412_with_if_match(shop: Shop) -> None:
     order = shop.place()
     assert shop.transition(order, "accepted", 1).status_code == 200

@@ -7,18 +7,14 @@ development-only `fail_at_step` field (shared/provisioning/failures.py).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import SimpleNamespace
 
 import httpx
 import pytest
 
-from functions import platform
 from shared.db import transaction
 from shared.directory import directory_get
-from shared.errors import ProblemError
 from shared.images.blobs import ensure_container
 from shared.images.targets import ASSETS_CONTAINER, QUARANTINE_CONTAINER
 from shared.migrate import latest_version
@@ -240,32 +236,6 @@ def test_sigkill_mid_provisioning_resumes_to_active_exactly_once(host: PlatformH
     # The activity that was killed had not finished, so it left no audit row; every step
     # finished exactly once (reserve's result was durable before create_schema started).
     assert [row["step"] for row in reversed(recent_audit(slug))] == list(PROVISION_STEPS)
-
-
-class RefusingDurableClient:
-    """Nothing runs, and starting fails as the SDK reports a durable extension 500."""
-
-    async def get_status(self, instance_id: str, show_input: bool = False) -> SimpleNamespace:
-        return SimpleNamespace(runtime_status=None, input_=None)
-
-    async def start_new(self, name: str, instance_id: str, payload: dict) -> None:
-        raise Exception(
-            {
-                "ExceptionMessage": "Storage account key rejected",
-                "StackTrace": "   at Microsoft.Azure.WebJobs.Extensions.DurableTask.HttpApiHandler",
-            }
-        )
-
-
-def test_a_failed_start_is_logged_and_the_caller_sees_nothing_internal(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    with pytest.raises(ProblemError) as refused:
-        asyncio.run(platform._start(RefusingDurableClient(), "provision_tenant", "provision-x", {}))
-    assert refused.value.status == 503 and refused.value.headers["Retry-After"] == "5"
-    assert "Storage account key" not in refused.value.detail
-    assert "StackTrace" not in refused.value.detail
-    assert any("Storage account key rejected" in r.getMessage() for r in caplog.records)
 
 
 def test_delete_waits_for_a_running_provisioning_but_clears_a_stranded_one(

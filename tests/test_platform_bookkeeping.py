@@ -39,7 +39,7 @@ from tests.platform_helpers import (
     scalar,
     unique_slug,
 )
-from tests.storefront_helpers import ok
+from tests.storefront_helpers import error_paths, ok
 
 
 def test_the_status_filter_lists_only_restaurants_in_that_status(
@@ -54,6 +54,43 @@ def test_the_status_filter_lists_only_restaurants_in_that_status(
     )
     assert [t["slug"] for t in page["items"] if t["slug"].startswith(prefix)] == [suspended.slug]
     assert {t["status"] for t in page["items"]} == {"suspended"}
+
+
+def _slugs(response) -> list[str]:
+    return [tenant["slug"] for tenant in ok(response)["items"]]
+
+
+def test_the_listing_pages_by_cursor_within_a_status(tenants, client, auth_header) -> None:
+    """`cursor` is the last slug of the page before (`next_cursor`): the next page starts after
+    it, with or without a status filter."""
+    prefix = f"lq{uuid.uuid4().hex[:8]}"
+    first, middle, last = (f"{prefix}{letter}" for letter in "abc")
+    tenants.create(slug=first)
+    tenants.create(slug=middle, status="suspended")
+    tenants.create(slug=last)
+
+    page = ok(platform_get(client, auth_header, "/tenants", cursor=prefix, limit=2))
+    assert [t["slug"] for t in page["items"]] == [first, middle]
+    assert page["next_cursor"] == middle
+    after = platform_get(client, auth_header, "/tenants", cursor=page["next_cursor"], limit=1)
+    assert _slugs(after) == [last]
+    active = platform_get(client, auth_header, "/tenants", cursor=prefix, limit=2, status="active")
+    assert _slugs(active) == [first, last]
+
+
+def test_the_listing_takes_a_limit_of_1_to_200_a_slug_cursor_and_nothing_else(
+    tenants, client, auth_header
+) -> None:
+    """Out-of-range limits, a cursor no slug could be, and a misspelt parameter (`lmit`, which
+    would otherwise list the default 50) are 422s naming the parameter."""
+    tenants.create()
+    assert len(_slugs(platform_get(client, auth_header, "/tenants", limit=1))) == 1
+    assert ok(platform_get(client, auth_header, "/tenants", limit=200))
+    for bad in ({"limit": "201"}, {"limit": "0"}, {"cursor": "9pizza"}, {"cursor": "Pizza"}):
+        refused = platform_get(client, auth_header, "/tenants", **bad)
+        assert error_paths(refused) == [f"query.{next(iter(bad))}"], bad
+    misspelt = platform_get(client, auth_header, "/tenants", lmit="5")
+    assert misspelt.status_code == 422, misspelt.text
 
 
 def test_a_long_audit_detail_is_kept_to_its_first_4000_characters(migrated_public) -> None:

@@ -92,11 +92,43 @@ def test_two_admins_renaming_at_once_the_second_is_told(shop: Shop) -> None:
     assert (current["label"], current["version"]) == (winner["label"], 2)
 
 
-def test_tables_are_for_owners_and_managers(shop: Shop) -> None:
-    assert shop.client.get(TABLES, host=shop.host, headers=shop.staff()).status_code == 403
-    assert shop.client.get(TABLES, host=shop.host).status_code == 401
+def test_tables_are_for_this_restaurants_owners_and_managers_only(
+    shop: Shop, client, tenants, auth_header
+) -> None:
+    """Every table endpoint: a kitchen tablet's staff token, another restaurant's owner and a
+    platform admin may not list, add, read, rename, re-issue or delete tables; a manager may."""
+    other = tenants.create()
     manager = shop.auth("manager", tenant=shop.slug)
-    assert shop.client.get(TABLES, host=shop.host, headers=manager).status_code == 200
+    table = shop.client.post(TABLES, host=shop.host, headers=manager, json={"label": "M1"})
+    assert table.status_code == 201, table.text
+    path = f"{TABLES}/{table.json()['id']}"
+    calls = [
+        ("GET", TABLES, None),
+        ("POST", TABLES, {"label": "X1"}),
+        ("GET", path, None),
+        ("PUT", path, {"label": "M2", "expected_version": 1}),
+        ("POST", f"{path}/qr", None),
+        ("DELETE", path, None),
+    ]
+    refused = {
+        "no token": ({}, 401),
+        "staff": (shop.staff(), 403),
+        "another restaurant's owner": (auth_header("owner", tenant=other.slug), 403),
+        "platform admin": (auth_header("platform_admin"), 403),
+    }
+    for method, url, body in calls:
+        params = {"expected_version": 1} if method == "DELETE" else None
+        for who, (headers, status) in refused.items():
+            response = client.request(
+                method, url, host=shop.host, headers=headers, json=body, params=params
+            )
+            assert response.status_code == status, (method, url, who, response.text)
+    for method, url, body in calls[2:]:
+        params = {"expected_version": 3} if method == "DELETE" else None  # renamed, re-issued
+        response = client.request(
+            method, url, host=shop.host, headers=manager, json=body, params=params
+        )
+        assert response.status_code == (204 if method == "DELETE" else 200), (method, response.text)
     assert shop.client.get(f"{TABLES}/nope", host=shop.host, headers=manager).status_code == 404
 
 
