@@ -48,12 +48,13 @@ def test_a_roles_claim_of_one_string_is_that_role(rejecting_api) -> None:
     assert rejecting_api.get("/v1/admin/settings", headers=bearer(token)).status_code == 200
 
 
-def test_a_roles_claim_that_is_an_object_grants_nothing(rejecting_api) -> None:
-    """An object's keys are not roles."""
-    token = IDENTITY.mint(
-        role="owner", tenant=rejecting_api.tenant.slug, roles={"owner": False, "manager": False}
-    )
-    assert rejecting_api.get("/v1/admin/settings", headers=bearer(token)).status_code == 403
+@pytest.mark.parametrize("roles", [{"owner": False, "manager": False}, 5, True])
+def test_a_roles_claim_that_is_an_object_or_a_scalar_grants_nothing(rejecting_api, roles) -> None:
+    """An object's keys are not roles, and a number or a boolean is none: a valid token that
+    grants no role is a 403, not a 401 asking for another token."""
+    token = IDENTITY.mint(role="owner", tenant=rejecting_api.tenant.slug, roles=roles)
+    response = rejecting_api.get("/v1/admin/settings", headers=bearer(token))
+    assert response.status_code == 403, response.text
 
 
 def test_non_string_roles_are_ignored_not_a_500(rejecting_api) -> None:

@@ -235,8 +235,10 @@ def test_one_restaurants_broken_schema_does_not_stop_the_others_housekeeping(
     shop: Shop, tenants, app_functions, engine
 ) -> None:
     """A restaurant whose schema is gone makes its own clean-up fail, logged; the timer still
-    ends normally and every other restaurant is cleaned up."""
-    broken = tenants.create()
+    ends normally and every other restaurant is cleaned up, also those after it (restaurants go
+    by slug, and this one's sorts first)."""
+    broken = tenants.create(slug=f"a{uuid.uuid4().hex[:10]}")
+    assert broken.slug < shop.slug
     with transaction() as conn:
         conn.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(broken.schema_name)))
     key = f"key-{uuid.uuid4()}"

@@ -6,7 +6,14 @@ import pytest
 
 from shared.config import load_settings
 from shared.directory import directory_get
-from shared.tenancy import TenantResolver, is_platform_host, request_host, resolver
+from shared.tenancy import (
+    TenantResolver,
+    _lookup_database,
+    is_platform_host,
+    request_host,
+    resolver,
+)
+from shared.tenants import TenantRecord
 from tests.conftest import TEST_SETTINGS, execute, unique_slug
 from tests.stalling_proxy import (  # noqa: F401  (the `table_storage_proxy` fixture)
     StallingProxy,
@@ -156,11 +163,23 @@ def test_the_cache_stays_bounded_under_made_up_hosts() -> None:
 
 
 def test_invalidate_drops_the_local_entry(tenants) -> None:
+    """The lookup after invalidate() reads the tenant again rather than answering from the
+    entry it had (which would answer just as well, so only the reads tell)."""
     tenant = tenants.create()
     domain = f"{tenant.slug}.stelly.test"
-    assert resolver.lookup(domain).status == "active"
-    resolver.invalidate(domain)
-    assert resolver.lookup(domain) is not None
+    reads: list[str] = []
+
+    def database(name: str) -> TenantRecord | None:
+        reads.append(name)
+        return _lookup_database(name)
+
+    local = TenantResolver(directory_get=lambda name: None, database_get=database)
+    assert local.lookup(domain).status == "active"
+    assert local.lookup(domain).status == "active"
+    assert reads == [domain]  # the second lookup came from the cache
+    local.invalidate(domain)
+    assert local.lookup(domain).slug == tenant.slug
+    assert reads == [domain, domain]
 
 
 def test_storefront_answers_from_postgres_when_the_directory_is_down(
