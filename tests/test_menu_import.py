@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 
+from psycopg import sql
+
 from bench.storefront_data import menu_document, seed_menu
 from tests.conftest import execute
 from tests.storefront_helpers import build_small_menu, customer_api, error_paths, ok, owner_api
@@ -52,10 +54,32 @@ def test_one_bad_item_rejects_the_whole_import(client, tenants, auth_header) -> 
     document["categories"][5]["items"][7]["allergens"] = ["shellfish"]
     paths = error_paths(api.post("/v1/admin/menu/import", json=document))
     assert paths == ["categories[3].items[41].price", "categories[5].items[7].allergens[0]"]
-    # Nothing changed: the earlier draft is still the whole menu.
+    # Validated whole before anything is written: the earlier draft is still the whole menu.
     schema = api.tenant.schema_name
     assert _live_count(schema, "menu_items") == 1
     assert execute(f"select count(*) as n from {schema}.menu_items")[0]["n"] == 1
+
+
+def test_an_import_that_fails_while_writing_leaves_the_earlier_draft_whole(
+    client, tenants, auth_header
+) -> None:
+    """One transaction: when the database refuses one of the new items after the old draft was
+    retired (here a CHECK added to this restaurant's schema), nothing of the import stays and
+    the earlier draft is still the whole menu."""
+    api = owner_api(client, tenants.create(), auth_header)
+    build_small_menu(api)
+    poison = sql.SQL("alter table {}.menu_items add constraint poison check (price <> 4242)")
+    execute(poison.format(sql.Identifier(api.tenant.schema_name)))
+    document = {"categories": [{"name": "Bowls", "items": [
+        {"name": "Poke", "price": 1290}, {"name": "Refused", "price": 4242},
+    ]}]}  # fmt: skip
+    response = api.post("/v1/admin/menu/import", json=document)
+    assert response.status_code == 409, response.text  # a CHECK the schema has: a conflict
+    menu = ok(api.get("/v1/admin/menu"))
+    assert [(c["name"], [i["name"] for i in c["items"]]) for c in menu["categories"]] == [
+        ("Pizza", ["Margherita"])
+    ]
+    assert [g["name"] for g in menu["modifier_groups"]] == ["Size"]
 
 
 def test_nested_group_rules_name_their_path(client, tenants, auth_header) -> None:

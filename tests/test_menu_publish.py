@@ -235,15 +235,31 @@ def test_windows_decide_availability_in_the_tenants_zone(client, tenants, auth_h
     assert [(i["name"], i["available"]) for i in items] == [("Now", True), ("Later", False)]
 
 
+def _dish_names(client, tenant) -> list[str]:
+    store = ok(customer_api(client, tenant).get("/v1/store/menu"))
+    return [item["name"] for category in store["categories"] for item in category["items"]]
+
+
 def test_one_tenants_menu_never_shows_on_another_host(client, tenants, auth_header) -> None:
+    """Unpublished, the other restaurant's menu is empty; once both are at version 1, in the
+    same time zone, each host renders its own (the renderings are per restaurant, not per
+    version number)."""
     mine, theirs = tenants.create(), tenants.create()
     api = owner_api(client, mine, auth_header)
     build_small_menu(api)
     ok(api.post("/v1/admin/menu/publish"), 201)
+    assert _dish_names(client, mine) == ["Margherita"]
     assert ok(customer_api(client, theirs).get("/v1/store/menu")) == {
         "version": 0,
         "categories": [],
     }
+    other = owner_api(client, theirs, auth_header)
+    pasta = ok(other.post("/v1/admin/menu/categories", json={"name": "Pasta"}), 201)
+    dish = {"category_id": pasta["id"], "name": "Carbonara", "price": 1200}
+    ok(other.post("/v1/admin/menu/items", json=dish), 201)
+    assert ok(other.post("/v1/admin/menu/publish"), 201)["version"] == 1
+    assert _dish_names(client, theirs) == ["Carbonara"]
+    assert _dish_names(client, mine) == ["Margherita"]
 
 
 def test_concurrent_publishes_and_86s_get_consecutive_versions(
