@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -75,6 +76,14 @@ def app_functions(migrated_public: None) -> list:
 @pytest.fixture(scope="session")
 def client(app_functions: list) -> TestClient:
     return TestClient(Router(app_functions))
+
+
+@pytest.fixture(scope="session")
+def document(client: TestClient) -> dict[str, Any]:
+    """The API description the app serves at /api/openapi.json."""
+    response = client.get("/api/openapi.json")
+    assert response.status_code == 200 and response.content_type == "application/json"
+    return response.json()
 
 
 @pytest.fixture(scope="session")

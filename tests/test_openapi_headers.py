@@ -5,16 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pytest
-
 from devhost.testclient import TestClient, TestResponse
 from tests.storefront_helpers import build_small_menu, ok, owner_api
-from tests.test_openapi import resolve
-
-
-@pytest.fixture(scope="module", name="document")
-def served_document(client: TestClient) -> dict[str, Any]:
-    return client.get("/api/openapi.json").json()
+from tests.test_openapi import operations, resolve
 
 
 def _template(document: dict[str, Any], path: str) -> str:
@@ -82,3 +75,35 @@ def test_described_etag_and_location_headers_are_sent(
     declared = resolve(document, document["paths"]["/v1/admin/menu/groups/{id}"]["get"]
                         ["responses"]["200"])["headers"]  # fmt: skip
     assert "ETag" in declared
+
+
+def test_an_order_key_still_in_flight_is_a_409_with_retry_after(document: dict[str, Any]) -> None:
+    """A retry while the first request with that key runs is a 409 with Retry-After
+    (shared/orders/idempotency.py): a client has to know to wait that long and retry."""
+    responses = document["paths"]["/v1/store/orders"]["post"]["responses"]
+    conflict = resolve(document, responses["409"])
+    assert "Retry-After" in conflict["headers"]
+    assert resolve(document, conflict["headers"]["Retry-After"])["schema"]["type"] == "integer"
+
+
+def test_accepted_platform_operations_declare_location(document: dict[str, Any]) -> None:
+    """A 202 from a platform operation says where to poll it (Location), and so does the
+    description."""
+    accepted = [
+        (method, path, operation["responses"]["202"])
+        for method, path, operation in operations(document)
+        if "202" in operation.get("responses", {})
+    ]
+    assert {(method, path) for method, path, _ in accepted} >= {
+        ("POST", "/v1/platform/tenants"),
+        ("DELETE", "/v1/platform/tenants/{slug}"),
+        ("POST", "/v1/platform/migrations"),
+    }
+    for method, path, answer in accepted:
+        assert "Location" in resolve(document, answer)["headers"], (method, path)
+
+
+def test_the_description_may_be_cached(client: TestClient) -> None:
+    """README: the description is served with ETag and Cache-Control for caches to use."""
+    response = client.get("/api/openapi.json")
+    assert response.headers["cache-control"] == "public, max-age=300"
