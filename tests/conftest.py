@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from psycopg import sql
 
 from devhost.identity import DevIdentity, JwksServer
 from devhost.services import free_port
@@ -116,6 +117,22 @@ def execute(query: str, params: list | None = None) -> list[dict]:
     with transaction() as conn:
         cursor = conn.execute(query, params or [])
         return cursor.fetchall() if cursor.description else []
+
+
+def add_refusal(schema: str, table: str, check: str) -> None:
+    """A CHECK named `refusal` on one of a restaurant's tables, so the database refuses a value
+    validation let through: a write that fails midway, after earlier rows of its transaction."""
+    statement = sql.SQL("alter table {}.{} add constraint refusal check ({})").format(
+        sql.Identifier(schema), sql.Identifier(table), sql.SQL(check)
+    )
+    execute(statement)
+
+
+def drop_refusal(schema: str, table: str) -> None:
+    statement = sql.SQL("alter table {}.{} drop constraint refusal").format(
+        sql.Identifier(schema), sql.Identifier(table)
+    )
+    execute(statement)
 
 
 def wait_for_lock_waiters(table: str, count: int = 1, timeout_s: float = 10) -> None:

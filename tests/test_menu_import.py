@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import time
 
-from psycopg import sql
-
 from bench.storefront_data import menu_document, seed_menu
-from tests.conftest import execute
+from tests.conftest import add_refusal, execute
 from tests.storefront_helpers import build_small_menu, customer_api, error_paths, ok, owner_api
 
 
@@ -68,8 +66,7 @@ def test_an_import_that_fails_while_writing_leaves_the_earlier_draft_whole(
     the earlier draft is still the whole menu."""
     api = owner_api(client, tenants.create(), auth_header)
     build_small_menu(api)
-    poison = sql.SQL("alter table {}.menu_items add constraint poison check (price <> 4242)")
-    execute(poison.format(sql.Identifier(api.tenant.schema_name)))
+    add_refusal(api.tenant.schema_name, "menu_items", "price <> 4242")
     document = {"categories": [{"name": "Bowls", "items": [
         {"name": "Poke", "price": 1290}, {"name": "Refused", "price": 4242},
     ]}]}  # fmt: skip
