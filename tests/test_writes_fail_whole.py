@@ -236,3 +236,80 @@ def test_an_option_change_whose_groups_version_is_refused_is_not_made(
         (o["name"], o["rank"]) for o in group["options"]
     ]
     assert kept.headers["etag"] == f'"{group["version"]}"'
+
+
+def _crust_group(api) -> dict:
+    """A second group, so an item can be linked to two (link ranks 0 and 1)."""
+    body = {"name": "Crust", "min": 0, "max": 1, "options": [{"name": "Thin"}]}
+    return ok(api.post("/v1/admin/menu/groups", json=body), 201)
+
+
+def test_an_item_whose_second_group_link_is_refused_is_not_created(
+    client, tenants, auth_header
+) -> None:
+    """A new item and its group links are one transaction: when the database refuses the
+    second link (a CHECK on this restaurant's item_modifier_groups) after the item row and the
+    first link were written, neither the item nor a link stays."""
+    tenant = tenants.create()
+    api = owner_api(client, tenant, auth_header)
+    built = build_small_menu(api)
+    crust = _crust_group(api)
+    add_refusal(tenant.schema_name, "item_modifier_groups", "rank <> 1")
+    body = {
+        "category_id": built["category"]["id"], "name": "Calzone", "price": 1200,
+        "modifier_group_ids": [built["group"]["id"], crust["id"]],
+    }  # fmt: skip
+    response = api.post("/v1/admin/menu/items", json=body)
+    assert response.status_code == 409, response.text
+    assert "database update" in response.json()["detail"]
+    names = [i["name"] for i in ok(api.get("/v1/admin/menu"))["categories"][0]["items"]]
+    assert names == ["Margherita"]
+    assert _count(tenant.schema_name, "menu_items") == 1
+    assert _count(tenant.schema_name, "item_modifier_groups") == 1
+
+
+def test_an_item_edit_whose_second_group_link_is_refused_keeps_the_items_groups(
+    client, tenants, auth_header
+) -> None:
+    """Replacing an item's groups is one transaction: when the database refuses the second new
+    link (a CHECK on this restaurant's item_modifier_groups), the item keeps its one group at
+    its version, not the first of the new ones."""
+    tenant = tenants.create()
+    api = owner_api(client, tenant, auth_header)
+    built = build_small_menu(api)
+    item, size = built["item"], built["group"]
+    crust = _crust_group(api)
+    add_refusal(tenant.schema_name, "item_modifier_groups", "rank <> 1")
+    response = api.patch(
+        f"/v1/admin/menu/items/{item['id']}", json={"modifier_group_ids": [crust["id"], size["id"]]}
+    )
+    assert response.status_code == 409, response.text
+    after = ok(api.get(f"/v1/admin/menu/items/{item['id']}"))
+    assert after["modifier_group_ids"] == [size["id"]]
+    assert after["version"] == item["version"]
+
+
+def test_an_option_86_whose_live_menu_reissue_fails_leaves_the_option_and_its_group_as_they_were(
+    client, tenants, auth_header
+) -> None:
+    """An option's 86 sets its draft flag, bumps its group's version and re-issues the live
+    menu in one transaction: when the re-issue is refused (a CHECK on this restaurant's
+    menu_versions), the option is still available at its version and the group's ETag is
+    unchanged, so the admin and the storefront never disagree."""
+    tenant = tenants.create()
+    api = owner_api(client, tenant, auth_header)
+    group = build_small_menu(api)["group"]
+    large = group["options"][1]
+    ok(api.post("/v1/admin/menu/publish"), 201)
+    add_refusal(tenant.schema_name, "menu_versions", "source <> 'availability'")
+    response = api.post(
+        "/v1/admin/menu/availability", json={"options": [{"id": large["id"], "available": False}]}
+    )
+    assert response.status_code == 409, response.text
+    assert "database update" in response.json()["detail"]
+    option = ok(api.get(f"/v1/admin/menu/options/{large['id']}"))
+    assert (option["available"], option["version"]) == (True, large["version"])
+    kept = api.get(f"/v1/admin/menu/groups/{group['id']}")
+    assert kept.headers["etag"] == f'"{group["version"]}"'
+    assert [o["available"] for o in ok(kept)["options"]] == [True, True]
+    assert ok(api.get("/v1/admin/menu"))["published_version"] == 1
