@@ -6,6 +6,8 @@ requests one after another cannot tell.
 
 from __future__ import annotations
 
+import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -24,6 +26,16 @@ from tests.test_outbox_dispatch_rules import Recorder
 from tests.test_outbox_hub_trouble import restaurant_with_events
 
 TABLES = "/api/v1/admin/tables"
+
+
+def _lock_waiters(table: str) -> int:
+    """How many queries naming table wait for a lock now."""
+    return execute(
+        """select count(*) as n from pg_stat_activity
+            where wait_event_type = 'Lock' and datname = current_database()
+              and query like %s""",
+        [f"%{table}%"],
+    )[0]["n"]
 
 
 def test_two_tables_added_at_once_with_labels_one_up_to_case_are_one_label(shop: Shop) -> None:
@@ -186,3 +198,64 @@ def test_two_orders_at_once_past_the_rate_limit_the_second_is_429(
         order("last-2"),
     )
     assert sorted(a.status_code for a in answers) == [201, 429], [a.text for a in answers]
+
+
+def test_a_second_request_with_a_key_claimed_but_not_yet_committed_is_409_then_a_replay(
+    shop: Shop,
+) -> None:
+    """The same Idempotency-Key arriving while the first request holds its claim uncommitted:
+    it waits on the key's unique index (shared/orders/idempotency.py claim_key, one
+    `insert ... on conflict` whose update only takes expired or abandoned keys), then is told
+    the first is in flight (409); once the first has its order, the same request is a replay.
+    Read-then-write would see no key, claim it too and place a second order (or take the key
+    from the first)."""
+    key = str(uuid.uuid4())
+    body = shop.order_body(shop.cola_line())
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        with tenant_transaction(shop.schema) as orders_held:  # the first's order waits here
+            orders_held.execute("lock table orders in exclusive mode")
+            with tenant_transaction(shop.schema) as numbers_held:
+                # The first claims the key, then waits for its ticket number, claim uncommitted.
+                numbers_held.execute("lock table ticket_counters in exclusive mode")
+                first = pool.submit(shop.post_order, body, key=key)
+                wait_for_lock_waiters("ticket_counters")
+                second = pool.submit(shop.post_order, body, key=key)
+                wait_for_lock_waiters("idempotency_keys")
+            # The first commits its claim and waits for the orders table; the second answers,
+            # or (were it to claim the key too) waits there beside the first.
+            deadline = time.monotonic() + 10
+            while not second.done() and _lock_waiters("into orders") < 2:
+                assert time.monotonic() < deadline, "the second request never got anywhere"
+                time.sleep(0.02)
+            assert second.done(), "the second request claimed the key the first holds"
+        in_flight, placed = second.result(), first.result()
+    assert (placed.status_code, in_flight.status_code) == (201, 409), in_flight.text
+    assert in_flight.headers["retry-after"] == "1"
+    replay = shop.post_order(body, key=key)
+    assert replay.status_code == 201 and replay.headers["idempotent-replayed"] == "true"
+    assert replay.json() == placed.json()
+    assert execute(f"select count(*) as n from {shop.schema}.orders")[0]["n"] == 1
+
+
+def test_two_orders_taking_their_ticket_numbers_at_once_get_consecutive_ones(shop: Shop) -> None:
+    """Two orders (from two addresses) taking the day's next ticket number at once get #0002 and
+    #0003: the number is one atomic upsert per restaurant and local day
+    (shared/orders/tickets.py take_ticket); read-then-write would give both #0002."""
+    assert shop.place()["ticket_number"] == "#0001"  # the day's counter row exists
+    answers: list = []
+
+    def order(ip: str):
+        return lambda: answers.append(shop.post_order(shop.order_body(shop.cola_line()), ip=ip))
+
+    # Both have claimed, validated and counted; they queue for the counter one behind the other.
+    run_in_turn_behind(
+        shop.schema,
+        "lock table ticket_counters in exclusive mode",
+        "ticket_counters",
+        order("203.0.113.21"),
+        order("203.0.113.22"),
+    )
+    assert [a.status_code for a in answers] == [201, 201], [a.text for a in answers]
+    assert sorted(a.json()["ticket_number"] for a in answers) == ["#0002", "#0003"]
+    numbers = execute(f"select ticket_number from {shop.schema}.orders order by ticket_number")
+    assert [row["ticket_number"] for row in numbers] == [1, 2, 3]

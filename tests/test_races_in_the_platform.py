@@ -14,11 +14,15 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from azure.storage.blob import UserDelegationKey
 
 from shared import db
 from shared.db import transaction
+from shared.images import upload_urls
+from shared.images.upload_urls import upload_sas
 from shared.provisioning import steps
 from shared.provisioning.compensation import run_undo
 from shared.provisioning.requests import ProvisionJob, provision_job
@@ -27,6 +31,7 @@ from shared.signing_keys import SigningKeys
 from tests.conftest import execute, wait_for_lock_waiters
 from tests.platform_helpers import jobs_fixture, provision_job_for, unique_slug  # noqa: F401
 from tests.test_auth import RawProvider
+from tests.test_images_upload_urls import _azure_settings, _OwnAccount
 from tests.test_signing_keys import SIGNER, FakeClock, _key_set
 
 
@@ -165,12 +170,13 @@ def test_while_one_caller_refreshes_the_key_set_another_uses_the_kept_one() -> N
         provider.close()
 
 
-def _waiting_in_get_pool_for_its_lock(thread: threading.Thread) -> bool:
-    """Whether thread stands at get_pool's `with _pool_lock:` (blocked there: the lock is C)."""
-    lines, first = inspect.getsourcelines(db.get_pool)
-    at = [first + i for i, line in enumerate(lines) if "with _pool_lock" in line]
+def blocked_at(thread: threading.Thread, function: Callable[..., Any], line: str) -> bool:
+    """Whether thread stands at the line of function that holds `line` (a C lock such as
+    threading.Lock leaves no other trace of a thread waiting for it)."""
+    lines, first = inspect.getsourcelines(function)
+    at = [first + i for i, text in enumerate(lines) if line in text]
     frame = sys._current_frames().get(thread.ident)
-    return frame is not None and frame.f_code is db.get_pool.__code__ and frame.f_lineno in at
+    return frame is not None and frame.f_code is function.__code__ and frame.f_lineno in at
 
 
 def test_two_first_callers_of_a_process_open_one_pool_and_run_its_start_up_work_once(
@@ -198,7 +204,7 @@ def test_two_first_callers_of_a_process_open_one_pool_and_run_its_start_up_work_
         assert busy.wait(10)
         second.start()
         deadline = time.monotonic() + 10  # until the second waits for the lock or opens its own
-        while not (len(opened) > 1 or _waiting_in_get_pool_for_its_lock(second)):
+        while not (len(opened) > 1 or blocked_at(second, db.get_pool, "with _pool_lock")):
             assert time.monotonic() < deadline, "the second caller never got anywhere"
             time.sleep(0.01)
         gate.set()
@@ -211,3 +217,56 @@ def test_two_first_callers_of_a_process_open_one_pool_and_run_its_start_up_work_
             if pool is not db._pool:
                 pool.close()
         db.close_pool()
+
+
+class _GatedDelegation(_OwnAccount):
+    """The stand-in for Azure's key service (an account of its own), its first key request held
+    until `gate` is set, so a test can make fetching a key last as long as it likes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fetching = threading.Event()
+        self.gate = threading.Event()
+
+    def get_user_delegation_key(self, start: datetime, expiry: datetime) -> UserDelegationKey:
+        key = super().get_user_delegation_key(start, expiry)
+        if len(self.key_requests) == 1:
+            self.fetching.set()
+            assert self.gate.wait(20)
+        return key
+
+
+def test_two_upload_urls_signed_while_the_delegation_key_is_fetched_share_one_key() -> None:
+    """Two managers asking for upload URLs while this instance fetches its user-delegation key
+    get URLs signed with that one key: fetching takes a lock (shared/images/upload_urls.py
+    `_delegation_lock`), so the second waits for the first's key rather than asking Azure for
+    another (one request per DELEGATION_KEY_LIFETIME)."""
+    settings, service = _azure_settings(), _GatedDelegation()
+    now = datetime.now(UTC).replace(microsecond=0)
+    expiry = now + timedelta(minutes=10)
+    signed: list[str] = []
+
+    def sign() -> None:
+        signed.append(
+            upload_sas("t/logo/x", now=now, expiry=expiry, settings=settings, service=service)
+        )
+
+    first, second = threading.Thread(target=sign), threading.Thread(target=sign)
+    try:
+        first.start()
+        assert service.fetching.wait(10)
+        second.start()
+        deadline = time.monotonic() + 10  # until the second waits for the lock or asks Azure
+        while not (
+            len(service.key_requests) > 1
+            or blocked_at(second, upload_urls._user_delegation_key, "with _delegation_lock")
+        ):
+            assert time.monotonic() < deadline, "the second caller never got anywhere"
+            time.sleep(0.01)
+        service.gate.set()
+        first.join(30)
+        second.join(30)
+    finally:
+        service.gate.set()
+    assert len(service.key_requests) == 1
+    assert len(signed) == 2 and signed[0] == signed[1]  # one key, one signature
