@@ -135,30 +135,39 @@ def drop_refusal(schema: str, table: str) -> None:
     execute(statement)
 
 
+def lock_waiters(table: str) -> int:
+    """How many queries naming table wait for a lock now."""
+    waiting = execute(
+        """select count(*) as n from pg_stat_activity
+            where wait_event_type = 'Lock' and datname = current_database()
+              and query like %s""",
+        [f"%{table}%"],
+    )
+    return waiting[0]["n"]
+
+
 def wait_for_lock_waiters(table: str, count: int = 1, timeout_s: float = 10) -> None:
     """Until `count` queries naming table wait for a lock (a test holding one forces a race)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        waiting = execute(
-            """select count(*) as n from pg_stat_activity
-                where wait_event_type = 'Lock' and datname = current_database()
-                  and query like %s""",
-            [f"%{table}%"],
-        )
-        if waiting[0]["n"] >= count:
+        if lock_waiters(table) >= count:
             return
         time.sleep(0.02)
     raise AssertionError(f"{count} queries on {table} never waited for a lock")
 
 
 def run_in_turn_behind(
-    schema: str, lock: str, table: str, *jobs: Callable[[], object], params: list | None = None
+    schema: str | None,
+    lock: str,
+    table: str,
+    *jobs: Callable[[], object],
+    params: list | None = None,
 ) -> None:
-    """Hold what the query `lock` locks in schema, start each job in a thread of its own once
-    the ones before it wait there, then let go: they meet the lock in that order (a race, made
-    to happen one way). Returns when every job has ended."""
+    """Hold what the query `lock` locks in a restaurant's schema (None: public), start each job
+    in a thread of its own once the ones before it wait there, then let go: they meet the lock
+    in that order (a race, made to happen one way). Returns when every job has ended."""
     threads = [threading.Thread(target=job) for job in jobs]
-    with tenant_transaction(schema) as conn:
+    with tenant_transaction(schema) if schema else transaction() as conn:
         conn.execute(lock, params or [])
         for waiting, thread in enumerate(threads, start=1):
             thread.start()

@@ -11,7 +11,13 @@ import pytest
 
 from shared.db import tenant_transaction
 from tests.conftest import execute, wait_for_lock_waiters
-from tests.order_fixtures import Shop, module_shop_fixture, settle, shop_fixture  # noqa: F401
+from tests.order_fixtures import (  # noqa: F401
+    Shop,
+    module_shop_fixture,
+    order_access,
+    settle,
+    shop_fixture,
+)
 
 # Design §6, written out rather than read from state_machine.TRANSITIONS: a move added to or
 # dropped from that table is a failing test, not a new case.
@@ -152,12 +158,7 @@ def test_only_this_restaurants_staff_may_move_orders(shop: Shop, auth_header) ->
     body = {"to": "accepted", "expected_version": 1}
     anonymous = shop.client.post(path, host=shop.host, json=body)
     assert anonymous.status_code == 401
-    customer = shop.client.post(
-        path,
-        host=shop.host,
-        headers={"Authorization": f"Bearer {order['access_token']}"},
-        json=body,
-    )
+    customer = shop.client.post(path, host=shop.host, headers=order_access(order), json=body)
     assert customer.status_code == 401
     foreign = shop.client.post(
         path, host=shop.host, headers=auth_header("staff", tenant="elsewhere"), json=body

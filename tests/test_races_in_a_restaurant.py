@@ -19,23 +19,13 @@ from shared.events.dispatch import publish_pending
 from shared.events.outbox import events_after
 from shared.orders import placement
 from shared.rate_limit import client_bucket, window_start
-from tests.conftest import execute, run_in_turn_behind, wait_for_lock_waiters
+from tests.conftest import execute, lock_waiters, run_in_turn_behind, wait_for_lock_waiters
 from tests.order_fixtures import Shop, shop_fixture  # noqa: F401  (shop)
 from tests.storefront_helpers import ok, owner_api
 from tests.test_outbox_dispatch_rules import Recorder
 from tests.test_outbox_hub_trouble import restaurant_with_events
 
 TABLES = "/api/v1/admin/tables"
-
-
-def _lock_waiters(table: str) -> int:
-    """How many queries naming table wait for a lock now."""
-    return execute(
-        """select count(*) as n from pg_stat_activity
-            where wait_event_type = 'Lock' and datname = current_database()
-              and query like %s""",
-        [f"%{table}%"],
-    )[0]["n"]
 
 
 def test_two_tables_added_at_once_with_labels_one_up_to_case_are_one_label(shop: Shop) -> None:
@@ -224,7 +214,7 @@ def test_a_second_request_with_a_key_claimed_but_not_yet_committed_is_409_then_a
             # The first commits its claim and waits for the orders table; the second answers,
             # or (were it to claim the key too) waits there beside the first.
             deadline = time.monotonic() + 10
-            while not second.done() and _lock_waiters("into orders") < 2:
+            while not second.done() and lock_waiters("into orders") < 2:
                 assert time.monotonic() < deadline, "the second request never got anywhere"
                 time.sleep(0.02)
             assert second.done(), "the second request claimed the key the first holds"

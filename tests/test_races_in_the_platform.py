@@ -28,7 +28,7 @@ from shared.provisioning.compensation import run_undo
 from shared.provisioning.requests import ProvisionJob, provision_job
 from shared.provisioning.steps import run_step
 from shared.signing_keys import SigningKeys
-from tests.conftest import execute, wait_for_lock_waiters
+from tests.conftest import execute, run_in_turn_behind, wait_for_lock_waiters
 from tests.platform_helpers import jobs_fixture, provision_job_for, unique_slug  # noqa: F401
 from tests.test_auth import RawProvider
 from tests.test_images_upload_urls import _azure_settings, _OwnAccount
@@ -36,16 +36,9 @@ from tests.test_signing_keys import SIGNER, FakeClock, _key_set
 
 
 def queued_behind_the_row(slug: str, *calls: Callable[[], None]) -> None:
-    """Run each call on a thread of its own while the slug's tenants row is locked, let go once
-    all of them wait for it, and wait for them to finish."""
-    threads = [threading.Thread(target=call) for call in calls]
-    with transaction() as conn:
-        conn.execute("select 1 from tenants where slug = %s for update", [slug])
-        for thread in threads:
-            thread.start()
-        wait_for_lock_waiters("tenants", len(threads))
-    for thread in threads:
-        thread.join(30)
+    """Run the calls on threads of their own, in turn behind a lock on the slug's tenants row."""
+    lock = "select 1 from tenants where slug = %s for update"
+    run_in_turn_behind(None, lock, "tenants", *calls, params=[slug])
 
 
 @pytest.fixture
