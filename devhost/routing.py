@@ -5,7 +5,9 @@ the local server uses. Quirks reproduced from the host (ASP.NET Core routing und
 - templates match case-insensitively and ignore a trailing slash;
 - literal segments win over parameters, constrained parameters over plain ones, catch-alls last;
 - `{p?}` is optional, `{p=default}` has a default, `{*rest}` swallows the remaining path;
-- constraints `int`, `long`, `guid`, `bool`, `alpha`, `double`/`decimal`/`float` are checked;
+- constraints `int`, `long`, `guid`, `bool`, `alpha`, `double`/`decimal`/`float` are checked,
+  `int` and `long` for their range too (ASP.NET parses them: `{n:int}` does not match
+  99999999999, so the route is not found, and a handler never sees a number it cannot store);
   others (`minlength(3)`, `regex(...)`) are accepted without checking (documented difference);
 - a route with no template is served at `<prefix>/<function name>`;
 - `req.params` holds the query string; a repeated key's values are joined with "," (as the host
@@ -35,6 +37,8 @@ _CONSTRAINTS = {
     "decimal": r"-?\d+(?:\.\d+)?",
     "float": r"-?\d+(?:\.\d+)?",
 }
+# What `int.TryParse` / `long.TryParse` accept; a number outside is no match.
+_RANGES = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 _TOKEN = re.compile(r"\{([^{}]+)\}")
 # Distinct (method, path) pairs remembered by Router.match before it starts over.
 MATCH_CACHE_SIZE = 4096
@@ -49,6 +53,14 @@ class Parameter:
     default: str | None
     catch_all: bool
     constrained: bool
+    bounds: tuple[int, int] | None = None
+
+    def admits(self, value: str | None) -> bool:
+        """False when the constraint is a number type the matched digits overflow."""
+        if self.bounds is None or value is None:
+            return True
+        low, high = self.bounds
+        return low <= int(value) <= high
 
 
 def _parse_token(token: str) -> Parameter:
@@ -64,7 +76,10 @@ def _parse_token(token: str) -> Parameter:
     known = [c for c in constraints if c in _CONSTRAINTS]
     if known:
         pattern = _CONSTRAINTS[known[0]]
-    return Parameter(name, pattern, optional or catch_all, default, catch_all, bool(constraints))
+    bounds = _RANGES.get(known[0]) if known else None
+    return Parameter(
+        name, pattern, optional or catch_all, default, catch_all, bool(constraints), bounds
+    )
 
 
 @dataclass
@@ -199,7 +214,7 @@ class Router:
         path = "/" + path.strip("/")
         for route in self.routes:
             found = route.regex.fullmatch(path)
-            if not found:
+            if not found or not all(p.admits(found.group(p.name)) for p in route.parameters):
                 continue
             if method.upper() not in route.methods:
                 allowed |= route.methods

@@ -40,6 +40,10 @@ ROUTER = Router(app.get_functions(), route_prefix="api")
         ("GET", "/api/items/featured", "literal", {}),
         ("GET", "/api/items/margherita", "by_any", {"slug": "margherita"}),
         ("GET", "/API/Items/42/", "by_int", {"id": "42"}),
+        # int.TryParse's range: a number that overflows int32 is no int, so the plain route wins.
+        ("GET", "/api/items/2147483647", "by_int", {"id": "2147483647"}),
+        ("GET", "/api/items/2147483648", "by_any", {"slug": "2147483648"}),
+        ("GET", "/api/items/-2147483649", "by_any", {"slug": "-2147483649"}),
         ("GET", "/api/orders/0b9e4a52-3f64-4b1e-9a57-2f1e6c1a9c10", "by_guid", {}),
         ("GET", "/api/menu", "optional", {}),
         ("GET", "/api/menu/drinks", "optional", {"section": "drinks"}),
