@@ -173,7 +173,9 @@ def test_an_empty_if_match_is_a_failed_precondition_not_an_unconditional_write(
 def _filled(path: str, slug: str) -> str:
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
-        return {"kind": "logo", "slug": slug, "token": "x"}.get(name, str(uuid.uuid4()))
+        return {"kind": "logo", "slug": slug, "token": "x", "version": "1"}.get(
+            name, str(uuid.uuid4())
+        )
 
     return re.sub(r"\{([^}]+)\}", value, path)
 

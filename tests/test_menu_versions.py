@@ -14,7 +14,6 @@ from shared.menus.published import latest_snapshot
 from shared.menus.storefront import StorefrontMenus
 from tests.conftest import execute, wait_for_lock_waiters
 from tests.storefront_helpers import (
-    Api,
     build_small_menu,
     customer_api,
     ok,
@@ -49,26 +48,6 @@ def test_an_86_is_recorded_as_an_availability_version(client, tenants, auth_head
     ok(api.post("/v1/admin/menu/availability", json=body))
     rows = execute(f"select source from {api.tenant.schema_name}.menu_versions order by version")
     assert [row["source"] for row in rows] == ["publish", "availability"]
-
-
-def test_a_menu_version_records_who_published_it_and_who_86d(client, tenants, auth_header) -> None:
-    """Each snapshot names the token subject behind it: the publish its publisher, an 86 the
-    editor who made it (for an operator asking who took a dish off; no endpoint shows it)."""
-    tenant = tenants.create()
-    owner = Api(client, tenant, auth_header("owner", tenant=tenant.slug, subject="owner-ada"))
-    manager = Api(client, tenant, auth_header("manager", tenant=tenant.slug, subject="mgr-bob"))
-    item = build_small_menu(owner)["item"]
-    ok(owner.post("/v1/admin/menu/publish"), 201)
-    change = {"items": [{"id": item["id"], "available": False}]}
-    assert ok(manager.post("/v1/admin/menu/availability", json=change))["published_version"] == 2
-    rows = execute(
-        f"select version, source, published_by from {tenant.schema_name}.menu_versions"
-        " order by version"
-    )
-    assert [(r["version"], r["source"], r["published_by"]) for r in rows] == [
-        (1, "publish", "owner-ada"),
-        (2, "availability", "mgr-bob"),
-    ]
 
 
 def test_a_window_opening_shows_on_the_storefront_without_a_new_version(

@@ -67,6 +67,14 @@ def test_old_snapshots_no_order_used_go_and_the_rest_stay(
 
     kept = versions(shop.schema)
     assert kept == sorted({ordered, newest}), kept
+    # An admin looking back sees what is kept, and a purged version is gone, not unknown.
+    history = shop.client.get("/api/v1/admin/menu/versions", host=shop.host, headers=shop.owner())
+    assert [v["version"] for v in history.json()["versions"]] == kept[::-1]
+    purged = shop.client.get(
+        f"/api/v1/admin/menu/versions/{ordered + 1}", host=shop.host, headers=shop.owner()
+    )
+    assert purged.status_code == 410, purged.text
+    assert "no longer kept" in purged.json()["detail"]
     # The storefront and new orders still read the newest snapshot.
     menu = shop.client.get("/api/v1/store/menu", host=shop.host).json()
     assert menu["version"] == newest

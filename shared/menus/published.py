@@ -36,3 +36,29 @@ def snapshot_at(conn: psycopg.Connection, version: int) -> dict[str, Any] | None
         "select snapshot from menu_versions where version = %s", [version]
     ).fetchone()
     return row["snapshot"] if row else None
+
+
+# What each version's row says besides its snapshot: which action made it and who.
+_HEAD_COLUMNS = "version, etag, source, published_by, published_at"
+
+
+def version_history(
+    conn: psycopg.Connection, *, before: int | None, limit: int
+) -> list[dict[str, Any]]:
+    """Kept versions newest first, below `before` when given: `{"version", "etag", "source",
+    "published_by", "published_at"}` each (source: publish, availability or image)."""
+    below = "" if before is None else "where version < %(before)s"
+    rows = conn.execute(
+        f"select {_HEAD_COLUMNS} from menu_versions {below} order by version desc limit %(limit)s",
+        {"before": before, "limit": limit},
+    ).fetchall()
+    return [dict(row) for row in rows]
+
+
+def published_version(conn: psycopg.Connection, version: int) -> dict[str, Any] | None:
+    """One kept version with its snapshot as published (availability as it was then, not
+    applied for now); None when there is no such row."""
+    row = conn.execute(
+        f"select {_HEAD_COLUMNS}, snapshot from menu_versions where version = %s", [version]
+    ).fetchone()
+    return dict(row) if row else None

@@ -70,7 +70,7 @@ _LINES_JSON = """
 
 _TICKET_SELECT = f"""
     select o.id, o.ticket_number, o.status, o.version, o.fulfilment_type, o.customer_name,
-           o.customer_phone, o.table_label, o.placed_at, o.updated_at,
+           o.customer_phone, o.table_label, o.placed_at, o.updated_at, o.menu_version,
            floor(extract(epoch from now() - o.placed_at))::int as age_seconds,
            {_LINES_JSON} as lines
       from orders o"""
@@ -185,6 +185,8 @@ def _kitchen_ticket(row: dict[str, Any]) -> dict[str, Any]:
     return {
         **_order_head(row),
         "age_seconds": max(row["age_seconds"], 0),
+        # The published version it was priced from: GET /api/v1/admin/menu/versions/{n}.
+        "menu_version": row["menu_version"],
         "fulfilment": _staff_fulfilment(row),
         "lines": [
             {key: line[key] for key in ("name", "quantity", "station", "note", "allergens")}
