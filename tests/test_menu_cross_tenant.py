@@ -47,6 +47,7 @@ class World:
             schema = api.tenant.schema_name
             found.append(ok(api.get("/v1/admin/menu")))
             found.append(ok(api.get("/v1/admin/settings")))
+            found.append(ok(api.get("/v1/admin/theme")))
             found.append(execute(f"select version, etag from {schema}.menu_versions order by 1"))
         return found
 
@@ -135,6 +136,8 @@ NO_ID_ROUTES = [
     ("GET", "/v1/admin/theme", None),
     ("PUT", "/v1/admin/theme", PRESETS["classic"]),
     ("GET", "/v1/admin/theme/presets", None),
+    ("GET", "/v1/admin/menu/versions", None),
+    ("GET", "/v1/admin/menu/versions/1", None),
     ("POST", "/v1/admin/menu/categories", {"name": "X"}),
     ("POST", "/v1/admin/menu/groups", {"name": "X", "max": 1, "options": [{"name": "o"}]}),
 ]
