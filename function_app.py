@@ -11,6 +11,7 @@ from functions import (
     admin_menu,
     admin_menu_publishing,
     admin_modifiers,
+    admin_orders,
     admin_settings,
     admin_tables,
     images,
@@ -48,6 +49,7 @@ app.register_functions(admin_settings.bp)
 app.register_functions(admin_menu.bp)
 app.register_functions(admin_modifiers.bp)
 app.register_functions(admin_menu_publishing.bp)
+app.register_functions(admin_orders.bp)
 app.register_functions(images.bp)
 app.register_functions(platform.bp)
 app.register_functions(provisioning_flows.bp)

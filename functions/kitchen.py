@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Literal
 
 import azure.functions as func
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from functions.http import Call, endpoint, json_response
+from functions.row_http import path_id
 from shared import errors
 from shared.db import tenant_transaction
 from shared.events.groups import kitchen_group, station_group
@@ -23,7 +23,7 @@ from shared.orders.queries import (
     kitchen_ticket,
     kitchen_tickets,
 )
-from shared.orders.state_machine import OPEN_STATUSES, STATUSES, transition_order
+from shared.orders.state_machine import OPEN_STATUSES, parse_statuses, transition_order
 from shared.text_rules import check_visible
 from shared.versioning import Expected, ExpectedVersion, required_version, version_etag
 
@@ -115,12 +115,7 @@ def kitchen_orders(call: Call) -> func.HttpResponse:
     """
     tenant = call.require_tenant()
     query: OrdersQuery = call.parsed_query
-    wanted = [s.strip() for s in query.status.split(",") if s.strip()]
-    unknown = [s for s in wanted if s not in STATUSES]
-    if unknown or not wanted:
-        raise errors.invalid_field(
-            "query.status", f"must list statuses from: {', '.join(STATUSES)}"
-        )
+    wanted = parse_statuses(query.status)
     with tenant_transaction(tenant.schema_name) as conn:
         # Read the seq first: every event up to it is already reflected in the tickets below.
         seq = conn.execute("select last_seq from outbox_counter").fetchone()["last_seq"]
@@ -194,7 +189,7 @@ def kitchen_order(call: Call) -> func.HttpResponse:
     """The ticket as the list shows it, with its version as ETag (If-Match for a transition):
     a display refreshes one ticket, or finds the order a customer calls about."""
     tenant = call.require_tenant()
-    order_id = _route_order_id(call)
+    order_id = str(path_id(call, "order"))
     with tenant_transaction(tenant.schema_name) as conn:
         ticket = kitchen_ticket(conn, order_id)
     if ticket is None:
@@ -202,13 +197,6 @@ def kitchen_order(call: Call) -> func.HttpResponse:
     return json_response(
         ticket, headers={"ETag": version_etag(ticket["version"]), "Cache-Control": "no-store"}
     )
-
-
-def _route_order_id(call: Call) -> str:
-    try:
-        return str(uuid.UUID(call.route.get("id", "")))
-    except ValueError:
-        raise errors.not_found("No such order") from None
 
 
 @bp.route(
@@ -228,7 +216,7 @@ def kitchen_transition(call: Call) -> func.HttpResponse:
     body: TransitionIn = call.body
     result = transition_order(
         tenant,
-        _route_order_id(call),
+        str(path_id(call, "order")),
         to=body.to,
         expected=_expected(call, body),
         reason=body.reason or None,

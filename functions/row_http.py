@@ -38,12 +38,12 @@ class VersionQuery(BaseModel):
     expected_version: int | None = Field(None, ge=1)
 
 
-def path_id(call: Call) -> UUID:
-    """The `{id}` route parameter; the route's guid constraint already checked its shape."""
+def path_id(call: Call, noun: str = "resource") -> UUID:
+    """The `{id}` route parameter; one that is no uuid names nothing here (404 "No such noun")."""
     try:
         return UUID(call.route["id"])
     except (KeyError, ValueError):
-        raise errors.not_found("No such resource") from None
+        raise errors.not_found(f"No such {noun}") from None
 
 
 def writer_expects(call: Call, body_version: int | None = None) -> Expected | None:

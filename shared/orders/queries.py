@@ -57,7 +57,7 @@ class TicketPage:
 
 
 # Lines with their modifiers as one JSON array per order, so a page of tickets is one query.
-_LINES_JSON = """
+LINES_JSON = """
     coalesce((select json_agg(json_build_object(
         'name', i.name, 'quantity', i.quantity, 'station', i.station, 'note', i.note,
         'allergens', i.allergens, 'unit_price', i.unit_price, 'line_total', i.line_total,
@@ -72,12 +72,12 @@ _TICKET_SELECT = f"""
     select o.id, o.ticket_number, o.status, o.version, o.fulfilment_type, o.customer_name,
            o.customer_phone, o.table_label, o.placed_at, o.updated_at, o.menu_version,
            floor(extract(epoch from now() - o.placed_at))::int as age_seconds,
-           {_LINES_JSON} as lines
+           {LINES_JSON} as lines
       from orders o"""
 
 
-def _order_head(row: dict[str, Any]) -> dict[str, Any]:
-    """Fields every view of an order starts with (customer tracking, kitchen ticket)."""
+def order_head(row: dict[str, Any]) -> dict[str, Any]:
+    """Fields every view of an order starts with (customer, kitchen ticket, manager)."""
     return {
         "id": str(row["id"]),
         "ticket_number": format_ticket(row["ticket_number"]),
@@ -97,7 +97,7 @@ def _fulfilment(row: dict[str, Any]) -> dict[str, Any]:
     return fulfilment
 
 
-def _staff_fulfilment(row: dict[str, Any]) -> dict[str, Any]:
+def staff_fulfilment(row: dict[str, Any]) -> dict[str, Any]:
     """With the pickup phone number, kept (30 days) for the restaurant to call the customer;
     not in the outbox's events, which are kept 7 days and go to every display and the customer."""
     fulfilment = _fulfilment(row)
@@ -106,18 +106,24 @@ def _staff_fulfilment(row: dict[str, Any]) -> dict[str, Any]:
     return fulfilment
 
 
-def customer_order(conn: psycopg.Connection, order_id: str) -> dict[str, Any] | None:
-    """One order as its customer sees it: status, lines, totals and every step so far."""
-    row = conn.execute(
-        f"""select o.id, o.ticket_number, o.status, o.version, o.fulfilment_type,
-                   o.customer_name, o.table_label, o.currency, o.subtotal, o.tax, o.tip,
-                   o.total, o.placed_at, o.updated_at, {_LINES_JSON} as lines,
-                   (select json_agg(json_build_object('status', e.to_status,
-                        'at', e.occurred_at, 'reason', e.reason) order by e.occurred_at, e.id)
+def order_row(conn: psycopg.Connection, order_id: str) -> dict[str, Any] | None:
+    """One order's row with its lines and its steps (`from`, `to`, `by`, `reason`, `at`) as
+    JSON: what each view of one order (the customer's, the manager's) picks from."""
+    return conn.execute(
+        f"""select o.*, {LINES_JSON} as lines,
+                   (select json_agg(json_build_object('from', e.from_status, 'to', e.to_status,
+                        'by', e.actor, 'reason', e.reason, 'at', e.occurred_at)
+                        order by e.occurred_at, e.id)
                     from order_events e where e.order_id = o.id) as history
             from orders o where o.id = %s""",
         [order_id],
     ).fetchone()
+
+
+def customer_order(conn: psycopg.Connection, order_id: str) -> dict[str, Any] | None:
+    """One order as its customer sees it: status, lines, totals and every step so far (not who
+    took it)."""
+    row = order_row(conn, order_id)
     if row is None:
         return None
     lines = [
@@ -126,7 +132,7 @@ def customer_order(conn: psycopg.Connection, order_id: str) -> dict[str, Any] | 
         for line in row["lines"]
     ]
     return {
-        **_order_head(row),
+        **order_head(row),
         "fulfilment": _fulfilment(row),
         "lines": lines,
         "totals": {
@@ -136,7 +142,10 @@ def customer_order(conn: psycopg.Connection, order_id: str) -> dict[str, Any] | 
             "total": row["total"],
             "currency": row["currency"],
         },
-        "history": row["history"] or [],
+        "history": [
+            {"status": step["to"], "at": step["at"], "reason": step["reason"]}
+            for step in row["history"] or []
+        ],
     }
 
 
@@ -183,11 +192,11 @@ def kitchen_ticket(conn: psycopg.Connection, order_id: str) -> dict[str, Any] | 
 
 def _kitchen_ticket(row: dict[str, Any]) -> dict[str, Any]:
     return {
-        **_order_head(row),
+        **order_head(row),
         "age_seconds": max(row["age_seconds"], 0),
         # The published version it was priced from: GET /api/v1/admin/menu/versions/{n}.
         "menu_version": row["menu_version"],
-        "fulfilment": _staff_fulfilment(row),
+        "fulfilment": staff_fulfilment(row),
         "lines": [
             {key: line[key] for key in ("name", "quantity", "station", "note", "allergens")}
             | {"modifiers": [{"group": m["group"], "name": m["name"]} for m in line["modifiers"]]}

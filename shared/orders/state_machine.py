@@ -31,6 +31,17 @@ STATUSES = tuple(TRANSITIONS)
 OPEN_STATUSES = ("placed", "accepted", "preparing", "ready")
 
 
+def parse_statuses(text: str) -> list[str]:
+    """`?status=placed,ready` → its statuses; 422 at query.status when one is unknown or none
+    is named."""
+    wanted = [s.strip() for s in text.split(",") if s.strip()]
+    if not wanted or any(s not in STATUSES for s in wanted):
+        raise errors.invalid_field(
+            "query.status", f"must list statuses from: {', '.join(STATUSES)}"
+        )
+    return wanted
+
+
 def check_transition(current: str, to: str) -> None:
     """409 naming the allowed moves unless current → to is one of them."""
     allowed = TRANSITIONS[current]

@@ -1,0 +1,81 @@
+"""Orders as a manager reads them (owner, manager): a business day's orders and sales, and one
+order with what it was charged and who moved it."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import azure.functions as func
+from pydantic import BaseModel, ConfigDict, Field
+
+from functions.http import Call, endpoint, json_response
+from functions.row_http import EDITORS, path_id
+from shared import errors
+from shared.db import tenant_transaction
+from shared.orders.day_book import MAX_DAY_PAGE, day_orders, day_summary, manager_order
+from shared.orders.state_machine import parse_statuses
+from shared.orders.tickets import business_date
+from shared.restaurant_settings import effective_settings
+from shared.tenants import TenantRecord
+
+bp = func.Blueprint()
+
+# Names, phone numbers and takings: never kept by a browser or a proxy.
+PRIVATE = {"Cache-Control": "no-store"}
+
+
+class DayQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # ?date=: the restaurant's business day (its local date, as ticket numbers count); today
+    # by default. Not a field named `date`, which would shadow the type in this class.
+    day: date | None = Field(None, alias="date")
+    status: str | None = None
+    limit: int = Field(50, ge=1, le=MAX_DAY_PAGE)
+    # The previous page's next_cursor: the last ticket number it showed.
+    cursor: int | None = Field(None, ge=1, le=2**31 - 1)
+
+
+@bp.route(route="v1/admin/orders", methods=["GET"])
+@endpoint(
+    tenant=True,
+    roles=EDITORS,
+    query=DayQuery,
+    summary="A business day's orders and sales",
+)
+def admin_orders(call: Call) -> func.HttpResponse:
+    """`{"date", "summary", "orders", "next_cursor"}`: orders in ticket order, a page at a time;
+    the summary (counts by status, sales per currency without cancelled orders) is the day's."""
+    tenant = call.require_tenant()
+    query: DayQuery = call.parsed_query
+    statuses = parse_statuses(query.status) if query.status is not None else None
+    day = query.day or _today(tenant)
+    with tenant_transaction(tenant.schema_name) as conn:
+        summary = day_summary(conn, day)
+        page = day_orders(conn, day, statuses, limit=query.limit, after=query.cursor or 0)
+    body = {
+        "date": day.isoformat(),
+        "summary": summary,
+        "orders": page.orders,
+        "next_cursor": page.next_cursor,
+    }
+    return json_response(body, headers=PRIVATE)
+
+
+@bp.route(route="v1/admin/orders/{id}", methods=["GET"])
+@endpoint(
+    tenant=True,
+    roles=EDITORS,
+    responses={200: None, 404: None},
+    summary="One order with its prices and history",
+)
+def admin_order(call: Call) -> func.HttpResponse:
+    with tenant_transaction(call.require_tenant().schema_name) as conn:
+        order = manager_order(conn, str(path_id(call, "order")))
+    if order is None:
+        raise errors.not_found("No such order")
+    return json_response(order, headers=PRIVATE)
+
+
+def _today(tenant: TenantRecord) -> date:
+    return business_date(datetime.now(UTC), effective_settings(tenant).timezone)

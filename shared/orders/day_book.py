@@ -1,0 +1,111 @@
+"""A restaurant's orders as its manager reads them: what each was charged and who moved it, and
+a business day's orders with the day's sales. The kitchen's tickets leave money out, and the
+customer's view opens only with the order's own token."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import psycopg
+
+from shared.orders.queries import order_head, order_row, staff_fulfilment
+from shared.orders.state_machine import STATUSES
+
+MAX_DAY_PAGE = 200
+_MONEY = ("subtotal", "tax", "tip", "total")
+
+
+@dataclass(frozen=True)
+class DayPage:
+    orders: list[dict[str, Any]]
+    # The last ticket number on this page when more follow: `?cursor=` for the next.
+    next_cursor: int | None
+
+
+def manager_order(conn: psycopg.Connection, order_id: str) -> dict[str, Any] | None:
+    """One order with its prices, totals, menu version and every step with who took it."""
+    row = order_row(conn, order_id)
+    if row is None:
+        return None
+    return {
+        **order_head(row),
+        "business_date": row["business_date"].isoformat(),
+        "menu_version": row["menu_version"],
+        "fulfilment": staff_fulfilment(row),
+        "lines": row["lines"],
+        "totals": {
+            **{key: row[key] for key in _MONEY},
+            "currency": row["currency"],
+            "tax_rate_bp": row["tax_rate_bp"],
+            "tax_inclusive": row["tax_inclusive"],
+        },
+        "history": row["history"] or [],
+    }
+
+
+def day_orders(
+    conn: psycopg.Connection,
+    day: date,
+    statuses: list[str] | None,
+    *,
+    limit: int = MAX_DAY_PAGE,
+    after: int = 0,
+) -> DayPage:
+    """The day's orders in ticket order (optionally only in statuses), after ticket `after`."""
+    rows = conn.execute(
+        """select o.id, o.ticket_number, o.status, o.version, o.fulfilment_type,
+                  o.customer_name, o.customer_phone, o.table_label, o.currency, o.total,
+                  o.placed_at, o.updated_at,
+                  (select coalesce(sum(i.quantity), 0)::int from order_items i
+                    where i.order_id = o.id) as items
+             from orders o
+            where o.business_date = %(day)s and o.ticket_number > %(after)s
+              and (%(statuses)s::text[] is null or o.status = any(%(statuses)s))
+            order by o.ticket_number limit %(limit)s""",
+        {"day": day, "after": after, "statuses": statuses, "limit": limit + 1},
+    ).fetchall()
+    page = rows[:limit]
+    return DayPage(
+        orders=[
+            {
+                **order_head(row),
+                "fulfilment": staff_fulfilment(row),
+                "items": row["items"],
+                "total": row["total"],
+                "currency": row["currency"],
+            }
+            for row in page
+        ],
+        next_cursor=page[-1]["ticket_number"] if len(rows) > limit else None,
+    )
+
+
+def day_summary(conn: psycopg.Connection, day: date) -> dict[str, Any]:
+    """`{"orders", "by_status", "sales"}` for the whole day: sales sum every order not
+    cancelled, one entry per currency (a currency changed mid-day is not added into another)."""
+    rows = conn.execute(
+        """select status, currency, count(*)::int as orders, sum(subtotal) as subtotal,
+                  sum(tax) as tax, sum(tip) as tip, sum(total) as total
+             from orders where business_date = %s group by status, currency""",
+        [day],
+    ).fetchall()
+    by_status: Counter[str] = Counter({status: 0 for status in STATUSES})
+    sales: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        by_status[row["status"]] += row["orders"]
+        if row["status"] == "cancelled":
+            continue
+        entry = sales.setdefault(
+            row["currency"], {"currency": row["currency"], "orders": 0} | dict.fromkeys(_MONEY, 0)
+        )
+        entry["orders"] += row["orders"]
+        for key in _MONEY:
+            entry[key] += int(row[key])
+    return {
+        "orders": sum(by_status.values()),
+        "by_status": dict(by_status),
+        "sales": [sales[currency] for currency in sorted(sales)],
+    }

@@ -1,0 +1,156 @@
+"""A manager's view of orders: a business day's orders and sales, and one order with its money
+and who moved it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from shared.orders.models import OrderIn
+from shared.orders.placement import place_order
+from tests.order_fixtures import Shop, open_shop, shop_fixture  # noqa: F401
+from tests.storefront_helpers import error_paths
+
+ORDERS = "/api/v1/admin/orders"
+
+
+def manager_get(shop: Shop, path: str, role: str = "manager", **params) -> dict:
+    response = shop.client.get(
+        path, host=shop.host, headers=shop.auth(role, tenant=shop.slug), params=params
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "no-store"
+    return response.json()
+
+
+def test_todays_orders_and_sales_leave_cancelled_orders_out_of_the_takings(shop: Shop) -> None:
+    pizza = shop.place(shop.order_body(shop.pizza_line("Ham", size="Large"), tip=150))
+    colas = shop.place(shop.order_body(shop.cola_line(quantity=3)))
+    cancelled = shop.place(shop.order_body(shop.cola_line()))
+    moved = shop.transition(cancelled, "cancelled", 1, reason="Customer called")
+    assert moved.status_code == 200, moved.text
+
+    day = manager_get(shop, ORDERS)
+
+    assert day["date"] == datetime.now(UTC).date().isoformat()  # the shop keeps UTC
+    listed = [(o["ticket_number"], o["status"], o["items"], o["total"]) for o in day["orders"]]
+    assert listed == [
+        (pizza["ticket_number"], "placed", 1, pizza["totals"]["total"]),
+        (colas["ticket_number"], "placed", 3, colas["totals"]["total"]),
+        (cancelled["ticket_number"], "cancelled", 1, cancelled["totals"]["total"]),
+    ]
+    assert day["orders"][0]["fulfilment"]["phone"] == "+44 20 7946 0000"
+    summary = day["summary"]
+    assert summary["orders"] == 3
+    assert (summary["by_status"]["placed"], summary["by_status"]["cancelled"]) == (2, 1)
+    paid = (pizza["totals"], colas["totals"])
+    assert summary["sales"] == [
+        {
+            "currency": "EUR",
+            "orders": 2,
+            **{key: sum(t[key] for t in paid) for key in ("subtotal", "tax", "tip", "total")},
+        }
+    ]
+
+
+def test_one_order_shows_its_prices_and_who_moved_it(shop: Shop) -> None:
+    placed = shop.place(shop.order_body(shop.pizza_line("Ham", "Olives"), tip=100))
+    accepted = shop.client.post(
+        f"/api/v1/kitchen/orders/{placed['id']}/transition",
+        host=shop.host,
+        headers=shop.auth("staff", tenant=shop.slug, subject="chef-kim"),
+        json={"to": "accepted", "expected_version": 1},
+    )
+    assert accepted.status_code == 200, accepted.text
+
+    order = manager_get(shop, f"{ORDERS}/{placed['id']}", role="owner")
+
+    assert order["totals"] == {
+        **placed["totals"],
+        "tax_rate_bp": 2000,
+        "tax_inclusive": False,
+    }
+    [line] = order["lines"]
+    assert line["line_total"] == placed["totals"]["subtotal"]
+    assert [m["name"] for m in line["modifiers"]] == ["Regular", "Ham", "Olives"]
+    assert sum(m["charged"] for m in line["modifiers"]) + 900 == line["unit_price"]
+    history = [(step["from"], step["to"], step["by"]) for step in order["history"]]
+    assert history == [(None, "placed", "customer"), ("placed", "accepted", "staff:chef-kim")]
+    assert order["menu_version"] >= 1 and order["status"] == "accepted"
+
+
+def test_a_day_is_the_restaurants_local_date(client, tenants, auth_header) -> None:
+    """New York's late order belongs to its own evening, not to the UTC date it fell on."""
+    shop = open_shop(client, tenants, auth_header, settings={"timezone": "America/New_York"})
+    order = OrderIn.model_validate(shop.order_body(shop.cola_line()))
+    for moment in ("2026-06-01T23:59:00-04:00", "2026-06-02T00:00:30-04:00"):
+        place_order(
+            shop.tenant, order, idempotency_key=None, client_ip="10.0.0.1",
+            now=datetime.fromisoformat(moment).astimezone(UTC),
+        )  # fmt: skip
+
+    first = manager_get(shop, ORDERS, date="2026-06-01")
+    second = manager_get(shop, ORDERS, date="2026-06-02")
+
+    assert [o["placed_at"] for o in first["orders"]] == ["2026-06-02T03:59:00+00:00"]
+    assert [o["ticket_number"] for o in second["orders"]] == ["#0001"]
+    assert (first["summary"]["orders"], second["summary"]["orders"]) == (1, 1)
+    quiet = manager_get(shop, ORDERS, date="2026-06-03")
+    assert quiet["orders"] == [] and quiet["summary"]["sales"] == []
+
+
+def test_a_day_comes_a_page_at_a_time_and_by_status(shop: Shop) -> None:
+    placed = [shop.place() for _ in range(3)]
+    shop.transition(placed[1], "accepted", 1)
+
+    first = manager_get(shop, ORDERS, limit=2)
+    rest = manager_get(shop, ORDERS, limit=2, cursor=first["next_cursor"])
+    accepted = manager_get(shop, ORDERS, status="accepted")
+
+    assert [o["id"] for o in first["orders"] + rest["orders"]] == [o["id"] for o in placed]
+    assert first["next_cursor"] == 2 and rest["next_cursor"] is None
+    assert manager_get(shop, ORDERS, limit=3)["next_cursor"] is None  # exactly one full page
+    assert rest["summary"]["orders"] == 3  # the summary is the whole day's, not the page's
+    assert [o["id"] for o in accepted["orders"]] == [placed[1]["id"]]
+
+
+def test_orders_are_for_managers_and_owners_of_that_restaurant(
+    shop: Shop, client, tenants, auth_header
+) -> None:
+    order = shop.place()
+    other = open_shop(client, tenants, auth_header)
+    for headers in (shop.staff(), other.owner()):
+        for path in (ORDERS, f"{ORDERS}/{order['id']}"):
+            response = client.get(path, host=shop.host, headers=headers)
+            assert response.status_code == 403, response.text
+    # Another restaurant's manager on its own host never finds this order.
+    foreign = client.get(f"{ORDERS}/{order['id']}", host=other.host, headers=other.owner())
+    assert foreign.status_code == 404 and "Ada" not in foreign.text
+    assert manager_get(other, ORDERS, role="owner")["orders"] == []
+
+
+@pytest.mark.parametrize("order_id", [str(uuid.uuid4()), "not-an-id"])
+def test_an_unknown_order_is_404(shop: Shop, order_id: str) -> None:
+    response = shop.client.get(f"{ORDERS}/{order_id}", host=shop.host, headers=shop.owner())
+    assert response.status_code == 404, response.text
+    assert response.json()["detail"] == "No such order"
+
+
+@pytest.mark.parametrize(
+    ("params", "path"),
+    [
+        ({"date": "2026-02-30"}, "query.date"),
+        ({"date": "yesterday"}, "query.date"),
+        ({"status": "eaten"}, "query.status"),
+        ({"status": ","}, "query.status"),
+        ({"limit": 0}, "query.limit"),
+        ({"limit": 201}, "query.limit"),
+        ({"cursor": 0}, "query.cursor"),
+        ({"day": "2026-06-01"}, "query.day"),
+    ],
+)
+def test_a_bad_day_request_names_the_parameter(shop: Shop, params: dict, path: str) -> None:
+    response = shop.client.get(ORDERS, host=shop.host, headers=shop.owner(), params=params)
+    assert error_paths(response) == [path]
