@@ -42,10 +42,13 @@ from shared.tenants import TenantRecord
 logger = logging.getLogger("stelly.http")
 
 PROBLEM_JSON = "application/problem+json"
-# W3C Trace Context: version ff and all-zero trace or parent ids are invalid (ignored, as
-# OpenTelemetry does; all-zero would make one correlation id shared by unrelated requests).
+# W3C Trace Context, read as OpenTelemetry's propagator reads it, so the correlation id is always
+# the trace the request's span joined: lower-case hex only (HEXDIGLC); a later version may carry
+# more fields after the flags, version 00 may not; version ff and all-zero ids are invalid (an
+# all-zero trace id would make one correlation id shared by unrelated requests).
 _TRACEPARENT = re.compile(
-    r"^(?!ff)[0-9a-f]{2}-(?!0{32})([0-9a-f]{32})-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$"
+    r"^[ \t]*(?!ff)([0-9a-f]{2})-(?!0{32})([0-9a-f]{32})-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}"
+    r"(-.*)?[ \t]*$"
 )
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -127,9 +130,9 @@ def correlation_id_from(headers: Mapping[str, str]) -> str:
     given = (headers.get("x-correlation-id") or "").strip()
     if _CORRELATION_ID.fullmatch(given):
         return given
-    trace = _TRACEPARENT.match((headers.get("traceparent") or "").strip().lower())
-    if trace:
-        return trace.group(1)
+    trace = _TRACEPARENT.match(headers.get("traceparent") or "")
+    if trace and not (trace.group(1) == "00" and trace.group(3)):
+        return trace.group(2)
     # Unique, not secret: random's generator instead of uuid4, whose os.urandom is a syscall
     # that drops the GIL and makes a busy worker thread wait to get it back.
     return f"{random.getrandbits(128):032x}"

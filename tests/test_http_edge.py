@@ -198,11 +198,27 @@ def test_an_invalid_traceparent_does_not_give_the_correlation_id(
     assert echoed != TRACE_ID and len(echoed) == 32
 
 
-def test_a_traceparent_in_upper_case_gives_its_trace_id_in_lower_case(edge_client) -> None:
-    """A traceparent's hex is read in any case; the correlation id is its trace id in lower
-    case."""
+def test_a_traceparent_in_upper_case_is_not_a_trace_id(edge_client) -> None:
+    """W3C ids are lower-case hex: OpenTelemetry ignores an upper-case traceparent and the span
+    starts a trace of its own, so the correlation id is not that trace id either."""
     traceparent = f"00-{TRACE_ID.upper()}-00F067AA0BA902B7-01"
-    assert _correlation_id(edge_client, {"traceparent": traceparent}) == TRACE_ID
+    echoed = _correlation_id(edge_client, {"traceparent": traceparent})
+    assert echoed not in (TRACE_ID, TRACE_ID.upper()) and len(echoed) == 32
+
+
+@pytest.mark.parametrize(
+    ("traceparent", "expected"),
+    [
+        (f"01-{TRACE_ID}-00f067aa0ba902b7-01-future-fields", TRACE_ID),  # a later version
+        (f"00-{TRACE_ID}-00f067aa0ba902b7-01-extra", None),  # version 00 has four fields
+    ],
+)
+def test_only_a_later_version_may_carry_more_fields(
+    edge_client, traceparent: str, expected: str | None
+) -> None:
+    """W3C: a later version is read by its first four fields, whatever follows the flags."""
+    echoed = _correlation_id(edge_client, {"traceparent": traceparent})
+    assert (echoed == TRACE_ID) == (expected is not None)
 
 
 def test_a_correlation_id_of_128_characters_is_kept_and_one_longer_is_not(edge_client) -> None:

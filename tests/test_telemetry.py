@@ -102,6 +102,27 @@ def test_http_call_is_a_server_span_with_tenant_and_correlation_id(
     assert span.parent is not None and format(span.parent.span_id, "016x") == "00f067aa0ba902b7"
 
 
+@pytest.mark.parametrize(
+    ("traceparent", "joined"),
+    [
+        (f"01-{TRACE_ID}-00f067aa0ba902b7-01-future-fields", True),  # a later version
+        (f"00-{TRACE_ID}-00f067aa0ba902b7-01-extra", False),  # version 00 has four fields
+        (f"00-{TRACE_ID.upper()}-00F067AA0BA902B7-01", False),  # W3C hex is lower-case
+    ],
+)
+def test_the_correlation_id_is_the_callers_trace_exactly_when_the_span_joins_it(
+    captured: Captured, client: TestClient, traceparent: str, joined: bool
+) -> None:
+    """The edge and the tracer read a traceparent alike: a correlation id a caller quotes never
+    names a trace the request's span is not in."""
+    response = client.get("/api/health", headers={"traceparent": traceparent})
+    assert response.status_code == 200, response.text
+    correlation_id = response.headers["x-correlation-id"]
+    span = captured.server_span(correlation_id)
+    assert (format(span.context.trace_id, "032x") == TRACE_ID) is joined
+    assert (correlation_id == TRACE_ID) is joined
+
+
 def test_errors_are_spans_too_and_unknown_hosts_carry_no_tenant(
     captured: Captured, client: TestClient, migrated_public: None
 ) -> None:
