@@ -39,12 +39,14 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--role", required=True, choices=roles)
     token.add_argument("--tenant", help="restaurant slug (required for owner, manager, staff)")
     token.add_argument("--ttl", type=int, default=8 * 3600, help="lifetime in seconds (8 h)")
-    token.add_argument("--data-dir", type=Path, default=REPO / ".local" / "dev")
-    sub.add_parser(
+    migrate = sub.add_parser(
         "migrate",
         help="migrate public and every active or suspended restaurant, with the app's local "
-        "settings (`make dev`'s database while it runs)",
+        "settings (`make dev`'s database while it runs, found in --data-dir)",
     )
+    # As for serve: --data-dir before or after the command; the main parser holds the default.
+    for command in (token, migrate):
+        command.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS)
     return parser
 
 
@@ -83,7 +85,7 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
-def _migrate() -> int:
+def _migrate(data_dir: Path) -> int:
     explicit = bool(os.environ.get("DATABASE_URL"))
     apply_local_settings(load_local_settings(REPO)[1])
     if not explicit:
@@ -91,7 +93,7 @@ def _migrate() -> int:
         # path is too long for a socket): the example's relative `host=` is no socket path.
         from devhost.services import short_data_dir
 
-        socket_dir = short_data_dir(REPO / ".local" / "dev" / "pg")
+        socket_dir = short_data_dir(data_dir / "pg")
         os.environ["DATABASE_URL"] = f"postgresql://postgres:@/postgres?host={socket_dir}"
     from shared.migrate import main as migrate_main
 
@@ -103,7 +105,7 @@ def main() -> int:
     if args.command == "token":
         return _token(args)
     if args.command == "migrate":
-        return _migrate()
+        return _migrate(args.data_dir)
     from devhost.dev_stack import run_dev
     from devhost.errors import StartupError
     from devhost.server import DevHostOptions

@@ -37,6 +37,23 @@ def test_serve_options_anywhere(argv: list[str], port: int, no_demo: bool) -> No
     assert (args.port, args.no_demo) == (port, no_demo)
 
 
+@pytest.mark.parametrize(
+    ("argv", "data_dir"),
+    [
+        (["token", "--role", "platform_admin"], REPO / ".local" / "dev"),
+        (["--data-dir", "/tmp/a", "token", "--role", "platform_admin"], Path("/tmp/a")),
+        (["token", "--role", "platform_admin", "--data-dir", "/tmp/b"], Path("/tmp/b")),
+        (["migrate"], REPO / ".local" / "dev"),
+        (["--data-dir", "/tmp/c", "migrate"], Path("/tmp/c")),
+        (["migrate", "--data-dir", "/tmp/d"], Path("/tmp/d")),
+    ],
+)
+def test_token_and_migrate_take_the_data_dir_anywhere(argv: list[str], data_dir: Path) -> None:
+    """A devhost started with --data-dir is reached by its token and migrate commands, the
+    option given before the command or after it."""
+    assert _parser().parse_args(argv).data_dir == data_dir
+
+
 def _shell_env(**extra: str) -> dict[str, str]:
     """A shell's environment: none of the app settings the test session exported, only the
     services (as `DATABASE_URL=... make dev` / `make test` would give) plus `extra`."""
@@ -148,11 +165,18 @@ def test_devhost_on_another_pubsub_port_negotiates_that_port(
         process.stop()
 
 
-def test_devhost_migrate_finds_make_devs_database_by_its_socket(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("options", "data_dir"), [((), ".local/dev"), (("--data-dir", "{tmp}/elsewhere"), "elsewhere")]
+)
+def test_devhost_migrate_finds_make_devs_database_by_its_socket(
+    tmp_path: Path, options: tuple[str, ...], data_dir: str
+) -> None:
     # A checkout whose `make dev` Postgres is this run's server: the example settings' relative
-    # socket folder is no path libpq takes, so the command must find the folder itself.
+    # socket folder is no path libpq takes, so the command must find the folder itself (in the
+    # data folder devhost was started with).
     socket_dir = re.search(r"host=([^&]+)", os.environ["DATABASE_URL"]).group(1)
-    pg = short_data_dir(tmp_path / ".local" / "dev" / "pg")  # where make dev would put it
+    pg = short_data_dir(tmp_path / data_dir / "pg")  # where devhost would put it
+    argv = ["devhost", *(option.format(tmp=tmp_path) for option in options), "migrate"]
     pg.parent.mkdir(parents=True, exist_ok=True)
     pg.symlink_to(socket_dir)
     try:
@@ -160,7 +184,7 @@ def test_devhost_migrate_finds_make_devs_database_by_its_socket(tmp_path: Path) 
         code = (
             f"import sys; sys.path[0] = {str(REPO)!r}; from pathlib import Path; "
             "import devhost.__main__ as m; "
-            f"m.REPO = Path({str(tmp_path)!r}); sys.argv = ['devhost', 'migrate']; "
+            f"m.REPO = Path({str(tmp_path)!r}); sys.argv = {argv!r}; "
             "sys.exit(m.main())"
         )
         env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
