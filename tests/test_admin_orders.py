@@ -10,6 +10,7 @@ import pytest
 
 from shared.orders.models import OrderIn
 from shared.orders.placement import place_order
+from shared.orders.tickets import business_date
 from tests.order_fixtures import Shop, open_shop, shop_fixture  # noqa: F401
 from tests.storefront_helpers import error_paths
 
@@ -101,19 +102,145 @@ def test_a_day_is_the_restaurants_local_date(client, tenants, auth_header) -> No
     assert quiet["orders"] == [] and quiet["summary"]["sales"] == []
 
 
-def test_a_day_comes_a_page_at_a_time_and_by_status(shop: Shop) -> None:
+def test_a_day_east_of_utc_starts_at_its_own_midnight(client, tenants, auth_header) -> None:
+    """In Tokyo 23:59 and 00:00:30 fall on the same UTC date but on two business days, and the
+    second opens its day's tickets at #0001."""
+    shop = open_shop(client, tenants, auth_header, settings={"timezone": "Asia/Tokyo"})
+    order = OrderIn.model_validate(shop.order_body(shop.cola_line()))
+    for moment in ("2026-06-01T23:59:00+09:00", "2026-06-02T00:00:30+09:00"):
+        place_order(
+            shop.tenant, order, idempotency_key=None, client_ip="10.0.0.2",
+            now=datetime.fromisoformat(moment).astimezone(UTC),
+        )  # fmt: skip
+
+    first = manager_get(shop, ORDERS, date="2026-06-01")
+    second = manager_get(shop, ORDERS, date="2026-06-02")
+
+    assert [o["placed_at"] for o in first["orders"]] == ["2026-06-01T14:59:00+00:00"]
+    assert [o["placed_at"] for o in second["orders"]] == ["2026-06-01T15:00:30+00:00"]
+    assert [o["ticket_number"] for o in first["orders"] + second["orders"]] == ["#0001", "#0001"]
+
+
+def test_the_default_day_is_today_in_the_restaurants_zone(client, tenants, auth_header) -> None:
+    """Without ?date= the day is the restaurant's local today, here a zone whose date differs
+    from UTC's (UTC+14 from 10:00 UTC, UTC-11 before it)."""
+    now = datetime.now(UTC)
+    zone = "Pacific/Kiritimati" if now.hour >= 10 else "Pacific/Pago_Pago"
+    shop = open_shop(client, tenants, auth_header, settings={"timezone": zone})
+    placed = shop.place(shop.order_body(shop.cola_line()))
+
+    day = manager_get(shop, ORDERS)
+
+    local_today = business_date(datetime.now(UTC), zone)
+    assert local_today != datetime.now(UTC).date()
+    assert day["date"] == local_today.isoformat()
+    assert [o["id"] for o in day["orders"]] == [placed["id"]]
+
+
+def test_a_day_in_two_currencies_keeps_each_currencys_sales_apart(shop: Shop) -> None:
+    """The restaurant changes to GBP mid-day and publishes again: the day's sales are one entry
+    per currency, never added together."""
+    euros = shop.place(shop.order_body(shop.cola_line(quantity=2)))
+    owner = shop.owner()
+    settings = shop.client.get("/api/v1/admin/settings", host=shop.host, headers=owner).json()
+    saved = shop.client.put(
+        "/api/v1/admin/settings", host=shop.host, headers=owner,
+        json={**settings, "currency": "GBP"},
+    )  # fmt: skip
+    assert saved.status_code == 200, saved.text
+    republished = shop.client.post("/api/v1/admin/menu/publish", host=shop.host, headers=owner)
+    assert republished.status_code == 201, republished.text
+    pounds = shop.place(shop.order_body(shop.cola_line()))
+    assert (euros["totals"]["currency"], pounds["totals"]["currency"]) == ("EUR", "GBP")
+
+    summary = manager_get(shop, ORDERS)["summary"]
+
+    money = ("subtotal", "tax", "tip", "total")
+    assert summary["sales"] == [
+        {"currency": "EUR", "orders": 1, **{key: euros["totals"][key] for key in money}},
+        {"currency": "GBP", "orders": 1, **{key: pounds["totals"][key] for key in money}},
+    ]
+
+
+def test_a_tax_inclusive_restaurants_sales_do_not_add_the_tax_again(
+    client, tenants, auth_header
+) -> None:
+    """Where prices include tax, the day's sales total is what was charged (subtotal and tips),
+    the tax shown inside it, not on top."""
+    shop = open_shop(
+        client, tenants, auth_header, settings={"tax": {"rate_bp": 2000, "inclusive": True}}
+    )
+    pizza = shop.place(shop.order_body(shop.pizza_line("Ham"), tip=100))
+    colas = shop.place(shop.order_body(shop.cola_line(quantity=2)))
+
+    [sales] = manager_get(shop, ORDERS)["summary"]["sales"]
+    order = manager_get(shop, f"{ORDERS}/{pizza['id']}")
+
+    subtotal = pizza["totals"]["subtotal"] + colas["totals"]["subtotal"]
+    assert sales["subtotal"] == subtotal and sales["tip"] == 100
+    assert sales["total"] == subtotal + 100
+    assert sales["tax"] == pizza["totals"]["tax"] + colas["totals"]["tax"] > 0
+    assert order["totals"]["tax_inclusive"] is True
+    assert order["totals"]["total"] == pizza["totals"]["subtotal"] + 100
+
+
+def test_an_order_whose_table_was_deleted_still_shows_its_table(shop: Shop) -> None:
+    """Orders keep the label they were placed at, in the day and in the order."""
+    table = shop.client.post(
+        "/api/v1/admin/tables", host=shop.host, headers=shop.owner(), json={"label": "Terrace 4"}
+    )
+    assert table.status_code == 201, table.text
+    body = {
+        "lines": [shop.cola_line()],
+        "fulfilment": {"type": "dine_in", "table_token": table.json()["qr_token"]},
+    }
+    placed = shop.place(body)
+    removed = shop.client.delete(
+        f"/api/v1/admin/tables/{table.json()['id']}", host=shop.host, headers=shop.owner(),
+        params={"expected_version": table.json()["version"]},
+    )  # fmt: skip
+    assert removed.status_code == 204, removed.text
+
+    [listed] = manager_get(shop, ORDERS)["orders"]
+    order = manager_get(shop, f"{ORDERS}/{placed['id']}")
+
+    assert listed["fulfilment"] == {"type": "dine_in", "table": "Terrace 4"}
+    assert order["fulfilment"] == {"type": "dine_in", "table": "Terrace 4"}
+
+
+def test_a_day_comes_a_page_at_a_time(shop: Shop) -> None:
     placed = [shop.place() for _ in range(3)]
-    shop.transition(placed[1], "accepted", 1)
 
     first = manager_get(shop, ORDERS, limit=2)
     rest = manager_get(shop, ORDERS, limit=2, cursor=first["next_cursor"])
-    accepted = manager_get(shop, ORDERS, status="accepted")
 
     assert [o["id"] for o in first["orders"] + rest["orders"]] == [o["id"] for o in placed]
     assert first["next_cursor"] == 2 and rest["next_cursor"] is None
     assert manager_get(shop, ORDERS, limit=3)["next_cursor"] is None  # exactly one full page
     assert rest["summary"]["orders"] == 3  # the summary is the whole day's, not the page's
-    assert [o["id"] for o in accepted["orders"]] == [placed[1]["id"]]
+
+
+def test_a_status_filter_pages_its_own_orders_and_leaves_the_summary_whole(shop: Shop) -> None:
+    """Accepted orders 1, 3 and 4 come two a page; each filtered page's summary still counts
+    all four orders and their sales."""
+    placed = [shop.place() for _ in range(4)]
+    for index in (0, 2, 3):
+        moved = shop.transition(placed[index], "accepted", 1)
+        assert moved.status_code == 200, moved.text
+
+    first = manager_get(shop, ORDERS, status="accepted", limit=2)
+    rest = manager_get(shop, ORDERS, status="accepted", limit=2, cursor=first["next_cursor"])
+
+    assert [o["id"] for o in first["orders"]] == [placed[0]["id"], placed[2]["id"]]
+    assert first["next_cursor"] == 3
+    assert [o["id"] for o in rest["orders"]] == [placed[3]["id"]]
+    assert rest["next_cursor"] is None
+    for page in (first, rest):
+        summary = page["summary"]
+        assert summary["orders"] == 4
+        assert (summary["by_status"]["placed"], summary["by_status"]["accepted"]) == (1, 3)
+        assert summary["sales"][0]["orders"] == 4
+        assert summary["sales"][0]["total"] == sum(o["totals"]["total"] for o in placed)
 
 
 def test_orders_are_for_managers_and_owners_of_that_restaurant(

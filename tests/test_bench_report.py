@@ -50,16 +50,20 @@ def test_every_table_line_is_as_wide_as_the_header() -> None:
     assert len(widths) == 1, table
 
 
-def test_percentile_at_the_ends_is_the_smallest_and_the_largest() -> None:
-    """p0 is the smallest sample and p100 the largest."""
+def test_percentile_is_the_nearest_rank() -> None:
+    """The smallest sample with at least p% of the samples at or below it: p0 is the smallest,
+    p100 the largest, and p95 of 20 samples the 19th."""
     samples = [3.0, 1.0, 2.0, 5.0, 4.0]
     assert percentile(samples, 0) == 1.0
     assert percentile(samples, 100) == 5.0
+    assert percentile([float(n) for n in range(20, 0, -1)], 95) == 19.0
+    assert percentile([4.0, 2.0, 3.0, 1.0], 50) == 2.0
 
 
-def test_median_is_the_middle_sample_not_the_mean() -> None:
-    """One slow launch out of three does not move the printed median."""
-    assert median([1.0, 1.2, 9.0]) == 1.2
+def test_median_is_the_middle_of_the_sorted_samples_not_the_mean() -> None:
+    """One slow launch out of three does not move the printed median, whichever run it was."""
+    assert median([9.0, 1.0, 1.2]) == 1.2
+    assert median([4.0, 1.0, 3.0, 2.0]) == 2.5
 
 
 FAKE_WRK = '''\

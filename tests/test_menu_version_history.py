@@ -44,6 +44,7 @@ def test_versions_come_a_page_at_a_time(client, tenants, auth_header) -> None:
     assert [v["version"] for v in first["versions"]] == [3, 2] and first["next_before"] == 2
     assert [v["version"] for v in rest["versions"]] == [1] and rest["next_before"] is None
     assert rest["live_version"] == 3
+    assert ok(api.get(VERSIONS, params={"limit": 3}))["next_before"] is None  # one full page
 
 
 def test_an_unpublished_menu_has_no_versions(client, tenants, auth_header) -> None:
