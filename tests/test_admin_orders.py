@@ -54,6 +54,13 @@ def test_todays_orders_and_sales_leave_cancelled_orders_out_of_the_takings(shop:
             **{key: sum(t[key] for t in paid) for key in ("subtotal", "tax", "tip", "total")},
         }
     ]
+    # What sold: the cancelled Cola is not counted, most sold first.
+    assert summary["items"] == [
+        {"name": "Cola", "currency": "EUR", "quantity": 3, "orders": 1,
+         "sales": colas["totals"]["subtotal"]},
+        {"name": "Margherita", "currency": "EUR", "quantity": 1, "orders": 1,
+         "sales": pizza["totals"]["subtotal"]},
+    ]  # fmt: skip
 
 
 def test_one_order_shows_its_prices_and_who_moved_it(shop: Shop) -> None:
@@ -99,7 +106,7 @@ def test_a_day_is_the_restaurants_local_date(client, tenants, auth_header) -> No
     assert [o["ticket_number"] for o in second["orders"]] == ["#0001"]
     assert (first["summary"]["orders"], second["summary"]["orders"]) == (1, 1)
     quiet = manager_get(shop, ORDERS, date="2026-06-03")
-    assert quiet["orders"] == [] and quiet["summary"]["sales"] == []
+    assert quiet["orders"] == [] and quiet["summary"]["sales"] == quiet["summary"]["items"] == []
 
 
 def test_a_day_east_of_utc_starts_at_its_own_midnight(client, tenants, auth_header) -> None:
@@ -241,6 +248,8 @@ def test_a_status_filter_pages_its_own_orders_and_leaves_the_summary_whole(shop:
         assert (summary["by_status"]["placed"], summary["by_status"]["accepted"]) == (1, 3)
         assert summary["sales"][0]["orders"] == 4
         assert summary["sales"][0]["total"] == sum(o["totals"]["total"] for o in placed)
+        [pizzas] = summary["items"]
+        assert (pizzas["name"], pizzas["quantity"], pizzas["orders"]) == ("Margherita", 4, 4)
 
 
 def test_orders_are_for_managers_and_owners_of_that_restaurant(

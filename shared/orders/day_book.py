@@ -84,8 +84,9 @@ def day_orders(
 
 
 def day_summary(conn: psycopg.Connection, day: date) -> dict[str, Any]:
-    """`{"orders", "by_status", "sales"}` for the whole day: sales sum every order not
-    cancelled, one entry per currency (a currency changed mid-day is not added into another)."""
+    """`{"orders", "by_status", "sales", "items"}` for the whole day: sales sum every order not
+    cancelled, one entry per currency (a currency changed mid-day is not added into another);
+    items are what those orders sold."""
     rows = conn.execute(
         """select status, currency, count(*)::int as orders, sum(subtotal) as subtotal,
                   sum(tax) as tax, sum(tip) as tip, sum(total) as total
@@ -108,4 +109,20 @@ def day_summary(conn: psycopg.Connection, day: date) -> dict[str, Any]:
         "orders": sum(by_status.values()),
         "by_status": dict(by_status),
         "sales": [sales[currency] for currency in sorted(sales)],
+        "items": _items_sold(conn, day),
     }
+
+
+def _items_sold(conn: psycopg.Connection, day: date) -> list[dict[str, Any]]:
+    """What the day's orders not cancelled sold, most first: by the name each line was sold
+    under (lines keep it; a dish renamed at noon shows under both names) and currency."""
+    rows = conn.execute(
+        """select i.name, o.currency, sum(i.quantity)::int as quantity,
+                  count(distinct o.id)::int as orders, sum(i.line_total) as sales
+             from order_items i join orders o on o.id = i.order_id
+            where o.business_date = %s and o.status <> 'cancelled'
+            group by i.name, o.currency
+            order by quantity desc, i.name, o.currency""",
+        [day],
+    ).fetchall()
+    return [{**row, "sales": int(row["sales"])} for row in rows]
