@@ -89,43 +89,35 @@ def test_one_order_shows_its_prices_and_who_moved_it(shop: Shop) -> None:
     assert order["menu_version"] >= 1 and order["status"] == "accepted"
 
 
-def test_a_day_is_the_restaurants_local_date(client, tenants, auth_header) -> None:
-    """New York's late order belongs to its own evening, not to the UTC date it fell on."""
-    shop = open_shop(client, tenants, auth_header, settings={"timezone": "America/New_York"})
+@pytest.mark.parametrize(
+    ("zone", "late", "early"),
+    [
+        # West of UTC the late order's UTC date is already the next day's ...
+        ("America/New_York", "2026-06-01T23:59:00-04:00", "2026-06-02T00:00:30-04:00"),
+        # ... east of it both orders fall on one UTC date.
+        ("Asia/Tokyo", "2026-06-01T23:59:00+09:00", "2026-06-02T00:00:30+09:00"),
+    ],
+)
+def test_a_day_is_the_restaurants_local_date(
+    client, tenants, auth_header, zone: str, late: str, early: str
+) -> None:
+    """Orders at 23:59 and 00:00:30 local belong to two business days, whatever UTC dates they
+    fell on, and the second opens its day's tickets at #0001."""
+    shop = open_shop(client, tenants, auth_header, settings={"timezone": zone})
     order = OrderIn.model_validate(shop.order_body(shop.cola_line()))
-    for moment in ("2026-06-01T23:59:00-04:00", "2026-06-02T00:00:30-04:00"):
-        place_order(
-            shop.tenant, order, idempotency_key=None, client_ip="10.0.0.1",
-            now=datetime.fromisoformat(moment).astimezone(UTC),
-        )  # fmt: skip
+    at = {moment: datetime.fromisoformat(moment).astimezone(UTC) for moment in (late, early)}
+    for moment in (late, early):
+        place_order(shop.tenant, order, idempotency_key=None, client_ip="10.0.0.1", now=at[moment])
 
     first = manager_get(shop, ORDERS, date="2026-06-01")
     second = manager_get(shop, ORDERS, date="2026-06-02")
 
-    assert [o["placed_at"] for o in first["orders"]] == ["2026-06-02T03:59:00+00:00"]
-    assert [o["ticket_number"] for o in second["orders"]] == ["#0001"]
+    assert [o["placed_at"] for o in first["orders"]] == [at[late].isoformat()]
+    assert [o["placed_at"] for o in second["orders"]] == [at[early].isoformat()]
+    assert [o["ticket_number"] for o in first["orders"] + second["orders"]] == ["#0001", "#0001"]
     assert (first["summary"]["orders"], second["summary"]["orders"]) == (1, 1)
     quiet = manager_get(shop, ORDERS, date="2026-06-03")
     assert quiet["orders"] == [] and quiet["summary"]["sales"] == quiet["summary"]["items"] == []
-
-
-def test_a_day_east_of_utc_starts_at_its_own_midnight(client, tenants, auth_header) -> None:
-    """In Tokyo 23:59 and 00:00:30 fall on the same UTC date but on two business days, and the
-    second opens its day's tickets at #0001."""
-    shop = open_shop(client, tenants, auth_header, settings={"timezone": "Asia/Tokyo"})
-    order = OrderIn.model_validate(shop.order_body(shop.cola_line()))
-    for moment in ("2026-06-01T23:59:00+09:00", "2026-06-02T00:00:30+09:00"):
-        place_order(
-            shop.tenant, order, idempotency_key=None, client_ip="10.0.0.2",
-            now=datetime.fromisoformat(moment).astimezone(UTC),
-        )  # fmt: skip
-
-    first = manager_get(shop, ORDERS, date="2026-06-01")
-    second = manager_get(shop, ORDERS, date="2026-06-02")
-
-    assert [o["placed_at"] for o in first["orders"]] == ["2026-06-01T14:59:00+00:00"]
-    assert [o["placed_at"] for o in second["orders"]] == ["2026-06-01T15:00:30+00:00"]
-    assert [o["ticket_number"] for o in first["orders"] + second["orders"]] == ["#0001", "#0001"]
 
 
 def test_the_default_day_is_today_in_the_restaurants_zone(client, tenants, auth_header) -> None:
