@@ -1,4 +1,5 @@
-"""Retention run by the hourly housekeeping timer: old snapshots no order used, old phone numbers.
+"""Retention run by the hourly housekeeping timer: old snapshots no order used, old phone numbers,
+rate-limit windows (client addresses), idempotency keys and published events.
 
 Rows are dated back instead of waiting; the purge runs through the app's own timer function.
 """
@@ -16,6 +17,7 @@ from shared.menus import eighty_six
 from shared.menus.models import AvailabilityChange, Toggle
 from shared.menus.snapshot_retention import purge_unused_snapshots
 from shared.orders import placement
+from shared.rate_limit import client_bucket
 from tests.conftest import execute
 from tests.devhost.durable_fixtures import loop_fixture  # noqa: F401
 from tests.housekeeping_helpers import engine_fixture, run_housekeeping  # noqa: F401
@@ -258,3 +260,116 @@ def test_one_restaurants_broken_schema_does_not_stop_the_others_housekeeping(
 
     left = sql.SQL("select key from {}.idempotency_keys where key = %s")
     assert execute(left.format(sql.Identifier(shop.schema)), [key]) == []
+
+
+def test_rate_limit_windows_naming_a_clients_address_go_after_10_minutes_by_the_housekeeping(
+    shop: Shop, app_functions, engine
+) -> None:
+    """Rate-limit windows name the client's address: one that started 11 minutes ago is gone
+    after the hourly housekeeping; the current one (what the limit reads) stays with its count."""
+    old_ip, current_ip = "203.0.113.71", "203.0.113.72"
+    assert shop.post_order(ip=old_ip).status_code == 201
+    assert shop.post_order(ip=current_ip).status_code == 201
+    old_bucket, current_bucket = (f"orders:{client_bucket(ip)}" for ip in (old_ip, current_ip))
+    _in_schema(
+        shop.schema,
+        "update {}.rate_limit_windows set window_start = window_start - interval '11 minutes'"
+        " where bucket = %s",
+        [old_bucket],
+    )
+
+    run_housekeeping(app_functions, engine)
+
+    left = _in_schema(
+        shop.schema,
+        "select bucket, hits from {}.rate_limit_windows where bucket = any(%s)",
+        [[old_bucket, current_bucket]],
+    )
+    assert [(row["bucket"], row["hits"]) for row in left] == [(current_bucket, 1)], left
+
+
+def test_the_housekeeping_keeps_an_idempotency_key_inside_its_24_hours(
+    shop: Shop, app_functions, engine
+) -> None:
+    """A key used 23 hours ago survives the hourly purge and still replays the first answer; one
+    used 25 hours ago is gone."""
+    body = shop.order_body(shop.cola_line())
+    young, old = f"young-{uuid.uuid4()}", f"old-{uuid.uuid4()}"
+    first = shop.post_order(body, key=young)
+    assert first.status_code == 201, first.text
+    assert shop.post_order(body, key=old).status_code == 201
+    age = (
+        "update {}.idempotency_keys set claimed_at = claimed_at - %s::interval,"
+        " expires_at = expires_at - %s::interval where key = %s"
+    )
+    _in_schema(shop.schema, age, ["23 hours", "23 hours", young])
+    _in_schema(shop.schema, age, ["25 hours", "25 hours", old])
+
+    run_housekeeping(app_functions, engine)
+
+    keys = _in_schema(
+        shop.schema, "select key from {}.idempotency_keys where key = any(%s)", [[young, old]]
+    )
+    assert [row["key"] for row in keys] == [young], keys
+    replay = shop.post_order(body, key=young)
+    assert replay.status_code == 201 and replay.headers.get("idempotent-replayed") == "true"
+    assert replay.json()["id"] == first.json()["id"]
+
+
+@pytest.mark.usefixtures("webpubsub_hub")
+def test_the_housekeeping_never_takes_an_event_not_yet_published(
+    shop: Shop, app_functions, engine
+) -> None:
+    """Only published events go after 7 days: one the hub never took (it carries the customer's
+    name and notes) waits however old; a published one of that age is gone."""
+    waiting, sent = shop.place(), shop.place()
+    settle()
+    _in_schema(
+        shop.schema,
+        "update {}.outbox set occurred_at = now() - interval '8 days',"
+        " published_at = case when order_id = %s then null"
+        "                     else now() - interval '8 days' end"
+        " where order_id = any(%s)",
+        [waiting["id"], [waiting["id"], sent["id"]]],
+    )
+
+    run_housekeeping(app_functions, engine)
+
+    left = _in_schema(
+        shop.schema,
+        "select order_id::text from {}.outbox where order_id = any(%s)",
+        [[waiting["id"], sent["id"]]],
+    )
+    assert [row["order_id"] for row in left] == [waiting["id"]], left
+
+
+def test_forgetting_a_phone_number_keeps_the_name_lines_notes_and_history(
+    shop: Shop, app_functions, engine
+) -> None:
+    """A pickup's phone number goes 30 days from the order; the name, the lines with their notes
+    and the history stay, in the staff's ticket and the manager's order."""
+    body = shop.order_body({**shop.cola_line(), "note": "no straw please"})
+    body["fulfilment"] = {"type": "pickup", "name": "Grace Hopper", "phone": "+1 415 555 0142"}
+    order = shop.place(body)
+    assert shop.transition(order, "accepted", 1).status_code == 200
+    _in_schema(
+        shop.schema,
+        "update {}.orders set placed_at = placed_at - interval '31 days' where id = %s",
+        [order["id"]],
+    )
+    admin = f"/api/v1/admin/orders/{order['id']}"
+    before = shop.client.get(admin, host=shop.host, headers=shop.owner()).json()
+    assert before["fulfilment"]["phone"] == "+1 415 555 0142"
+
+    run_housekeeping(app_functions, engine)
+
+    after = shop.client.get(admin, host=shop.host, headers=shop.owner()).json()
+    assert "phone" not in after["fulfilment"], after["fulfilment"]
+    assert after["fulfilment"].get("name") == "Grace Hopper", after["fulfilment"]
+    assert [line["note"] for line in after["lines"]] == ["no straw please"]
+    assert after["history"] == before["history"] and len(after["history"]) == 2
+    ticket = shop.client.get(
+        f"/api/v1/kitchen/orders/{order['id']}", host=shop.host, headers=shop.staff()
+    ).json()
+    assert ticket["fulfilment"] == {"type": "pickup", "name": "Grace Hopper"}, ticket
+    assert [line["note"] for line in ticket["lines"]] == ["no straw please"]
