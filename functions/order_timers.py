@@ -10,6 +10,7 @@ import azure.functions as func
 import psycopg
 
 from functions.operation_history import purge_ended_operations
+from functions.stopped_deletions import resume_stopped_deletions
 from shared.db import tenant_transaction
 from shared.events.dispatch import publish_due_events, publishing_tenants
 from shared.events.outbox import purge_published
@@ -47,12 +48,19 @@ async def purge_order_housekeeping(
 ) -> None:
     """Hourly: expired idempotency keys, finished rate-limit windows, old published events,
     old snapshots no order used, old pickup phone numbers, photo files no menu shows; then
-    platform operations that ended and began over 30 days ago."""
+    platform operations that ended and began over 30 days ago, and deletions that stopped."""
     try:
         await asyncio.to_thread(_housekeep_restaurants)
     finally:
-        # The task hub is another store: its purge runs whatever happened to the database.
+        # The task hub is another store: its work runs whatever happened to the database.
+        await _housekeep_operations(client)
+
+
+async def _housekeep_operations(client: df.DurableOrchestrationClient) -> None:
+    try:
         await purge_ended_operations(client)
+    finally:
+        await resume_stopped_deletions(client)
 
 
 def _housekeep_restaurants() -> None:

@@ -115,6 +115,15 @@ def provisioning_state(slug: str) -> dict[str, Any] | None:
         ).fetchone()
 
 
+def deleting_slugs() -> list[str]:
+    """Restaurants whose deletion began and has not finished (running, or stopped at a step)."""
+    with transaction() as conn:
+        rows = conn.execute(
+            "select slug from public.tenants where status = 'deleting' order by slug"
+        ).fetchall()
+    return [row["slug"] for row in rows]
+
+
 def taken_domains(domains: list[str], slug: str) -> dict[str, str]:
     """domain → owning slug, for those of domains that another live restaurant uses."""
     with transaction() as conn:

@@ -1,0 +1,109 @@
+"""A deletion that stopped at a step is resumed by the hourly housekeeping, as a second DELETE
+would: a restaurant left `deleting` would otherwise keep its customers' data for good."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from types import SimpleNamespace
+
+import pytest
+from azure.durable_functions import OrchestrationRuntimeStatus
+
+from functions.stopped_deletions import resume_stopped_deletions
+from shared.provisioning.registry import provisioning_state
+from tests.conftest import execute
+from tests.devhost.durable_fixtures import ClientLoop, EngineHost, loop_fixture  # noqa: F401
+from tests.housekeeping_helpers import run_housekeeping
+from tests.order_fixtures import Shop, shop_fixture  # noqa: F401
+
+
+@pytest.fixture(scope="module", name="app_engine")
+def app_engine_fixture(loop: ClientLoop, app_functions: list) -> Iterator[EngineHost]:
+    """devhost's durable engine running the app's own orchestrations (deprovision_tenant)."""
+    host = EngineHost(loop, functions=app_functions).start()
+    yield host
+    host.stop()
+
+
+def _set_status(slug: str, status: str) -> None:
+    execute("update public.tenants set status = %s where slug = %s", [status, slug])
+
+
+def _schema_exists(schema: str) -> bool:
+    return bool(execute("select 1 from pg_namespace where nspname = %s", [schema]))
+
+
+def test_the_housekeeping_finishes_a_deletion_that_stopped(
+    shop: Shop, app_functions: list, app_engine: EngineHost
+) -> None:
+    """A restaurant with an order is left `deleting` and no deletion runs (one ended at a step
+    that could not proceed); the next hourly run deletes it, and the run after that leaves the
+    tombstone as it is."""
+    assert shop.place()["id"]
+    _set_status(shop.slug, "deleting")  # what the deletion's first step writes
+
+    run_housekeeping(app_functions, app_engine)
+    done = app_engine.wait_for(f"deprovision-{shop.slug}")
+
+    assert done.runtime_status == OrchestrationRuntimeStatus.Completed, done.output
+    assert provisioning_state(shop.slug)["status"] == "deleted"
+    assert not _schema_exists(shop.schema)  # its orders and customers' phone numbers with it
+    run_housekeeping(app_functions, app_engine)
+    again = app_engine.run(app_engine.client.get_status(f"deprovision-{shop.slug}"))
+    assert again.created_time == done.created_time  # not started again
+    assert provisioning_state(shop.slug)["status"] == "deleted"
+
+
+class StandInClient:
+    """Answers get_status with `status` (running `on_status` first) and records starts: which
+    status the task hub reports at a given moment cannot be set on demand with a real one."""
+
+    def __init__(self, status: OrchestrationRuntimeStatus | None, on_status=None) -> None:
+        self.status = status
+        self.on_status = on_status
+        self.started: list[tuple[str, str, dict]] = []
+
+    async def get_status(self, instance_id: str) -> SimpleNamespace:
+        if self.on_status:
+            self.on_status()
+        return SimpleNamespace(runtime_status=self.status)
+
+    async def start_new(self, name: str, instance_id: str, payload: dict) -> None:
+        self.started.append((name, instance_id, payload))
+
+
+@pytest.mark.parametrize(
+    ("status", "resumed"),
+    [
+        (OrchestrationRuntimeStatus.Running, False),
+        (OrchestrationRuntimeStatus.Pending, False),
+        (OrchestrationRuntimeStatus.Failed, True),
+        (OrchestrationRuntimeStatus.Terminated, True),
+        (None, True),  # purged, or never started
+    ],
+)
+def test_only_a_deletion_that_is_not_running_is_resumed(
+    shop: Shop, status: OrchestrationRuntimeStatus | None, resumed: bool
+) -> None:
+    _set_status(shop.slug, "deleting")
+    client = StandInClient(status)
+
+    asyncio.run(resume_stopped_deletions(client))
+
+    started = ("deprovision_tenant", f"deprovision-{shop.slug}", {"slug": shop.slug})
+    assert (started in client.started) is resumed
+    assert all(start[1] == f"deprovision-{shop.slug}" for start in client.started)
+
+
+def test_a_deletion_that_finished_while_it_was_looked_up_is_not_started_again(shop: Shop) -> None:
+    """The deletion ends between the list and the status read: its tombstone stays."""
+    _set_status(shop.slug, "deleting")
+    client = StandInClient(
+        OrchestrationRuntimeStatus.Completed, on_status=lambda: _set_status(shop.slug, "deleted")
+    )
+
+    asyncio.run(resume_stopped_deletions(client))
+
+    assert client.started == []
+    assert provisioning_state(shop.slug)["status"] == "deleted"
