@@ -4,12 +4,13 @@ and who moved it."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from shared.orders.models import OrderIn
 from shared.orders.placement import place_order
+from shared.orders.state_machine import STATUSES
 from shared.orders.tickets import business_date
 from tests.order_fixtures import Shop, open_shop, shop_fixture  # noqa: F401
 from tests.storefront_helpers import error_paths
@@ -45,7 +46,8 @@ def test_todays_orders_and_sales_leave_cancelled_orders_out_of_the_takings(shop:
     assert day["orders"][0]["fulfilment"]["phone"] == "+44 20 7946 0000"
     summary = day["summary"]
     assert summary["orders"] == 3
-    assert (summary["by_status"]["placed"], summary["by_status"]["cancelled"]) == (2, 1)
+    # Every status is named, 0 where the day has none (a dashboard reads each key).
+    assert summary["by_status"] == dict.fromkeys(STATUSES, 0) | {"placed": 2, "cancelled": 1}
     paid = (pizza["totals"], colas["totals"])
     assert summary["sales"] == [
         {
@@ -106,8 +108,12 @@ def test_a_day_is_the_restaurants_local_date(
     shop = open_shop(client, tenants, auth_header, settings={"timezone": zone})
     order = OrderIn.model_validate(shop.order_body(shop.cola_line()))
     at = {moment: datetime.fromisoformat(moment).astimezone(UTC) for moment in (late, early)}
-    for moment in (late, early):
-        place_order(shop.tenant, order, idempotency_key=None, client_ip="10.0.0.1", now=at[moment])
+    placed = {
+        moment: place_order(
+            shop.tenant, order, idempotency_key=None, client_ip="10.0.0.1", now=at[moment]
+        ).body
+        for moment in (late, early)
+    }
 
     first = manager_get(shop, ORDERS, date="2026-06-01")
     second = manager_get(shop, ORDERS, date="2026-06-02")
@@ -116,6 +122,8 @@ def test_a_day_is_the_restaurants_local_date(
     assert [o["placed_at"] for o in second["orders"]] == [at[early].isoformat()]
     assert [o["ticket_number"] for o in first["orders"] + second["orders"]] == ["#0001", "#0001"]
     assert (first["summary"]["orders"], second["summary"]["orders"]) == (1, 1)
+    late_order = manager_get(shop, f"{ORDERS}/{placed[late]['id']}")
+    assert late_order["business_date"] == "2026-06-01"
     quiet = manager_get(shop, ORDERS, date="2026-06-03")
     assert quiet["orders"] == [] and quiet["summary"]["sales"] == quiet["summary"]["items"] == []
 
@@ -219,6 +227,34 @@ def test_a_day_comes_a_page_at_a_time(shop: Shop) -> None:
     assert rest["summary"]["orders"] == 3  # the summary is the whole day's, not the page's
 
 
+def test_a_day_comes_fifty_orders_a_page_by_default(client, tenants, auth_header) -> None:
+    shop = open_shop(client, tenants, auth_header)
+    order = OrderIn.model_validate(shop.order_body(shop.cola_line()))
+    start = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    for index in range(51):
+        place_order(
+            shop.tenant, order, idempotency_key=None, client_ip=f"10.7.0.{index + 1}",
+            now=start + timedelta(seconds=index),
+        )  # fmt: skip
+
+    day = manager_get(shop, ORDERS, date="2026-06-01")
+
+    assert len(day["orders"]) == 50 and day["next_cursor"] == 50
+    rest = manager_get(shop, ORDERS, date="2026-06-01", cursor=day["next_cursor"])
+    assert [o["ticket_number"] for o in rest["orders"]] == ["#0051"]
+
+
+def test_a_status_filter_takes_spaces_after_commas_and_a_trailing_comma(shop: Shop) -> None:
+    """A comma-separated list as a person types it, as for the kitchen."""
+    placed, accepted, cancelled = (shop.place() for _ in range(3))
+    assert shop.transition(accepted, "accepted", 1).status_code == 200
+    assert shop.transition(cancelled, "cancelled", 1, reason="No dough").status_code == 200
+
+    day = manager_get(shop, ORDERS, status="placed, accepted,")
+
+    assert [o["id"] for o in day["orders"]] == [placed["id"], accepted["id"]]
+
+
 def test_a_status_filter_pages_its_own_orders_and_leaves_the_summary_whole(shop: Shop) -> None:
     """Accepted orders 1, 3 and 4 come two a page; each filtered page's summary still counts
     all four orders and their sales."""
@@ -276,6 +312,7 @@ def test_an_unknown_order_is_404(shop: Shop, order_id: str) -> None:
         ({"limit": 0}, "query.limit"),
         ({"limit": 201}, "query.limit"),
         ({"cursor": 0}, "query.cursor"),
+        ({"cursor": 2**31}, "query.cursor"),  # beyond any ticket number: not an empty page
         ({"day": "2026-06-01"}, "query.day"),
     ],
 )

@@ -186,16 +186,18 @@ def _correlation_id(edge_client, headers: dict[str, str]) -> str:
     "traceparent",
     [
         f"ff-{TRACE_ID}-00f067aa0ba902b7-01",  # version ff is invalid
+        f"00-{'0' * 32}-00f067aa0ba902b7-01",  # so is an all-zero trace id
         f"00-{TRACE_ID}-{'0' * 16}-01",  # so is an all-zero parent id
+        f"00-{TRACE_ID}-00f067aa0ba902b7-0A",  # and upper-case flags (hex is lower-case)
     ],
 )
 def test_an_invalid_traceparent_does_not_give_the_correlation_id(
     edge_client, traceparent: str
 ) -> None:
-    """A traceparent of version ff, or with an all-zero parent id, is invalid (W3C Trace
-    Context): the request gets a correlation id of its own, not that trace id."""
+    """An invalid traceparent (W3C Trace Context, as OpenTelemetry reads it) gives no trace id:
+    the request gets a correlation id of its own (32 zeros would be every such caller's)."""
     echoed = _correlation_id(edge_client, {"traceparent": traceparent})
-    assert echoed != TRACE_ID and len(echoed) == 32
+    assert echoed not in (TRACE_ID, "0" * 32) and len(echoed) == 32
 
 
 def test_a_traceparent_in_upper_case_is_not_a_trace_id(edge_client) -> None:

@@ -112,7 +112,8 @@ def test_versions_are_for_editors_only(client, tenants, auth_header) -> None:
 
 
 @pytest.mark.parametrize(
-    "params", [{"limit": 0}, {"limit": 101}, {"before": 0}, {"before": "x"}, {"page": 2}]
+    "params",
+    [{"limit": 0}, {"limit": 101}, {"before": 0}, {"before": 2**31}, {"before": "x"}, {"page": 2}],
 )
 def test_a_bad_page_request_names_the_parameter(client, tenants, auth_header, params: dict) -> None:
     api = owner_api(client, tenants.create(), auth_header)

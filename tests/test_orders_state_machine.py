@@ -99,6 +99,32 @@ def test_cancelling_needs_a_reason(shop: Shop) -> None:
     assert history[-1]["status"] == "cancelled" and history[-1]["reason"] == "out of dough"
 
 
+def test_the_customer_sees_each_step_and_line_but_not_who_took_it_or_the_kitchens_notes(
+    shop: Shop,
+) -> None:
+    """Who moved the order (a staff member's token subject), the line's station and allergens
+    are for staff: the customer's view has its own keys."""
+    placed = shop.place(shop.order_body(shop.pizza_line("Ham")))
+    accepted = shop.client.post(
+        f"/api/v1/kitchen/orders/{placed['id']}/transition",
+        host=shop.host,
+        headers=shop.auth("staff", tenant=shop.slug, subject="chef-kim"),
+        json={"to": "accepted", "expected_version": 1},
+    )
+    assert accepted.status_code == 200, accepted.text
+
+    view = shop.customer_view(placed)
+
+    assert view.status_code == 200, view.text
+    order = view.json()
+    assert [sorted(step) for step in order["history"]] == [["at", "reason", "status"]] * 2
+    assert [step["status"] for step in order["history"]] == ["placed", "accepted"]
+    [line] = order["lines"]
+    assert sorted(line) == ["line_total", "modifiers", "name", "note", "quantity", "unit_price"]
+    assert all(sorted(m) == ["group", "name"] for m in line["modifiers"])
+    assert "chef-kim" not in view.text and "oven" not in view.text
+
+
 def test_a_cancel_reason_is_at_most_200_characters_and_kept_trimmed(shop: Shop) -> None:
     """A reason shows on every display and in the customer's history: at most 200 characters,
     kept without the spaces around it."""

@@ -20,6 +20,8 @@ def _named(name: str):
 
 for name, route, methods in [
     ("by_int", "items/{id:int}", ["GET"]),
+    ("by_long", "big/{id:long}", ["GET"]),
+    ("any_big", "big/{slug}", ["GET"]),
     ("by_guid", "orders/{id:guid}", ["GET"]),
     ("literal", "items/featured", ["GET"]),
     ("by_any", "items/{slug}", ["GET", "DELETE"]),
@@ -44,6 +46,13 @@ ROUTER = Router(app.get_functions(), route_prefix="api")
         ("GET", "/api/items/2147483647", "by_int", {"id": "2147483647"}),
         ("GET", "/api/items/2147483648", "by_any", {"slug": "2147483648"}),
         ("GET", "/api/items/-2147483649", "by_any", {"slug": "-2147483649"}),
+        ("GET", "/api/items/-2147483648", "by_int", {"id": "-2147483648"}),
+        # long takes what int cannot and long.TryParse can, both ends included, nothing beyond.
+        ("GET", "/api/big/2147483648", "by_long", {"id": "2147483648"}),
+        ("GET", "/api/big/9223372036854775807", "by_long", {}),
+        ("GET", "/api/big/-9223372036854775808", "by_long", {}),
+        ("GET", "/api/big/9223372036854775808", "any_big", {}),
+        ("GET", "/api/big/-9223372036854775809", "any_big", {}),
         ("GET", "/api/orders/0b9e4a52-3f64-4b1e-9a57-2f1e6c1a9c10", "by_guid", {}),
         ("GET", "/api/menu", "optional", {}),
         ("GET", "/api/menu/drinks", "optional", {"section": "drinks"}),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -12,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import jwt
 import pytest
 
 from devhost.__main__ import _parser
@@ -165,6 +167,21 @@ def test_devhost_on_another_pubsub_port_negotiates_that_port(
         process.stop()
 
 
+def _devhost_in_checkout(checkout: Path, argv: list[str]) -> subprocess.CompletedProcess:
+    """`python -m devhost *argv` as run in checkout (its example settings, its .local), with an
+    environment holding no app settings, as a developer's shell does."""
+    shutil.copy(REPO / "local.settings.example.json", checkout)
+    code = (
+        f"import sys; sys.path[0] = {str(REPO)!r}; from pathlib import Path; "
+        "import devhost.__main__ as m; "
+        f"m.REPO = Path({str(checkout)!r}); sys.argv = {['devhost', *argv]!r}; "
+        "sys.exit(m.main())"
+    )
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+    return subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("options", "data_dir"), [((), ".local/dev"), (("--data-dir", "{tmp}/elsewhere"), "elsewhere")]
 )
@@ -176,24 +193,37 @@ def test_devhost_migrate_finds_make_devs_database_by_its_socket(
     # data folder devhost was started with).
     socket_dir = re.search(r"host=([^&]+)", os.environ["DATABASE_URL"]).group(1)
     pg = short_data_dir(tmp_path / data_dir / "pg")  # where devhost would put it
-    argv = ["devhost", *(option.format(tmp=tmp_path) for option in options), "migrate"]
     pg.parent.mkdir(parents=True, exist_ok=True)
     pg.symlink_to(socket_dir)
     try:
-        shutil.copy(REPO / "local.settings.example.json", tmp_path)
-        code = (
-            f"import sys; sys.path[0] = {str(REPO)!r}; from pathlib import Path; "
-            "import devhost.__main__ as m; "
-            f"m.REPO = Path({str(tmp_path)!r}); sys.argv = {argv!r}; "
-            "sys.exit(m.main())"
-        )
-        env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
-        run = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env,
-                             capture_output=True, text=True, timeout=120)  # fmt: skip
+        argv = [*(option.format(tmp=tmp_path) for option in options), "migrate"]
+        run = _devhost_in_checkout(tmp_path, argv)
     finally:
         pg.unlink()
     assert run.returncode == 0, run.stderr[-600:]
     assert "0 failed" in run.stdout
+
+
+def test_devhost_token_signs_with_the_key_in_its_data_dir(tmp_path: Path) -> None:
+    """A devhost started with --data-dir verifies tokens with that folder's key, so `token
+    --data-dir` signs with it."""
+    values = json.loads((REPO / "local.settings.example.json").read_text())["Values"]
+    data_dir = tmp_path / "elsewhere"
+    identity = DevIdentity(
+        issuer=values["AUTH_ISSUER"], audience=values["AUTH_AUDIENCE"],
+        key_path=data_dir / "identity" / "signing-key.pem",
+    )  # fmt: skip
+
+    run = _devhost_in_checkout(
+        tmp_path, ["token", "--role", "platform_admin", "--data-dir", str(data_dir)]
+    )
+
+    assert run.returncode == 0, run.stderr[-600:]
+    claims = jwt.decode(
+        run.stdout.strip(), identity.public_pem(), algorithms=["RS256"],
+        audience=values["AUTH_AUDIENCE"], issuer=values["AUTH_ISSUER"],
+    )  # fmt: skip
+    assert claims["roles"] == ["platform_admin"]
 
 
 def test_the_banner_names_where_postgres_keeps_a_long_clone_paths_data() -> None:
