@@ -27,8 +27,8 @@ MAX_VERSIONS_PAGE = 100
 class VersionsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    # The previous page's next_before; versions are integers from 1.
-    before: int | None = Field(None, ge=1, le=2**31 - 1)
+    # The previous page's next_cursor: the last version it showed (versions count from 1).
+    cursor: int | None = Field(None, ge=1, le=2**31 - 1)
     limit: int = Field(20, ge=1, le=MAX_VERSIONS_PAGE)
 
 
@@ -86,7 +86,7 @@ def admin_menu_availability(call: Call) -> func.HttpResponse:
     summary="Published menu versions, newest first",
 )
 def admin_menu_versions(call: Call) -> func.HttpResponse:
-    """`{"live_version", "versions", "next_before"}`: who published, 86'd or added a photo, when.
+    """`{"live_version", "versions", "next_cursor"}`: who published, 86'd or added a photo, when.
 
     Only kept versions are listed: one no order was priced from goes 30 days after it was
     replaced, so the numbers can have gaps.
@@ -94,14 +94,14 @@ def admin_menu_versions(call: Call) -> func.HttpResponse:
     query: VersionsQuery = call.parsed_query
     with tenant_transaction(call.require_tenant().schema_name) as conn:
         head = latest_head(conn)
-        page = version_history(conn, before=query.before, limit=query.limit + 1)
+        page = version_history(conn, before=query.cursor, limit=query.limit + 1)
     more = len(page) > query.limit
     page = page[: query.limit]
     return json_response(
         {
             "live_version": head[0] if head else 0,
             "versions": page,
-            "next_before": page[-1]["version"] if more else None,
+            "next_cursor": page[-1]["version"] if more else None,
         }
     )
 

@@ -23,7 +23,7 @@ def test_versions_name_who_published_and_who_86d_newest_first(client, tenants, a
 
     history = ok(manager.get(VERSIONS))
 
-    assert history["live_version"] == 2 and history["next_before"] is None
+    assert history["live_version"] == 2 and history["next_cursor"] is None
     assert [(v["version"], v["source"], v["published_by"]) for v in history["versions"]] == [
         (2, "availability", "mgr-bob"),
         (1, "publish", "owner-ada"),
@@ -39,17 +39,17 @@ def test_versions_come_a_page_at_a_time(client, tenants, auth_header) -> None:
         ok(api.post("/v1/admin/menu/publish"), 201)
 
     first = ok(api.get(VERSIONS, params={"limit": 2}))
-    rest = ok(api.get(VERSIONS, params={"limit": 2, "before": first["next_before"]}))
+    rest = ok(api.get(VERSIONS, params={"limit": 2, "cursor": first["next_cursor"]}))
 
-    assert [v["version"] for v in first["versions"]] == [3, 2] and first["next_before"] == 2
-    assert [v["version"] for v in rest["versions"]] == [1] and rest["next_before"] is None
+    assert [v["version"] for v in first["versions"]] == [3, 2] and first["next_cursor"] == 2
+    assert [v["version"] for v in rest["versions"]] == [1] and rest["next_cursor"] is None
     assert rest["live_version"] == 3
-    assert ok(api.get(VERSIONS, params={"limit": 3}))["next_before"] is None  # one full page
+    assert ok(api.get(VERSIONS, params={"limit": 3}))["next_cursor"] is None  # one full page
 
 
 def test_an_unpublished_menu_has_no_versions(client, tenants, auth_header) -> None:
     api = owner_api(client, tenants.create(), auth_header)
-    assert ok(api.get(VERSIONS)) == {"live_version": 0, "versions": [], "next_before": None}
+    assert ok(api.get(VERSIONS)) == {"live_version": 0, "versions": [], "next_cursor": None}
     missing = api.get(f"{VERSIONS}/1")
     assert missing.status_code == 404, missing.text
     assert missing.json()["detail"] == "No menu version 1 (the newest is 0)"
@@ -113,7 +113,7 @@ def test_versions_are_for_editors_only(client, tenants, auth_header) -> None:
 
 @pytest.mark.parametrize(
     "params",
-    [{"limit": 0}, {"limit": 101}, {"before": 0}, {"before": 2**31}, {"before": "x"}, {"page": 2}],
+    [{"limit": 0}, {"limit": 101}, {"cursor": 0}, {"cursor": 2**31}, {"cursor": "x"}, {"page": 2}],
 )
 def test_a_bad_page_request_names_the_parameter(client, tenants, auth_header, params: dict) -> None:
     api = owner_api(client, tenants.create(), auth_header)
