@@ -58,8 +58,10 @@ def admin_menu_publish(call: Call) -> func.HttpResponse:
     published = publish_menu(
         tenant=call.require_tenant(), published_by=call.require_principal().subject
     )
-    # The snapshot goes live at once: customers read it at the store menu.
-    return json_response(published, status=201, headers={"Location": "/api/v1/store/menu"})
+    # The snapshot goes live at once (customers read it at /api/v1/store/menu); the new
+    # resource is the version itself.
+    location = f"/api/{VERSIONS}/{published['version']}"
+    return json_response(published, status=201, headers={"Location": location})
 
 
 @bp.route(route="v1/admin/menu/availability", methods=["POST"])

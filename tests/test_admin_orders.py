@@ -37,7 +37,7 @@ def test_todays_orders_and_sales_leave_cancelled_orders_out_of_the_takings(shop:
     day = manager_get(shop, ORDERS)
 
     assert day["date"] == datetime.now(UTC).date().isoformat()  # the shop keeps UTC
-    listed = [(o["ticket_number"], o["status"], o["items"], o["total"]) for o in day["orders"]]
+    listed = [(o["ticket_number"], o["status"], o["item_count"], o["total"]) for o in day["orders"]]
     assert listed == [
         (pizza["ticket_number"], "placed", 1, pizza["totals"]["total"]),
         (colas["ticket_number"], "placed", 3, colas["totals"]["total"]),
@@ -54,6 +54,7 @@ def test_todays_orders_and_sales_leave_cancelled_orders_out_of_the_takings(shop:
             "currency": "EUR",
             "orders": 2,
             **{key: sum(t[key] for t in paid) for key in ("subtotal", "tax", "tip", "total")},
+            "tax_included": 0,
         }
     ]
     # What sold: the cancelled Cola is not counted, most sold first.
@@ -164,31 +165,35 @@ def test_a_day_in_two_currencies_keeps_each_currencys_sales_apart(shop: Shop) ->
 
     money = ("subtotal", "tax", "tip", "total")
     assert summary["sales"] == [
-        {"currency": "EUR", "orders": 1, **{key: euros["totals"][key] for key in money}},
-        {"currency": "GBP", "orders": 1, **{key: pounds["totals"][key] for key in money}},
+        {"currency": "EUR", "orders": 1, "tax_included": 0}
+        | {key: euros["totals"][key] for key in money},
+        {"currency": "GBP", "orders": 1, "tax_included": 0}
+        | {key: pounds["totals"][key] for key in money},
     ]
 
 
-def test_a_tax_inclusive_restaurants_sales_do_not_add_the_tax_again(
-    client, tenants, auth_header
-) -> None:
-    """Where prices include tax, the day's sales total is what was charged (subtotal and tips),
-    the tax shown inside it, not on top."""
-    shop = open_shop(
-        client, tenants, auth_header, settings={"tax": {"rate_bp": 2000, "inclusive": True}}
-    )
-    pizza = shop.place(shop.order_body(shop.pizza_line("Ham"), tip=100))
-    colas = shop.place(shop.order_body(shop.cola_line(quantity=2)))
+def test_a_day_mixing_tax_inclusive_and_exclusive_prices_adds_up(shop: Shop) -> None:
+    """The restaurant switches to prices that include tax mid-day: each order keeps its own
+    tax, and the day's `tax_included` (the tax already inside the subtotal) makes
+    subtotal + tax - tax_included + tip the total charged."""
+    pizza = shop.place(shop.order_body(shop.pizza_line("Ham"), tip=100))  # 20 % on top
+    owner = shop.owner()
+    settings = shop.client.get("/api/v1/admin/settings", host=shop.host, headers=owner).json()
+    inclusive = {**settings, "tax": {"rate_bp": 2000, "inclusive": True}}
+    saved = shop.client.put("/api/v1/admin/settings", host=shop.host, headers=owner, json=inclusive)
+    assert saved.status_code == 200, saved.text
+    colas = shop.place(shop.order_body(shop.cola_line(quantity=2)))  # 20 % inside the price
 
     [sales] = manager_get(shop, ORDERS)["summary"]["sales"]
-    order = manager_get(shop, f"{ORDERS}/{pizza['id']}")
+    order = manager_get(shop, f"{ORDERS}/{colas['id']}")
 
-    subtotal = pizza["totals"]["subtotal"] + colas["totals"]["subtotal"]
-    assert sales["subtotal"] == subtotal and sales["tip"] == 100
-    assert sales["total"] == subtotal + 100
-    assert sales["tax"] == pizza["totals"]["tax"] + colas["totals"]["tax"] > 0
     assert order["totals"]["tax_inclusive"] is True
-    assert order["totals"]["total"] == pizza["totals"]["subtotal"] + 100
+    assert order["totals"]["total"] == colas["totals"]["subtotal"]  # the tax is inside it
+    assert sales["tax"] == pizza["totals"]["tax"] + colas["totals"]["tax"]
+    assert sales["tax_included"] == colas["totals"]["tax"] > 0
+    charged = pizza["totals"]["total"] + colas["totals"]["total"]
+    assert sales["total"] == charged
+    assert sales["subtotal"] + sales["tax"] - sales["tax_included"] + sales["tip"] == charged
 
 
 def test_an_order_whose_table_was_deleted_still_shows_its_table(shop: Shop) -> None:

@@ -17,7 +17,10 @@ def test_versions_name_who_published_and_who_86d_newest_first(client, tenants, a
     owner = Api(client, tenant, auth_header("owner", tenant=tenant.slug, subject="owner-ada"))
     manager = Api(client, tenant, auth_header("manager", tenant=tenant.slug, subject="mgr-bob"))
     item = build_small_menu(owner)["item"]
-    published = ok(owner.post("/v1/admin/menu/publish"), 201)
+    publishing = owner.post("/v1/admin/menu/publish")
+    published = ok(publishing, 201)
+    assert publishing.headers["location"] == "/api/v1/admin/menu/versions/1"
+    assert ok(owner.get(publishing.headers["location"].removeprefix("/api")))["version"] == 1
     change = {"items": [{"id": item["id"], "available": False}]}
     assert ok(manager.post("/v1/admin/menu/availability", json=change))["published_version"] == 2
 

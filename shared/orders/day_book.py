@@ -16,6 +16,7 @@ from shared.orders.state_machine import STATUSES
 
 MAX_DAY_PAGE = 200
 _MONEY = ("subtotal", "tax", "tip", "total")
+_SALES = ("subtotal", "tax", "tax_included", "tip", "total")
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def day_orders(
                   o.customer_name, o.customer_phone, o.table_label, o.currency, o.total,
                   o.placed_at, o.updated_at,
                   (select coalesce(sum(i.quantity), 0)::int from order_items i
-                    where i.order_id = o.id) as items
+                    where i.order_id = o.id) as item_count
              from orders o
             where o.business_date = %(day)s and o.ticket_number > %(after)s
               and (%(statuses)s::text[] is null or o.status = any(%(statuses)s))
@@ -73,7 +74,7 @@ def day_orders(
             {
                 **order_head(row),
                 "fulfilment": staff_fulfilment(row),
-                "items": row["items"],
+                "item_count": row["item_count"],
                 "total": row["total"],
                 "currency": row["currency"],
             }
@@ -86,10 +87,15 @@ def day_orders(
 def day_summary(conn: psycopg.Connection, day: date) -> dict[str, Any]:
     """`{"orders", "by_status", "sales", "items"}` for the whole day: sales sum every order not
     cancelled, one entry per currency (a currency changed mid-day is not added into another);
-    items are what those orders sold."""
+    items are what those orders sold.
+
+    `tax_included` is the part of `tax` already inside `subtotal` (orders of tax-inclusive
+    prices), so `subtotal + tax - tax_included + tip == total` whatever the day mixed.
+    """
     rows = conn.execute(
         """select status, currency, count(*)::int as orders, sum(subtotal) as subtotal,
-                  sum(tax) as tax, sum(tip) as tip, sum(total) as total
+                  sum(tax) as tax, sum(tax) filter (where tax_inclusive) as tax_included,
+                  sum(tip) as tip, sum(total) as total
              from orders where business_date = %s group by status, currency""",
         [day],
     ).fetchall()
@@ -100,11 +106,11 @@ def day_summary(conn: psycopg.Connection, day: date) -> dict[str, Any]:
         if row["status"] == "cancelled":
             continue
         entry = sales.setdefault(
-            row["currency"], {"currency": row["currency"], "orders": 0} | dict.fromkeys(_MONEY, 0)
+            row["currency"], {"currency": row["currency"], "orders": 0} | dict.fromkeys(_SALES, 0)
         )
         entry["orders"] += row["orders"]
-        for key in _MONEY:
-            entry[key] += int(row[key])
+        for key in _SALES:
+            entry[key] += int(row[key] or 0)  # a sum over no rows (no inclusive order) is null
     return {
         "orders": sum(by_status.values()),
         "by_status": dict(by_status),
