@@ -110,8 +110,8 @@ def gone(detail: str) -> ProblemError:
     return ProblemError(410, "Gone", detail, "gone")
 
 
-def precondition_failed(detail: str) -> ProblemError:
-    return ProblemError(412, "Precondition failed", detail, "precondition-failed")
+def precondition_failed(detail: str, **extra: Any) -> ProblemError:
+    return ProblemError(412, "Precondition failed", detail, "precondition-failed", extra=extra)
 
 
 def payload_too_large(limit: int) -> ProblemError:

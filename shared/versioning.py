@@ -40,14 +40,17 @@ class Expected:
 
     def check(self, current: int, what: str, **state: Any) -> None:
         """Raise 412 or 409 unless current is a version the writer accepts; `state` (what the
-        row is now) goes into the 409's body beside current_version."""
+        row is now) goes into either body beside current_version, so a display that sent
+        If-Match learns as much as one that sent expected_version."""
         if current in self.versions:
             return
         saw = " or ".join(str(version) for version in self.versions)
         if self.from_if_match:
             raise errors.precondition_failed(
                 f"The {what} is at version {current}, not {saw} as If-Match says; "
-                "fetch it again and reapply your change"
+                "fetch it again and reapply your change",
+                current_version=current,
+                **state,
             )
         raise errors.conflict(
             f"The {what} is at version {current}, not expected_version {saw}; "
