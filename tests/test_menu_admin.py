@@ -69,7 +69,7 @@ def test_stale_if_match_is_412_and_stale_expected_version_is_409(
     stale = api.patch(path, json={"name": "Pies"}, headers={"If-Match": '"1"'})
     assert stale.status_code == 412
     assert stale.content_type == "application/problem+json"
-    assert "version 2" in stale.json()["detail"]
+    assert "version 2" in stale.json()["detail"] and stale.json()["current_version"] == 2
 
     conflict = api.patch(path, json={"name": "Pies", "expected_version": 1})
     assert conflict.status_code == 409
