@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -36,7 +37,12 @@ SNAPSHOT: dict[str, Any] = {
                             "max": 1,
                             "free_quantity": 0,
                             "options": [
-                                {"id": "regular", "name": "Regular", "price_delta": 0},
+                                {
+                                    "id": "regular",
+                                    "name": "Regular",
+                                    "price_delta": 0,
+                                    "default": True,
+                                },
                                 {"id": "large", "name": "Large", "price_delta": 300},
                             ],
                         },
@@ -112,6 +118,9 @@ def line(item: str, *options: str, quantity: int = 1, note: str | None = None) -
     return OrderLineIn.model_construct(
         item_id=item, quantity=quantity, option_ids=list(options), note=note
     )
+
+
+SIZE_MISSING = "Size: choose at least 1 (got 0) from: Regular (the default), Large"
 
 
 def price(*lines: OrderLineIn, rule: TaxRule = NO_TAX, tip: int = 0, available=_always):
@@ -226,7 +235,7 @@ def test_order_totals_add_up_across_lines() -> None:
             [line("pizza", "regular", "truffle")],
             [("lines[0].option_ids[1]", "Truffle is not available now")],
         ),
-        ([line("pizza")], [("lines[0].option_ids", "Size: choose at least 1 (got 0)")]),
+        ([line("pizza")], [("lines[0].option_ids", SIZE_MISSING)]),
         (
             [line("pizza", "regular", "large")],
             [("lines[0].option_ids", "Size: choose at most 1 (got 2)")],
@@ -240,12 +249,13 @@ def test_order_totals_add_up_across_lines() -> None:
             [
                 ("lines[1].item_id", "is not on the menu"),
                 ("lines[2].option_ids[0]", "is not an option on the menu"),
-                ("lines[2].option_ids", "Size: choose at least 1 (got 0)"),
+                ("lines[2].option_ids", SIZE_MISSING),
             ],
         ),
     ],
 )
 def test_every_rejection_names_its_field(lines, errors) -> None:
+    """Each refusal says at which field and what to do (a missing choice names the choices)."""
     priced, problems = price(*lines, available=_not_lunch)
     assert priced is None
     assert [(p.path, p.message) for p in problems] == errors
@@ -253,3 +263,23 @@ def test_every_rejection_names_its_field(lines, errors) -> None:
 
 def test_round_half_up() -> None:
     assert [round_half_up(n, 10) for n in (0, 4, 5, 14, 15, 25)] == [0, 0, 1, 1, 2, 3]
+
+
+def test_a_missing_choice_names_at_most_eight_choices_and_none_sold_out() -> None:
+    group = {
+        "name": "Sauce", "min": 1, "max": 1,
+        "options": [
+            {"id": f"s{n}", "name": f"S{n}", "price_delta": 0, "available": n != 3}
+            for n in range(1, 11)
+        ],
+    }  # fmt: skip
+    snapshot = copy.deepcopy(SNAPSHOT)
+    snapshot["categories"][0]["items"][0]["modifier_groups"].append({**group, "id": "sauce"})
+    priced, problems = price_order(
+        MenuIndex.from_snapshot(snapshot), [line("pizza", "regular")], tip=0, rule=NO_TAX,
+        is_available=_always,
+    )  # fmt: skip
+    assert priced is None
+    [problem] = problems
+    names = ", ".join(f"S{n}" for n in (1, 2, 4, 5, 6, 7, 8, 9))
+    assert problem.message == f"Sauce: choose at least 1 (got 0) from: {names} and 1 more"

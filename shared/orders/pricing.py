@@ -186,7 +186,7 @@ def _price_line(
         count = len(chosen.get(str(group["id"]), []))
         if count < group["min"]:
             message = f"{group['name']}: choose at least {group['min']} (got {count})"
-            problems.append(FieldError(f"{path}.option_ids", message))
+            problems.append(FieldError(f"{path}.option_ids", message + _choices(group)))
         elif count > group["max"]:
             message = f"{group['name']}: choose at most {group['max']} (got {count})"
             problems.append(FieldError(f"{path}.option_ids", message))
@@ -248,3 +248,21 @@ def price_order(
     subtotal = sum(line.line_total for line in priced)
     totals = compute_totals(subtotal, tip=tip, rule=rule, currency=menu.currency)
     return PricedOrder(priced, totals, menu.version), []
+
+
+# A refusal names the choices it wants, but not a whole long list.
+_CHOICES_NAMED = 8
+
+
+def _choices(group: dict[str, Any]) -> str:
+    """` from: Regular (the default), Large`: the group's options a customer can choose now
+    (a default is the storefront's preselection; the order must still name it)."""
+    names = [
+        option["name"] + (" (the default)" if option.get("default") else "")
+        for option in group.get("options", [])
+        if option.get("available", True)
+    ]
+    if not names:
+        return ""
+    more = len(names) - _CHOICES_NAMED
+    return " from: " + ", ".join(names[:_CHOICES_NAMED]) + (f" and {more} more" if more > 0 else "")
