@@ -25,6 +25,7 @@ from shared.orders.queries import (
 )
 from shared.orders.state_machine import OPEN_STATUSES, parse_statuses, transition_order
 from shared.text_rules import check_visible
+from shared.text_shapes import STATION
 from shared.versioning import Expected, ExpectedVersion, required_version, version_etag
 
 bp = func.Blueprint()
@@ -36,7 +37,7 @@ MAX_EVENTS_PAGE = 500
 class NegotiateQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    station: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    station: str | None = Field(None, pattern=STATION)
 
 
 class OrdersQuery(BaseModel):

@@ -39,6 +39,7 @@ from shared.provisioning.requests import ProvisionJob, ProvisionRequest, Slug, p
 from shared.telemetry import current_traceparent
 from shared.tenancy import header, normalise_host, request_host
 from shared.tenants import TenantStatus
+from shared.text_shapes import shaped
 
 bp = df.Blueprint()
 logger = logging.getLogger("stelly.platform")
@@ -64,7 +65,9 @@ class TenantQuery(BaseModel):
 
     status: TenantStatus | None = None
     limit: int = Field(50, ge=1, le=200)
-    cursor: str | None = Field(None, pattern=r"^[a-z][a-z0-9-]{0,30}$")
+    cursor: str | None = Field(
+        None, pattern=shaped(r"^[a-z][a-z0-9-]{0,30}$", "must be the next_cursor of a page")
+    )
 
 
 class MigrationRequest(BaseModel):

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from shared import errors
 from shared.errors import FieldError, ProblemError
+from shared.text_shapes import refusal
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_JSON_DEPTH = 32
@@ -30,7 +31,10 @@ def validation_problem(error: ValidationError, prefix: str = "") -> ProblemError
     for item in error.errors(include_url=False):
         loc = tuple(p for p in item["loc"] if p not in ("function-after", "function-wrap"))
         path = field_path(loc)
-        found.append(FieldError(f"{prefix}{path}" if prefix else path, item["msg"]))
+        message = item["msg"]
+        if item["type"] == "string_pattern_mismatch":
+            message = refusal(item["ctx"]["pattern"]) or message
+        found.append(FieldError(f"{prefix}{path}" if prefix else path, message))
     return errors.validation_failed(found)
 
 

@@ -26,7 +26,12 @@ from shared.currencies import check_currency
 from shared.phone_numbers import Phone
 from shared.tenants import TenantRecord
 from shared.text_rules import check_multi_line, check_single_line, composed
+from shared.text_shapes import EMAIL, shaped
 from shared.weekly_windows import TimeZoneName, WeeklyWindows, in_windows
+
+_WEBSITE = shaped(
+    r"^https?://[^\s\"'<>]+$", "must be an http:// or https:// address without spaces or quotes"
+)
 
 BusinessName = Annotated[
     str,
@@ -36,7 +41,15 @@ BusinessName = Annotated[
 ]
 Currency = Annotated[str, AfterValidator(check_currency)]
 # BCP 47 as browsers use it for Intl: language, optional script, optional region.
-Locale = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$")]
+Locale = Annotated[
+    str,
+    Field(
+        pattern=shaped(
+            r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$",
+            "must be a language tag such as en, de-CH or zh-Hant-TW",
+        )
+    ),
+]
 
 
 class Tax(BaseModel):
@@ -58,7 +71,7 @@ class Contact(BaseModel):
     email: (
         Annotated[
             str,
-            StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+            StringConstraints(max_length=254, pattern=EMAIL),
             AfterValidator(check_single_line),
         ]
         | None
@@ -75,7 +88,7 @@ class Contact(BaseModel):
     website: (
         Annotated[
             str,
-            StringConstraints(max_length=300, pattern=r"^https?://[^\s\"'<>]+$"),
+            StringConstraints(max_length=300, pattern=_WEBSITE),
             AfterValidator(check_single_line),
         ]
         | None

@@ -18,6 +18,7 @@ from pydantic_core import PydanticCustomError
 from shared.config import get_settings
 from shared.field_rules import rule_failures
 from shared.text_rules import check_single_line
+from shared.text_shapes import shaped
 
 # (foreground, background, minimum ratio). Text pairs need 4.5:1 (WCAG 1.4.3 AA); `secondary`
 # is for non-text accents (badges, borders, the active tab), which need 3:1 (WCAG 1.4.11).
@@ -39,7 +40,12 @@ def _normalise_hex(value: str) -> str:
 
 HexColor = Annotated[
     str,
-    Field(pattern=r"^#([0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})$", examples=["#1f2937"]),
+    Field(
+        pattern=shaped(
+            r"^#([0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})$", "must be a hex colour such as #1f2937 or #fff"
+        ),
+        examples=["#1f2937"],
+    ),
     AfterValidator(_normalise_hex),
 ]
 
@@ -139,7 +145,16 @@ class Colors(BaseModel):
         return self
 
 
-FontFamily = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9 ,'-]+$")]
+FontFamily = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=100,
+        pattern=shaped(
+            r"^[A-Za-z0-9 ,'-]+$", "must be font names of letters, digits, spaces, commas, ' and -"
+        ),
+    ),
+]
 
 
 class Font(BaseModel):

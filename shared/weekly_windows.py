@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from shared.text_shapes import shaped
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_WINDOWS_PER_DAY = 6
 
@@ -40,7 +42,15 @@ def _check_window(window: tuple[str, str]) -> tuple[str, str]:
     return window
 
 
-Clock = Annotated[str, Field(pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")]
+Clock = Annotated[
+    str,
+    Field(
+        pattern=shaped(
+            r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$",
+            "must be a time such as 09:30 (00:00 to 23:59, or 24:00 to end a day)",
+        )
+    ),
+]
 Window = Annotated[tuple[Clock, Clock], AfterValidator(_check_window)]
 DayWindows = Annotated[list[Window], Field(max_length=MAX_WINDOWS_PER_DAY)]
 

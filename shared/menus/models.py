@@ -25,6 +25,7 @@ from pydantic_core import PydanticCustomError
 
 from shared.field_rules import rule_failures
 from shared.text_rules import check_multi_line, check_single_line, composed
+from shared.text_shapes import STATION
 from shared.versioning import ExpectedVersion
 from shared.weekly_windows import WeeklyWindows
 
@@ -72,7 +73,7 @@ Count = Annotated[int, Field(ge=0, le=MAX_OPTIONS_PER_GROUP, strict=True)]
 # whose messages say more; the description says minimum 1 so clients never send it.
 MaxCount = Annotated[Count, Field(json_schema_extra={"minimum": 1})]
 # Stations name Web PubSub groups (`t.<slug>.station.<station>`), hence the narrow alphabet.
-Station = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+Station = Annotated[str, Field(pattern=STATION)]
 Allergens = Annotated[list[Allergen], AfterValidator(_unique)]
 DietaryTags = Annotated[list[DietaryTag], AfterValidator(_unique)]
 GroupIds = Annotated[list[UUID], Field(max_length=MAX_GROUPS_PER_ITEM), AfterValidator(_unique)]

@@ -14,13 +14,15 @@ import psycopg
 from shared.orders.current_menu import current_menu
 from shared.orders.state_machine import OPEN_STATUSES
 from shared.orders.tickets import format_ticket
+from shared.text_shapes import shaped
 
 MAX_KITCHEN_TICKETS = 200
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 # ASCII digits only: Pydantic's (Rust) and Python's \d also match other scripts' digits.
-TICKET_CURSOR_PATTERN = (
-    r"^[0-9]{1,17}\.[0-9]{1,9}\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+TICKET_CURSOR_PATTERN = shaped(
+    r"^[0-9]{1,17}\.[0-9]{1,9}\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+    "must be the next_cursor of a page",
 )
 
 

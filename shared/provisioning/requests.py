@@ -25,11 +25,16 @@ from pydantic_core import PydanticCustomError
 
 from shared.config import get_settings
 from shared.restaurant_settings import BusinessName, Currency
+from shared.text_shapes import EMAIL, shaped
 from shared.theming import ThemeTokens
 from shared.weekly_windows import TimeZoneName
 
 # 3-31 characters; it ends in a letter or digit because it becomes a DNS label.
-SLUG_PATTERN = r"^[a-z][a-z0-9-]{1,29}[a-z0-9]$"
+SLUG_PATTERN = shaped(
+    r"^[a-z][a-z0-9-]{1,29}[a-z0-9]$",
+    "must be 3 to 31 lower-case letters, digits or '-', starting with a letter and not ending"
+    " with '-'",
+)
 # Names that read as part of the platform (api.stelly.com, admin.stelly.com, ...) or that a
 # customer could mistake for us; a restaurant never gets them as its slug or subdomain.
 RESERVED_SLUGS = frozenset(
@@ -43,7 +48,10 @@ RESERVED_SLUGS = frozenset(
 )  # fmt: skip
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 # At least two labels and a top-level label starting with a letter, so an IP address never passes.
-DOMAIN_PATTERN = rf"^(?:{_LABEL}\.)+[a-z](?:[a-z0-9-]{{0,61}}[a-z0-9])?$"
+DOMAIN_PATTERN = shaped(
+    rf"^(?:{_LABEL}\.)+[a-z](?:[a-z0-9-]{{0,61}}[a-z0-9])?$",
+    "must be a host name such as pizza.example.com",
+)
 MAX_DOMAINS = 10
 
 ProvisionStep = Literal[
@@ -85,7 +93,7 @@ Slug = Annotated[str, Field(pattern=SLUG_PATTERN), AfterValidator(_not_reserved)
 Domain = Annotated[
     str, BeforeValidator(_lower_domain), Field(min_length=4, max_length=253, pattern=DOMAIN_PATTERN)
 ]
-Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Email = Annotated[str, Field(max_length=254, pattern=EMAIL)]
 
 
 class ProvisionRequest(BaseModel):
