@@ -103,8 +103,10 @@ def test_the_customer_sees_each_step_and_line_but_not_who_took_it_or_the_kitchen
     shop: Shop,
 ) -> None:
     """Who moved the order (a staff member's token subject), the line's station and allergens
-    are for staff: the customer's view has its own keys."""
-    placed = shop.place(shop.order_body(shop.pizza_line("Ham")))
+    are for staff: the customer's view has its own keys, with what each choice cost."""
+    placed = shop.place(
+        shop.order_body(shop.pizza_line("Ham", "Olives", "Mushrooms", size="Large"))
+    )
     accepted = shop.client.post(
         f"/api/v1/kitchen/orders/{placed['id']}/transition",
         host=shop.host,
@@ -121,7 +123,11 @@ def test_the_customer_sees_each_step_and_line_but_not_who_took_it_or_the_kitchen
     assert [step["status"] for step in order["history"]] == ["placed", "accepted"]
     [line] = order["lines"]
     assert sorted(line) == ["line_total", "modifiers", "name", "note", "quantity", "unit_price"]
-    assert all(sorted(m) == ["group", "name"] for m in line["modifiers"])
+    assert all(sorted(m) == ["charged", "group", "name"] for m in line["modifiers"])
+    # What each choice cost: two toppings within the free quantity, the third at its price.
+    assert [(m["name"], m["charged"]) for m in line["modifiers"]] == [
+        ("Large", 300), ("Ham", 0), ("Olives", 0), ("Mushrooms", 120)
+    ]  # fmt: skip
     assert "chef-kim" not in view.text and "oven" not in view.text
 
 

@@ -128,9 +128,14 @@ def customer_order(conn: psycopg.Connection, order_id: str) -> dict[str, Any] | 
     row = order_row(conn, order_id)
     if row is None:
         return None
+    # Each modifier with what it was charged: a topping within the group's free quantity is 0.
     lines = [
         {key: line[key] for key in ("name", "quantity", "note", "unit_price", "line_total")}
-        | {"modifiers": [{"group": m["group"], "name": m["name"]} for m in line["modifiers"]]}
+        | {
+            "modifiers": [
+                {key: m[key] for key in ("group", "name", "charged")} for m in line["modifiers"]
+            ]
+        }
         for line in row["lines"]
     ]
     return {
