@@ -119,7 +119,7 @@ def admin_menu_version(call: Call) -> func.HttpResponse:
     """What customers saw at that version (an order's `menu_version`), as it was published."""
     version = int(call.route["version"])
     with tenant_transaction(call.require_tenant().schema_name) as conn:
-        found = published_version(conn, version) if version >= 1 else None
+        found = published_version(conn, version)
         head = latest_head(conn)
     if found is not None:
         return json_response(found)
