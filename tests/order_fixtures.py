@@ -168,11 +168,15 @@ class Shop:
         assert response.status_code == 201, response.text
         return response.json()
 
-    def transition(self, order: dict, to: str, version: int, **extra: Any) -> TestResponse:
+    def transition(
+        self, order: dict, to: str, version: int, *, by: str | None = None, **extra: Any
+    ) -> TestResponse:
+        """Move order as a staff member (`by`: their token's subject, when it matters)."""
+        staff = self.auth("staff", tenant=self.slug, subject=by) if by else self.staff()
         return self.client.post(
             f"/api/v1/kitchen/orders/{order['id']}/transition",
             host=self.host,
-            headers=self.staff(),
+            headers=staff,
             json={"to": to, "expected_version": version, **extra},
         )
 

@@ -68,12 +68,7 @@ def test_todays_orders_and_sales_leave_cancelled_orders_out_of_the_takings(shop:
 
 def test_one_order_shows_its_prices_and_who_moved_it(shop: Shop) -> None:
     placed = shop.place(shop.order_body(shop.pizza_line("Ham", "Olives"), tip=100))
-    accepted = shop.client.post(
-        f"/api/v1/kitchen/orders/{placed['id']}/transition",
-        host=shop.host,
-        headers=shop.auth("staff", tenant=shop.slug, subject="chef-kim"),
-        json={"to": "accepted", "expected_version": 1},
-    )
+    accepted = shop.transition(placed, "accepted", 1, by="chef-kim")
     assert accepted.status_code == 200, accepted.text
 
     order = manager_get(shop, f"{ORDERS}/{placed['id']}", role="owner")

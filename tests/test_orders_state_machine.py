@@ -107,12 +107,7 @@ def test_the_customer_sees_each_step_and_line_but_not_who_took_it_or_the_kitchen
     placed = shop.place(
         shop.order_body(shop.pizza_line("Ham", "Olives", "Mushrooms", size="Large"))
     )
-    accepted = shop.client.post(
-        f"/api/v1/kitchen/orders/{placed['id']}/transition",
-        host=shop.host,
-        headers=shop.auth("staff", tenant=shop.slug, subject="chef-kim"),
-        json={"to": "accepted", "expected_version": 1},
-    )
+    accepted = shop.transition(placed, "accepted", 1, by="chef-kim")
     assert accepted.status_code == 200, accepted.text
 
     view = shop.customer_view(placed)
