@@ -35,13 +35,13 @@ MAX_EVENTS_PAGE = 500
 
 
 class NegotiateQuery(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     station: str | None = Field(None, pattern=STATION)
 
 
 class OrdersQuery(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     status: str = ",".join(OPEN_STATUSES)
     limit: int = Field(MAX_KITCHEN_TICKETS, ge=1, le=MAX_KITCHEN_TICKETS)
@@ -50,7 +50,7 @@ class OrdersQuery(BaseModel):
 
 
 class EventsQuery(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     after: int = Field(0, ge=0, le=2**63 - 1)  # outbox.seq is a bigint
     limit: int = Field(100, ge=1, le=MAX_EVENTS_PAGE)

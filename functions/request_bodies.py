@@ -9,9 +9,9 @@ from typing import Any, TypeVar
 import azure.functions as func
 from pydantic import BaseModel, ValidationError
 
+from functions.validation_messages import friendly_message
 from shared import errors
 from shared.errors import FieldError, ProblemError
-from shared.text_shapes import refusal
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_JSON_DEPTH = 32
@@ -26,14 +26,15 @@ def field_path(loc: tuple[int | str, ...]) -> str:
     return path or "body"
 
 
-def validation_problem(error: ValidationError, prefix: str = "") -> ProblemError:
+def validation_problem(
+    error: ValidationError, prefix: str = "", model: type[BaseModel] | None = None
+) -> ProblemError:
+    """A 422 with one field error per failure, worded for the person who reads it."""
     found = []
     for item in error.errors(include_url=False):
         loc = tuple(p for p in item["loc"] if p not in ("function-after", "function-wrap"))
+        message = friendly_message({**item, "loc": loc}, model)
         path = field_path(loc)
-        message = item["msg"]
-        if item["type"] == "string_pattern_mismatch":
-            message = refusal(item["ctx"]["pattern"]) or message
         found.append(FieldError(f"{prefix}{path}" if prefix else path, message))
     return errors.validation_failed(found)
 
@@ -43,7 +44,7 @@ def parse_model(model: type[M], data: Any, *, prefix: str = "") -> M:
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        raise validation_problem(error, prefix) from None
+        raise validation_problem(error, prefix, model) from None
 
 
 def parse_json_body(req: func.HttpRequest) -> Any:

@@ -6,7 +6,7 @@ import time
 
 import azure.functions as func
 
-from functions.http import Call, endpoint, json_response
+from functions.http import Call, endpoint, if_none_match, json_response
 from shared import errors
 from shared.db import tenant_transaction
 from shared.events.groups import order_group
@@ -62,6 +62,7 @@ def _order_id(call: Call) -> str:
     etag=True,
     tenant=True,
     order_access=True,
+    headers=("If-None-Match",),
     summary="An order's status, lines, totals and history (access token)",
 )
 def get_store_order(call: Call) -> func.HttpResponse:
@@ -71,7 +72,12 @@ def get_store_order(call: Call) -> func.HttpResponse:
         order = customer_order(conn, order_id)
     if order is None:
         raise errors.not_found("No such order")
-    headers = {"Cache-Control": "no-store", "ETag": version_etag(order["version"])}
+    etag = version_etag(order["version"])
+    headers = {"Cache-Control": "no-store", "ETag": etag}
+    if if_none_match(call.req, etag):
+        # Nothing the customer sees changes without a new version: a tracking page that polls
+        # gets an empty answer until the order moves.
+        return func.HttpResponse(status_code=304, headers=headers)
     return json_response(order, headers=headers)
 
 

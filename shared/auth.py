@@ -77,6 +77,14 @@ def validate_token(token: str) -> Principal:
         ) from None
     except UnknownKey:
         raise errors.unauthorized("Token is signed with an unknown key") from None
+    except jwt.InvalidSignatureError:
+        raise errors.unauthorized("Invalid token: Signature verification failed") from None
+    except jwt.DecodeError as error:
+        # Not a JWT at all: most often an order's access token sent where a staff token goes.
+        raise errors.unauthorized(
+            f"Invalid token: {error}. Staff calls need a token from the identity provider (an"
+            " order's access token opens only that order)"
+        ) from None
     except jwt.InvalidTokenError as error:
         raise errors.unauthorized(f"Invalid token: {error}") from None
     roles = claims.get("roles") or []
@@ -100,6 +108,8 @@ def authorize(principal: Principal, roles: Iterable[str], tenant_slug: str | Non
     allowed = set(roles)
     if not principal.roles & allowed:
         raise errors.forbidden(f"This call needs one of the roles: {', '.join(sorted(allowed))}")
+    if tenant_slug is not None and principal.tenant is None:
+        raise errors.forbidden("The token names no restaurant (it has no `tenant` claim)")
     if tenant_slug is not None and principal.tenant != tenant_slug:
         raise errors.forbidden("The token is for a different restaurant than this host")
     return principal

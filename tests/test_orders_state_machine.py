@@ -88,6 +88,24 @@ def test_illegal_transitions_are_409_naming_the_allowed_ones(
     assert shop.customer_view(order).json()["version"] == order["version"]
 
 
+def test_a_tracking_page_polling_with_its_etag_gets_304_until_the_order_moves(shop: Shop) -> None:
+    order = shop.place()
+    seen = shop.customer_view(order)
+    url = f"/api/v1/store/orders/{order['id']}"
+    headers = {**order_access(order), "If-None-Match": seen.headers["etag"]}
+
+    unchanged = shop.client.get(url, host=shop.host, headers=headers)
+    assert (unchanged.status_code, unchanged.body) == (304, b"")
+    assert unchanged.headers["etag"] == seen.headers["etag"]
+    assert shop.transition(order, "accepted", 1).status_code == 200
+    moved = shop.client.get(url, host=shop.host, headers=headers)
+    assert moved.status_code == 200 and moved.json()["status"] == "accepted"
+    # Another order's token opens nothing, 304 or not.
+    other = shop.place()
+    stranger = {**order_access(other), "If-None-Match": seen.headers["etag"]}
+    assert shop.client.get(url, host=shop.host, headers=stranger).status_code == 404
+
+
 def test_cancelling_needs_a_reason(shop: Shop) -> None:
     order = shop.place()
     for reason in ({}, {"reason": ""}, {"reason": "   "}):

@@ -219,10 +219,19 @@ class CategoryPatch(_Patch):
     rank: Rank | None = None
 
 
+# What an editor sending `available` with a row's other fields is told: the row shows it, and
+# sending it back is the obvious move, but 86'ing goes live through its own call.
+_AVAILABLE_ELSEWHERE = {
+    "available": "is set with POST /api/v1/admin/menu/availability (86'ing goes live at once), "
+    "not by editing the row"
+}
+
+
 class ItemPatch(_Patch):
     """`available` is not here: 86'ing goes live through POST /admin/menu/availability."""
 
     NULLABLE = frozenset({"windows", "station", "expected_version"})
+    misplaced_fields: ClassVar[dict[str, str]] = _AVAILABLE_ELSEWHERE
     category_id: UUID | None = None
     name: Name | None = None
     description: Description | None = None
@@ -243,6 +252,7 @@ class GroupPatch(_Patch):
 
 
 class OptionPatch(_Patch):
+    misplaced_fields: ClassVar[dict[str, str]] = _AVAILABLE_ELSEWHERE
     name: Name | None = None
     price_delta: Price | None = None
     default: StrictBool | None = None
