@@ -215,6 +215,17 @@ def test_an_order_whose_table_was_deleted_still_shows_its_table(shop: Shop) -> N
     assert order["fulfilment"] == {"type": "dine_in", "table": "Terrace 4"}
 
 
+def test_items_sold_count_an_order_once_however_many_lines_it_has(shop: Shop) -> None:
+    two_lines = shop.place(shop.order_body(shop.pizza_line("Ham"), shop.pizza_line("Olives")))
+    one_line = shop.place(shop.order_body(shop.pizza_line()))
+
+    [pizzas] = manager_get(shop, ORDERS)["summary"]["items"]
+
+    sold = two_lines["totals"]["subtotal"] + one_line["totals"]["subtotal"]
+    assert pizzas == {"name": "Margherita", "currency": "EUR", "quantity": 3, "orders": 2,
+                      "sales": sold}  # fmt: skip
+
+
 def test_a_day_comes_a_page_at_a_time(shop: Shop) -> None:
     placed = [shop.place() for _ in range(3)]
 

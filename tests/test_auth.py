@@ -136,7 +136,9 @@ def test_forged_signature_with_a_known_kid(edge_client, tenant, identity) -> Non
     claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": int(time.time()) + 600,
               "roles": ["owner"], "tenant": tenant.slug}  # fmt: skip
     token = jwt.encode(claims, other_key, algorithm="RS256", headers={"kid": identity.kid})
-    _assert_401(call(edge_client, tenant, token), "signature")
+    forged = call(edge_client, tenant, token)
+    _assert_401(forged, "signature")
+    assert "access token" not in forged.json()["detail"]  # a JWT, only not ours
 
 
 def test_missing_role_is_forbidden(edge_client, tenant, identity) -> None:

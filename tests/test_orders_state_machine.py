@@ -97,6 +97,8 @@ def test_a_tracking_page_polling_with_its_etag_gets_304_until_the_order_moves(sh
     unchanged = shop.client.get(url, host=shop.host, headers=headers)
     assert (unchanged.status_code, unchanged.body) == (304, b"")
     assert unchanged.headers["etag"] == seen.headers["etag"]
+    # Neither answer may be kept by a shared cache: the order holds the customer's name.
+    assert seen.headers["cache-control"] == unchanged.headers["cache-control"] == "no-store"
     assert shop.transition(order, "accepted", 1).status_code == 200
     moved = shop.client.get(url, host=shop.host, headers=headers)
     assert moved.status_code == 200 and moved.json()["status"] == "accepted"

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from devhost.testclient import TestClient, TestResponse
+from shared.orders.models import MAX_LINES
 from tests.conftest import IDENTITY
 from tests.order_fixtures import Shop, module_shop_fixture  # noqa: F401
 
@@ -234,3 +235,56 @@ def test_an_orders_access_token_on_a_staff_call_is_told_what_it_opens(
     )
     detail = _problem(response, 401)["detail"]
     assert "an order's access token opens only that order" in detail, detail
+
+
+def test_an_order_without_lines_is_told_it_needs_one_item(
+    client: TestClient, module_shop: Shop
+) -> None:
+    response = module_shop.post_order({**module_shop.order_body(), "lines": []})
+    assert _message(response, "lines") == "must have at least 1 item"
+
+
+def test_an_order_with_too_many_lines_is_told_the_most_it_may_have(
+    client: TestClient, module_shop: Shop
+) -> None:
+    lines = [module_shop.cola_line()] * (MAX_LINES + 1)
+    response = module_shop.post_order({**module_shop.order_body(), "lines": lines})
+    assert _message(response, "lines") == f"must have at most {MAX_LINES} items"
+
+
+def test_a_negative_price_says_the_least_it_may_be_in_minor_units(
+    client: TestClient, module_shop: Shop
+) -> None:
+    menu = _admin(module_shop, "GET", "/v1/admin/menu").json()
+    body = {"category_id": menu["categories"][0]["id"], "name": "Review refund", "price": -100}
+    message = _message(_admin(module_shop, "POST", "/v1/admin/menu/items", body), "price")
+    assert message.startswith("must be at least 0"), message
+    assert "minor units" in message, message
+
+
+def test_an_options_price_delta_that_is_not_an_integer_says_minor_units(
+    client: TestClient, module_shop: Shop
+) -> None:
+    body = {"name": "Review extras", "min": 0, "max": 1,
+            "options": [{"name": "Cheese", "price_delta": 1.5}]}  # fmt: skip
+    response = _admin(module_shop, "POST", "/v1/admin/menu/groups", body)
+    message = _message(response, "options[0].price_delta")
+    assert "minor units" in message and "150" in message, message
+
+
+def test_an_upload_size_that_is_not_an_integer_says_bytes(
+    client: TestClient, module_shop: Shop
+) -> None:
+    body = {"content_type": "image/jpeg", "size": 2.5}
+    response = _admin(module_shop, "POST", "/v1/admin/branding/logo/image-upload", body)
+    message = _message(response, "size")
+    assert "bytes" in message, message
+
+
+def test_an_unknown_key_in_an_order_line_names_the_lines_fields(
+    client: TestClient, module_shop: Shop
+) -> None:
+    line = {**module_shop.cola_line(), "qty": 2}
+    response = module_shop.post_order({**module_shop.order_body(), "lines": [line]})
+    message = _message(response, "lines[0].qty")
+    assert message == "is not a field here; send item_id, quantity, option_ids, note", message

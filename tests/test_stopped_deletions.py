@@ -11,7 +11,7 @@ import pytest
 from azure.durable_functions import OrchestrationRuntimeStatus
 
 from functions.stopped_deletions import resume_stopped_deletions
-from shared.provisioning.registry import provisioning_state
+from shared.provisioning.registry import deleting_slugs, provisioning_state
 from tests.conftest import execute
 from tests.devhost.durable_fixtures import ClientLoop, EngineHost, loop_fixture  # noqa: F401
 from tests.housekeeping_helpers import run_housekeeping
@@ -107,3 +107,33 @@ def test_a_deletion_that_finished_while_it_was_looked_up_is_not_started_again(sh
 
     assert client.started == []
     assert provisioning_state(shop.slug)["status"] == "deleted"
+
+
+class FailingFirstStart(StandInClient):
+    """Reports every deletion as not running; its first start fails (the task hub refused it)."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.failed: str | None = None
+
+    async def start_new(self, name: str, instance_id: str, payload: dict) -> None:
+        if self.failed is None:
+            self.failed = payload["slug"]
+            raise RuntimeError("task hub unavailable")
+        await super().start_new(name, instance_id, payload)
+
+
+def test_one_deletion_that_cannot_be_resumed_does_not_hold_back_the_others(tenants) -> None:
+    first, second = tenants.create(), tenants.create()
+    for tenant in (first, second):
+        _set_status(tenant.slug, "deleting")
+    stopped = set(deleting_slugs())
+    client = FailingFirstStart()
+
+    resumed = asyncio.run(resume_stopped_deletions(client))
+
+    assert client.failed in stopped
+    assert (
+        set(resumed) == {start[2]["slug"] for start in client.started} == stopped - {client.failed}
+    )
+    assert {first.slug, second.slug} - {client.failed} <= set(resumed)
