@@ -278,3 +278,29 @@ def test_an_import_of_2001_items_is_refused(client, tenants, auth_header) -> Non
     }
     assert error_paths(api.post("/v1/admin/menu/import", json=document)) == ["body"]
     assert ok(api.get("/v1/admin/menu"))["categories"] == []
+
+
+def test_a_group_never_offers_two_options_a_customer_cannot_tell_apart(
+    client, tenants, auth_header
+) -> None:
+    """Not in a new group, an imported one, an added option nor a rename; case aside."""
+    api = owner_api(client, tenants.create(), auth_header)
+    group = {"name": "Sauce", "max": 1, "options": [{"name": "Mayo"}, {"name": "mayo"}]}
+    assert error_paths(api.post("/v1/admin/menu/groups", json=group)) == ["options[1].name"]
+    menu = {"categories": [{"name": "Fries", "items": [
+        {"name": "Chips", "price": 300, "modifier_groups": [group]}]}]}  # fmt: skip
+    assert error_paths(api.post("/v1/admin/menu/import", json=menu)) == [
+        "categories[0].items[0].modifier_groups[0].options[1].name"
+    ]
+    built = build_small_menu(api)["group"]  # Size: Regular, Large
+    options = f"/v1/admin/menu/groups/{built['id']}/options"
+    added = api.post(options, json={"name": "REGULAR"})
+    assert added.status_code == 409 and "'Regular'" in added.json()["detail"], added.text
+    large = built["options"][1]
+    renamed = api.patch(f"/v1/admin/menu/options/{large['id']}", json={"name": "regular"})
+    assert renamed.status_code == 409, renamed.text
+    # Its own name in another case, and a name no other option has, are fine.
+    ok(api.patch(f"/v1/admin/menu/options/{large['id']}", json={"name": "LARGE"}))
+    ok(api.post(options, json={"name": "Small"}), 201)
+    names = [o["name"] for o in ok(api.get(f"/v1/admin/menu/groups/{built['id']}"))["options"]]
+    assert names == ["Regular", "LARGE", "Small"]

@@ -122,7 +122,7 @@ def test_ids_in_a_body_must_be_this_tenants(api, built) -> None:
         ({"max": 3}, ["max"]),
         ({"free_quantity": 2}, ["free_quantity"]),
         ({"min": -1}, ["min"]),
-        ({"max": 2, "options": [{"name": "a", "default": True}] * 3}, ["options"]),
+        ({"max": 2, "options": [{"name": n, "default": True} for n in "abc"]}, ["options"]),
         ({"options": [{"name": "a", "price_delta": -5}, {"name": "b"}]},
          ["options[0].price_delta"]),
         ({"options": [{"name": ""}, {"name": "b"}]}, ["options[0].name"]),

@@ -140,6 +140,10 @@ class OptionCreate(_Input):
     available: StrictBool = True
 
 
+# Two options a customer cannot tell apart ("Regular" twice, or "Regular" and "regular").
+_REPEATED_OPTION = "repeats another option's name in this group (case aside)"
+
+
 class GroupCreate(_Input):
     """A modifier group with its options; "first N free" is free_quantity."""
 
@@ -158,8 +162,13 @@ class GroupCreate(_Input):
             options=len(self.options),
             defaults=sum(option.default for option in self.options),
         )
-        if found:
-            failures = [((path,), message) for path, message in found]
+        failures = [((path,), message) for path, message in found]
+        seen: set[str] = set()
+        for index, option in enumerate(self.options):
+            if option.name.casefold() in seen:
+                failures.append(((("options", index, "name")), _REPEATED_OPTION))
+            seen.add(option.name.casefold())
+        if failures:
             raise rule_failures("GroupCreate", failures, self)
         return self
 

@@ -197,6 +197,7 @@ def add_option(conn: psycopg.Connection, group_id: UUID, body: OptionAdd) -> dic
         raise errors.conflict(f"A group holds at most {MAX_OPTIONS_PER_GROUP} options")
     if body.default:
         _check_defaults(group, counts["defaults"] + 1)
+    _require_option_name_free(conn, group_id, body.name)
     rank = body.rank
     if rank is None:
         rank = next_rank(conn, "modifier_options", ("group_id", group_id))
@@ -207,6 +208,27 @@ def add_option(conn: psycopg.Connection, group_id: UUID, body: OptionAdd) -> dic
     ).fetchone()
     update_row(conn, "modifier_groups", group_id, {})
     return option_view(row)
+
+
+def _require_option_name_free(
+    conn: psycopg.Connection, group_id: UUID, name: str, *, but: UUID | None = None
+) -> None:
+    """409 when another live option of the group has that name, case aside: a customer could
+    not tell the two apart. The caller holds the group's row lock, so two writers cannot both
+    pass."""
+    taken = conn.execute(
+        "select id, name from modifier_options where group_id = %s and deleted_at is null",
+        [group_id],
+    ).fetchall()
+    folded = name.casefold()
+    clash = next(
+        (row["name"] for row in taken if row["id"] != but and row["name"].casefold() == folded),
+        None,
+    )
+    if clash is not None:
+        raise errors.conflict(
+            f"The group already has an option named {clash!r}; rename that one first"
+        )
 
 
 def get_option(conn: psycopg.Connection, option_id: UUID) -> dict[str, Any]:
@@ -220,6 +242,8 @@ def update_option(
     changes = patch.changes()
     if changes.get("default") and not option["is_default"]:
         _check_defaults(group, _option_counts(conn, group["id"])["defaults"] + 1)
+    if "name" in changes:
+        _require_option_name_free(conn, group["id"], changes["name"], but=option_id)
     columns = {OPTION_COLUMNS.get(name, name): value for name, value in changes.items()}
     row = update_row(conn, "modifier_options", option_id, columns)
     update_row(conn, "modifier_groups", group["id"], {})
