@@ -118,7 +118,8 @@ def admin_menu_versions(call: Call) -> func.HttpResponse:
 def admin_menu_version(call: Call) -> func.HttpResponse:
     """What customers saw at that version (an order's `menu_version`), as it was published."""
     version = int(call.route["version"])
-    with tenant_transaction(call.require_tenant().schema_name) as conn:
+    # One snapshot: a version published between the two reads is not "no longer kept".
+    with tenant_transaction(call.require_tenant().schema_name, snapshot=True) as conn:
         found = published_version(conn, version)
         head = latest_head(conn)
     if found is not None:

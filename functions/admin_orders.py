@@ -50,7 +50,8 @@ def admin_orders(call: Call) -> func.HttpResponse:
     query: DayQuery = call.parsed_query
     statuses = parse_statuses(query.status) if query.status is not None else None
     day = query.day or _today(tenant)
-    with tenant_transaction(tenant.schema_name) as conn:
+    # One snapshot: an order committing meanwhile is in the page and the summary, or in neither.
+    with tenant_transaction(tenant.schema_name, snapshot=True) as conn:
         summary = day_summary(conn, day)
         page = day_orders(conn, day, statuses, limit=query.limit, after=query.cursor or 0)
     body = {

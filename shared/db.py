@@ -234,18 +234,23 @@ _SCOPE_ASYNC_COMMIT = _SCOPE + ", set_config('synchronous_commit', 'off', true)"
 
 @contextmanager
 def tenant_transaction(
-    schema: str, *, synchronous_commit: bool = True
+    schema: str, *, synchronous_commit: bool = True, snapshot: bool = False
 ) -> Iterator[psycopg.Connection]:
     """A pooled connection in one transaction whose search path is the tenant's schema.
 
     `set_config(..., true)` is transaction-local, so the path ends with the transaction (also
     behind PgBouncer in transaction mode) and nothing about the tenant stays on the connection.
     `synchronous_commit=False` commits without waiting for the WAL flush, set in the same
-    statement so it costs no round trip of its own.
+    statement so it costs no round trip of its own. `snapshot=True` reads every statement from
+    one snapshot (REPEATABLE READ, read only), for an answer built from several queries that
+    must agree (a day's summary and its page), at one round trip more.
     """
     check_schema_name(schema)
     try:
         with transaction() as conn:
+            if snapshot:
+                # Before any query: the isolation level is fixed by the transaction's first one.
+                conn.execute("set transaction isolation level repeatable read, read only")
             quoted = sql.Identifier(schema).as_string(conn)
             conn.execute(_SCOPE if synchronous_commit else _SCOPE_ASYNC_COMMIT, [quoted])
             yield conn

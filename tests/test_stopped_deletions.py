@@ -4,7 +4,6 @@ would: a restaurant left `deleting` would otherwise keep its customers' data for
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from types import SimpleNamespace
 
 import pytest
@@ -14,16 +13,8 @@ from functions.stopped_deletions import resume_stopped_deletions
 from shared.provisioning.registry import deleting_slugs, provisioning_state
 from tests.conftest import execute
 from tests.devhost.durable_fixtures import ClientLoop, EngineHost, loop_fixture  # noqa: F401
-from tests.housekeeping_helpers import run_housekeeping
+from tests.housekeeping_helpers import app_engine_fixture, run_housekeeping  # noqa: F401
 from tests.order_fixtures import Shop, shop_fixture  # noqa: F401
-
-
-@pytest.fixture(scope="module", name="app_engine")
-def app_engine_fixture(loop: ClientLoop, app_functions: list) -> Iterator[EngineHost]:
-    """devhost's durable engine running the app's own orchestrations (deprovision_tenant)."""
-    host = EngineHost(loop, functions=app_functions).start()
-    yield host
-    host.stop()
 
 
 def _set_status(slug: str, status: str) -> None:
