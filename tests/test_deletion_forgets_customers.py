@@ -11,6 +11,7 @@ from psycopg import sql
 
 from shared.db import transaction
 from shared.directory import DIRECTORY_TABLE
+from shared.images.blobs import ensure_container
 from shared.images.targets import ASSETS_CONTAINER, QUARANTINE_CONTAINER, UPLOADS_CONTAINER
 from shared.provisioning.audit import AUDIT_TABLE
 from shared.provisioning.requests import schema_for
@@ -121,6 +122,15 @@ def test_deleting_a_restaurant_leaves_none_of_its_customers_data_anywhere(
     assert all(_postgres_places_holding(needle) for needle in needles), [
         (needle, _postgres_places_holding(needle)) for needle in needles
     ]
+    # Files of its own (not in `uploads`: the image trigger moves anything parked there to
+    # quarantine within a poll), seen by the search before the deletion.
+    files = [f"{container}/{slug}/logo/{marker}.webp"
+             for container in (ASSETS_CONTAINER, QUARANTINE_CONTAINER)]  # fmt: skip
+    for path in files:
+        container, blob = path.split("/", 1)
+        ensure_container.__wrapped__(container)  # as the app creates it, whichever test is first
+        blob_service().get_container_client(container).upload_blob(blob, b"x", overwrite=True)
+    assert sorted(_storage_places_holding(slug, name)) == sorted(files)
     schema = schema_for(slug)
     windows = sql.SQL("select bucket from {}.rate_limit_windows").format(sql.Identifier(schema))
     assert [row["bucket"] for row in execute(windows)] == ["orders:127.0.0.1"]

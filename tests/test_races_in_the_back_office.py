@@ -5,6 +5,7 @@ decides the order)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -176,12 +177,13 @@ class DeleteArrivesMidway:
 
 
 def test_a_resume_racing_a_delete_of_the_same_restaurant_runs_one_deletion(
-    shop: Shop, app_engine: EngineHost
+    shop: Shop, app_engine: EngineHost, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The housekeeping finds `deprovision-<slug>` not running; a DELETE starts it; then the
     housekeeping starts it too. The task hub refuses a running id (NonRunningStates), so the
     housekeeping's start fails, is logged and skipped: one deletion runs. The app's own check
     (get_status, then start_new) does not close this gap; the refusal does."""
+    caplog.set_level(logging.INFO, logger="stelly")
     execute("update public.tenants set status = 'deleting' where slug = %s", [shop.slug])
     instance_id = f"deprovision-{shop.slug}"
     with transaction() as conn:  # the DELETE's run stays at its first step meanwhile
@@ -199,6 +201,9 @@ def test_a_resume_racing_a_delete_of_the_same_restaurant_runs_one_deletion(
     assert done.runtime_status == OrchestrationRuntimeStatus.Completed, done.output
     assert done.created_time == running.created_time  # the DELETE's run, not a second one
     assert provisioning_state(shop.slug)["status"] == "deleted"
+    logged = f"could not resume the deletion of {shop.slug}"
+    [refused] = [record for record in caplog.records if record.getMessage() == logged]
+    assert refused.levelno == logging.ERROR and "already exists" in str(refused.exc_info[1])
 
 
 # -- one menu version: 404 or 410 from two reads --------------------------------------------

@@ -6,6 +6,7 @@ Rows are dated back instead of waiting; the purge runs through the app's own tim
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 import psycopg
@@ -242,7 +243,7 @@ def test_published_events_are_kept_for_seven_days_by_the_hourly_housekeeping(
 
 
 def test_one_restaurants_broken_schema_does_not_stop_the_others_housekeeping(
-    shop: Shop, tenants, app_functions, engine
+    shop: Shop, tenants, app_functions, engine, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A restaurant whose schema is gone makes its own clean-up fail, logged; the timer still
     ends normally and every other restaurant is cleaned up, also those after it (restaurants go
@@ -256,10 +257,14 @@ def test_one_restaurants_broken_schema_does_not_stop_the_others_housekeeping(
     expire = "update {}.idempotency_keys set expires_at = now() - interval '1 hour' where key = %s"
     execute(sql.SQL(expire).format(sql.Identifier(shop.schema)), [key])
 
+    caplog.set_level(logging.INFO, logger="stelly")
     run_housekeeping(app_functions, engine)  # does not raise
 
     left = sql.SQL("select key from {}.idempotency_keys where key = %s")
     assert execute(left.format(sql.Identifier(shop.schema)), [key]) == []
+    logged = f"housekeeping for {broken.slug} failed"
+    [failed] = [record for record in caplog.records if record.getMessage() == logged]
+    assert failed.levelno == logging.ERROR and failed.exc_info is not None
 
 
 def test_rate_limit_windows_naming_a_clients_address_go_after_10_minutes_by_the_housekeeping(

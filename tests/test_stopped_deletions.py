@@ -4,6 +4,7 @@ would: a restaurant left `deleting` would otherwise keep its customers' data for
 from __future__ import annotations
 
 import asyncio
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -12,6 +13,7 @@ from azure.durable_functions import OrchestrationRuntimeStatus
 from functions.stopped_deletions import resume_stopped_deletions
 from shared.provisioning.registry import deleting_slugs, provisioning_state
 from tests.conftest import execute
+from tests.devhost.devhost_process import REPO
 from tests.devhost.durable_fixtures import ClientLoop, EngineHost, loop_fixture  # noqa: F401
 from tests.housekeeping_helpers import app_engine_fixture, run_housekeeping  # noqa: F401
 from tests.order_fixtures import Shop, shop_fixture  # noqa: F401
@@ -128,3 +130,10 @@ def test_one_deletion_that_cannot_be_resumed_does_not_hold_back_the_others(tenan
         set(resumed) == {start[2]["slug"] for start in client.started} == stopped - {client.failed}
     )
     assert {first.slug, second.slug} - {client.failed} <= set(resumed)
+
+
+def test_the_apps_task_hub_refuses_to_start_an_instance_that_is_running() -> None:
+    """What keeps a resumed deletion and a DELETE from making two runs in Azure (devhost's engine
+    refuses a running id whatever host.json says, so only this reads the setting)."""
+    durable = json.loads((REPO / "host.json").read_text())["extensions"]["durableTask"]
+    assert durable.get("overridableExistingInstanceStates") == "NonRunningStates", durable
