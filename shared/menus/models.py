@@ -165,9 +165,10 @@ class GroupCreate(_Input):
         failures = [((path,), message) for path, message in found]
         seen: set[str] = set()
         for index, option in enumerate(self.options):
-            if option.name.casefold() in seen:
-                failures.append(((("options", index, "name")), _REPEATED_OPTION))
-            seen.add(option.name.casefold())
+            folded = option.name.casefold()
+            if folded in seen:
+                failures.append((("options", index, "name"), _REPEATED_OPTION))
+            seen.add(folded)
         if failures:
             raise rule_failures("GroupCreate", failures, self)
         return self
