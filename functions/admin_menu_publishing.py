@@ -94,7 +94,8 @@ def admin_menu_versions(call: Call) -> func.HttpResponse:
     replaced, so the numbers can have gaps.
     """
     query: VersionsQuery = call.parsed_query
-    with tenant_transaction(call.require_tenant().schema_name) as conn:
+    # One snapshot: live_version is the newest version the page could list.
+    with tenant_transaction(call.require_tenant().schema_name, snapshot=True) as conn:
         head = latest_head(conn)
         page = version_history(conn, before=query.cursor, limit=query.limit + 1)
     more = len(page) > query.limit

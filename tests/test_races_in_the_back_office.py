@@ -255,3 +255,22 @@ def test_a_version_published_between_the_two_reads_is_not_called_no_longer_kept(
     answer = api.get(f"{VERSIONS}/2")
     assert answer.status_code == 404, answer.text
     assert answer.json()["detail"] == "No menu version 2 (the newest is 1)"
+
+
+def test_the_versions_list_and_its_live_version_come_from_one_snapshot(
+    client, tenants, auth_header, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A publish committing between the live-version read and the page read: the page does not
+    list a version newer than the live one it names."""
+    api = owner_api(client, tenants.create(), auth_header)
+    build_small_menu(api)
+    ok(api.post("/v1/admin/menu/publish"), 201)
+    real_history = admin_menu_publishing.version_history
+
+    def published_meanwhile(conn, **kwargs):
+        ok(api.post("/v1/admin/menu/publish"), 201)
+        return real_history(conn, **kwargs)
+
+    monkeypatch.setattr(admin_menu_publishing, "version_history", published_meanwhile)
+    listed = ok(api.get(VERSIONS))
+    assert (listed["live_version"], [v["version"] for v in listed["versions"]]) == (1, [1])
