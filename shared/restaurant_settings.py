@@ -1,4 +1,5 @@
-"""A restaurant's settings (design §5): name, currency, time zone, locale, tax, hours, contact.
+"""A restaurant's settings (design §5): name, currency, time zone, locale, tax, hours, special
+days, contact.
 
 Stored in `public.tenants.settings` and cached with the tenant record, so reading them costs no
 I/O on the request path. Orders use `is_open` and `effective_settings(...).tax`.
@@ -13,7 +14,6 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -24,8 +24,9 @@ from pydantic import (
 
 from shared.currencies import check_currency
 from shared.phone_numbers import Phone
+from shared.special_days import SpecialDays, dated_windows
 from shared.tenants import TenantRecord
-from shared.text_rules import check_multi_line, check_single_line, composed
+from shared.text_rules import check_multi_line, check_single_line, one_line
 from shared.text_shapes import EMAIL, shaped
 from shared.weekly_windows import TimeZoneName, WeeklyWindows, in_windows
 
@@ -33,12 +34,7 @@ _WEBSITE = shaped(
     r"^https?://[^\s\"'<>]+$", "must be an http:// or https:// address without spaces or quotes"
 )
 
-BusinessName = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    AfterValidator(check_single_line),
-    BeforeValidator(composed),
-]
+BusinessName = one_line(200)
 Currency = Annotated[str, AfterValidator(check_currency)]
 # BCP 47 as browsers use it for Intl: language, optional script, optional region.
 Locale = Annotated[
@@ -106,6 +102,7 @@ class RestaurantSettings(BaseModel):
     locale: Locale
     tax: Tax
     hours: WeeklyWindows | None = None
+    special_days: SpecialDays = []
     contact: Contact = Contact()
 
     @field_serializer("hours")
@@ -126,6 +123,7 @@ def default_settings(display_name: str) -> dict[str, Any]:
         "locale": "en",
         "tax": {"rate_bp": 0, "inclusive": False},
         "hours": None,
+        "special_days": [],
         "contact": {},
     }
 
@@ -138,11 +136,12 @@ def effective_settings(record: TenantRecord) -> RestaurantSettings:
 
 
 def is_open(settings: RestaurantSettings | Mapping[str, Any], now_utc: datetime) -> bool:
-    """True when the restaurant takes orders at now_utc (aware); no hours set means always open."""
+    """True when the restaurant takes orders at now_utc (aware): its weekly hours, with special
+    days in place of their weekdays; no hours set means always open, special days aside."""
     if isinstance(settings, RestaurantSettings):
         hours = settings.hours.as_data() if settings.hours is not None else None
-        zone = settings.timezone
+        zone, special_days = settings.timezone, settings.special_days
     else:
         hours = settings.get("hours") or None
-        zone = settings.get("timezone") or "UTC"
-    return in_windows(hours, zone, now_utc)
+        zone, special_days = settings.get("timezone") or "UTC", settings.get("special_days") or []
+    return in_windows(hours, zone, now_utc, dated=dated_windows(special_days))

@@ -3,7 +3,7 @@
 Built from the cached tenant record (theme and settings travel with it through the in-process
 cache and the directory) and the live menu's currency (storefront_menus re-checks the version at
 most once a second); the rendering is cached per (tenant, profile version, currency, minute), the
-minute only when opening hours make "open now" vary.
+minute only when opening hours or special days make "open now" vary.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from shared.currencies import CURRENCY_EXPONENTS
+from shared.orders.tickets import business_date
 from shared.rendered_cache import RenderedCache
 from shared.restaurant_settings import effective_settings, is_open
+from shared.special_days import upcoming
 from shared.tenants import TenantRecord
 from shared.theming import resolved_asset_urls, storefront_theme
 
@@ -23,7 +25,8 @@ _renderings = RenderedCache()
 def render_store_config(
     record: TenantRecord, now_utc: datetime, *, menu_currency: str | None = None
 ) -> dict[str, Any]:
-    """Name, theme tokens (asset URLs absolute), money and locale, hours, open now, contact.
+    """Name, theme tokens (asset URLs absolute), money and locale, hours, special days from
+    today on, open now, contact.
 
     The currency is the live menu's (menu_currency) when one is published: its prices are minor
     units of that currency, and orders are charged in it. A currency changed in the settings
@@ -40,6 +43,7 @@ def render_store_config(
         "timezone": settings.timezone,
         "tax": settings.tax.model_dump(),
         "hours": settings.hours.as_data() if settings.hours is not None else None,
+        "special_days": upcoming(settings.special_days, business_date(now_utc, settings.timezone)),
         "open_now": is_open(settings, now_utc),
         "contact": settings.contact.model_dump(exclude_none=True),
     }
@@ -49,7 +53,8 @@ def store_config_bytes(
     record: TenantRecord, now_utc: datetime, *, menu_currency: str | None = None
 ) -> tuple[bytes, str]:
     """(JSON bytes, strong ETag) of the tenant's store config at now_utc, cached."""
-    minute = int(now_utc.timestamp() // 60) if record.settings.get("hours") else None
+    timed = record.settings.get("hours") or record.settings.get("special_days")
+    minute = int(now_utc.timestamp() // 60) if timed else None
     # Every profile write bumps the version; display_name is the other input (default name).
     variant = (record.version, record.display_name, menu_currency, minute)
     return _renderings.get_or_render(

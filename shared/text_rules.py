@@ -8,7 +8,9 @@ control characters only ever arrive by accident or from a fuzzer.
 from __future__ import annotations
 
 import unicodedata
+from typing import Annotated, Any
 
+from pydantic import AfterValidator, BeforeValidator, StringConstraints
 from pydantic_core import PydanticCustomError
 
 _LINE_BREAKS = frozenset("\n\r\t")
@@ -83,3 +85,14 @@ def check_visible(value: str) -> str:
     if value and _invisible(value):
         raise PydanticCustomError("invisible", "must contain visible characters")
     return value
+
+
+def one_line(max_length: int) -> Any:
+    """A pydantic type for a name-like text: one visible line of 1 to max_length characters
+    (after trimming spaces and composing accents), as a storefront or a ticket shows it."""
+    return Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length),
+        AfterValidator(check_single_line),
+        BeforeValidator(composed),
+    ]

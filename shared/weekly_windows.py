@@ -107,9 +107,22 @@ def check_time_zone(name: str) -> str:
 TimeZoneName = Annotated[str, AfterValidator(check_time_zone)]
 
 
-def in_windows(windows: WindowsData | None, zone: ZoneInfo | str, now_utc: datetime) -> bool:
-    """True when now_utc falls in one of windows in zone; None means no restriction."""
-    if windows is None:
+_ALL_DAY = (("00:00", "24:00"),)
+
+
+def in_windows(
+    windows: WindowsData | None,
+    zone: ZoneInfo | str,
+    now_utc: datetime,
+    *,
+    dated: Mapping[str, Sequence[Sequence[str]]] | None = None,
+) -> bool:
+    """True when now_utc falls in one of windows in zone; None means no restriction.
+
+    dated maps ISO dates to the windows that replace their weekday's (special days); with
+    windows None, a date not in it is open all day.
+    """
+    if windows is None and not dated:
         return True
     if now_utc.tzinfo is None:
         raise ValueError("now_utc must be timezone-aware")
@@ -117,10 +130,19 @@ def in_windows(windows: WindowsData | None, zone: ZoneInfo | str, now_utc: datet
     today = now_utc.astimezone(tz).date()
     # Today's windows, and yesterday's, which may cross midnight into today.
     for day in (today - timedelta(days=1), today):
-        for start, end in windows.get(WEEKDAYS[day.weekday()], ()):
+        for start, end in _windows_on(day, windows, dated or {}):
             if _opens(day, start, tz) <= now_utc < _closes(day, start, end, tz):
                 return True
     return False
+
+
+def _windows_on(
+    day: date, windows: WindowsData | None, dated: Mapping[str, Sequence[Sequence[str]]]
+) -> Sequence[Sequence[str]]:
+    special = dated.get(day.isoformat())
+    if special is not None:
+        return special
+    return _ALL_DAY if windows is None else windows.get(WEEKDAYS[day.weekday()], ())
 
 
 # A window is one stretch of time from the instant its start occurs to the instant its end occurs,

@@ -24,13 +24,15 @@ SETTINGS = {
 }
 
 
-@pytest.fixture
-def api(client, tenants, auth_header):
+@pytest.fixture(name="api")
+def manager_api_fixture(client, tenants, auth_header):
+    """A new restaurant's manager."""
     return owner_api(client, tenants.create(), auth_header, role="manager")
 
 
-@pytest.fixture(scope="module")
-def rejecting_api(client):
+@pytest.fixture(scope="module", name="rejecting_api")
+def rejecting_api_fixture(client):
+    """One restaurant for a module whose writes are all refused."""
     yield from module_tenant_api(client)
 
 
@@ -43,6 +45,7 @@ def test_a_new_restaurant_has_defaults_and_is_always_open(api) -> None:
         "locale": "en",
         "tax": {"rate_bp": 0, "inclusive": False},
         "hours": None,
+        "special_days": [],
         "contact": {"email": None, "phone": None, "address": None, "website": None},
     }
     assert response.headers["etag"] == '"1"'

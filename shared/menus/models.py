@@ -24,7 +24,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from shared.field_rules import rule_failures
-from shared.text_rules import check_multi_line, check_single_line, composed
+from shared.text_rules import check_multi_line, composed, one_line
 from shared.text_shapes import STATION
 from shared.versioning import ExpectedVersion
 from shared.weekly_windows import WeeklyWindows
@@ -54,12 +54,7 @@ def _unique(values: list[Any]) -> list[Any]:
     return values
 
 
-Name = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=120),
-    AfterValidator(check_single_line),
-    BeforeValidator(composed),
-]
+Name = one_line(120)
 Description = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=1000),

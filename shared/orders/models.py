@@ -17,7 +17,7 @@ from pydantic_core import PydanticCustomError
 
 from shared.menus.models import MAX_GROUPS_PER_ITEM, MAX_OPTIONS_PER_GROUP, MAX_PRICE
 from shared.phone_numbers import Phone
-from shared.text_rules import check_multi_line, check_single_line, composed
+from shared.text_rules import check_multi_line, composed, one_line
 
 MAX_LINES = 50
 MAX_QUANTITY = 99
@@ -33,12 +33,7 @@ Note = Annotated[
     AfterValidator(check_multi_line),
     BeforeValidator(composed),
 ]
-Name = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=80),
-    AfterValidator(check_single_line),
-    BeforeValidator(composed),
-]
+Name = one_line(80)
 
 
 def _menu_id(value: str) -> str:

@@ -37,6 +37,7 @@ from shared.orders.records import insert_order, receipt, with_access
 from shared.orders.tickets import business_date, format_ticket, take_ticket
 from shared.rate_limit import add_hit, client_bucket, retry_after, window_start
 from shared.restaurant_settings import RestaurantSettings, effective_settings, is_open
+from shared.special_days import note_on
 from shared.tables_qr import Table, table_for_token, table_still_open
 from shared.tenants import TenantRecord
 
@@ -83,6 +84,13 @@ def _fulfilment_problems(
     return table, problems
 
 
+def _closed_message(settings: RestaurantSettings, now: datetime) -> str:
+    """Closed now, with what the restaurant says about today when it is a special day."""
+    note = note_on(settings.special_days, business_date(now, settings.timezone))
+    today = f" ({note})" if note else ""
+    return f"The restaurant is closed now{today}; order during its hours"
+
+
 def _stale_table_code() -> FieldError:
     message = "is not a current table code of this restaurant; scan the table's QR code again"
     return FieldError("fulfilment.table_token", message)
@@ -97,7 +105,7 @@ def _validate(
 ) -> tuple[PricedOrder, Table | None]:
     """The priced order and its table, or a 422 listing every problem found."""
     if not is_open(settings, now):
-        raise errors.invalid_field("body", "The restaurant is closed now; order during its hours")
+        raise errors.invalid_field("body", _closed_message(settings, now))
     menu = current_menu(conn, tenant.id)
     if menu is None:
         raise errors.invalid_field("body", "This restaurant has not published a menu yet")
