@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.currencies import CURRENCY_EXPONENTS
+from shared.ordering_pause import pause_in_force
 from shared.orders.tickets import business_date
 from shared.rendered_cache import RenderedCache
 from shared.restaurant_settings import effective_settings, is_open
@@ -26,7 +27,7 @@ def render_store_config(
     record: TenantRecord, now_utc: datetime, *, menu_currency: str | None = None
 ) -> dict[str, Any]:
     """Name, theme tokens (asset URLs absolute), money and locale, hours, special days from
-    today on, open now, contact.
+    today on, open now (hours and any pause), the pause, contact.
 
     The currency is the live menu's (menu_currency) when one is published: its prices are minor
     units of that currency, and orders are charged in it. A currency changed in the settings
@@ -34,6 +35,7 @@ def render_store_config(
     """
     settings = effective_settings(record)
     currency = menu_currency or settings.currency
+    pause = pause_in_force(record.ordering_pause, now_utc)
     return {
         "name": settings.business_name,
         "theme": resolved_asset_urls(storefront_theme(record.theme)),
@@ -44,7 +46,8 @@ def render_store_config(
         "tax": settings.tax.model_dump(),
         "hours": settings.hours.as_data() if settings.hours is not None else None,
         "special_days": upcoming(settings.special_days, business_date(now_utc, settings.timezone)),
-        "open_now": is_open(settings, now_utc),
+        "open_now": pause is None and is_open(settings, now_utc),
+        "paused": pause.for_customers() if pause is not None else None,
         "contact": settings.contact.model_dump(exclude_none=True),
     }
 
@@ -54,9 +57,9 @@ def store_config_bytes(
 ) -> tuple[bytes, str]:
     """(JSON bytes, strong ETag) of the tenant's store config at now_utc, cached."""
     timed = record.settings.get("hours") or record.settings.get("special_days")
-    minute = int(now_utc.timestamp() // 60) if timed else None
-    # Every profile write bumps the version; display_name is the other input (default name).
-    variant = (record.version, record.display_name, menu_currency, minute)
+    minute = int(now_utc.timestamp() // 60) if timed or record.ordering_pause else None
+    # Every profile write bumps the version; display_name and a pause are the other inputs.
+    variant = (record.version, record.display_name, record.ordering_pause, menu_currency, minute)
     return _renderings.get_or_render(
         record.id,
         variant,

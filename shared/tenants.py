@@ -8,6 +8,8 @@ from typing import Any, Literal
 import psycopg
 from pydantic import BaseModel, ConfigDict
 
+from shared.ordering_pause import OrderingPause
+
 TenantStatus = Literal["provisioning", "active", "suspended", "deleting", "deleted", "failed"]
 
 
@@ -27,6 +29,8 @@ class TenantRecord(BaseModel):
     # Changes with every update of the row, status included (version counts profile edits,
     # the ETag admins send back); the directory keeps the entry with the highest.
     revision: int = 0
+    # Outside the version: a kitchen pausing orders does not make the profile's ETag stale.
+    ordering_pause: OrderingPause | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> TenantRecord:
@@ -40,15 +44,16 @@ class TenantRecord(BaseModel):
             settings=row["settings"] or {},
             version=row["version"],
             revision=row["revision"],
+            ordering_pause=row["ordering_pause"],
         )
 
     def to_json(self) -> str:
-        return json.dumps(self.model_dump(), separators=(",", ":"))
+        return json.dumps(self.model_dump(mode="json"), separators=(",", ":"))
 
 
 TENANT_COLUMNS = (
     "t.id, t.slug, t.schema_name, t.display_name, t.status, t.theme, t.settings, t.version,"
-    " t.revision"
+    " t.revision, t.ordering_pause"
 )
 
 

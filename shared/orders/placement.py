@@ -29,6 +29,7 @@ from shared.db import tenant_transaction
 from shared.errors import FieldError
 from shared.events.dispatch import dispatcher
 from shared.menus.availability import available_now
+from shared.ordering_pause import pause_in_force
 from shared.orders import idempotency
 from shared.orders.current_menu import current_menu
 from shared.orders.models import FulfilmentIn, OrderIn
@@ -104,6 +105,9 @@ def _validate(
     now: datetime,
 ) -> tuple[PricedOrder, Table | None]:
     """The priced order and its table, or a 422 listing every problem found."""
+    pause = pause_in_force(tenant.ordering_pause, now)
+    if pause is not None:
+        raise errors.invalid_field("body", pause.refusal(settings.timezone))
     if not is_open(settings, now):
         raise errors.invalid_field("body", _closed_message(settings, now))
     menu = current_menu(conn, tenant.id)

@@ -123,7 +123,7 @@ def tombstone(slug: str, operation: str) -> str:
             """update public.tenants
                   set status = 'deleted', deleted_at = coalesce(deleted_at, now()),
                       status_reason = null, updated_at = now(), owner_email = null,
-                      settings = '{}'::jsonb, theme = '{}'::jsonb
+                      settings = '{}'::jsonb, theme = '{}'::jsonb, ordering_pause = null
                 where slug = %s and status in ('deleting', 'deleted')""",
             [slug],
         )

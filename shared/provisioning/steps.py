@@ -43,7 +43,7 @@ update public.tenants
    set display_name = %(name)s, status = 'provisioning', status_reason = null,
        owner_email = %(email)s, provision_fingerprint = %(fingerprint)s,
        provision_attempt = %(attempt)s, last_operation = %(operation)s,
-       settings = '{}'::jsonb, theme = '{}'::jsonb, updated_at = now()
+       settings = '{}'::jsonb, theme = '{}'::jsonb, ordering_pause = null, updated_at = now()
  where id = %(id)s
 """
 

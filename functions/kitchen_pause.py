@@ -1,0 +1,82 @@
+"""Pausing new orders ("busy mode"): the kitchen or a manager stops orders for a while.
+
+`PUT /api/v1/kitchen/pause` pauses for `minutes` from now (again: from now, so it extends or
+shortens), `DELETE` resumes, `GET` tells whether orders are paused. While paused, orders are a
+422 naming the time they resume and the store config says `open_now: false` with `paused`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import azure.functions as func
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from functions.http import Call, endpoint, json_response
+from functions.kitchen import KITCHEN_ROLES
+from functions.row_http import no_content
+from shared import errors
+from shared.db import transaction
+from shared.ordering_pause import MAX_PAUSE_MINUTES, OrderingPause, PauseNote, pause_in_force
+from shared.tenant_profile import set_ordering_pause
+from shared.tenants import TenantRecord, tenant_by_slug
+
+bp = func.Blueprint()
+
+
+class PauseIn(BaseModel):
+    """How long to stop taking orders, and what customers are told (optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    minutes: Annotated[StrictInt, Field(ge=1, le=MAX_PAUSE_MINUTES)]
+    note: PauseNote | None = None
+
+
+def _state(record: TenantRecord) -> dict[str, Any]:
+    pause = pause_in_force(record.ordering_pause, datetime.now(UTC))
+    if pause is None:
+        return {"paused": False}
+    return {"paused": True, **pause.model_dump(mode="json")}
+
+
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+@bp.route(route="v1/kitchen/pause", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint(tenant=True, roles=KITCHEN_ROLES, summary="Whether new orders are paused, and until when")
+def kitchen_pause_get(call: Call) -> func.HttpResponse:
+    """`{"paused": false}` or `{"paused": true, "until", "since", "by", "note"}`, from Postgres."""
+    with transaction() as conn:
+        record = tenant_by_slug(conn, call.require_tenant().slug)
+    if record is None:
+        raise errors.not_found("No such restaurant")
+    return json_response(_state(record), headers=_NO_STORE)
+
+
+@bp.route(route="v1/kitchen/pause", methods=["PUT"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint(
+    tenant=True,
+    roles=KITCHEN_ROLES,
+    body=PauseIn,
+    summary="Stop taking new orders for some minutes from now",
+)
+def kitchen_pause_put(call: Call) -> func.HttpResponse:
+    body: PauseIn = call.body
+    now = datetime.now(UTC)
+    pause = OrderingPause(
+        since=now,
+        until=now + timedelta(minutes=body.minutes),
+        by=f"staff:{call.require_principal().subject}",
+        note=body.note,
+    )
+    record = set_ordering_pause(call.require_tenant().id, pause)
+    return json_response(_state(record), headers=_NO_STORE)
+
+
+@bp.route(route="v1/kitchen/pause", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint(tenant=True, roles=KITCHEN_ROLES, responses={204: None}, summary="Take orders again now")
+def kitchen_pause_delete(call: Call) -> func.HttpResponse:
+    set_ordering_pause(call.require_tenant().id, None)
+    return no_content()

@@ -1,0 +1,166 @@
+"""Pausing orders: the kitchen stops new orders for a while, customers are told until when."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from shared.directory import directory_get
+from shared.ordering_pause import MAX_PAUSE_MINUTES, OrderingPause
+from shared.provisioning.deprovision import run_deprovision_step
+from shared.store_config import render_store_config, store_config_bytes
+from shared.tenancy import resolver
+from shared.tenant_profile import set_ordering_pause
+from tests.conftest import execute
+from tests.order_fixtures import Shop, open_shop, shop_fixture  # noqa: F401 (fixture)
+from tests.storefront_helpers import error_paths, ok
+
+PAUSE = "/api/v1/kitchen/pause"
+CONFIG = "/api/v1/store/config"
+
+
+def _pause(shop: Shop, body: dict, headers: dict | None = None):
+    headers = shop.staff() if headers is None else headers
+    return shop.client.put(PAUSE, host=shop.host, headers=headers, json=body)
+
+
+def _orders(shop: Shop) -> int:
+    return execute(f"select count(*) as n from {shop.schema}.orders")[0]["n"]
+
+
+def test_a_paused_kitchen_takes_no_orders_until_it_resumes(shop: Shop) -> None:
+    before = datetime.now(UTC)
+    state = ok(_pause(shop, {"minutes": 30, "note": "Kitchen full"}))
+    assert (state["paused"], state["note"], state["by"]) == (
+        True,
+        "Kitchen full",
+        f"staff:dev-staff-{shop.slug}",
+    )
+    until = datetime.fromisoformat(state["until"])
+    assert before + timedelta(minutes=30) <= until <= datetime.now(UTC) + timedelta(minutes=30)
+    assert ok(shop.client.get(PAUSE, host=shop.host, headers=shop.owner())) == state
+
+    config = ok(shop.client.get(CONFIG, host=shop.host))
+    assert config["open_now"] is False
+    assert config["paused"] == {"until": state["until"], "note": "Kitchen full"}
+    refused = shop.post_order()
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["message"] == (
+        f"The restaurant is not taking orders until {until:%H:%M} (Kitchen full); order again then"
+    )
+    assert _orders(shop) == 0
+
+    resumed = shop.client.delete(PAUSE, host=shop.host, headers=shop.staff())
+    assert resumed.status_code == 204
+    assert ok(shop.client.get(PAUSE, host=shop.host, headers=shop.staff())) == {"paused": False}
+    config = ok(shop.client.get(CONFIG, host=shop.host))
+    assert (config["open_now"], config["paused"]) == (True, None)
+    shop.place()
+    assert _orders(shop) == 1
+
+
+def test_a_pause_ends_by_itself(shop: Shop) -> None:
+    now = datetime.now(UTC)
+    ended = OrderingPause(since=now - timedelta(hours=1), until=now, by="staff:ada")
+    set_ordering_pause(shop.tenant.id, ended)
+    assert ok(shop.client.get(PAUSE, host=shop.host, headers=shop.staff())) == {"paused": False}
+    assert ok(shop.client.get(CONFIG, host=shop.host))["open_now"] is True
+    shop.place()
+
+
+def test_a_pause_runs_from_since_up_to_until() -> None:
+    since = datetime(2026, 11, 27, 19, 0, tzinfo=UTC)
+    pause = OrderingPause(since=since, until=since + timedelta(minutes=20), by="staff:ada")
+    assert not pause.in_force(since - timedelta(microseconds=1))
+    assert pause.in_force(since)
+    assert pause.in_force(since + timedelta(minutes=20) - timedelta(microseconds=1))
+    assert not pause.in_force(since + timedelta(minutes=20))
+
+
+def test_a_new_note_within_the_minute_reaches_the_cached_config(tenants) -> None:
+    """The rendered config is cached per profile version, and a pause leaves the version."""
+    now = datetime.now(UTC)
+    busy = OrderingPause(since=now, until=now + timedelta(hours=1), by="staff:ada", note="Busy")
+    tenant = tenants.create()
+    first = store_config_bytes(tenant.model_copy(update={"ordering_pause": busy}), now)[0]
+    oven = busy.model_copy(update={"note": "Oven down"})
+    second = store_config_bytes(tenant.model_copy(update={"ordering_pause": oven}), now)[0]
+    assert (b'"note":"Busy"' in first, b'"note":"Oven down"' in second) == (True, True)
+
+
+def test_the_time_orders_resume_is_the_restaurants_own(client, tenants, auth_header) -> None:
+    shop = open_shop(client, tenants, auth_header, settings={"timezone": "Asia/Tokyo"})
+    until = datetime.fromisoformat(ok(_pause(shop, {"minutes": 90}))["until"])
+    tokyo = until.astimezone(ZoneInfo("Asia/Tokyo"))
+    message = shop.post_order().json()["errors"][0]["message"]
+    assert message == f"The restaurant is not taking orders until {tokyo:%H:%M}; order again then"
+
+
+def test_pausing_leaves_the_managers_settings_etag_alone(shop: Shop) -> None:
+    etag = shop.client.get("/api/v1/admin/settings", host=shop.host, headers=shop.owner())
+    ok(_pause(shop, {"minutes": 15}))
+    assert (
+        shop.client.get("/api/v1/admin/settings", host=shop.host, headers=shop.owner()).headers[
+            "etag"
+        ]
+        == etag.headers["etag"]
+    )
+
+
+def test_other_instances_find_the_pause_in_the_directory(shop: Shop) -> None:
+    state = ok(_pause(shop, {"minutes": 10, "note": "Oven down"}))
+    entry = directory_get(shop.host)
+    assert entry is not None and entry.ordering_pause is not None
+    assert entry.ordering_pause.note == "Oven down"
+    shown = render_store_config(entry, datetime.now(UTC))
+    assert (shown["open_now"], shown["paused"]["until"]) == (False, state["until"])
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ({"minutes": 0}, "minutes"),
+        ({"minutes": MAX_PAUSE_MINUTES + 1}, "minutes"),
+        ({"minutes": "30"}, "minutes"),
+        ({"minutes": 30.0}, "minutes"),
+        ({}, "minutes"),
+        ({"minutes": 30, "note": "Back\nsoon"}, "note"),
+        ({"minutes": 30, "note": "x" * 101}, "note"),
+        ({"minutes": 30, "until": "20:00"}, "until"),
+    ],
+)
+def test_pause_rules(shop: Shop, body: dict, path: str) -> None:
+    assert path in error_paths(_pause(shop, body))
+    assert ok(shop.client.get(PAUSE, host=shop.host, headers=shop.staff())) == {"paused": False}
+
+
+def test_only_this_restaurants_staff_pause_it(client, tenants, auth_header, shop: Shop) -> None:
+    other = tenants.create()
+    for headers, status in (
+        ({}, 401),
+        (auth_header("staff", tenant=other.slug), 403),
+        (auth_header("platform_admin"), 403),
+    ):
+        assert _pause(shop, {"minutes": 5}, headers).status_code == status
+        gone = shop.client.delete(PAUSE, host=shop.host, headers=headers)
+        assert gone.status_code == status
+    assert ok(shop.client.get(PAUSE, host=shop.host, headers=shop.staff())) == {"paused": False}
+    ok(_pause(shop, {"minutes": 5}, shop.auth("manager", tenant=shop.slug)))
+
+
+def test_a_deleted_restaurant_keeps_no_pause_and_takes_none(shop: Shop) -> None:
+    """The tombstone drops the pause with the profile; an instance whose cache still shows the
+    restaurant active cannot put one back (410)."""
+    ok(_pause(shop, {"minutes": 60, "note": "Closing down"}))
+    for step in ("mark_deleting", "remove_directory", "delete_blobs", "drop_schema", "tombstone"):
+        assert run_deprovision_step(step, shop.slug, "deletion-op")["ok"], step
+    resolver._entries[shop.host] = (time.monotonic() + 5, shop.tenant)
+    try:
+        late = _pause(shop, {"minutes": 5, "note": "Back soon"})
+    finally:
+        resolver.invalidate(shop.host)
+    row = execute("select status, ordering_pause from tenants where slug = %s", [shop.slug])[0]
+    assert (late.status_code, row["status"], row["ordering_pause"]) == (410, "deleted", None)
