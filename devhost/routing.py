@@ -27,15 +27,17 @@ from urllib.parse import parse_qsl
 
 import azure.functions as func
 
+# ASCII digits only ([0-9], not \d): .NET's TryParse with the invariant culture takes no other
+# script's digits, so `/versions/١` is no route on Azure, and must not be one here.
 _CONSTRAINTS = {
-    "int": r"-?\d+",
-    "long": r"-?\d+",
+    "int": r"-?[0-9]+",
+    "long": r"-?[0-9]+",
     "guid": r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}",
     "bool": r"(?i:true|false)",
     "alpha": r"[A-Za-z]+",
-    "double": r"-?\d+(?:\.\d+)?",
-    "decimal": r"-?\d+(?:\.\d+)?",
-    "float": r"-?\d+(?:\.\d+)?",
+    "double": r"-?[0-9]+(?:\.[0-9]+)?",
+    "decimal": r"-?[0-9]+(?:\.[0-9]+)?",
+    "float": r"-?[0-9]+(?:\.[0-9]+)?",
 }
 # What `int.TryParse` / `long.TryParse` accept; a number outside is no match.
 _RANGES = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}

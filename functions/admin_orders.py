@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from functions.http import Call, endpoint, json_response
 from functions.row_http import EDITORS, path_id
 from shared import errors
+from shared.calendar_dates import IsoDate
 from shared.db import tenant_transaction
 from shared.orders.day_book import MAX_DAY_PAGE, day_orders, day_summary, manager_order
 from shared.orders.state_machine import parse_statuses
@@ -29,7 +30,7 @@ class DayQuery(BaseModel):
 
     # ?date=: the restaurant's business day (its local date, as ticket numbers count); today
     # by default. Not a field named `date`, which would shadow the type in this class.
-    day: date | None = Field(None, alias="date")
+    day: IsoDate | None = Field(None, alias="date")
     status: str | None = None
     limit: int = Field(50, ge=1, le=MAX_DAY_PAGE)
     # The previous page's next_cursor: the last ticket number it showed.

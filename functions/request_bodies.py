@@ -15,28 +15,46 @@ from shared.errors import FieldError, ProblemError
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_JSON_DEPTH = 32
+# A refusal stays small whatever was sent: anyone may POST an order, and one error per unknown
+# key, each quoting the key, would answer a 1 MiB body with several megabytes.
+MAX_FIELD_ERRORS = 50
+MAX_PATH_KEY = 64
 M = TypeVar("M", bound=BaseModel)
+
+
+def _shown_key(key: object) -> str:
+    """A key as a path quotes it: cut at MAX_PATH_KEY characters (the key is the sender's)."""
+    text = str(key)
+    return text if len(text) <= MAX_PATH_KEY else text[:MAX_PATH_KEY] + "…"
 
 
 def field_path(loc: tuple[int | str, ...]) -> str:
     """pydantic's ('lines', 2, 'quantity') → 'lines[2].quantity'."""
     path = ""
     for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        if isinstance(part, int):
+            path += f"[{part}]"
+            continue
+        path += f".{_shown_key(part)}" if path else _shown_key(part)
     return path or "body"
 
 
 def validation_problem(
     error: ValidationError, prefix: str = "", model: type[BaseModel] | None = None
 ) -> ProblemError:
-    """A 422 with one field error per failure, worded for the person who reads it."""
+    """A 422 with one field error per failure (the first MAX_FIELD_ERRORS, and how many more in
+    `errors_omitted`), worded for the person who reads it."""
     found = []
-    for item in error.errors(include_url=False):
+    failures = error.errors(include_url=False)
+    for item in failures[:MAX_FIELD_ERRORS]:
         loc = tuple(p for p in item["loc"] if p not in ("function-after", "function-wrap"))
         message = friendly_message({**item, "loc": loc}, model)
         path = field_path(loc)
         found.append(FieldError(f"{prefix}{path}" if prefix else path, message))
-    return errors.validation_failed(found)
+    problem = errors.validation_failed(found)
+    if len(failures) > MAX_FIELD_ERRORS:
+        problem.extra["errors_omitted"] = len(failures) - MAX_FIELD_ERRORS
+    return problem
 
 
 def parse_model(model: type[M], data: Any, *, prefix: str = "") -> M:
@@ -90,7 +108,7 @@ def unstorable_text(value: Any, path: str = "", depth: int = 0) -> FieldError | 
     elif isinstance(value, dict):
         for key, item in value.items():
             found = unstorable_text(key, path or "body", depth) or unstorable_text(
-                item, f"{path}.{key}" if path else str(key), depth + 1
+                item, f"{path}.{_shown_key(key)}" if path else _shown_key(key), depth + 1
             )
             if found:
                 return found

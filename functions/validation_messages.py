@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
+from shared.calendar_dates import DATE_WORDS
 from shared.text_shapes import refusal
 
 # Fields whose unit a person would get wrong, by name: each name means one thing across the API.
@@ -38,9 +39,10 @@ _PYDANTIC_WORDING = (
     "Extra inputs",
     "Value error",
     "Object has",
+    "Datetimes provided",  # date_from_datetime_inexact
+    "Unable to parse",  # int_parsing_size: more digits than pydantic reads
 )
 _WINDOW = 'must be a [start, end] pair such as ["09:00", "17:00"]'
-_DATE = "must be a date such as 2026-11-24 (YYYY-MM-DD)"
 
 
 def _unit(field: str, message: str) -> str:
@@ -61,6 +63,7 @@ _BY_TYPE: dict[str, Callable[[ErrorDetails, str], str]] = {
     "missing": lambda e, f: "is required",
     "int_type": lambda e, f: _unit(f, "must be a whole number"),
     "int_parsing": lambda e, f: _unit(f, "must be a whole number"),
+    "int_parsing_size": lambda e, f: _unit(f, "must be a whole number of at most 4300 digits"),
     "int_from_float": lambda e, f: _unit(f, "must be a whole number"),
     "less_than_equal": lambda e, f: _unit(f, f"must be at most {e['ctx']['le']}"),
     "greater_than_equal": lambda e, f: _unit(f, f"must be at least {e['ctx']['ge']}"),
@@ -81,10 +84,10 @@ _BY_TYPE: dict[str, Callable[[ErrorDetails, str], str]] = {
     "list_type": lambda e, f: "must be a list",
     "uuid_type": lambda e, f: "must be an id (a UUID)",
     "uuid_parsing": lambda e, f: "must be an id (a UUID)",
-    "date_type": lambda e, f: _DATE,
-    "date_parsing": lambda e, f: _DATE,
-    "date_from_datetime_parsing": lambda e, f: _DATE,
-    "date_from_datetime_inexact": lambda e, f: _DATE,
+    "date_type": lambda e, f: DATE_WORDS,
+    "date_parsing": lambda e, f: DATE_WORDS,
+    "date_from_datetime_parsing": lambda e, f: DATE_WORDS,
+    "date_from_datetime_inexact": lambda e, f: DATE_WORDS,
     "string_pattern_mismatch": lambda e, f: refusal(e["ctx"]["pattern"]) or e["msg"],
     "value_error": lambda e, f: e["msg"].removeprefix("Value error, "),
 }

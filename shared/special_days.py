@@ -21,28 +21,13 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from shared.calendar_dates import CalendarDate
 from shared.text_rules import one_line
-from shared.text_shapes import shaped
 from shared.weekly_windows import DayWindows
 
 MAX_SPECIAL_DAYS = 100
 
 
-def _check_calendar_date(value: str) -> str:
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        raise PydanticCustomError(
-            "calendar_date", "{value} is not a day of the calendar", {"value": value}
-        ) from None
-    return value
-
-
-CalendarDate = Annotated[
-    str,
-    Field(pattern=shaped(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "must be a date such as 2026-12-25")),
-    AfterValidator(_check_calendar_date),
-]
 DayNote = one_line(100)
 
 

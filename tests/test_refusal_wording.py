@@ -4,6 +4,7 @@ pydantic's (functions/validation_messages.py)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -179,7 +180,20 @@ def test_checkout_refusals_read_as_plain_words(
 
 
 # The manager's day: ?date= is the business date, and the answer must show its format.
-@pytest.mark.parametrize("day", ["yesterday", "24/11/2026", "2026-13-01"])
+# Unix seconds and datetimes (which pydantic's `date` would take) are refused too: whoever sent
+# one meant something else.
+@pytest.mark.parametrize(
+    "day",
+    [
+        "yesterday",
+        "24/11/2026",
+        "2026-13-01",
+        "2026-06-01T10:00:00",
+        "2026-06-01T00:00:00Z",
+        "1717200000",
+        "99999-01-01",
+    ],
+)
 def test_a_bad_business_date_shows_the_format(
     client: TestClient, module_shop: Shop, day: str
 ) -> None:
@@ -289,3 +303,73 @@ def test_an_unknown_key_in_an_order_line_names_the_lines_fields(
     response = module_shop.post_order({**module_shop.order_body(), "lines": [line]})
     message = _message(response, "lines[0].qty")
     assert message == "is not a field here; send item_id, quantity, option_ids, note", message
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/api/v1/admin/orders", "limit"),
+        ("/api/v1/admin/orders", "cursor"),
+        ("/api/v1/admin/menu/versions", "limit"),
+        ("/api/v1/admin/menu/versions", "cursor"),
+    ],
+)
+def test_a_page_parameter_of_thousands_of_digits_is_told_so_in_plain_words(
+    module_shop: Shop, path: str, name: str
+) -> None:
+    """More digits than pydantic reads (4,300): not its "Unable to parse input string"."""
+    response = module_shop.client.get(
+        path, host=module_shop.host, headers=module_shop.owner(), params={name: "9" * 5000}
+    )
+    message = _message(response, f"query.{name}")
+    assert message == "must be a whole number of at most 4300 digits", message
+
+
+def test_a_refusal_quoting_control_characters_and_markup_stays_well_formed(
+    module_shop: Shop,
+) -> None:
+    """An unknown query parameter named with markup, an ANSI escape and a line break comes back
+    as escaped JSON text: no raw control character for a terminal or log viewer to act on, and
+    no header of the sender's making."""
+    name = '<img src=x onerror="alert(1)">\x1b[31m\r\nX-Injected: 1'
+    response = module_shop.client.get(
+        "/api/v1/admin/orders",
+        host=module_shop.host,
+        headers=module_shop.owner(),
+        params={name: "1"},
+    )
+    body = _problem(response, 422)
+    assert response.headers["cache-control"] == "no-store"
+    assert "x-injected" not in {key.lower() for key in response.headers}
+    assert not any(ord(c) < 0x20 for c in response.text), response.text
+    assert [e["path"] for e in body["errors"]] == [f"query.{name}"]
+
+
+def _post_raw(shop: Shop, document: dict) -> tuple[int, TestResponse]:
+    raw = json.dumps(document).encode()
+    response = shop.client.request(
+        "POST", "/api/v1/store/orders", host=shop.host, body=raw,
+        headers={"Content-Type": "application/json", "X-Forwarded-For": "10.66.0.1"},
+    )  # fmt: skip
+    return len(raw), response
+
+
+def test_a_body_of_many_unknown_keys_gets_a_bounded_refusal(module_shop: Shop) -> None:
+    """Anyone may POST an order: 20,000 unknown keys get the first 50 errors and a count of
+    the rest, an answer smaller than the question, not one error per key."""
+    body = {**module_shop.order_body(), **{f"k{i}": 0 for i in range(20_000)}}
+    sent, response = _post_raw(module_shop, body)
+    problem = _problem(response, 422)
+    assert (len(problem["errors"]), problem["errors_omitted"]) == (50, 19_950)
+    assert problem["errors"][0]["path"] == "k0"
+    assert len(response.text) <= min(sent, 64 * 1024), (sent, len(response.text))
+
+
+def test_an_unknown_keys_name_is_quoted_cut_short(module_shop: Shop) -> None:
+    """One unknown key of 100,000 characters is quoted by its first 64 (path and detail)."""
+    name = "<script>\x1b" + "A" * 100_000
+    _, response = _post_raw(module_shop, {**module_shop.order_body(), name: 1})
+    problem = _problem(response, 422)
+    assert [e["path"] for e in problem["errors"]] == [name[:64] + "…"]
+    assert "errors_omitted" not in problem
+    assert len(response.text) <= 4096, len(response.text)

@@ -132,6 +132,23 @@ def test_one_deletion_that_cannot_be_resumed_does_not_hold_back_the_others(tenan
     assert {first.slug, second.slug} - {client.failed} <= set(resumed)
 
 
+def test_the_housekeeping_resumes_only_restaurants_being_deleted(tenants) -> None:
+    """A restaurant being created, a failed, a suspended or an active one and a tombstone are
+    never started on, even when the task hub knows no deletion for them (its history purged
+    after 30 days); only the one still `deleting` is."""
+    statuses = ("provisioning", "failed", "suspended", "active", "deleted", "deleting")
+    slugs = {status: tenants.create(status=status).slug for status in statuses}
+    client = StandInClient(None)
+
+    resumed = asyncio.run(resume_stopped_deletions(client))
+
+    started = {start[2]["slug"] for start in client.started}
+    assert {status for status, slug in slugs.items() if slug in started} == {"deleting"}
+    assert slugs["deleting"] in resumed
+    for status in statuses[:-1]:
+        assert provisioning_state(slugs[status])["status"] == status
+
+
 def test_the_apps_task_hub_refuses_to_start_an_instance_that_is_running() -> None:
     """What keeps a resumed deletion and a DELETE from making two runs in Azure (devhost's engine
     refuses a running id whatever host.json says, so only this reads the setting)."""
