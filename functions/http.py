@@ -320,6 +320,8 @@ def request_edge(
         response = edge.response
         assert response is not None, f"{function_name} returned no response"
         response.headers["x-correlation-id"] = edge.correlation_id
+        # Refusals quote what was sent: no browser may read an answer as anything but its type.
+        response.headers["x-content-type-options"] = "nosniff"
         telemetry.end_http_span(span, status=response.status_code, tenant=log_tenant.get())
         logger.info(
             "%s %s → %s",

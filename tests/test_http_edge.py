@@ -35,6 +35,15 @@ def test_valid_body_is_accepted(edge_client) -> None:
     assert response.status_code == 201 and response.json() == {"lines": 1}
 
 
+def test_no_answer_may_be_sniffed_as_another_type(edge_client) -> None:
+    """Refusals quote what was sent (a key named `<script>`): browsers must keep the type."""
+    refused = post(edge_client, b'{"<script>alert(1)</script>": 1}')
+    accepted = edge_client.post("/api/v1/edge/orders", json={"lines": []})
+    boom = edge_client.get("/api/v1/edge/boom")
+    for response in (refused, accepted, boom):
+        assert response.headers["x-content-type-options"] == "nosniff", response.status_code
+
+
 def test_malformed_json_is_400(edge_client) -> None:
     body = assert_problem(post(edge_client, b'{"lines": [}'), 400)
     assert "Malformed JSON" in body["detail"]
