@@ -19,7 +19,7 @@ from functions.row_http import no_content
 from shared import errors
 from shared.db import transaction
 from shared.ordering_pause import MAX_PAUSE_MINUTES, OrderingPause, PauseNote, pause_in_force
-from shared.tenant_profile import set_ordering_pause
+from shared.pausing_orders import set_ordering_pause
 from shared.tenants import TenantRecord, tenant_by_slug
 
 bp = func.Blueprint()
@@ -44,6 +44,10 @@ def _state(record: TenantRecord) -> dict[str, Any]:
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
+def _actor(call: Call) -> str:
+    return f"staff:{call.require_principal().subject}"
+
+
 @bp.route(route="v1/kitchen/pause", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @endpoint(tenant=True, roles=KITCHEN_ROLES, summary="Whether new orders are paused, and until when")
 def kitchen_pause_get(call: Call) -> func.HttpResponse:
@@ -64,19 +68,15 @@ def kitchen_pause_get(call: Call) -> func.HttpResponse:
 )
 def kitchen_pause_put(call: Call) -> func.HttpResponse:
     body: PauseIn = call.body
-    now = datetime.now(UTC)
-    pause = OrderingPause(
-        since=now,
-        until=now + timedelta(minutes=body.minutes),
-        by=f"staff:{call.require_principal().subject}",
-        note=body.note,
-    )
-    record = set_ordering_pause(call.require_tenant().id, pause)
+    now, by = datetime.now(UTC), _actor(call)
+    until = now + timedelta(minutes=body.minutes)
+    pause = OrderingPause(since=now, until=until, by=by, note=body.note)
+    record = set_ordering_pause(call.require_tenant(), pause, by=by, now=now)
     return json_response(_state(record), headers=_NO_STORE)
 
 
 @bp.route(route="v1/kitchen/pause", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
 @endpoint(tenant=True, roles=KITCHEN_ROLES, responses={204: None}, summary="Take orders again now")
 def kitchen_pause_delete(call: Call) -> func.HttpResponse:
-    set_ordering_pause(call.require_tenant().id, None)
+    set_ordering_pause(call.require_tenant(), None, by=_actor(call), now=datetime.now(UTC))
     return no_content()

@@ -1,5 +1,4 @@
-"""Changing what the request path caches about a tenant: settings, theme, display name, and
-a pause in taking orders.
+"""Changing what the request path caches about a tenant: settings, theme, display name.
 
 The order is the contract of design §3: Postgres first (the source of truth, version checked and
 bumped), then the Table Storage directory entry of every domain, then the local cache entry;
@@ -20,7 +19,6 @@ from psycopg.types.json import Jsonb
 from shared import errors
 from shared.db import transaction
 from shared.directory import DIRECTORY_MAX_AGE_S, directory_put
-from shared.ordering_pause import OrderingPause
 from shared.tenancy import TenantResolver
 from shared.tenancy import resolver as default_resolver
 from shared.tenants import TENANT_COLUMNS, TenantRecord, domains_of
@@ -110,26 +108,6 @@ def save_tenant_profile(
         ],
     ).fetchone()
     return SavedProfile(TenantRecord.from_row(row), domains_of(conn, tenant_id))
-
-
-def set_ordering_pause(tenant_id: str, pause: OrderingPause | None) -> TenantRecord:
-    """Pause orders (or resume, with None) the way the profile changes: Postgres, then every
-    directory entry, then the local cache. The profile's version stays: it is no edit of it."""
-    with transaction() as conn:
-        row = conn.execute(
-            f"""update public.tenants t
-                   set ordering_pause = %s, updated_at = now()
-                 where t.id = %s
-             returning {TENANT_COLUMNS}""",
-            [Jsonb(pause.model_dump(mode="json")) if pause is not None else None, tenant_id],
-        ).fetchone()
-        if row is None:
-            raise errors.not_found("No such restaurant")
-        if row["status"] in ("deleting", "deleted"):
-            raise errors.gone("This restaurant has closed its storefront")
-        saved = SavedProfile(TenantRecord.from_row(row), domains_of(conn, tenant_id))
-    spread_tenant_profile(saved)
-    return saved.record
 
 
 def spread_tenant_profile(saved: SavedProfile, resolver: TenantResolver | None = None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -10,15 +11,24 @@ import pytest
 
 from shared.directory import directory_get
 from shared.ordering_pause import MAX_PAUSE_MINUTES, OrderingPause
+from shared.pausing_orders import set_ordering_pause
 from shared.provisioning.deprovision import run_deprovision_step
 from shared.store_config import render_store_config, store_config_bytes
 from shared.tenancy import resolver
-from shared.tenant_profile import set_ordering_pause
 from tests.conftest import execute
-from tests.order_fixtures import Shop, open_shop, shop_fixture  # noqa: F401 (fixture)
+from tests.order_fixtures import (  # noqa: F401 (fixtures)
+    LiveClient,
+    Shop,
+    live_clients_fixture,
+    open_shop,
+    settle,
+    shop_fixture,
+)
 from tests.storefront_helpers import error_paths, ok
+from tests.test_orders_realtime import kitchen_url
 
 PAUSE = "/api/v1/kitchen/pause"
+Clients = Callable[[str], LiveClient]
 CONFIG = "/api/v1/store/config"
 
 
@@ -65,7 +75,7 @@ def test_a_paused_kitchen_takes_no_orders_until_it_resumes(shop: Shop) -> None:
 def test_a_pause_ends_by_itself(shop: Shop) -> None:
     now = datetime.now(UTC)
     ended = OrderingPause(since=now - timedelta(hours=1), until=now, by="staff:ada")
-    set_ordering_pause(shop.tenant.id, ended)
+    set_ordering_pause(shop.tenant, ended, by="staff:ada", now=now)
     assert ok(shop.client.get(PAUSE, host=shop.host, headers=shop.staff())) == {"paused": False}
     assert ok(shop.client.get(CONFIG, host=shop.host))["open_now"] is True
     shop.place()
@@ -164,3 +174,25 @@ def test_a_deleted_restaurant_keeps_no_pause_and_takes_none(shop: Shop) -> None:
         resolver.invalidate(shop.host)
     row = execute("select status, ordering_pause from tenants where slug = %s", [shop.slug])[0]
     assert (late.status_code, row["status"], row["ordering_pause"]) == (410, "deleted", None)
+
+
+@pytest.mark.usefixtures("webpubsub_hub")
+def test_every_kitchen_display_hears_of_a_pause_and_the_resume(
+    shop: Shop, live_clients: Clients
+) -> None:
+    """The kitchen's display and a station's (bar) both get `store.paused` with the pause and
+    `store.resumed` with who resumed; resuming when nothing is paused tells nobody."""
+    kitchen = live_clients(kitchen_url(shop))
+    bar = live_clients(kitchen_url(shop, station="bar"))
+    state = ok(_pause(shop, {"minutes": 20, "note": "Oven down"}))
+    manager = shop.auth("manager", tenant=shop.slug, subject="mia")
+    assert shop.client.delete(PAUSE, host=shop.host, headers=manager).status_code == 204
+    assert shop.client.delete(PAUSE, host=shop.host, headers=manager).status_code == 204
+    for display in (kitchen, bar):
+        paused, resumed = display.events(2)
+        assert (paused["type"], paused["order_id"]) == ("store.paused", None)
+        assert paused["data"] == {key: state[key] for key in ("until", "since", "by", "note")}
+        assert (resumed["type"], resumed["data"]) == ("store.resumed", {"by": "staff:mia"})
+        assert resumed["seq"] == paused["seq"] + 1
+    settle()
+    assert kitchen.nothing_more() == [] and bar.nothing_more() == []

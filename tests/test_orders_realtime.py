@@ -31,7 +31,7 @@ EVENT_KEYS = {"id", "seq", "type", "tenant", "order_id", "occurred_at", "data"}
 Clients = Callable[[str], LiveClient]
 
 
-def _kitchen_url(shop: Shop, **params: str) -> str:
+def kitchen_url(shop: Shop, **params: str) -> str:
     response = shop.client.get(
         "/api/v1/kitchen/negotiate", host=shop.host, headers=shop.staff(), params=params or None
     )
@@ -54,7 +54,7 @@ def _walk(shop: Shop, order: dict, *steps: str) -> None:
 def test_the_kitchen_and_the_customer_see_placed_to_ready_in_order(
     shop: Shop, live_clients: Clients
 ) -> None:
-    kitchen = live_clients(_kitchen_url(shop))
+    kitchen = live_clients(kitchen_url(shop))
     order = shop.place(shop.order_body(shop.pizza_line("Ham"), shop.cola_line()))
     settle()  # the placed event is out before the customer's page connects
     customer = live_clients(_customer_url(shop, order))
@@ -85,7 +85,7 @@ def test_the_kitchen_and_the_customer_see_placed_to_ready_in_order(
 def test_a_station_display_gets_only_tickets_for_its_station(
     shop: Shop, live_clients: Clients
 ) -> None:
-    bar = live_clients(_kitchen_url(shop, station="bar"))
+    bar = live_clients(kitchen_url(shop, station="bar"))
     shop.place(shop.order_body(shop.pizza_line()))
     drinks = shop.place(shop.order_body(shop.cola_line()))
     (event,) = bar.events(1)
@@ -112,7 +112,7 @@ def test_a_station_display_connects_while_its_category_rests(shop: Shop) -> None
     )
     assert hidden.status_code == 200, hidden.text
     assert shop.client.post("/api/v1/admin/menu/publish", **owner).status_code == 201
-    assert "access_token=" in _kitchen_url(shop, station="bar")
+    assert "access_token=" in kitchen_url(shop, station="bar")
     # Still while the draft moves the Cola elsewhere: the published menu sends it to the bar.
     cola = shop.client.get(f"/api/v1/admin/menu/items/{shop.menu.items['Cola']}", **owner)
     moved = shop.client.patch(
@@ -122,18 +122,18 @@ def test_a_station_display_connects_while_its_category_rests(shop: Shop) -> None
         json={"station": "counter"},
     )
     assert moved.status_code == 200, moved.text
-    assert "access_token=" in _kitchen_url(shop, station="bar")
+    assert "access_token=" in kitchen_url(shop, station="bar")
     pizza = next(c for c in draft["categories"] if c["name"] == "Pizza")
     grill = {"category_id": pizza["id"], "name": "Burger", "price": 1200, "station": "grill"}
     assert shop.client.post("/api/v1/admin/menu/items", json=grill, **owner).status_code == 201
-    assert "access_token=" in _kitchen_url(shop, station="grill")
+    assert "access_token=" in kitchen_url(shop, station="grill")
 
 
 def test_a_kitchen_token_cannot_join_another_restaurants_groups(
     shop: Shop, client, tenants, auth_header, live_clients: Clients
 ) -> None:
     other = open_shop(client, tenants, auth_header)
-    kitchen = live_clients(_kitchen_url(shop))
+    kitchen = live_clients(kitchen_url(shop))
     for group in (f"t.{other.slug}.kitchen", f"t.{other.slug}.station.oven"):
         ack = kitchen.join(group)
         assert ack["success"] is False and ack["error"]["name"] == "Forbidden"
@@ -168,7 +168,7 @@ def test_a_customer_token_joins_only_its_own_order(shop: Shop, live_clients: Cli
 
 
 def test_a_display_catches_up_after_reconnecting(shop: Shop, live_clients: Clients) -> None:
-    kitchen = live_clients(_kitchen_url(shop))
+    kitchen = live_clients(kitchen_url(shop))
     order = shop.place()
     last_seen = kitchen.events(1)[0]["seq"]
     kitchen.close()
@@ -176,7 +176,7 @@ def test_a_display_catches_up_after_reconnecting(shop: Shop, live_clients: Clien
     _walk(shop, order, "accepted", "preparing")
     later = shop.place()
     settle()
-    kitchen = live_clients(_kitchen_url(shop))
+    kitchen = live_clients(kitchen_url(shop))
     page = shop.client.get(
         "/api/v1/kitchen/events",
         host=shop.host,
@@ -255,7 +255,7 @@ def test_a_hub_outage_delays_events_but_loses_none(
     )
     assert [row["seq"] for row in pending] == [1, 2]
     assert pending[0]["attempts"] >= 1
-    kitchen = live_clients(_kitchen_url(shop))
+    kitchen = live_clients(kitchen_url(shop))
     # The timer honours the backoff (1 s, then 2 s, ...) and then publishes the backlog in order.
     deadline = time.monotonic() + 10
     while execute(f"select 1 from {shop.schema}.outbox where published_at is null"):
