@@ -9,6 +9,7 @@ from functions.row_http import DELETES, VersionQuery, no_content, writer_expects
 from shared.db import tenant_transaction, transaction
 from shared.dining_tables import (
     TableIn,
+    TablePatch,
     create_table,
     delete_table,
     get_table,
@@ -87,10 +88,29 @@ def admin_get_table(call: Call) -> func.HttpResponse:
     summary="Rename or resize a table",
 )
 def admin_update_table(call: Call) -> func.HttpResponse:
+    """Needs `expected_version` in the body (or If-Match); 409 when stale. Seats not sent are
+    cleared, as a replacement does; PATCH changes only what it sends."""
+    return _save_table(call)
+
+
+@bp.route(route="v1/admin/tables/{id}", methods=["PATCH"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint(
+    etag=True,
+    tenant=True,
+    roles=ADMIN_ROLES,
+    body=TablePatch,
+    headers=("If-Match",),
+    summary="Change a table's label or seats, keeping the rest",
+)
+def admin_patch_table(call: Call) -> func.HttpResponse:
     """Needs `expected_version` in the body (or If-Match); 409 when stale."""
+    return _save_table(call)
+
+
+def _save_table(call: Call) -> func.HttpResponse:
     tenant = call.require_tenant()
     table_id = table_id_or_404(call.route.get("id", ""))
-    body: TableIn = call.body
+    body: TableIn | TablePatch = call.body
     expected = required_version(call.req.headers.get("if-match"), body.expected_version)
     with tenant_transaction(tenant.schema_name) as conn:
         row = update_table(conn, table_id, body, expected)

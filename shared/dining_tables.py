@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from pydantic_core import PydanticCustomError
 
 from shared import errors
+from shared.patches import Patch
 from shared.tables_qr import table_token
 from shared.text_rules import check_single_line, invisible_character
 from shared.versioning import Expected, ExpectedVersion
@@ -46,6 +47,7 @@ Label = Annotated[
     AfterValidator(_fits),
 ]
 MAX_TABLES = 500
+Seats = Annotated[int, Field(ge=1, le=100, strict=True)]
 
 
 class TableIn(BaseModel):
@@ -54,8 +56,16 @@ class TableIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     label: Label
-    seats: int | None = Field(None, ge=1, le=100, strict=True)
+    seats: Seats | None = None
     expected_version: ExpectedVersion | None = None
+
+
+class TablePatch(Patch):
+    """Only what is sent changes (a PUT without `seats` clears them); null clears `seats`."""
+
+    NULLABLE = frozenset({"seats", "expected_version"})
+    label: Label | None = None
+    seats: Seats | None = None
 
 
 def table_id_or_404(raw: str) -> uuid.UUID:
@@ -147,12 +157,17 @@ def create_table(conn: psycopg.Connection, table: TableIn) -> dict[str, Any]:
 
 
 def update_table(
-    conn: psycopg.Connection, table_id: uuid.UUID, table: TableIn, expected: Expected
+    conn: psycopg.Connection,
+    table_id: uuid.UUID,
+    changes: TableIn | TablePatch,
+    expected: Expected,
 ) -> dict[str, Any]:
-    """Replace label and seats if the table is still at the expected version (409/412)."""
+    """Replace label and seats (TableIn) or those sent (TablePatch) if the table is still at the
+    expected version (409/412)."""
     # Locked until the update: two editors who both read version 1 must not both succeed.
     current = get_table(conn, table_id, lock=True)
     expected.check(current["version"], "table")
+    table = _replacement(current, changes)
     # Only a new label is checked: two labels saved before the check existed ("Straße" and
     # "STRASSE") must not make every other edit of either table a 409.
     if table.label.casefold() != current["label"].casefold():
@@ -167,6 +182,13 @@ def update_table(
             ).fetchone()
     except psycopg.errors.UniqueViolation:
         raise _label_taken(table.label) from None
+
+
+def _replacement(current: dict[str, Any], changes: TableIn | TablePatch) -> TableIn:
+    if isinstance(changes, TableIn):
+        return changes
+    kept = {"label": current["label"], "seats": current["seats"]}
+    return TableIn.model_construct(**(kept | changes.changes()))
 
 
 def delete_table(

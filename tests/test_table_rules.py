@@ -65,3 +65,47 @@ def test_tables_are_listed_alphabetically_whatever_their_case(shop: Shop) -> Non
         assert _table(shop, {"label": label}).status_code == 201
     listed = shop.client.get(TABLES, host=shop.host, headers=shop.owner()).json()["tables"]
     assert [t["label"] for t in listed] == ["bar", "Patio", "Window"]
+
+
+def _patch(shop: Shop, table: dict, body: dict, headers: dict | None = None):
+    path = f"{TABLES}/{table['id']}"
+    return shop.client.patch(path, host=shop.host, headers={**shop.owner(), **(headers or {})},
+                             json=body)  # fmt: skip
+
+
+def test_a_patch_changes_only_what_it_sends(shop: Shop) -> None:
+    """A PUT replaces (seats not sent are cleared); a PATCH keeps what it leaves out, and null
+    clears the seats."""
+    table = _table(shop, {"label": "Window", "seats": 4}).json()
+    seated = _patch(shop, table, {"seats": 6, "expected_version": 1})
+    assert seated.status_code == 200, seated.text
+    assert (seated.json()["label"], seated.json()["seats"]) == ("Window", 6)
+    assert seated.headers["etag"] == '"2"'
+    renamed = _patch(shop, table, {"label": "Window 2"}, {"If-Match": '"2"'}).json()
+    assert (renamed["label"], renamed["seats"], renamed["version"]) == ("Window 2", 6, 3)
+    cleared = _patch(shop, table, {"seats": None, "expected_version": 3}).json()
+    assert (cleared["label"], cleared["seats"]) == ("Window 2", None)
+    assert renamed["qr_token"] == cleared["qr_token"]  # the printed code still works
+
+
+def test_a_patch_is_refused_when_it_changes_nothing_or_is_stale(shop: Shop) -> None:
+    table = _table(shop, {"label": "Booth", "seats": 2}).json()
+    _table(shop, {"label": "Bar"})
+    refusals = [
+        ({"expected_version": 1}, {}, 422, "body"),
+        ({"label": None, "expected_version": 1}, {}, 422, "label"),
+        ({"seats": 0, "expected_version": 1}, {}, 422, "seats"),
+        ({"seats": 3}, {}, 422, "expected_version"),
+        ({"seats": 3, "expected_version": 7}, {}, 409, None),
+        ({"seats": 3}, {"If-Match": '"7"'}, 412, None),
+        ({"label": "BAR", "expected_version": 1}, {}, 409, None),
+    ]
+    for body, headers, status, path in refusals:
+        response = _patch(shop, table, body, headers)
+        assert response.status_code == status, (body, response.text)
+        if path is not None:
+            assert [e["path"] for e in response.json()["errors"]] == [path], body
+    listed = shop.client.get(f"{TABLES}/{table['id']}", host=shop.host, headers=shop.owner())
+    assert (listed.json()["label"], listed.json()["seats"], listed.json()["version"]) == (
+        "Booth", 2, 1,
+    )  # fmt: skip

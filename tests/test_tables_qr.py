@@ -96,7 +96,8 @@ def test_tables_are_for_this_restaurants_owners_and_managers_only(
     shop: Shop, client, tenants, auth_header
 ) -> None:
     """Every table endpoint: a kitchen tablet's staff token, another restaurant's owner and a
-    platform admin may not list, add, read, rename, re-issue or delete tables; a manager may."""
+    platform admin may not list, add, read, rename, re-seat, re-issue or delete tables; a
+    manager may."""
     other = tenants.create()
     manager = shop.auth("manager", tenant=shop.slug)
     table = shop.client.post(TABLES, host=shop.host, headers=manager, json={"label": "M1"})
@@ -107,6 +108,7 @@ def test_tables_are_for_this_restaurants_owners_and_managers_only(
         ("POST", TABLES, {"label": "X1"}),
         ("GET", path, None),
         ("PUT", path, {"label": "M2", "expected_version": 1}),
+        ("PATCH", path, {"seats": 4, "expected_version": 2}),
         ("POST", f"{path}/qr", None),
         ("DELETE", path, None),
     ]
@@ -124,7 +126,8 @@ def test_tables_are_for_this_restaurants_owners_and_managers_only(
             )
             assert response.status_code == status, (method, url, who, response.text)
     for method, url, body in calls[2:]:
-        params = {"expected_version": 3} if method == "DELETE" else None  # renamed, re-issued
+        # renamed, seated, re-issued
+        params = {"expected_version": 4} if method == "DELETE" else None
         response = client.request(
             method, url, host=shop.host, headers=manager, json=body, params=params
         )

@@ -17,16 +17,15 @@ from pydantic import (
     Field,
     StrictBool,
     StringConstraints,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from shared.field_rules import rule_failures
+from shared.patches import Patch
 from shared.text_rules import check_multi_line, composed, one_line
 from shared.text_shapes import STATION
-from shared.versioning import ExpectedVersion
 from shared.weekly_windows import WeeklyWindows
 
 Allergen = Literal[
@@ -169,56 +168,7 @@ class GroupCreate(_Input):
         return self
 
 
-def _patch_schema(schema: dict[str, Any], cls: type[_Patch]) -> None:
-    """The API description says what the validators enforce: null only for NULLABLE fields,
-    and at least one field."""
-    for name, field in schema.get("properties", {}).items():
-        branches = field.get("anyOf")
-        if name in cls.NULLABLE or not branches:
-            continue
-        kept = [branch for branch in branches if branch != {"type": "null"}]
-        field.pop("anyOf")
-        field.pop("default", None)  # the null default means "not sent", not a value to send
-        if len(kept) == 1:
-            field.update(kept[0])
-        else:
-            field["anyOf"] = kept
-    # At least one field to change: expected_version alone changes nothing (a 422).
-    schema["anyOf"] = [
-        {"required": [name]} for name in schema.get("properties", {}) if name != "expected_version"
-    ]
-
-
-class _Patch(_Input):
-    """Partial update: only the fields sent change; null clears only a field in NULLABLE."""
-
-    model_config = ConfigDict(json_schema_extra=_patch_schema)
-    NULLABLE: ClassVar[frozenset[str]] = frozenset({"expected_version"})
-    expected_version: ExpectedVersion | None = None
-
-    @field_validator("*")
-    @classmethod
-    def _null_only_where_allowed(cls, value: Any, info: ValidationInfo) -> Any:
-        if value is None and info.field_name not in cls.NULLABLE:
-            raise PydanticCustomError("not_nullable", "cannot be null; leave it out to keep it")
-        return value
-
-    @model_validator(mode="after")
-    def _changes_something(self) -> _Patch:
-        if not self.changes():
-            raise PydanticCustomError("empty_patch", "send at least one field to change")
-        return self
-
-    def changes(self) -> dict[str, Any]:
-        """The fields the client sent, except expected_version."""
-        return {
-            name: getattr(self, name)
-            for name in self.model_fields_set
-            if name != "expected_version"
-        }
-
-
-class CategoryPatch(_Patch):
+class CategoryPatch(Patch):
     name: Name | None = None
     visible: StrictBool | None = None
     rank: Rank | None = None
@@ -232,7 +182,7 @@ _AVAILABLE_ELSEWHERE = {
 }
 
 
-class ItemPatch(_Patch):
+class ItemPatch(Patch):
     """`available` is not here: 86'ing goes live through POST /admin/menu/availability."""
 
     NULLABLE = frozenset({"windows", "station", "expected_version"})
@@ -249,14 +199,14 @@ class ItemPatch(_Patch):
     modifier_group_ids: GroupIds | None = None
 
 
-class GroupPatch(_Patch):
+class GroupPatch(Patch):
     name: Name | None = None
     min: Count | None = None
     max: MaxCount | None = None
     free_quantity: Count | None = None
 
 
-class OptionPatch(_Patch):
+class OptionPatch(Patch):
     misplaced_fields: ClassVar[dict[str, str]] = _AVAILABLE_ELSEWHERE
     name: Name | None = None
     price_delta: Price | None = None
