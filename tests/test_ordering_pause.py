@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from shared.directory import directory_get
+from shared.errors import ProblemError
 from shared.ordering_pause import MAX_PAUSE_MINUTES, OrderingPause
 from shared.pausing_orders import set_ordering_pause
 from shared.provisioning.deprovision import run_deprovision_step
@@ -19,6 +20,7 @@ from tests.conftest import execute
 from tests.order_fixtures import (  # noqa: F401 (fixtures)
     LiveClient,
     Shop,
+    closed_hours,
     live_clients_fixture,
     open_shop,
     settle,
@@ -196,3 +198,48 @@ def test_every_kitchen_display_hears_of_a_pause_and_the_resume(
         assert resumed["seq"] == paused["seq"] + 1
     settle()
     assert kitchen.nothing_more() == [] and bar.nothing_more() == []
+
+
+def test_a_cached_config_opens_again_when_a_pause_ends_by_itself(tenants) -> None:
+    """A restaurant without hours is rendered once a minute while paused, so the paused config
+    does not outlive the pause, and an ended pause is not shown."""
+    now = datetime.now(UTC)
+    pause = OrderingPause(since=now, until=now + timedelta(minutes=10), by="staff:ada")
+    record = tenants.create().model_copy(update={"ordering_pause": pause})
+    assert b'"open_now":false' in store_config_bytes(record, now)[0]
+    later = store_config_bytes(record, now + timedelta(minutes=11))[0]
+    assert b'"open_now":true' in later and b'"paused":null' in later
+
+
+def test_a_pause_without_a_note_shows_customers_only_until(shop: Shop) -> None:
+    state = ok(_pause(shop, {"minutes": 5}))
+    assert ok(shop.client.get(CONFIG, host=shop.host))["paused"] == {"until": state["until"]}
+
+
+def test_the_kitchens_pause_state_is_never_cached(shop: Shop) -> None:
+    """A cached "paused: false" would hide a pause from the display that reads it."""
+    put = _pause(shop, {"minutes": 5})
+    got = shop.client.get(PAUSE, host=shop.host, headers=shop.staff())
+    assert (put.headers["cache-control"], got.headers["cache-control"]) == ("no-store", "no-store")
+    assert ok(got)["paused"] is True
+
+
+def test_a_restaurant_being_deleted_cannot_be_paused(tenants) -> None:
+    """Its deletion has begun: no pause (410), none kept."""
+    tenant = tenants.create(status="deleting")
+    now = datetime.now(UTC)
+    pause = OrderingPause(since=now, until=now + timedelta(minutes=5), by="staff:ada")
+    with pytest.raises(ProblemError) as refused:
+        set_ordering_pause(tenant, pause, by="staff:ada", now=now)
+    assert refused.value.status == 410
+    row = execute("select ordering_pause from tenants where id = %s", [tenant.id])[0]
+    assert row["ordering_pause"] is None
+
+
+def test_a_closed_restaurant_says_closed_even_while_paused(client, tenants, auth_header) -> None:
+    """ "Not taking orders until 19:45" would send a customer back at 19:45 to a restaurant that
+    opens tomorrow: its hours speak first."""
+    shop = open_shop(client, tenants, auth_header, settings={"hours": closed_hours()})
+    ok(_pause(shop, {"minutes": 30, "note": "Kitchen full"}))
+    message = shop.post_order().json()["errors"][0]["message"]
+    assert message == "The restaurant is closed now; order during its hours"

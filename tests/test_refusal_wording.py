@@ -4,7 +4,6 @@ pydantic's (functions/validation_messages.py)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -345,31 +344,14 @@ def test_a_refusal_quoting_control_characters_and_markup_stays_well_formed(
     assert [e["path"] for e in body["errors"]] == [f"query.{name}"]
 
 
-def _post_raw(shop: Shop, document: dict) -> tuple[int, TestResponse]:
-    raw = json.dumps(document).encode()
-    response = shop.client.request(
-        "POST", "/api/v1/store/orders", host=shop.host, body=raw,
-        headers={"Content-Type": "application/json", "X-Forwarded-For": "10.66.0.1"},
-    )  # fmt: skip
-    return len(raw), response
-
-
-def test_a_body_of_many_unknown_keys_gets_a_bounded_refusal(module_shop: Shop) -> None:
-    """Anyone may POST an order: 20,000 unknown keys get the first 50 errors and a count of
-    the rest, an answer smaller than the question, not one error per key."""
-    body = {**module_shop.order_body(), **{f"k{i}": 0 for i in range(20_000)}}
-    sent, response = _post_raw(module_shop, body)
-    problem = _problem(response, 422)
-    assert (len(problem["errors"]), problem["errors_omitted"]) == (50, 19_950)
-    assert problem["errors"][0]["path"] == "k0"
-    assert len(response.text) <= min(sent, 64 * 1024), (sent, len(response.text))
-
-
-def test_an_unknown_keys_name_is_quoted_cut_short(module_shop: Shop) -> None:
-    """One unknown key of 100,000 characters is quoted by its first 64 (path and detail)."""
-    name = "<script>\x1b" + "A" * 100_000
-    _, response = _post_raw(module_shop, {**module_shop.order_body(), name: 1})
-    problem = _problem(response, 422)
-    assert [e["path"] for e in problem["errors"]] == [name[:64] + "…"]
-    assert "errors_omitted" not in problem
-    assert len(response.text) <= 4096, len(response.text)
+def test_a_business_date_that_is_no_day_of_the_calendar_is_told_so(module_shop: Shop) -> None:
+    """Well-formed but impossible: told so, with the format, not only the format."""
+    response = module_shop.client.get(
+        "/api/v1/admin/orders",
+        host=module_shop.host,
+        headers=module_shop.owner(),
+        params={"date": "2026-02-30"},
+    )
+    assert _message(response, "query.date") == (
+        "2026-02-30 is not a day of the calendar; send one such as 2026-11-24 (YYYY-MM-DD)"
+    )

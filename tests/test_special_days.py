@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from shared.orders.tickets import business_date
 from shared.restaurant_settings import RestaurantSettings, is_open
-from shared.special_days import MAX_SPECIAL_DAYS
 from shared.store_config import render_store_config, store_config_bytes
 from tests.order_fixtures import open_shop
 from tests.storefront_helpers import customer_api, error_paths, ok
@@ -88,6 +88,9 @@ def test_special_days_are_saved_in_date_order(api) -> None:
         ([CHRISTMAS, {**CHRISTMAS, "note": None}], "special_days", "lists 2026-12-25 twice"),
         ([{**CHRISTMAS, "date": "2026-02-30"}], "special_days[0].date", "not a day of the"),
         ([{**CHRISTMAS, "date": "25/12/2026"}], "special_days[0].date", "such as 2026-11-24"),
+        # Other ISO spellings of the day: kept as text, they would never match a day's date.
+        ([{**CHRISTMAS, "date": "20261225"}], "special_days[0].date", "such as 2026-11-24"),
+        ([{**CHRISTMAS, "date": "2026-W52-5"}], "special_days[0].date", "such as 2026-11-24"),
         ([{**CHRISTMAS, "date": 20261225}], "special_days[0].date", "string"),
         ([{"date": "2026-12-25"}], "special_days[0].hours", "required"),
         ([{**CHRISTMAS, "hours": [["09:00", "25:00"]]}], "special_days[0].hours[0][1]", "09:30"),
@@ -105,18 +108,20 @@ def test_special_day_rules(rejecting_api, special_days, path, words) -> None:
     assert words in messages[path], messages
 
 
-def test_a_year_of_special_days_at_most(rejecting_api) -> None:
+def test_at_most_100_special_days(rejecting_api) -> None:
+    """The README's number, not the constant's: a change to it must change the README too."""
     first = datetime(2027, 1, 1)
     days = [
-        {"date": (first + timedelta(days=n)).date().isoformat(), "hours": []}
-        for n in range(MAX_SPECIAL_DAYS + 1)
+        {"date": (first + timedelta(days=n)).date().isoformat(), "hours": []} for n in range(101)
     ]
     response = rejecting_api.put("/v1/admin/settings", json={**SETTINGS, "special_days": days})
     assert error_paths(response) == ["special_days"]
+    errors = {e["path"]: e["message"] for e in response.json()["errors"]}
+    assert errors == {"special_days": "must have at most 100 items"}
     accepted = rejecting_api.put(
-        "/v1/admin/settings", json={**SETTINGS, "special_days": days[:MAX_SPECIAL_DAYS]}
+        "/v1/admin/settings", json={**SETTINGS, "special_days": days[:100]}
     )
-    assert len(ok(accepted)["special_days"]) == MAX_SPECIAL_DAYS
+    assert len(ok(accepted)["special_days"]) == 100
 
 
 def test_the_storefront_shows_special_days_from_today_on(tenants) -> None:
@@ -144,13 +149,15 @@ def test_a_cached_config_closes_at_the_special_days_midnight(tenants) -> None:
 def test_a_closed_special_day_today_closes_the_store_and_says_why(
     client, tenants, auth_header
 ) -> None:
-    # Today and tomorrow, so a run across midnight sees the same.
+    # Today and tomorrow, so a run across midnight sees the same; the note quoted is today's,
+    # not the first special day's.
     today = datetime.now(UTC).date()
+    past = {"date": "2020-01-01", "hours": [], "note": "Closed for New Year"}
     closed = [
         {"date": (today + timedelta(days=n)).isoformat(), "hours": [], "note": "Private party"}
         for n in (0, 1)
     ]
-    shop = open_shop(client, tenants, auth_header, settings={"special_days": closed})
+    shop = open_shop(client, tenants, auth_header, settings={"special_days": [past, *closed]})
     config = ok(customer_api(client, shop.tenant).get("/v1/store/config"))
     assert config["open_now"] is False
     assert config["special_days"] in (closed, closed[1:])
@@ -159,3 +166,50 @@ def test_a_closed_special_day_today_closes_the_store_and_says_why(
     assert response.json()["errors"][0]["message"] == (
         "The restaurant is closed now (Private party); order during its hours"
     )
+
+
+def test_the_storefront_lists_special_days_from_the_restaurants_own_today(tenants) -> None:
+    """At 12:00 UTC on the 24th it is already Christmas Day in Auckland: Christmas Eve is past
+    there, and no longer shown."""
+    tenant = tenants.create(
+        settings={"timezone": "Pacific/Auckland", "special_days": [EVE, CHRISTMAS]}
+    )
+    config = render_store_config(tenant, utc("2026-12-24T12:00"))
+    assert config["special_days"] == [CHRISTMAS]
+    assert config["open_now"] is False
+
+
+def test_a_special_day_without_a_note_is_shown_without_one(tenants) -> None:
+    plain = {"date": "2026-12-25", "hours": []}
+    tenant = tenants.create(settings={"timezone": "UTC", "special_days": [plain]})
+    assert render_store_config(tenant, utc("2026-12-01T12:00"))["special_days"] == [plain]
+
+
+def test_an_order_refused_on_a_special_day_reads_the_restaurants_local_date(
+    client, tenants, auth_header
+) -> None:
+    """The note quoted is the restaurant's local today's, here in a zone whose date differs
+    from UTC's (UTC+14 from 10:00 UTC, UTC-11 before it)."""
+    now = datetime.now(UTC)
+    zone = "Pacific/Kiritimati" if now.hour >= 10 else "Pacific/Pago_Pago"
+    local_today = business_date(now, zone)
+    assert local_today != now.date()
+    days = [
+        {"date": now.date().isoformat(), "hours": [], "note": "UTC date"},
+        {"date": local_today.isoformat(), "hours": [], "note": "Local date"},
+    ]
+    shop = open_shop(
+        client, tenants, auth_header, settings={"timezone": zone, "special_days": days}
+    )
+    response = shop.post_order()
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["message"] == (
+        "The restaurant is closed now (Local date); order during its hours"
+    )
+
+
+def test_is_open_reads_special_days_from_a_settings_mapping() -> None:
+    """`is_open` takes the stored settings document as a mapping too, special days included."""
+    document = {"timezone": "UTC", "hours": None, "special_days": [CHRISTMAS]}
+    assert is_open(document, utc("2026-12-24T12:00"))
+    assert not is_open(document, utc("2026-12-25T12:00"))

@@ -105,11 +105,12 @@ def _validate(
     now: datetime,
 ) -> tuple[PricedOrder, Table | None]:
     """The priced order and its table, or a 422 listing every problem found."""
+    # Closed first: a pause "until 19:45" would mislead a customer when the doors open tomorrow.
+    if not is_open(settings, now):
+        raise errors.invalid_field("body", _closed_message(settings, now))
     pause = pause_in_force(tenant.ordering_pause, now)
     if pause is not None:
         raise errors.invalid_field("body", pause.refusal(settings.timezone))
-    if not is_open(settings, now):
-        raise errors.invalid_field("body", _closed_message(settings, now))
     menu = current_menu(conn, tenant.id)
     if menu is None:
         raise errors.invalid_field("body", "This restaurant has not published a menu yet")
