@@ -1,13 +1,14 @@
 """Pausing new orders ("busy mode"): the kitchen or a manager stops orders for a while.
 
-`PUT /api/v1/kitchen/pause` pauses for `minutes` from now (again: from now, so it extends or
-shortens), `DELETE` resumes, `GET` tells whether orders are paused. While paused, orders are a
-422 naming the time they resume and the store config says `open_now: false` with `paused`.
+`PUT /api/v1/kitchen/pause` pauses for `minutes` from now, up to the next whole minute (again:
+from now, so it extends or shortens), `DELETE` resumes, `GET` tells whether orders are paused.
+While paused, orders are a 422 naming the time they resume and the store config says
+`open_now: false` with `paused`.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import azure.functions as func
@@ -18,7 +19,13 @@ from functions.kitchen import KITCHEN_ROLES
 from functions.row_http import no_content
 from shared import errors
 from shared.db import transaction
-from shared.ordering_pause import MAX_PAUSE_MINUTES, OrderingPause, PauseNote, pause_in_force
+from shared.ordering_pause import (
+    MAX_PAUSE_MINUTES,
+    OrderingPause,
+    PauseNote,
+    pause_in_force,
+    pause_until,
+)
 from shared.pausing_orders import set_ordering_pause
 from shared.tenants import TenantRecord, tenant_by_slug
 
@@ -69,7 +76,7 @@ def kitchen_pause_get(call: Call) -> func.HttpResponse:
 def kitchen_pause_put(call: Call) -> func.HttpResponse:
     body: PauseIn = call.body
     now, by = datetime.now(UTC), _actor(call)
-    until = now + timedelta(minutes=body.minutes)
+    until = pause_until(now, body.minutes)
     pause = OrderingPause(since=now, until=until, by=by, note=body.note)
     record = set_ordering_pause(call.require_tenant(), pause, by=by, now=now)
     return json_response(_state(record), headers=_NO_STORE)

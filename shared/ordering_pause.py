@@ -6,7 +6,7 @@ so checking it costs an order no I/O. It ends by itself at `until`; resuming end
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
@@ -30,15 +30,33 @@ class OrderingPause(BaseModel):
     def in_force(self, now_utc: datetime) -> bool:
         return self.since <= now_utc < self.until
 
-    def refusal(self, zone: str) -> str:
-        """What a customer ordering now is told: until when (local time), and why."""
-        until = self.until.astimezone(ZoneInfo(zone)).strftime("%H:%M")
+    def refusal(self, zone: str, now_utc: datetime, *, open_at_until: bool) -> str:
+        """What a customer ordering at now_utc is told: until when (local time, with the day
+        when it is not today), and why; without a time when the doors are shut by then."""
         why = f" ({self.note})" if self.note else ""
-        return f"The restaurant is not taking orders until {until}{why}; order again then"
+        if not open_at_until:
+            return f"The restaurant is not taking orders now{why}; order during its hours"
+        tz = ZoneInfo(zone)
+        until, today = self.until.astimezone(tz), now_utc.astimezone(tz).date()
+        if until.date() == today:
+            when = f"{until:%H:%M}"
+        elif until.date() == today + timedelta(days=1):
+            when = f"{until:%H:%M} tomorrow"
+        else:  # a 24-hour pause across a night the clocks spring forward
+            when = f"{until:%H:%M} on {until:%A}"
+        return f"The restaurant is not taking orders until {when}{why}; order again then"
 
     def for_customers(self) -> dict[str, str]:
         shown = {"until": self.until.isoformat().replace("+00:00", "Z")}
         return shown | ({"note": self.note} if self.note else {})
+
+
+def pause_until(now_utc: datetime, minutes: int) -> datetime:
+    """minutes from now, up to the next whole minute: the minute a refusal names is the first
+    one orders are taken again."""
+    end = now_utc + timedelta(minutes=minutes)
+    whole = end.replace(second=0, microsecond=0)
+    return whole if whole == end else whole + timedelta(minutes=1)
 
 
 def pause_in_force(pause: OrderingPause | None, now_utc: datetime) -> OrderingPause | None:

@@ -11,7 +11,7 @@ import pytest
 
 from shared.directory import directory_get
 from shared.errors import ProblemError
-from shared.ordering_pause import MAX_PAUSE_MINUTES, OrderingPause
+from shared.ordering_pause import MAX_PAUSE_MINUTES, OrderingPause, pause_until
 from shared.pausing_orders import set_ordering_pause
 from shared.provisioning.deprovision import run_deprovision_step
 from shared.store_config import render_store_config, store_config_bytes
@@ -39,6 +39,19 @@ def _pause(shop: Shop, body: dict, headers: dict | None = None):
     return shop.client.put(PAUSE, host=shop.host, headers=headers, json=body)
 
 
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def _told(until: datetime, note: str | None = None) -> tuple[str, str]:
+    """The refusal naming until (local), today's or, past midnight, tomorrow's."""
+    why = f" ({note})" if note else ""
+    return tuple(  # type: ignore[return-value]
+        f"The restaurant is not taking orders until {until:%H:%M}{day}{why}; order again then"
+        for day in ("", " tomorrow")
+    )
+
+
 def _orders(shop: Shop) -> int:
     return execute(f"select count(*) as n from {shop.schema}.orders")[0]["n"]
 
@@ -52,7 +65,8 @@ def test_a_paused_kitchen_takes_no_orders_until_it_resumes(shop: Shop) -> None:
         f"staff:dev-staff-{shop.slug}",
     )
     until = datetime.fromisoformat(state["until"])
-    assert before + timedelta(minutes=30) <= until <= datetime.now(UTC) + timedelta(minutes=30)
+    latest = datetime.now(UTC) + timedelta(minutes=31)
+    assert before + timedelta(minutes=30) <= until <= latest and until.second == 0
     assert ok(shop.client.get(PAUSE, host=shop.host, headers=shop.owner())) == state
 
     config = ok(shop.client.get(CONFIG, host=shop.host))
@@ -60,9 +74,7 @@ def test_a_paused_kitchen_takes_no_orders_until_it_resumes(shop: Shop) -> None:
     assert config["paused"] == {"until": state["until"], "note": "Kitchen full"}
     refused = shop.post_order()
     assert refused.status_code == 422
-    assert refused.json()["errors"][0]["message"] == (
-        f"The restaurant is not taking orders until {until:%H:%M} (Kitchen full); order again then"
-    )
+    assert refused.json()["errors"][0]["message"] in _told(until, "Kitchen full")
     assert _orders(shop) == 0
 
     resumed = shop.client.delete(PAUSE, host=shop.host, headers=shop.staff())
@@ -106,9 +118,8 @@ def test_a_new_note_within_the_minute_reaches_the_cached_config(tenants) -> None
 def test_the_time_orders_resume_is_the_restaurants_own(client, tenants, auth_header) -> None:
     shop = open_shop(client, tenants, auth_header, settings={"timezone": "Asia/Tokyo"})
     until = datetime.fromisoformat(ok(_pause(shop, {"minutes": 90}))["until"])
-    tokyo = until.astimezone(ZoneInfo("Asia/Tokyo"))
     message = shop.post_order().json()["errors"][0]["message"]
-    assert message == f"The restaurant is not taking orders until {tokyo:%H:%M}; order again then"
+    assert message in _told(until.astimezone(ZoneInfo("Asia/Tokyo")))
 
 
 def test_pausing_leaves_the_managers_settings_etag_alone(shop: Shop) -> None:
@@ -243,3 +254,47 @@ def test_a_closed_restaurant_says_closed_even_while_paused(client, tenants, auth
     ok(_pause(shop, {"minutes": 30, "note": "Kitchen full"}))
     message = shop.post_order().json()["errors"][0]["message"]
     assert message == "The restaurant is closed now; order during its hours"
+
+
+@pytest.mark.parametrize(
+    ("now", "until", "zone", "told"),
+    [
+        ("2026-11-27T18:00", "2026-11-27T19:45", "UTC", "until 19:45 (Busy); order again then"),
+        ("2026-11-27T04:02", "2026-11-28T04:02", "UTC", "until 04:02 tomorrow (Busy); order"),
+        # 24 hours from 23:30 on the night the clocks spring forward end on the day after next.
+        ("2026-03-28T22:30", "2026-03-29T22:30", "Europe/Berlin", "until 00:30 on Monday (Busy)"),
+    ],
+)
+def test_a_refusal_names_the_day_when_orders_resume_on_another(
+    now: str, until: str, zone: str, told: str
+) -> None:
+    """A day-long pause named only by its clock time ("until 04:02" at 04:02) reads as now."""
+    pause = OrderingPause(since=_utc(now), until=_utc(until), by="staff:ada", note="Busy")
+    refusal = pause.refusal(zone, _utc(now), open_at_until=True)
+    assert refusal.startswith("The restaurant is not taking orders ") and told in refusal, refusal
+
+
+def test_a_pause_ends_at_a_whole_minute_so_the_minute_named_takes_orders() -> None:
+    """19:15:38 plus 30 minutes ends at 19:46, the minute the refusal names; an end already on
+    the minute stays."""
+    assert pause_until(_utc("2026-11-27T19:15:38"), 30) == _utc("2026-11-27T19:46")
+    assert pause_until(_utc("2026-11-27T19:15"), 30) == _utc("2026-11-27T19:45")
+
+
+def test_a_pause_outlasting_todays_hours_names_no_time(client, tenants, auth_header) -> None:
+    """Open now on a short day that closes in ten minutes, paused for an hour: "until <the
+    pause's end>" would send customers back to closed doors, so no time is named."""
+    now = datetime.now(UTC)
+    today = now.date()
+    closes = now + timedelta(minutes=10)
+    short = {
+        "date": today.isoformat(),
+        "hours": [["00:00", "24:00" if closes.date() != today else f"{closes:%H:%M}"]],
+    }
+    tomorrow = {"date": (today + timedelta(days=1)).isoformat(), "hours": []}
+    shop = open_shop(client, tenants, auth_header, settings={"special_days": [short, tomorrow]})
+    ok(_pause(shop, {"minutes": 60, "note": "Kitchen full"}))
+    message = shop.post_order().json()["errors"][0]["message"]
+    assert (
+        message == "The restaurant is not taking orders now (Kitchen full); order during its hours"
+    )

@@ -110,7 +110,9 @@ def _validate(
         raise errors.invalid_field("body", _closed_message(settings, now))
     pause = pause_in_force(tenant.ordering_pause, now)
     if pause is not None:
-        raise errors.invalid_field("body", pause.refusal(settings.timezone))
+        shut = not is_open(settings, pause.until)
+        refusal = pause.refusal(settings.timezone, now, open_at_until=not shut)
+        raise errors.invalid_field("body", refusal)
     menu = current_menu(conn, tenant.id)
     if menu is None:
         raise errors.invalid_field("body", "This restaurant has not published a menu yet")
