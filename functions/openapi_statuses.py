@@ -74,6 +74,8 @@ class Problem(BaseModel):
     instance: str
     correlation_id: str | None = None
     errors: list[FieldProblem] | None = None
+    # Field errors past the first 50 of a 422, counted rather than listed.
+    errors_omitted: int | None = None
 
 
 def implied_statuses(spec: EndpointSpec, route: str) -> set[int]:

@@ -28,6 +28,9 @@ def test_a_body_of_many_unknown_keys_gets_a_bounded_refusal(module_shop: Shop) -
     assert (len(problem["errors"]), problem["errors_omitted"]) == (50, 19_950)
     assert problem["errors"][0]["path"] == "k0"
     assert len(response.text) <= min(sent, 64 * 1024), (sent, len(response.text))
+    described = module_shop.client.get("/api/openapi.json").json()
+    problem_schema = described["components"]["schemas"]["Problem"]["properties"]
+    assert problem_schema["errors_omitted"]["anyOf"][0]["type"] == "integer"
 
 
 def test_an_unknown_keys_name_is_quoted_cut_short(module_shop: Shop) -> None:
