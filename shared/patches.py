@@ -1,5 +1,5 @@
 """Partial updates (PATCH bodies): only the fields sent change, null clears only what may be
-empty, and a body that changes nothing is a 422 rather than a silent success."""
+empty, and a body that sends no field to change is a 422 rather than a silent success."""
 
 from __future__ import annotations
 
