@@ -22,7 +22,7 @@ def _manager_paths(shop: Shop) -> list[str]:
     ("caller", "status"),
     [
         ("anonymous", 401),
-        ("customer", 401),  # the order's own access token: it opens that order only
+        ("customer", 401),  # an order's access token: it opens the customer's view only
         ("staff", 403),
         ("platform_admin", 403),
         ("platform_admin_with_tenant", 403),
@@ -54,6 +54,23 @@ def test_the_managers_views_answer_each_caller_as_the_role_table_says(
         if status != 200:
             assert response.content_type == PROBLEM
             assert order["id"] not in response.text and "Ada" not in response.text
+
+
+def test_an_orders_own_access_token_does_not_open_the_managers_record_of_it(
+    module_shop: Shop,
+) -> None:
+    """The token opens the customer's view of its order, not the manager's record of the same
+    order (prices, history, who moved it)."""
+    shop = module_shop
+    order = shop.place()
+    response = shop.client.get(
+        f"{ORDERS}/{order['id']}", host=shop.host, headers=order_access(order)
+    )
+    assert response.status_code == 401, response.text[:300]
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert response.content_type == PROBLEM
+    # The problem's `instance` quotes the URL asked for (the order id with it): no data beyond.
+    assert "Ada" not in response.text and '"total' not in response.text
 
 
 @pytest.mark.parametrize("host", ["stelly.test", "api.stelly.test"])

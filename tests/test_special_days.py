@@ -9,7 +9,7 @@ import pytest
 from shared.orders.tickets import business_date
 from shared.restaurant_settings import RestaurantSettings, is_open
 from shared.store_config import render_store_config, store_config_bytes
-from tests.order_fixtures import open_shop
+from tests.order_fixtures import closed_hours, open_shop
 from tests.storefront_helpers import customer_api, error_paths, ok
 from tests.test_restaurant_settings import (  # noqa: F401 (fixtures)
     SETTINGS,
@@ -213,3 +213,21 @@ def test_is_open_reads_special_days_from_a_settings_mapping() -> None:
     document = {"timezone": "UTC", "hours": None, "special_days": [CHRISTMAS]}
     assert is_open(document, utc("2026-12-24T12:00"))
     assert not is_open(document, utc("2026-12-25T12:00"))
+
+
+def test_a_restaurant_closed_by_its_hours_quotes_no_coming_special_days_note(
+    client, tenants, auth_header
+) -> None:
+    """Closed now by its weekly hours, with a closure two days ahead: that day's note is not
+    today's, so the refusal quotes none."""
+    ahead = (datetime.now(UTC).date() + timedelta(days=2)).isoformat()
+    christmas = {"date": ahead, "hours": [], "note": "Closed for Christmas"}
+    shop = open_shop(
+        client, tenants, auth_header,
+        settings={"timezone": "UTC", "hours": closed_hours(), "special_days": [christmas]},
+    )  # fmt: skip
+    response = shop.post_order()
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["message"] == (
+        "The restaurant is closed now; order during its hours"
+    )

@@ -77,6 +77,7 @@ def test_a_patch_changes_only_what_it_sends(shop: Shop) -> None:
     """A PUT replaces (seats not sent are cleared); a PATCH keeps what it leaves out, and null
     clears the seats."""
     table = _table(shop, {"label": "Window", "seats": 4}).json()
+    printed = table["qr_token"]
     seated = _patch(shop, table, {"seats": 6, "expected_version": 1})
     assert seated.status_code == 200, seated.text
     assert (seated.json()["label"], seated.json()["seats"]) == ("Window", 6)
@@ -85,7 +86,10 @@ def test_a_patch_changes_only_what_it_sends(shop: Shop) -> None:
     assert (renamed["label"], renamed["seats"], renamed["version"]) == ("Window 2", 6, 3)
     cleared = _patch(shop, table, {"seats": None, "expected_version": 3}).json()
     assert (cleared["label"], cleared["seats"]) == ("Window 2", None)
-    assert renamed["qr_token"] == cleared["qr_token"]  # the printed code still works
+    # The code printed when the table was made still opens it, under its new label.
+    assert renamed["qr_token"] == cleared["qr_token"] == printed
+    opened = shop.client.get(f"/api/v1/store/tables/{printed}", host=shop.host)
+    assert opened.json() == {"label": "Window 2", "table_token": printed}
 
 
 def test_a_patch_is_refused_when_it_changes_nothing_or_is_stale(shop: Shop) -> None:
