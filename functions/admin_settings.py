@@ -11,12 +11,10 @@ from typing import Any
 import azure.functions as func
 
 from functions.http import Call, endpoint, json_response
-from functions.row_http import EDITORS, writer_expects
-from shared import errors
-from shared.db import transaction
+from functions.row_http import EDITORS, fresh_tenant, writer_expects
 from shared.restaurant_settings import RestaurantSettings, effective_settings
 from shared.tenant_profile import update_tenant_profile
-from shared.tenants import TenantRecord, tenant_by_slug
+from shared.tenants import TenantRecord
 from shared.theming import DEFAULT_PRESET, PRESETS, ThemeTokens, preset_look, storefront_theme
 from shared.versioning import ExpectedVersion, version_etag
 
@@ -29,14 +27,6 @@ class SettingsUpdate(RestaurantSettings):
 
 class ThemeUpdate(ThemeTokens):
     expected_version: ExpectedVersion | None = None
-
-
-def _fresh(call: Call) -> TenantRecord:
-    with transaction() as conn:
-        record = tenant_by_slug(conn, call.require_tenant().slug)
-    if record is None:
-        raise errors.not_found("No such restaurant")
-    return record
 
 
 def _tagged(document: dict[str, Any], record: TenantRecord) -> func.HttpResponse:
@@ -63,7 +53,7 @@ def _replace(call: Call, part: str) -> TenantRecord:
     etag=True, tenant=True, roles=EDITORS, responses={200: RestaurantSettings}, summary="Settings"
 )
 def admin_settings_get(call: Call) -> func.HttpResponse:
-    record = _fresh(call)
+    record = fresh_tenant(call)
     return _tagged(effective_settings(record).as_data(), record)
 
 
@@ -87,7 +77,7 @@ def admin_settings_put(call: Call) -> func.HttpResponse:
     etag=True, tenant=True, roles=EDITORS, responses={200: ThemeTokens}, summary="Theme tokens"
 )
 def admin_theme_get(call: Call) -> func.HttpResponse:
-    record = _fresh(call)
+    record = fresh_tenant(call)
     return _tagged(storefront_theme(record.theme), record)
 
 

@@ -16,9 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from functions.http import Call, endpoint, json_response
 from functions.kitchen import KITCHEN_ROLES
-from functions.row_http import no_content
-from shared import errors
-from shared.db import transaction
+from functions.row_http import fresh_tenant, no_content
 from shared.ordering_pause import (
     MAX_PAUSE_MINUTES,
     OrderingPause,
@@ -27,7 +25,7 @@ from shared.ordering_pause import (
     pause_until,
 )
 from shared.pausing_orders import set_ordering_pause
-from shared.tenants import TenantRecord, tenant_by_slug
+from shared.tenants import TenantRecord
 
 bp = func.Blueprint()
 
@@ -59,11 +57,7 @@ def _actor(call: Call) -> str:
 @endpoint(tenant=True, roles=KITCHEN_ROLES, summary="Whether new orders are paused, and until when")
 def kitchen_pause_get(call: Call) -> func.HttpResponse:
     """`{"paused": false}` or `{"paused": true, "until", "since", "by", "note"}`, from Postgres."""
-    with transaction() as conn:
-        record = tenant_by_slug(conn, call.require_tenant().slug)
-    if record is None:
-        raise errors.not_found("No such restaurant")
-    return json_response(_state(record), headers=_NO_STORE)
+    return json_response(_state(fresh_tenant(call)), headers=_NO_STORE)
 
 
 @bp.route(route="v1/kitchen/pause", methods=["PUT"], auth_level=func.AuthLevel.ANONYMOUS)

@@ -1,4 +1,5 @@
-"""HTTP pieces the admin modules share: path ids, expected versions, ETagged rows, row routes."""
+"""HTTP pieces the admin and kitchen modules share: path ids, expected versions, ETagged rows,
+row routes, the restaurant as Postgres has it now."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from pydantic import BaseModel, Field
 
 from functions.http import Call, endpoint, json_response
 from shared import errors
-from shared.db import tenant_transaction
+from shared.db import tenant_transaction, transaction
 from shared.menus.rows import draft_transaction
+from shared.tenants import TenantRecord, tenant_by_slug
 from shared.versioning import Expected, expected_version, version_etag
 
 EDITORS = ("owner", "manager")
@@ -61,6 +63,16 @@ def row_response(
     if location is not None:
         headers["Location"] = location
     return json_response(view, status=status, headers=headers)
+
+
+def fresh_tenant(call: Call) -> TenantRecord:
+    """The host's restaurant as Postgres has it now, not as the request's cache saw it: what an
+    editor reads before writing (its ETag) or a display reads as current state."""
+    with transaction() as conn:
+        record = tenant_by_slug(conn, call.require_tenant().slug)
+    if record is None:
+        raise errors.not_found("No such restaurant")
+    return record
 
 
 def no_content() -> func.HttpResponse:
