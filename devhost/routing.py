@@ -28,7 +28,8 @@ from urllib.parse import parse_qsl
 import azure.functions as func
 
 # ASCII digits only ([0-9], not \d): .NET's TryParse with the invariant culture takes no other
-# script's digits, so `/versions/١` is no route on Azure, and must not be one here.
+# script's digits, so `/versions/` + U+0661 (Arabic-Indic one) is no route on Azure, and must not
+# be one here.
 _CONSTRAINTS = {
     "int": r"-?[0-9]+",
     "long": r"-?[0-9]+",
