@@ -16,6 +16,7 @@ from functions import (
     admin_tables,
     images,
     kitchen,
+    kitchen_menu,
     kitchen_pause,
     migration_flows,
     openapi,
@@ -44,6 +45,7 @@ app.register_functions(openapi.bp)
 app.register_functions(store_orders.bp)
 app.register_functions(kitchen.bp)
 app.register_functions(kitchen_pause.bp)
+app.register_functions(kitchen_menu.bp)
 app.register_functions(admin_tables.bp)
 app.register_functions(order_timers.bp)
 app.register_functions(store.bp)

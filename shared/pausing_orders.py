@@ -17,10 +17,9 @@ from psycopg.types.json import Jsonb
 from shared import errors
 from shared.db import tenant_transaction
 from shared.events.dispatch import dispatcher
-from shared.events.groups import kitchen_group, station_group
 from shared.events.outbox import append_event
 from shared.ordering_pause import OrderingPause, pause_in_force
-from shared.orders.queries import kitchen_stations
+from shared.orders.queries import every_display_group
 from shared.tenant_profile import SavedProfile, spread_tenant_profile
 from shared.tenants import TENANT_COLUMNS, TenantRecord, domains_of
 
@@ -71,8 +70,7 @@ def _tell_the_kitchen(
     by: str,
     now: datetime,
 ) -> None:
-    stations = kitchen_stations(conn, record.id)
-    groups = [kitchen_group(record.slug), *(station_group(record.slug, s) for s in stations)]
+    groups = every_display_group(conn, record.id, record.slug)
     data = pause.model_dump(mode="json") if pause is not None else {"by": by}
     kind = "store.paused" if pause is not None else "store.resumed"
     append_event(conn, type=kind, order_id=None, occurred_at=now, data=data, groups=groups)

@@ -126,14 +126,70 @@ def in_windows(
         return True
     if now_utc.tzinfo is None:
         raise ValueError("now_utc must be timezone-aware")
-    tz = zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)
+    tz = _zone(zone)
     today = now_utc.astimezone(tz).date()
     # Today's windows, and yesterday's, which may cross midnight into today.
-    for day in (today - timedelta(days=1), today):
-        for start, end in _windows_on(day, windows, dated or {}):
-            if _opens(day, start, tz) <= now_utc < _closes(day, start, end, tz):
-                return True
-    return False
+    return any(
+        _open_in(day, windows, dated or {}, tz, now_utc)
+        for day in (today - timedelta(days=1), today)
+    )
+
+
+def service_day(
+    windows: WindowsData | None,
+    zone: ZoneInfo | str,
+    now_utc: datetime,
+    *,
+    dated: Mapping[str, Sequence[Sequence[str]]] | None = None,
+) -> date:
+    """The local date of the service now_utc belongs to: yesterday while a window that opened
+    yesterday runs past midnight (01:00 in Thursday's 18:00-02:00 is still Thursday), else today.
+    """
+    tz = _zone(zone)
+    yesterday = now_utc.astimezone(tz).date() - timedelta(days=1)
+    if _open_in(yesterday, windows, dated or {}, tz, now_utc):
+        return yesterday
+    return yesterday + timedelta(days=1)
+
+
+def _zone(zone: ZoneInfo | str) -> ZoneInfo:
+    return zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)
+
+
+def _open_in(
+    day: date,
+    windows: WindowsData | None,
+    dated: Mapping[str, Sequence[Sequence[str]]],
+    tz: ZoneInfo,
+    now_utc: datetime,
+) -> bool:
+    """now_utc falls in one of the windows that open on day (local)."""
+    return any(
+        _opens(day, start, tz) <= now_utc < _closes(day, start, end, tz)
+        for start, end in _windows_on(day, windows, dated)
+    )
+
+
+def next_day_opening(
+    windows: WindowsData | None,
+    zone: ZoneInfo | str,
+    day: date,
+    *,
+    dated: Mapping[str, Sequence[Sequence[str]]] | None = None,
+    within_days: int = 14,
+) -> datetime:
+    """When the restaurant first opens on a date after day (UTC): the next service's start.
+
+    Days closed in between are skipped; always-open hours open at midnight. With no opening in
+    within_days (closed for a long holiday), the midnight after day.
+    """
+    tz = _zone(zone)
+    for offset in range(1, within_days + 1):
+        later = day + timedelta(days=offset)
+        starts = [_opens(later, start, tz) for start, _ in _windows_on(later, windows, dated or {})]
+        if starts:
+            return min(starts)
+    return _opens(day + timedelta(days=1), "00:00", tz)
 
 
 def _windows_on(

@@ -246,7 +246,9 @@ def test_an_option_only_the_storefront_still_has_can_be_86d(client, tenants, aut
         "/v1/admin/menu/availability", json={"options": [{"id": large["id"], "available": False}]}
     )
     assert response.status_code == 200, response.text
-    assert response.json()["options"] == [{"id": large["id"], "available": False, "version": None}]
+    assert response.json()["options"] == [
+        {"id": large["id"], "available": False, "sold_out_until": None, "version": None}
+    ]
     store = ok(customer_api(client, tenant).get("/v1/store/menu"))
     options = store["categories"][0]["items"][0]["modifier_groups"][0]["options"]
     assert [o["available"] for o in options] == [True, False]

@@ -43,14 +43,14 @@ def test_publish_writes_the_snapshot_contract(client, tenants, auth_header) -> N
     assert item == {
         "id": built["item"]["id"], "name": "Margherita", "description": "", "price": 950,
         "allergens": ["gluten", "milk"], "dietary": ["vegetarian"], "available": True,
-        "station": "pizza", "windows": None, "image": None,
+        "sold_out_until": None, "station": "pizza", "windows": None, "image": None,
         "modifier_groups": [{
             "id": built["group"]["id"], "name": "Size", "min": 1, "max": 1, "free_quantity": 0,
             "options": [
                 {"id": built["group"]["options"][0]["id"], "name": "Regular", "price_delta": 0,
-                 "default": True, "available": True},
+                 "default": True, "available": True, "sold_out_until": None},
                 {"id": built["group"]["options"][1]["id"], "name": "Large", "price_delta": 300,
-                 "default": False, "available": True},
+                 "default": False, "available": True, "sold_out_until": None},
             ],
         }],
     }  # fmt: skip
@@ -333,7 +333,7 @@ def test_86_after_an_import_reaches_the_dish_customers_still_see(
     assert response.status_code == 200, response.text
     # Only the storefront has it, so there is no draft row (and no draft version) to report.
     assert response.json()["items"] == [
-        {"id": built["item"]["id"], "available": False, "version": None}
+        {"id": built["item"]["id"], "available": False, "sold_out_until": None, "version": None}
     ]
     assert response.json()["published_version"] is not None
     assert _store_items(client, tenant)["Margherita"]["available"] is False

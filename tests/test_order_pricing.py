@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -103,6 +104,7 @@ SNAPSHOT: dict[str, Any] = {
 }
 MENU = MenuIndex.from_snapshot(SNAPSHOT)
 NO_TAX = TaxRule(0, inclusive=False)
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def _always(item: dict) -> bool:
@@ -124,7 +126,7 @@ SIZE_MISSING = "Size: choose at least 1 (got 0) from: Regular (the default), Lar
 
 
 def price(*lines: OrderLineIn, rule: TaxRule = NO_TAX, tip: int = 0, available=_always):
-    return price_order(MENU, lines, tip=tip, rule=rule, is_available=available)
+    return price_order(MENU, lines, tip=tip, rule=rule, is_available=available, now_utc=NOW)
 
 
 @pytest.mark.parametrize(
@@ -277,9 +279,41 @@ def test_a_missing_choice_names_at_most_eight_choices_and_none_sold_out() -> Non
     snapshot["categories"][0]["items"][0]["modifier_groups"].append({**group, "id": "sauce"})
     priced, problems = price_order(
         MenuIndex.from_snapshot(snapshot), [line("pizza", "regular")], tip=0, rule=NO_TAX,
-        is_available=_always,
+        is_available=_always, now_utc=NOW,
     )  # fmt: skip
     assert priced is None
     [problem] = problems
     names = ", ".join(f"S{n}" for n in (1, 2, 4, 5, 6, 7, 8, 9))
     assert problem.message == f"Sauce: choose at least 1 (got 0) from: {names} and 1 more"
+
+
+def _sold_out_until(until: str) -> MenuIndex:
+    """MENU with the Calzone and the Truffle topping 86'd until `until`."""
+    snapshot = copy.deepcopy(SNAPSHOT)
+    pizza, calzone = snapshot["categories"][0]["items"][:2]
+    calzone["sold_out_until"] = until
+    truffle = pizza["modifier_groups"][1]["options"][4]
+    truffle["sold_out_until"] = until
+    return MenuIndex.from_snapshot(snapshot)
+
+
+def test_a_dish_sold_out_until_a_time_is_on_sale_again_from_that_time_on():
+    lines = [line("soldout"), line("pizza", "regular", "truffle")]
+    back_at_noon = _sold_out_until("2026-11-25T12:00:00+00:00")
+    priced, problems = price_order(
+        back_at_noon, lines, tip=0, rule=NO_TAX, is_available=_always, now_utc=NOW
+    )
+    assert problems == []
+    assert priced is not None
+    assert [line.name for line in priced.lines] == ["Calzone", "Margherita"]
+    assert [m.name for m in priced.lines[1].modifiers] == ["Regular", "Truffle"]
+
+    back_a_second_later = _sold_out_until("2026-11-25T12:00:01+00:00")
+    priced, problems = price_order(
+        back_a_second_later, lines, tip=0, rule=NO_TAX, is_available=_always, now_utc=NOW
+    )
+    assert priced is None
+    assert [(p.path, p.message) for p in problems] == [
+        ("lines[0].item_id", "Calzone is not available now"),
+        ("lines[1].option_ids[1]", "Truffle is not available now"),
+    ]

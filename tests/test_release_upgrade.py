@@ -109,3 +109,39 @@ def test_a_table_label_saved_with_a_variation_selector_blocks_its_look_alike(
     response = api.post("/v1/admin/tables", json={"label": "Terrasse \u2600\ufe0f"})
 
     assert response.status_code == 409, response.text
+
+
+def _as_at_0009(schema: str) -> None:
+    """The schema as a restaurant the fleet run has not reached yet: 0010 not applied."""
+    execute(
+        sql.SQL(
+            """alter table {s}.menu_items drop column sold_out_until;
+               alter table {s}.modifier_options drop column sold_out_until;
+               delete from {s}.schema_migrations where version = 10"""
+        ).format(s=sql.Identifier(schema))
+    )
+
+
+def test_a_restaurant_before_migration_0010_86es_without_until(
+    client, tenants, auth_header
+) -> None:
+    """This release's code before the fleet run has added `sold_out_until`: the menu reads and
+    publishes, a plain 86 goes live, and one with an until is a 409 that changes nothing."""
+    tenant = tenants.create()
+    api = owner_api(client, tenant, auth_header)
+    item = build_small_menu(api)["item"]
+    ok(api.post("/v1/admin/menu/publish"), 201)
+    _as_at_0009(tenant.schema_name)
+
+    until = {"items": [{"id": item["id"], "available": False, "until": "tomorrow"}]}
+    pending = api.post("/v1/admin/menu/availability", json=until)
+    plain_86 = {"items": [{"id": item["id"], "available": False}]}
+    plain = ok(api.post("/v1/admin/menu/availability", json=plain_86))
+
+    assert pending.status_code == 409, pending.text
+    assert "update is pending" in pending.json()["detail"]
+    assert plain["items"][0]["sold_out_until"] is None and plain["published_version"] == 2
+    assert ok(api.get(f"/v1/admin/menu/items/{item['id']}"))["available"] is False
+    assert ok(api.post("/v1/admin/menu/publish"), 201)["version"] == 3
+    migrate.migrate_tenant(tenant.schema_name)
+    assert ok(api.post("/v1/admin/menu/availability", json=until))["items"][0]["sold_out_until"]

@@ -1,4 +1,5 @@
-"""86'ing: marking items and options sold out (or back) in one call, live at once.
+"""86'ing: marking items and options sold out (or back) in one call, live at once, optionally
+until a time (shared/menus/sold_out.py).
 
 The flags change in the draft and, when the tenant has published, in a re-issued snapshot that
 differs from the live one only in those flags, so customers see it on their next read while
@@ -7,17 +8,24 @@ other unpublished edits stay unpublished.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import psycopg
 from psycopg import sql
 
+from shared import errors
+from shared.events.dispatch import dispatcher
+from shared.events.outbox import append_event
 from shared.menus.models import AvailabilityChange, Toggle
 from shared.menus.publish import reissue_with_availability
 from shared.menus.published import latest_snapshot
 from shared.menus.rows import Table, draft_transaction, live_ids, not_in_menu
+from shared.menus.sold_out import back_on_sale_at, sold_out_now, until_text
 from shared.menus.storefront import storefront_menus
+from shared.orders.queries import every_display_group
+from shared.restaurant_settings import RestaurantSettings, effective_settings
 from shared.tenants import TenantRecord
 
 
@@ -52,24 +60,71 @@ def _require_known(
 
 
 def _apply(
-    conn: psycopg.Connection, table: Table, toggles: list[Toggle], path: str
+    conn: psycopg.Connection,
+    table: Table,
+    toggles: list[Toggle],
+    untils: list[datetime | None],
+    path: str,
+    *,
+    keeps_untils: bool,
 ) -> list[dict[str, Any]]:
-    """Set the flags; one entry per toggle, `version` null for one only the storefront has."""
+    """Set the flags and untils; one entry per toggle, `version` null for one only the
+    storefront has."""
     if not toggles:
         return []
     in_draft = _require_known(conn, table, toggles, path)
     query = sql.SQL(
-        """update {} t set available = v.available, version = t.version + 1, updated_at = now()
-             from unnest(%s::uuid[], %s::boolean[]) as v (id, available)
+        """update {} t set available = v.available{},
+                  version = t.version + 1, updated_at = now()
+             from unnest(%s::uuid[], %s::boolean[], %s::timestamptz[]) as v (id, available, until)
             where t.id = v.id and t.deleted_at is null
         returning t.id, t.available, t.version"""
-    ).format(sql.Identifier(table))
-    drafted = [toggle for toggle in toggles if toggle.id in in_draft]
-    ids = [toggle.id for toggle in drafted]
-    rows = conn.execute(query, [ids, [toggle.available for toggle in drafted]]).fetchall()
+    ).format(
+        sql.Identifier(table),
+        sql.SQL(", sold_out_until = v.until") if keeps_untils else sql.SQL(""),
+    )
+    drafted = [(t, until) for t, until in zip(toggles, untils, strict=True) if t.id in in_draft]
+    rows = conn.execute(
+        query,
+        [[t.id for t, _ in drafted], [t.available for t, _ in drafted], [u for _, u in drafted]],
+    ).fetchall()
     by_id = {row["id"]: row for row in rows}
     return [
-        by_id.get(t.id, {"id": t.id, "available": t.available, "version": None}) for t in toggles
+        _answer(by_id.get(t.id, {"id": t.id, "available": t.available, "version": None}), until)
+        for t, until in zip(toggles, untils, strict=True)
+    ]
+
+
+def _keeps_untils(conn: psycopg.Connection) -> bool:
+    """Tenant migration 0010 (the `sold_out_until` columns) has reached this restaurant.
+
+    Code is deployed before the fleet run migrates every restaurant: until it gets here an 86
+    works as before, and one with an until is a 409 (set_availability).
+    """
+    row = conn.execute("select exists (select from schema_migrations where version = 10)")
+    return bool(row.fetchone()["exists"])
+
+
+def _answer(row: dict[str, Any], until: datetime | None) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "available": row["available"],
+        "sold_out_until": until_text(until),
+        "version": row["version"],
+    }
+
+
+def _untils(
+    toggles: list[Toggle], settings: RestaurantSettings, now_utc: datetime, path: str
+) -> list[datetime | None]:
+    """When each toggle's 86 ends by itself; None for one with no until (or back on sale)."""
+    return [
+        (
+            None
+            if t.until is None
+            else back_on_sale_at(t.until, settings, now_utc, f"{path}[{i}].until")
+        )
+        for i, t in enumerate(toggles)
     ]
 
 
@@ -85,21 +140,57 @@ def _bump_groups_of(conn: psycopg.Connection, option_ids: list[Any]) -> None:
         )
 
 
+def _tell_the_kitchen(
+    conn: psycopg.Connection, tenant: TenantRecord, *, by: str | None, now: datetime
+) -> None:
+    """Every display gets the whole new 86 list (`menu.sold_out`), so one 86'd from a manager's
+    phone or another screen shows on each, and a display that missed one is right again with
+    the next."""
+    data = {**sold_out_now(latest_snapshot(conn), now), "by": f"staff:{by}" if by else None}
+    groups = every_display_group(conn, tenant.id, tenant.slug)
+    append_event(
+        conn, type="menu.sold_out", order_id=None, occurred_at=now, data=data, groups=groups
+    )
+
+
 def set_availability(
-    *, tenant: TenantRecord, change: AvailabilityChange, changed_by: str | None
+    *,
+    tenant: TenantRecord,
+    change: AvailabilityChange,
+    changed_by: str | None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """Apply change; `{"items", "options", "published_version"}` (None if nothing went live)."""
+    now = now or datetime.now(UTC)
+    settings = effective_settings(tenant)
+    item_untils = _untils(change.items, settings, now, "items")
+    option_untils = _untils(change.options, settings, now, "options")
     with draft_transaction(tenant.schema_name) as conn:
-        items = _apply(conn, "menu_items", change.items, "items")
-        options = _apply(conn, "modifier_options", change.options, "options")
+        keeps_untils = _keeps_untils(conn)
+        if any(item_untils + option_untils) and not keeps_untils:
+            raise errors.conflict(
+                "This restaurant does not keep an 86's until yet (its database update is "
+                "pending); 86 without until, or try again later"
+            )
+        items = _apply(
+            conn, "menu_items", change.items, item_untils, "items", keeps_untils=keeps_untils
+        )
+        options = _apply(
+            conn, "modifier_options", change.options, option_untils, "options",
+            keeps_untils=keeps_untils,
+        )  # fmt: skip
         _bump_groups_of(conn, [o["id"] for o in options if o["version"] is not None])
         reissued = reissue_with_availability(
             conn,
-            items={str(t.id): t.available for t in change.items},
-            options={str(t.id): t.available for t in change.options},
+            items={str(e["id"]): (e["available"], e["sold_out_until"]) for e in items},
+            options={str(e["id"]): (e["available"], e["sold_out_until"]) for e in options},
             published_by=changed_by,
         )
+        if reissued is not None:
+            _tell_the_kitchen(conn, tenant, by=changed_by, now=now)
     storefront_menus.invalidate(tenant.schema_name)
+    if reissued is not None:
+        dispatcher.notify(tenant.schema_name, tenant.slug)
     return {
         "items": items,
         "options": options,

@@ -18,6 +18,7 @@ from shared.menus.rows import (
     soft_delete,
     update_row,
 )
+from shared.menus.sold_out import until_text
 from shared.versioning import Expected
 from shared.weekly_windows import WeeklyWindows
 
@@ -28,7 +29,11 @@ ITEM_KEYS = (
 
 
 def item_view(row: dict[str, Any], group_ids: list[UUID]) -> dict[str, Any]:
-    return {**{key: row[key] for key in ITEM_KEYS}, "modifier_group_ids": group_ids}
+    return {
+        **{key: row[key] for key in ITEM_KEYS},
+        "sold_out_until": until_text(row.get("sold_out_until")),
+        "modifier_group_ids": group_ids,
+    }
 
 
 def _windows_json(windows: WeeklyWindows | None) -> Jsonb | None:

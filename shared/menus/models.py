@@ -23,6 +23,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from shared.field_rules import rule_failures
+from shared.menus.sold_out import SoldOutUntil
 from shared.patches import Patch
 from shared.text_rules import check_multi_line, composed, one_line
 from shared.text_shapes import STATION
@@ -229,6 +230,15 @@ class Reorder(_Input):
 class Toggle(_Input):
     id: UUID
     available: StrictBool
+    # Sold out until then, and on sale again by itself (shared/menus/sold_out.py).
+    until: SoldOutUntil | None = None
+
+    @model_validator(mode="after")
+    def _until_only_when_sold_out(self) -> Toggle:
+        if self.until is not None and self.available:
+            message = 'is only for "available": false; a dish back on sale needs no until'
+            raise rule_failures("Toggle", [(("until",), message)], self)
+        return self
 
 
 class AvailabilityChange(_Input):

@@ -25,6 +25,7 @@ from shared.menus.models import (
     group_rule_errors,
 )
 from shared.menus.rows import live_row, next_rank, reorder, soft_delete, update_row
+from shared.menus.sold_out import until_text
 from shared.versioning import Expected
 
 # API names → column names where they differ (`default` is an SQL keyword).
@@ -40,6 +41,7 @@ def option_view(row: dict[str, Any]) -> dict[str, Any]:
         "price_delta": row["price_delta"],
         "default": row["is_default"],
         "available": row["available"],
+        "sold_out_until": until_text(row.get("sold_out_until")),
         "rank": row["rank"],
         "version": row["version"],
     }

@@ -15,10 +15,14 @@ from psycopg.types.json import Jsonb
 from shared.db import tenant_transaction
 from shared.menus.draft import draft_menu
 from shared.menus.published import latest_snapshot
+from shared.menus.sold_out import until_text
 from shared.menus.storefront import storefront_menus
 from shared.rendered_cache import content_etag, json_bytes
 from shared.restaurant_settings import effective_settings
 from shared.tenants import TenantRecord, tenant_by_slug
+
+# An entry's `available` flag and `sold_out_until` (shared.menus.sold_out.until_text spelling).
+Flags = tuple[bool, str | None]
 
 
 def _snapshot_group(group: dict[str, Any]) -> dict[str, Any]:
@@ -35,6 +39,7 @@ def _snapshot_group(group: dict[str, Any]) -> dict[str, Any]:
                 "price_delta": option["price_delta"],
                 "default": option["default"],
                 "available": option["available"],
+                "sold_out_until": until_text(option["sold_out_until"]),
             }
             for option in group["options"]
         ],
@@ -50,6 +55,7 @@ def _snapshot_item(item: dict[str, Any], groups: dict[Any, dict[str, Any]]) -> d
         "allergens": item["allergens"],
         "dietary": item["dietary"],
         "available": item["available"],
+        "sold_out_until": until_text(item["sold_out_until"]),
         "station": item["station"],
         "windows": item["windows"],
         # `image` only ever holds finished renditions; a newer upload that is pending or was
@@ -129,16 +135,17 @@ def publish_menu(*, tenant: TenantRecord, published_by: str | None) -> dict[str,
 
 
 def _with_availability(
-    snapshot: dict[str, Any], items: dict[str, bool], options: dict[str, bool]
+    snapshot: dict[str, Any], items: dict[str, Flags], options: dict[str, Flags]
 ) -> tuple[dict[str, Any], bool]:
-    """A copy of snapshot with those available flags, and whether any flag changed."""
+    """A copy of snapshot with those available flags and untils, and whether any changed."""
     changed = False
 
-    def flag(entry: dict[str, Any], wanted: dict[str, bool]) -> dict[str, Any]:
+    def flag(entry: dict[str, Any], wanted: dict[str, Flags]) -> dict[str, Any]:
         nonlocal changed
-        value = wanted.get(entry["id"], entry["available"])
-        changed = changed or value != entry["available"]
-        return {**entry, "available": value}
+        current = (entry["available"], entry.get("sold_out_until"))
+        value = wanted.get(entry["id"], current)
+        changed = changed or value != current
+        return {**entry, "available": value[0], "sold_out_until": value[1]}
 
     categories = [
         {
@@ -163,11 +170,12 @@ def _with_availability(
 def reissue_with_availability(
     conn: psycopg.Connection,
     *,
-    items: dict[str, bool],
-    options: dict[str, bool],
+    items: dict[str, Flags],
+    options: dict[str, Flags],
     published_by: str | None,
 ) -> dict[str, Any] | None:
-    """Re-issue the live snapshot with new available flags, so an 86 needs no publish.
+    """Re-issue the live snapshot with new available flags (and untils), so an 86 needs no
+    publish.
 
     Only the flags change: other draft edits stay unpublished. None when the tenant has not
     published or no flag in the live snapshot changes.

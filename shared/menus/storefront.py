@@ -2,8 +2,9 @@
 
 Hot path per request: a dict lookup for the tenant's newest version (re-checked against Postgres
 at most every POINTER_TTL_S, one indexed row), then a dict lookup for the rendering of
-(tenant, version, zone, minute). The minute is part of the key only when some item has windows,
-because only then can the rendering change without a new version.
+(tenant, version, zone, minute). The minute is part of the key only when some item has windows
+or something is sold out until a time, because only then can the rendering change without a new
+version.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 from shared.db import tenant_transaction
 from shared.menus.availability import available_now
 from shared.menus.published import latest_head, snapshot_at
+from shared.menus.sold_out import on_sale
 from shared.rendered_cache import RenderedCache
 
 # How stale another process's publish may look here; Front Door adds its own max-age on top.
@@ -50,7 +52,9 @@ def render_store_menu(
                         "dietary": item["dietary"],
                         "available": available_now(item, zone, now_utc),
                         "image": item["image"],
-                        "modifier_groups": item["modifier_groups"],
+                        "modifier_groups": [
+                            _customer_group(group, now_utc) for group in item["modifier_groups"]
+                        ],
                     }
                     for item in category["items"]
                 ],
@@ -61,9 +65,29 @@ def render_store_menu(
     }
 
 
-def _has_windows(snapshot: dict[str, Any] | None) -> bool:
-    return snapshot is not None and any(
-        item["windows"] for category in snapshot["categories"] for item in category["items"]
+def _customer_group(group: dict[str, Any], now_utc: datetime) -> dict[str, Any]:
+    """A modifier group as customers see it: each option's `available` for now, no until."""
+    return {
+        **group,
+        "options": [
+            {
+                **{key: value for key, value in option.items() if key != "sold_out_until"},
+                "available": on_sale(option, now_utc),
+            }
+            for option in group["options"]
+        ],
+    }
+
+
+def _is_timed(snapshot: dict[str, Any] | None) -> bool:
+    """Whether the rendering can change with the clock alone: an item has windows, or an item
+    or option is sold out until a time."""
+    if snapshot is None:
+        return False
+    items = [item for category in snapshot["categories"] for item in category["items"]]
+    options = [o for item in items for group in item["modifier_groups"] for o in group["options"]]
+    return any(item["windows"] for item in items) or any(
+        entry.get("sold_out_until") for entry in items + options
     )
 
 
@@ -112,7 +136,7 @@ class StorefrontMenus:
             else:
                 snapshot = snapshot_at(conn, head[0]) if head else None
                 currency = snapshot["currency"] if snapshot is not None else None
-                live = _Live(now + self._ttl, head, _has_windows(snapshot), currency)
+                live = _Live(now + self._ttl, head, _is_timed(snapshot), currency)
         with self._lock:
             self._live[schema] = live
         return live, snapshot

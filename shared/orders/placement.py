@@ -123,6 +123,7 @@ def _validate(
         tip=order.tip,
         rule=TaxRule(settings.tax.rate_bp, settings.tax.inclusive),
         is_available=lambda item: available_now(item, settings.timezone, now),
+        now_utc=now,
     )
     problems = line_problems + problems
     if problems or priced is None:

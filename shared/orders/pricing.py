@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from shared.errors import FieldError
+from shared.menus.sold_out import on_sale
 from shared.orders.models import OrderLineIn
 
 BASIS_POINTS = 10_000
@@ -149,6 +151,7 @@ def _price_line(
     index: int,
     line: OrderLineIn,
     is_available: Callable[[dict[str, Any]], bool],
+    now_utc: datetime,
     problems: list[FieldError],
 ) -> PricedLine | None:
     path = f"lines[{index}]"
@@ -157,7 +160,7 @@ def _price_line(
         problems.append(FieldError(f"{path}.item_id", "is not on the menu"))
         return None
     found = len(problems)
-    if not item.get("available", True) or not is_available(item):
+    if not on_sale(item, now_utc) or not is_available(item):
         problems.append(FieldError(f"{path}.item_id", f"{item['name']} is not available now"))
     options = menu.item_options[line.item_id]
     chosen: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
@@ -178,7 +181,7 @@ def _price_line(
             problems.append(FieldError(option_path, message))
             continue
         group, option = pair
-        if not option.get("available", True):
+        if not on_sale(option, now_utc):
             problems.append(FieldError(option_path, f"{option['name']} is not available now"))
             continue
         chosen.setdefault(str(group["id"]), []).append(pair)
@@ -186,7 +189,7 @@ def _price_line(
         count = len(chosen.get(str(group["id"]), []))
         if count < group["min"]:
             message = f"{group['name']}: choose at least {group['min']} (got {count})"
-            problems.append(FieldError(f"{path}.option_ids", message + _choices(group)))
+            problems.append(FieldError(f"{path}.option_ids", message + _choices(group, now_utc)))
         elif count > group["max"]:
             message = f"{group['name']}: choose at most {group['max']} (got {count})"
             problems.append(FieldError(f"{path}.option_ids", message))
@@ -226,10 +229,17 @@ def price_lines(
     lines: Sequence[OrderLineIn],
     *,
     is_available: Callable[[dict[str, Any]], bool],
+    now_utc: datetime,
 ) -> tuple[tuple[PricedLine, ...], list[FieldError]]:
-    """Price every line; the second value lists every problem found, with its field path."""
+    """Price every line; the second value lists every problem found, with its field path.
+
+    is_available says whether an item can be ordered now (windows, required options); an item
+    or option 86'd until a time is on sale again from now_utc on.
+    """
     problems: list[FieldError] = []
-    priced = [_price_line(menu, i, line, is_available, problems) for i, line in enumerate(lines)]
+    priced = [
+        _price_line(menu, i, line, is_available, now_utc, problems) for i, line in enumerate(lines)
+    ]
     return tuple(p for p in priced if p is not None), problems
 
 
@@ -240,9 +250,10 @@ def price_order(
     tip: int,
     rule: TaxRule,
     is_available: Callable[[dict[str, Any]], bool],
+    now_utc: datetime,
 ) -> tuple[PricedOrder | None, list[FieldError]]:
     """The priced order, or None and the field errors that stop it."""
-    priced, problems = price_lines(menu, lines, is_available=is_available)
+    priced, problems = price_lines(menu, lines, is_available=is_available, now_utc=now_utc)
     if problems:
         return None, problems
     subtotal = sum(line.line_total for line in priced)
@@ -254,13 +265,13 @@ def price_order(
 _CHOICES_NAMED = 8
 
 
-def _choices(group: dict[str, Any]) -> str:
+def _choices(group: dict[str, Any], now_utc: datetime) -> str:
     """` from: Regular (the default), Large`: the group's options a customer can choose now
     (a default is the storefront's preselection; the order must still name it)."""
     names = [
         option["name"] + (" (the default)" if option.get("default") else "")
         for option in group.get("options", [])
-        if option.get("available", True)
+        if on_sale(option, now_utc)
     ]
     if not names:
         return ""

@@ -11,6 +11,7 @@ from typing import Any
 
 import psycopg
 
+from shared.events.groups import kitchen_group, station_group
 from shared.orders.current_menu import current_menu
 from shared.orders.state_machine import OPEN_STATUSES
 from shared.orders.tickets import format_ticket
@@ -225,3 +226,10 @@ def kitchen_stations(conn: psycopg.Connection, tenant_id: str) -> list[str]:
         [list(OPEN_STATUSES)],
     ).fetchall()
     return sorted((menu.stations if menu else frozenset()) | {row["station"] for row in rows})
+
+
+def every_display_group(conn: psycopg.Connection, tenant_id: str, slug: str) -> list[str]:
+    """The restaurant's kitchen group and every station's: where news for every display goes
+    (a pause, the 86 list)."""
+    stations = kitchen_stations(conn, tenant_id)
+    return [kitchen_group(slug), *(station_group(slug, station) for station in stations)]
