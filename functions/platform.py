@@ -36,9 +36,11 @@ from shared.provisioning.registry import (
     tenant_detail,
 )
 from shared.provisioning.requests import ProvisionJob, ProvisionRequest, Slug, provision_job
+from shared.provisioning.suspension import set_suspension
 from shared.telemetry import current_traceparent
 from shared.tenancy import header, normalise_host, request_host
 from shared.tenants import TenantStatus
+from shared.text_rules import one_line
 from shared.text_shapes import shaped
 
 bp = df.Blueprint()
@@ -206,9 +208,13 @@ def platform_tenant_list(call: Call) -> func.HttpResponse:
 @endpoint(platform=True, roles=PLATFORM, responses={200: TenantDetail}, summary="A restaurant")
 def platform_tenant_get(call: Call) -> func.HttpResponse:
     """Status, domains, migration version, last operation and recent audit rows."""
-    detail = tenant_detail(call.route["slug"], _origin(call) + OPERATIONS_PATH)
+    return _detail(call, call.route["slug"])
+
+
+def _detail(call: Call, slug: str) -> func.HttpResponse:
+    detail = tenant_detail(slug, _origin(call) + OPERATIONS_PATH)
     if detail is None:
-        raise errors.not_found(f"No restaurant has the slug {call.route['slug']}")
+        raise errors.not_found(f"No restaurant has the slug {slug}")
     return json_response(detail)
 
 
@@ -244,6 +250,49 @@ async def platform_tenant_delete(
         return _accepted(call, instance_id, 200)
     await _start(client, "deprovision_tenant", instance_id, {"slug": slug})
     return _accepted(call, instance_id)
+
+
+SuspensionReason = one_line(200)  # "Unpaid invoice 2026-11"
+
+
+class SuspensionIn(BaseModel):
+    """Why the restaurant is suspended: kept with it and in its audit trail."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: SuspensionReason
+
+
+SUSPENSION = "v1/platform/tenants/{slug}/suspension"
+
+
+@bp.route(route=SUSPENSION, methods=["PUT"])
+@endpoint(
+    platform=True,
+    roles=PLATFORM,
+    body=SuspensionIn,
+    responses={200: TenantDetail, 404: None, 409: None},
+    summary="Suspend a restaurant: its hosts answer 403 until it is reinstated",
+)
+def platform_tenant_suspend(call: Call) -> func.HttpResponse:
+    """The restaurant as GET shows it, now `suspended` with `status_reason`."""
+    slug = call.route["slug"]
+    set_suspension(slug, reason=call.body.reason, by=call.require_principal().subject)
+    return _detail(call, slug)
+
+
+@bp.route(route=SUSPENSION, methods=["DELETE"])
+@endpoint(
+    platform=True,
+    roles=PLATFORM,
+    responses={200: TenantDetail, 404: None, 409: None},
+    summary="Reinstate a suspended restaurant",
+)
+def platform_tenant_reinstate(call: Call) -> func.HttpResponse:
+    """The restaurant as GET shows it, `active` again."""
+    slug = call.route["slug"]
+    set_suspension(slug, reason=None, by=call.require_principal().subject)
+    return _detail(call, slug)
 
 
 def _check_canaries(canaries: list[str]) -> None:

@@ -1,0 +1,120 @@
+"""Suspending a restaurant and reinstating it: one platform call each, every host follows."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.directory import directory_get
+from tests.order_fixtures import Shop, shop_fixture  # noqa: F401 (fixtures)
+from tests.storefront_helpers import error_paths, ok
+
+PLATFORM_HOST = "stelly.test"
+
+
+def _suspension(shop_or_slug: Shop | str) -> str:
+    slug = shop_or_slug if isinstance(shop_or_slug, str) else shop_or_slug.slug
+    return f"/api/v1/platform/tenants/{slug}/suspension"
+
+
+def _suspend(shop: Shop, reason: str, subject: str = "ops-ada"):
+    admin = shop.auth("platform_admin", subject=subject)
+    return shop.client.put(
+        _suspension(shop), host=PLATFORM_HOST, headers=admin, json={"reason": reason}
+    )
+
+
+def _reinstate(shop: Shop, subject: str = "ops-ada"):
+    admin = shop.auth("platform_admin", subject=subject)
+    return shop.client.delete(_suspension(shop), host=PLATFORM_HOST, headers=admin)
+
+
+def _suspensions(detail: dict) -> list[tuple[str, str]]:
+    return [
+        (row["step"], row["detail"]) for row in detail["audit"] if row["operation"] == "suspension"
+    ]
+
+
+def test_a_suspended_restaurant_answers_403_everywhere_until_reinstated(shop: Shop) -> None:
+    order = shop.place()
+    suspended = ok(_suspend(shop, "Unpaid invoice 2026-11"))
+    assert (suspended["status"], suspended["status_reason"]) == (
+        "suspended",
+        "Unpaid invoice 2026-11",
+    )
+    assert _suspensions(suspended) == [("suspend", "ops-ada: Unpaid invoice 2026-11")]
+    for refused in (
+        shop.client.get("/api/v1/store/config", host=shop.host),
+        shop.post_order(),
+        shop.customer_view(order),
+        shop.client.get("/api/v1/kitchen/orders", host=shop.host, headers=shop.staff()),
+        shop.client.get("/api/v1/admin/menu", host=shop.host, headers=shop.owner()),
+    ):
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["detail"] == f"The restaurant at {shop.host} is suspended"
+    # Other instances read the directory: it says suspended too.
+    assert directory_get(shop.host).status == "suspended"
+
+    reinstated = ok(_reinstate(shop, subject="ops-bo"))
+    assert (reinstated["status"], reinstated["status_reason"]) == ("active", None)
+    assert _suspensions(reinstated)[0] == ("reinstate", "ops-bo")
+    assert directory_get(shop.host).status == "active"
+    assert ok(shop.customer_view(order))["status"] == "placed"
+    shop.place()
+
+
+def test_asking_again_changes_nothing_and_a_new_reason_replaces_the_old(shop: Shop) -> None:
+    ok(_suspend(shop, "Unpaid invoice"))
+    again = ok(_suspend(shop, "Unpaid invoice"))
+    assert len(_suspensions(again)) == 1
+    reworded = ok(_suspend(shop, "Unpaid invoices (2)"))
+    assert reworded["status_reason"] == "Unpaid invoices (2)"
+    assert len(_suspensions(reworded)) == 2
+    ok(_reinstate(shop))
+    assert len(_suspensions(ok(_reinstate(shop)))) == 3
+
+
+@pytest.mark.parametrize("status", ["provisioning", "deleting", "deleted", "failed"])
+def test_only_an_active_or_suspended_restaurant_moves(client, tenants, auth_header, status) -> None:
+    tenant = tenants.create(status=status)
+    admin = auth_header("platform_admin")
+    path = _suspension(tenant.slug)
+    put = client.put(path, host=PLATFORM_HOST, headers=admin, json={"reason": "Audit"})
+    delete = client.delete(path, host=PLATFORM_HOST, headers=admin)
+    assert (put.status_code, delete.status_code) == (409, 409), put.text
+    assert f"{tenant.slug} is {status}" in put.json()["detail"]
+    detail = ok(client.get(f"/api/v1/platform/tenants/{tenant.slug}", host=PLATFORM_HOST,
+                           headers=admin))  # fmt: skip
+    assert (detail["status"], detail["status_reason"]) == (status, None)
+
+
+def test_an_unknown_restaurant_is_a_404(client, auth_header) -> None:
+    admin = auth_header("platform_admin")
+    path = _suspension("no-such-restaurant")
+    put = client.put(path, host=PLATFORM_HOST, headers=admin, json={"reason": "Audit"})
+    assert put.status_code == 404
+    assert client.delete(path, host=PLATFORM_HOST, headers=admin).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body", [{}, {"reason": ""}, {"reason": "   "}, {"reason": "a\nb"}, {"reason": "x" * 201},
+             {"reason": "Audit", "until": "2026-12-01"}, {"reason": 7}],
+)  # fmt: skip
+def test_a_suspension_names_its_reason(shop: Shop, body: dict) -> None:
+    admin = shop.auth("platform_admin")
+    response = shop.client.put(_suspension(shop), host=PLATFORM_HOST, headers=admin, json=body)
+    assert error_paths(response) in (["reason"], ["until"])
+    assert ok(shop.client.get("/api/v1/store/config", host=shop.host))["name"]
+
+
+def test_only_a_platform_admin_on_the_platform_host_suspends(shop: Shop) -> None:
+    body = {"reason": "Audit"}
+    for host, headers, status in (
+        (PLATFORM_HOST, {}, 401),
+        (PLATFORM_HOST, shop.owner(), 403),
+        (PLATFORM_HOST, shop.staff(), 403),
+        (shop.host, shop.auth("platform_admin"), 404),
+    ):
+        put = shop.client.put(_suspension(shop), host=host, headers=headers, json=body)
+        delete = shop.client.delete(_suspension(shop), host=host, headers=headers)
+        assert (put.status_code, delete.status_code) == (status, status), put.text
+    assert ok(shop.client.get("/api/v1/store/config", host=shop.host))["name"]
