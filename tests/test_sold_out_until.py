@@ -3,6 +3,7 @@ kitchen's 86 list and 86'ing from the line."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,8 +13,15 @@ from shared.menus.eighty_six import set_availability
 from shared.menus.models import AvailabilityChange
 from shared.menus.sold_out import back_on_sale_at
 from shared.restaurant_settings import RestaurantSettings
-from tests.order_fixtures import Shop, open_shop, shop_fixture  # noqa: F401 (fixtures)
+from tests.order_fixtures import (  # noqa: F401 (fixtures)
+    LiveClient,
+    Shop,
+    live_clients_fixture,
+    settle,
+    shop_fixture,
+)
 from tests.storefront_helpers import error_paths, ok
+from tests.test_orders_realtime import kitchen_url
 
 ADMIN = "/api/v1/admin/menu/availability"
 KITCHEN = "/api/v1/kitchen/availability"
@@ -267,3 +275,26 @@ def test_an_86_that_changes_nothing_tells_no_display(shop: Shop) -> None:
         "Calzone",
         "Truffle",
     ]
+
+
+@pytest.mark.usefixtures("webpubsub_hub")
+def test_every_display_hears_the_new_86_list_live(
+    shop: Shop, live_clients: Callable[[str], LiveClient]
+) -> None:
+    """The kitchen's display and a station's (bar) both get `menu.sold_out` over the hub, once
+    for an 86 from a manager's phone and once for the bring-back."""
+    kitchen = live_clients(kitchen_url(shop))
+    bar = live_clients(kitchen_url(shop, station="bar"))
+    manager = shop.auth("manager", tenant=shop.slug, subject="mia")
+    cola = shop.menu.items["Cola"]
+    for available in (False, True):
+        body = {"items": [{"id": cola, "available": available}]}
+        ok(shop.client.post(ADMIN, host=shop.host, headers=manager, json=body))
+    for display in (kitchen, bar):
+        sold_out, back = display.events(2)
+        assert (sold_out["type"], back["type"]) == ("menu.sold_out", "menu.sold_out")
+        assert [item["name"] for item in sold_out["data"]["items"]] == ["Calzone", "Cola"]
+        assert [item["name"] for item in back["data"]["items"]] == ["Calzone"]
+        assert sold_out["data"]["by"] == "staff:mia"
+    settle()
+    assert kitchen.nothing_more() == [] and bar.nothing_more() == []
