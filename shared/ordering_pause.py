@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from shared.instants import whole_minute_up
 from shared.text_rules import one_line
 
 MAX_PAUSE_MINUTES = 24 * 60
@@ -54,9 +55,7 @@ class OrderingPause(BaseModel):
 def pause_until(now_utc: datetime, minutes: int) -> datetime:
     """minutes from now, up to the next whole minute: the minute a refusal names is the first
     one orders are taken again."""
-    end = now_utc + timedelta(minutes=minutes)
-    whole = end.replace(second=0, microsecond=0)
-    return whole if whole == end else whole + timedelta(minutes=1)
+    return whole_minute_up(now_utc + timedelta(minutes=minutes))
 
 
 def pause_in_force(pause: OrderingPause | None, now_utc: datetime) -> OrderingPause | None:

@@ -5,95 +5,33 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared.errors import ProblemError
 from shared.menus.eighty_six import set_availability
 from shared.menus.models import AvailabilityChange
-from shared.menus.sold_out import back_on_sale_at
-from shared.restaurant_settings import RestaurantSettings
 from tests.order_fixtures import (  # noqa: F401 (fixtures)
     LiveClient,
     Shop,
     live_clients_fixture,
+    open_shop,
+    order_access,
     settle,
     shop_fixture,
+)
+from tests.sold_out_helpers import (
+    ADMIN,
+    KITCHEN,
+    kitchen_86,
+    names,
+    sold_out_events,
+    written_state,
 )
 from tests.storefront_helpers import error_paths, ok
 from tests.test_orders_realtime import kitchen_url
 
-ADMIN = "/api/v1/admin/menu/availability"
-KITCHEN = "/api/v1/kitchen/availability"
 MENU = "/api/v1/store/menu"
-LATE_NIGHT = {
-    "mon": [],
-    "tue": [["11:30", "14:00"], ["18:00", "23:00"]],
-    "wed": [["11:30", "14:00"], ["18:00", "23:00"]],
-    "thu": [["18:00", "02:00"]],
-    "fri": [["12:00", "15:00"], ["18:00", "02:00"]],
-    "sat": [["18:00", "02:00"]],
-    "sun": [["12:00", "16:00"]],
-}
-
-
-def _settings(**extra: object) -> RestaurantSettings:
-    return RestaurantSettings.model_validate(
-        {
-            "business_name": "Nachtküche",
-            "currency": "EUR",
-            "timezone": "Europe/Berlin",
-            "locale": "de",
-            "tax": {"rate_bp": 700, "inclusive": True},
-            **extra,
-        }
-    )
-
-
-def _berlin(text: str) -> datetime:
-    """A Berlin wall time in November (UTC+1) as a UTC instant."""
-    return (datetime.fromisoformat(text) - timedelta(hours=1)).replace(tzinfo=UTC)
-
-
-@pytest.mark.parametrize(
-    ("now", "back"),
-    [
-        # Thursday 23:00, mid-service: back when Friday's lunch opens.
-        ("2026-11-26T23:00", "2026-11-27T12:00"),
-        # 01:00 Friday is still Thursday's 18:00-02:00: Friday is its tomorrow, so the same.
-        ("2026-11-27T01:00", "2026-11-27T12:00"),
-        # Friday 03:00, after Thursday's service: Friday's own tomorrow is Saturday at 18:00.
-        ("2026-11-27T03:00", "2026-11-28T18:00"),
-        # Sunday afternoon: Monday is closed, so Tuesday's lunch.
-        ("2026-11-29T15:00", "2026-12-01T11:30"),
-    ],
-)
-def test_tomorrow_is_the_restaurants_next_service_after_this_one(now: str, back: str) -> None:
-    settings = _settings(hours=LATE_NIGHT)
-    assert back_on_sale_at("tomorrow", settings, _berlin(now), "until") == _berlin(back)
-
-
-def test_tomorrow_skips_a_special_day_closed_and_always_open_means_midnight() -> None:
-    closed_friday = _settings(
-        hours=LATE_NIGHT, special_days=[{"date": "2026-11-27", "hours": [], "note": "Private"}]
-    )
-    thursday_night = _berlin("2026-11-26T23:00")
-    saturday = _berlin("2026-11-28T18:00")
-    assert back_on_sale_at("tomorrow", closed_friday, thursday_night, "until") == saturday
-    always_open = _settings()
-    midnight = _berlin("2026-11-27T00:00")
-    assert back_on_sale_at("tomorrow", always_open, thursday_night, "until") == midnight
-
-
-def test_a_named_time_must_lie_ahead_within_30_days_and_ends_on_a_whole_minute() -> None:
-    now = _berlin("2026-11-26T19:00")
-    settings = _settings()
-    at = datetime.fromisoformat("2026-11-26T21:30:20+01:00")
-    assert back_on_sale_at(at, settings, now, "until") == _berlin("2026-11-26T21:31")
-    for too_early_or_late in (now, now + timedelta(days=30, minutes=1)):
-        with pytest.raises(ProblemError) as refused:
-            back_on_sale_at(too_early_or_late, settings, now, "items[0].until")
-        assert refused.value.errors[0].path == "items[0].until"
 
 
 def _store_items(shop: Shop) -> dict[str, dict]:
@@ -210,9 +148,7 @@ def test_until_rules(shop: Shop, toggle: dict, says: str) -> None:
     assert _store_items(shop)["Cola"]["available"] is True
 
 
-def test_the_kitchen_86es_from_the_line_and_every_display_gets_the_list(
-    client, tenants, auth_header, shop: Shop
-) -> None:
+def test_the_kitchen_86es_from_the_line_and_every_display_gets_the_list(shop: Shop) -> None:
     cook = shop.auth("staff", tenant=shop.slug, subject="luca")
     ham = shop.menu.option("Margherita/Toppings/Ham")
     body = {"items": [{"id": shop.menu.items["Margherita"], "available": False}]}
@@ -238,43 +174,99 @@ def test_the_kitchen_86es_from_the_line_and_every_display_gets_the_list(
     listed = shop.client.get(KITCHEN, host=shop.host, headers=shop.staff())
     assert ok(listed) == expected
     assert listed.headers["cache-control"] == "no-store"
-    events = ok(
-        shop.client.get(
-            "/api/v1/kitchen/events", host=shop.host, headers=shop.staff(), params={"after": "0"}
-        )
-    )["events"]
-    [news] = [event for event in events if event["type"] == "menu.sold_out"]
+    [news] = sold_out_events(shop)
     assert news["data"] == {**expected, "by": "staff:luca"}
-    assert news["order_id"] is None
-
-    # Nobody but this restaurant's staff reads or changes its 86 list.
-    other = tenants.create()
-    for headers, status in (({}, 401), (auth_header("staff", tenant=other.slug), 403)):
-        assert shop.client.get(KITCHEN, host=shop.host, headers=headers).status_code == status
-        assert shop.client.post(
-            KITCHEN, host=shop.host, headers=headers, json=body
-        ).status_code == (status)
+    slug = shop.slug
+    stations = [f"t.{slug}.station.bar", f"t.{slug}.station.oven"]
+    assert sorted(news["groups"]) == [f"t.{slug}.kitchen", *stations]
 
 
 def test_an_86_that_changes_nothing_tells_no_display(shop: Shop) -> None:
-    cola = {"items": [{"id": shop.menu.items["Cola"], "available": True}]}
-    assert (
-        ok(shop.client.post(KITCHEN, host=shop.host, headers=shop.staff(), json=cola))[
-            "published_version"
-        ]
-        is None
+    """Bringing back what is on sale, the same until in another offset or a second within the
+    same minute, or 86'ing a dish that was never published: no new version and no event."""
+    cola = shop.menu.items["Cola"]
+    back = ok(kitchen_86(shop, {"items": [{"id": cola, "available": True}]}))
+    assert back["published_version"] is None and sold_out_events(shop) == []
+
+    when = (datetime.now(UTC) + timedelta(days=2)).replace(second=0, microsecond=0)
+    timed = {"id": cola, "available": False, "until": when.isoformat()}
+    first = ok(kitchen_86(shop, {"items": [timed]}))
+    kolkata = when.astimezone(ZoneInfo("Asia/Kolkata")).isoformat()
+    for same in (kolkata, (when - timedelta(seconds=30)).isoformat()):
+        again = ok(kitchen_86(shop, {"items": [{"id": cola, "available": False, "until": same}]}))
+        assert again["published_version"] is None
+        assert again["items"][0]["sold_out_until"] == first["items"][0]["sold_out_until"]
+    assert len(sold_out_events(shop)) == 1
+
+    owner = shop.owner()
+    draft = ok(shop.client.get("/api/v1/admin/menu", host=shop.host, headers=owner))
+    secret = ok(
+        shop.client.post(
+            "/api/v1/admin/menu/items",
+            host=shop.host,
+            headers=owner,
+            json={"category_id": draft["categories"][0]["id"], "name": "Secret", "price": 100},
+        ),
+        201,
     )
-    events = ok(
-        shop.client.get(
-            "/api/v1/kitchen/events", host=shop.host, headers=shop.staff(), params={"after": "0"}
-        )
-    )["events"]
-    assert [event for event in events if event["type"] == "menu.sold_out"] == []
+    alone = ok(kitchen_86(shop, {"items": [{"id": secret["id"], "available": False}]}))
+    assert alone["published_version"] is None and len(sold_out_events(shop)) == 1
+    # 86'd beside a live dish, the unpublished one is on no list and in no event.
+    pizza = {"id": shop.menu.items["Margherita"], "available": False}
+    ok(kitchen_86(shop, {"items": [pizza, {"id": secret["id"], "available": False}]}))
     listed = ok(shop.client.get(KITCHEN, host=shop.host, headers=shop.staff()))
-    assert [entry["name"] for entry in listed["items"] + listed["options"]] == [
-        "Calzone",
-        "Truffle",
-    ]
+    assert names(sold_out_events(shop)[-1]["data"]) == names(listed)
+    assert names(listed) == ["Margherita", "Calzone", "Cola", "Truffle"]
+
+
+def test_every_role_gets_what_the_readme_promises(shop: Shop) -> None:
+    """The kitchen's list and 86 are for this restaurant's staff, managers and owners, the
+    admin 86 for managers and owners: an order's access token is 401, a platform admin 403 on a
+    restaurant's host (with or without its tenant claim), staff 403 on the admin 86, a
+    restaurant route on the platform host 404, and refused calls change nothing."""
+    order = shop.place()
+    body = {"items": [{"id": shop.menu.items["Cola"], "available": False}]}
+    before = written_state(shop)
+    for headers, kitchen_status, admin_status in (
+        ({}, 401, 401),
+        (order_access(order), 401, 401),
+        (shop.auth("platform_admin"), 403, 403),
+        (shop.auth("platform_admin", tenant=shop.slug), 403, 403),
+        (shop.auth("staff"), 403, 403),
+        (shop.auth("staff", tenant=f"{shop.slug}x"), 403, 403),
+        (shop.staff(), None, 403),
+    ):
+        listed = shop.client.get(KITCHEN, host=shop.host, headers=headers)
+        assert listed.status_code == (kitchen_status or 200), listed.text
+        if kitchen_status is not None:
+            assert kitchen_86(shop, body, headers).status_code == kitchen_status
+        admin = shop.client.post(ADMIN, host=shop.host, headers=headers, json=body)
+        assert admin.status_code == admin_status, admin.text
+    assert written_state(shop) == before
+    for headers in (shop.auth("platform_admin"), shop.owner()):
+        assert shop.client.get(KITCHEN, host="stelly.test", headers=headers).status_code == 404
+    manager = shop.auth("manager", tenant=shop.slug)
+    assert ok(kitchen_86(shop, body, manager))["published_version"] is not None
+
+
+def test_another_restaurants_ids_on_the_kitchen_route_are_404_and_change_nothing(
+    client, tenants, auth_header, shop: Shop
+) -> None:
+    other = open_shop(client, tenants, auth_header)
+    here, there = written_state(shop), written_state(other)
+    alone = kitchen_86(shop, {"items": [{"id": other.menu.items["Cola"], "available": False}]})
+    assert alone.status_code == 404 and other.slug not in alone.text
+    theirs = {"id": other.menu.option("Margherita/Toppings/Ham"), "available": False}
+    mixed = kitchen_86(
+        shop,
+        {
+            "items": [{"id": shop.menu.items["Cola"], "available": False}],
+            "options": [{**theirs, "until": "tomorrow"}],
+        },
+    )
+    assert mixed.status_code == 404 and mixed.json()["detail"].startswith("options[0]: ")
+    assert "Ham" not in mixed.text and other.slug not in mixed.text
+    assert (written_state(shop), written_state(other)) == (here, there)
 
 
 @pytest.mark.usefixtures("webpubsub_hub")

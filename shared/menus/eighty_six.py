@@ -18,11 +18,12 @@ from psycopg import sql
 from shared import errors
 from shared.events.dispatch import dispatcher
 from shared.events.outbox import append_event
+from shared.instants import utc_text
 from shared.menus.models import AvailabilityChange, Toggle
 from shared.menus.publish import reissue_with_availability
 from shared.menus.published import latest_snapshot
 from shared.menus.rows import Table, draft_transaction, live_ids, not_in_menu
-from shared.menus.sold_out import back_on_sale_at, sold_out_now, until_text
+from shared.menus.sold_out import back_on_sale_at, sold_out_now
 from shared.menus.storefront import storefront_menus
 from shared.orders.queries import every_display_group
 from shared.restaurant_settings import RestaurantSettings, effective_settings
@@ -109,7 +110,7 @@ def _answer(row: dict[str, Any], until: datetime | None) -> dict[str, Any]:
     return {
         "id": row["id"],
         "available": row["available"],
-        "sold_out_until": until_text(until),
+        "sold_out_until": utc_text(until),
         "version": row["version"],
     }
 

@@ -9,6 +9,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from shared import errors
+from shared.instants import utc_text
 from shared.menus.models import ItemCreate, ItemPatch
 from shared.menus.rows import (
     live_row,
@@ -18,7 +19,6 @@ from shared.menus.rows import (
     soft_delete,
     update_row,
 )
-from shared.menus.sold_out import until_text
 from shared.versioning import Expected
 from shared.weekly_windows import WeeklyWindows
 
@@ -31,7 +31,7 @@ ITEM_KEYS = (
 def item_view(row: dict[str, Any], group_ids: list[UUID]) -> dict[str, Any]:
     return {
         **{key: row[key] for key in ITEM_KEYS},
-        "sold_out_until": until_text(row.get("sold_out_until")),
+        "sold_out_until": utc_text(row.get("sold_out_until")),
         "modifier_group_ids": group_ids,
     }
 

@@ -15,6 +15,7 @@ import psycopg
 
 from shared import errors
 from shared.errors import FieldError
+from shared.instants import utc_text
 from shared.menus.models import (
     MAX_OPTIONS_PER_GROUP,
     GroupCreate,
@@ -25,7 +26,6 @@ from shared.menus.models import (
     group_rule_errors,
 )
 from shared.menus.rows import live_row, next_rank, reorder, soft_delete, update_row
-from shared.menus.sold_out import until_text
 from shared.versioning import Expected
 
 # API names → column names where they differ (`default` is an SQL keyword).
@@ -41,7 +41,7 @@ def option_view(row: dict[str, Any]) -> dict[str, Any]:
         "price_delta": row["price_delta"],
         "default": row["is_default"],
         "available": row["available"],
-        "sold_out_until": until_text(row.get("sold_out_until")),
+        "sold_out_until": utc_text(row.get("sold_out_until")),
         "rank": row["rank"],
         "version": row["version"],
     }

@@ -13,15 +13,15 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from shared.db import tenant_transaction
+from shared.instants import utc_text
 from shared.menus.draft import draft_menu
 from shared.menus.published import latest_snapshot
-from shared.menus.sold_out import until_text
 from shared.menus.storefront import storefront_menus
 from shared.rendered_cache import content_etag, json_bytes
 from shared.restaurant_settings import effective_settings
 from shared.tenants import TenantRecord, tenant_by_slug
 
-# An entry's `available` flag and `sold_out_until` (shared.menus.sold_out.until_text spelling).
+# An entry's `available` flag and `sold_out_until` (shared.menus.sold_out.utc_text spelling).
 Flags = tuple[bool, str | None]
 
 
@@ -39,7 +39,7 @@ def _snapshot_group(group: dict[str, Any]) -> dict[str, Any]:
                 "price_delta": option["price_delta"],
                 "default": option["default"],
                 "available": option["available"],
-                "sold_out_until": until_text(option["sold_out_until"]),
+                "sold_out_until": utc_text(option["sold_out_until"]),
             }
             for option in group["options"]
         ],
@@ -55,7 +55,7 @@ def _snapshot_item(item: dict[str, Any], groups: dict[Any, dict[str, Any]]) -> d
         "allergens": item["allergens"],
         "dietary": item["dietary"],
         "available": item["available"],
-        "sold_out_until": until_text(item["sold_out_until"]),
+        "sold_out_until": utc_text(item["sold_out_until"]),
         "station": item["station"],
         "windows": item["windows"],
         # `image` only ever holds finished renditions; a newer upload that is pending or was

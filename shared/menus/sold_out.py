@@ -17,6 +17,7 @@ from pydantic import AwareDatetime, BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from shared import errors
+from shared.instants import whole_minute_up
 from shared.restaurant_settings import RestaurantSettings
 from shared.special_days import dated_windows
 from shared.weekly_windows import next_day_opening, service_day
@@ -27,17 +28,19 @@ MAX_DAYS_AHEAD = 30
 
 _INSTANT = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
-    r"(Z|[+-][0-9]{2}:[0-9]{2})$"
+    r"(Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
 )
 UNTIL_WORDS = 'must be "tomorrow" or a time with its UTC offset such as 2026-11-26T11:00:00+01:00'
 
 
 def _until(value: object) -> object:
-    """ "tomorrow", or an ISO 8601 time with an offset: pydantic alone would also take Unix
-    seconds and local times without an offset, which a kitchen never means."""
+    """The word tomorrow, or an RFC 3339 time with its offset (hours to 23, minutes to 59):
+    pydantic alone would also take Unix seconds and local times without an offset, and Python
+    reads +00:99 as +01:39, none of which a kitchen means."""
     if value == TOMORROW:
         return value
-    if not (isinstance(value, str) and re.fullmatch(_INSTANT, value)):
+    # -00:00 is RFC 3339's "offset unknown", a local time by another name.
+    if not (isinstance(value, str) and re.fullmatch(_INSTANT, value)) or value.endswith("-00:00"):
         raise PydanticCustomError("sold_out_until", UNTIL_WORDS)
     try:
         return datetime.fromisoformat(value)
@@ -76,19 +79,8 @@ def back_on_sale_at(
             f"is more than {MAX_DAYS_AHEAD} days ahead; 86 it without until, and bring it back "
             "when it is",
         )
-    # Up to the whole minute, as a pause's end: the storefront renders a menu per minute.
-    instant = until.astimezone(UTC)
-    whole = instant.replace(second=0, microsecond=0)
-    return whole if whole == instant else whole + timedelta(minutes=1)
-
-
-def until_text(value: str | datetime | None) -> str | None:
-    """One spelling of an until (UTC, `+00:00`), whether it came from a row, JSON or the API,
-    so snapshots compare equal and answers look alike."""
-    if value is None:
-        return None
-    instant = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return instant.astimezone(UTC).isoformat()
+    # The storefront renders a menu per minute.
+    return whole_minute_up(until.astimezone(UTC))
 
 
 def on_sale(entry: Mapping[str, Any], now_utc: datetime) -> bool:

@@ -1,0 +1,51 @@
+"""Helpers for the sold-out tests: what an 86 writes, and the kitchen's 86 call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from devhost.testclient import TestResponse
+from tests.conftest import execute
+from tests.order_fixtures import Shop
+from tests.storefront_helpers import error_paths, ok
+
+ADMIN = "/api/v1/admin/menu/availability"
+KITCHEN = "/api/v1/kitchen/availability"
+
+
+def written_state(shop: Shop) -> tuple[Any, ...]:
+    """Everything an 86 writes: the draft, the live snapshots and the outbox."""
+    return (
+        ok(shop.client.get("/api/v1/admin/menu", host=shop.host, headers=shop.owner())),
+        execute(f"select version, etag from {shop.schema}.menu_versions order by 1"),
+        execute(f"select id, type, groups, data from {shop.schema}.outbox order by position"),
+    )
+
+
+def sold_out_events(shop: Shop) -> list[dict[str, Any]]:
+    """The `menu.sold_out` events as the outbox holds them (a display's catch-up page lists an
+    event only once the sequencer has given it its seq, a moment after the commit)."""
+    return execute(
+        f"select groups, data from {shop.schema}.outbox where type = 'menu.sold_out' "
+        "order by position"
+    )
+
+
+def kitchen_86(shop: Shop, body: Any, headers: dict[str, str] | None = None) -> TestResponse:
+    return shop.client.post(
+        KITCHEN, host=shop.host, headers=shop.staff() if headers is None else headers, json=body
+    )
+
+
+def refused_at(response: TestResponse, path: str) -> dict[str, Any]:
+    """A small, well-formed 422 problem naming exactly path, with no control characters."""
+    assert error_paths(response) == [path]
+    assert len(response.body) < 2048
+    assert not any(ord(c) < 0x20 for c in response.text)
+    assert "Traceback" not in response.text and "psycopg" not in response.text
+    return response.json()
+
+
+def names(listed: dict[str, Any]) -> list[str]:
+    """The names on an 86 list, items then options."""
+    return [entry["name"] for entry in listed["items"] + listed["options"]]
