@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
+from azure.core.exceptions import AzureError
 from pydantic import BaseModel
 
 from shared.db import transaction
 from shared.migrate import MIGRATABLE, latest_version
 from shared.provisioning.audit import recent_audit
 from shared.provisioning.migration_status import migration_status_of
+
+logger = logging.getLogger("stelly.platform")
 
 _DOMAINS = """array(select d.domain from public.tenant_domains d where d.tenant_id = t.id
                   order by not d.is_primary, d.domain) as domains"""
@@ -61,6 +65,9 @@ class TenantDetail(TenantSummary):
     last_operation: OperationLink | None
     deleted_at: datetime | None
     audit: list[dict[str, Any]]
+    # True when the audit trail could not be read just now (Table Storage unreachable): the
+    # rest of the answer stands, and `audit` is empty rather than the whole answer a 503.
+    audit_unavailable: bool = False
 
 
 def list_tenants(*, status: str | None, after: str | None, limit: int) -> TenantPage:
@@ -100,9 +107,17 @@ def tenant_detail(slug: str, operations_url: str) -> TenantDetail | None:
                 if operation
                 else None
             ),
-            "audit": recent_audit(slug),
+            **_audit_of(slug),
         }
     )
+
+
+def _audit_of(slug: str) -> dict[str, Any]:
+    try:
+        return {"audit": recent_audit(slug)}
+    except AzureError as error:
+        logger.warning("audit trail of %s not read: %s", slug, type(error).__name__)
+        return {"audit": [], "audit_unavailable": True}
 
 
 def provisioning_state(slug: str) -> dict[str, Any] | None:

@@ -193,7 +193,12 @@ def register_domains(job: ProvisionJob, operation: str) -> str:
 
 
 def activate(job: ProvisionJob, operation: str) -> str:
-    """Postgres says active first, then the directory (design §3's order for any change)."""
+    """Postgres says active first, then the directory (design §3's order for any change).
+
+    A restaurant a platform admin suspended between a first run of this step and a retry (its
+    directory write failed, or the host ran it twice) stays suspended: the step is done, and
+    failing it would have compensation mark a working restaurant failed.
+    """
     with transaction() as conn:
         before = conn.execute(
             "select status from public.tenants where slug = %s and provision_attempt = %s "
@@ -201,10 +206,12 @@ def activate(job: ProvisionJob, operation: str) -> str:
             [job.slug, job.attempt],
         ).fetchone()
         row = conn.execute(
-            f"""update public.tenants t set status = 'active', status_reason = null,
+            f"""update public.tenants t
+                   set status = case t.status when 'suspended' then t.status else 'active' end,
+                       status_reason = case t.status when 'suspended' then t.status_reason end,
                        updated_at = now()
                  where slug = %s and provision_attempt = %s
-                   and status in ('provisioning', 'active')
+                   and status in ('provisioning', 'active', 'suspended')
              returning {TENANT_COLUMNS}""",
             [job.slug, job.attempt],
         ).fetchone()
@@ -217,7 +224,7 @@ def activate(job: ProvisionJob, operation: str) -> str:
     if before["status"] == "provisioning" and (elapsed_ms := job.elapsed_ms()) is not None:
         record_provisioning_duration(job.slug, elapsed_ms, outcome="completed")
     _put_directory(record, domains)
-    return "active"
+    return record.status
 
 
 STEPS: dict[str, Callable[[ProvisionJob, str], str]] = {
