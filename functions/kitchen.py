@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import azure.functions as func
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from functions.http import Call, endpoint, json_response
 from functions.row_http import path_id
@@ -14,6 +14,7 @@ from shared.db import tenant_transaction
 from shared.events.groups import kitchen_group, station_group
 from shared.events.outbox import events_after
 from shared.events.publisher import PublishError, client_url
+from shared.field_rules import rule_failures
 from shared.orders.models import Note
 from shared.orders.queries import (
     MAX_KITCHEN_TICKETS,
@@ -23,7 +24,13 @@ from shared.orders.queries import (
     kitchen_ticket,
     kitchen_tickets,
 )
-from shared.orders.state_machine import OPEN_STATUSES, parse_statuses, transition_order
+from shared.orders.state_machine import (
+    MAX_READY_MINUTES,
+    OPEN_STATUSES,
+    PROMISING,
+    parse_statuses,
+    transition_order,
+)
 from shared.text_rules import check_visible
 from shared.text_shapes import STATION
 from shared.versioning import Expected, ExpectedVersion, required_version, version_etag
@@ -69,6 +76,15 @@ class TransitionIn(BaseModel):
     to: Literal["placed", "accepted", "preparing", "ready", "completed", "cancelled"]
     expected_version: ExpectedVersion | None = None
     reason: Reason | None = None
+    # The kitchen's promise to the customer: ready this many minutes from now.
+    ready_in_minutes: Annotated[StrictInt, Field(ge=1, le=MAX_READY_MINUTES)] | None = None
+
+    @model_validator(mode="after")
+    def _promise_when_cooking(self) -> TransitionIn:
+        if self.ready_in_minutes is not None and self.to not in PROMISING:
+            message = "is only for accepting or preparing an order (to: accepted or preparing)"
+            raise rule_failures("TransitionIn", [(("ready_in_minutes",), message)], self)
+        return self
 
 
 @bp.route(route="v1/kitchen/negotiate", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -222,6 +238,7 @@ def kitchen_transition(call: Call) -> func.HttpResponse:
         expected=_expected(call, body),
         reason=body.reason or None,
         actor=f"staff:{call.require_principal().subject}",
+        ready_in_minutes=body.ready_in_minutes,
     )
     return json_response(result, headers={"ETag": version_etag(result["version"])})
 

@@ -204,6 +204,18 @@ def apply_public_migrations(pool: ConnectionPool) -> None:
         log.info("registry migrated to version %s: %s", result.version, ", ".join(result.applied))
 
 
+def has_migration(conn: psycopg.Connection, version: int) -> bool:
+    """Whether the schema on conn's search path has applied migration version.
+
+    Code is deployed before the fleet run migrates every restaurant, so a write that needs a
+    new column asks first: until the run gets there, it answers 409 rather than failing.
+    """
+    row = conn.execute(
+        "select exists (select from schema_migrations where version = %s)", [version]
+    ).fetchone()
+    return bool(row["exists"])
+
+
 def migrate_tenant(schema: str) -> MigrationResult:
     check_schema_name(schema)
     with transaction() as conn:

@@ -9,6 +9,7 @@ from psycopg import sql
 
 from shared import migrate
 from tests.conftest import execute
+from tests.order_fixtures import open_shop
 from tests.storefront_helpers import build_small_menu, ok, owner_api
 
 
@@ -112,12 +113,14 @@ def test_a_table_label_saved_with_a_variation_selector_blocks_its_look_alike(
 
 
 def _as_at_0009(schema: str) -> None:
-    """The schema as a restaurant the fleet run has not reached yet: 0010 not applied."""
+    """The schema as a restaurant the fleet run has not reached yet: 0010 and later not
+    applied."""
     execute(
         sql.SQL(
             """alter table {s}.menu_items drop column sold_out_until;
                alter table {s}.modifier_options drop column sold_out_until;
-               delete from {s}.schema_migrations where version = 10"""
+               alter table {s}.orders drop column ready_by;
+               delete from {s}.schema_migrations where version >= 10"""
         ).format(s=sql.Identifier(schema))
     )
 
@@ -145,3 +148,31 @@ def test_a_restaurant_before_migration_0010_86es_without_until(
     assert ok(api.post("/v1/admin/menu/publish"), 201)["version"] == 3
     migrate.migrate_tenant(tenant.schema_name)
     assert ok(api.post("/v1/admin/menu/availability", json=until))["items"][0]["sold_out_until"]
+
+
+def test_a_kitchen_before_migration_0011_moves_orders_without_a_ready_time(
+    client, tenants, auth_header
+) -> None:
+    """This release's code before the fleet run has added `orders.ready_by`: every view of the
+    order reads (no promise), a move without one works, one with a promise is a 409 that moves
+    nothing, and after the migration it is kept."""
+    shop = open_shop(client, tenants, auth_header)
+    order = shop.place()
+    execute(
+        sql.SQL(
+            """alter table {s}.orders drop column ready_by;
+               delete from {s}.schema_migrations where version = 11"""
+        ).format(s=sql.Identifier(shop.schema))
+    )
+
+    pending = shop.transition(order, "accepted", 1, ready_in_minutes=15)
+    assert pending.status_code == 409, pending.text
+    assert "update is pending" in pending.json()["detail"]
+    assert ok(shop.transition(order, "accepted", 1))["ready_by"] is None
+    assert ok(shop.customer_view(order))["ready_by"] is None
+    kitchen = ok(client.get("/api/v1/kitchen/orders", host=shop.host, headers=shop.staff()))
+    assert [t["ready_by"] for t in kitchen["orders"]] == [None]
+    day = ok(client.get("/api/v1/admin/orders", host=shop.host, headers=shop.owner()))
+    assert [o["ready_by"] for o in day["orders"]] == [None]
+    migrate.migrate_tenant(shop.schema)
+    assert ok(shop.transition(order, "preparing", 2, ready_in_minutes=15))["ready_by"]

@@ -150,7 +150,7 @@ def test_every_other_path_refuses_uncacheably_and_serves_again_after_reinstateme
 def test_admins_racing_leave_the_directory_saying_what_postgres_says(
     client, tenants, auth_header
 ) -> None:
-    """the change is written Postgres first, then the directory, newest revision winning:
+    """The change is written Postgres first, then the directory, newest revision winning:
     two admins suspending and reinstating at once never leave other instances (which read the
     directory) disagreeing with Postgres."""
     tenant = tenants.create()

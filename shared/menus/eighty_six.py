@@ -25,6 +25,7 @@ from shared.menus.published import latest_snapshot
 from shared.menus.rows import Table, draft_transaction, live_ids, not_in_menu
 from shared.menus.sold_out import back_on_sale_at, sold_out_now
 from shared.menus.storefront import storefront_menus
+from shared.migrate import has_migration
 from shared.orders.queries import every_display_group
 from shared.restaurant_settings import RestaurantSettings, effective_settings
 from shared.tenants import TenantRecord
@@ -96,16 +97,6 @@ def _apply(
     ]
 
 
-def _keeps_untils(conn: psycopg.Connection) -> bool:
-    """Tenant migration 0010 (the `sold_out_until` columns) has reached this restaurant.
-
-    Code is deployed before the fleet run migrates every restaurant: until it gets here an 86
-    works as before, and one with an until is a 409 (set_availability).
-    """
-    row = conn.execute("select exists (select from schema_migrations where version = 10)")
-    return bool(row.fetchone()["exists"])
-
-
 def _answer(row: dict[str, Any], until: datetime | None) -> dict[str, Any]:
     return {
         "id": row["id"],
@@ -167,7 +158,8 @@ def set_availability(
     item_untils = _untils(change.items, settings, now, "items")
     option_untils = _untils(change.options, settings, now, "options")
     with draft_transaction(tenant.schema_name) as conn:
-        keeps_untils = _keeps_untils(conn)
+        # Tenant migration 0010 adds the columns: before it, an 86 works without until.
+        keeps_untils = has_migration(conn, 10)
         if any(item_untils + option_untils) and not keeps_untils:
             raise errors.conflict(
                 "This restaurant does not keep an 86's until yet (its database update is "

@@ -59,7 +59,7 @@ def day_orders(
     rows = conn.execute(
         """select o.id, o.ticket_number, o.status, o.version, o.fulfilment_type,
                   o.customer_name, o.customer_phone, o.table_label, o.currency, o.total,
-                  o.placed_at, o.updated_at,
+                  o.placed_at, o.updated_at, to_jsonb(o) ->> 'ready_by' as ready_by,
                   (select coalesce(sum(i.quantity), 0)::int from order_items i
                     where i.order_id = o.id) as item_count
              from orders o

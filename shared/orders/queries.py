@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 
 from shared.events.groups import kitchen_group, station_group
+from shared.instants import utc_text
 from shared.orders.current_menu import current_menu
 from shared.orders.state_machine import OPEN_STATUSES
 from shared.orders.tickets import format_ticket
@@ -74,6 +75,7 @@ LINES_JSON = """
 _TICKET_SELECT = f"""
     select o.id, o.ticket_number, o.status, o.version, o.fulfilment_type, o.customer_name,
            o.customer_phone, o.table_label, o.placed_at, o.updated_at, o.menu_version,
+           to_jsonb(o) ->> 'ready_by' as ready_by,
            floor(extract(epoch from now() - o.placed_at))::int as age_seconds,
            {LINES_JSON} as lines
       from orders o"""
@@ -88,6 +90,8 @@ def order_head(row: dict[str, Any]) -> dict[str, Any]:
         "version": row["version"],
         "placed_at": row["placed_at"].isoformat(),
         "updated_at": row["updated_at"].isoformat(),
+        # The kitchen's promise; read through to_jsonb where a schema may predate migration 0011.
+        "ready_by": utc_text(row.get("ready_by")),
     }
 
 

@@ -7,14 +7,18 @@ move is an `order_events` row and an outbox event, in the same transaction.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from psycopg import sql
 
 from shared import errors
 from shared.db import tenant_transaction
 from shared.events.dispatch import dispatcher
 from shared.events.groups import order_event_groups
 from shared.events.outbox import append_event
+from shared.instants import utc_text, whole_minute_up
+from shared.migrate import has_migration
 from shared.orders.tickets import format_ticket
 from shared.tenants import TenantRecord
 from shared.versioning import Expected
@@ -29,6 +33,9 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 STATUSES = tuple(TRANSITIONS)
 OPEN_STATUSES = ("placed", "accepted", "preparing", "ready")
+# Moves that may promise a ready time (`ready_in_minutes`), and how far ahead.
+PROMISING = ("accepted", "preparing")
+MAX_READY_MINUTES = 240
 
 
 def parse_statuses(text: str) -> list[str]:
@@ -62,15 +69,25 @@ def transition_order(
     expected: Expected,
     reason: str | None,
     actor: str,
+    ready_in_minutes: int | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Move an order to `to` if it is at the expected version and the move is legal."""
+    """Move an order to `to` if it is at the expected version and the move is legal.
+
+    ready_in_minutes (accepting or preparing) promises the customer a ready time, from now up
+    to the whole minute; a later move without one keeps the promise made.
+    """
     now = now or datetime.now(UTC)
+    promised = None
+    if ready_in_minutes is not None:
+        promised = whole_minute_up(now + timedelta(minutes=ready_in_minutes))
     if to == "cancelled" and not reason:
         raise errors.invalid_field("reason", "is required to cancel an order")
     with tenant_transaction(tenant.schema_name) as conn:
+        # ready_by read through to_jsonb: a schema before tenant migration 0011 has no column.
         row = conn.execute(
-            "select status, version, ticket_number from orders where id = %s for update",
+            """select status, version, ticket_number, to_jsonb(o) ->> 'ready_by' as ready_by
+                 from orders o where id = %s for update""",
             [order_id],
         ).fetchone()
         if row is None:
@@ -82,11 +99,19 @@ def transition_order(
             row["version"], "order", status_now=current, allowed=list(TRANSITIONS[current])
         )
         check_transition(row["status"], to)
+        if promised is not None and not has_migration(conn, 11):
+            raise errors.conflict(
+                "This restaurant does not keep ready times yet (its database update is "
+                "pending); move the order without ready_in_minutes, or try again later"
+            )
         version = row["version"] + 1
         conn.execute(
-            "update orders set status = %s, version = %s, updated_at = %s where id = %s",
-            [to, version, now, order_id],
+            sql.SQL(
+                "update orders set status = %s, version = %s, updated_at = %s{} where id = %s"
+            ).format(sql.SQL(", ready_by = %s") if promised else sql.SQL("")),
+            [to, version, now, *([promised] if promised else []), order_id],
         )
+        ready_by = utc_text(promised or row["ready_by"])
         conn.execute(
             """insert into order_events (order_id, from_status, to_status, actor, reason,
                    occurred_at) values (%s, %s, %s, %s, %s, %s)""",
@@ -102,6 +127,7 @@ def transition_order(
             "from": row["status"],
             "version": version,
             "reason": reason,
+            "ready_by": ready_by,
         }
         append_event(
             conn,
@@ -118,4 +144,5 @@ def transition_order(
         "status": to,
         "version": version,
         "updated_at": now.isoformat(),
+        "ready_by": ready_by,
     }
