@@ -21,7 +21,7 @@ from shared.rendered_cache import content_etag, json_bytes
 from shared.restaurant_settings import effective_settings
 from shared.tenants import TenantRecord, tenant_by_slug
 
-# An entry's `available` flag and `sold_out_until` (shared.menus.sold_out.utc_text spelling).
+# An entry's `available` flag and `sold_out_until` (as shared.instants.utc_text spells it).
 Flags = tuple[bool, str | None]
 
 

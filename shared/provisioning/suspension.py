@@ -37,7 +37,8 @@ def set_suspension(slug: str, *, reason: str | None, by: str) -> TenantRecord:
     status = "suspended" if reason is not None else "active"
     with transaction() as conn:
         current = conn.execute(
-            "select id, status, status_reason from public.tenants where slug = %s for update",
+            f"""select {TENANT_COLUMNS}, t.status_reason from public.tenants t
+                 where t.slug = %s for update""",
             [slug],
         ).fetchone()
         if current is None:
@@ -48,10 +49,7 @@ def set_suspension(slug: str, *, reason: str | None, by: str) -> TenantRecord:
                 "and a suspended one reinstated"
             )
         if (current["status"], current["status_reason"]) == (status, reason):
-            row = conn.execute(
-                f"select {TENANT_COLUMNS} from public.tenants t where t.id = %s", [current["id"]]
-            ).fetchone()
-            return TenantRecord.from_row(row)
+            return TenantRecord.from_row(current)
         row = conn.execute(
             f"""update public.tenants t set status = %s, status_reason = %s, updated_at = now()
                  where t.id = %s
