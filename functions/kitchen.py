@@ -29,6 +29,7 @@ from shared.orders.state_machine import (
     OPEN_STATUSES,
     PROMISING,
     parse_statuses,
+    revise_ready_by,
     transition_order,
 )
 from shared.text_rules import check_visible
@@ -85,6 +86,15 @@ class TransitionIn(BaseModel):
             message = "is only for accepting or preparing an order (to: accepted or preparing)"
             raise rule_failures("TransitionIn", [(("ready_in_minutes",), message)], self)
         return self
+
+
+class ReadyByIn(BaseModel):
+    """A new promise for an order being made: ready this many minutes from now."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ready_in_minutes: Annotated[StrictInt, Field(ge=1, le=MAX_READY_MINUTES)]
+    expected_version: ExpectedVersion | None = None
 
 
 @bp.route(route="v1/kitchen/negotiate", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -189,7 +199,7 @@ def kitchen_events(call: Call) -> func.HttpResponse:
     )
 
 
-def _expected(call: Call, body: TransitionIn) -> Expected:
+def _expected(call: Call, body: TransitionIn | ReadyByIn) -> Expected:
     if_match = call.req.headers.get("if-match")
     return required_version(if_match, body.expected_version, 'the order\'s ETag, e.g. "3"')
 
@@ -239,6 +249,30 @@ def kitchen_transition(call: Call) -> func.HttpResponse:
         reason=body.reason or None,
         actor=f"staff:{call.require_principal().subject}",
         ready_in_minutes=body.ready_in_minutes,
+    )
+    return json_response(result, headers={"ETag": version_etag(result["version"])})
+
+
+@bp.route(
+    route="v1/kitchen/orders/{id}/ready-by", methods=["PUT"], auth_level=func.AuthLevel.ANONYMOUS
+)
+@endpoint(
+    etag=True,
+    tenant=True,
+    roles=KITCHEN_ROLES,
+    body=ReadyByIn,
+    headers=("If-Match",),
+    summary="Change the ready time of an order being made",
+)
+def kitchen_ready_by(call: Call) -> func.HttpResponse:
+    """200 with the new ready_by and version; 409 once the order is ready or finished, or when
+    stale (412 for If-Match)."""
+    body: ReadyByIn = call.body
+    result = revise_ready_by(
+        call.require_tenant(),
+        str(path_id(call, "order")),
+        ready_in_minutes=body.ready_in_minutes,
+        expected=_expected(call, body),
     )
     return json_response(result, headers={"ETag": version_etag(result["version"])})
 

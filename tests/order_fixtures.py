@@ -17,6 +17,7 @@ from websockets.sync.client import ClientConnection, connect
 from devhost.testclient import TestClient, TestResponse
 from shared.db import tenant_transaction
 from shared.events.dispatch import dispatcher
+from shared.instants import whole_minute_up
 from shared.menus.published import latest_snapshot
 from shared.tenants import TenantRecord
 from tests.conftest import IDENTITY
@@ -184,6 +185,15 @@ class Shop:
         return self.client.get(
             f"{ORDERS}/{order['id']}", host=self.host, headers=order_access(order)
         )
+
+
+def promised_between(before: datetime, after: datetime, minutes: int) -> set[str]:
+    """The ready_by a kitchen promising `minutes` between before and after can have given
+    (whole minutes up)."""
+    return {
+        whole_minute_up(moment + timedelta(minutes=minutes)).isoformat()
+        for moment in (before, after)
+    }
 
 
 def order_access(order: dict) -> dict[str, str]:

@@ -147,6 +147,11 @@ def _fresh_row(shop: Shop, path: str) -> tuple[str, dict[str, Any] | None]:
         theme = client.get("/api/v1/admin/theme", host=host, headers=owner).json()
         theme["shape"]["radius_small"] = (theme["shape"]["radius_small"] + 1) % 10
         return path, theme
+    if path == "/v1/kitchen/orders/{id}/ready-by":
+        order = shop.place()
+        moved = shop.transition(order, "accepted", 1)
+        assert moved.status_code == 200, moved.text
+        return f"/v1/kitchen/orders/{order['id']}/ready-by", {"ready_in_minutes": 10}
     raise AssertionError(path)
 
 

@@ -3,22 +3,13 @@ customer when it will be ready, and every view and display shows the same time."
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
-from shared.instants import whole_minute_up
 from tests.conftest import execute
-from tests.order_fixtures import Shop, shop_fixture  # noqa: F401 (fixtures)
+from tests.order_fixtures import Shop, promised_between, shop_fixture  # noqa: F401 (fixtures)
 from tests.storefront_helpers import error_paths, ok
-
-
-def _promised_between(before: datetime, after: datetime, minutes: int) -> set[str]:
-    """The ready_by a move made between before and after can promise (whole minutes)."""
-    return {
-        whole_minute_up(moment + timedelta(minutes=minutes)).isoformat()
-        for moment in (before, after)
-    }
 
 
 def _events(shop: Shop, order: dict) -> list[dict]:
@@ -37,7 +28,7 @@ def test_accepting_with_a_ready_time_shows_it_to_the_customer_the_kitchen_and_th
     moved = ok(shop.transition(order, "accepted", 1, ready_in_minutes=15))
     after = datetime.now(UTC)
     ready_by = moved["ready_by"]
-    assert ready_by in _promised_between(before, after, 15)
+    assert ready_by in promised_between(before, after, 15)
     assert ok(shop.customer_view(order))["ready_by"] == ready_by
     kitchen = {"host": shop.host, "headers": shop.staff()}
     assert ok(shop.client.get(f"/api/v1/kitchen/orders/{order['id']}", **kitchen))["ready_by"] == (
@@ -67,7 +58,7 @@ def test_a_promise_stays_until_a_new_one_replaces_it(shop: Shop) -> None:
     before = datetime.now(UTC)
     # A recall: back to preparing, five more minutes.
     recalled = ok(shop.transition(order, "preparing", 4, ready_in_minutes=5))["ready_by"]
-    assert recalled in _promised_between(before, datetime.now(UTC), 5)
+    assert recalled in promised_between(before, datetime.now(UTC), 5)
     assert ok(shop.customer_view(order))["ready_by"] == recalled
     assert [e["data"]["ready_by"] for e in _events(shop, order)[1:]] == [first] * 3 + [recalled]
 

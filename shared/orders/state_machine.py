@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 from psycopg import sql
 
 from shared import errors
@@ -78,32 +79,14 @@ def transition_order(
     to the whole minute; a later move without one keeps the promise made.
     """
     now = now or datetime.now(UTC)
-    promised = None
-    if ready_in_minutes is not None:
-        promised = whole_minute_up(now + timedelta(minutes=ready_in_minutes))
+    promised = None if ready_in_minutes is None else _promise(now, ready_in_minutes)
     if to == "cancelled" and not reason:
         raise errors.invalid_field("reason", "is required to cancel an order")
     with tenant_transaction(tenant.schema_name) as conn:
-        # ready_by read through to_jsonb: a schema before tenant migration 0011 has no column.
-        row = conn.execute(
-            """select status, version, ticket_number, to_jsonb(o) ->> 'ready_by' as ready_by
-                 from orders o where id = %s for update""",
-            [order_id],
-        ).fetchone()
-        if row is None:
-            raise errors.not_found("No such order")
-        # A display that lost a race learns where the ticket is now, as for an illegal move:
-        # the kitchen has no single-order read, and a finished ticket leaves the open listing.
-        current = row["status"]
-        expected.check(
-            row["version"], "order", status_now=current, allowed=list(TRANSITIONS[current])
-        )
+        row = _locked_order(conn, order_id, expected)
         check_transition(row["status"], to)
-        if promised is not None and not has_migration(conn, 11):
-            raise errors.conflict(
-                "This restaurant does not keep ready times yet (its database update is "
-                "pending); move the order without ready_in_minutes, or try again later"
-            )
+        if promised is not None:
+            _require_ready_times(conn, "move the order without ready_in_minutes, or try later")
         version = row["version"] + 1
         conn.execute(
             sql.SQL(
@@ -117,9 +100,6 @@ def transition_order(
                    occurred_at) values (%s, %s, %s, %s, %s, %s)""",
             [order_id, row["status"], to, actor, reason, now],
         )
-        stations = conn.execute(
-            "select distinct station from order_items where order_id = %s", [order_id]
-        ).fetchall()
         ticket = format_ticket(row["ticket_number"])
         data = {
             "ticket_number": ticket,
@@ -129,20 +109,115 @@ def transition_order(
             "reason": reason,
             "ready_by": ready_by,
         }
-        append_event(
-            conn,
-            type=f"order.{to}",
-            order_id=order_id,
-            occurred_at=now,
-            data=data,
-            groups=order_event_groups(tenant.slug, order_id, (r["station"] for r in stations)),
-        )
+        _announce(conn, tenant, order_id, f"order.{to}", now, data)
     dispatcher.notify(tenant.schema_name, tenant.slug)
+    return _changed(order_id, data, now)
+
+
+def revise_ready_by(
+    tenant: TenantRecord,
+    order_id: str,
+    *,
+    ready_in_minutes: int,
+    expected: Expected,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Promise a new ready time for an order still being made (accepted or preparing), without
+    moving it: the kitchen running late, or early. A new version, like any change to the order,
+    so displays apply the `order.ready_by_changed` event over the ticket they hold."""
+    now = now or datetime.now(UTC)
+    promised = _promise(now, ready_in_minutes)
+    with tenant_transaction(tenant.schema_name) as conn:
+        row = _locked_order(conn, order_id, expected)
+        status = row["status"]
+        if status not in PROMISING:
+            raise errors.conflict(
+                f"An order that is {status} has no ready time to change; one that is "
+                "accepted or preparing has",
+                status_now=status,
+                allowed=list(TRANSITIONS[status]),
+            )
+        _require_ready_times(conn, "try again later")
+        version = row["version"] + 1
+        conn.execute(
+            "update orders set version = %s, updated_at = %s, ready_by = %s where id = %s",
+            [version, now, promised, order_id],
+        )
+        ticket = format_ticket(row["ticket_number"])
+        data = {
+            "ticket_number": ticket,
+            "status": status,
+            "version": version,
+            "ready_by": utc_text(promised),
+            "previous_ready_by": utc_text(row["ready_by"]),
+        }
+        _announce(conn, tenant, order_id, "order.ready_by_changed", now, data)
+    dispatcher.notify(tenant.schema_name, tenant.slug)
+    return _changed(order_id, data, now)
+
+
+def _changed(order_id: str, data: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The answer to a change: the order's new status, version and ready time."""
     return {
         "id": order_id,
-        "ticket_number": ticket,
-        "status": to,
-        "version": version,
+        "ticket_number": data["ticket_number"],
+        "status": data["status"],
+        "version": data["version"],
         "updated_at": now.isoformat(),
-        "ready_by": ready_by,
+        "ready_by": data["ready_by"],
     }
+
+
+def _promise(now: datetime, ready_in_minutes: int) -> datetime:
+    """The ready time ready_in_minutes from now promises, up to the whole minute."""
+    return whole_minute_up(now + timedelta(minutes=ready_in_minutes))
+
+
+def _locked_order(conn: psycopg.Connection, order_id: str, expected: Expected) -> dict[str, Any]:
+    """The order's row, locked for the change, if it is at a version the writer expects."""
+    # ready_by read through to_jsonb: a schema before tenant migration 0011 has no column.
+    row = conn.execute(
+        """select status, version, ticket_number, to_jsonb(o) ->> 'ready_by' as ready_by
+             from orders o where id = %s for update""",
+        [order_id],
+    ).fetchone()
+    if row is None:
+        raise errors.not_found("No such order")
+    # A display that lost a race learns where the ticket is now, as for an illegal move:
+    # the kitchen has no single-order read, and a finished ticket leaves the open listing.
+    current = row["status"]
+    expected.check(row["version"], "order", status_now=current, allowed=list(TRANSITIONS[current]))
+    return row
+
+
+def _require_ready_times(conn: psycopg.Connection, instead: str) -> None:
+    """409 while the restaurant's schema has no ready_by (tenant migration 0011 pending),
+    saying what to do instead."""
+    if not has_migration(conn, 11):
+        raise errors.conflict(
+            f"This restaurant does not keep ready times yet (its database update is "
+            f"pending); {instead}"
+        )
+
+
+def _announce(
+    conn: psycopg.Connection,
+    tenant: TenantRecord,
+    order_id: str,
+    event_type: str,
+    now: datetime,
+    data: dict[str, Any],
+) -> None:
+    """The change's outbox event, to the kitchen, each station with a line on it, and the
+    customer."""
+    stations = conn.execute(
+        "select distinct station from order_items where order_id = %s", [order_id]
+    ).fetchall()
+    append_event(
+        conn,
+        type=event_type,
+        order_id=order_id,
+        occurred_at=now,
+        data=data,
+        groups=order_event_groups(tenant.slug, order_id, (r["station"] for r in stations)),
+    )
