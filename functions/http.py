@@ -72,6 +72,8 @@ class EndpointSpec:
     etag: bool = False
     # Anonymous, but opened by an order's access token in Authorization: Bearer.
     order_access: bool = False
+    # Served while the restaurant is suspended too: finishing orders placed before.
+    while_suspended: bool = False
 
 
 @dataclass
@@ -203,7 +205,7 @@ def build_call(req: func.HttpRequest, correlation_id: str, spec: EndpointSpec) -
         if not tenancy.is_platform_host(host):
             raise errors.not_found("Platform operations are served on the platform host only")
     if spec.tenant:
-        tenant = tenancy.resolve_tenant(req.headers)
+        tenant = tenancy.resolve_tenant(req.headers, while_suspended=spec.while_suspended)
         set_log_tenant(tenant.slug)
     principal = None
     if spec.roles is not None:
@@ -362,6 +364,7 @@ def endpoint(
     response_headers: dict[int, tuple[str, ...]] | None = None,
     etag: bool = False,
     order_access: bool = False,
+    while_suspended: bool = False,
 ) -> Callable[[Handler], Callable[[func.HttpRequest], func.HttpResponse]]:
     """Wrap a handler with tenant resolution, auth, body parsing, problem+json and access logs.
 
@@ -373,11 +376,12 @@ def endpoint(
     parameters that are secrets, kept out of logs and spans; `response_headers` names headers
     answers carry that the description would not infer, by status; `etag` says successes carry
     the resource's version as ETag; `order_access` says the handler reads an order's access
-    token from Authorization (for the API description).
+    token from Authorization (for the API description); `while_suspended` serves a suspended
+    restaurant too (its kitchen and customers finishing the orders already placed).
     """
     spec = EndpointSpec(
         roles, tenant, platform, body, responses or {}, summary, query, headers,
-        response_headers or {}, etag, order_access,
+        response_headers or {}, etag, order_access, while_suspended,
     )  # fmt: skip
 
     def decorate(handler: Handler) -> Callable[[func.HttpRequest], func.HttpResponse]:

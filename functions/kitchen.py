@@ -100,6 +100,7 @@ class ReadyByIn(BaseModel):
 @bp.route(route="v1/kitchen/negotiate", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @endpoint(
     tenant=True,
+    while_suspended=True,
     roles=KITCHEN_ROLES,
     query=NegotiateQuery,
     summary="Web PubSub client URL for kitchen displays",
@@ -127,6 +128,7 @@ def kitchen_negotiate(call: Call) -> func.HttpResponse:
 @bp.route(route="v1/kitchen/orders", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @endpoint(
     tenant=True,
+    while_suspended=True,
     roles=KITCHEN_ROLES,
     query=OrdersQuery,
     summary="Tickets by status (open ones by default)",
@@ -163,6 +165,7 @@ def kitchen_orders(call: Call) -> func.HttpResponse:
 @bp.route(route="v1/kitchen/events", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @endpoint(
     tenant=True,
+    while_suspended=True,
     roles=KITCHEN_ROLES,
     query=EventsQuery,
     summary="Events after a seq, for catch-up",
@@ -208,6 +211,7 @@ def _expected(call: Call, body: TransitionIn | ReadyByIn) -> Expected:
 @endpoint(
     etag=True,
     tenant=True,
+    while_suspended=True,
     roles=KITCHEN_ROLES,
     responses={200: None, 404: None},
     summary="One ticket, whatever its status",
@@ -232,6 +236,7 @@ def kitchen_order(call: Call) -> func.HttpResponse:
 @endpoint(
     etag=True,
     tenant=True,
+    while_suspended=True,
     roles=KITCHEN_ROLES,
     body=TransitionIn,
     headers=("If-Match",),
@@ -259,6 +264,7 @@ def kitchen_transition(call: Call) -> func.HttpResponse:
 @endpoint(
     etag=True,
     tenant=True,
+    while_suspended=True,
     roles=KITCHEN_ROLES,
     body=ReadyByIn,
     headers=("If-Match",),

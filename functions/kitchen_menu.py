@@ -26,7 +26,12 @@ ROUTE = "v1/kitchen/availability"
 
 
 @bp.route(route=ROUTE, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@endpoint(tenant=True, roles=KITCHEN_ROLES, summary="What is sold out now (the 86 list)")
+@endpoint(
+    tenant=True,
+    while_suspended=True,
+    roles=KITCHEN_ROLES,
+    summary="What is sold out now (the 86 list)",
+)
 def kitchen_sold_out(call: Call) -> func.HttpResponse:
     """`{"items": [{"id", "name", "sold_out_until"}], "options": [{..., "group"}]}`."""
     with tenant_transaction(call.require_tenant().schema_name) as conn:

@@ -54,7 +54,12 @@ def _actor(call: Call) -> str:
 
 
 @bp.route(route="v1/kitchen/pause", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@endpoint(tenant=True, roles=KITCHEN_ROLES, summary="Whether new orders are paused, and until when")
+@endpoint(
+    tenant=True,
+    while_suspended=True,
+    roles=KITCHEN_ROLES,
+    summary="Whether new orders are paused, and until when",
+)
 def kitchen_pause_get(call: Call) -> func.HttpResponse:
     """`{"paused": false}` or `{"paused": true, "until", "since", "by", "note"}`, from Postgres."""
     return json_response(_state(fresh_tenant(call)), headers=_NO_STORE)

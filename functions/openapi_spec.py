@@ -186,6 +186,8 @@ def _description(operation: HttpOperation) -> str:
     if spec is not None and spec.roles is not None:
         where = " of the host's restaurant" if spec.tenant else ""
         parts.append(f"Token roles: {', '.join(spec.roles)}{where}.")
+    if spec is not None and spec.while_suspended:
+        parts.append("Served while the restaurant is suspended: orders placed before are finished.")
     return "\n\n".join(part for part in parts if part)
 
 

@@ -82,7 +82,7 @@ def implied_statuses(spec: EndpointSpec, route: str) -> set[int]:
     """Every status the wrapper and the shared checks can answer for an endpoint like spec."""
     statuses = set(ALWAYS)
     if spec.tenant:
-        statuses |= TENANT
+        statuses |= TENANT - {403} if spec.while_suspended else TENANT
     if spec.platform:
         statuses |= PLATFORM
     if spec.roles is not None:

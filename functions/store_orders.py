@@ -61,6 +61,7 @@ def _order_id(call: Call) -> str:
 @endpoint(
     etag=True,
     tenant=True,
+    while_suspended=True,
     order_access=True,
     headers=("If-None-Match",),
     summary="An order's status, lines, totals and history (access token)",
@@ -86,6 +87,7 @@ def get_store_order(call: Call) -> func.HttpResponse:
 )
 @endpoint(
     tenant=True,
+    while_suspended=True,
     order_access=True,
     summary="A Web PubSub client URL that follows one order (access token)",
 )

@@ -151,8 +151,14 @@ class TenantResolver:
             self._entries.clear()
 
 
-def require_serving(record: TenantRecord | None, host: str) -> TenantRecord:
-    """The tenant if it serves requests now, else the problem the client should see."""
+def require_serving(
+    record: TenantRecord | None, host: str, *, while_suspended: bool = False
+) -> TenantRecord:
+    """The tenant if it serves requests now, else the problem the client should see.
+
+    while_suspended: the request finishes what a suspended restaurant had started (its
+    kitchen working through open orders, a customer following one), so suspension lets it by.
+    """
     if record is None or record.status == "failed":
         raise errors.not_found(f"No restaurant is served at {host}")
     if record.status == "provisioning":
@@ -162,7 +168,7 @@ def require_serving(record: TenantRecord | None, host: str) -> TenantRecord:
         )
     if record.status in ("deleting", "deleted"):
         raise errors.gone(f"The restaurant at {host} has closed its storefront")
-    if record.status == "suspended":
+    if record.status == "suspended" and not while_suspended:
         raise errors.forbidden(f"The restaurant at {host} is suspended")
     return record
 
@@ -170,7 +176,7 @@ def require_serving(record: TenantRecord | None, host: str) -> TenantRecord:
 resolver = TenantResolver()
 
 
-def resolve_tenant(headers: Mapping[str, str]) -> TenantRecord:
+def resolve_tenant(headers: Mapping[str, str], *, while_suspended: bool = False) -> TenantRecord:
     """The serving tenant for a request's headers (host rule, cache, status answers)."""
     host = request_host(headers)
-    return require_serving(resolver.lookup(host), host)
+    return require_serving(resolver.lookup(host), host, while_suspended=while_suspended)

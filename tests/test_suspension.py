@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared.directory import directory_get
-from tests.order_fixtures import Shop, shop_fixture  # noqa: F401 (fixtures)
+from tests.order_fixtures import Shop, order_access, settle, shop_fixture  # noqa: F401 (fixtures)
 from tests.storefront_helpers import error_paths, ok
 
 PLATFORM_HOST = "stelly.test"
@@ -35,6 +35,7 @@ def _suspensions(detail: dict) -> list[tuple[str, str]]:
 
 
 def test_a_suspended_restaurant_answers_403_everywhere_until_reinstated(shop: Shop) -> None:
+    """Everywhere but where orders placed before are finished (the next test)."""
     order = shop.place()
     suspended = ok(_suspend(shop, "Unpaid invoice 2026-11"))
     assert (suspended["status"], suspended["status_reason"]) == (
@@ -45,9 +46,8 @@ def test_a_suspended_restaurant_answers_403_everywhere_until_reinstated(shop: Sh
     for refused in (
         shop.client.get("/api/v1/store/config", host=shop.host),
         shop.post_order(),
-        shop.customer_view(order),
-        shop.client.get("/api/v1/kitchen/orders", host=shop.host, headers=shop.staff()),
         shop.client.get("/api/v1/admin/menu", host=shop.host, headers=shop.owner()),
+        shop.client.get("/api/v1/admin/orders", host=shop.host, headers=shop.owner()),
     ):
         assert refused.status_code == 403, refused.text
         assert refused.json()["detail"] == f"The restaurant at {shop.host} is suspended"
@@ -60,6 +60,49 @@ def test_a_suspended_restaurant_answers_403_everywhere_until_reinstated(shop: Sh
     assert directory_get(shop.host).status == "active"
     assert ok(shop.customer_view(order))["status"] == "placed"
     shop.place()
+
+
+def test_a_suspended_restaurants_kitchen_finishes_the_orders_placed_before(shop: Shop) -> None:
+    """Suspension stops new business, not the dinners already ordered: the kitchen lists,
+    moves and re-promises them, follows their events, and their customers follow them."""
+    accepted, placed = shop.place(), shop.place()
+    ok(shop.transition(accepted, "accepted", 1, ready_in_minutes=10))
+    ok(_suspend(shop, "Unpaid invoice 2026-11"))
+    kitchen = {"host": shop.host, "headers": shop.staff()}
+
+    tickets = ok(shop.client.get("/api/v1/kitchen/orders", **kitchen))
+    assert sorted(t["id"] for t in tickets["orders"]) == sorted([accepted["id"], placed["id"]])
+    assert ok(shop.transition(accepted, "preparing", 2))["status"] == "preparing"
+    ready_by = f"/api/v1/kitchen/orders/{accepted['id']}/ready-by"
+    late = {"ready_in_minutes": 20, "expected_version": 3}
+    assert ok(shop.client.put(ready_by, **kitchen, json=late))["version"] == 4
+    ok(shop.transition(accepted, "ready", 4))
+    ok(shop.transition(accepted, "completed", 5))
+    cancelled = shop.transition(placed, "cancelled", 1, reason="We are closed tonight")
+    assert ok(cancelled)["status"] == "cancelled"
+    assert ok(shop.client.get(f"/api/v1/kitchen/orders/{placed['id']}", **kitchen))["version"] == 2
+    settle()  # events are served once sequenced, right after their commit
+    events = ok(shop.client.get("/api/v1/kitchen/events", params={"after": "0"}, **kitchen))[
+        "events"
+    ]
+    assert events[-1]["type"] == "order.cancelled"
+    for read in ("negotiate", "pause", "availability"):
+        ok(shop.client.get(f"/api/v1/kitchen/{read}", **kitchen))
+
+    view = ok(shop.customer_view(accepted))
+    assert [step["status"] for step in view["history"]][-1] == "completed"
+    tracking = shop.client.get(
+        f"/api/v1/store/orders/{placed['id']}/negotiate", host=shop.host,
+        headers=order_access(placed),
+    )  # fmt: skip
+    assert ok(tracking)["url"].startswith("ws")
+    # Nothing new starts: the kitchen neither pauses nor 86es a storefront that is off.
+    for refused in (
+        shop.client.put("/api/v1/kitchen/pause", **kitchen, json={"minutes": 30}),
+        shop.client.post("/api/v1/kitchen/availability", **kitchen, json={"items": []}),
+        shop.post_order(),
+    ):
+        assert refused.status_code == 403, refused.text
 
 
 def test_asking_again_changes_nothing_and_a_new_reason_replaces_the_old(shop: Shop) -> None:
@@ -118,3 +161,25 @@ def test_only_a_platform_admin_on_the_platform_host_suspends(shop: Shop) -> None
         delete = shop.client.delete(_suspension(shop), host=host, headers=headers)
         assert (put.status_code, delete.status_code) == (status, status), put.text
     assert ok(shop.client.get("/api/v1/store/config", host=shop.host))["name"]
+
+
+def test_the_api_description_names_what_a_suspended_restaurant_still_serves(client) -> None:
+    document = ok(client.get("/api/openapi.json", host=PLATFORM_HOST))
+    served = {
+        f"{method.upper()} {path}"
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if "Served while the restaurant is suspended" in operation.get("description", "")
+    }
+    assert served == {
+        "GET /v1/kitchen/orders",
+        "GET /v1/kitchen/orders/{id}",
+        "POST /v1/kitchen/orders/{id}/transition",
+        "PUT /v1/kitchen/orders/{id}/ready-by",
+        "GET /v1/kitchen/events",
+        "GET /v1/kitchen/negotiate",
+        "GET /v1/kitchen/pause",
+        "GET /v1/kitchen/availability",
+        "GET /v1/store/orders/{id}",
+        "GET /v1/store/orders/{id}/negotiate",
+    }

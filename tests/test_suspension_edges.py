@@ -119,7 +119,7 @@ def test_every_other_path_refuses_uncacheably_and_serves_again_after_reinstateme
     shop: Shop,
 ) -> None:
     """ "a suspended restaurant's every host answers 403" beyond the paths
-    test_suspension.py tries (the menu, even revalidated; upload URLs; the realtime negotiate;
+    test_suspension.py tries (the menu, even revalidated; upload URLs; resuming orders;
     a table's QR code), each `no-store`, so Front Door keeps no refusal past reinstatement; the
     menu Front Door caches for a minute is served again right after it."""
     client, owner = shop.client, shop.owner()
@@ -137,7 +137,7 @@ def test_every_other_path_refuses_uncacheably_and_serves_again_after_reinstateme
         client.post("/api/v1/admin/branding/logo/image-upload", host=shop.host, headers=owner,
                     json=upload),
         client.get("/api/v1/admin/settings", host=shop.host, headers=owner),
-        client.get("/api/v1/kitchen/negotiate", host=shop.host, headers=shop.staff()),
+        client.delete("/api/v1/kitchen/pause", host=shop.host, headers=shop.staff()),
         client.get("/api/v1/store/tables/any-token", host=shop.host),
     ):  # fmt: skip
         assert refused.status_code == 403, refused.text
