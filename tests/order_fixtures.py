@@ -20,7 +20,7 @@ from shared.events.dispatch import dispatcher
 from shared.instants import whole_minute_up
 from shared.menus.published import latest_snapshot
 from shared.tenants import TenantRecord
-from tests.conftest import IDENTITY
+from tests.conftest import IDENTITY, execute
 from tests.tenant_fixtures import TenantFactory
 
 JSON_PROTOCOL = "json.webpubsub.azure.v1"
@@ -187,6 +187,16 @@ class Shop:
         )
 
 
+def outbox_events(shop: Shop, order: dict) -> list[dict]:
+    """The order's events as the outbox holds them (type, data, groups), in order: what the
+    displays and the customer's page are sent."""
+    return execute(
+        f"select type, data, groups from {shop.schema}.outbox where order_id = %s "
+        "order by position",
+        [order["id"]],
+    )
+
+
 def promised_between(before: datetime, after: datetime, minutes: int) -> set[str]:
     """The ready_by a kitchen promising `minutes` between before and after can have given
     (whole minutes up)."""
@@ -241,6 +251,8 @@ def open_shop(
     }
     tenant = tenants.create(settings={**base, **(settings or {})})
     ids = publish_menu(client, tenant, auth_header("owner", tenant=tenant.slug), menu)
+    # The publish told the displays its 86 list: sent before a test's display connects.
+    settle()
     return Shop(client, tenant, ids, auth_header)
 
 

@@ -7,17 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.conftest import execute
-from tests.order_fixtures import Shop, promised_between, shop_fixture  # noqa: F401 (fixtures)
+from tests.order_fixtures import (
+    Shop,
+    outbox_events,
+    promised_between,
+    shop_fixture,  # noqa: F401 (fixtures)
+)
 from tests.storefront_helpers import error_paths, ok
-
-
-def _events(shop: Shop, order: dict) -> list[dict]:
-    """The order's events as the outbox holds them."""
-    return execute(
-        f"select type, data from {shop.schema}.outbox where order_id = %s order by position",
-        [order["id"]],
-    )
 
 
 def test_accepting_with_a_ready_time_shows_it_to_the_customer_the_kitchen_and_the_manager(
@@ -45,7 +41,7 @@ def test_accepting_with_a_ready_time_shows_it_to_the_customer_the_kitchen_and_th
     )
     [listed] = ok(shop.client.get("/api/v1/admin/orders", **manager))["orders"]
     assert listed["ready_by"] == ready_by
-    placed, accepted = _events(shop, order)
+    placed, accepted = outbox_events(shop, order)
     assert (accepted["type"], accepted["data"]["ready_by"]) == ("order.accepted", ready_by)
     assert "ready_by" not in placed["data"]
 
@@ -60,7 +56,8 @@ def test_a_promise_stays_until_a_new_one_replaces_it(shop: Shop) -> None:
     recalled = ok(shop.transition(order, "preparing", 4, ready_in_minutes=5))["ready_by"]
     assert recalled in promised_between(before, datetime.now(UTC), 5)
     assert ok(shop.customer_view(order))["ready_by"] == recalled
-    assert [e["data"]["ready_by"] for e in _events(shop, order)[1:]] == [first] * 3 + [recalled]
+    promises = [e["data"]["ready_by"] for e in outbox_events(shop, order)[1:]]
+    assert promises == [first] * 3 + [recalled]
 
 
 def test_an_order_moved_without_a_promise_has_none(shop: Shop) -> None:
@@ -83,3 +80,35 @@ def test_a_ready_time_is_1_to_240_minutes_when_accepting_or_preparing(
     assert error_paths(refused) == ["ready_in_minutes"]
     view = ok(shop.customer_view(order))
     assert (view["status"], view["version"], view["ready_by"]) == ("placed", 1, None)
+
+
+@pytest.mark.parametrize("minutes", [1, 240])
+def test_a_ready_time_of_1_or_240_minutes_is_promised(shop: Shop, minutes: int) -> None:
+    """Both ends of 1-240 are promises a kitchen can make."""
+    order = shop.place()
+    before = datetime.now(UTC)
+    moved = ok(shop.transition(order, "accepted", 1, ready_in_minutes=minutes))
+    assert moved["ready_by"] in promised_between(before, datetime.now(UTC), minutes)
+    view = ok(shop.customer_view(order))
+    assert (view["status"], view["ready_by"]) == ("accepted", moved["ready_by"])
+
+
+@pytest.mark.parametrize(
+    ("path", "to"),
+    [([], "placed"), (["accepted", "preparing"], "ready"),
+     (["accepted", "preparing", "ready"], "completed")],
+)  # fmt: skip
+def test_a_ready_time_with_any_move_but_accepting_or_preparing_is_a_422(
+    shop: Shop, path: list[str], to: str
+) -> None:
+    """A promise on a move to ready or completed (or placed) is refused at ready_in_minutes
+    and moves nothing: it is not quietly kept on an order already done."""
+    order = shop.place()
+    for version, step in enumerate(path, start=1):
+        ok(shop.transition(order, step, version))
+    version = len(path) + 1
+    refused = shop.transition(order, to, version, ready_in_minutes=10)
+    assert error_paths(refused) == ["ready_in_minutes"]
+    view = ok(shop.customer_view(order))
+    status = path[-1] if path else "placed"
+    assert (view["status"], view["version"], view["ready_by"]) == (status, version, None)

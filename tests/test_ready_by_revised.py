@@ -10,7 +10,13 @@ from psycopg import sql
 
 from shared import migrate
 from tests.conftest import execute
-from tests.order_fixtures import Shop, order_access, promised_between, shop_fixture  # noqa: F401 (fixtures)
+from tests.order_fixtures import (
+    Shop,
+    order_access,
+    outbox_events,
+    promised_between,
+    shop_fixture,  # noqa: F401 (fixtures)
+)
 from tests.storefront_helpers import error_paths, ok
 
 
@@ -20,14 +26,6 @@ def _revise(shop: Shop, order: dict, body: dict, headers: dict | None = None):
         host=shop.host,
         headers={**shop.staff(), **(headers or {})},
         json=body,
-    )
-
-
-def _events(shop: Shop, order: dict) -> list[dict]:
-    return execute(
-        f"select type, data, groups from {shop.schema}.outbox where order_id = %s "
-        "order by position",
-        [order["id"]],
     )
 
 
@@ -52,7 +50,7 @@ def test_a_kitchen_running_late_moves_the_ready_time_and_everyone_sees_it(shop: 
     )  # fmt: skip
     assert (ticket["version"], ticket["ready_by"]) == (3, body["ready_by"])
 
-    changed = _events(shop, order)[-1]
+    changed = outbox_events(shop, order)[-1]
     assert changed["type"] == "order.ready_by_changed"
     assert changed["data"] == {
         "ticket_number": order["ticket_number"],
@@ -62,7 +60,7 @@ def test_a_kitchen_running_late_moves_the_ready_time_and_everyone_sees_it(shop: 
         "previous_ready_by": first,
     }
     # To the same groups as every move: the kitchen, its stations, and the customer's page.
-    assert changed["groups"] == _events(shop, order)[1]["groups"]
+    assert changed["groups"] == outbox_events(shop, order)[1]["groups"]
     assert f"o.{order['id']}" in changed["groups"]
 
 
@@ -72,7 +70,7 @@ def test_an_order_being_prepared_without_a_promise_gets_its_first_one(shop: Shop
     ok(shop.transition(order, "preparing", 2))
     revised = ok(_revise(shop, order, {"ready_in_minutes": 1}, {"If-Match": '"3"'}))
     assert (revised["status"], revised["version"]) == ("preparing", 4)
-    assert _events(shop, order)[-1]["data"]["previous_ready_by"] is None
+    assert outbox_events(shop, order)[-1]["data"]["previous_ready_by"] is None
     # The next move keeps it and needs the new version.
     assert shop.transition(order, "ready", 3).status_code == 409
     assert ok(shop.transition(order, "ready", 4))["ready_by"] == revised["ready_by"]
@@ -96,7 +94,7 @@ def test_only_an_order_being_made_has_a_ready_time_to_change(shop: Shop, status:
     assert refused.json()["status_now"] == status
     view = ok(shop.customer_view(order))
     assert (view["version"], view["ready_by"]) == (version, None)
-    assert _events(shop, order)[-1]["type"] != "order.ready_by_changed"
+    assert outbox_events(shop, order)[-1]["type"] != "order.ready_by_changed"
 
 
 def test_a_stale_version_changes_nothing_and_says_where_the_order_is(shop: Shop) -> None:

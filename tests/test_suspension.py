@@ -105,6 +105,14 @@ def test_a_suspended_restaurants_kitchen_finishes_the_orders_placed_before(shop:
         assert refused.status_code == 403, refused.text
 
 
+def test_a_reason_of_200_characters_is_kept_whole(shop: Shop) -> None:
+    reason = "Unpaid invoice " + "x" * 185
+    assert len(reason) == 200
+    suspended = ok(_suspend(shop, reason))
+    assert (suspended["status"], suspended["status_reason"]) == ("suspended", reason)
+    assert shop.client.get("/api/v1/store/config", host=shop.host).status_code == 403
+
+
 def test_asking_again_changes_nothing_and_a_new_reason_replaces_the_old(shop: Shop) -> None:
     ok(_suspend(shop, "Unpaid invoice"))
     again = ok(_suspend(shop, "Unpaid invoice"))

@@ -17,16 +17,14 @@ from psycopg import sql
 
 from shared import errors
 from shared.events.dispatch import dispatcher
-from shared.events.outbox import append_event
 from shared.instants import utc_text
 from shared.menus.models import AvailabilityChange, Toggle
-from shared.menus.publish import reissue_with_availability
+from shared.menus.publish import reissue_with_availability, tell_the_kitchen
 from shared.menus.published import latest_snapshot
 from shared.menus.rows import Table, draft_transaction, live_ids, not_in_menu
-from shared.menus.sold_out import back_on_sale_at, sold_out_now
+from shared.menus.sold_out import back_on_sale_at
 from shared.menus.storefront import storefront_menus
 from shared.migrate import has_migration
-from shared.orders.queries import every_display_group
 from shared.restaurant_settings import RestaurantSettings, effective_settings
 from shared.tenants import TenantRecord
 
@@ -132,19 +130,6 @@ def _bump_groups_of(conn: psycopg.Connection, option_ids: list[Any]) -> None:
         )
 
 
-def _tell_the_kitchen(
-    conn: psycopg.Connection, tenant: TenantRecord, *, by: str | None, now: datetime
-) -> None:
-    """Every display gets the whole new 86 list (`menu.sold_out`), so one 86'd from a manager's
-    phone or another screen shows on each, and a display that missed one is right again with
-    the next."""
-    data = {**sold_out_now(latest_snapshot(conn), now), "by": f"staff:{by}" if by else None}
-    groups = every_display_group(conn, tenant.id, tenant.slug)
-    append_event(
-        conn, type="menu.sold_out", order_id=None, occurred_at=now, data=data, groups=groups
-    )
-
-
 def set_availability(
     *,
     tenant: TenantRecord,
@@ -180,7 +165,7 @@ def set_availability(
             published_by=changed_by,
         )
         if reissued is not None:
-            _tell_the_kitchen(conn, tenant, by=changed_by, now=now)
+            tell_the_kitchen(conn, tenant, by=changed_by, now=now)
     storefront_menus.invalidate(tenant.schema_name)
     if reissued is not None:
         dispatcher.notify(tenant.schema_name, tenant.slug)

@@ -6,17 +6,21 @@ with readers, so two publishes get consecutive versions and the storefront never
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
 from shared.db import tenant_transaction
+from shared.events.dispatch import dispatcher
+from shared.events.outbox import append_event
 from shared.instants import utc_text
 from shared.menus.draft import draft_menu
 from shared.menus.published import latest_snapshot
+from shared.menus.sold_out import sold_out_now
 from shared.menus.storefront import storefront_menus
+from shared.orders.queries import every_display_group
 from shared.rendered_cache import content_etag, json_bytes
 from shared.restaurant_settings import effective_settings
 from shared.tenants import TenantRecord, tenant_by_slug
@@ -122,16 +126,40 @@ def _saved_currency(conn: psycopg.Connection, tenant: TenantRecord) -> str:
 
 
 def publish_menu(*, tenant: TenantRecord, published_by: str | None) -> dict[str, Any]:
-    """Publish the tenant's draft as the next version; `{"version", "etag", "published_at"}`."""
+    """Publish the tenant's draft as the next version; `{"version", "etag", "published_at"}`.
+
+    A publish that changes what is sold out now (an 86'd dish deleted or imported back on
+    sale, a new one imported as sold out, one renamed) tells every display, as an 86 does.
+    """
+    now = datetime.now(UTC)
     with tenant_transaction(tenant.schema_name) as conn:
         # Lock before reading the draft: an 86 or a photo commits its draft change together with
         # its re-issued snapshot under this lock, so a draft read before it could publish the
         # item as still available (and orders are priced from the newest snapshot).
         _lock_versions(conn)
+        sold_out_before = sold_out_now(latest_snapshot(conn), now)
         body = render_snapshot(draft_menu(conn), currency=_saved_currency(conn, tenant))
         published = _insert_version(conn, body, source="publish", published_by=published_by)
+        told = sold_out_now(body, now) != sold_out_before
+        if told:
+            tell_the_kitchen(conn, tenant, by=published_by, now=now)
     storefront_menus.invalidate(tenant.schema_name)
+    if told:
+        dispatcher.notify(tenant.schema_name, tenant.slug)
     return published
+
+
+def tell_the_kitchen(
+    conn: psycopg.Connection, tenant: TenantRecord, *, by: str | None, now: datetime
+) -> None:
+    """Every display gets the whole new 86 list (`menu.sold_out`), so one 86'd from a manager's
+    phone or another screen shows on each, and a display that missed one is right again with
+    the next."""
+    data = {**sold_out_now(latest_snapshot(conn), now), "by": f"staff:{by}" if by else None}
+    groups = every_display_group(conn, tenant.id, tenant.slug)
+    append_event(
+        conn, type="menu.sold_out", order_id=None, occurred_at=now, data=data, groups=groups
+    )
 
 
 def _with_availability(
