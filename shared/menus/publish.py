@@ -20,6 +20,7 @@ from shared.menus.draft import draft_menu
 from shared.menus.published import latest_snapshot
 from shared.menus.sold_out import sold_out_now
 from shared.menus.storefront import storefront_menus
+from shared.orders.pricing import snapshot_stations
 from shared.orders.queries import every_display_group
 from shared.rendered_cache import content_etag, json_bytes
 from shared.restaurant_settings import effective_settings
@@ -155,8 +156,12 @@ def tell_the_kitchen(
     """Every display gets the whole new 86 list (`menu.sold_out`), so one 86'd from a manager's
     phone or another screen shows on each, and a display that missed one is right again with
     the next."""
-    data = {**sold_out_now(latest_snapshot(conn), now), "by": f"staff:{by}" if by else None}
-    groups = every_display_group(conn, tenant.id, tenant.slug)
+    snapshot = latest_snapshot(conn) or {}
+    data = {**sold_out_now(snapshot, now), "by": f"staff:{by}" if by else None}
+    # The stations from the snapshot in hand: the pricing cache must not see a version that
+    # has not committed (see kitchen_stations).
+    stations = snapshot_stations(snapshot)
+    groups = every_display_group(conn, tenant.id, tenant.slug, live_stations=stations)
     append_event(
         conn, type="menu.sold_out", order_id=None, occurred_at=now, data=data, groups=groups
     )

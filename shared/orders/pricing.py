@@ -95,19 +95,15 @@ class MenuIndex:
     # Per item: option id → (group, option) over the item's own groups.
     item_options: Mapping[str, Mapping[str, tuple[dict[str, Any], dict[str, Any]]]]
     all_option_ids: frozenset[str]
-    # Every item's, hidden categories' too: their displays stay set up while a category rests.
-    stations: frozenset[str]
+    stations: frozenset[str]  # snapshot_stations
 
     @classmethod
     def from_snapshot(cls, snapshot: Mapping[str, Any]) -> MenuIndex:
         items: dict[str, dict[str, Any]] = {}
         item_options: dict[str, dict[str, tuple[dict[str, Any], dict[str, Any]]]] = {}
         all_option_ids: set[str] = set()
-        stations: set[str] = set()
         for category in snapshot.get("categories", []):
             for item in category.get("items", []):
-                if item.get("station"):
-                    stations.add(item["station"])
                 options = {}
                 for group in item.get("modifier_groups", []):
                     for option in group.get("options", []):
@@ -123,8 +119,19 @@ class MenuIndex:
             items=items,
             item_options=item_options,
             all_option_ids=frozenset(all_option_ids),
-            stations=frozenset(stations),
+            stations=snapshot_stations(snapshot),
         )
+
+
+def snapshot_stations(snapshot: Mapping[str, Any]) -> frozenset[str]:
+    """Every item's station, hidden categories' too: their displays stay set up while a
+    category rests."""
+    return frozenset(
+        item["station"]
+        for category in snapshot.get("categories", [])
+        for item in category.get("items", [])
+        if item.get("station")
+    )
 
 
 def round_half_up(numerator: int, denominator: int) -> int:

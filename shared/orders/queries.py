@@ -217,11 +217,20 @@ def _kitchen_ticket(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def kitchen_stations(conn: psycopg.Connection, tenant_id: str) -> list[str]:
+def kitchen_stations(
+    conn: psycopg.Connection, tenant_id: str, live_stations: frozenset[str] | None = None
+) -> list[str]:
     """Stations on the published menu (hidden categories too), in the draft, and on open
     tickets from older menus: a display is set up before the publish that gives it work, and
-    keeps reconnecting while its category is hidden for the afternoon."""
-    menu = current_menu(conn, tenant_id)
+    keeps reconnecting while its category is hidden for the afternoon.
+
+    live_stations: the published menu's, from a writer that has just inserted the snapshot.
+    It must not look it up through the pricing cache, which would keep a version that its
+    transaction may still roll back, and another write would then commit under that number.
+    """
+    if live_stations is None:
+        menu = current_menu(conn, tenant_id)
+        live_stations = menu.stations if menu else frozenset()
     rows = conn.execute(
         """select i.station from order_items i join orders o on o.id = i.order_id
            where o.status = any(%s) and i.station is not null
@@ -229,11 +238,16 @@ def kitchen_stations(conn: psycopg.Connection, tenant_id: str) -> list[str]:
            select station from menu_items where deleted_at is null and station is not null""",
         [list(OPEN_STATUSES)],
     ).fetchall()
-    return sorted((menu.stations if menu else frozenset()) | {row["station"] for row in rows})
+    return sorted(live_stations | {row["station"] for row in rows})
 
 
-def every_display_group(conn: psycopg.Connection, tenant_id: str, slug: str) -> list[str]:
+def every_display_group(
+    conn: psycopg.Connection,
+    tenant_id: str,
+    slug: str,
+    live_stations: frozenset[str] | None = None,
+) -> list[str]:
     """The restaurant's kitchen group and every station's: where news for every display goes
-    (a pause, the 86 list)."""
-    stations = kitchen_stations(conn, tenant_id)
+    (a pause, the 86 list). live_stations as kitchen_stations takes it."""
+    stations = kitchen_stations(conn, tenant_id, live_stations)
     return [kitchen_group(slug), *(station_group(slug, station) for station in stations)]
