@@ -88,6 +88,20 @@ MENU: dict[str, Any] = {
 }
 
 
+def _on_sale(menu: Any) -> Any:
+    """A menu document without its `available: false` flags."""
+    if isinstance(menu, dict):
+        return {key: _on_sale(value) for key, value in menu.items() if key != "available"}
+    if isinstance(menu, list):
+        return [_on_sale(value) for value in menu]
+    return menu
+
+
+# MENU with nothing sold out: its opening publish sends no 86 list (`menu.sold_out`), so the
+# restaurant's first event is its first order's.
+ON_SALE_MENU: dict[str, Any] = _on_sale(MENU)
+
+
 @dataclass
 class MenuIds:
     """Ids of the published menu by name: items["Cola"], options["Margherita/Toppings/Ham"]."""
@@ -119,6 +133,12 @@ class Shop:
     @property
     def host(self) -> str:
         return f"{self.slug}.stelly.test"
+
+    def last_seq(self) -> int:
+        """The newest event's seq (its opening publish told the displays its 86 list): where a
+        test's own events start from."""
+        [row] = execute(f"select coalesce(max(seq), 0) as seq from {self.schema}.outbox")
+        return row["seq"]
 
     def staff(self) -> dict[str, str]:
         return self.auth("staff", tenant=self.slug)

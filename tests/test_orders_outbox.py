@@ -20,7 +20,7 @@ from shared.db import tenant_transaction, transaction
 from shared.events import dispatch
 from shared.events.dispatch import publish_pending
 from shared.events.outbox import append_event, events_after
-from tests.order_fixtures import Shop, settle, shop_fixture  # noqa: F401
+from tests.order_fixtures import ON_SALE_MENU, Shop, open_shop, settle, shop_fixture  # noqa: F401
 
 
 class Recorder:
@@ -39,8 +39,14 @@ def _append(conn, name: str) -> None:
     )
 
 
-def test_an_event_that_commits_late_gets_a_later_seq_not_a_skipped_one(shop: Shop) -> None:
+def test_an_event_that_commits_late_gets_a_later_seq_not_a_skipped_one(
+    client, tenants, auth_header
+) -> None:
+    # No opening 86 list: the outbox thread has not been told of this restaurant, so only the
+    # recorder publishes.
+    shop = open_shop(client, tenants, auth_header, menu=ON_SALE_MENU)
     publisher = Recorder()
+    base = shop.last_seq()
     # A writer on its own connection inserts first but commits last.
     with psycopg.connect(os.environ["DATABASE_URL"], row_factory=dict_row) as slow:
         slow.execute(sql.SQL("set search_path to {}").format(sql.Identifier(shop.schema)))
@@ -49,23 +55,24 @@ def test_an_event_that_commits_late_gets_a_later_seq_not_a_skipped_one(shop: Sho
             _append(conn, "first-committed")
         publish_pending(shop.schema, shop.slug, publisher, respect_backoff=False)
         with tenant_transaction(shop.schema) as conn:
-            seen = [(e.seq, e.type) for e in events_after(conn, 0, limit=10)]
-        assert seen == [(1, "first-committed")]
+            seen = [(e.seq, e.type) for e in events_after(conn, base, limit=10)]
+        assert seen == [(base + 1, "first-committed")]
         slow.commit()
     publish_pending(shop.schema, shop.slug, publisher, respect_backoff=False)
     with tenant_transaction(shop.schema) as conn:
         later = [(e.seq, e.type) for e in events_after(conn, seen[-1][0], limit=10)]
-    assert later == [(2, "first-inserted")]
-    assert [m["seq"] for m, _ in publisher.sent] == [1, 2]
+    assert later == [(base + 2, "first-inserted")]
+    assert [m["seq"] for m, _ in publisher.sent] == [base + 1, base + 2]
 
 
 def test_concurrent_orders_get_gapless_increasing_seqs(shop: Shop) -> None:
+    base = shop.last_seq()
     with ThreadPoolExecutor(20) as pool:
         placed = list(pool.map(lambda _: shop.place(), range(30)))
     settle()
     with tenant_transaction(shop.schema) as conn:
-        events = events_after(conn, 0, limit=100)
-    assert [e.seq for e in events] == list(range(1, 31))
+        events = events_after(conn, base, limit=100)
+    assert [e.seq for e in events] == list(range(base + 1, base + 31))
     assert {e.order_id for e in events} == {order["id"] for order in placed}
 
 

@@ -242,7 +242,11 @@ def test_an_access_token_in_the_url_is_refused_with_where_it_goes(shop: Shop, su
 
 def test_the_placed_event_is_in_the_outbox_with_the_order(shop: Shop) -> None:
     receipt = shop.place(shop.order_body(shop.pizza_line(), shop.cola_line()))
-    rows = execute(f"select type, order_id, groups, data from {shop.schema}.outbox")
+    # Beside the opening publish's 86 list, the order wrote one event.
+    rows = execute(
+        f"select type, order_id, groups, data from {shop.schema}.outbox "
+        "where type <> 'menu.sold_out'"
+    )
     assert len(rows) == 1
     (event,) = rows
     assert event["type"] == "order.placed" and str(event["order_id"]) == receipt["id"]

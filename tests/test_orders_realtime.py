@@ -199,6 +199,7 @@ def test_a_display_catches_up_after_reconnecting(shop: Shop, live_clients: Clien
 
 
 def test_kitchen_orders_lists_open_tickets_with_what_to_cook(shop: Shop) -> None:
+    base = shop.last_seq()
     line = {**shop.pizza_line("Olives", size="Large"), "note": "well done"}
     first = shop.place(shop.order_body(line))
     second = shop.place(shop.order_body(shop.cola_line()))
@@ -225,7 +226,7 @@ def test_kitchen_orders_lists_open_tickets_with_what_to_cook(shop: Shop) -> None
             ],
         }
     ]
-    assert listing["as_of_seq"] == 4
+    assert listing["as_of_seq"] == base + 4
     cancelled = shop.client.get(
         "/api/v1/kitchen/orders",
         host=shop.host,
@@ -243,6 +244,7 @@ def test_a_hub_outage_delays_events_but_loses_none(
     shop: Shop, webpubsub_hub: HubServer, live_clients: Clients, app_functions
 ) -> None:
     sweep = next(f for f in app_functions if f.get_function_name() == "publish_pending_events")
+    base = shop.last_seq()
     webpubsub_hub.stop()
     try:
         first = shop.place()  # orders still succeed while the hub is down
@@ -253,7 +255,7 @@ def test_a_hub_outage_delays_events_but_loses_none(
     pending = execute(
         f"select seq, attempts from {shop.schema}.outbox where published_at is null order by seq"
     )
-    assert [row["seq"] for row in pending] == [1, 2]
+    assert [row["seq"] for row in pending] == [base + 1, base + 2]
     assert pending[0]["attempts"] >= 1
     kitchen = live_clients(kitchen_url(shop))
     # The timer honours the backoff (1 s, then 2 s, ...) and then publishes the backlog in order.
@@ -271,7 +273,7 @@ def test_a_hub_outage_delays_events_but_loses_none(
     sweep.get_user_function()(None)
     second = shop.place()
     (live,) = kitchen.events(1)
-    assert (live["seq"], live["order_id"]) == (3, second["id"])
+    assert (live["seq"], live["order_id"]) == (base + 3, second["id"])
     settle()
     assert kitchen.nothing_more() == []
     assert len({e["id"] for e in [*backlog, live]}) == 3
@@ -305,13 +307,14 @@ def test_during_an_outage_orders_wait_before_trying_the_hub_again(
 def test_catching_up_past_purged_events_is_410_reload(shop: Shop) -> None:
     # A display away longer than the retention window must be told to reload the orders, not
     # be handed a page that silently starts later.
+    base = shop.last_seq()
     first = shop.place()
     for version, step in enumerate(["accepted", "preparing"], start=1):
         assert shop.transition(first, step, version).status_code == 200
     settle()
     execute(f"update {shop.schema}.outbox set published_at = now() - interval '8 days'")
     with tenant_transaction(shop.schema) as conn:
-        assert purge_published(conn, older_than_days=EVENT_RETENTION_DAYS) == 3
+        assert purge_published(conn, older_than_days=EVENT_RETENTION_DAYS) == base + 3
     shop.place()
     settle()
 
@@ -321,12 +324,12 @@ def test_catching_up_past_purged_events_is_410_reload(shop: Shop) -> None:
             params={"after": str(after)},
         )  # fmt: skip
 
-    for after in (0, 1, 2):
+    for after in range(base + 3):
         gone = catch_up(after)
         assert gone.status_code == 410, (after, gone.text)
         assert "reload" in gone.json()["detail"]
-    current = catch_up(3)
-    assert [e["seq"] for e in current.json()["events"]] == [4]
+    current = catch_up(base + 3)
+    assert [e["seq"] for e in current.json()["events"]] == [base + 4]
 
 
 def test_a_truncated_ticket_list_says_so(shop: Shop) -> None:

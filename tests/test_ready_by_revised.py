@@ -15,6 +15,7 @@ from tests.order_fixtures import (
     order_access,
     outbox_events,
     promised_between,
+    settle,
     shop_fixture,  # noqa: F401 (fixtures)
 )
 from tests.storefront_helpers import error_paths, ok
@@ -27,6 +28,11 @@ def _revise(shop: Shop, order: dict, body: dict, headers: dict | None = None):
         headers={**shop.staff(), **(headers or {})},
         json=body,
     )
+
+
+def _ticket(shop: Shop, order: dict) -> dict:
+    url = f"/api/v1/kitchen/orders/{order['id']}"
+    return ok(shop.client.get(url, host=shop.host, headers=shop.staff()))
 
 
 def test_a_kitchen_running_late_moves_the_ready_time_and_everyone_sees_it(shop: Shop) -> None:
@@ -44,10 +50,7 @@ def test_a_kitchen_running_late_moves_the_ready_time_and_everyone_sees_it(shop: 
     assert (view["status"], view["version"], view["ready_by"]) == ("accepted", 3, body["ready_by"])
     # Not a step of the order: the customer's history lists moves only.
     assert [step["status"] for step in view["history"]] == ["placed", "accepted"]
-    ticket = ok(
-        shop.client.get(f"/api/v1/kitchen/orders/{order['id']}", host=shop.host,
-                        headers=shop.staff())
-    )  # fmt: skip
+    ticket = _ticket(shop, order)
     assert (ticket["version"], ticket["ready_by"]) == (3, body["ready_by"])
 
     changed = outbox_events(shop, order)[-1]
@@ -158,3 +161,66 @@ def test_before_migration_0011_a_new_ready_time_waits_for_the_update(shop: Shop)
     assert ok(shop.customer_view(order))["version"] == 2
     migrate.migrate_tenant(shop.schema)
     assert ok(_revise(shop, order, {"ready_in_minutes": 10, "expected_version": 2}))["ready_by"]
+
+
+def test_a_new_ready_time_is_a_change_to_the_order_and_moves_its_updated_at(shop: Shop) -> None:
+    """The ticket says the order changed when the promise did, as the answer does."""
+    order = shop.place()
+    accepted = ok(shop.transition(order, "accepted", 1, ready_in_minutes=15))
+    revised = ok(_revise(shop, order, {"ready_in_minutes": 25, "expected_version": 2}))
+    ticket = _ticket(shop, order)
+    assert ticket["version"] == 3
+    assert datetime.fromisoformat(ticket["updated_at"]) == datetime.fromisoformat(
+        revised["updated_at"]
+    )
+    assert datetime.fromisoformat(ticket["updated_at"]) > datetime.fromisoformat(
+        accepted["updated_at"]
+    )
+
+
+def test_a_new_ready_time_is_in_the_kitchens_catch_up_right_after_its_commit(shop: Shop) -> None:
+    """The event is sequenced and sent right after the commit, not at the next timer run
+    (10 s later): a display catching up at once sees the new promise."""
+    order = shop.place()
+    ok(shop.transition(order, "accepted", 1, ready_in_minutes=15))
+    settle()
+    revised = ok(_revise(shop, order, {"ready_in_minutes": 25, "expected_version": 2}))
+    settle()
+    page = ok(
+        shop.client.get("/api/v1/kitchen/events", params={"after": "0"}, host=shop.host,
+                        headers=shop.staff())
+    )  # fmt: skip
+    last = page["events"][-1]
+    assert (last["type"], last["data"]["ready_by"]) == ("order.ready_by_changed",
+                                                        revised["ready_by"])  # fmt: skip
+
+
+def test_a_ready_by_body_with_a_field_it_does_not_take_is_refused(shop: Shop) -> None:
+    """A display sending `"to": "ready"` here is told this route moves nothing, rather than
+    getting a 200 and believing the order moved."""
+    order = shop.place()
+    ok(shop.transition(order, "accepted", 1))
+    refused = _revise(shop, order, {"ready_in_minutes": 10, "expected_version": 2, "to": "ready"})
+    assert error_paths(refused) == ["to"]
+    assert (ok(shop.customer_view(order))["version"]) == 2
+
+
+def test_a_refused_new_ready_time_names_the_moves_the_order_has_now(shop: Shop) -> None:
+    """A display that lost a race, or whose order is already ready, learns where the ticket
+    is and what it can do next, as for a move."""
+    order = shop.place()
+    ok(shop.transition(order, "accepted", 1))
+    stale = _revise(shop, order, {"ready_in_minutes": 10, "expected_version": 1})
+    assert stale.status_code == 409, stale.text
+    assert (stale.json()["status_now"], stale.json()["allowed"]) == (
+        "accepted",
+        ["preparing", "cancelled"],
+    )
+    ok(shop.transition(order, "preparing", 2))
+    ok(shop.transition(order, "ready", 3))
+    ready = _revise(shop, order, {"ready_in_minutes": 10, "expected_version": 4})
+    assert ready.status_code == 409, ready.text
+    assert (ready.json()["status_now"], ready.json()["allowed"]) == (
+        "ready",
+        ["completed", "preparing"],
+    )

@@ -3,6 +3,7 @@ kitchen's 86 list and 86'ing from the line."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -11,6 +12,7 @@ import pytest
 
 from shared.menus.eighty_six import set_availability
 from shared.menus.models import AvailabilityChange
+from tests.order_fixtures import MENU as SHEET
 from tests.order_fixtures import (  # noqa: F401 (fixtures)
     LiveClient,
     Shop,
@@ -290,3 +292,20 @@ def test_every_display_hears_the_new_86_list_live(
         assert sold_out["data"]["by"] == "staff:mia"
     settle()
     assert kitchen.nothing_more() == [] and bar.nothing_more() == []
+
+
+def test_a_publish_that_changes_the_86_list_says_who_published(shop: Shop) -> None:
+    """A publish's `menu.sold_out` names who published, as an 86's names who 86'd."""
+    manager = {"host": shop.host, "headers": shop.auth("owner", tenant=shop.slug, subject="rosa")}
+    sheet = copy.deepcopy(SHEET)
+    sheet["categories"][1]["items"][0]["available"] = False  # the Cola, out of stock
+    ok(shop.client.post("/api/v1/admin/menu/import", **manager, json=sheet))
+    ok(shop.client.post("/api/v1/admin/menu/publish", **manager), 201)
+    settle()
+    page = ok(
+        shop.client.get("/api/v1/kitchen/events", params={"after": "0"}, host=shop.host,
+                        headers=shop.staff())
+    )  # fmt: skip
+    told = [event for event in page["events"] if event["type"] == "menu.sold_out"][-1]
+    assert "Cola" in [item["name"] for item in told["data"]["items"]]
+    assert told["data"]["by"] == "staff:rosa"

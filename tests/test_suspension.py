@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 import pytest
 
 from shared.directory import directory_get
@@ -191,3 +194,40 @@ def test_the_api_description_names_what_a_suspended_restaurant_still_serves(clie
         "GET /v1/store/orders/{id}",
         "GET /v1/store/orders/{id}/negotiate",
     }
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [("provisioning", 503), ("deleting", 410), ("deleted", 410), ("failed", 404)],
+)
+def test_a_while_suspended_endpoint_serves_a_suspended_restaurant_only(
+    client, tenants, auth_header, status: str, code: int
+) -> None:
+    """What finishes a suspended restaurant's orders serves nothing else: a restaurant being
+    set up, deleted or failed answers as on every other path (503, 410, 404), and so does an
+    unknown host."""
+    tenant = tenants.create(status=status)
+    host = f"{tenant.slug}.stelly.test"
+    staff = auth_header("staff", tenant=tenant.slug)
+    for response in (
+        client.get("/api/v1/kitchen/orders", host=host, headers=staff),
+        client.get(f"/api/v1/kitchen/orders/{uuid.uuid4()}", host=host, headers=staff),
+        client.get(f"/api/v1/store/orders/{uuid.uuid4()}", host=host),
+    ):
+        assert response.status_code == code, response.text
+        assert response.content_type == "application/problem+json"
+    nobody = f"nobody-{uuid.uuid4().hex[:8]}.stelly.test"
+    unknown = client.get("/api/v1/kitchen/orders", host=nobody, headers=staff)
+    assert unknown.status_code == 404, unknown.text
+
+
+def test_the_api_description_lists_the_suspension_403_only_where_it_is_answered(
+    document: dict[str, Any],
+) -> None:
+    """The storefront answers 403 while suspended and documents it; a customer's order page
+    never does, and documents none."""
+    paths = document["paths"]
+    assert "403" in paths["/v1/store/config"]["get"]["responses"]
+    assert "403" in paths["/v1/store/menu"]["get"]["responses"]
+    assert "403" not in paths["/v1/store/orders/{id}"]["get"]["responses"]
+    assert "403" not in paths["/v1/store/orders/{id}/negotiate"]["get"]["responses"]
