@@ -287,9 +287,14 @@ def _last_sold_out_list(shop: Shop) -> list[str]:
 
 
 def _sheet(cola_available: bool) -> dict:
-    """The manager's spreadsheet: the test menu, with the Cola marked out of stock or not."""
+    """The manager's spreadsheet: the test menu with Ham restocked (`"available": true`), and
+    the Cola marked out of stock or not."""
     sheet = copy.deepcopy(SHEET)
     sheet["categories"][1]["items"][0]["available"] = cola_available
+    [pizza] = [i for i in sheet["categories"][0]["items"] if i["name"] == "Margherita"]
+    [toppings] = [g for g in pizza["modifier_groups"] if g["name"] == "Toppings"]
+    [ham] = [o for o in toppings["options"] if o["name"] == "Ham"]
+    ham["available"] = True
     return sheet
 
 
@@ -298,7 +303,7 @@ def test_a_publish_that_changes_the_86_list_tells_the_displays(
     shop: Shop, cola_available: bool
 ) -> None:
     """The cook 86es Ham from the line; every display lists Ham. The manager then re-imports
-    the menu from the spreadsheet (Ham on sale there; the Cola marked out of stock in one case)
+    the menu from the spreadsheet (Ham restocked there; the Cola marked out of stock in one case)
     and publishes: customers can order Ham again (and not the Cola), so the displays' 86 list,
     which follows `menu.sold_out` and is replaced by each one, must say what
     GET /kitchen/availability says, or the cook believes Ham is still off the menu."""

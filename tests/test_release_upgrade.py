@@ -129,7 +129,8 @@ def test_a_restaurant_before_migration_0010_86es_without_until(
     client, tenants, auth_header
 ) -> None:
     """This release's code before the fleet run has added `sold_out_until`: the menu reads and
-    publishes, a plain 86 goes live, and one with an until is a 409 that changes nothing."""
+    publishes, a plain 86 goes live and survives a re-import, and one with an until is a 409
+    that changes nothing."""
     tenant = tenants.create()
     api = owner_api(client, tenant, auth_header)
     item = build_small_menu(api)["item"]
@@ -146,7 +147,13 @@ def test_a_restaurant_before_migration_0010_86es_without_until(
     assert plain["items"][0]["sold_out_until"] is None and plain["published_version"] == 2
     assert ok(api.get(f"/v1/admin/menu/items/{item['id']}"))["available"] is False
     assert ok(api.post("/v1/admin/menu/publish"), 201)["version"] == 3
+    # A re-import keeps the 86 (there is no until to keep yet).
+    document = {"categories": [{"name": "Pizza", "items": [{"name": "Margherita", "price": 900}]}]}
+    assert ok(api.post("/v1/admin/menu/import", json=document))["sold_out_kept"] == 1
+    [dish] = ok(api.get("/v1/admin/menu"))["categories"][0]["items"]
+    assert dish["available"] is False
     migrate.migrate_tenant(tenant.schema_name)
+    until["items"][0]["id"] = dish["id"]
     assert ok(api.post("/v1/admin/menu/availability", json=until))["items"][0]["sold_out_until"]
 
 

@@ -10,6 +10,11 @@ expects the dishes to keep their pictures, and the document has no ids to say wh
 which. So an imported item takes the finished photo of the draft item it replaces with the same
 name in a category of the same name (case and surrounding spaces ignored; when a category lists
 one name several times, the first keeps the first's photo and so on).
+
+So do the kitchen's 86es, for the same manager: a dish the cook ran out of (maybe "until
+tomorrow") stays sold out, with its until, in an imported menu that does not say `available`
+for it, and an option likewise, matched by category, item, group and option name. A document
+that says `"available": true` brings it back.
 """
 
 from __future__ import annotations
@@ -18,24 +23,32 @@ import unicodedata
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from shared.menus.models import GroupCreate, MenuImport
+from shared.menus.models import GroupCreate, ImportItem, MenuImport
+from shared.migrate import has_migration
 
 _RETIRED_TABLES = ("menu_items", "modifier_options", "modifier_groups", "menu_categories")
 
 PhotoKey = tuple[str, str]
+# (category, item, group, option) names, as _name_key spells them.
+OptionKey = tuple[str, str, str, str]
+# A row's `available` and `sold_out_until`.
+Flags = tuple[bool, datetime | None]
+ON_SALE: Flags = (True, None)
+
+
+def _name_key(name: str) -> str:
+    return unicodedata.normalize("NFC", name).strip().casefold()
 
 
 def _photo_key(category: str, item: str) -> PhotoKey:
-    def key(name: str) -> str:
-        return unicodedata.normalize("NFC", name).strip().casefold()
-
-    return key(category), key(item)
+    return _name_key(category), _name_key(item)
 
 
 def _draft_photos(conn: psycopg.Connection) -> dict[PhotoKey, deque[Jsonb]]:
@@ -58,6 +71,47 @@ def _draft_photos(conn: psycopg.Connection) -> dict[PhotoKey, deque[Jsonb]]:
     for row in rows:
         photos[_photo_key(row["category"], row["item"])].append(Jsonb(row["image"]))
     return photos
+
+
+# sold_out_until read through to_jsonb: a schema before tenant migration 0010 has no column.
+# An 86 whose until has passed is over: the imported row is on sale.
+_DRAFT_ITEM_FLAGS = """
+    select c.name as category, i.name as item,
+           not i.available and coalesce(u.until > now(), true) as sold_out, u.until
+      from menu_items i join menu_categories c on c.id = i.category_id,
+           lateral (select (to_jsonb(i) ->> 'sold_out_until')::timestamptz as until) u
+     where i.deleted_at is null and c.deleted_at is null
+     order by c.rank, c.id, i.rank, i.id"""
+_DRAFT_SOLD_OUT_OPTIONS = """
+    select c.name as category, i.name as item, g.name as grp, o.name as option,
+           u.until
+      from item_modifier_groups l
+      join menu_items i on i.id = l.item_id and i.deleted_at is null
+      join menu_categories c on c.id = i.category_id and c.deleted_at is null
+      join modifier_groups g on g.id = l.group_id and g.deleted_at is null
+      join modifier_options o on o.group_id = g.id and o.deleted_at is null,
+           lateral (select (to_jsonb(o) ->> 'sold_out_until')::timestamptz as until) u
+     where not o.available and coalesce(u.until > now(), true)"""
+
+
+def _draft_items_flags(conn: psycopg.Connection) -> dict[PhotoKey, deque[Flags]]:
+    """Every live item's flags by (category name, item name) in menu order, so a name listed
+    twice pairs first with first, as photos do."""
+    flags: dict[PhotoKey, deque[Flags]] = defaultdict(deque)
+    for row in conn.execute(_DRAFT_ITEM_FLAGS).fetchall():
+        state = (False, row["until"]) if row["sold_out"] else ON_SALE
+        flags[_photo_key(row["category"], row["item"])].append(state)
+    return flags
+
+
+def _draft_sold_out_options(conn: psycopg.Connection) -> dict[OptionKey, Flags]:
+    """The sold-out options by the names of the category, item, group and option they are
+    on (the draft shares a group between items, so an 86'd option is on each of them)."""
+    return {
+        (*_photo_key(row["category"], row["item"]), _name_key(row["grp"]),
+         _name_key(row["option"])): (False, row["until"])
+        for row in conn.execute(_DRAFT_SOLD_OUT_OPTIONS).fetchall()
+    }  # fmt: skip
 
 
 def _copy(
@@ -89,9 +143,17 @@ def _retire_draft(conn: psycopg.Connection) -> int:
 class _Rows:
     """The rows of each table, built from the document in menu order."""
 
-    def __init__(self, photos: dict[PhotoKey, deque[Jsonb]]) -> None:
+    def __init__(
+        self,
+        photos: dict[PhotoKey, deque[Jsonb]],
+        item_flags: dict[PhotoKey, deque[Flags]],
+        sold_out_options: dict[OptionKey, Flags],
+    ) -> None:
         self._photos = photos
+        self._item_flags = item_flags
+        self._sold_out_options = sold_out_options
         self.photos_kept = 0
+        self.sold_out_kept = 0
         self.categories: list[tuple[Any, ...]] = []
         self.items: list[tuple[Any, ...]] = []
         self.groups: list[tuple[Any, ...]] = []
@@ -99,7 +161,9 @@ class _Rows:
         self.links: list[tuple[Any, ...]] = []
         self._group_ids: dict[str, uuid.UUID] = {}
 
-    def group_id(self, group: GroupCreate) -> uuid.UUID:
+    def group_id(self, group: GroupCreate, dish: PhotoKey) -> uuid.UUID:
+        """The group's id, its rows made the first time (its options keep the 86es they had on
+        the first dish listing it)."""
         key = group.model_dump_json()
         found = self._group_ids.get(key)
         if found is not None:
@@ -108,11 +172,28 @@ class _Rows:
         self._group_ids[key] = group_id
         self.groups.append((group_id, group.name, group.min, group.max, group.free_quantity))
         for rank, option in enumerate(group.options):
+            drafted = self._sold_out_options.get(
+                (*dish, _name_key(group.name), _name_key(option.name)), ON_SALE
+            )
+            available, until = self._kept("available" in option.model_fields_set,
+                                          (option.available, None), drafted)  # fmt: skip
             self.options.append(
                 (uuid.uuid4(), group_id, option.name, option.price_delta, option.default,
-                 option.available, rank)
+                 available, rank, until)
             )  # fmt: skip
         return group_id
+
+    def _kept(self, said: bool, given: Flags, drafted: Flags) -> Flags:
+        """What an imported row gets: what the document says, else the draft's 86."""
+        if said or drafted[0]:
+            return given
+        self.sold_out_kept += 1
+        return drafted
+
+    def _item_flags_for(self, item: ImportItem, dish: PhotoKey) -> Flags:
+        waiting = self._item_flags.get(dish)
+        drafted = waiting.popleft() if waiting else ON_SALE
+        return self._kept("available" in item.model_fields_set, (item.available, None), drafted)
 
     def _photo_for(self, category: str, item: str) -> Jsonb | None:
         waiting = self._photos.get(_photo_key(category, item))
@@ -129,21 +210,27 @@ class _Rows:
                 item_id = uuid.uuid4()
                 windows = Jsonb(item.windows.as_data()) if item.windows is not None else None
                 image = self._photo_for(category.name, item.name)
+                dish = _photo_key(category.name, item.name)
+                available, until = self._item_flags_for(item, dish)
                 self.items.append(
                     (item_id, category_id, item.name, item.description, item.price,
-                     item.allergens, item.dietary, item.available, windows, item.station, rank,
-                     image, "none" if image is None else "ready")
+                     item.allergens, item.dietary, available, windows, item.station, rank,
+                     image, "none" if image is None else "ready", until)
                 )  # fmt: skip
                 for group_rank, group in enumerate(item.modifier_groups):
-                    self.links.append((item_id, self.group_id(group), group_rank))
+                    self.links.append((item_id, self.group_id(group, dish), group_rank))
 
 
 def import_menu(conn: psycopg.Connection, menu: MenuImport) -> dict[str, int]:
-    """Replace the draft with menu; counts of what was created, of the items it replaced and of
-    the photos carried over from them."""
-    rows = _Rows(_draft_photos(conn))
+    """Replace the draft with menu; counts of what was created, of the items it replaced, and
+    of the photos and 86es carried over from them."""
+    rows = _Rows(_draft_photos(conn), _draft_items_flags(conn), _draft_sold_out_options(conn))
     rows.add(menu)
     replaced = _retire_draft(conn)
+    # Before tenant migration 0010 there is no until to keep, nor a column to hold one: item
+    # and option rows end with their until, cut off then.
+    untils = ("sold_out_until",) if has_migration(conn, 10) else ()
+    width = None if untils else -1
     _copy(conn, "menu_categories", ("id", "name", "rank", "visible"), rows.categories)
     _copy(
         conn,
@@ -154,15 +241,15 @@ def import_menu(conn: psycopg.Connection, menu: MenuImport) -> dict[str, int]:
     _copy(
         conn,
         "modifier_options",
-        ("id", "group_id", "name", "price_delta", "is_default", "available", "rank"),
-        rows.options,
+        ("id", "group_id", "name", "price_delta", "is_default", "available", "rank", *untils),
+        (row[:width] for row in rows.options),
     )
     _copy(
         conn,
         "menu_items",
         ("id", "category_id", "name", "description", "price", "allergens", "dietary",
-         "available", "windows", "station", "rank", "image", "image_status"),
-        rows.items,
+         "available", "windows", "station", "rank", "image", "image_status", *untils),
+        (row[:width] for row in rows.items),
     )  # fmt: skip
     _copy(conn, "item_modifier_groups", ("item_id", "group_id", "rank"), rows.links)
     return {
@@ -172,4 +259,5 @@ def import_menu(conn: psycopg.Connection, menu: MenuImport) -> dict[str, int]:
         "options": len(rows.options),
         "replaced_items": replaced,
         "photos_kept": rows.photos_kept,
+        "sold_out_kept": rows.sold_out_kept,
     }
