@@ -69,7 +69,7 @@ def admin_menu_publish(call: Call) -> func.HttpResponse:
     tenant=True,
     roles=EDITORS,
     body=AvailabilityChange,
-    responses={200: None, 404: None},
+    responses={200: None, 404: None, 429: None},
     summary="86 items and options, live",
 )
 def admin_menu_availability(call: Call) -> func.HttpResponse:

@@ -45,7 +45,7 @@ def kitchen_sold_out(call: Call) -> func.HttpResponse:
     tenant=True,
     roles=KITCHEN_ROLES,
     body=AvailabilityChange,
-    responses={200: None, 404: None},
+    responses={200: None, 404: None, 429: None},
     summary="86 items and options from the kitchen, live",
 )
 def kitchen_eighty_six(call: Call) -> func.HttpResponse:

@@ -10,10 +10,12 @@ import pytest
 
 from shared.errors import ProblemError
 from shared.instants import utc_text
+from shared.menus import publish
 from shared.menus.sold_out import back_on_sale_at
 from shared.restaurant_settings import RestaurantSettings
+from tests.conftest import execute
 from tests.order_fixtures import Shop, shop_fixture  # noqa: F401 (fixtures)
-from tests.sold_out_helpers import kitchen_86, refused_at, written_state
+from tests.sold_out_helpers import ADMIN, KITCHEN, kitchen_86, names, refused_at, written_state
 from tests.storefront_helpers import ok
 
 LATE_NIGHT = {
@@ -208,3 +210,38 @@ def test_the_edges_of_30_days_and_the_most_toggles(shop: Shop) -> None:
     over = kitchen_86(shop, {"items": [{"id": i, "available": False} for i in ids]})
     refused_at(over, "items")
     assert written_state(shop) == before
+
+
+def test_86es_faster_than_the_restaurants_bound_are_slowed_down(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past MAX_86_VERSIONS_PER_MINUTE live 86 changes in a minute (3 here; 30 in service),
+    from the kitchen and the admin API alike, the next one is a 429 with Retry-After that
+    changes nothing; one that changes nothing, and a publish, are not slowed. A minute later
+    86ing works again."""
+    monkeypatch.setattr(publish, "MAX_86_VERSIONS_PER_MINUTE", 3)
+    cola = shop.menu.items["Cola"]
+    for available in (False, True, False):
+        assert ok(kitchen_86(shop, {"items": [{"id": cola, "available": available}]}))[
+            "published_version"
+        ]
+    back = {"items": [{"id": cola, "available": True}]}
+    before = written_state(shop)
+    refused = shop.client.post(ADMIN, host=shop.host, headers=shop.owner(), json=back)
+    assert refused.status_code == 429, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert written_state(shop) == before
+    assert "Cola" in names(ok(shop.client.get(KITCHEN, host=shop.host, headers=shop.staff())))
+    same = ok(kitchen_86(shop, {"items": [{"id": cola, "available": False}]}))
+    assert same["published_version"] is None
+    ok(shop.client.post("/api/v1/admin/menu/publish", host=shop.host, headers=shop.owner()), 201)
+
+    # A minute on (the versions' times moved back past the immutability trigger).
+    execute(
+        f"""set session_replication_role = replica;
+            update {shop.schema}.menu_versions
+               set published_at = published_at - interval '61 seconds';
+            set session_replication_role = origin"""
+    )
+    assert ok(kitchen_86(shop, back))["published_version"]

@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from shared import errors
 from shared.db import tenant_transaction
 from shared.events.dispatch import dispatcher
 from shared.events.outbox import append_event
@@ -26,6 +27,8 @@ from shared.rendered_cache import content_etag, json_bytes
 from shared.restaurant_settings import effective_settings
 from shared.tenants import TenantRecord, tenant_by_slug
 
+# 86 changes that go live, per restaurant and minute (see _check_availability_rate).
+MAX_86_VERSIONS_PER_MINUTE = 30
 # An entry's `available` flag and `sold_out_until` (as shared.instants.utc_text spells it).
 Flags = tuple[bool, str | None]
 
@@ -220,4 +223,21 @@ def reissue_with_availability(
     body, changed = _with_availability(live, items, options)
     if not changed:
         return None
+    _check_availability_rate(conn)
     return _insert_version(conn, body, source="availability", published_by=published_by)
+
+
+def _check_availability_rate(conn: psycopg.Connection) -> None:
+    """429 once the restaurant has re-issued its menu for 86es MAX_86_VERSIONS_PER_MINUTE
+    times in the last minute. Each re-issue keeps a whole snapshot (30 days) and sends every
+    display the 86 list (7 days): a kitchen 86es a handful a minute at most, while a script
+    toggling one dish would otherwise write without bound."""
+    row = conn.execute(
+        """select ceil(extract(epoch from published_at + interval '60 seconds'
+                                            - clock_timestamp())) as wait
+             from menu_versions where source = 'availability'
+            order by version desc offset %s limit 1""",
+        [MAX_86_VERSIONS_PER_MINUTE - 1],
+    ).fetchone()
+    if row is not None and row["wait"] > 0:
+        raise errors.too_many_requests(int(row["wait"]))
