@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import azure.functions as func
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from functions.http import Call, endpoint, json_response
 from functions.row_http import path_id
@@ -15,7 +15,7 @@ from shared.events.groups import kitchen_group, station_group
 from shared.events.outbox import events_after
 from shared.events.publisher import PublishError, client_url
 from shared.field_rules import rule_failures
-from shared.orders.models import Note
+from shared.orders.models import Reason
 from shared.orders.queries import (
     MAX_KITCHEN_TICKETS,
     TICKET_CURSOR_PATTERN,
@@ -32,7 +32,6 @@ from shared.orders.state_machine import (
     revise_ready_by,
     transition_order,
 )
-from shared.text_rules import check_visible
 from shared.text_shapes import STATION
 from shared.versioning import Expected, ExpectedVersion, required_version, version_etag
 
@@ -62,11 +61,6 @@ class EventsQuery(BaseModel):
 
     after: int = Field(0, ge=0, le=2**63 - 1)  # outbox.seq is a bigint
     limit: int = Field(100, ge=1, le=MAX_EVENTS_PAGE)
-
-
-# A cancel reason reads like a line's note (up to 200 characters, no control characters), and
-# one that shows as nothing (zero-width characters) is no reason.
-Reason = Annotated[Note, AfterValidator(check_visible)]
 
 
 class TransitionIn(BaseModel):

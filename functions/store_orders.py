@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import azure.functions as func
+from pydantic import BaseModel, ConfigDict
 
 from functions.http import Call, endpoint, if_none_match, json_response
 from shared import errors
@@ -13,10 +14,11 @@ from shared.events.groups import order_group
 from shared.events.publisher import PublishError, client_url
 from shared.orders.access import presented_token, require_order_access
 from shared.orders.idempotency import check_key
-from shared.orders.models import OrderIn, OrderReceiptOut
+from shared.orders.models import OrderIn, OrderReceiptOut, Reason
 from shared.orders.placement import place_order
 from shared.orders.queries import customer_order
 from shared.orders.records import STORE_ORDERS
+from shared.orders.state_machine import cancel_by_customer
 from shared.rate_limit import client_ip
 from shared.tables_qr import table_for_token
 from shared.telemetry import record_order_created
@@ -80,6 +82,42 @@ def get_store_order(call: Call) -> func.HttpResponse:
         # gets an empty answer until the order moves.
         return func.HttpResponse(status_code=304, headers=headers)
     return json_response(order, headers=headers)
+
+
+class CustomerCancelIn(BaseModel):
+    """Why, if the customer says (the kitchen sees it); `{}` is enough."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Reason | None = None
+
+
+@bp.route(
+    route="v1/store/orders/{id}/cancel", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS
+)
+@endpoint(
+    etag=True,
+    tenant=True,
+    while_suspended=True,
+    order_access=True,
+    body=CustomerCancelIn,
+    responses={200: None, 404: None},
+    summary="Cancel an order the restaurant has not accepted yet (access token)",
+)
+def cancel_store_order(call: Call) -> func.HttpResponse:
+    """200 with the order as GET shows it, now cancelled; 409 once the restaurant has taken it
+    (call them) or when it is cancelled already."""
+    order_id = _order_id(call)
+    tenant = call.require_tenant()
+    body: CustomerCancelIn = call.body
+    cancel_by_customer(tenant, order_id, reason=body.reason or None)
+    with tenant_transaction(tenant.schema_name) as conn:
+        order = customer_order(conn, order_id)
+    if order is None:
+        raise errors.not_found("No such order")
+    return json_response(
+        order, headers={"Cache-Control": "no-store", "ETag": version_etag(order["version"])}
+    )
 
 
 @bp.route(

@@ -82,15 +82,7 @@ def test_an_order_being_prepared_without_a_promise_gets_its_first_one(shop: Shop
 @pytest.mark.parametrize("status", ["placed", "ready", "completed", "cancelled"])
 def test_only_an_order_being_made_has_a_ready_time_to_change(shop: Shop, status: str) -> None:
     order = shop.place()
-    path = {
-        "placed": [],
-        "ready": [("accepted", {}), ("preparing", {}), ("ready", {})],
-        "completed": [("accepted", {}), ("preparing", {}), ("ready", {}), ("completed", {})],
-        "cancelled": [("cancelled", {"reason": "Out of dough"})],
-    }[status]
-    for version, (to, extra) in enumerate(path, start=1):
-        ok(shop.transition(order, to, version, **extra))
-    version = len(path) + 1
+    version = shop.walk_to(order, status)
     refused = _revise(shop, order, {"ready_in_minutes": 10, "expected_version": version})
     assert refused.status_code == 409, refused.text
     assert refused.headers["content-type"].startswith("application/problem+json")

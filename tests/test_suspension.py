@@ -193,6 +193,7 @@ def test_the_api_description_names_what_a_suspended_restaurant_still_serves(clie
         "GET /v1/kitchen/availability",
         "GET /v1/store/orders/{id}",
         "GET /v1/store/orders/{id}/negotiate",
+        "POST /v1/store/orders/{id}/cancel",
     }
 
 

@@ -17,7 +17,7 @@ from pydantic_core import PydanticCustomError
 
 from shared.menus.models import MAX_GROUPS_PER_ITEM, MAX_OPTIONS_PER_GROUP, MAX_PRICE
 from shared.phone_numbers import Phone
-from shared.text_rules import check_multi_line, composed, one_line
+from shared.text_rules import check_multi_line, check_visible, composed, one_line
 
 MAX_LINES = 50
 MAX_QUANTITY = 99
@@ -34,6 +34,9 @@ Note = Annotated[
     BeforeValidator(composed),
 ]
 Name = one_line(80)
+# A cancel reason reads like a line's note (up to 200 characters, no control characters), and
+# one that shows as nothing (zero-width characters) is no reason.
+Reason = Annotated[Note, AfterValidator(check_visible)]
 
 
 def _menu_id(value: str) -> str:

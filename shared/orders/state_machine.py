@@ -37,6 +37,8 @@ OPEN_STATUSES = ("placed", "accepted", "preparing", "ready")
 # Moves that may promise a ready time (`ready_in_minutes`), and how far ahead.
 PROMISING = ("accepted", "preparing")
 MAX_READY_MINUTES = 240
+# The history's reason when a customer cancels without giving one.
+CUSTOMER_CANCEL_REASON = "Cancelled by the customer"
 
 
 def parse_statuses(text: str) -> list[str]:
@@ -87,31 +89,69 @@ def transition_order(
         check_transition(row["status"], to)
         if promised is not None:
             _require_ready_times(conn, "move the order without ready_in_minutes, or try later")
-        version = row["version"] + 1
-        conn.execute(
-            sql.SQL(
-                "update orders set status = %s, version = %s, updated_at = %s{} where id = %s"
-            ).format(sql.SQL(", ready_by = %s") if promised else sql.SQL("")),
-            [to, version, now, *([promised] if promised else []), order_id],
-        )
-        ready_by = utc_text(promised or row["ready_by"])
-        conn.execute(
-            """insert into order_events (order_id, from_status, to_status, actor, reason,
-                   occurred_at) values (%s, %s, %s, %s, %s, %s)""",
-            [order_id, row["status"], to, actor, reason, now],
-        )
-        ticket = format_ticket(row["ticket_number"])
-        data = {
-            "ticket_number": ticket,
-            "status": to,
-            "from": row["status"],
-            "version": version,
-            "reason": reason,
-            "ready_by": ready_by,
-        }
-        _announce(conn, tenant, order_id, f"order.{to}", now, data)
+        data = _move(conn, tenant, order_id, row, to, reason, actor, promised, now)
     dispatcher.notify(tenant.schema_name, tenant.slug)
     return _changed(order_id, data, now)
+
+
+def cancel_by_customer(
+    tenant: TenantRecord, order_id: str, *, reason: str | None, now: datetime | None = None
+) -> None:
+    """The customer takes back an order the kitchen has not accepted yet: a cancel like the
+    kitchen's, by `customer`, with their reason or CUSTOMER_CANCEL_REASON. Once accepted, the
+    food may be cooking: the restaurant decides, so a 409 says to call it."""
+    now = now or datetime.now(UTC)
+    with tenant_transaction(tenant.schema_name) as conn:
+        row = _locked_order(conn, order_id, None)
+        status = row["status"]
+        if status != "placed":
+            detail = (
+                "This order is already cancelled"
+                if status == "cancelled"
+                else f"The restaurant has taken this order (it is {status}); call them to "
+                "change or cancel it"
+            )
+            raise errors.conflict(detail, status_now=status)
+        reason = reason or CUSTOMER_CANCEL_REASON
+        _move(conn, tenant, order_id, row, "cancelled", reason, "customer", None, now)
+    dispatcher.notify(tenant.schema_name, tenant.slug)
+
+
+def _move(
+    conn: psycopg.Connection,
+    tenant: TenantRecord,
+    order_id: str,
+    row: dict[str, Any],
+    to: str,
+    reason: str | None,
+    actor: str,
+    promised: datetime | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """Write the move of the locked order row to `to`: the order, its history row and its
+    event; the event's data."""
+    version = row["version"] + 1
+    conn.execute(
+        sql.SQL(
+            "update orders set status = %s, version = %s, updated_at = %s{} where id = %s"
+        ).format(sql.SQL(", ready_by = %s") if promised else sql.SQL("")),
+        [to, version, now, *([promised] if promised else []), order_id],
+    )
+    conn.execute(
+        """insert into order_events (order_id, from_status, to_status, actor, reason,
+               occurred_at) values (%s, %s, %s, %s, %s, %s)""",
+        [order_id, row["status"], to, actor, reason, now],
+    )
+    data = {
+        "ticket_number": format_ticket(row["ticket_number"]),
+        "status": to,
+        "from": row["status"],
+        "version": version,
+        "reason": reason,
+        "ready_by": utc_text(promised or row["ready_by"]),
+    }
+    _announce(conn, tenant, order_id, f"order.{to}", now, data)
+    return data
 
 
 def revise_ready_by(
@@ -173,8 +213,11 @@ def _promise(now: datetime, ready_in_minutes: int) -> datetime:
     return whole_minute_up(now + timedelta(minutes=ready_in_minutes))
 
 
-def _locked_order(conn: psycopg.Connection, order_id: str, expected: Expected) -> dict[str, Any]:
-    """The order's row, locked for the change, if it is at a version the writer expects."""
+def _locked_order(
+    conn: psycopg.Connection, order_id: str, expected: Expected | None
+) -> dict[str, Any]:
+    """The order's row, locked for the change, if it is at a version the writer expects (any,
+    for None)."""
     # ready_by read through to_jsonb: a schema before tenant migration 0011 has no column.
     row = conn.execute(
         """select status, version, ticket_number, to_jsonb(o) ->> 'ready_by' as ready_by
@@ -186,7 +229,10 @@ def _locked_order(conn: psycopg.Connection, order_id: str, expected: Expected) -
     # A display that lost a race learns where the ticket is now, as for an illegal move:
     # the kitchen has no single-order read, and a finished ticket leaves the open listing.
     current = row["status"]
-    expected.check(row["version"], "order", status_now=current, allowed=list(TRANSITIONS[current]))
+    if expected is not None:
+        expected.check(
+            row["version"], "order", status_now=current, allowed=list(TRANSITIONS[current])
+        )
     return row
 
 
