@@ -50,6 +50,18 @@ def _cola_order(shop: Shop):
     return shop.post_order(shop.order_body({"item_id": cola["id"], "quantity": 1}))
 
 
+def _manager(shop: Shop) -> dict[str, Any]:
+    return {"host": shop.host, "headers": shop.owner()}
+
+
+def _draft(shop: Shop) -> dict[str, Any]:
+    return ok(shop.client.get("/api/v1/admin/menu", **_manager(shop)))
+
+
+def _store_menu(shop: Shop) -> dict[str, Any]:
+    return ok(shop.client.get("/api/v1/store/menu", host=shop.host))
+
+
 def _kitchen_list(shop: Shop) -> dict[str, Any]:
     return ok(shop.client.get(KITCHEN, host=shop.host, headers=shop.staff()))
 
@@ -122,3 +134,157 @@ def test_a_renamed_dish_starts_on_sale(shop: Shop) -> None:
     _named(sheet["categories"][1]["items"], "Cola")["name"] = "Coca-Cola"
     assert _import_and_publish(shop, sheet)["sold_out_kept"] == 0
     assert names(_kitchen_list(shop)) == ["Calzone", "Truffle"]
+
+
+def test_an_option_86_whose_until_has_passed_is_not_kept(shop: Shop) -> None:
+    """Ham 86'd until a time now past is on sale, and a re-import leaves it so."""
+    execute(
+        sql.SQL(
+            "update {}.modifier_options set available = false, "
+            "sold_out_until = now() - interval '1 minute' where id = %s"
+        ).format(sql.Identifier(shop.schema)),
+        [shop.menu.option("Margherita/Toppings/Ham")],
+    )
+    counts = _import_and_publish(shop, copy.deepcopy(SHEET))
+    assert counts["sold_out_kept"] == 0
+    assert "Ham" not in names(_kitchen_list(shop))
+
+
+def test_a_dish_in_a_hidden_category_keeps_its_86(shop: Shop) -> None:
+    """The kitchen 86es the staff-only Family meal (a hidden category); a re-import keeps it
+    off."""
+    family = shop.menu.items["Family meal"]
+    ok(kitchen_86(shop, {"items": [{"id": family, "available": False}]}))
+    counts = _import_and_publish(shop, copy.deepcopy(SHEET))
+    assert counts["sold_out_kept"] == 1
+    assert "Family meal" in names(_kitchen_list(shop))
+
+
+def test_a_dish_listed_twice_keeps_each_ones_86(shop: Shop) -> None:
+    """Drinks lists "Cola" twice (a small and a large bottle); the kitchen 86es the second; a
+    re-import keeps the second off and the first on sale, first with first as for photos."""
+    sheet = copy.deepcopy(SHEET)
+    drinks = sheet["categories"][1]["items"]
+    drinks.append({"name": "Cola", "price": 400, "station": "bar"})
+    _import_and_publish(shop, sheet)
+    _first, second = _named(_draft(shop)["categories"], "Drinks")["items"]
+    ok(kitchen_86(shop, {"items": [{"id": second["id"], "available": False}]}))
+
+    assert _import_and_publish(shop, sheet)["sold_out_kept"] == 1
+    colas = _named(_store_menu(shop)["categories"], "Drinks")["items"]
+    assert [(c["price"], c["available"]) for c in colas] == [(250, True), (400, False)]
+
+
+def test_a_dish_in_a_renamed_category_starts_on_sale(shop: Shop) -> None:
+    """The 86'd Cola in a sheet whose "Drinks" is now "Beverages" is a new dish, on sale."""
+    ok(kitchen_86(shop, {"items": [{"id": shop.menu.items["Cola"], "available": False}]}))
+    sheet = copy.deepcopy(SHEET)
+    sheet["categories"][1]["name"] = "Beverages"
+    assert _import_and_publish(shop, sheet)["sold_out_kept"] == 0
+    assert "Cola" not in names(_kitchen_list(shop))
+
+
+def test_an_option_in_a_renamed_group_starts_on_sale(shop: Shop) -> None:
+    """The 86'd Ham in a sheet whose Margherita "Toppings" is now "Extras" is a new option,
+    on sale."""
+    ham = shop.menu.option("Margherita/Toppings/Ham")
+    ok(kitchen_86(shop, {"options": [{"id": ham, "available": False}]}))
+    sheet = copy.deepcopy(SHEET)
+    pizza = _named(sheet["categories"][0]["items"], "Margherita")
+    _named(pizza["modifier_groups"], "Toppings")["name"] = "Extras"
+    assert _import_and_publish(shop, sheet)["sold_out_kept"] == 0
+    assert "Ham" not in names(_kitchen_list(shop))
+
+
+def test_an_option_on_a_renamed_dish_starts_on_sale(shop: Shop) -> None:
+    """Ham 86'd on the Margherita, in a sheet that renames the pizza "Marinara", is a new
+    option, on sale."""
+    ham = shop.menu.option("Margherita/Toppings/Ham")
+    ok(kitchen_86(shop, {"options": [{"id": ham, "available": False}]}))
+    sheet = copy.deepcopy(SHEET)
+    _named(sheet["categories"][0]["items"], "Margherita")["name"] = "Marinara"
+    assert _import_and_publish(shop, sheet)["sold_out_kept"] == 0
+    assert "Ham" not in names(_kitchen_list(shop))
+
+
+def test_a_deleted_dish_imported_again_is_on_sale(shop: Shop) -> None:
+    """The manager deletes the 86'd Cola from the draft, then imports a sheet listing a Cola:
+    a deleted dish is no 86 in the draft, so the new one is on sale."""
+    cola = shop.menu.items["Cola"]
+    ok(kitchen_86(shop, {"items": [{"id": cola, "available": False}]}))
+    deleted = shop.client.delete(f"/api/v1/admin/menu/items/{cola}", **_manager(shop))
+    assert deleted.status_code == 204, deleted.text
+    counts = _import_and_publish(shop, copy.deepcopy(SHEET))
+    assert counts["sold_out_kept"] == 0
+    assert "Cola" not in names(_kitchen_list(shop))
+
+
+def test_a_deleted_option_imported_again_is_on_sale(shop: Shop) -> None:
+    """The manager deletes the 86'd Ham from the draft, then imports a sheet listing Ham: on
+    sale."""
+    ham = shop.menu.option("Margherita/Toppings/Ham")
+    ok(kitchen_86(shop, {"options": [{"id": ham, "available": False}]}))
+    deleted = shop.client.delete(f"/api/v1/admin/menu/options/{ham}", **_manager(shop))
+    assert deleted.status_code == 204, deleted.text
+    counts = _import_and_publish(shop, copy.deepcopy(SHEET))
+    assert counts["sold_out_kept"] == 0
+    assert "Ham" not in names(_kitchen_list(shop))
+
+
+def test_a_restaurant_at_migration_0010_keeps_the_until(shop: Shop) -> None:
+    """A restaurant the fleet run has taken to 0010 but not yet 0011 has `sold_out_until`: a
+    re-import keeps the Cola's "until tomorrow"."""
+    cola = shop.menu.items["Cola"]
+    body = {"items": [{"id": cola, "available": False, "until": "tomorrow"}]}
+    until = ok(kitchen_86(shop, body))["items"][0]["sold_out_until"]
+    assert until is not None
+    execute(
+        sql.SQL(
+            """alter table {s}.orders drop column ready_by;
+               delete from {s}.schema_migrations where version >= 11"""
+        ).format(s=sql.Identifier(shop.schema))
+    )
+    assert _import_and_publish(shop, copy.deepcopy(SHEET))["sold_out_kept"] == 1
+    listed = _kitchen_list(shop)
+    assert _named(listed["items"], "Cola")["sold_out_until"] == until
+
+
+def test_a_document_that_says_false_takes_the_dish_off_with_no_until(shop: Shop) -> None:
+    """The Cola is 86'd until tomorrow; the spreadsheet marks it off, which takes it off as
+    before, with no until (it does not come back tomorrow), and is not counted kept."""
+    cola = shop.menu.items["Cola"]
+    ok(kitchen_86(shop, {"items": [{"id": cola, "available": False, "until": "tomorrow"}]}))
+    sheet = copy.deepcopy(SHEET)
+    _named(sheet["categories"][1]["items"], "Cola")["available"] = False
+    assert _import_and_publish(shop, sheet)["sold_out_kept"] == 0
+    assert _named(_kitchen_list(shop)["items"], "Cola")["sold_out_until"] is None
+
+
+def test_an_option_86_on_the_second_dish_of_a_merged_group_is_kept(shop: Shop) -> None:
+    """Margherita and the Cola each have an "Extras" group (Basil +0.50 and +0.60, so two
+    groups); the kitchen 86es Basil on the Cola; the manager re-imports with both at +0.50 and
+    says nothing of Basil. Identical groups are shared, but not these two: the Cola's Basil
+    stays sold out and the Margherita's on sale."""
+    sheet = copy.deepcopy(SHEET)
+    pizza = _named(sheet["categories"][0]["items"], "Margherita")
+    cola = _named(sheet["categories"][1]["items"], "Cola")
+
+    def extras(delta: int) -> dict[str, Any]:
+        return {"name": "Extras", "min": 0, "max": 1,
+                "options": [{"name": "Basil", "price_delta": delta}]}  # fmt: skip
+
+    pizza["modifier_groups"].append(extras(50))
+    cola["modifier_groups"].append(extras(60))
+    _import_and_publish(shop, sheet)
+    drinks = _named(_store_menu(shop)["categories"], "Drinks")
+    [basil] = _named(_named(drinks["items"], "Cola")["modifier_groups"], "Extras")["options"]
+    ok(kitchen_86(shop, {"options": [{"id": basil["id"], "available": False}]}))
+
+    cola["modifier_groups"][-1] = extras(50)
+    _import_and_publish(shop, sheet)
+    drinks = _named(_store_menu(shop)["categories"], "Drinks")
+    [basil] = _named(_named(drinks["items"], "Cola")["modifier_groups"], "Extras")["options"]
+    assert basil["available"] is False
+    pizzas = _named(_store_menu(shop)["categories"], "Pizza")
+    pizza_extras = _named(_named(pizzas["items"], "Margherita")["modifier_groups"], "Extras")
+    assert [o["available"] for o in pizza_extras["options"]] == [True]

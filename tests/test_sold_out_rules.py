@@ -237,11 +237,56 @@ def test_86es_faster_than_the_restaurants_bound_are_slowed_down(
     assert same["published_version"] is None
     ok(shop.client.post("/api/v1/admin/menu/publish", host=shop.host, headers=shop.owner()), 201)
 
-    # A minute on (the versions' times moved back past the immutability trigger).
+    _age_versions(shop, 61)  # a minute on
+    assert ok(kitchen_86(shop, back))["published_version"]
+
+
+def _age_versions(shop: Shop, seconds: int) -> None:
+    """Every version `seconds` older (past the immutability trigger)."""
     execute(
         f"""set session_replication_role = replica;
             update {shop.schema}.menu_versions
-               set published_at = published_at - interval '61 seconds';
+               set published_at = published_at - interval '{seconds} seconds';
             set session_replication_role = origin"""
     )
-    assert ok(kitchen_86(shop, back))["published_version"]
+
+
+def _toggle_cola(shop: Shop, times: int, start: bool = False) -> None:
+    cola = shop.menu.items["Cola"]
+    for n in range(times):
+        available = start if n % 2 == 0 else not start
+        answer = ok(kitchen_86(shop, {"items": [{"id": cola, "available": available}]}))
+        assert answer["published_version"], n
+
+
+def test_the_bound_is_30_a_minute(shop: Shop) -> None:
+    """30 live 86es in a minute go through, the 31st is a 429 (the calls take seconds)."""
+    _toggle_cola(shop, 30)  # off, on, ..., on
+    off = {"items": [{"id": shop.menu.items["Cola"], "available": False}]}
+    refused = shop.client.post(ADMIN, host=shop.host, headers=shop.owner(), json=off)
+    assert refused.status_code == 429, refused.text
+
+
+def test_the_bound_counts_the_newest_86es(shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
+    """3 86es a minute ago, then 3 now (the bound at 3): the next is a 429, though the oldest
+    three are over a minute old."""
+    monkeypatch.setattr(publish, "MAX_86_VERSIONS_PER_MINUTE", 3)
+    _toggle_cola(shop, 3)
+    _age_versions(shop, 61)
+    _toggle_cola(shop, 3, start=True)
+    back = {"items": [{"id": shop.menu.items["Cola"], "available": False}]}
+    refused = kitchen_86(shop, back)
+    assert refused.status_code == 429, refused.text
+
+
+def test_retry_after_is_the_wait_until_the_oldest_is_a_minute_old(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bound's 86es are 30 seconds old, so Retry-After is at most 30."""
+    monkeypatch.setattr(publish, "MAX_86_VERSIONS_PER_MINUTE", 3)
+    _toggle_cola(shop, 3)
+    _age_versions(shop, 30)
+    back = {"items": [{"id": shop.menu.items["Cola"], "available": True}]}
+    refused = kitchen_86(shop, back)
+    assert refused.status_code == 429, refused.text
+    assert 1 <= int(refused.headers["Retry-After"]) <= 30

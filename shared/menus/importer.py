@@ -159,41 +159,54 @@ class _Rows:
         self.groups: list[tuple[Any, ...]] = []
         self.options: list[tuple[Any, ...]] = []
         self.links: list[tuple[Any, ...]] = []
-        self._group_ids: dict[str, uuid.UUID] = {}
+        self._group_ids: dict[tuple[str, tuple[Any, ...]], uuid.UUID] = {}
 
     def group_id(self, group: GroupCreate, dish: PhotoKey) -> uuid.UUID:
-        """The group's id, its rows made the first time (its options keep the 86es they had on
-        the first dish listing it)."""
-        key = group.model_dump_json()
+        """The group's id, its rows made the first time. Groups are shared by identical
+        definition and identical 86es: in the draft, a dish with Basil 86'd and one with Basil
+        on sale cannot have shared one, and a merge would put one's Basil back on sale."""
+        flags = [
+            self._flags(
+                "available" in option.model_fields_set,
+                (option.available, None),
+                self._sold_out_options.get(
+                    (*dish, _name_key(group.name), _name_key(option.name)), ON_SALE
+                ),
+            )
+            for option in group.options
+        ]
+        key = (group.model_dump_json(), tuple(flags))
         found = self._group_ids.get(key)
         if found is not None:
             return found
         group_id = uuid.uuid4()
         self._group_ids[key] = group_id
         self.groups.append((group_id, group.name, group.min, group.max, group.free_quantity))
-        for rank, option in enumerate(group.options):
-            drafted = self._sold_out_options.get(
-                (*dish, _name_key(group.name), _name_key(option.name)), ON_SALE
-            )
-            available, until = self._kept("available" in option.model_fields_set,
-                                          (option.available, None), drafted)  # fmt: skip
+        for rank, (option, ((available, until), kept)) in enumerate(
+            zip(group.options, flags, strict=True)
+        ):
+            self.sold_out_kept += kept
             self.options.append(
                 (uuid.uuid4(), group_id, option.name, option.price_delta, option.default,
                  available, rank, until)
             )  # fmt: skip
         return group_id
 
-    def _kept(self, said: bool, given: Flags, drafted: Flags) -> Flags:
-        """What an imported row gets: what the document says, else the draft's 86."""
+    @staticmethod
+    def _flags(said: bool, given: Flags, drafted: Flags) -> tuple[Flags, bool]:
+        """What an imported row gets (what the document says, else the draft's 86), and
+        whether that is a kept 86."""
         if said or drafted[0]:
-            return given
-        self.sold_out_kept += 1
-        return drafted
+            return given, False
+        return drafted, True
 
     def _item_flags_for(self, item: ImportItem, dish: PhotoKey) -> Flags:
         waiting = self._item_flags.get(dish)
         drafted = waiting.popleft() if waiting else ON_SALE
-        return self._kept("available" in item.model_fields_set, (item.available, None), drafted)
+        said = "available" in item.model_fields_set
+        flags, kept = self._flags(said, (item.available, None), drafted)
+        self.sold_out_kept += kept
+        return flags
 
     def _photo_for(self, category: str, item: str) -> Jsonb | None:
         waiting = self._photos.get(_photo_key(category, item))
