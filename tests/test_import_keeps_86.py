@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
 from psycopg import sql
 
 from tests.conftest import execute
@@ -207,28 +208,19 @@ def test_an_option_on_a_renamed_dish_starts_on_sale(shop: Shop) -> None:
     assert "Ham" not in names(_kitchen_list(shop))
 
 
-def test_a_deleted_dish_imported_again_is_on_sale(shop: Shop) -> None:
-    """The manager deletes the 86'd Cola from the draft, then imports a sheet listing a Cola:
-    a deleted dish is no 86 in the draft, so the new one is on sale."""
-    cola = shop.menu.items["Cola"]
-    ok(kitchen_86(shop, {"items": [{"id": cola, "available": False}]}))
-    deleted = shop.client.delete(f"/api/v1/admin/menu/items/{cola}", **_manager(shop))
+@pytest.mark.parametrize(
+    ("kind", "name"), [("items", "Cola"), ("options", "Margherita/Toppings/Ham")]
+)
+def test_a_deleted_86_imported_again_is_on_sale(shop: Shop, kind: str, name: str) -> None:
+    """The manager deletes the 86'd Cola (or Ham) from the draft, then imports a sheet listing
+    it: a deleted row is no 86 in the draft, so the new one is on sale."""
+    row = shop.menu.items[name] if kind == "items" else shop.menu.option(name)
+    ok(kitchen_86(shop, {kind: [{"id": row, "available": False}]}))
+    deleted = shop.client.delete(f"/api/v1/admin/menu/{kind}/{row}", **_manager(shop))
     assert deleted.status_code == 204, deleted.text
     counts = _import_and_publish(shop, copy.deepcopy(SHEET))
     assert counts["sold_out_kept"] == 0
-    assert "Cola" not in names(_kitchen_list(shop))
-
-
-def test_a_deleted_option_imported_again_is_on_sale(shop: Shop) -> None:
-    """The manager deletes the 86'd Ham from the draft, then imports a sheet listing Ham: on
-    sale."""
-    ham = shop.menu.option("Margherita/Toppings/Ham")
-    ok(kitchen_86(shop, {"options": [{"id": ham, "available": False}]}))
-    deleted = shop.client.delete(f"/api/v1/admin/menu/options/{ham}", **_manager(shop))
-    assert deleted.status_code == 204, deleted.text
-    counts = _import_and_publish(shop, copy.deepcopy(SHEET))
-    assert counts["sold_out_kept"] == 0
-    assert "Ham" not in names(_kitchen_list(shop))
+    assert name.split("/")[-1] not in names(_kitchen_list(shop))
 
 
 def test_a_restaurant_at_migration_0010_keeps_the_until(shop: Shop) -> None:
