@@ -3,16 +3,25 @@ token; once the restaurant has taken it, the customer is told to call."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
+from tests.conftest import run_in_turn_behind
 from tests.order_fixtures import (
+    LiveClient,
     Shop,
+    closed_hours,
+    live_clients_fixture,  # noqa: F401 (fixtures)
     order_access,
     outbox_events,
     settle,
     shop_fixture,  # noqa: F401 (fixtures)
 )
 from tests.storefront_helpers import error_paths, ok
+from tests.test_openapi import resolve
 
 PLATFORM_HOST = "stelly.test"
 
@@ -114,3 +123,122 @@ def test_a_suspended_restaurants_customer_can_still_cancel(shop: Shop) -> None:
     suspension = f"/api/v1/platform/tenants/{shop.slug}/suspension"
     ok(shop.client.put(suspension, host=PLATFORM_HOST, headers=admin, json={"reason": "Unpaid"}))
     assert ok(_cancel(shop, order))["status"] == "cancelled"
+
+
+def test_the_kitchen_accepting_first_wins_over_a_customers_cancel(shop: Shop) -> None:
+    """The kitchen's accept commits first while the customer's cancel waits for the order:
+    the cancel then reads `accepted` and is a 409, rather than overwriting the accepted order
+    with a cancel from `placed` (both answered 200)."""
+    order = shop.place()
+    answers: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def accept() -> None:
+        moved = shop.transition(order, "accepted", 1)
+        with lock:
+            answers["kitchen"] = moved
+
+    def cancel() -> None:
+        refused = _cancel(shop, order)
+        with lock:
+            answers["customer"] = refused
+
+    run_in_turn_behind(
+        shop.schema,
+        "select 1 from orders where id = %s for update",
+        "orders",
+        accept,
+        cancel,
+        params=[order["id"]],
+    )
+    assert answers["kitchen"].status_code == 200, answers["kitchen"].text
+    refused = answers["customer"]
+    assert refused.status_code == 409, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["status_now"] == "accepted"
+    view = ok(shop.customer_view(order))
+    assert (view["status"], view["version"]) == ("accepted", 2)
+    assert [e["type"] for e in outbox_events(shop, order)] == ["order.placed", "order.accepted"]
+
+
+def test_a_cancel_answer_is_not_stored_by_caches(shop: Shop) -> None:
+    """The answer is the customer's order (name, phone, lines): no-store, as GET sends it."""
+    order = shop.place()
+    cancelled = _cancel(shop, order)
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("reason", ["Wrong\x07address", "Wrong\x1b[2J", "Wrong\x85address"])
+def test_a_reason_with_control_characters_is_refused(shop: Shop, reason: str) -> None:
+    """A bell, an escape sequence or a C1 control is no reason for the kitchen to read: 422 at
+    reason, the order still placed."""
+    order = shop.place()
+    refused = _cancel(shop, order, {"reason": reason})
+    assert refused.status_code == 422, refused.text
+    assert error_paths(refused) == ["reason"]
+    assert ok(shop.customer_view(order))["status"] == "placed"
+
+
+def test_a_reason_typed_with_combining_accents_counts_what_the_reader_sees(shop: Shop) -> None:
+    """A reason typed with combining accents (macOS) is kept composed: 200 visible characters
+    are 200, not 400."""
+    order = shop.place()
+    typed = "e\u0301" * 200  # 200 "é", each as e + COMBINING ACUTE ACCENT
+    view = ok(_cancel(shop, order, {"reason": typed}))
+    assert view["history"][-1]["reason"] == "\u00e9" * 200
+
+
+def test_a_paused_or_closed_restaurants_customer_can_still_cancel(shop: Shop) -> None:
+    """The kitchen pauses orders and the owner closes the restaurant after the orders were
+    placed: their customers can still cancel them."""
+    paused, closed = shop.place(), shop.place()
+    pause = shop.client.put(
+        "/api/v1/kitchen/pause", host=shop.host, headers=shop.staff(), json={"minutes": 30}
+    )
+    assert pause.status_code == 200, pause.text
+    assert ok(_cancel(shop, paused))["status"] == "cancelled"
+    owner = shop.owner()
+    settings = ok(shop.client.get("/api/v1/admin/settings", host=shop.host, headers=owner))
+    saved = shop.client.put(
+        "/api/v1/admin/settings", host=shop.host, headers=owner,
+        json={**settings, "hours": closed_hours()},
+    )  # fmt: skip
+    assert saved.status_code == 200, saved.text
+    assert shop.post_order().status_code == 422  # closed (and paused) for new orders
+    assert ok(_cancel(shop, closed))["status"] == "cancelled"
+
+
+def _live_url(shop: Shop, link: str, headers: dict) -> str:
+    negotiated = shop.client.get(link, host=shop.host, headers=headers)
+    assert negotiated.status_code == 200, negotiated.text
+    return negotiated.json()["url"]
+
+
+@pytest.mark.usefixtures("webpubsub_hub")
+def test_the_kitchen_and_the_customers_page_hear_the_cancel_live(
+    shop: Shop, live_clients: Callable[[str], LiveClient]
+) -> None:
+    """The `order.cancelled` event goes out right after the commit, to every display and
+    the customer's page, not at the outbox timer's next round."""
+    kitchen = live_clients(_live_url(shop, "/api/v1/kitchen/negotiate", shop.staff()))
+    order = shop.place()
+    settle()
+    customer = live_clients(_live_url(shop, order["links"]["negotiate"], order_access(order)))
+    assert [e["type"] for e in kitchen.events(1)] == ["order.placed"]
+    ok(_cancel(shop, order, {"reason": "Wrong address"}))
+    settle()
+    for display in (kitchen, customer):
+        [heard] = display.events(1)
+        assert (heard["type"], heard["data"]["reason"]) == ("order.cancelled", "Wrong address")
+
+
+def test_the_api_description_says_a_cancel_answers_with_the_orders_etag(
+    shop: Shop, document: dict[str, Any]
+) -> None:
+    """The answer carries the new version's ETag, and the API description says so."""
+    order = shop.place()
+    cancelled = _cancel(shop, order)
+    assert cancelled.headers["ETag"] == '"2"'
+    described = document["paths"]["/v1/store/orders/{id}/cancel"]["post"]["responses"]["200"]
+    assert "ETag" in resolve(document, described)["headers"]
