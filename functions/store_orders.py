@@ -22,6 +22,7 @@ from shared.orders.state_machine import cancel_by_customer
 from shared.rate_limit import client_ip
 from shared.tables_qr import table_for_token
 from shared.telemetry import record_order_created
+from shared.tenancy import request_host, suspended
 from shared.versioning import version_etag
 
 bp = func.Blueprint()
@@ -30,20 +31,25 @@ bp = func.Blueprint()
 @bp.route(route="v1/store/orders", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @endpoint(
     tenant=True,
+    # A suspended restaurant takes no new order, but a retry of one placed before gets its
+    # receipt (place_order's refuse_new).
+    while_suspended=True,
     body=OrderIn,
     headers=("Idempotency-Key",),
-    responses={201: OrderReceiptOut, 429: None},
+    responses={201: OrderReceiptOut, 403: None, 429: None},
     summary="Place an order, priced by the server; send an Idempotency-Key to retry safely",
 )
 def place_store_order(call: Call) -> func.HttpResponse:
     """201 with the receipt, or the stored first answer when the Idempotency-Key repeats."""
     tenant = call.require_tenant()
     started = time.perf_counter()
+    closed = tenant.status == "suspended"
     result = place_order(
         tenant,
         call.body,
         idempotency_key=check_key(call.req.headers.get("idempotency-key")),
         client_ip=client_ip(call.req.headers),
+        refuse_new=suspended(request_host(call.req.headers)) if closed else None,
     )
     if not result.replayed:
         record_order_created(tenant.slug, (time.perf_counter() - started) * 1000)

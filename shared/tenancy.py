@@ -169,8 +169,13 @@ def require_serving(
     if record.status in ("deleting", "deleted"):
         raise errors.gone(f"The restaurant at {host} has closed its storefront")
     if record.status == "suspended" and not while_suspended:
-        raise errors.forbidden(f"The restaurant at {host} is suspended")
+        raise suspended(host)
     return record
+
+
+def suspended(host: str) -> errors.ProblemError:
+    """The answer of a suspended restaurant's host to what it no longer serves."""
+    return errors.forbidden(f"The restaurant at {host} is suspended")
 
 
 resolver = TenantResolver()

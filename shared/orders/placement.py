@@ -161,6 +161,7 @@ def _admit(
     *,
     key: str | None,
     client_ip: str,
+    refuse_new: errors.ProblemError | None,
     now: datetime,
 ) -> _Admitted | idempotency.StoredResponse:
     """Transaction 1: the key, validation and pricing, then the rate limit and ticket number."""
@@ -174,6 +175,8 @@ def _admit(
             if isinstance(outcome, idempotency.StoredResponse):
                 return outcome  # a replay is not counted against the rate limit
             claim = outcome
+        if refuse_new is not None:
+            raise refuse_new  # rolls the claim back: the key stays unused
         # Validation only reads, so it runs before the shared rows are locked; a request over
         # the limit is still answered 429 rather than 422.
         try:
@@ -238,16 +241,22 @@ def place_order(
     *,
     idempotency_key: str | None,
     client_ip: str,
+    refuse_new: errors.ProblemError | None = None,
     now: datetime | None = None,
 ) -> PlacementResult:
     """Place order for tenant (or replay the stored answer to the same Idempotency-Key).
+
+    refuse_new: why no new order is taken now (a suspended restaurant), while a retry of one
+    placed before still gets its receipt, which opens the order to read, follow or cancel.
 
     A ticket number is never handed out twice; it is skipped only if writing the order fails
     after admission (a database error, a key taken over by a retry, or the dine-in table
     deleted meanwhile, which answers 422 like a stale table code).
     """
     now = now or datetime.now(UTC)
-    admitted = _admit(tenant, order, key=idempotency_key, client_ip=client_ip, now=now)
+    admitted = _admit(
+        tenant, order, key=idempotency_key, client_ip=client_ip, refuse_new=refuse_new, now=now
+    )
     if isinstance(admitted, idempotency.StoredResponse):
         # Only a 201 is ever stored (see _write), without its access token.
         return PlacementResult(admitted.status, with_access(tenant, admitted.body), replayed=True)
