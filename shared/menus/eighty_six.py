@@ -19,6 +19,7 @@ from shared import errors
 from shared.events.dispatch import dispatcher
 from shared.instants import utc_text
 from shared.menus.models import AvailabilityChange, Toggle
+from shared.menus.namesakes import draft_keys, live_keys
 from shared.menus.publish import reissue_with_availability, tell_the_kitchen
 from shared.menus.published import latest_snapshot
 from shared.menus.rows import Table, draft_transaction, live_ids, not_in_menu
@@ -83,16 +84,36 @@ def _apply(
         sql.Identifier(table),
         sql.SQL(", sold_out_until = v.until") if keeps_untils else sql.SQL(""),
     )
-    drafted = [(t, until) for t, until in zip(toggles, untils, strict=True) if t.id in in_draft]
+    flagged = list(zip(toggles, untils, strict=True))
+    drafted = [(t.id, t.available, until) for t, until in flagged if t.id in in_draft]
+    drafted += _namesakes(conn, table, [(t, u) for t, u in flagged if t.id not in in_draft])
     rows = conn.execute(
-        query,
-        [[t.id for t, _ in drafted], [t.available for t, _ in drafted], [u for _, u in drafted]],
+        query, [[d[0] for d in drafted], [d[1] for d in drafted], [d[2] for d in drafted]]
     ).fetchall()
+    if table == "modifier_options":
+        _bump_groups_of(conn, [row["id"] for row in rows])
     by_id = {row["id"]: row for row in rows}
     return [
         _answer(by_id.get(t.id, {"id": t.id, "available": t.available, "version": None}), until)
         for t, until in zip(toggles, untils, strict=True)
     ]
+
+
+def _namesakes(
+    conn: psycopg.Connection, table: Table, live_only: list[tuple[Toggle, datetime | None]]
+) -> list[tuple[UUID, bool, datetime | None]]:
+    """The draft rows standing for toggled ids only the live menu has: after an import, the
+    new rows of the same names, so the publish that follows keeps the kitchen's 86 (or its
+    bring-back) instead of the import's flags. A dish deleted from the draft has none."""
+    if not live_only:
+        return []
+    flags = {str(t.id): (t.available, until) for t, until in live_only}
+    wanted = {
+        key: flags[live_id]
+        for live_id, keys in live_keys(latest_snapshot(conn), table, flags).items()
+        for key in keys
+    }
+    return [(row_id, *wanted[key]) for row_id, key in draft_keys(conn, table) if key in wanted]
 
 
 def _answer(row: dict[str, Any], until: datetime | None) -> dict[str, Any]:
@@ -157,7 +178,6 @@ def set_availability(
             conn, "modifier_options", change.options, option_untils, "options",
             keeps_untils=keeps_untils,
         )  # fmt: skip
-        _bump_groups_of(conn, [o["id"] for o in options if o["version"] is not None])
         reissued = reissue_with_availability(
             conn,
             items={str(e["id"]): (e["available"], e["sold_out_until"]) for e in items},

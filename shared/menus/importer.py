@@ -19,7 +19,6 @@ that says `"available": true` brings it back.
 
 from __future__ import annotations
 
-import unicodedata
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
@@ -31,24 +30,15 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from shared.menus.models import GroupCreate, ImportItem, MenuImport
+from shared.menus.namesakes import DishKey, OptionKey, dish_key, option_key
 from shared.migrate import has_migration
 
 _RETIRED_TABLES = ("menu_items", "modifier_options", "modifier_groups", "menu_categories")
 
-PhotoKey = tuple[str, str]
-# (category, item, group, option) names, as _name_key spells them.
-OptionKey = tuple[str, str, str, str]
+PhotoKey = DishKey
 # A row's `available` and `sold_out_until`.
 Flags = tuple[bool, datetime | None]
 ON_SALE: Flags = (True, None)
-
-
-def _name_key(name: str) -> str:
-    return unicodedata.normalize("NFC", name).strip().casefold()
-
-
-def _photo_key(category: str, item: str) -> PhotoKey:
-    return _name_key(category), _name_key(item)
 
 
 def _draft_photos(conn: psycopg.Connection) -> dict[PhotoKey, deque[Jsonb]]:
@@ -69,7 +59,7 @@ def _draft_photos(conn: psycopg.Connection) -> dict[PhotoKey, deque[Jsonb]]:
     ).fetchall()
     photos: dict[PhotoKey, deque[Jsonb]] = defaultdict(deque)
     for row in rows:
-        photos[_photo_key(row["category"], row["item"])].append(Jsonb(row["image"]))
+        photos[dish_key(row["category"], row["item"])].append(Jsonb(row["image"]))
     return photos
 
 
@@ -100,7 +90,7 @@ def _draft_items_flags(conn: psycopg.Connection) -> dict[PhotoKey, deque[Flags]]
     flags: dict[PhotoKey, deque[Flags]] = defaultdict(deque)
     for row in conn.execute(_DRAFT_ITEM_FLAGS).fetchall():
         state = (False, row["until"]) if row["sold_out"] else ON_SALE
-        flags[_photo_key(row["category"], row["item"])].append(state)
+        flags[dish_key(row["category"], row["item"])].append(state)
     return flags
 
 
@@ -108,8 +98,7 @@ def _draft_sold_out_options(conn: psycopg.Connection) -> dict[OptionKey, Flags]:
     """The sold-out options by the names of the category, item, group and option they are
     on (the draft shares a group between items, so an 86'd option is on each of them)."""
     return {
-        (*_photo_key(row["category"], row["item"]), _name_key(row["grp"]),
-         _name_key(row["option"])): (False, row["until"])
+        option_key(row["category"], row["item"], row["grp"], row["option"]): (False, row["until"])
         for row in conn.execute(_DRAFT_SOLD_OUT_OPTIONS).fetchall()
     }  # fmt: skip
 
@@ -169,9 +158,7 @@ class _Rows:
             self._flags(
                 "available" in option.model_fields_set,
                 (option.available, None),
-                self._sold_out_options.get(
-                    (*dish, _name_key(group.name), _name_key(option.name)), ON_SALE
-                ),
+                self._sold_out_options.get(option_key(*dish, group.name, option.name), ON_SALE),
             )
             for option in group.options
         ]
@@ -209,7 +196,7 @@ class _Rows:
         return flags
 
     def _photo_for(self, category: str, item: str) -> Jsonb | None:
-        waiting = self._photos.get(_photo_key(category, item))
+        waiting = self._photos.get(dish_key(category, item))
         if not waiting:
             return None
         self.photos_kept += 1
@@ -223,7 +210,7 @@ class _Rows:
                 item_id = uuid.uuid4()
                 windows = Jsonb(item.windows.as_data()) if item.windows is not None else None
                 image = self._photo_for(category.name, item.name)
-                dish = _photo_key(category.name, item.name)
+                dish = dish_key(category.name, item.name)
                 available, until = self._item_flags_for(item, dish)
                 self.items.append(
                     (item_id, category_id, item.name, item.description, item.price,
