@@ -234,3 +234,23 @@ def test_the_api_description_lists_the_suspension_403_only_where_it_is_answered(
     assert "403" in paths["/v1/store/menu"]["get"]["responses"]
     assert "403" not in paths["/v1/store/orders/{id}"]["get"]["responses"]
     assert "403" not in paths["/v1/store/orders/{id}/negotiate"]["get"]["responses"]
+
+
+def test_the_key_of_an_order_refused_while_suspended_places_it_after_reinstatement(
+    shop: Shop,
+) -> None:
+    """A suspended restaurant refuses a new order and the refused key stays unused: the app
+    retrying with the same key and body once the restaurant is reinstated gets a new order
+    (201, not a replay), not a 409 "in flight"."""
+    ok(_suspend(shop, "Unpaid"))
+    key = str(uuid.uuid4())
+    body = shop.order_body(shop.cola_line())
+    refused = shop.post_order(body, key=key)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["detail"] == f"The restaurant at {shop.host} is suspended"
+
+    ok(_reinstate(shop))
+    placed = shop.post_order(body, key=key)
+    assert placed.status_code == 201, placed.text
+    assert "idempotent-replayed" not in placed.headers
+    assert ok(shop.customer_view(placed.json()))["status"] == "placed"

@@ -19,7 +19,7 @@ from shared import errors
 from shared.events.dispatch import dispatcher
 from shared.instants import utc_text
 from shared.menus.models import AvailabilityChange, Toggle
-from shared.menus.namesakes import draft_keys, live_keys
+from shared.menus.namesakes import draft_places, live_places
 from shared.menus.publish import reissue_with_availability, tell_the_kitchen
 from shared.menus.published import latest_snapshot
 from shared.menus.rows import Table, draft_transaction, live_ids, not_in_menu
@@ -109,11 +109,13 @@ def _namesakes(
         return []
     flags = {str(t.id): (t.available, until) for t, until in live_only}
     wanted = {
-        key: flags[live_id]
-        for live_id, keys in live_keys(latest_snapshot(conn), table, flags).items()
-        for key in keys
+        place: flags[live_id]
+        for live_id, places in live_places(latest_snapshot(conn), table, flags).items()
+        for place in places
     }
-    return [(row_id, *wanted[key]) for row_id, key in draft_keys(conn, table) if key in wanted]
+    return [
+        (row_id, *wanted[place]) for row_id, place in draft_places(conn, table) if place in wanted
+    ]
 
 
 def _answer(row: dict[str, Any], until: datetime | None) -> dict[str, Any]:
