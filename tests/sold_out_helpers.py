@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from devhost.testclient import TestResponse
 from tests.conftest import execute
-from tests.order_fixtures import Shop
+from tests.order_fixtures import MENU, Shop
 from tests.storefront_helpers import error_paths, ok
 
 ADMIN = "/api/v1/admin/menu/availability"
@@ -53,3 +54,16 @@ def refused_at(response: TestResponse, path: str) -> dict[str, Any]:
 def names(listed: dict[str, Any]) -> list[str]:
     """The names on an 86 list, items then options."""
     return [entry["name"] for entry in listed["items"] + listed["options"]]
+
+
+def sheet_with_basil(pizza_delta: int, cola_delta: int) -> dict[str, Any]:
+    """The test menu as a manager's sheet, with an "Extras" group of one option, Basil, on the
+    Margherita and on the Cola at those prices (equal prices: identical groups)."""
+    sheet = copy.deepcopy(MENU)
+    for category, dish, delta in ((0, "Margherita", pizza_delta), (1, "Cola", cola_delta)):
+        [item] = [i for i in sheet["categories"][category]["items"] if i["name"] == dish]
+        item["modifier_groups"].append(
+            {"name": "Extras", "min": 0, "max": 1,
+             "options": [{"name": "Basil", "price_delta": delta}]}
+        )  # fmt: skip
+    return sheet

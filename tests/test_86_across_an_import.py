@@ -11,7 +11,7 @@ from tests.order_fixtures import (
     Shop,
     shop_fixture,  # noqa: F401 (fixtures)
 )
-from tests.sold_out_helpers import KITCHEN, kitchen_86, names
+from tests.sold_out_helpers import KITCHEN, kitchen_86, names, sheet_with_basil
 from tests.storefront_helpers import ok
 
 
@@ -184,23 +184,12 @@ def test_an_option_86_reaching_a_group_the_import_shared_takes_it_off_every_dish
     the Cola's Basil: the draft has no Basil of the Cola's alone, and the publish takes Basil
     off both dishes (our decision: the safe side is not selling what the kitchen may not have;
     an 86 of a shared draft option always reaches every dish listing it)."""
-    sheet = copy.deepcopy(SHEET)
-    pizza = _named(sheet["categories"][0]["items"], "Margherita")
-    cola = _named(sheet["categories"][1]["items"], "Cola")
-
-    def extras(delta: int) -> dict[str, Any]:
-        return {"name": "Extras", "min": 0, "max": 1,
-                "options": [{"name": "Basil", "price_delta": delta}]}  # fmt: skip
-
-    pizza["modifier_groups"].append(extras(50))
-    cola["modifier_groups"].append(extras(60))
-    _import(shop, sheet)
+    _import(shop, sheet_with_basil(50, 60))
     _publish(shop)
     live_cola = _store_item(shop, "Drinks", "Cola")
     [basil] = _named(live_cola["modifier_groups"], "Extras")["options"]
 
-    cola["modifier_groups"][-1] = extras(50)
-    _import(shop, sheet)
+    _import(shop, sheet_with_basil(50, 50))
     ok(kitchen_86(shop, {"options": [{"id": basil["id"], "available": False}]}))
     _publish(shop)
 

@@ -15,7 +15,7 @@ from tests.order_fixtures import (
     Shop,
     shop_fixture,  # noqa: F401 (fixtures)
 )
-from tests.sold_out_helpers import KITCHEN, kitchen_86, names
+from tests.sold_out_helpers import KITCHEN, kitchen_86, names, sheet_with_basil
 from tests.storefront_helpers import ok
 
 
@@ -257,23 +257,12 @@ def test_an_option_86_on_the_second_dish_of_a_merged_group_is_kept(shop: Shop) -
     groups); the kitchen 86es Basil on the Cola; the manager re-imports with both at +0.50 and
     says nothing of Basil. Identical groups are shared, but not these two: the Cola's Basil
     stays sold out and the Margherita's on sale."""
-    sheet = copy.deepcopy(SHEET)
-    pizza = _named(sheet["categories"][0]["items"], "Margherita")
-    cola = _named(sheet["categories"][1]["items"], "Cola")
-
-    def extras(delta: int) -> dict[str, Any]:
-        return {"name": "Extras", "min": 0, "max": 1,
-                "options": [{"name": "Basil", "price_delta": delta}]}  # fmt: skip
-
-    pizza["modifier_groups"].append(extras(50))
-    cola["modifier_groups"].append(extras(60))
-    _import_and_publish(shop, sheet)
+    _import_and_publish(shop, sheet_with_basil(50, 60))
     drinks = _named(_store_menu(shop)["categories"], "Drinks")
     [basil] = _named(_named(drinks["items"], "Cola")["modifier_groups"], "Extras")["options"]
     ok(kitchen_86(shop, {"options": [{"id": basil["id"], "available": False}]}))
 
-    cola["modifier_groups"][-1] = extras(50)
-    _import_and_publish(shop, sheet)
+    _import_and_publish(shop, sheet_with_basil(50, 50))
     drinks = _named(_store_menu(shop)["categories"], "Drinks")
     [basil] = _named(_named(drinks["items"], "Cola")["modifier_groups"], "Extras")["options"]
     assert basil["available"] is False
