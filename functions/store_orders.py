@@ -65,6 +65,15 @@ def _order_id(call: Call) -> str:
     return require_order_access(tenant.id, call.route.get("id", ""), token)
 
 
+def _customer_view(call: Call, order_id: str) -> dict:
+    """The order as its customer sees it; 404 when there is none."""
+    with tenant_transaction(call.require_tenant().schema_name) as conn:
+        order = customer_order(conn, order_id)
+    if order is None:
+        raise errors.not_found("No such order")
+    return order
+
+
 @bp.route(route="v1/store/orders/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @endpoint(
     etag=True,
@@ -76,11 +85,7 @@ def _order_id(call: Call) -> str:
 )
 def get_store_order(call: Call) -> func.HttpResponse:
     """The customer's view of their order; 404 without its access token."""
-    order_id = _order_id(call)
-    with tenant_transaction(call.require_tenant().schema_name) as conn:
-        order = customer_order(conn, order_id)
-    if order is None:
-        raise errors.not_found("No such order")
+    order = _customer_view(call, _order_id(call))
     etag = version_etag(order["version"])
     headers = {"Cache-Control": "no-store", "ETag": etag}
     if if_none_match(call.req, etag):
@@ -117,10 +122,7 @@ def cancel_store_order(call: Call) -> func.HttpResponse:
     tenant = call.require_tenant()
     body: CustomerCancelIn = call.body
     cancel_by_customer(tenant, order_id, reason=body.reason or None)
-    with tenant_transaction(tenant.schema_name) as conn:
-        order = customer_order(conn, order_id)
-    if order is None:
-        raise errors.not_found("No such order")
+    order = _customer_view(call, order_id)
     return json_response(
         order, headers={"Cache-Control": "no-store", "ETag": version_etag(order["version"])}
     )
