@@ -27,8 +27,9 @@ PLATFORM_HOST = "stelly.test"
 
 
 def _cancel(shop: Shop, order: dict, body: dict | None = None, headers: dict | None = None):
+    """POST to the receipt's `cancel` link (the storefront's button)."""
     return shop.client.post(
-        f"/api/v1/store/orders/{order['id']}/cancel",
+        order["links"]["cancel"],
         host=shop.host,
         headers=order_access(order) if headers is None else headers,
         json={} if body is None else body,

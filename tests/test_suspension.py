@@ -50,7 +50,7 @@ def test_a_suspended_restaurant_answers_403_everywhere_until_reinstated(shop: Sh
         shop.client.get("/api/v1/store/config", host=shop.host),
         shop.post_order(),
         shop.client.get("/api/v1/admin/menu", host=shop.host, headers=shop.owner()),
-        shop.client.get("/api/v1/admin/orders", host=shop.host, headers=shop.owner()),
+        shop.client.put("/api/v1/admin/settings", host=shop.host, headers=shop.owner(), json={}),
     ):
         assert refused.status_code == 403, refused.text
         assert refused.json()["detail"] == f"The restaurant at {shop.host} is suspended"
@@ -174,6 +174,34 @@ def test_only_a_platform_admin_on_the_platform_host_suspends(shop: Shop) -> None
     assert ok(shop.client.get("/api/v1/store/config", host=shop.host))["name"]
 
 
+def test_a_suspended_restaurants_manager_still_reads_the_orders_it_took(shop: Shop) -> None:
+    """Refunds, disputes and the books go on after a suspension: the owner and manager read the
+    day's orders and takings and each order's money. Preparing new business (the menu, the
+    settings) and the staff's access to the books stay as they were: 403."""
+    cancelled, eaten = shop.place(), shop.place()
+    shop.walk_to(eaten, "completed")
+    ok(shop.transition(cancelled, "cancelled", 1, reason="Out of dough"))
+    ok(_suspend(shop, "Unpaid invoice 2026-11"))
+    for role in ("owner", "manager"):
+        books = {"host": shop.host, "headers": shop.auth(role, tenant=shop.slug)}
+        day = ok(shop.client.get("/api/v1/admin/orders", **books))
+        assert sorted(o["id"] for o in day["orders"]) == sorted([cancelled["id"], eaten["id"]])
+        counted = {status: n for status, n in day["summary"]["by_status"].items() if n}
+        assert counted == {"completed": 1, "cancelled": 1}
+        assert [sale["total"] for sale in day["summary"]["sales"]] == [eaten["totals"]["total"]]
+        order = ok(shop.client.get(f"/api/v1/admin/orders/{eaten['id']}", **books))
+        assert order["totals"]["total"] == eaten["totals"]["total"]
+        assert order["history"][-1]["to"] == "completed"
+    staff = shop.client.get("/api/v1/admin/orders", host=shop.host, headers=shop.staff())
+    assert staff.status_code == 403 and "suspended" not in staff.json()["detail"]
+    for refused in (
+        shop.client.get("/api/v1/admin/menu", host=shop.host, headers=shop.owner()),
+        shop.client.get("/api/v1/admin/settings", host=shop.host, headers=shop.owner()),
+    ):
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["detail"] == f"The restaurant at {shop.host} is suspended"
+
+
 def test_the_api_description_names_what_a_suspended_restaurant_still_serves(client) -> None:
     document = ok(client.get("/api/openapi.json", host=PLATFORM_HOST))
     served = {
@@ -194,6 +222,8 @@ def test_the_api_description_names_what_a_suspended_restaurant_still_serves(clie
         "GET /v1/store/orders/{id}",
         "GET /v1/store/orders/{id}/negotiate",
         "POST /v1/store/orders/{id}/cancel",
+        "GET /v1/admin/orders",
+        "GET /v1/admin/orders/{id}",
         # A retry of an order placed before gets its receipt; a new order is a 403.
         "POST /v1/store/orders",
     }

@@ -115,10 +115,11 @@ class TotalsOut(BaseModel):
 
 
 class OrderLinksOut(BaseModel):
-    """Where the customer follows the order (both need the access token)."""
+    """Where the customer follows the order, and takes it back (all need the access token)."""
 
     self: str
     negotiate: str
+    cancel: str  # POST; 409 once the kitchen has taken the order
 
 
 class OrderReceiptOut(BaseModel):

@@ -74,7 +74,8 @@ def with_access(tenant: TenantRecord, stored: dict[str, Any]) -> dict[str, Any]:
     token = order_access_token(tenant.id, order_id)
     base = f"{STORE_ORDERS}/{order_id}"
     # The links carry no token: it goes in Authorization (see access.presented_token).
-    links = {"self": base, "negotiate": f"{base}/negotiate"}
+    # `cancel` is a POST, answered 409 once the kitchen has taken the order.
+    links = {"self": base, "negotiate": f"{base}/negotiate", "cancel": f"{base}/cancel"}
     return {**stored, "access_token": token, "links": links}
 
 
