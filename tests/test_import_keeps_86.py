@@ -269,3 +269,29 @@ def test_an_option_86_on_the_second_dish_of_a_merged_group_is_kept(shop: Shop) -
     pizzas = _named(_store_menu(shop)["categories"], "Pizza")
     pizza_extras = _named(_named(pizzas["items"], "Margherita")["modifier_groups"], "Extras")
     assert [o["available"] for o in pizza_extras["options"]] == [True]
+
+
+def test_an_option_86_on_the_second_of_two_namesake_dishes_stays_on_that_dish(shop: Shop) -> None:
+    """Drinks lists "Cola" twice, each with its "Ice" group (its "No ice" free on the small
+    bottle, +0.10 on the large); the kitchen 86es the large one's "No ice". A re-import that
+    says nothing of it keeps it off the large Cola only, first with first as for dishes."""
+    sheet = copy.deepcopy(SHEET)
+    drinks = sheet["categories"][1]["items"]
+    cola = _named(drinks, "Cola")
+    for dish, delta in ((cola, 0), ({"name": "Cola", "price": 400, "station": "bar"}, 10)):
+        ice = {
+            "name": "Ice",
+            "min": 0,
+            "max": 1,
+            "options": [{"name": "No ice", "price_delta": delta}],
+        }
+        dish["modifier_groups"] = [ice]
+    drinks.append(dish)
+    _import_and_publish(shop, sheet)
+    _small, large = _named(_store_menu(shop)["categories"], "Drinks")["items"]
+    [no_ice] = large["modifier_groups"][0]["options"]
+    ok(kitchen_86(shop, {"options": [{"id": no_ice["id"], "available": False}]}))
+
+    assert _import_and_publish(shop, sheet)["sold_out_kept"] == 1
+    colas = _named(_store_menu(shop)["categories"], "Drinks")["items"]
+    assert [c["modifier_groups"][0]["options"][0]["available"] for c in colas] == [True, False]

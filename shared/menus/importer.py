@@ -13,14 +13,15 @@ one name several times, the first keeps the first's photo and so on).
 
 So do the kitchen's 86es, for the same manager: a dish the cook ran out of (maybe "until
 tomorrow") stays sold out, with its until, in an imported menu that does not say `available`
-for it, and an option likewise, matched by category, item, group and option name. A document
+for it, and an option likewise, matched by category, item, group and option name
+(shared/menus/namesakes.py: the places an 86 between an import and its publish uses). A document
 that says `"available": true` brings it back.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -30,7 +31,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from shared.menus.models import GroupCreate, ImportItem, MenuImport
-from shared.menus.namesakes import DishKey, OptionKey, dish_key, option_key
+from shared.menus.namesakes import DishKey, Place, dish_key, draft_places, name_key
 from shared.migrate import has_migration
 
 _RETIRED_TABLES = ("menu_items", "modifier_options", "modifier_groups", "menu_categories")
@@ -73,15 +74,10 @@ _DRAFT_ITEM_FLAGS = """
      where i.deleted_at is null and c.deleted_at is null
      order by c.rank, c.id, i.rank, i.id"""
 _DRAFT_SOLD_OUT_OPTIONS = """
-    select c.name as category, i.name as item, g.name as grp, o.name as option,
-           u.until
-      from item_modifier_groups l
-      join menu_items i on i.id = l.item_id and i.deleted_at is null
-      join menu_categories c on c.id = i.category_id and c.deleted_at is null
-      join modifier_groups g on g.id = l.group_id and g.deleted_at is null
-      join modifier_options o on o.group_id = g.id and o.deleted_at is null,
+    select o.id, u.until
+      from modifier_options o,
            lateral (select (to_jsonb(o) ->> 'sold_out_until')::timestamptz as until) u
-     where not o.available and coalesce(u.until > now(), true)"""
+     where o.deleted_at is null and not o.available and coalesce(u.until > now(), true)"""
 
 
 def _draft_items_flags(conn: psycopg.Connection) -> dict[PhotoKey, deque[Flags]]:
@@ -94,13 +90,18 @@ def _draft_items_flags(conn: psycopg.Connection) -> dict[PhotoKey, deque[Flags]]
     return flags
 
 
-def _draft_sold_out_options(conn: psycopg.Connection) -> dict[OptionKey, Flags]:
-    """The sold-out options by the names of the category, item, group and option they are
-    on (the draft shares a group between items, so an 86'd option is on each of them)."""
+def _draft_sold_out_options(conn: psycopg.Connection) -> dict[Place, Flags]:
+    """The sold-out options by where they stand: the dish they are on (a name listed twice
+    pairs first with first, as items do), their group's name and their own (the draft shares
+    a group between items, so an 86'd option is on each of them)."""
+    sold_out = {row["id"]: (False, row["until"]) for row in conn.execute(_DRAFT_SOLD_OUT_OPTIONS)}
+    if not sold_out:
+        return {}
     return {
-        option_key(row["category"], row["item"], row["grp"], row["option"]): (False, row["until"])
-        for row in conn.execute(_DRAFT_SOLD_OUT_OPTIONS).fetchall()
-    }  # fmt: skip
+        place: sold_out[option_id]
+        for option_id, place in draft_places(conn, "modifier_options")
+        if option_id in sold_out
+    }
 
 
 def _copy(
@@ -136,7 +137,7 @@ class _Rows:
         self,
         photos: dict[PhotoKey, deque[Jsonb]],
         item_flags: dict[PhotoKey, deque[Flags]],
-        sold_out_options: dict[OptionKey, Flags],
+        sold_out_options: dict[Place, Flags],
     ) -> None:
         self._photos = photos
         self._item_flags = item_flags
@@ -150,7 +151,7 @@ class _Rows:
         self.links: list[tuple[Any, ...]] = []
         self._group_ids: dict[tuple[str, tuple[Any, ...]], uuid.UUID] = {}
 
-    def group_id(self, group: GroupCreate, dish: PhotoKey) -> uuid.UUID:
+    def group_id(self, group: GroupCreate, dish: tuple[DishKey, int]) -> uuid.UUID:
         """The group's id, its rows made the first time. Groups are shared by identical
         definition and identical 86es: in the draft, a dish with Basil 86'd and one with Basil
         on sale cannot have shared one, and a merge would put one's Basil back on sale."""
@@ -158,7 +159,9 @@ class _Rows:
             self._flags(
                 "available" in option.model_fields_set,
                 (option.available, None),
-                self._sold_out_options.get(option_key(*dish, group.name, option.name), ON_SALE),
+                self._sold_out_options.get(
+                    (*dish, name_key(group.name), name_key(option.name)), ON_SALE
+                ),
             )
             for option in group.options
         ]
@@ -203,6 +206,7 @@ class _Rows:
         return waiting.popleft()
 
     def add(self, menu: MenuImport) -> None:
+        seen: Counter[DishKey] = Counter()
         for category_rank, category in enumerate(menu.categories):
             category_id = uuid.uuid4()
             self.categories.append((category_id, category.name, category_rank, category.visible))
@@ -217,8 +221,10 @@ class _Rows:
                      item.allergens, item.dietary, available, windows, item.station, rank,
                      image, "none" if image is None else "ready", until)
                 )  # fmt: skip
+                place = (dish, seen[dish])
+                seen[dish] += 1
                 for group_rank, group in enumerate(item.modifier_groups):
-                    self.links.append((item_id, self.group_id(group, dish), group_rank))
+                    self.links.append((item_id, self.group_id(group, place), group_rank))
 
 
 def import_menu(conn: psycopg.Connection, menu: MenuImport) -> dict[str, int]:

@@ -21,7 +21,6 @@ import psycopg
 from shared.menus.rows import Table
 
 DishKey = tuple[str, str]
-OptionKey = tuple[str, str, str, str]
 # Where a row stands: its dish's names and which of the dishes so named it is (0 for the
 # first), and for an option its group's and its own names.
 Place = tuple[DishKey, int] | tuple[DishKey, int, str, str]
@@ -45,10 +44,6 @@ def name_key(name: str) -> str:
 
 def dish_key(category: str, item: str) -> DishKey:
     return name_key(category), name_key(item)
-
-
-def option_key(category: str, item: str, group: str, option: str) -> OptionKey:
-    return (*dish_key(category, item), name_key(group), name_key(option))
 
 
 def live_places(
