@@ -160,7 +160,7 @@ def _responses(operation: HttpOperation, refs: dict[ModelKey, dict[str, Any]]) -
             content[status] = {PROBLEM_JSON: {"schema": PROBLEM_REF}}
         else:
             content[status] = {"application/json": {"schema": {"type": "object"}}}
-    for status in implied_statuses(spec, operation.route):
+    for status in implied_statuses(spec, operation.route, operation.methods):
         if status in BODILESS:
             content.setdefault(status, {})
         else:

@@ -31,6 +31,10 @@ QUERY = {422}
 ORDER_ACCESS = {400}
 # An id that names nothing here, or a value the route constraint rejects.
 PATH = {404}
+# A restaurant's write meeting a database check its schema has not widened yet (the fleet
+# migration has not reached it): 409 "its database update is pending" (functions/http.py).
+SCHEMA_BEHIND = {409}
+READS = {"GET", "HEAD", "OPTIONS"}
 # Request headers a handler reads: (name as documented, description, statuses they add).
 # versioning.expected_version: an ETag we never sent or a stale one is 412; the stale
 # expected_version it stands in for is 409. Idempotency-Key: malformed 400, reused with another
@@ -78,11 +82,13 @@ class Problem(BaseModel):
     errors_omitted: int | None = None
 
 
-def implied_statuses(spec: EndpointSpec, route: str) -> set[int]:
+def implied_statuses(spec: EndpointSpec, route: str, methods: Iterable[str]) -> set[int]:
     """Every status the wrapper and the shared checks can answer for an endpoint like spec."""
     statuses = set(ALWAYS)
     if spec.tenant:
         statuses |= TENANT - {403} if spec.while_suspended else TENANT
+        if not READS.issuperset(methods):
+            statuses |= SCHEMA_BEHIND
     if spec.platform:
         statuses |= PLATFORM
     if spec.roles is not None:

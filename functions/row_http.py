@@ -9,7 +9,7 @@ from uuid import UUID
 
 import azure.functions as func
 import psycopg
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from functions.http import Call, endpoint, json_response
 from shared import errors
@@ -36,6 +36,9 @@ REORDERED: dict[int, Any] = {200: None, 404: None, 409: None}
 
 class VersionQuery(BaseModel):
     """`?expected_version=N` for writes without a body (DELETE)."""
+
+    # A misspelt `?expected_versoin=` must be a 422, not a delete without the check it asked for.
+    model_config = ConfigDict(extra="forbid")
 
     expected_version: int | None = Field(None, ge=1)
 

@@ -112,7 +112,7 @@ class CustomerCancelIn(BaseModel):
     while_suspended=True,
     order_access=True,
     body=CustomerCancelIn,
-    responses={200: None, 404: None},
+    responses={200: None, 404: None, 409: None},
     summary="Cancel an order the restaurant has not accepted yet (access token)",
 )
 def cancel_store_order(call: Call) -> func.HttpResponse:

@@ -74,9 +74,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "role_operation" in metafunc.fixturenames:
         found = [(m, p, op) for m, p, op in operations if _roles(op) and (m, p) not in DURABLE]
         metafunc.parametrize("role_operation", found, ids=[f"{m} {p}" for m, p, _ in found])
+    if "query_operation" in metafunc.fixturenames:
+        found = [
+            (m, p, op) for m, p, op in operations if _takes_query(op) and (m, p) not in DURABLE
+        ]
+        metafunc.parametrize("query_operation", found, ids=[f"{m} {p}" for m, p, _ in found])
     if "upload_operation" in metafunc.fixturenames:
         found = [(m, p) for m, p, op in operations if _body_schema(op) == "UploadRequest"]
         metafunc.parametrize("upload_operation", found, ids=[f"{m} {p}" for m, p in found])
+
+
+def _takes_query(op: dict[str, Any]) -> bool:
+    return any(parameter["in"] == "query" for parameter in op.get("parameters", []))
 
 
 def _roles(op: dict[str, Any]) -> list[str]:
@@ -201,6 +210,30 @@ def test_a_roles_claim_that_is_not_a_list_is_refused_not_a_500(
         json={} if "requestBody" in op else None,
     )
     assert_problem(response, (403,))  # README "Tokens": a number in `roles` grants no role
+
+
+# --- An unknown query parameter is refused, never ignored -------------------------------------
+
+
+def test_an_unknown_query_parameter_is_a_422_naming_it(
+    client: TestClient, module_shop: Shop, query_operation: tuple[str, str, dict]
+) -> None:
+    """README "HTTP conventions": an unknown query parameter is a 422 on every route that takes
+    parameters. A DELETE that ignored `?expected_versoin=1` (a typo) would delete a row someone
+    had just changed, without the version check its caller asked for."""
+    method, path, op = query_operation
+    platform = op.get("x-stelly-host") == "platform"
+    roles = _roles(op)
+    token = IDENTITY.mint(role=roles[0], tenant=None if platform else module_shop.slug)
+    response = client.request(
+        method,
+        "/api" + _filled(path, module_shop.slug),
+        host=PLATFORM_HOST if platform else module_shop.host,
+        headers={"Authorization": f"Bearer {token}"} if roles else {},
+        params={"expected_versoin": "1"},
+    )
+    assert_problem(response, (422,))
+    assert [error["path"] for error in response.json()["errors"]] == ["query.expected_versoin"]
 
 
 # --- JSON booleans and numeric strings are not integers ----------------------------------------

@@ -243,3 +243,16 @@ def test_the_api_description_says_a_cancel_answers_with_the_orders_etag(
     assert cancelled.headers["ETag"] == '"2"'
     described = document["paths"]["/v1/store/orders/{id}/cancel"]["post"]["responses"]["200"]
     assert "ETag" in resolve(document, described)["headers"]
+
+
+def test_the_api_description_lists_the_409_of_an_order_the_kitchen_took(
+    shop: Shop, document: dict[str, Any]
+) -> None:
+    """A storefront generated from the API description knows the 409 a cancel answers once the
+    kitchen has accepted the order (`status_now` says where it is)."""
+    order = shop.place()
+    ok(shop.transition(order, "accepted", 1))
+    refused = _cancel(shop, order)
+    assert refused.status_code == 409 and refused.json()["status_now"] == "accepted"
+    responses = document["paths"]["/v1/store/orders/{id}/cancel"]["post"]["responses"]
+    assert "409" in responses

@@ -10,6 +10,7 @@ from shared.db import tenant_transaction
 from shared.orders.queries import kitchen_stations
 from tests.conftest import execute
 from tests.order_fixtures import Shop, settle, shop_fixture  # noqa: F401
+from tests.storefront_helpers import ok
 
 
 def _in_schema(shop: Shop, query: str, params: list | None = None) -> list[dict]:
@@ -131,3 +132,15 @@ def test_the_placed_event_names_the_dine_in_table(shop: Shop) -> None:
     order = shop.place(shop.dine_in_body("Window 3"))
     event = _placed_event(shop, order["id"])
     assert event["data"]["fulfilment"] == {"type": "dine_in", "table": "Window 3"}
+
+
+def test_kitchen_events_come_at_most_500_a_page(shop: Shop) -> None:
+    """README Events: a display pages through `GET /api/v1/kitchen/events?after=<seq>` at most
+    500 per page: `limit=500` is served, `limit=501` is a 422 at `query.limit`."""
+    events = "/api/v1/kitchen/events"
+    served = shop.client.get(events, host=shop.host, headers=shop.staff(), params={"limit": "500"})
+    page = ok(served)
+    assert set(page) == {"events", "next_after", "has_more"}
+    refused = shop.client.get(events, host=shop.host, headers=shop.staff(), params={"limit": "501"})
+    assert refused.status_code == 422, refused.text
+    assert [e["path"] for e in refused.json()["errors"]] == ["query.limit"]

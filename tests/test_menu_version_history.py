@@ -122,3 +122,22 @@ def test_a_bad_page_request_names_the_parameter(client, tenants, auth_header, pa
     api = owner_api(client, tenants.create(), auth_header)
     [name] = params
     assert error_paths(api.get(VERSIONS, params=params)) == [f"query.{name}"]
+
+
+def test_menu_versions_come_20_a_page_by_default_and_100_at_most(
+    client, tenants, auth_header
+) -> None:
+    """README route table: `GET .../menu/versions` takes `limit` 1 to 100, default 20. 21 versions
+    come 20 on the first page (with a cursor to the 21st), and `?limit=100` is accepted."""
+    api = owner_api(client, tenants.create(), auth_header)
+    build_small_menu(api)
+    for _ in range(21):
+        ok(api.post("/v1/admin/menu/publish"), 201)
+
+    first = ok(api.get(VERSIONS))
+    assert len(first["versions"]) == 20 and first["next_cursor"] is not None
+    assert [v["version"] for v in first["versions"]] == list(range(21, 1, -1))
+    rest = ok(api.get(VERSIONS, params={"cursor": str(first["next_cursor"])}))
+    assert [v["version"] for v in rest["versions"]] == [1] and rest["next_cursor"] is None
+    everything = ok(api.get(VERSIONS, params={"limit": "100"}))
+    assert len(everything["versions"]) == 21 and everything["next_cursor"] is None

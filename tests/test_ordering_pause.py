@@ -298,3 +298,16 @@ def test_a_pause_outlasting_todays_hours_names_no_time(client, tenants, auth_hea
     assert (
         message == "The restaurant is not taking orders now (Kitchen full); order during its hours"
     )
+
+
+def test_a_pause_takes_1440_minutes_and_not_one_more(shop: Shop) -> None:
+    """README "Pausing orders": `minutes` 1 to 1,440. A pause of a whole day is taken (until 24 h
+    later, on a whole minute); 1,441 is a 422 at `minutes`."""
+    before = datetime.now(UTC)
+    day = ok(shop.client.put(PAUSE, host=shop.host, headers=shop.staff(), json={"minutes": 1440}))
+    until = datetime.fromisoformat(day["until"])
+    assert before + timedelta(minutes=1440) <= until <= before + timedelta(minutes=1442)
+    assert until.second == 0 and until.microsecond == 0
+    refused = shop.client.put(PAUSE, host=shop.host, headers=shop.staff(), json={"minutes": 1441})
+    assert refused.status_code == 422, refused.text
+    assert [e["path"] for e in refused.json()["errors"]] == ["minutes"]

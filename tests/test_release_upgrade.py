@@ -4,6 +4,7 @@ schema the fleet migration has not reached yet."""
 from __future__ import annotations
 
 import unicodedata
+from typing import Any
 
 from psycopg import sql
 
@@ -11,6 +12,7 @@ from shared import migrate
 from tests.conftest import execute
 from tests.order_fixtures import open_shop
 from tests.storefront_helpers import build_small_menu, ok, owner_api
+from tests.test_openapi import operations
 
 
 def _as_at_0006(schema: str) -> None:
@@ -51,6 +53,37 @@ def test_a_big_price_before_migration_0007_is_a_409_not_a_500(client, tenants, a
 
     assert response.status_code == 409, response.text
     assert "update is pending" in response.json()["detail"]
+
+
+def test_an_import_before_migration_0007_is_a_409_that_every_write_documents(
+    client, tenants, auth_header, document: dict[str, Any]
+) -> None:
+    """A manager in rupiah imports a Rp 1.500.000,00 dish before the fleet run has reached the
+    restaurant: the same 409, and the draft unchanged. A client generated from the API
+    description knows that 409 on every restaurant write, since any of them can meet a check
+    its schema has not widened yet."""
+    tenant = tenants.create()
+    api = owner_api(client, tenant, auth_header)
+    build_small_menu(api)
+    draft = ok(api.get("/v1/admin/menu"))
+    _as_at_0006(tenant.schema_name)
+    dish = {"name": "Iga bakar", "price": 150_000_000}
+
+    pending = api.post(
+        "/v1/admin/menu/import", json={"categories": [{"name": "Mains", "items": [dish]}]}
+    )
+
+    assert pending.status_code == 409, pending.text
+    assert "update is pending" in pending.json()["detail"]
+    assert ok(api.get("/v1/admin/menu")) == draft
+    undocumented = [
+        f"{method} {path}"
+        for method, path, operation in operations(document)
+        if operation.get("x-stelly-host") == "tenant"
+        and method != "GET"
+        and "409" not in operation["responses"]
+    ]
+    assert undocumented == []
 
 
 def test_a_group_named_like_an_older_group_in_another_spelling_is_refused_on_one_item(

@@ -290,3 +290,32 @@ def test_retry_after_is_the_wait_until_the_oldest_is_a_minute_old(
     refused = kitchen_86(shop, back)
     assert refused.status_code == 429, refused.text
     assert 1 <= int(refused.headers["Retry-After"]) <= 30
+
+
+def test_the_kitchens_86_list_is_in_menu_order_hidden_categories_too(shop: Shop) -> None:
+    """README step 4: `GET /api/v1/kitchen/availability` lists what customers cannot order
+    because it is 86'd, hidden categories too, in menu order, whatever order the 86es came in."""
+    ids = shop.menu
+    body = {
+        "items": [
+            {"id": ids.items["Family meal"], "available": False},  # the hidden category
+            {"id": ids.items["Cola"], "available": False},
+            {"id": ids.items["Margherita"], "available": False},
+        ],
+        "options": [
+            {"id": ids.option("Margherita/Toppings/Anchovies"), "available": False},
+            {"id": ids.option("Margherita/Toppings/Ham"), "available": False},
+        ],
+    }
+    ok(shop.client.post(KITCHEN, host=shop.host, headers=shop.staff(), json=body))
+
+    listed = ok(shop.client.get(KITCHEN, host=shop.host, headers=shop.staff()))
+
+    # Calzone and Truffle were published sold out.
+    assert [i["name"] for i in listed["items"]] == ["Margherita", "Calzone", "Cola", "Family meal"]
+    assert [(o["group"], o["name"]) for o in listed["options"]] == [
+        ("Toppings", "Ham"),
+        ("Toppings", "Anchovies"),
+        ("Toppings", "Truffle"),
+    ]
+    assert all(set(entry) == {"id", "name", "sold_out_until"} for entry in listed["items"])

@@ -284,3 +284,19 @@ def test_the_key_of_an_order_refused_while_suspended_places_it_after_reinstateme
     assert placed.status_code == 201, placed.text
     assert "idempotent-replayed" not in placed.headers
     assert ok(shop.customer_view(placed.json()))["status"] == "placed"
+
+
+def test_a_restaurants_detail_shows_the_last_20_audit_rows_newest_first(shop: Shop) -> None:
+    """README "Audit": `GET /tenants/{slug}` shows the last 20 rows of the trail, newest first.
+    After 11 suspensions and 11 reinstatements (22 rows) the detail holds 20, a reinstatement
+    first, and the first suspension's reason has dropped off."""
+    for n in range(11):
+        ok(_suspend(shop, f"Unpaid invoice {n:02d}"))
+        detail = ok(_reinstate(shop))  # the restaurant as GET shows it
+
+    audit = detail["audit"]
+    assert len(audit) == 20 and detail["audit_unavailable"] is False
+    assert [row["step"] for row in audit] == ["reinstate", "suspend"] * 10
+    assert [row["at"] for row in audit] == sorted((row["at"] for row in audit), reverse=True)
+    reasons = [row["detail"] for row in audit if row["step"] == "suspend"]
+    assert reasons[0].endswith("Unpaid invoice 10") and reasons[-1].endswith("Unpaid invoice 01")
