@@ -181,7 +181,14 @@ def suspended(host: str) -> errors.ProblemError:
 resolver = TenantResolver()
 
 
+# The longest DNS name. A longer host names no restaurant: it is neither looked up (a directory
+# read and a query, then a cache entry, per made-up name) nor quoted back whole.
+MAX_HOST_LENGTH = 253
+
+
 def resolve_tenant(headers: Mapping[str, str], *, while_suspended: bool = False) -> TenantRecord:
     """The serving tenant for a request's headers (host rule, cache, status answers)."""
     host = request_host(headers)
+    if len(host) > MAX_HOST_LENGTH:
+        raise errors.not_found("No restaurant is served at this host (longer than a DNS name)")
     return require_serving(resolver.lookup(host), host, while_suspended=while_suspended)

@@ -18,7 +18,11 @@ from shared import errors
 # `expected_version` in a body: a JSON integer (`true` or `"3"` must not pass as a version).
 ExpectedVersion = Annotated[int, Field(ge=1, strict=True)]
 
-_ETAG = re.compile(r'^"([0-9]{1,9})"$')
+# Only the tags version_etag makes: `"02"` is another opaque tag (strong comparison is
+# character by character), so it matches no version.
+_ETAG = re.compile(r'^"([1-9][0-9]{0,8})"$')
+# A refusal quotes this many of the versions a writer listed, and counts the rest.
+_QUOTED_VERSIONS = 5
 
 
 def version_etag(version: int) -> str:
@@ -44,7 +48,7 @@ class Expected:
         If-Match learns as much as one that sent expected_version."""
         if current in self.versions:
             return
-        saw = " or ".join(str(version) for version in self.versions)
+        saw = _listed(self.versions)
         if self.from_if_match:
             raise errors.precondition_failed(
                 f"The {what} is at version {current}, not {saw} as If-Match says; "
@@ -58,6 +62,14 @@ class Expected:
             current_version=current,
             **state,
         )
+
+
+def _listed(versions: tuple[int, ...]) -> str:
+    """`3`, `3 or 4`, or `3 or 4 or … (and 4,995 more)`: bounded whatever If-Match listed."""
+    distinct = list(dict.fromkeys(versions))
+    quoted = " or ".join(str(version) for version in distinct[:_QUOTED_VERSIONS])
+    more = len(distinct) - _QUOTED_VERSIONS
+    return f"{quoted} (and {more:,} more)" if more > 0 else quoted
 
 
 def expected_version(if_match: str | None, body_version: int | None) -> Expected | None:

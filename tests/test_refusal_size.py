@@ -7,6 +7,7 @@ import json
 
 from devhost.testclient import TestResponse
 from tests.order_fixtures import Shop, module_shop_fixture  # noqa: F401
+from tests.storefront_helpers import ok
 from tests.test_refusal_wording import _problem
 
 
@@ -71,3 +72,27 @@ def test_a_body_that_is_not_an_object_is_refused_at_path_body(module_shop: Shop)
     assert [(e["path"], e["message"]) for e in _problem(response, 422)["errors"]] == [
         ("body", "must be an object")
     ]
+
+
+def test_an_unknown_host_is_not_echoed_without_bound(client) -> None:
+    """A refusal stays small whatever was sent: a made-up 10,000-character host (anyone can
+    send one under the wildcard domain) is not quoted whole in the 404."""
+    host = "a" * 10_000 + ".stelly.test"
+    answer = client.get("/api/v1/store/config", host=host)
+    assert answer.status_code == 404, answer.text
+    assert len(answer.body) < 2048, len(answer.body)
+
+
+def test_a_long_if_match_list_is_not_echoed_without_bound(module_shop: Shop) -> None:
+    """A refusal stays small whatever was sent: a stale If-Match listing 5,000 ETags (about
+    30 KB, under common header limits) is answered by a small 412, not one quoting every tag."""
+    order = module_shop.place()
+    ok(module_shop.transition(order, "accepted", 1))
+    listed = ", ".join(f'"{n}"' for n in range(10_000, 15_000))
+    answer = module_shop.client.put(
+        f"/api/v1/kitchen/orders/{order['id']}/ready-by", host=module_shop.host,
+        headers={**module_shop.staff(), "If-Match": listed}, json={"ready_in_minutes": 5},
+    )  # fmt: skip
+    assert answer.status_code == 412, answer.text[:200]
+    assert len(answer.body) < 4096, len(answer.body)
+    assert "not 10000 or 10001 or 10002 or 10003 or 10004 (and 4,995 more)" in answer.text

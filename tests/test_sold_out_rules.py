@@ -3,6 +3,7 @@ looks like (small, at its path, nothing written)."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ from shared.menus import publish
 from shared.menus.sold_out import back_on_sale_at
 from shared.restaurant_settings import RestaurantSettings
 from tests.conftest import execute
-from tests.order_fixtures import Shop, shop_fixture  # noqa: F401 (fixtures)
+from tests.order_fixtures import Shop, open_shop, shop_fixture  # noqa: F401 (fixtures)
 from tests.sold_out_helpers import ADMIN, KITCHEN, kitchen_86, names, refused_at, written_state
 from tests.storefront_helpers import ok
 
@@ -319,3 +320,46 @@ def test_the_kitchens_86_list_is_in_menu_order_hidden_categories_too(shop: Shop)
         ("Toppings", "Truffle"),
     ]
     assert all(set(entry) == {"id", "name", "sold_out_until"} for entry in listed["items"])
+
+
+def test_forty_parallel_86es_do_not_slip_past_the_bound(client, tenants, auth_header) -> None:
+    """Pins the 86 bound under concurrency: 40 calls at once, each 86'ing a dish of its own
+    (so each changes the live menu): exactly 30 go live, 10 are 429 with Retry-After, and the
+    restaurant keeps 30 availability snapshots."""
+    menu = {
+        "categories": [
+            {"name": "Dishes", "items": [{"name": f"Dish {n}", "price": 100} for n in range(40)]}
+        ]
+    }
+    shop = open_shop(client, tenants, auth_header, menu=menu)
+    ids = [shop.menu.items[f"Dish {n}"] for n in range(40)]
+    answers: list[Any] = []
+    lock = threading.Lock()
+    start = threading.Barrier(40)
+
+    def eighty_six(item: str) -> None:
+        start.wait()
+        answer = kitchen_86(shop, {"items": [{"id": item, "available": False}]})
+        with lock:
+            answers.append(answer)
+
+    threads = [threading.Thread(target=eighty_six, args=(i,)) for i in ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [200] * 30 + [429] * 10, codes
+    for refused in (a for a in answers if a.status_code == 429):
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    [count] = execute(
+        f"select count(*) as n from {shop.schema}.menu_versions where source = 'availability'"
+    )
+    assert count["n"] == 30
+    # ...and the admin API shares the bound (bringing back one that did go off).
+    went_off = next(a.json()["items"][0]["id"] for a in answers if a.status_code == 200)
+    more = shop.client.post(
+        ADMIN, host=shop.host, headers=shop.owner(),
+        json={"items": [{"id": went_off, "available": True}]},
+    )  # fmt: skip
+    assert more.status_code == 429, more.text

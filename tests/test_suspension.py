@@ -300,3 +300,44 @@ def test_a_restaurants_detail_shows_the_last_20_audit_rows_newest_first(shop: Sh
     assert [row["at"] for row in audit] == sorted((row["at"] for row in audit), reverse=True)
     reasons = [row["detail"] for row in audit if row["step"] == "suspend"]
     assert reasons[0].endswith("Unpaid invoice 10") and reasons[-1].endswith("Unpaid invoice 01")
+
+
+SERVED_WHILE_SUSPENDED = "Served while the restaurant is suspended"
+
+
+def _fill(path: str) -> str:
+    out = []
+    for segment in path.split("/"):
+        if segment.startswith("{") and segment.endswith("}"):
+            name = segment[1:-1]
+            segment = {"kind": "logo", "version": "1"}.get(name, str(uuid.uuid4()))
+        out.append(segment)
+    return "/".join(out)
+
+
+def test_a_suspended_restaurant_serves_only_what_the_readme_lists(
+    shop: Shop, document: dict[str, Any]
+) -> None:
+    """Pins README "Suspension" for every operation, not a sample: walking each tenant-host
+    operation of `GET /api/openapi.json` against a suspended restaurant with the owner's
+    token (who passes every role check), each one not marked "Served while the restaurant is
+    suspended" is the 403 "is suspended", each one marked is not, and none is a 500."""
+    ok(_suspend(shop, "Unpaid"))
+    owner = shop.owner()
+    wrong: list[str] = []
+    walked = 0
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict) or operation.get("x-stelly-host") != "tenant":
+                continue
+            walked += 1
+            served = SERVED_WHILE_SUSPENDED in operation.get("description", "")
+            kwargs: dict[str, Any] = {"host": shop.host, "headers": owner}
+            if method in ("post", "put", "patch"):
+                kwargs["json"] = {}
+            answer = shop.client.request(method.upper(), "/api" + _fill(path), **kwargs)
+            suspended = answer.status_code == 403 and "is suspended" in answer.text
+            if served == suspended or answer.status_code >= 500:
+                wrong.append(f"{method.upper()} {path} → {answer.status_code} {answer.text[:120]}")
+    assert walked > 30
+    assert wrong == [], "\n".join(wrong)
