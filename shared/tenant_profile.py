@@ -79,7 +79,9 @@ def save_tenant_profile(
     holds a pooled connection must not ask the pool for a second: with a pool of one, it waits
     for itself). Call spread_tenant_profile once that transaction has committed."""
     current = conn.execute(
-        "select version, status, theme from public.tenants where id = %s for update", [tenant_id]
+        """select version, settings_version, theme_version, status, theme
+             from public.tenants where id = %s for update""",
+        [tenant_id],
     ).fetchone()
     if current is None:
         raise errors.not_found("No such restaurant")
@@ -87,7 +89,13 @@ def save_tenant_profile(
         # An instance whose cache still shows it active: the tombstone keeps no profile.
         raise errors.gone("This restaurant has closed its storefront")
     if expected is not None:
-        expected.check(current["version"], "restaurant profile")
+        # Stale only when a part this write replaces changed after the version the writer
+        # read (registry migration 0005): a logo finishing is no conflict for the settings.
+        changed_at = max(
+            current["settings_version"] if settings is not None or display_name is not None else 0,
+            current["theme_version"] if theme is not None else 0,
+        )
+        expected.check_since(changed_at, current["version"], "restaurant profile")
     if theme is not None and keep_theme_assets and "assets" in (current["theme"] or {}):
         # Under the row lock, so a logo that went live a moment ago is the one kept.
         theme = {**theme, "assets": current["theme"]["assets"]}

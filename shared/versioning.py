@@ -63,6 +63,13 @@ class Expected:
             **state,
         )
 
+    def check_since(self, changed_at: int, current: int, what: str) -> None:
+        """As check, for the part of a record a write replaces: any version the writer saw
+        from that part's last change (changed_at) to current will do, so a change of another
+        part since is no conflict."""
+        if not any(changed_at <= version <= current for version in self.versions):
+            self.check(current, what)
+
 
 def _listed(versions: tuple[int, ...]) -> str:
     """`3`, `3 or 4`, or `3 or 4 or … (and 4,995 more)`: bounded whatever If-Match listed."""

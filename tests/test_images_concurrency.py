@@ -264,3 +264,31 @@ def test_a_photo_going_live_behind_a_publish_keeps_what_that_publish_changed(
 def reissue_photo(schema: str, item_id: str, image: dict[str, Any]) -> dict[str, Any] | None:
     with tenant_transaction(schema) as conn:
         return reissue_with_item_image(conn, UUID(item_id), image)
+
+
+def test_a_logo_finishing_while_the_settings_are_open_leaves_their_etag_valid(
+    client, tenants, auth_header, app_functions
+) -> None:
+    """The owner uploads a logo and, while it renders, saves new hours with the ETag the
+    settings page read: a 200, since nobody changed the settings. A theme page read before the
+    logo went live is stale, though: its save would put the old logo back, so it is a 412."""
+    api = owner_api(client, tenants.create(), auth_header)
+    name = brand_upload(api, "logo", logo_png(600, 200))
+    settings, theme = api.get("/v1/admin/settings"), api.get("/v1/admin/theme")
+
+    deliver(app_functions, name)  # the logo goes live while both pages are open
+
+    assert brand_states(api)["logo"]["status"] == "ready"
+    hours = {"mon": [["12:00", "22:00"]]}
+    saved = api.put(
+        "/v1/admin/settings",
+        json={**settings.json(), "hours": hours},
+        headers={"If-Match": settings.headers["etag"]},
+    )
+    assert saved.status_code == 200, saved.text
+    assert ok(api.get("/v1/admin/settings"))["hours"] == hours
+    stale = api.put(
+        "/v1/admin/theme", json=theme.json(), headers={"If-Match": theme.headers["etag"]}
+    )
+    assert stale.status_code == 412, stale.text
+    assert ok(api.get("/v1/admin/theme"))["assets"]["logo"].endswith(".webp")

@@ -155,6 +155,25 @@ def test_theme_writes_are_guarded_like_settings(api) -> None:
     assert (conflict.status_code, conflict.json()["current_version"]) == (409, 2)
 
 
+def test_a_theme_save_leaves_the_settings_etag_alone_and_the_other_way_round(api) -> None:
+    """Settings and theme are different pages, often different people: a save is stale only
+    when its own part changed after the ETag was read, and answers the profile's newest
+    version."""
+    read = api.get("/v1/admin/settings")
+    ok(api.put("/v1/admin/theme", json=theme(), headers={"If-Match": '"1"'}))  # now "2"
+    hours = {**read.json(), "hours": {"mon": [["12:00", "22:00"]]}}
+    saved = api.put("/v1/admin/settings", json=hours, headers={"If-Match": read.headers["etag"]})
+    assert (saved.status_code, saved.headers.get("etag")) == (200, '"3"'), saved.text
+    # The theme page read at "2" is not stale for the settings saved at "3"...
+    ok(api.put("/v1/admin/theme", json=theme(), headers={"If-Match": '"2"'}))
+    # ...but a settings page read at "1" is now: the settings changed at "3".
+    late = api.put("/v1/admin/settings", json=hours, headers={"If-Match": '"1"'})
+    assert (late.status_code, late.json()["current_version"]) == (412, 4)
+    # A version never issued yet is no version anyone read.
+    ahead = api.put("/v1/admin/settings", json=hours, headers={"If-Match": '"5"'})
+    assert ahead.status_code == 412
+
+
 def test_a_capitalised_assets_base_accepts_its_own_urls(
     api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
