@@ -79,8 +79,11 @@ def provision_tenant(context: df.DurableOrchestrationContext) -> Generator[Any, 
             break
         done.append(step)
     if failure is None:
-        context.set_custom_status(_progress(slug, "activate", total, total, "active"))
-        return {"slug": slug, "status": "active", "domains": job["request"]["domains"]}
+        # activate's detail is the status it left: `suspended` when a platform admin suspended
+        # the restaurant between the step's first run and its retry.
+        status = result["detail"]
+        context.set_custom_status(_progress(slug, "activate", total, total, status))
+        return {"slug": slug, "status": status, "domains": job["request"]["domains"]}
     step, error = failure
     reason = f"{step} failed: {error}"
     left: list[str] = []

@@ -12,6 +12,7 @@ import pytest
 from shared.db import transaction
 from shared.directory import directory_get
 from shared.provisioning import audit as audit_module
+from shared.provisioning import steps
 from shared.provisioning.compensation import run_undo, undo_steps
 from shared.provisioning.deprovision import run_deprovision_step
 from shared.provisioning.requests import (
@@ -24,6 +25,8 @@ from shared.provisioning.steps import run_step
 from shared.provisioning.suspension import set_suspension
 from shared.tenancy import TenantResolver
 from tests.conftest import execute, wait_for_lock_waiters
+from tests.devhost.durable_fixtures import EngineHost, loop_fixture  # noqa: F401
+from tests.housekeeping_helpers import app_engine_fixture  # noqa: F401 (fixtures)
 from tests.order_fixtures import Shop, shop_fixture  # noqa: F401 (fixtures)
 from tests.platform_helpers import provision_body, unique_slug
 from tests.storage_fixtures import unreachable_table
@@ -80,6 +83,38 @@ def test_a_retried_activate_after_a_suspension_does_not_fail_the_restaurant(
         [job.slug],
     )
     assert kept[0]["n"] == len(job.domains)
+
+
+@pytest.mark.usefixtures("migrated_public")
+def test_a_provisioning_that_ends_on_a_suspended_restaurant_says_suspended(
+    app_engine: EngineHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """activate commits `active`, a platform admin suspends the restaurant at once, and the
+    step's directory write fails, so the step runs again and leaves it suspended. The finished
+    operation's output names the status the restaurant is in, not `active`."""
+    request = ProvisionRequest.model_validate(provision_body(unique_slug("susp")))
+    job = provision_job(request)
+    write_directory = steps._put_directory
+
+    def suspended_then_unreachable(record, domains) -> None:
+        if record.status == "active" and _status(job.slug)[0] == "active":
+            set_suspension(job.slug, reason="Unpaid", by="ops-ada")
+            raise ConnectionError("the directory is out of reach")
+        write_directory(record, domains)
+
+    monkeypatch.setattr(steps, "_put_directory", suspended_then_unreachable)
+    instance_id = f"provision-{job.slug}"
+    app_engine.run(app_engine.client.start_new("provision_tenant", instance_id, job.as_input()))
+    try:
+        done = app_engine.wait_for(instance_id)
+        assert done.runtime_status.name == "Completed", done.output
+        assert done.output["status"] == "suspended"
+        assert _status(job.slug) == ("suspended", "Unpaid")
+        assert directory_get(job.domains[0]).status == "suspended"
+    finally:
+        for step in ("mark_deleting", "remove_directory", "drop_schema", "tombstone"):
+            run_deprovision_step(step, job.slug, "cleanup")
+        execute("delete from tenants where slug = %s", [job.slug])
 
 
 def test_a_suspension_made_while_the_audit_trail_is_unreachable_answers_200(
