@@ -21,7 +21,9 @@ $(AZURITE_DIR)/.installed: devhost/azurite/package.json devhost/azurite/package-
 	cd $(AZURITE_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# curl runs the README's example walks (tests/test_readme_examples.py); Debian's, when missing.
 test: install
+	@command -v curl >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq curl)
 	$(PY) -m devhost.services exec -- $(PY) -m pytest $(PYTEST_ARGS)
 
 dev: install
