@@ -344,3 +344,17 @@ def test_a_delete_with_a_stale_expected_version_in_the_query_is_409(
     assert api.get(path).status_code == 200
     current = api.delete(path, params={"expected_version": str(category["version"])})
     assert current.status_code == 204
+
+
+def test_a_delete_with_expected_version_0_in_the_query_is_a_422(
+    client, tenants, auth_header
+) -> None:
+    """`?expected_version=0` names no version a row can have (they start at 1): a 422 naming
+    the parameter, as `"expected_version": 0` in a body is, and the row stays."""
+    api = owner_api(client, tenants.create(), auth_header)
+    category = ok(api.post("/v1/admin/menu/categories", json={"name": "Pizzas"}), 201)
+    path = f"/v1/admin/menu/categories/{category['id']}"
+    refused = api.delete(path, params={"expected_version": "0"})
+    assert refused.status_code == 422, refused.text
+    assert [e["path"] for e in refused.json()["errors"]] == ["query.expected_version"]
+    assert api.get(path).status_code == 200

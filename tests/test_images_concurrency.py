@@ -9,11 +9,12 @@ from uuid import UUID
 
 import pytest
 
-from shared.db import tenant_transaction
+from shared.db import tenant_transaction, transaction
 from shared.images import pipeline
 from shared.images.live_menu import reissue_with_item_image
 from shared.images.renditions import RenderedImage
 from shared.provisioning.deprovision import DEPROVISION_STEPS, run_deprovision_step
+from shared.tenant_profile import save_tenant_profile
 from tests.conftest import execute, run_in_turn_behind, wait_for_lock_waiters
 from tests.image_fixtures import (  # noqa: F401
     assets_under,
@@ -292,3 +293,44 @@ def test_a_logo_finishing_while_the_settings_are_open_leaves_their_etag_valid(
     )
     assert stale.status_code == 412, stale.text
     assert ok(api.get("/v1/admin/theme"))["assets"]["logo"].endswith(".webp")
+
+
+def test_the_same_logo_delivered_again_leaves_the_theme_etag_alone(
+    client, tenants, auth_header, app_functions
+) -> None:
+    """The host delivering a logo twice changes nothing: not the theme, not its ETag."""
+    api = owner_api(client, tenants.create(), auth_header)
+    data = logo_png(600, 200)
+    name = brand_upload(api, "logo", data)
+    deliver(app_functions, name)
+    before = api.get("/v1/admin/theme")
+    deliver(app_functions, name, data)  # the host delivers again (the original is gone)
+    after = api.get("/v1/admin/theme")
+    assert (ok(after), after.headers["etag"]) == (ok(before), before.headers["etag"])
+
+
+def test_a_theme_saved_while_the_logo_goes_live_is_kept(
+    client, tenants, auth_header, app_functions
+) -> None:
+    """A theme edit committing between the logo's read of the theme and its save makes the
+    logo's save stale (it raises, and the host's retry applies the logo to the new theme), so
+    the manager's colours stay."""
+    tenant = tenants.create()
+    api = owner_api(client, tenant, auth_header)
+    data = logo_png(600, 200)
+    name = brand_upload(api, "logo", data)
+    current = ok(api.get("/v1/admin/theme"))
+    edited = {**current, "colors": {**current["colors"], "primary": "#1d4ed8"}}
+    edited.pop("assets", None)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with transaction() as conn:  # a theme save, halfway through
+            conn.execute("select id from public.tenants where id = %s for update", [tenant.id])
+            logo = pool.submit(deliver, app_functions, name, data)
+            wait_for_lock_waiters("public.tenants")
+            save_tenant_profile(conn, tenant_id=tenant.id, theme=edited, keep_theme_assets=True)
+        stale = logo.exception(timeout=30)
+    assert getattr(stale, "status", None) == 409, repr(stale)  # the host retries
+    deliver(app_functions, name, data)
+    theme = ok(api.get("/v1/admin/theme"))
+    assert theme["colors"]["primary"] == "#1d4ed8"
+    assert theme["assets"]["logo"].endswith(".webp")

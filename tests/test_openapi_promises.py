@@ -103,3 +103,14 @@ def test_role_descriptions_say_whose_restaurant(document: dict[str, Any]) -> Non
     assert "Token roles: owner, manager of the host's restaurant." in admin
     platform = document["paths"]["/v1/platform/tenants"]["get"]["description"]
     assert "Token roles: platform_admin." in platform
+
+
+def test_only_writes_describe_the_pending_database_update_409(client) -> None:
+    """A restaurant's write may meet a database check its schema has not widened yet (409);
+    a read meets none, so its description lists no 409."""
+    document = ok(client.get("/api/openapi.json", host="stelly.test"))
+    settings = document["paths"]["/v1/admin/settings"]
+    assert "409" not in settings["get"]["responses"], sorted(settings["get"]["responses"])
+    assert "409" in settings["put"]["responses"], sorted(settings["put"]["responses"])
+    store = document["paths"]["/v1/store/menu"]["get"]["responses"]
+    assert "409" not in store, sorted(store)

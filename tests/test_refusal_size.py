@@ -7,7 +7,7 @@ import json
 
 from devhost.testclient import TestResponse
 from tests.order_fixtures import Shop, module_shop_fixture  # noqa: F401
-from tests.storefront_helpers import ok
+from tests.storefront_helpers import ok, owner_api
 from tests.test_refusal_wording import _problem
 
 
@@ -96,3 +96,50 @@ def test_a_long_if_match_list_is_not_echoed_without_bound(module_shop: Shop) -> 
     assert answer.status_code == 412, answer.text[:200]
     assert len(answer.body) < 4096, len(answer.body)
     assert "not 10000 or 10001 or 10002 or 10003 or 10004 (and 4,995 more)" in answer.text
+
+
+def test_a_stale_if_match_of_five_versions_quotes_them_all_and_each_once(
+    client, tenants, auth_header
+) -> None:
+    """A stale If-Match of five versions quotes all five, with no "(and 0 more)"; a version
+    listed several times is quoted once."""
+    api = owner_api(client, tenants.create(), auth_header)
+    ok(api.put("/v1/admin/settings", json=api.get("/v1/admin/settings").json()))  # now at 2
+    settings = api.get("/v1/admin/settings").json()
+    five = api.put(
+        "/v1/admin/settings", json=settings,
+        headers={"If-Match": '"11", "12", "13", "14", "15"'},
+    )  # fmt: skip
+    assert five.status_code == 412, five.text
+    assert "not 11 or 12 or 13 or 14 or 15 as If-Match says" in five.json()["detail"]
+    repeated = api.put(
+        "/v1/admin/settings", json=settings,
+        headers={"If-Match": ", ".join(['"7"'] * 6 + ['"8"'])},
+    )  # fmt: skip
+    assert repeated.status_code == 412, repeated.text
+    assert "not 7 or 8 as If-Match says" in repeated.json()["detail"]
+
+
+def _host_of(length: int) -> str:
+    """A made-up host of exactly length characters under the wildcard domain."""
+    labels, left = [], length - len(".stelly.test")
+    while left > 0:
+        label = "a" * min(63, left)
+        labels.append(label)
+        left -= len(label) + 1
+    host = ".".join(labels)[: length - len(".stelly.test")] + ".stelly.test"
+    assert len(host) == length
+    return host
+
+
+def test_a_host_of_253_characters_is_looked_up_and_254_is_not(client) -> None:
+    """README: a host longer than a DNS name (253 characters) is a 404 that neither looks it
+    up nor quotes it; 253 is a DNS name."""
+    longest, longer = _host_of(253), _host_of(254)
+    looked_up = client.get("/api/v1/store/config", host=longest)
+    assert looked_up.status_code == 404, looked_up.text
+    assert looked_up.json()["detail"] == f"No restaurant is served at {longest}"
+    refused = client.get("/api/v1/store/config", host=longer)
+    assert refused.status_code == 404, refused.text
+    assert "longer than a DNS name" in refused.json()["detail"]
+    assert longer not in refused.text
