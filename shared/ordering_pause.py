@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, field_serializer
 
-from shared.instants import whole_minute_up
+from shared.instants import utc_text, whole_minute_up
 from shared.text_rules import one_line
 
 MAX_PAUSE_MINUTES = 24 * 60
@@ -27,6 +27,11 @@ class OrderingPause(BaseModel):
     since: AwareDatetime
     by: str
     note: str | None = None
+
+    @field_serializer("until", "since", when_used="json")
+    def _one_spelling(self, instant: datetime) -> str | None:
+        # As every instant the API hands out (shared/instants.py), not pydantic's `Z`.
+        return utc_text(instant)
 
     def in_force(self, now_utc: datetime) -> bool:
         return self.since <= now_utc < self.until
@@ -48,7 +53,7 @@ class OrderingPause(BaseModel):
         return f"The restaurant is not taking orders until {when}{why}; order again then"
 
     def for_customers(self) -> dict[str, str]:
-        shown = {"until": self.until.isoformat().replace("+00:00", "Z")}
+        shown = {"until": utc_text(self.until)}
         return shown | ({"note": self.note} if self.note else {})
 
 

@@ -116,7 +116,7 @@ def _insert_version(
     return {
         "version": head["version"],
         "etag": etag,
-        "published_at": published_at,
+        "published_at": published_at.isoformat(),
         "source": source,
     }
 

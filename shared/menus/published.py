@@ -13,6 +13,8 @@ from typing import Any
 
 import psycopg
 
+from shared.instants import utc_text
+
 
 def latest_snapshot(conn: psycopg.Connection) -> dict[str, Any] | None:
     """The newest published snapshot, or None when the tenant never published."""
@@ -52,7 +54,7 @@ def version_history(
         f"select {_HEAD_COLUMNS} from menu_versions {below} order by version desc limit %(limit)s",
         {"before": before, "limit": limit},
     ).fetchall()
-    return [dict(row) for row in rows]
+    return [{**row, "published_at": utc_text(row["published_at"])} for row in rows]
 
 
 def published_version(conn: psycopg.Connection, version: int) -> dict[str, Any] | None:
@@ -61,4 +63,4 @@ def published_version(conn: psycopg.Connection, version: int) -> dict[str, Any] 
     row = conn.execute(
         f"select {_HEAD_COLUMNS}, snapshot from menu_versions where version = %s", [version]
     ).fetchone()
-    return dict(row) if row else None
+    return {**row, "published_at": utc_text(row["published_at"])} if row else None

@@ -11,6 +11,7 @@ from typing import Any
 
 import psycopg
 
+from shared.instants import utc_text
 from shared.orders.queries import order_head, order_row, staff_fulfilment
 from shared.orders.state_machine import STATUSES
 
@@ -43,7 +44,8 @@ def manager_order(conn: psycopg.Connection, order_id: str) -> dict[str, Any] | N
             "tax_rate_bp": row["tax_rate_bp"],
             "tax_inclusive": row["tax_inclusive"],
         },
-        "history": row["history"] or [],
+        # Postgres's JSON drops a fraction's trailing zeros: `.98444`, where answers say `.984440`.
+        "history": [{**step, "at": utc_text(step["at"])} for step in row["history"] or []],
     }
 
 

@@ -155,7 +155,7 @@ def customer_order(conn: psycopg.Connection, order_id: str) -> dict[str, Any] | 
             "currency": row["currency"],
         },
         "history": [
-            {"status": step["to"], "at": step["at"], "reason": step["reason"]}
+            {"status": step["to"], "at": utc_text(step["at"]), "reason": step["reason"]}
             for step in row["history"] or []
         ],
     }

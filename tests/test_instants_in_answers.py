@@ -1,0 +1,67 @@
+"""Every point in time the API hands out is spelled one way (shared/instants.py): UTC as
+`+00:00`, with six digits of fraction or none, so a client comparing or sorting them as text
+gets the order they happened in, whichever answer or event they came from."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from tests.order_fixtures import Shop, settle, shop_fixture  # noqa: F401 (fixtures)
+from tests.storefront_helpers import ok
+
+ONE_SPELLING = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?\+00:00")
+LOOKS_LIKE_AN_INSTANT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d")
+
+
+def _instants(answer: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """(path, text) of every string in answer that reads as a point in time."""
+    if isinstance(answer, dict):
+        for key, value in answer.items():
+            yield from _instants(value, f"{path}.{key}")
+    elif isinstance(answer, list):
+        for index, value in enumerate(answer):
+            yield from _instants(value, f"{path}[{index}]")
+    elif isinstance(answer, str) and LOOKS_LIKE_AN_INSTANT.match(answer):
+        yield path, answer
+
+
+def test_every_answer_and_event_spells_its_instants_one_way(shop: Shop) -> None:
+    """A busy few minutes: an order accepted with a promise, re-promised, moved to ready; a
+    pause; an 86 until tomorrow; a publish. Every instant in every answer a customer, cook or
+    manager gets, and in the kitchen's events, is UTC `+00:00` with six digits or none."""
+    kitchen = {"host": shop.host, "headers": shop.staff()}
+    manager = {"host": shop.host, "headers": shop.owner()}
+    order = shop.place()
+    answers: dict[str, Any] = {"receipt": order}
+    answers["accept"] = ok(shop.transition(order, "accepted", 1, ready_in_minutes=15))
+    late = {"ready_in_minutes": 25, "expected_version": 2}
+    ready_by = f"/api/v1/kitchen/orders/{order['id']}/ready-by"
+    answers["ready_by"] = ok(shop.client.put(ready_by, **kitchen, json=late))
+    answers["prepare"] = ok(shop.transition(order, "preparing", 3))
+    answers["pause"] = ok(shop.client.put("/api/v1/kitchen/pause", **kitchen, json={"minutes": 30}))
+    ham = shop.menu.option("Margherita/Toppings/Ham")
+    eighty_six = {"options": [{"id": ham, "available": False, "until": "tomorrow"}]}
+    answers["86"] = ok(shop.client.post("/api/v1/kitchen/availability", **kitchen, json=eighty_six))
+    answers["publish"] = ok(shop.client.post("/api/v1/admin/menu/publish", **manager), 201)
+    settle()
+    answers["customer"] = ok(shop.customer_view(order))
+    answers["ticket"] = ok(shop.client.get(f"/api/v1/kitchen/orders/{order['id']}", **kitchen))
+    answers["tickets"] = ok(shop.client.get("/api/v1/kitchen/orders", **kitchen))
+    answers["events"] = ok(shop.client.get("/api/v1/kitchen/events", **kitchen))
+    answers["pause_read"] = ok(shop.client.get("/api/v1/kitchen/pause", **kitchen))
+    answers["86_list"] = ok(shop.client.get("/api/v1/kitchen/availability", **kitchen))
+    answers["day"] = ok(shop.client.get("/api/v1/admin/orders", **manager))
+    answers["order"] = ok(shop.client.get(f"/api/v1/admin/orders/{order['id']}", **manager))
+    answers["versions"] = ok(shop.client.get("/api/v1/admin/menu/versions", **manager))
+    answers["menu"] = ok(shop.client.get("/api/v1/store/menu", host=shop.host))
+    answers["config"] = ok(shop.client.get("/api/v1/store/config", host=shop.host))
+
+    found = dict(_instants(answers))
+    assert {path.split(".")[1] for path in found} >= {
+        "receipt", "accept", "ready_by", "pause", "86", "publish", "customer", "ticket",
+        "events", "day", "order", "versions", "config",
+    }  # fmt: skip
+    spelled_otherwise = {p: t for p, t in found.items() if not ONE_SPELLING.fullmatch(t)}
+    assert spelled_otherwise == {}
