@@ -12,7 +12,7 @@ from functions.row_http import path_id
 from shared import errors
 from shared.db import tenant_transaction
 from shared.events.groups import kitchen_group, station_group
-from shared.events.outbox import events_after
+from shared.events.outbox import events_after, kept_between
 from shared.events.publisher import PublishError, client_url
 from shared.field_rules import rule_failures
 from shared.orders.models import Reason
@@ -61,6 +61,8 @@ class EventsQuery(BaseModel):
 
     after: int = Field(0, ge=0, le=2**63 - 1)  # outbox.seq is a bigint
     limit: int = Field(100, ge=1, le=MAX_EVENTS_PAGE)
+    # A station's display (negotiated with ?station=) catches up on what its group received.
+    station: str | None = Field(None, pattern=STATION)
 
 
 class TransitionIn(BaseModel):
@@ -171,8 +173,15 @@ def kitchen_events(call: Call) -> func.HttpResponse:
     with tenant_transaction(tenant.schema_name) as conn:
         # last_seq first: events sequenced between the two reads must not look like a gap.
         last_seq = conn.execute("select last_seq from outbox_counter").fetchone()["last_seq"]
-        events = events_after(conn, query.after, limit=query.limit + 1)
-    page = events[: query.limit]
+        group = station_group(tenant.slug, query.station) if query.station else None
+        events = events_after(conn, query.after, limit=query.limit + 1, group=group)
+        page = events[: query.limit]
+        has_more = len(events) > query.limit
+        newest = page[-1].seq if page else query.after
+        # Run on to the newest seq once nothing more is this display's: a station's live feed
+        # skips the other stations' seqs, and one call settles each such jump.
+        next_after = newest if has_more else max(newest, last_seq)
+        kept = kept_between(conn, query.after, next_after)
     if query.after > last_seq:
         # Seqs commit before any is sent, so no display can have seen one beyond last_seq: this
         # one comes from elsewhere (a database restored from a backup, a corrupt value), and
@@ -181,7 +190,8 @@ def kitchen_events(call: Call) -> func.HttpResponse:
             f"No event has seq {query.after} yet (the newest is {last_seq}); reload "
             "GET /api/v1/kitchen/orders and follow events from its as_of_seq"
         )
-    if _purged_since(query.after, [event.seq for event in page], last_seq):
+    if query.after < last_seq and kept < next_after - query.after:
+        # Seqs are handed out without gaps and only the retention purge deletes events.
         raise errors.gone(
             f"Events after seq {query.after} are no longer kept (7 days); reload "
             "GET /api/v1/kitchen/orders and follow events from its as_of_seq"
@@ -189,8 +199,8 @@ def kitchen_events(call: Call) -> func.HttpResponse:
     return json_response(
         {
             "events": [event.message(tenant.slug) for event in page],
-            "next_after": page[-1].seq if page else query.after,
-            "has_more": len(events) > query.limit,
+            "next_after": next_after,
+            "has_more": has_more,
         },
         headers={"Cache-Control": "no-store"},
     )
@@ -275,11 +285,3 @@ def kitchen_ready_by(call: Call) -> func.HttpResponse:
         expected=_expected(call, body),
     )
     return json_response(result, headers={"ETag": version_etag(result["version"])})
-
-
-def _purged_since(after: int, seqs: list[int], last_seq: int) -> bool:
-    """Whether events after `after` are gone. Seqs are handed out without gaps and only the
-    retention purge deletes events, so a page that does not run on from `after` lost some."""
-    if after >= last_seq:
-        return False
-    return not seqs or seqs != list(range(after + 1, after + 1 + len(seqs)))

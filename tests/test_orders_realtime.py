@@ -39,7 +39,7 @@ def kitchen_url(shop: Shop, **params: str) -> str:
     return response.json()["url"]
 
 
-def _customer_url(shop: Shop, order: dict) -> str:
+def customer_url(shop: Shop, order: dict) -> str:
     link = order["links"]["negotiate"]
     response = shop.client.get(link, host=shop.host, headers=order_access(order))
     assert response.status_code == 200, response.text
@@ -57,7 +57,7 @@ def test_the_kitchen_and_the_customer_see_placed_to_ready_in_order(
     kitchen = live_clients(kitchen_url(shop))
     order = shop.place(shop.order_body(shop.pizza_line("Ham"), shop.cola_line()))
     settle()  # the placed event is out before the customer's page connects
-    customer = live_clients(_customer_url(shop, order))
+    customer = live_clients(customer_url(shop, order))
     placed = kitchen.events(1)[0]
     assert set(placed) == EVENT_KEYS
     assert (placed["type"], placed["tenant"], placed["order_id"]) == (
@@ -149,7 +149,7 @@ def test_a_kitchen_token_cannot_join_another_restaurants_groups(
 def test_a_customer_token_joins_only_its_own_order(shop: Shop, live_clients: Clients) -> None:
     mine, theirs = shop.place(), shop.place()
     settle()  # both placed events are out before the customer's page connects
-    customer = live_clients(_customer_url(shop, mine))
+    customer = live_clients(customer_url(shop, mine))
     for group in (f"o.{theirs['id']}", f"t.{shop.slug}.kitchen"):
         ack = customer.join(group)
         assert ack["success"] is False and ack["error"]["name"] == "Forbidden"
@@ -384,8 +384,8 @@ def test_a_poll_racing_a_new_order_is_not_told_its_events_are_gone(
     settle()
     real_events_after = kitchen.events_after
 
-    def order_arrives_meanwhile(conn, after, *, limit):
-        page = real_events_after(conn, after, limit=limit)
+    def order_arrives_meanwhile(conn, after, *, limit, group=None):
+        page = real_events_after(conn, after, limit=limit, group=group)
         shop.place()  # another request commits and is sequenced during this poll
         settle()
         return page

@@ -222,7 +222,7 @@ def test_a_token_without_a_tenant_claim_is_told_so(client: TestClient, module_sh
 @pytest.mark.parametrize(
     ("url", "params", "message"),
     [
-        ("/v1/kitchen/events", {"since": "57"}, "is not a field here; send after, limit"),
+        ("/v1/kitchen/events", {"since": "57"}, "is not a field here; send after, limit, station"),
         ("/v1/kitchen/orders", {"page": "2"}, "is not a field here; send status, limit, cursor"),
     ],
     ids=["events-since", "orders-page"],

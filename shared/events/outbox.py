@@ -155,12 +155,26 @@ def mark_failed(conn: psycopg.Connection, seq: int, *, error: str, retry_in_s: f
     )
 
 
-def events_after(conn: psycopg.Connection, after: int, *, limit: int) -> list[OutboxEvent]:
-    """Sequenced events with seq > after, published or not, oldest first."""
+def events_after(
+    conn: psycopg.Connection, after: int, *, limit: int, group: str | None = None
+) -> list[OutboxEvent]:
+    """Sequenced events with seq > after, published or not, oldest first; with group, only
+    those sent to it (what a display in that group received live)."""
     rows = conn.execute(
-        f"select {_COLUMNS} from outbox where seq > %s order by seq limit %s", [after, limit]
+        f"""select {_COLUMNS} from outbox
+             where seq > %(after)s and (%(group)s::text is null or %(group)s = any(groups))
+             order by seq limit %(limit)s""",
+        {"after": after, "group": group, "limit": limit},
     ).fetchall()
     return [OutboxEvent.from_row(row) for row in rows]
+
+
+def kept_between(conn: psycopg.Connection, after: int, upto: int) -> int:
+    """How many events with after < seq <= upto are still kept (seqs have no gaps, so fewer
+    than upto - after means the retention purge took some)."""
+    return conn.execute(
+        "select count(*) as n from outbox where seq > %s and seq <= %s", [after, upto]
+    ).fetchone()["n"]
 
 
 # A probe does not queue behind a restaurant whose outbox is locked (a migration altering it):
