@@ -27,6 +27,7 @@ from functions import (
     store_orders,
     system,
 )
+from shared import log_redaction
 from shared.config import get_settings
 from shared.db import on_pool_open
 from shared.migrate import apply_public_migrations
@@ -34,6 +35,9 @@ from shared.telemetry import configure_telemetry
 
 get_settings()
 configure_telemetry()
+# A database error's text quotes the row it refused (a customer's name and phone): no log
+# record of this process carries it (shared/log_redaction.py).
+log_redaction.install()
 # Azure has no deploy step that reaches the database: each process brings the registry (the
 # public schema) up to date when it first opens its pool. Restaurants' schemas migrate through
 # `POST /api/v1/platform/migrations`.

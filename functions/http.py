@@ -31,7 +31,7 @@ from functions.request_bodies import (
     parse_query,
     unstorable_text,
 )
-from shared import auth, errors, telemetry, tenancy
+from shared import auth, errors, log_redaction, telemetry, tenancy
 from shared.auth import Principal
 from shared.db import TRANSIENT_DATABASE_ERRORS
 from shared.errors import ProblemError
@@ -315,7 +315,7 @@ def request_edge(
             )
         except Exception as error:
             logger.exception("unhandled error in %s", function_name)
-            span.record_exception(error)
+            span.record_exception(error, attributes=log_redaction.span_attributes(error))
             edge.response = problem_response(
                 _INTERNAL, instance=edge.instance, correlation_id=edge.correlation_id
             )
