@@ -32,6 +32,10 @@ TRANSIENT_DATABASE_ERRORS = (
     psycopg.errors.LockNotAvailable,
     # The server ended a transaction left idle past SESSION_TIMEOUTS (an InternalError).
     psycopg.errors.IdleInTransactionSessionTimeout,
+    # A server that went read-only (Azure's when its storage fills, a connection that reached a
+    # standby during a failover): writes work again once it is writable. Also what keeps a
+    # process opening its pool then from failing every request (its registry migration waits).
+    psycopg.errors.ReadOnlySqlTransaction,
     psycopg.OperationalError,
     PoolTimeout,
 )

@@ -108,9 +108,14 @@ def test_an_order_cut_off_by_a_restart_can_be_retried_with_its_key(
     with _admin() as admin:  # nothing half-written
         dine_in = f"select count(*) from {shop.schema}.orders where table_id is not null"
         assert admin.execute(dine_in).fetchone() == (0,)
-    # The customer retries as told (Retry-After: 1), a few times.
+    retry_as_told(shop, body, key, tries=5)
+
+
+def retry_as_told(shop: Shop, body: dict, key: str, *, tries: int) -> None:
+    """The customer's app retries the order with its key as told (Retry-After), up to tries
+    times; the last answer must be the 201."""
     retries = []
-    for _ in range(5):
+    for _ in range(tries):
         retry = shop.post_order(body, key=key)
         retries.append((retry.status_code, retry.json().get("detail")))
         if retry.status_code == 201:

@@ -10,13 +10,19 @@
 - A claim abandoned by a crashed worker can be taken over after IN_FLIGHT_TAKEOVER_S; completing
   checks the claim token in the order's own transaction, so a taken-over request rolls back
   instead of creating a second order.
+- A release the database refused (it was down: the reason the request failed) is tried again
+  in the background until it works, so the customer's retry finds the key free within a
+  second or two of the database's return, not after the takeover's minute.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +32,9 @@ from psycopg.types.json import Jsonb
 
 from shared import errors
 from shared.db import tenant_transaction
+from shared.log_redaction import error_text
+
+logger = logging.getLogger("stelly.orders")
 
 KEY_TTL_HOURS = 24
 IN_FLIGHT_TAKEOVER_S = 60
@@ -149,6 +158,53 @@ def release_key(schema: str, claim: Claim) -> None:
     """Forget an unfinished claim so the client may retry with the same key."""
     with tenant_transaction(schema) as conn:
         drop_claim(conn, claim)
+
+
+class LateReleases:
+    """Claims whose release failed, tried again every RETRY_S by one background thread until
+    they are released or the takeover would have freed them anyway."""
+
+    RETRY_S = 0.5
+
+    def __init__(self) -> None:
+        self._waiting: list[tuple[str, Claim, float]] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, schema: str, claim: Claim) -> None:
+        with self._lock:
+            self._waiting.append((schema, claim, time.monotonic() + IN_FLIGHT_TAKEOVER_S))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="idempotency-releases", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.RETRY_S)
+            with self._lock:
+                waiting, self._waiting = self._waiting, []
+            left = [entry for entry in waiting if not self._released(*entry)]
+            with self._lock:
+                self._waiting += left
+                if not self._waiting:
+                    self._thread = None
+                    return
+
+    @staticmethod
+    def _released(schema: str, claim: Claim, give_up_at: float) -> bool:
+        if time.monotonic() >= give_up_at:
+            return True  # the takeover frees it now
+        try:
+            release_key(schema, claim)
+        except Exception as error:
+            logger.debug("idempotency key release still failing: %s", error_text(error))
+            return False
+        return True
+
+
+late_releases = LateReleases()
 
 
 def purge_expired_keys(conn: psycopg.Connection) -> int:

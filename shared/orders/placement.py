@@ -28,6 +28,7 @@ from shared.config import get_settings
 from shared.db import tenant_transaction
 from shared.errors import FieldError
 from shared.events.dispatch import dispatcher
+from shared.log_redaction import error_text
 from shared.menus.availability import available_now
 from shared.ordering_pause import pause_in_force
 from shared.orders import idempotency
@@ -227,12 +228,17 @@ def _write(
 
 
 def _release_quietly(tenant: TenantRecord, claim: idempotency.Claim) -> None:
-    # The original error is what the client must see; an unreleased claim only makes a retry
-    # wait IN_FLIGHT_TAKEOVER_S before it can take the key over.
+    # The original error is what the client must see. A release that fails too (the database
+    # is down) is tried again in the background, so the client's retry is not told for a
+    # minute that a request which already failed is still being processed.
     try:
         idempotency.release_key(tenant.schema_name, claim)
-    except Exception:
-        logger.exception("could not release idempotency key of %s", tenant.slug)
+    except Exception as error:
+        logger.warning(
+            "could not release idempotency key of %s (%s); retrying in the background",
+            tenant.slug, error_text(error),
+        )  # fmt: skip
+        idempotency.late_releases.add(tenant.schema_name, claim)
 
 
 def place_order(
