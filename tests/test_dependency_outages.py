@@ -20,6 +20,8 @@ import psycopg
 import pytest
 
 from shared import db
+from shared.db import tenant_transaction
+from shared.orders.idempotency import Claim, claim_key, late_releases, release_key
 from tests.conftest import execute
 from tests.hub_server import HubServer
 from tests.order_fixtures import (  # noqa: F401 (fixtures)
@@ -245,3 +247,48 @@ def test_a_pause_and_an_86_made_while_the_hub_is_down_reach_every_display_once_i
         (base + 1, "store.paused"),
         (base + 2, "menu.sold_out"),
     ]
+
+
+def _claim(shop: Shop, key: str) -> Claim:
+    with tenant_transaction(shop.schema) as conn:
+        claimed = claim_key(conn, key, "fingerprint")
+    assert isinstance(claimed, Claim)
+    return claimed
+
+
+def _key_claims(shop: Shop, key: str) -> list:
+    rows = execute(f"select claim from {shop.schema}.idempotency_keys where key = %s", [key])
+    return [row["claim"] for row in rows]
+
+
+def test_a_release_after_a_takeover_leaves_the_retrys_claim_alone(shop: Shop) -> None:
+    """A request whose claim was taken over (it ran past the takeover's minute) and which then
+    releases its key, late, leaves the retry's claim in place: the retry still owns the key."""
+    key = str(uuid.uuid4())
+    first = _claim(shop, key)
+    execute(
+        f"update {shop.schema}.idempotency_keys set claimed_at = now() - interval '2 minutes'"
+        " where key = %s",
+        [key],
+    )
+    retry = _claim(shop, key)
+    release_key(shop.schema, first)
+    assert _key_claims(shop, key) == [retry.token]
+
+
+def test_a_late_release_keeps_trying_while_the_database_stays_read_only(
+    shop: Shop, read_only_database: Callable[[], None]
+) -> None:
+    """A release the database refuses is tried again and again in the background, however many
+    times it fails, until the database takes writes again; then the key is free."""
+    key = str(uuid.uuid4())
+    claim = _claim(shop, key)
+    read_only_database()
+    late_releases.add(shop.schema, claim)
+    time.sleep(late_releases.RETRY_S * 4)  # several refused tries
+    assert _key_claims(shop, key) == [claim.token]
+    _set_read_only(False)
+    deadline = time.monotonic() + 10
+    while _key_claims(shop, key) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _key_claims(shop, key) == []

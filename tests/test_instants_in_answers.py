@@ -8,6 +8,10 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
+
+from shared import db
+from shared.db import transaction
 from tests.order_fixtures import Shop, settle, shop_fixture  # noqa: F401 (fixtures)
 from tests.storefront_helpers import ok
 
@@ -63,5 +67,46 @@ def test_every_answer_and_event_spells_its_instants_one_way(shop: Shop) -> None:
         "receipt", "accept", "ready_by", "pause", "86", "publish", "customer", "ticket",
         "events", "day", "order", "versions", "config",
     }  # fmt: skip
+    spelled_otherwise = {p: t for p, t in found.items() if not ONE_SPELLING.fullmatch(t)}
+    assert spelled_otherwise == {}
+
+
+@pytest.fixture
+def server_in_tokyo(monkeypatch: pytest.MonkeyPatch, migrated_public: None) -> Iterator[None]:
+    """A fresh pool whose sessions run in Asia/Tokyo, as on a server whose `timezone`
+    parameter an operator set (Postgres then hands every timestamptz out at +09:00)."""
+    monkeypatch.setattr(db, "SESSION_TIMEOUTS", {**db.SESSION_TIMEOUTS, "TimeZone": "Asia/Tokyo"})
+    db.close_pool()
+    yield
+    monkeypatch.undo()
+    db.close_pool()
+
+
+@pytest.mark.usefixtures("webpubsub_hub", "server_in_tokyo")
+def test_instants_stay_utc_when_the_servers_time_zone_is_not(shop: Shop) -> None:
+    """On a server whose TimeZone is not UTC, an order's times and history (kept as JSON by
+    Postgres), a publish's `published_at`, the versions list and one version, and the kitchen's
+    events are still spelled one way."""
+    with transaction() as conn:
+        assert conn.execute("select now()::text as t").fetchone()["t"].endswith("+09")
+    manager = {"host": shop.host, "headers": shop.owner()}
+    order = shop.place()
+    ok(shop.transition(order, "accepted", 1, ready_in_minutes=15))
+    answers: dict = {"publish": ok(shop.client.post("/api/v1/admin/menu/publish", **manager), 201)}
+    version = answers["publish"]["version"]
+    answers["versions"] = ok(shop.client.get("/api/v1/admin/menu/versions", **manager))
+    one = ok(shop.client.get(f"/api/v1/admin/menu/versions/{version}", **manager))
+    answers["version"] = {k: v for k, v in one.items() if k != "snapshot"}
+    answers["customer"] = ok(shop.customer_view(order))
+    answers["order"] = ok(shop.client.get(f"/api/v1/admin/orders/{order['id']}", **manager))
+    answers["day"] = ok(shop.client.get("/api/v1/admin/orders", **manager))
+    settle()
+    kitchen = {"host": shop.host, "headers": shop.staff()}
+    answers["events"] = ok(shop.client.get("/api/v1/kitchen/events", **kitchen))
+    found = dict(_instants(answers))
+    assert {path.split(".")[1] for path in found} >= {
+        "publish", "versions", "version", "customer", "order", "day", "events"
+    }  # fmt: skip
+    assert [p for p in found if ".history" in p], found  # history times are among them
     spelled_otherwise = {p: t for p, t in found.items() if not ONE_SPELLING.fullmatch(t)}
     assert spelled_otherwise == {}

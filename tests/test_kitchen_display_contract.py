@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
+from tests.conftest import execute
 from tests.order_fixtures import (  # noqa: F401
     LiveClient,
     Shop,
@@ -306,3 +307,54 @@ def test_a_display_in_the_kitchen_and_a_station_group_gets_each_event_once(
     settle()
     assert display.nothing_more() == []
     assert [e["type"] for e in events] == ["order.placed", "order.accepted"]
+
+
+def _events(shop: Shop, **params: str) -> dict:
+    response = shop.client.get(EVENTS, host=shop.host, headers=shop.staff(), params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_a_station_catch_up_runs_next_after_on_to_the_newest_seq(shop: Shop) -> None:
+    """Two pizza orders (the oven's) after the bar's last event: the bar catching up gets none
+    of them and a next_after at the newest seq, so its next jump starts from there."""
+    start = shop.last_seq()
+    shop.place(shop.order_body(shop.pizza_line()))
+    shop.place(shop.order_body(shop.pizza_line("Ham")))
+    settle()
+    newest = shop.last_seq()
+    assert newest == start + 2
+    bar = _events(shop, after=str(start), station="bar")
+    assert (bar["events"], bar["next_after"], bar["has_more"]) == ([], newest, False)
+    oven = _events(shop, after=str(start), station="oven")
+    assert [e["seq"] for e in oven["events"]] == [start + 1, start + 2]
+
+
+def test_a_page_holding_exactly_the_last_events_has_no_more(shop: Shop) -> None:
+    """A page whose limit is exactly the events left says has_more false, so a display stops
+    paging there."""
+    start = shop.last_seq()
+    for _ in range(3):
+        shop.place()
+    settle()
+    page = _events(shop, after=str(start), limit="3")
+    assert [e["seq"] for e in page["events"]] == [start + 1, start + 2, start + 3]
+    assert (page["has_more"], page["next_after"]) == (False, start + 3)
+    shorter = _events(shop, after=str(start), limit="2")
+    assert (shorter["has_more"], shorter["next_after"]) == (True, start + 2)
+
+
+def test_one_purged_event_right_after_the_displays_seq_is_410(shop: Shop) -> None:
+    """The retention purge took only the event right after the display's seq: catching up is a
+    410 (reload), for the whole kitchen and for a station alike, not a page that skips it."""
+    start = shop.last_seq()
+    shop.place(shop.order_body(shop.cola_line()))
+    shop.place(shop.order_body(shop.cola_line()))
+    settle()
+    execute(f"delete from {shop.schema}.outbox where seq = %s", [start + 1])
+    for params in ({}, {"station": "bar"}):
+        gone = shop.client.get(
+            EVENTS, host=shop.host, headers=shop.staff(), params={"after": str(start), **params}
+        )
+        assert gone.status_code == 410, (params, gone.text)
+    assert _events(shop, after=str(start + 1))["events"][0]["seq"] == start + 2

@@ -21,6 +21,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from shared.db import transaction
+from shared.instants import utc_text
 from shared.telemetry import current_traceparent
 
 
@@ -47,7 +48,7 @@ class OutboxEvent:
             "type": self.type,
             "tenant": tenant,
             "order_id": self.order_id,
-            "occurred_at": self.occurred_at.isoformat(),
+            "occurred_at": utc_text(self.occurred_at),
             "data": self.data,
         }
 

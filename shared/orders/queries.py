@@ -88,8 +88,9 @@ def order_head(row: dict[str, Any]) -> dict[str, Any]:
         "ticket_number": format_ticket(row["ticket_number"]),
         "status": row["status"],
         "version": row["version"],
-        "placed_at": row["placed_at"].isoformat(),
-        "updated_at": row["updated_at"].isoformat(),
+        # In UTC whatever the server's TimeZone hands rows out in.
+        "placed_at": utc_text(row["placed_at"]),
+        "updated_at": utc_text(row["updated_at"]),
         # The kitchen's promise; read through to_jsonb where a schema may predate migration 0011.
         "ready_by": utc_text(row.get("ready_by")),
     }
