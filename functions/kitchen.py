@@ -107,9 +107,7 @@ def kitchen_negotiate(call: Call) -> func.HttpResponse:
     query: NegotiateQuery = call.parsed_query
     with tenant_transaction(tenant.schema_name) as conn:
         stations = kitchen_stations(conn, tenant.id)
-    if query.station is not None and query.station not in stations:
-        known = ", ".join(stations) or "none"
-        raise errors.invalid_field("query.station", f"is not a station here (known: {known})")
+    _require_station(query.station, stations)
     allowed = [kitchen_group(tenant.slug), *(station_group(tenant.slug, s) for s in stations)]
     join = [station_group(tenant.slug, query.station)] if query.station else allowed[:1]
     try:
@@ -173,6 +171,10 @@ def kitchen_events(call: Call) -> func.HttpResponse:
     with tenant_transaction(tenant.schema_name) as conn:
         # last_seq first: events sequenced between the two reads must not look like a gap.
         last_seq = conn.execute("select last_seq from outbox_counter").fetchone()["last_seq"]
+        # A misspelt station would be served nothing and told the newest seq: its display
+        # would skip its own tickets for good.
+        if query.station:
+            _require_station(query.station, kitchen_stations(conn, tenant.id))
         group = station_group(tenant.slug, query.station) if query.station else None
         events = events_after(conn, query.after, limit=query.limit + 1, group=group)
         page = events[: query.limit]
@@ -204,6 +206,13 @@ def kitchen_events(call: Call) -> func.HttpResponse:
         },
         headers={"Cache-Control": "no-store"},
     )
+
+
+def _require_station(station: str | None, stations: list[str]) -> None:
+    """422 for a station the menu does not have (negotiate and catch-up alike)."""
+    if station is not None and station not in stations:
+        known = ", ".join(stations) or "none"
+        raise errors.invalid_field("query.station", f"is not a station here (known: {known})")
 
 
 def _expected(call: Call, body: TransitionIn | ReadyByIn) -> Expected:

@@ -19,12 +19,27 @@ import psycopg
 _installed = False
 
 
+# SQLSTATE class 22 (data exception): the primary message quotes the value it could not take
+# (`invalid input syntax for type integer: "..."`).
+_QUOTES_VALUES = "22"
+
+
 def error_text(error: BaseException) -> str:
     """What a log line or span may say of error."""
     if isinstance(error, psycopg.Error):
-        primary = error.diag.message_primary or "(no message)"
-        return f"{type(error).__name__} [{error.sqlstate or '?'}]: {primary}"
-    return f"{type(error).__name__}: {error}"
+        state = error.sqlstate or "?"
+        if state.startswith(_QUOTES_VALUES):
+            return f"{type(error).__name__} [{state}]"
+        return f"{type(error).__name__} [{state}]: {error.diag.message_primary or '(no message)'}"
+    text = str(error)
+    if _quotes_rows(error):
+        # A wrapping error may have copied the database error's text into its own
+        # (`f"... failed: {error}"`): that copy is told as the database error is.
+        for link in _chain(error):
+            if isinstance(link, psycopg.Error) and str(link):
+                text = text.replace(str(link), error_text(link))
+        text = text.split("\nDETAIL")[0]
+    return f"{type(error).__name__}: {text}"
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:
@@ -52,14 +67,16 @@ def _quotes_rows(error: BaseException) -> bool:
     return any(isinstance(link, psycopg.Error) for link in _chain(error))
 
 
+def _told(arg: Any) -> Any:
+    return error_text(arg) if isinstance(arg, BaseException) and _quotes_rows(arg) else arg
+
+
 def _redact(record: logging.LogRecord) -> None:
-    if isinstance(record.args, tuple) and any(
-        isinstance(arg, BaseException) and _quotes_rows(arg) for arg in record.args
-    ):
-        record.args = tuple(
-            error_text(arg) if isinstance(arg, BaseException) and _quotes_rows(arg) else arg
-            for arg in record.args
-        )
+    args = record.args
+    if isinstance(args, tuple) and any(_told(arg) is not arg for arg in args):
+        record.args = tuple(_told(arg) for arg in args)
+    elif isinstance(args, dict) and any(_told(arg) is not arg for arg in args.values()):
+        record.args = {key: _told(arg) for key, arg in args.items()}
     exc_info = record.exc_info
     if exc_info and exc_info[1] is not None and _quotes_rows(exc_info[1]):
         # Formatters print exc_text when there is no exc_info.

@@ -24,6 +24,7 @@ from psycopg_pool import ConnectionPool
 
 from shared.config import SettingsError
 from shared.db import check_schema_name, transaction
+from shared.log_redaction import error_text
 from shared.telemetry import record_migration_failed
 
 log = logging.getLogger("stelly.migrate")
@@ -164,8 +165,10 @@ def migrate_schema_in(conn: psycopg.Connection, schema: str, kind: Kind) -> Migr
                 "applied, run it again"
             ) from error
         except psycopg.Error as error:
+            # Told by type, SQLSTATE and primary message: this text is logged and kept in the
+            # fleet's migration status, and Postgres's own quotes the rows it refused.
             raise MigrationError(
-                f"{schema}: {kind}/{migration.filename} failed: {error}"
+                f"{schema}: {kind}/{migration.filename} failed: {error_text(error)}"
             ) from error
         conn.execute(
             "insert into schema_migrations (version, filename, checksum) values (%s, %s, %s)",

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from opentelemetry import context, metrics, propagate, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
+from shared.log_redaction import span_attributes
 from shared.logs import ContextFilter
 
 logger = logging.getLogger("stelly.telemetry")
@@ -139,8 +140,16 @@ def span_from_traceparent(
     """A span continuing the trace of traceparent (a new trace when it is None or malformed)."""
     parent = propagate.extract({"traceparent": traceparent}) if traceparent else context.Context()
     attributes = {TENANT: tenant} if tenant else {}
-    with _tracer.start_as_current_span(name, context=parent, attributes=attributes) as span:
-        yield span
+    # The exception is recorded here rather than by the SDK, which would write a database
+    # error's text (the refused row) into the span: shared/log_redaction.py.
+    with _tracer.start_as_current_span(
+        name, context=parent, attributes=attributes, record_exception=False
+    ) as span:
+        try:
+            yield span
+        except BaseException as error:
+            span.record_exception(error, attributes=span_attributes(error))
+            raise
 
 
 def record_order_created(tenant: str, ms: float) -> None:

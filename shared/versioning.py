@@ -16,7 +16,8 @@ from pydantic import Field
 from shared import errors
 
 # `expected_version` in a body: a JSON integer (`true` or `"3"` must not pass as a version).
-ExpectedVersion = Annotated[int, Field(ge=1, strict=True)]
+# Versions are integer columns: a larger number names none, and is not quoted back whole.
+ExpectedVersion = Annotated[int, Field(ge=1, le=2**31 - 1, strict=True)]
 
 # Only the tags version_etag makes: `"02"` is another opaque tag (strong comparison is
 # character by character), so it matches no version.
