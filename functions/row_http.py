@@ -40,7 +40,7 @@ class VersionQuery(BaseModel):
     # A misspelt `?expected_versoin=` must be a 422, not a delete without the check it asked for.
     model_config = ConfigDict(extra="forbid")
 
-    expected_version: int | None = Field(None, ge=1)
+    expected_version: int | None = Field(None, ge=1, le=2**31 - 1)
 
 
 def path_id(call: Call, noun: str = "resource") -> UUID:
