@@ -55,6 +55,23 @@ def test_pickup_needs_a_name_and_takes_no_table_code(module_shop: Shop, change, 
     assert path in [error["path"] for error in response.json()["errors"]]
 
 
+def test_a_dine_in_order_takes_no_phone_and_keeps_none(module_shop: Shop) -> None:
+    """The staff bring the food to the table, so a phone on a dine-in order would be a number
+    kept for 30 days with no use: it is refused, naming the field, and no order is written. The
+    same order without the phone, with a name for the table, goes through and shows no phone."""
+    shop = module_shop
+    body = shop.dine_in_body("Window 2")
+    body["fulfilment"].update(name="Ada", phone="+44 20 7946 0000")
+    refused = shop.post_order(body)
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["Content-Type"].startswith("application/problem+json")
+    assert [e["path"] for e in refused.json()["errors"]] == ["fulfilment.phone"]
+    del body["fulfilment"]["phone"]
+    receipt = shop.place(body)
+    fulfilment = shop.customer_view(receipt).json()["fulfilment"]
+    assert fulfilment == {"type": "dine_in", "name": "Ada", "table": "Window 2"}
+
+
 def test_line_and_fulfilment_problems_are_listed_together(module_shop: Shop) -> None:
     """One 422 names every problem: a customer fixing the line must not then meet a second
     one for the missing phone."""

@@ -69,13 +69,17 @@ class OrderLineIn(BaseModel):
 
 def _required_by_type(schema: dict[str, Any]) -> None:
     """The description says which fields each type needs, as the placement check does: a
-    pickup a name and a phone and no table token, a dine-in a table token; none of them null."""
+    pickup a name and a phone and no table token, a dine-in a table token and no phone; none of
+    them null."""
     present = {"not": {"type": "null"}}
     pickup = {
         "required": ["name", "phone"],
         "properties": {"name": present, "phone": present, "table_token": {"type": "null"}},
     }
-    dine_in = {"required": ["table_token"], "properties": {"table_token": present}}
+    dine_in = {
+        "required": ["table_token"],
+        "properties": {"table_token": present, "phone": {"type": "null"}},
+    }
     schema["allOf"] = [
         {"if": {"properties": {"type": {"const": kind}}}, "then": then}
         for kind, then in (("pickup", pickup), ("dine_in", dine_in))
@@ -83,7 +87,8 @@ def _required_by_type(schema: dict[str, Any]) -> None:
 
 
 class FulfilmentIn(BaseModel):
-    """`pickup` needs name and phone; `dine_in` needs the table token from the QR code."""
+    """`pickup` needs name and phone; `dine_in` needs the table token from the QR code and takes
+    no phone: the staff bring the food to the table, so a number would be kept for nothing."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_required_by_type)
 

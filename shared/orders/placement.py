@@ -78,8 +78,14 @@ def _fulfilment_problems(
         if fulfilment.table_token is not None:
             problems.append(FieldError("fulfilment.table_token", "is only for dine_in"))
         return None, problems
+    if fulfilment.phone is not None:
+        # Nobody calls a table: a number kept for 30 days with no use is only a liability.
+        problems.append(
+            FieldError("fulfilment.phone", "is only for pickup; leave it out for dine_in")
+        )
     if fulfilment.table_token is None:
-        return None, [FieldError("fulfilment.table_token", "is required for dine_in")]
+        problems.append(FieldError("fulfilment.table_token", "is required for dine_in"))
+        return None, problems
     table = table_for_token(conn, tenant.id, fulfilment.table_token)
     if table is None:
         problems.append(_stale_table_code())
