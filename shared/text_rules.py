@@ -60,8 +60,26 @@ def _check_unicode(value: str) -> None:
         raise PydanticCustomError("unicode", "must be valid Unicode text (a lone surrogate is not)")
 
 
+# The embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069) reorder everything after
+# them until a terminator that a client can leave out: a customer name ending in RIGHT-TO-LEFT
+# OVERRIDE shows the ticket number beside it on a display as "2400#". Keyboards do not type them
+# (Arabic and Hebrew text needs none; the marks U+200E, U+200F and U+061C, which reorder nothing
+# around them, stay allowed), so they only arrive pasted or forged.
+_DIRECTION_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+
+
+def _check_direction_controls(value: str) -> None:
+    if not _DIRECTION_CONTROLS.isdisjoint(value):
+        raise PydanticCustomError(
+            "direction_controls",
+            "must not contain bidirectional embedding, override or isolate controls"
+            " (U+202A to U+202E, U+2066 to U+2069): they reorder the text shown after them",
+        )
+
+
 def check_single_line(value: str) -> str:
     _check_unicode(value)
+    _check_direction_controls(value)
     if _control_characters(value, frozenset(), _SEPARATORS):
         raise PydanticCustomError(
             "control_characters", "must not contain control characters such as NUL or line breaks"
@@ -73,6 +91,7 @@ def check_single_line(value: str) -> str:
 
 def check_multi_line(value: str) -> str:
     _check_unicode(value)
+    _check_direction_controls(value)
     if _control_characters(value, _LINE_BREAKS, frozenset()):
         raise PydanticCustomError(
             "control_characters", "must not contain control characters such as NUL"

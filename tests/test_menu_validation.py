@@ -52,6 +52,8 @@ def rejecting_menu(rejecting_api):
         ({"name": "Soup\u2028of the day"}, "name"),  # LINE SEPARATOR
         ({"name": "\u200b"}, "name"),  # invisible only: a blank name on the storefront
         ({"name": "\u200b\ufeff\u2060"}, "name"),
+        ({"name": "Soup\u202e"}, "name"),  # RIGHT-TO-LEFT OVERRIDE left open
+        ({"description": "Hot\u2067spicy"}, "description"),  # RIGHT-TO-LEFT ISOLATE
         ({"description": "Hot\u0085spicy"}, "description"),
         ({"description": "Hot\u0000"}, "description"),
         ({"price": -1}, "price"),

@@ -72,6 +72,45 @@ def test_a_dine_in_order_takes_no_phone_and_keeps_none(module_shop: Shop) -> Non
     assert fulfilment == {"type": "dine_in", "name": "Ada", "table": "Window 2"}
 
 
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("fulfilment.name", "Ada\u202e"),  # the ticket number beside it would show as "2400#"
+        ("fulfilment.name", "\u202dAda"),
+        ("lines[0].note", "no cheese\u2066 please"),
+        ("lines[0].note", "no nuts\u202b"),
+    ],
+)
+def test_text_that_reorders_what_follows_it_is_refused(
+    module_shop: Shop, path: str, value: str
+) -> None:
+    """A direction override or isolate left open in a name or note reorders the rest of the
+    kitchen display's line; the customer is told which field and why."""
+    shop = module_shop
+    body = shop.order_body(shop.pizza_line())
+    if path == "fulfilment.name":
+        body["fulfilment"]["name"] = value
+    else:
+        body["lines"][0]["note"] = value
+    response = shop.post_order(body)
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["errors"]
+    assert error["path"] == path and "reorder" in error["message"]
+
+
+def test_arabic_and_hebrew_names_with_direction_marks_are_taken(module_shop: Shop) -> None:
+    """The marks (RLM, LRM, ALM) reorder nothing around them and are typed by Arabic and Hebrew
+    keyboards: a name and a note with them go through as written."""
+    shop = module_shop
+    line = {**shop.pizza_line(), "note": "بدون بصل\u061c 2x"}
+    body = shop.order_body(line)
+    body["fulfilment"]["name"] = "מרים\u200f"
+    receipt = shop.place(body)
+    view = shop.customer_view(receipt).json()
+    assert view["fulfilment"]["name"] == "מרים\u200f"
+    assert view["lines"][0]["note"] == "بدون بصل\u061c 2x"
+
+
 def test_line_and_fulfilment_problems_are_listed_together(module_shop: Shop) -> None:
     """One 422 names every problem: a customer fixing the line must not then meet a second
     one for the missing phone."""
