@@ -85,8 +85,26 @@ def test_once_the_restaurant_has_taken_it_the_customer_is_told_to_call(
     assert problem["status_now"] == status
     expected = "already cancelled" if status == "cancelled" else "call them"
     assert expected in problem["detail"]
+    assert "phone" not in problem  # the restaurant gave none
     view = ok(shop.customer_view(order))
     assert (view["status"], view["version"]) == (status, version)
+
+
+def test_the_call_them_answer_gives_the_restaurants_phone(shop: Shop) -> None:
+    """A customer told to call needs the number: the one in the restaurant's contact settings,
+    in the sentence and as `phone` for a storefront's call button."""
+    owner = shop.owner()
+    settings = ok(shop.client.get("/api/v1/admin/settings", host=shop.host, headers=owner))
+    settings["contact"] = {"phone": "+44 20 7946 0123"}
+    saved = shop.client.put("/api/v1/admin/settings", host=shop.host, headers=owner, json=settings)
+    assert saved.status_code == 200, saved.text
+    order = shop.place()
+    shop.walk_to(order, "accepted")
+    refused = _cancel(shop, order)
+    assert refused.status_code == 409, refused.text
+    problem = refused.json()
+    assert problem["phone"] == "+44 20 7946 0123"
+    assert "call them on +44 20 7946 0123" in problem["detail"]
 
 
 def test_only_the_orders_own_token_cancels_it(shop: Shop) -> None:

@@ -21,6 +21,7 @@ from shared.events.outbox import append_event
 from shared.instants import utc_text, whole_minute_up
 from shared.migrate import has_migration
 from shared.orders.tickets import format_ticket
+from shared.restaurant_settings import effective_settings
 from shared.tenants import TenantRecord
 from shared.versioning import Expected
 
@@ -104,17 +105,24 @@ def cancel_by_customer(
     with tenant_transaction(tenant.schema_name) as conn:
         row = _locked_order(conn, order_id, None)
         status = row["status"]
+        if status == "cancelled":
+            raise errors.conflict("This order is already cancelled", status_now=status)
         if status != "placed":
-            detail = (
-                "This order is already cancelled"
-                if status == "cancelled"
-                else f"The restaurant has taken this order (it is {status}); call them to "
-                "change or cancel it"
-            )
-            raise errors.conflict(detail, status_now=status)
+            raise _taken_by_the_restaurant(tenant, status)
         reason = reason or CUSTOMER_CANCEL_REASON
         _move(conn, tenant, order_id, row, "cancelled", reason, "customer", None, now)
     dispatcher.notify(tenant.schema_name, tenant.slug)
+
+
+def _taken_by_the_restaurant(tenant: TenantRecord, status: str) -> errors.ProblemError:
+    """The 409 for a customer's cancel once the kitchen has the order: call the restaurant, on
+    the number its settings give (also as `phone`, for a storefront's call button)."""
+    phone = effective_settings(tenant).contact.phone
+    on = f" on {phone}" if phone else ""
+    detail = f"The restaurant has taken this order (it is {status}); call them{on} to change or"
+    detail += " cancel it"
+    extra = {"phone": phone} if phone else {}
+    return errors.conflict(detail, status_now=status, **extra)
 
 
 def _move(
