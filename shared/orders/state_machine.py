@@ -119,8 +119,10 @@ def _taken_by_the_restaurant(tenant: TenantRecord, status: str) -> errors.Proble
     the number its settings give (also as `phone`, for a storefront's call button)."""
     phone = effective_settings(tenant).contact.phone
     on = f" on {phone}" if phone else ""
-    detail = f"The restaurant has taken this order (it is {status}); call them{on} to change or"
-    detail += " cancel it"
+    detail = (
+        f"The restaurant has taken this order (it is {status}); call them{on} to change or"
+        " cancel it"
+    )
     extra = {"phone": phone} if phone else {}
     return errors.conflict(detail, status_now=status, **extra)
 
