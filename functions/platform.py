@@ -32,6 +32,7 @@ from shared.provisioning.registry import (
     list_tenants,
     migratable_slugs,
     provisioning_state,
+    purged_operation,
     taken_domains,
     tenant_detail,
 )
@@ -356,5 +357,11 @@ async def platform_operation_get(
     if OPERATION_ID.fullmatch(instance_id):
         status = await client.get_status(instance_id)
     if status is None or status.runtime_status is None:
-        raise errors.not_found(f"No platform operation has the id {instance_id}")
+        # A repeated create or delete hands out this URL after the 30-day purge too.
+        purged = None
+        if OPERATION_ID.fullmatch(instance_id):
+            purged = await asyncio.to_thread(purged_operation, instance_id)
+        if purged is None:
+            raise errors.not_found(f"No platform operation has the id {instance_id}")
+        return json_response(OperationStatus.model_validate(purged))
     return json_response(_operation(instance_id, status))

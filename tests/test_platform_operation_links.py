@@ -99,3 +99,41 @@ def test_answers_naming_an_existing_operation_say_where_it_is(host: PlatformHost
         ("/v1/platform/tenants/{slug}", "delete"),
     ):
         assert "Location" in paths[path][method]["responses"]["200"]["headers"], (path, method)
+
+
+def _purge(host: PlatformHost, instance_id: str) -> None:
+    """What the hourly purge does 30 days on: the task hub forgets the ended operation."""
+    url = f"{host.process.base_url}/runtime/webhooks/durabletask/instances/{instance_id}"
+    assert httpx.delete(url, timeout=30).json() == {"instancesDeleted": 1}
+
+
+def test_an_operation_the_purge_took_still_answers_at_the_location_handed_out(
+    host: PlatformHost,
+) -> None:
+    """A repeated create or delete a month on still names its operation; following it gives
+    what the operation did, not a 404."""
+    slug = unique_slug()
+    created = host.provision(slug)
+    first = host.wait(created.json()["id"])
+    _purge(host, f"provision-{slug}")
+    again = host.provision(slug)
+    assert again.status_code == 200, again.text
+    answered = _follow(host, again.headers["location"])
+    assert answered.status_code == 200, answered.text
+    operation = answered.json()
+    assert (operation["name"], operation["status"]) == ("provision_tenant", "completed")
+    assert operation["output"] == first["output"] == {
+        "slug": slug, "status": "active", "domains": [f"{slug}.stelly.test"],
+    }  # fmt: skip
+
+    deleting = host.request("DELETE", f"/v1/platform/tenants/{slug}")
+    assert host.wait(deleting.json()["id"])["status"] == "completed"
+    _purge(host, f"deprovision-{slug}")
+    gone = host.request("DELETE", f"/v1/platform/tenants/{slug}")
+    assert gone.status_code == 200, gone.text
+    operation = _follow(host, gone.headers["location"]).json()
+    assert (operation["name"], operation["status"]) == ("deprovision_tenant", "completed")
+    assert operation["output"] == {"slug": slug, "status": "deleted"}
+    assert operation["updated_at"] is not None
+    # The deletion forgot the provisioning at once; it is not made up from the tombstone.
+    assert host.request("GET", f"/v1/platform/operations/provision-{slug}").status_code == 404

@@ -130,6 +130,48 @@ def provisioning_state(slug: str) -> dict[str, Any] | None:
         ).fetchone()
 
 
+# kind → orchestration, and the statuses its completion leaves the restaurant in.
+_SETTLES = {
+    "provision": ("provision_tenant", ("active", "suspended")),
+    "deprovision": ("deprovision_tenant", ("deleted",)),
+}
+
+
+def purged_operation(instance_id: str) -> dict[str, Any] | None:
+    """A restaurant's provisioning or deletion whose history the 30-day purge has taken, as its
+    status URL answers it; None for any other id.
+
+    A repeated create or delete still answers with that URL, so it tells what the operation
+    did, read from the restaurant as it is now: `completed`, with the output the orchestration
+    gives (the restaurant's current domains, primary first, for a provisioning).
+    """
+    kind, _, slug = instance_id.partition("-")
+    if kind not in _SETTLES:
+        return None
+    name, settled = _SETTLES[kind]
+    with transaction() as conn:
+        row = conn.execute(
+            f"""select t.status, t.created_at, t.deleted_at, {_DOMAINS}
+                  from public.tenants t where t.slug = %s""",
+            [slug],
+        ).fetchone()
+    if row is None or row["status"] not in settled:
+        return None
+    output: dict[str, Any] = {"slug": slug, "status": row["status"]}
+    if kind == "provision":
+        output["domains"] = row["domains"]
+    return {
+        "id": instance_id,
+        "name": name,
+        "status": "completed",
+        "custom_status": None,
+        "output": output,
+        "error": None,
+        "created_at": row["created_at"] if kind == "provision" else None,
+        "updated_at": row["deleted_at"],
+    }
+
+
 def deleting_slugs() -> list[str]:
     """Restaurants whose deletion began and has not finished (running, or stopped at a step)."""
     with transaction() as conn:
