@@ -102,7 +102,12 @@ def _header(name: str) -> dict[str, str]:
 
 
 # What an endpoint's `response_headers` may name, and their components.
-_DECLARABLE = {"ETag": "ETag", "Location": "Location", "Retry-After": "RetryAfter"}
+_DECLARABLE = {
+    "ETag": "ETag",
+    "Location": "Location",
+    "Retry-After": "RetryAfter",
+    "Idempotent-Replayed": "IdempotentReplayed",
+}
 
 
 def _response(
@@ -120,6 +125,8 @@ def _response(
         headers["ETag"] = _header("ETag")
     if status in _RETRY_STATUSES:
         headers["Retry-After"] = _header("RetryAfter")
+    if status == 401:
+        headers["WWW-Authenticate"] = _header("WWWAuthenticate")
     answer: dict[str, Any] = {"description": HTTPStatus(status).phrase, "headers": headers}
     if content:
         answer["content"] = content
@@ -308,6 +315,20 @@ def build_document(app: Any, *, app_dir: Path) -> dict[str, Any]:
                 "RetryAfter": {
                     "description": "Seconds to wait before trying again.",
                     "schema": {"type": "integer", "minimum": 0},
+                },
+                "IdempotentReplayed": {
+                    "description": (
+                        "`true` on the stored first answer to a repeated Idempotency-Key: no "
+                        "new order was placed. Absent on the first answer."
+                    ),
+                    "schema": {"type": "string", "enum": ["true"]},
+                },
+                "WWWAuthenticate": {
+                    "description": (
+                        '`Bearer error="invalid_token", error_description="<why>"` (RFC '
+                        "6750): fetch a new token, or send one."
+                    ),
+                    "schema": {"type": "string"},
                 },
             },
         },

@@ -37,6 +37,7 @@ bp = func.Blueprint()
     body=OrderIn,
     headers=("Idempotency-Key",),
     responses={201: OrderReceiptOut, 403: None, 429: None},
+    response_headers={201: ("Idempotent-Replayed",)},
     summary="Place an order, priced by the server; send an Idempotency-Key to retry safely",
 )
 def place_store_order(call: Call) -> func.HttpResponse:
