@@ -20,11 +20,14 @@ from pydantic_core import ErrorDetails
 from shared.calendar_dates import DATE_WORDS
 from shared.text_shapes import refusal
 
+_MINOR_UNITS = "whole minor units of the currency: {}"
 # Fields whose unit a person would get wrong, by name: each name means one thing across the API.
 _UNITS = {
-    "price": "whole minor units of the currency: 9.50 EUR is 950",
-    "price_delta": "whole minor units of the currency: 1.50 EUR is 150",
-    "tip": "whole minor units of the currency: 1.50 EUR is 150",
+    # Examples in currencies of 2, 0 and 3 digits: "x 100" alone would make a Kuwaiti dish
+    # ten times too cheap.
+    "price": _MINOR_UNITS.format("9.50 EUR is 950, 950 JPY is 950, 4.750 KWD is 4750"),
+    "price_delta": _MINOR_UNITS.format("1.50 EUR is 150, 150 JPY is 150, 1.500 KWD is 1500"),
+    "tip": _MINOR_UNITS.format("1.50 EUR is 150, 150 JPY is 150, 1.500 KWD is 1500"),
     "rate_bp": "basis points from 0 to 10000: 20 % is 2000",
     "size": "bytes (10 MiB is 10485760)",
 }

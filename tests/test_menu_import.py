@@ -86,7 +86,7 @@ def test_nested_group_rules_name_their_path(client, tenants, auth_header) -> Non
     group = twice["categories"][0]["items"][0]["modifier_groups"][0]
     twice["categories"][0]["items"][0]["modifier_groups"] = [group, group]
     paths = error_paths(api.post("/v1/admin/menu/import", json=twice))
-    assert paths == ["categories[0].items[0].modifier_groups"]
+    assert paths == ["categories[0].items[0].modifier_groups[1].name"]
     too_many = {"categories": [{"name": "A", "items": [{"name": "x", "price": 1}] * 1001}] * 2}
     assert error_paths(api.post("/v1/admin/menu/import", json=too_many)) == ["body"]
 

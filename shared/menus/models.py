@@ -17,7 +17,6 @@ from pydantic import (
     Field,
     StrictBool,
     StringConstraints,
-    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -137,6 +136,7 @@ class OptionCreate(_Input):
 
 # Two options a customer cannot tell apart ("Regular" twice, or "Regular" and "regular").
 _REPEATED_OPTION = "repeats another option's name in this group (case aside)"
+_REPEATED_GROUP = "repeats another modifier group's name on this item (case aside)"
 
 
 class GroupCreate(_Input):
@@ -265,12 +265,21 @@ class AvailabilityChange(_Input):
 class ImportItem(ItemFields):
     modifier_groups: list[GroupCreate] = Field(default=[], max_length=MAX_GROUPS_PER_ITEM)
 
-    @field_validator("modifier_groups")
-    @classmethod
-    def _distinct_names(cls, groups: list[GroupCreate]) -> list[GroupCreate]:
-        # Two groups of one name on one item would confuse customers and the kitchen alike.
-        _unique([group.name for group in groups])
-        return groups
+    @model_validator(mode="after")
+    def _distinct_names(self) -> ImportItem:
+        # Two groups of one name on one item would confuse customers and the kitchen alike,
+        # "Dip" and "DIP" too: the importer knows an option across imports by its dish's,
+        # group's and own names, case aside, so it could not tell their 86es apart.
+        seen: set[str] = set()
+        failures: list[tuple[tuple[str | int, ...], str]] = []
+        for index, group in enumerate(self.modifier_groups):
+            folded = group.name.casefold()
+            if folded in seen:
+                failures.append((("modifier_groups", index, "name"), _REPEATED_GROUP))
+            seen.add(folded)
+        if failures:
+            raise rule_failures("ImportItem", failures, self)
+        return self
 
 
 class ImportCategory(_Input):
