@@ -15,6 +15,13 @@ from shared.events.groups import kitchen_group, station_group
 from shared.events.outbox import events_after, kept_between
 from shared.events.publisher import PublishError, client_url
 from shared.field_rules import rule_failures
+from shared.orders.answer_shapes import (
+    KitchenEventsOut,
+    KitchenTicketOut,
+    KitchenTicketsOut,
+    LiveUrlOut,
+    OrderMoveOut,
+)
 from shared.orders.models import Reason
 from shared.orders.queries import (
     MAX_KITCHEN_TICKETS,
@@ -99,6 +106,7 @@ class ReadyByIn(BaseModel):
     while_suspended=True,
     roles=KITCHEN_ROLES,
     query=NegotiateQuery,
+    responses={200: LiveUrlOut},
     summary="Web PubSub client URL for kitchen displays",
 )
 def kitchen_negotiate(call: Call) -> func.HttpResponse:
@@ -125,6 +133,7 @@ def kitchen_negotiate(call: Call) -> func.HttpResponse:
     while_suspended=True,
     roles=KITCHEN_ROLES,
     query=OrdersQuery,
+    responses={200: KitchenTicketsOut},
     summary="Tickets by status (open ones by default)",
 )
 def kitchen_orders(call: Call) -> func.HttpResponse:
@@ -162,6 +171,7 @@ def kitchen_orders(call: Call) -> func.HttpResponse:
     while_suspended=True,
     roles=KITCHEN_ROLES,
     query=EventsQuery,
+    responses={200: KitchenEventsOut},
     summary="Events after a seq, for catch-up",
 )
 def kitchen_events(call: Call) -> func.HttpResponse:
@@ -226,7 +236,7 @@ def _expected(call: Call, body: TransitionIn | ReadyByIn) -> Expected:
     tenant=True,
     while_suspended=True,
     roles=KITCHEN_ROLES,
-    responses={200: None, 404: None},
+    responses={200: KitchenTicketOut, 404: None},
     summary="One ticket, whatever its status",
 )
 def kitchen_order(call: Call) -> func.HttpResponse:
@@ -253,6 +263,7 @@ def kitchen_order(call: Call) -> func.HttpResponse:
     roles=KITCHEN_ROLES,
     body=TransitionIn,
     headers=("If-Match",),
+    responses={200: OrderMoveOut},
     summary="Move an order to its next state",
 )
 def kitchen_transition(call: Call) -> func.HttpResponse:
@@ -281,6 +292,7 @@ def kitchen_transition(call: Call) -> func.HttpResponse:
     roles=KITCHEN_ROLES,
     body=ReadyByIn,
     headers=("If-Match",),
+    responses={200: OrderMoveOut},
     summary="Change the ready time of an order being made",
 )
 def kitchen_ready_by(call: Call) -> func.HttpResponse:

@@ -19,6 +19,7 @@ from shared.menus.eighty_six import set_availability
 from shared.menus.models import AvailabilityChange
 from shared.menus.published import latest_snapshot
 from shared.menus.sold_out import sold_out_now
+from shared.store_answer_shapes import SoldOutListOut
 
 bp = func.Blueprint()
 
@@ -30,6 +31,7 @@ ROUTE = "v1/kitchen/availability"
     tenant=True,
     while_suspended=True,
     roles=KITCHEN_ROLES,
+    responses={200: SoldOutListOut},
     summary="What is sold out now (the 86 list)",
 )
 def kitchen_sold_out(call: Call) -> func.HttpResponse:

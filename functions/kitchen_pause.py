@@ -25,6 +25,7 @@ from shared.ordering_pause import (
     pause_until,
 )
 from shared.pausing_orders import set_ordering_pause
+from shared.store_answer_shapes import PauseStateOut
 from shared.tenants import TenantRecord
 
 bp = func.Blueprint()
@@ -58,6 +59,7 @@ def _actor(call: Call) -> str:
     tenant=True,
     while_suspended=True,
     roles=KITCHEN_ROLES,
+    responses={200: PauseStateOut},
     summary="Whether new orders are paused, and until when",
 )
 def kitchen_pause_get(call: Call) -> func.HttpResponse:
@@ -70,6 +72,7 @@ def kitchen_pause_get(call: Call) -> func.HttpResponse:
     tenant=True,
     roles=KITCHEN_ROLES,
     body=PauseIn,
+    responses={200: PauseStateOut},
     summary="Stop taking new orders for some minutes from now",
 )
 def kitchen_pause_put(call: Call) -> func.HttpResponse:

@@ -12,6 +12,7 @@ import azure.functions as func
 
 from functions.http import Call, cached_json_response, endpoint
 from shared.menus.storefront import STORE_CACHE_CONTROL, storefront_menus
+from shared.store_answer_shapes import StoreConfigOut, StoreMenuOut
 from shared.store_config import store_config_bytes
 
 bp = func.Blueprint()
@@ -22,6 +23,7 @@ bp = func.Blueprint()
     etag=True,
     tenant=True,
     headers=("If-None-Match",),
+    responses={200: StoreConfigOut},
     summary="Branding, money, locale, hours and open-now of this storefront",
 )
 def store_config(call: Call) -> func.HttpResponse:
@@ -36,6 +38,7 @@ def store_config(call: Call) -> func.HttpResponse:
     etag=True,
     tenant=True,
     headers=("If-None-Match",),
+    responses={200: StoreMenuOut},
     summary="The published menu with availability for now",
 )
 def store_menu(call: Call) -> func.HttpResponse:

@@ -13,6 +13,7 @@ from shared.db import tenant_transaction
 from shared.events.groups import order_group
 from shared.events.publisher import PublishError, client_url
 from shared.orders.access import presented_token, require_order_access
+from shared.orders.answer_shapes import CustomerOrderOut, LiveUrlOut
 from shared.orders.idempotency import check_key
 from shared.orders.models import OrderIn, OrderReceiptOut, Reason
 from shared.orders.placement import place_order
@@ -20,6 +21,7 @@ from shared.orders.queries import customer_order
 from shared.orders.records import STORE_ORDERS
 from shared.orders.state_machine import cancel_by_customer
 from shared.rate_limit import client_ip
+from shared.store_answer_shapes import StoreTableOut
 from shared.tables_qr import table_for_token
 from shared.telemetry import record_order_created
 from shared.tenancy import request_host, suspended
@@ -82,6 +84,7 @@ def _customer_view(call: Call, order_id: str) -> dict:
     while_suspended=True,
     order_access=True,
     headers=("If-None-Match",),
+    responses={200: CustomerOrderOut},
     summary="An order's status, lines, totals and history (access token)",
 )
 def get_store_order(call: Call) -> func.HttpResponse:
@@ -113,7 +116,7 @@ class CustomerCancelIn(BaseModel):
     while_suspended=True,
     order_access=True,
     body=CustomerCancelIn,
-    responses={200: None, 404: None, 409: None},
+    responses={200: CustomerOrderOut, 404: None, 409: None},
     summary="Cancel an order the restaurant has not accepted yet (access token)",
 )
 def cancel_store_order(call: Call) -> func.HttpResponse:
@@ -136,6 +139,7 @@ def cancel_store_order(call: Call) -> func.HttpResponse:
     tenant=True,
     while_suspended=True,
     order_access=True,
+    responses={200: LiveUrlOut},
     summary="A Web PubSub client URL that follows one order (access token)",
 )
 def negotiate_store_order(call: Call) -> func.HttpResponse:
@@ -154,6 +158,7 @@ def negotiate_store_order(call: Call) -> func.HttpResponse:
 @bp.route(route="v1/store/tables/{token}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @endpoint(
     tenant=True,
+    responses={200: StoreTableOut},
     summary="The table a QR code names (404 when tampered or rotated)",
     secret_params=("token",),  # a capability to order to the table: not for the logs
 )

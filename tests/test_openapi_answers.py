@@ -5,14 +5,17 @@ body schema, and the headers a client has to read)."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
 
 from devhost.testclient import TestResponse as Answer
+from tests.image_fixtures import encoded, photo
 from tests.order_fixtures import Shop, order_access, settle, shop_fixture  # noqa: F401
-from tests.storefront_helpers import ok
+from tests.storefront_helpers import ok, owner_api
+from tests.test_images_odd_files import upload_and_process
 from tests.test_openapi import resolve
 
 pytestmark = pytest.mark.usefixtures("webpubsub_hub")
@@ -179,3 +182,57 @@ def test_the_401_challenge_header_is_described(document: dict[str, Any], shop: S
         assert refused.headers["www-authenticate"].startswith("Bearer ")
     declared = declared_answer(document, "GET", "/v1/kitchen/orders", 401)["headers"]
     assert "www-authenticate" in {name.lower() for name in declared}, sorted(declared)
+
+
+WEEK = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def test_answers_with_every_optional_part_match_their_schemas(
+    document: dict[str, Any], shop: Shop, app_functions: list
+) -> None:
+    """The same check on answers whose optional parts are all present: a store config with
+    hours, special days, a contact and a pause; a dish with a photo; a dine-in ticket; a 86
+    list with a timed 86 and an option; a customer's cancel that goes through."""
+    client, host, staff = shop.client, shop.host, shop.staff()
+    api = owner_api(client, shop.tenant, shop.auth)
+    answers: list[tuple[str, str, Answer]] = []
+
+    def call(method: str, path: str, url: str, **kw: Any) -> Answer:
+        response = client.request(method, "/api" + url, host=host, **kw)
+        ok(response)
+        answers.append((method, path, response))
+        return response
+
+    settings = ok(api.get("/v1/admin/settings"))
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    settings |= {
+        "hours": {day: [["00:00", "24:00"]] for day in WEEK},
+        "special_days": [{"date": tomorrow, "hours": [["12:00", "15:00"]], "note": "Staff party"}],
+        "contact": {"phone": "+44 20 7946 0123", "email": "hi@example.com",
+                    "address": "1 High St", "website": "https://example.com"},
+    }  # fmt: skip
+    ok(api.put("/v1/admin/settings", json=settings))
+    upload_and_process(api, shop.menu.items["Margherita"], encoded(photo(800, 600), "JPEG"),
+                       app_functions)  # fmt: skip
+    ok(api.post("/v1/admin/menu/publish"), 201)
+    ham = shop.menu.option("Margherita/Toppings/Ham")
+    ok(api.post("/v1/admin/menu/availability", json={
+        "items": [{"id": shop.menu.items["Cola"], "available": False, "until": "tomorrow"}],
+        "options": [{"id": ham, "available": False}]}))  # fmt: skip
+    body = shop.dine_in_body("Window 2")
+    call("GET", "/v1/store/tables/{token}",
+         f"/v1/store/tables/{body['fulfilment']['table_token']}")  # fmt: skip
+    dine_in = shop.place({**body, "lines": [shop.pizza_line()]})
+    call("GET", "/v1/kitchen/orders/{id}", f"/v1/kitchen/orders/{dine_in['id']}", headers=staff)
+    call("POST", "/v1/store/orders/{id}/cancel", f"/v1/store/orders/{dine_in['id']}/cancel",
+         headers=order_access(dine_in), json={"reason": "Wrong table"})  # fmt: skip
+    call("GET", "/v1/kitchen/availability", "/v1/kitchen/availability", headers=staff)
+    call("PUT", "/v1/kitchen/pause", "/v1/kitchen/pause", headers=staff,
+         json={"minutes": 20, "note": "Kitchen full"})  # fmt: skip
+    config = call("GET", "/v1/store/config", "/v1/store/config").json()
+    menu = call("GET", "/v1/store/menu", "/v1/store/menu").json()
+
+    assert config["paused"] and config["hours"] and config["special_days"] and config["contact"]
+    assert any(item["image"] for c in menu["categories"] for item in c["items"])
+    found = [line for answer in answers for line in mismatches(document, *answer)]
+    assert found == [], "\n".join(found)

@@ -1,0 +1,160 @@
+"""The shapes of the answers customers and kitchen displays read about orders, for the API
+description.
+
+The views are built as plain dicts (shared/orders/queries.py: one query, no model on the hot
+path); these models only describe them. tests/test_openapi_answers.py validates real answers
+against the served description, and every model here is closed (`additionalProperties: false`),
+so a field added to a view without its shape here fails there, as one left out would.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.orders.models import TotalsOut
+from shared.orders.state_machine import STATUSES
+
+OrderStatus = Literal[STATUSES]
+FulfilmentType = Literal["pickup", "dine_in"]
+EventType = Literal[
+    "order.placed",
+    "order.accepted",
+    "order.preparing",
+    "order.ready",
+    "order.completed",
+    "order.cancelled",
+    "order.ready_by_changed",
+    "store.paused",
+    "store.resumed",
+    "menu.sold_out",
+]
+
+
+class _Shape(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CustomerFulfilmentOut(_Shape):
+    """`name` when the customer gave one, `table` for a dine-in."""
+
+    type: FulfilmentType
+    name: str | None = None
+    table: str | None = None
+
+
+class StaffFulfilmentOut(CustomerFulfilmentOut):
+    """With a pickup's phone, kept 30 days for the restaurant to call the customer."""
+
+    phone: str | None = None
+
+
+class _OrderHead(_Shape):
+    id: str
+    ticket_number: str
+    status: OrderStatus
+    version: int
+    placed_at: datetime
+    updated_at: datetime
+    ready_by: datetime | None
+
+
+class ChargedModifierOut(_Shape):
+    group: str
+    name: str
+    charged: int  # 0 within the group's free quantity
+
+
+class CustomerLineOut(_Shape):
+    name: str
+    quantity: int
+    note: str | None
+    unit_price: int
+    line_total: int
+    modifiers: list[ChargedModifierOut]
+
+
+class HistoryStepOut(_Shape):
+    status: OrderStatus
+    at: datetime
+    reason: str | None
+
+
+class CustomerOrderOut(_OrderHead):
+    """`GET /api/v1/store/orders/{id}`: money in minor units of `totals.currency`."""
+
+    fulfilment: CustomerFulfilmentOut
+    lines: list[CustomerLineOut]
+    totals: TotalsOut
+    history: list[HistoryStepOut]
+
+
+class TicketModifierOut(_Shape):
+    group: str
+    name: str
+
+
+class TicketLineOut(_Shape):
+    name: str
+    quantity: int
+    station: str | None
+    note: str | None
+    allergens: list[str]
+    modifiers: list[TicketModifierOut]
+
+
+class KitchenTicketOut(_OrderHead):
+    """A ticket as displays show it: no money, the phone for the staff."""
+
+    age_seconds: int
+    menu_version: int
+    fulfilment: StaffFulfilmentOut
+    lines: list[TicketLineOut]
+
+
+class KitchenTicketsOut(_Shape):
+    """Every event up to `as_of_seq` is in the tickets; `next_cursor` reads the next page."""
+
+    orders: list[KitchenTicketOut]
+    as_of_seq: int
+    truncated: bool
+    next_cursor: str | None
+
+
+class OrderMoveOut(_Shape):
+    """A transition's or a ready-time change's answer: the order's new head."""
+
+    id: str
+    ticket_number: str
+    status: OrderStatus
+    version: int
+    updated_at: datetime
+    ready_by: datetime | None
+
+
+class KitchenEventOut(_Shape):
+    """An event as the live feed sends it; `data` by `type` as the README's Events list it."""
+
+    id: str
+    seq: int
+    type: EventType
+    tenant: str
+    order_id: str | None
+    occurred_at: datetime
+    data: dict[str, Any]
+
+
+class KitchenEventsOut(_Shape):
+    """A page of events in seq order; ask again with `after=next_after`."""
+
+    events: list[KitchenEventOut]
+    next_after: int
+    has_more: bool
+
+
+class LiveUrlOut(_Shape):
+    """A Web PubSub client URL, its access token in the query (valid one hour)."""
+
+    url: str
