@@ -25,7 +25,7 @@ from shared.store_answer_shapes import StoreTableOut
 from shared.tables_qr import table_for_token
 from shared.telemetry import record_order_created
 from shared.tenancy import request_host, suspended
-from shared.versioning import version_etag
+from shared.versioning import expected_version, version_etag
 
 bp = func.Blueprint()
 
@@ -116,16 +116,20 @@ class CustomerCancelIn(BaseModel):
     while_suspended=True,
     order_access=True,
     body=CustomerCancelIn,
+    headers=("If-Match",),
     responses={200: CustomerOrderOut, 404: None, 409: None},
     summary="Cancel an order the restaurant has not accepted yet (access token)",
 )
 def cancel_store_order(call: Call) -> func.HttpResponse:
     """200 with the order as GET shows it, now cancelled; 409 once the restaurant has taken it
-    (call them) or when it is cancelled already."""
+    (call them) or when it is cancelled already; 412 when an If-Match sent is stale."""
     order_id = _order_id(call)
     tenant = call.require_tenant()
     body: CustomerCancelIn = call.body
-    cancel_by_customer(tenant, order_id, reason=body.reason or None)
+    # No version is needed, but one sent is honoured (RFC 9110 §13.1.1): a page that says
+    # "cancel this order as shown" must not cancel one that has changed since.
+    expected = expected_version(call.req.headers.get("if-match"), None)
+    cancel_by_customer(tenant, order_id, reason=body.reason or None, expected=expected)
     order = _customer_view(call, order_id)
     return json_response(
         order, headers={"Cache-Control": "no-store", "ETag": version_etag(order["version"])}

@@ -107,6 +107,27 @@ def test_the_call_them_answer_gives_the_restaurants_phone(shop: Shop) -> None:
     assert "call them on +44 20 7946 0123" in problem["detail"]
 
 
+def test_an_if_match_sent_with_a_cancel_is_honoured(shop: Shop) -> None:
+    """No version is needed, but an If-Match sent is evaluated first (RFC 9110): one naming
+    another version is a 412 with the version and status now, and the order is untouched; the
+    ETag the customer's page holds cancels it. Once the kitchen has moved it, the page's ETag
+    is stale too: 412, not a cancel."""
+    order, taken = shop.place(), shop.place()
+    etag = shop.customer_view(order).headers["etag"]
+    stale = _cancel(shop, order, headers={**order_access(order), "If-Match": '"7"'})
+    assert stale.status_code == 412, stale.text
+    assert (stale.json()["current_version"], stale.json()["status_now"]) == (1, "placed")
+    assert ok(shop.customer_view(order))["status"] == "placed"
+    done = _cancel(shop, order, headers={**order_access(order), "If-Match": etag})
+    assert ok(done)["status"] == "cancelled"
+
+    page = shop.customer_view(taken).headers["etag"]
+    shop.walk_to(taken, "accepted")
+    moved = _cancel(shop, taken, headers={**order_access(taken), "If-Match": page})
+    assert moved.status_code == 412, moved.text
+    assert moved.json()["status_now"] == "accepted"
+
+
 def test_only_the_orders_own_token_cancels_it(shop: Shop) -> None:
     order, other = shop.place(), shop.place()
     for headers in ({}, order_access(other), shop.staff()):

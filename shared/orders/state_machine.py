@@ -96,7 +96,12 @@ def transition_order(
 
 
 def cancel_by_customer(
-    tenant: TenantRecord, order_id: str, *, reason: str | None, now: datetime | None = None
+    tenant: TenantRecord,
+    order_id: str,
+    *,
+    reason: str | None,
+    expected: Expected | None = None,
+    now: datetime | None = None,
 ) -> None:
     """The customer takes back an order the kitchen has not accepted yet: a cancel like the
     kitchen's, by `customer`, with their reason or CUSTOMER_CANCEL_REASON. Once accepted, the
@@ -105,6 +110,8 @@ def cancel_by_customer(
     with tenant_transaction(tenant.schema_name) as conn:
         row = _locked_order(conn, order_id, None)
         status = row["status"]
+        if expected is not None:
+            expected.check(row["version"], "order", status_now=status)
         if status == "cancelled":
             raise errors.conflict("This order is already cancelled", status_now=status)
         if status != "placed":
