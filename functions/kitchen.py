@@ -14,9 +14,9 @@ from shared.db import tenant_transaction
 from shared.events.groups import kitchen_group, station_group
 from shared.events.outbox import events_after, kept_between
 from shared.events.publisher import PublishError, client_url
+from shared.events.shapes import KitchenEventsOut
 from shared.field_rules import rule_failures
 from shared.orders.answer_shapes import (
-    KitchenEventsOut,
     KitchenTicketOut,
     KitchenTicketsOut,
     LiveUrlOut,

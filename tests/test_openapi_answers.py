@@ -192,7 +192,8 @@ def test_answers_with_every_optional_part_match_their_schemas(
 ) -> None:
     """The same check on answers whose optional parts are all present: a store config with
     hours, special days, a contact and a pause; a dish with a photo; a dine-in ticket; a 86
-    list with a timed 86 and an option; a customer's cancel that goes through."""
+    list with a timed 86 and an option; a customer's cancel that goes through; the events
+    all of it sent."""
     client, host, staff = shop.client, shop.host, shop.staff()
     api = owner_api(client, shop.tenant, shop.auth)
     answers: list[tuple[str, str, Answer]] = []
@@ -231,8 +232,14 @@ def test_answers_with_every_optional_part_match_their_schemas(
          json={"minutes": 20, "note": "Kitchen full"})  # fmt: skip
     config = call("GET", "/v1/store/config", "/v1/store/config").json()
     menu = call("GET", "/v1/store/menu", "/v1/store/menu").json()
+    ok(client.delete("/api/v1/kitchen/pause", host=host, headers=staff), 204)
+    settle()
+    events = call("GET", "/v1/kitchen/events", "/v1/kitchen/events", headers=staff,
+                  params={"after": "0"}).json()["events"]  # fmt: skip
 
     assert config["paused"] and config["hours"] and config["special_days"] and config["contact"]
     assert any(item["image"] for c in menu["categories"] for item in c["items"])
+    kinds = {"menu.sold_out", "order.placed", "order.cancelled", "store.paused", "store.resumed"}
+    assert kinds <= {event["type"] for event in events}
     found = [line for answer in answers for line in mismatches(document, *answer)]
     assert found == [], "\n".join(found)

@@ -10,7 +10,7 @@ so a field added to a view without its shape here fails there, as one left out w
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -19,18 +19,6 @@ from shared.orders.state_machine import STATUSES
 
 OrderStatus = Literal[STATUSES]
 FulfilmentType = Literal["pickup", "dine_in"]
-EventType = Literal[
-    "order.placed",
-    "order.accepted",
-    "order.preparing",
-    "order.ready",
-    "order.completed",
-    "order.cancelled",
-    "order.ready_by_changed",
-    "store.paused",
-    "store.resumed",
-    "menu.sold_out",
-]
 
 
 class _Shape(BaseModel):
@@ -132,26 +120,6 @@ class OrderMoveOut(_Shape):
     version: int
     updated_at: datetime
     ready_by: datetime | None
-
-
-class KitchenEventOut(_Shape):
-    """An event as the live feed sends it; `data` by `type` as the README's Events list it."""
-
-    id: str
-    seq: int
-    type: EventType
-    tenant: str
-    order_id: str | None
-    occurred_at: datetime
-    data: dict[str, Any]
-
-
-class KitchenEventsOut(_Shape):
-    """A page of events in seq order; ask again with `after=next_after`."""
-
-    events: list[KitchenEventOut]
-    next_after: int
-    has_more: bool
 
 
 class LiveUrlOut(_Shape):
