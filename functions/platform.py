@@ -353,15 +353,14 @@ async def platform_operation_get(
 ) -> func.HttpResponse:
     """Status (running|completed|failed|...), custom status (step, progress), output, error."""
     instance_id = call.route["id"]
-    status = None
-    if OPERATION_ID.fullmatch(instance_id):
-        status = await client.get_status(instance_id)
+    unknown = errors.not_found(f"No platform operation has the id {instance_id}")
+    if not OPERATION_ID.fullmatch(instance_id):
+        raise unknown
+    status = await client.get_status(instance_id)
     if status is None or status.runtime_status is None:
         # A repeated create or delete hands out this URL after the 30-day purge too.
-        purged = None
-        if OPERATION_ID.fullmatch(instance_id):
-            purged = await asyncio.to_thread(purged_operation, instance_id)
+        purged = await asyncio.to_thread(purged_operation, instance_id)
         if purged is None:
-            raise errors.not_found(f"No platform operation has the id {instance_id}")
+            raise unknown
         return json_response(OperationStatus.model_validate(purged))
     return json_response(_operation(instance_id, status))
