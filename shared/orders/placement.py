@@ -220,6 +220,8 @@ def _write(
             if table is None:
                 raise errors.validation_failed([_stale_table_code()])
         with conn.pipeline():
+            # Read in the same round trip as the writes (pipelined), checked before the commit.
+            standing = conn.execute("select status from public.tenants where id = %s", [tenant.id])
             insert_order(
                 conn, tenant=tenant, order_id=order_id, day=admitted.day,
                 number=admitted.number, order=order, priced=admitted.priced,
@@ -227,10 +229,23 @@ def _write(
             )  # fmt: skip
             claim = admitted.claim
             stored = idempotency.store_response(conn, claim, 201, body) if claim else None
+        _require_not_closing(standing.fetchone())
         # Someone took the key over while we worked: roll back rather than a second order.
         if stored is not None and stored.rowcount != 1:
             raise idempotency.lost_claim()
     return body
+
+
+def _require_not_closing(row: dict[str, Any] | None) -> None:
+    """410, rolling the order back, once the restaurant's deletion has begun.
+
+    The tenant record the request was served from may be up to 5 s old on another instance,
+    and older still when Table Storage was down as the deletion began (the directory keeps
+    saying `active` until the deletion is resumed, up to an hour later): an order taken then
+    would be dropped with the schema after its customer was told 201.
+    """
+    if row is None or row["status"] in ("deleting", "deleted"):
+        raise errors.gone("This restaurant has closed its storefront; the order was not placed")
 
 
 def _release_quietly(tenant: TenantRecord, claim: idempotency.Claim) -> None:
