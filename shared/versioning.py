@@ -20,8 +20,8 @@ from shared import errors
 ExpectedVersion = Annotated[int, Field(ge=1, le=2**31 - 1, strict=True)]
 
 # Only the tags version_etag makes: `"02"` is another opaque tag (strong comparison is
-# character by character), so it matches no version.
-_ETAG = re.compile(r'^"([1-9][0-9]{0,8})"$')
+# character by character), so it matches no version. Up to ten digits: versions run to 2**31-1.
+_ETAG = re.compile(r'^"([1-9][0-9]{0,9})"$')
 # A refusal quotes this many of the versions a writer listed, and counts the rest.
 _QUOTED_VERSIONS = 5
 

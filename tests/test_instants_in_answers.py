@@ -110,3 +110,51 @@ def test_instants_stay_utc_when_the_servers_time_zone_is_not(shop: Shop) -> None
     assert [p for p in found if ".history" in p], found  # history times are among them
     spelled_otherwise = {p: t for p, t in found.items() if not ONE_SPELLING.fullmatch(t)}
     assert spelled_otherwise == {}
+
+
+@pytest.mark.usefixtures("webpubsub_hub")
+def test_an_86s_until_reads_one_way_on_the_admin_item_and_option(shop: Shop) -> None:
+    """An 86's `sold_out_until` reads the same on the draft item and option an editor opens as
+    on the kitchen's 86 list."""
+    ham = shop.menu.option("Margherita/Toppings/Ham")
+    cola = shop.menu.items["Cola"]
+    body = {
+        "items": [{"id": cola, "available": False, "until": "tomorrow"}],
+        "options": [{"id": ham, "available": False, "until": "tomorrow"}],
+    }
+    answer = ok(
+        shop.client.post("/api/v1/kitchen/availability", host=shop.host, headers=shop.staff(),
+                         json=body)
+    )  # fmt: skip
+    until = answer["items"][0]["sold_out_until"]
+    assert ONE_SPELLING.fullmatch(until), until
+    admin = {"host": shop.host, "headers": shop.owner()}
+    item = ok(shop.client.get(f"/api/v1/admin/menu/items/{cola}", **admin))
+    option = ok(shop.client.get(f"/api/v1/admin/menu/options/{ham}", **admin))
+    assert (item["sold_out_until"], option["sold_out_until"]) == (until, until)
+
+
+@pytest.mark.usefixtures("webpubsub_hub", "server_in_tokyo")
+def test_a_ready_time_change_spells_the_previous_time_one_way_on_a_tokyo_server(
+    shop: Shop,
+) -> None:
+    """README: instants are UTC `+00:00` in every answer and event, whatever the server's
+    TimeZone: also the previous promise an `order.ready_by_changed` event quotes."""
+    order = shop.place()
+    accepted = ok(shop.transition(order, "accepted", 1, ready_in_minutes=15))
+    late = {"ready_in_minutes": 25, "expected_version": 2}
+    moved = ok(
+        shop.client.put(f"/api/v1/kitchen/orders/{order['id']}/ready-by", host=shop.host,
+                        headers=shop.staff(), json=late)
+    )  # fmt: skip
+    settle()
+    events = ok(
+        shop.client.get(
+            "/api/v1/kitchen/events", host=shop.host, headers=shop.staff(), params={"after": "0"}
+        )
+    )["events"]
+    [changed] = [e for e in events if e["type"] == "order.ready_by_changed"]
+    previous = changed["data"]["previous_ready_by"]
+    assert ONE_SPELLING.fullmatch(previous), previous
+    assert previous == accepted["ready_by"]
+    assert moved.get("previous_ready_by", previous) == previous

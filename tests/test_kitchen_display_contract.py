@@ -22,6 +22,7 @@ from tests.order_fixtures import (  # noqa: F401
     settle,
     shop_fixture,
 )
+from tests.storefront_helpers import ok
 from tests.test_orders_realtime import customer_url, kitchen_url
 
 pytestmark = pytest.mark.usefixtures("webpubsub_hub")
@@ -358,3 +359,27 @@ def test_one_purged_event_right_after_the_displays_seq_is_410(shop: Shop) -> Non
         )
         assert gone.status_code == 410, (params, gone.text)
     assert _events(shop, after=str(start + 1))["events"][0]["seq"] == start + 2
+
+
+@pytest.mark.usefixtures("webpubsub_hub")
+def test_a_catch_up_after_the_seq_just_beyond_the_newest_is_410(shop: Shop) -> None:
+    """README: asking after a seq beyond the newest, which no display can have seen, is 410.
+    One beyond the newest is the likeliest such seq (a database restored from a backup a moment
+    old): answered "nothing new, next_after = it", the display would wait there while the next
+    event reuses that seq."""
+    shop.place(shop.order_body(shop.cola_line(), shop.pizza_line()))
+    settle()
+    newest = ok(shop.client.get("/api/v1/kitchen/orders", host=shop.host, headers=shop.staff()))[
+        "as_of_seq"
+    ]
+    for params in ({}, {"station": "bar"}):
+        at_newest = shop.client.get(
+            EVENTS, host=shop.host, headers=shop.staff(), params={"after": str(newest), **params}
+        )
+        assert at_newest.status_code == 200, (params, at_newest.text)
+        beyond = shop.client.get(
+            EVENTS, host=shop.host, headers=shop.staff(),
+            params={"after": str(newest + 1), **params},
+        )  # fmt: skip
+        assert beyond.status_code == 410, (params, beyond.text)
+        assert "as_of_seq" in beyond.json()["detail"]

@@ -17,7 +17,7 @@ from tests.order_fixtures import (
     outbox_events,
     shop_fixture,  # noqa: F401 (fixtures)
 )
-from tests.storefront_helpers import error_paths, ok
+from tests.storefront_helpers import error_paths, ok, owner_api
 
 PLATFORM_HOST = "stelly.test"
 
@@ -280,3 +280,39 @@ def test_two_ready_times_from_the_same_version_make_one_change(shop: Shop) -> No
     assert state["version"] == 3
     changed = [e for e in outbox_events(shop, order) if e["type"] == "order.ready_by_changed"]
     assert len(changed) == 1
+
+
+def test_a_delete_with_expected_version_past_the_columns_range_is_a_422(
+    client, tenants, auth_header
+) -> None:
+    """`?expected_version=` on a DELETE is bounded to the column's range as a body's is: past
+    it is a 422 naming the parameter and the row stays; the largest version a row can have is
+    only stale (409)."""
+    api = owner_api(client, tenants.create(), auth_header)
+    category = ok(api.post("/v1/admin/menu/categories", json={"name": "Pizzas"}), 201)
+    path = f"/v1/admin/menu/categories/{category['id']}"
+    largest = api.delete(path, params={"expected_version": str(2**31 - 1)})
+    assert largest.status_code == 409, largest.text
+    refused = api.delete(path, params={"expected_version": str(2**31)})
+    assert refused.status_code == 422, refused.text
+    assert [e["path"] for e in refused.json()["errors"]] == ["query.expected_version"]
+    assert api.get(path).status_code == 200
+
+
+def test_a_row_past_a_billion_versions_is_matched_by_its_own_etag(
+    client, tenants, auth_header
+) -> None:
+    """Versions run to the column's 2**31 - 1, ten digits: the ETag of a row at version
+    1,000,000,000 is one the API takes back in If-Match."""
+    tenant = tenants.create()
+    api = owner_api(client, tenant, auth_header)
+    category = ok(api.post("/v1/admin/menu/categories", json={"name": "Pizzas"}), 201)
+    execute(
+        f"update {tenant.schema_name}.menu_categories set version = 1000000000 where id = %s",
+        [category["id"]],
+    )
+    path = f"/v1/admin/menu/categories/{category['id']}"
+    etag = api.get(path).headers["etag"]
+    assert etag == '"1000000000"'
+    renamed = api.patch(path, json={"name": "Pizze"}, headers={"If-Match": etag})
+    assert renamed.status_code == 200, renamed.text
