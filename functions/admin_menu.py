@@ -9,9 +9,16 @@ from __future__ import annotations
 import azure.functions as func
 
 from functions.http import Call, endpoint, json_response
-from functions.row_http import CREATES, EDITORS, REORDERED, add_row_routes, path_id, row_response
+from functions.row_http import EDITORS, add_row_routes, creates, path_id, reordered, row_response
 from shared.db import tenant_transaction
 from shared.menus import categories, items
+from shared.menus.answer_shapes import (
+    CategoriesReorderedOut,
+    CategoryOut,
+    DraftMenuOut,
+    ItemOut,
+    ItemsReorderedOut,
+)
 from shared.menus.draft import draft_menu
 from shared.menus.models import CategoryCreate, CategoryPatch, ItemCreate, ItemPatch, Reorder
 from shared.menus.published import latest_head
@@ -24,7 +31,12 @@ ITEMS = "v1/admin/menu/items"
 
 
 @bp.route(route="v1/admin/menu", methods=["GET"])
-@endpoint(tenant=True, roles=EDITORS, summary="The draft menu with its modifier groups")
+@endpoint(
+    tenant=True,
+    roles=EDITORS,
+    responses={200: DraftMenuOut},
+    summary="The draft menu with its modifier groups",
+)
 def admin_menu_get(call: Call) -> func.HttpResponse:
     """Everything an admin app edits, plus the version customers see now (0: unpublished)."""
     with tenant_transaction(call.require_tenant().schema_name) as conn:
@@ -34,7 +46,7 @@ def admin_menu_get(call: Call) -> func.HttpResponse:
 
 
 @bp.route(route=CATEGORIES, methods=["POST"])
-@endpoint(body=CategoryCreate, summary="Create a category", **CREATES)
+@endpoint(body=CategoryCreate, summary="Create a category", **creates(CategoryOut))
 def admin_category_create(call: Call) -> func.HttpResponse:
     with draft_transaction(call.require_tenant().schema_name) as conn:
         view = categories.create_category(conn, call.body)
@@ -43,7 +55,11 @@ def admin_category_create(call: Call) -> func.HttpResponse:
 
 @bp.route(route=f"{CATEGORIES}/reorder", methods=["POST"])
 @endpoint(
-    tenant=True, roles=EDITORS, body=Reorder, responses=REORDERED, summary="Reorder all categories"
+    tenant=True,
+    roles=EDITORS,
+    body=Reorder,
+    responses=reordered(CategoriesReorderedOut),
+    summary="Reorder all categories",
 )
 def admin_categories_reorder(call: Call) -> func.HttpResponse:
     with draft_transaction(call.require_tenant().schema_name) as conn:
@@ -56,7 +72,7 @@ def admin_categories_reorder(call: Call) -> func.HttpResponse:
     tenant=True,
     roles=EDITORS,
     body=Reorder,
-    responses=REORDERED,
+    responses=reordered(ItemsReorderedOut),
     summary="Reorder a category's items",
 )
 def admin_category_items_reorder(call: Call) -> func.HttpResponse:
@@ -66,7 +82,7 @@ def admin_category_items_reorder(call: Call) -> func.HttpResponse:
 
 
 @bp.route(route=ITEMS, methods=["POST"])
-@endpoint(body=ItemCreate, summary="Create an item", **CREATES)
+@endpoint(body=ItemCreate, summary="Create an item", **creates(ItemOut))
 def admin_item_create(call: Call) -> func.HttpResponse:
     with draft_transaction(call.require_tenant().schema_name) as conn:
         view = items.create_item(conn, call.body)
@@ -79,6 +95,7 @@ add_row_routes(
     route=CATEGORIES,
     noun="category",
     patch=CategoryPatch,
+    shape=CategoryOut,
     read=categories.get_category,
     update=categories.update_category,
     delete=categories.delete_category,
@@ -88,6 +105,7 @@ add_row_routes(
     route=ITEMS,
     noun="item",
     patch=ItemPatch,
+    shape=ItemOut,
     read=items.get_item,
     update=items.update_item,
     delete=items.delete_item,

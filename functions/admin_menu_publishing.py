@@ -10,6 +10,7 @@ from functions.http import Call, endpoint, json_response
 from functions.row_http import EDITORS
 from shared import errors
 from shared.db import tenant_transaction
+from shared.menus.answer_shapes import AvailabilityOut, ImportCountsOut
 from shared.menus.eighty_six import set_availability
 from shared.menus.importer import import_menu
 from shared.menus.models import AvailabilityChange, MenuImport
@@ -17,6 +18,7 @@ from shared.menus.publish import publish_menu
 from shared.menus.published import latest_head, published_version, version_history
 from shared.menus.rows import draft_transaction
 from shared.menus.snapshot_retention import SNAPSHOT_RETENTION_DAYS
+from shared.menus.version_shapes import MenuVersionOut, PublishedOut, VersionsPageOut
 
 bp = func.Blueprint()
 
@@ -37,7 +39,7 @@ class VersionsQuery(BaseModel):
     tenant=True,
     roles=EDITORS,
     body=MenuImport,
-    responses={200: None},
+    responses={200: ImportCountsOut},
     summary="Replace the draft menu",
 )
 def admin_menu_import(call: Call) -> func.HttpResponse:
@@ -51,7 +53,7 @@ def admin_menu_import(call: Call) -> func.HttpResponse:
 @endpoint(
     tenant=True,
     roles=EDITORS,
-    responses={201: None},
+    responses={201: PublishedOut},
     summary="Publish the draft menu to customers",
 )
 def admin_menu_publish(call: Call) -> func.HttpResponse:
@@ -69,7 +71,7 @@ def admin_menu_publish(call: Call) -> func.HttpResponse:
     tenant=True,
     roles=EDITORS,
     body=AvailabilityChange,
-    responses={200: None, 404: None, 429: None},
+    responses={200: AvailabilityOut, 404: None, 429: None},
     summary="86 items and options, live",
 )
 def admin_menu_availability(call: Call) -> func.HttpResponse:
@@ -85,6 +87,7 @@ def admin_menu_availability(call: Call) -> func.HttpResponse:
     tenant=True,
     roles=EDITORS,
     query=VersionsQuery,
+    responses={200: VersionsPageOut},
     summary="Published menu versions, newest first",
 )
 def admin_menu_versions(call: Call) -> func.HttpResponse:
@@ -113,7 +116,7 @@ def admin_menu_versions(call: Call) -> func.HttpResponse:
 @endpoint(
     tenant=True,
     roles=EDITORS,
-    responses={200: None, 404: None, 410: None},
+    responses={200: MenuVersionOut, 404: None, 410: None},
     summary="One published menu version with its snapshot",
 )
 def admin_menu_version(call: Call) -> func.HttpResponse:

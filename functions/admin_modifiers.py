@@ -5,8 +5,9 @@ from __future__ import annotations
 import azure.functions as func
 
 from functions.http import Call, endpoint, json_response
-from functions.row_http import CREATES, EDITORS, REORDERED, add_row_routes, path_id, row_response
+from functions.row_http import EDITORS, add_row_routes, creates, path_id, reordered, row_response
 from shared.menus import modifiers
+from shared.menus.answer_shapes import GroupOut, OptionOut, OptionsReorderedOut
 from shared.menus.models import GroupCreate, GroupPatch, OptionAdd, OptionPatch, Reorder
 from shared.menus.rows import draft_transaction
 
@@ -17,7 +18,7 @@ OPTIONS = "v1/admin/menu/options"
 
 
 @bp.route(route=GROUPS, methods=["POST"])
-@endpoint(body=GroupCreate, summary="Create a group with options", **CREATES)
+@endpoint(body=GroupCreate, summary="Create a group with options", **creates(GroupOut))
 def admin_group_create(call: Call) -> func.HttpResponse:
     with draft_transaction(call.require_tenant().schema_name) as conn:
         view = modifiers.create_group(conn, call.body)
@@ -25,7 +26,7 @@ def admin_group_create(call: Call) -> func.HttpResponse:
 
 
 @bp.route(route=GROUPS + "/{id:guid}/options", methods=["POST"])
-@endpoint(body=OptionAdd, summary="Add an option to a group", **CREATES)
+@endpoint(body=OptionAdd, summary="Add an option to a group", **creates(OptionOut))
 def admin_option_create(call: Call) -> func.HttpResponse:
     with draft_transaction(call.require_tenant().schema_name) as conn:
         view = modifiers.add_option(conn, path_id(call), call.body)
@@ -37,7 +38,7 @@ def admin_option_create(call: Call) -> func.HttpResponse:
     tenant=True,
     roles=EDITORS,
     body=Reorder,
-    responses=REORDERED,
+    responses=reordered(OptionsReorderedOut),
     summary="Reorder a group's options",
 )
 def admin_options_reorder(call: Call) -> func.HttpResponse:
@@ -52,6 +53,7 @@ add_row_routes(
     route=GROUPS,
     noun="modifier group",
     patch=GroupPatch,
+    shape=GroupOut,
     read=modifiers.get_group,
     update=modifiers.update_group,
     delete=modifiers.delete_group,
@@ -61,6 +63,7 @@ add_row_routes(
     route=OPTIONS,
     noun="option",
     patch=OptionPatch,
+    shape=OptionOut,
     read=modifiers.get_option,
     update=modifiers.update_option,
     delete=modifiers.delete_option,

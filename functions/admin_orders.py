@@ -13,6 +13,7 @@ from functions.row_http import EDITORS, path_id
 from shared import errors
 from shared.calendar_dates import IsoDate
 from shared.db import tenant_transaction
+from shared.orders.books_shapes import DayBookOut, ManagerOrderOut
 from shared.orders.day_book import MAX_DAY_PAGE, day_orders, day_summary, manager_order
 from shared.orders.state_machine import parse_statuses
 from shared.orders.tickets import business_date
@@ -42,6 +43,7 @@ class DayQuery(BaseModel):
     tenant=True,
     roles=EDITORS,
     query=DayQuery,
+    responses={200: DayBookOut},
     summary="A business day's orders and sales",
     # A suspended restaurant still settles with its customers and its books (refunds,
     # disputes, the day's takings): reading the orders it took starts no new business.
@@ -71,7 +73,7 @@ def admin_orders(call: Call) -> func.HttpResponse:
 @endpoint(
     tenant=True,
     roles=EDITORS,
-    responses={200: None, 404: None},
+    responses={200: ManagerOrderOut, 404: None},
     summary="One order with its prices and history",
     while_suspended=True,
 )

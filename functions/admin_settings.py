@@ -15,6 +15,7 @@ from functions.row_http import EDITORS, fresh_tenant, writer_expects
 from shared.restaurant_settings import RestaurantSettings, effective_settings
 from shared.tenant_profile import update_tenant_profile
 from shared.tenants import TenantRecord
+from shared.theme_preset_shapes import ThemePresetsOut
 from shared.theming import DEFAULT_PRESET, PRESETS, ThemeTokens, preset_look, storefront_theme
 from shared.versioning import ExpectedVersion, version_etag
 
@@ -97,7 +98,12 @@ def admin_theme_put(call: Call) -> func.HttpResponse:
 
 
 @bp.route(route="v1/admin/theme/presets", methods=["GET"])
-@endpoint(tenant=True, roles=EDITORS, summary="Starting points to copy into the theme")
+@endpoint(
+    tenant=True,
+    roles=EDITORS,
+    responses={200: ThemePresetsOut},
+    summary="Starting points to copy into the theme",
+)
 def admin_theme_presets(call: Call) -> func.HttpResponse:
     return json_response(
         {

@@ -7,6 +7,7 @@ import azure.functions as func
 from functions.http import Call, endpoint, json_response
 from functions.row_http import DELETES, VersionQuery, no_content, writer_expects
 from shared.db import tenant_transaction, transaction
+from shared.dining_table_shapes import TableOut, TablesOut
 from shared.dining_tables import (
     TableIn,
     TablePatch,
@@ -35,7 +36,12 @@ def _storefront_domain(tenant: TenantRecord) -> str:
 
 
 @bp.route(route="v1/admin/tables", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@endpoint(tenant=True, roles=ADMIN_ROLES, summary="Dining tables with their current QR codes")
+@endpoint(
+    tenant=True,
+    roles=ADMIN_ROLES,
+    responses={200: TablesOut},
+    summary="Dining tables with their current QR codes",
+)
 def admin_list_tables(call: Call) -> func.HttpResponse:
     """`{"tables": [...]}` sorted by label."""
     tenant = call.require_tenant()
@@ -51,7 +57,7 @@ def admin_list_tables(call: Call) -> func.HttpResponse:
     tenant=True,
     roles=ADMIN_ROLES,
     body=TableIn,
-    responses={201: None, 409: None},
+    responses={201: TableOut, 409: None},
     summary="Add a dining table",
 )
 def admin_create_table(call: Call) -> func.HttpResponse:
@@ -68,7 +74,9 @@ def admin_create_table(call: Call) -> func.HttpResponse:
 
 
 @bp.route(route="v1/admin/tables/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@endpoint(etag=True, tenant=True, roles=ADMIN_ROLES, summary="One dining table")
+@endpoint(
+    etag=True, tenant=True, roles=ADMIN_ROLES, responses={200: TableOut}, summary="One dining table"
+)
 def admin_get_table(call: Call) -> func.HttpResponse:
     tenant = call.require_tenant()
     table_id = table_id_or_404(call.route.get("id", ""))
@@ -85,6 +93,7 @@ def admin_get_table(call: Call) -> func.HttpResponse:
     roles=ADMIN_ROLES,
     body=TableIn,
     headers=("If-Match",),
+    responses={200: TableOut},
     summary="Rename or resize a table",
 )
 def admin_update_table(call: Call) -> func.HttpResponse:
@@ -100,6 +109,7 @@ def admin_update_table(call: Call) -> func.HttpResponse:
     roles=ADMIN_ROLES,
     body=TablePatch,
     headers=("If-Match",),
+    responses={200: TableOut},
     summary="Change a table's label or seats, keeping the rest",
 )
 def admin_patch_table(call: Call) -> func.HttpResponse:
@@ -141,6 +151,7 @@ def admin_delete_table(call: Call) -> func.HttpResponse:
     etag=True,
     tenant=True,
     roles=ADMIN_ROLES,
+    responses={200: TableOut},
     summary="Issue a new QR code; older codes stop working",
 )
 def admin_rotate_table_qr(call: Call) -> func.HttpResponse:

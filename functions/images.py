@@ -15,6 +15,7 @@ from functions.http import Call, endpoint, json_response
 from functions.row_http import EDITORS, path_id
 from shared import errors
 from shared.db import tenant_transaction
+from shared.images.answer_shapes import BrandImagesOut, UploadGrantOut
 from shared.images.brand_images import brand_image_states
 from shared.images.limits import MAX_UPLOAD_BYTES
 from shared.images.pipeline import process_upload
@@ -36,7 +37,13 @@ class UploadRequest(BaseModel):
 
 
 @bp.route(route="v1/admin/menu/items/{id:guid}/image-upload", methods=["POST"])
-@endpoint(tenant=True, roles=EDITORS, body=UploadRequest, summary="An upload URL for a photo")
+@endpoint(
+    tenant=True,
+    roles=EDITORS,
+    body=UploadRequest,
+    responses={200: UploadGrantOut},
+    summary="An upload URL for a photo",
+)
 def admin_item_image_upload(call: Call) -> func.HttpResponse:
     """The item shows `image_status: pending` until the uploaded file is processed."""
     grant = request_item_upload(
@@ -46,7 +53,13 @@ def admin_item_image_upload(call: Call) -> func.HttpResponse:
 
 
 @bp.route(route="v1/admin/branding/{kind:alpha}/image-upload", methods=["POST"])
-@endpoint(tenant=True, roles=EDITORS, body=UploadRequest, summary="An upload URL for logo/hero")
+@endpoint(
+    tenant=True,
+    roles=EDITORS,
+    body=UploadRequest,
+    responses={200: UploadGrantOut},
+    summary="An upload URL for logo/hero",
+)
 def admin_brand_image_upload(call: Call) -> func.HttpResponse:
     kind = call.route.get("kind", "")
     if kind not in BRAND_KINDS:
@@ -58,7 +71,12 @@ def admin_brand_image_upload(call: Call) -> func.HttpResponse:
 
 
 @bp.route(route="v1/admin/branding/images", methods=["GET"])
-@endpoint(tenant=True, roles=EDITORS, summary="Logo and hero: status, reason, renditions")
+@endpoint(
+    tenant=True,
+    roles=EDITORS,
+    responses={200: BrandImagesOut},
+    summary="Logo and hero: status, reason, renditions",
+)
 def admin_brand_images(call: Call) -> func.HttpResponse:
     tenant = call.require_tenant()
     with tenant_transaction(tenant.schema_name) as conn:

@@ -15,6 +15,7 @@ import azure.functions as func
 from functions.http import Call, endpoint, json_response
 from functions.kitchen import KITCHEN_ROLES
 from shared.db import tenant_transaction
+from shared.menus.answer_shapes import AvailabilityOut
 from shared.menus.eighty_six import set_availability
 from shared.menus.models import AvailabilityChange
 from shared.menus.published import latest_snapshot
@@ -47,7 +48,7 @@ def kitchen_sold_out(call: Call) -> func.HttpResponse:
     tenant=True,
     roles=KITCHEN_ROLES,
     body=AvailabilityChange,
-    responses={200: None, 404: None, 429: None},
+    responses={200: AvailabilityOut, 404: None, 429: None},
     summary="86 items and options from the kitchen, live",
 )
 def kitchen_eighty_six(call: Call) -> func.HttpResponse:

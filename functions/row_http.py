@@ -19,19 +19,26 @@ from shared.tenants import TenantRecord, tenant_by_slug
 from shared.versioning import Expected, expected_version, version_etag
 
 EDITORS = ("owner", "manager")
-# What row writes answer besides the statuses endpoint() implies: a 404 for an id in the body
-# (category_id, modifier_group_ids) and the If-Match / expected_version guard (409, 412).
-WRITES: dict[str, Any] = {"responses": {200: None, 404: None}, "headers": ("If-Match",)}
+# What row writes read besides their body: the If-Match / expected_version guard (409, 412).
+# They answer the row, or a 404 for an id in the body (category_id, modifier_group_ids).
+WRITES: dict[str, Any] = {"headers": ("If-Match",)}
 # Deletes answer 204, or 409 when the row is still needed (a category's items, a group's max).
 DELETES: dict[str, Any] = {"responses": {204: None, 409: None}, "headers": ("If-Match",)}
-# A draft row created by an editor: 201 with the row, its ETag and Location.
-CREATES: dict[str, Any] = {
-    "tenant": True,
-    "roles": EDITORS,
-    "responses": {201: None, 404: None, 409: None},
-    "etag": True,
-}
-REORDERED: dict[int, Any] = {200: None, 404: None, 409: None}
+
+
+def creates(shape: type[BaseModel]) -> dict[str, Any]:
+    """A draft row created by an editor: 201 with the row (shape), its ETag and Location."""
+    return {
+        "tenant": True,
+        "roles": EDITORS,
+        "responses": {201: shape, 404: None, 409: None},
+        "etag": True,
+    }
+
+
+def reordered(shape: type[BaseModel]) -> dict[int, Any]:
+    """A reorder's answers: the rows in their new order (shape), 404 and 409 besides."""
+    return {200: shape, 404: None, 409: None}
 
 
 class VersionQuery(BaseModel):
@@ -93,6 +100,7 @@ def add_row_routes(
     route: str,
     noun: str,
     patch: type[BaseModel],
+    shape: type[BaseModel],
     read: RowRead,
     update: RowUpdate,
     delete: RowDelete,
@@ -101,6 +109,7 @@ def add_row_routes(
 
     PATCH takes If-Match or the body's expected_version, DELETE If-Match or ?expected_version;
     the functions are named `admin_<noun>_get|update|delete` (names are app-wide in Functions).
+    GET and PATCH answer the row, whose shape is `shape`.
     """
     name = noun.replace(" ", "_")
     row_route = route + "/{id:guid}"
@@ -122,8 +131,17 @@ def add_row_routes(
         return no_content()
 
     for handler, method, declared in (
-        (get_row, "GET", {"summary": f"One {noun}"}),
-        (update_row, "PATCH", {"summary": f"Change a {noun}", "body": patch, **WRITES}),
+        (get_row, "GET", {"summary": f"One {noun}", "responses": {200: shape}}),
+        (
+            update_row,
+            "PATCH",
+            {
+                "summary": f"Change a {noun}",
+                "body": patch,
+                "responses": {200: shape, 404: None},
+                **WRITES,
+            },
+        ),
         (delete_row, "DELETE", {"summary": f"Delete a {noun}", "query": VersionQuery, **DELETES}),
     ):
         handler.__name__ = handler.__qualname__ = f"admin_{name}_{handler.__name__.split('_')[0]}"

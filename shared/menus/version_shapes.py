@@ -1,0 +1,118 @@
+"""The shapes of published menu versions as editors read them (a publish's answer, the version
+history, one version with its snapshot), for the API description.
+
+The rows are read as plain dicts (shared/menus/publish.py, published.py); these closed models
+only describe them, and tests/test_openapi_admin_answers.py checks real answers against the
+served description.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.menus.models import Allergen, DietaryTag
+from shared.store_answer_shapes import ImageOut
+from shared.weekly_windows import WeeklyWindows
+
+# publish: an editor published the draft; availability: an 86 (or a bring-back) re-issued the
+# live menu; image: a processed photo did.
+VersionSource = Literal["publish", "availability", "image"]
+
+
+class _Shape(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class VersionHeadOut(_Shape):
+    """Which action made a version, who (`published_by`: the token's subject; null for the
+    image pipeline or one nobody signed) and when. `etag` is the store menu's ETag then."""
+
+    version: int
+    etag: str
+    source: VersionSource
+    published_by: str | None
+    published_at: datetime
+
+
+class PublishedOut(_Shape):
+    """`POST /api/v1/admin/menu/publish`: the new version, live at once (Location names it)."""
+
+    version: int
+    etag: str
+    published_at: datetime
+    source: VersionSource
+
+
+class VersionsPageOut(_Shape):
+    """Kept versions newest first; `next_cursor` (`?cursor=`) reads the older ones. Numbers can
+    have gaps: a version no order was priced from goes 30 days after it was replaced."""
+
+    live_version: int
+    versions: list[VersionHeadOut]
+    next_cursor: int | None
+
+
+class SnapshotOptionOut(_Shape):
+    """`sold_out_until` is absent in versions published before 86'ing kept an until."""
+
+    id: str
+    name: str
+    price_delta: int
+    default: bool
+    available: bool
+    sold_out_until: datetime | None = None
+
+
+class SnapshotGroupOut(_Shape):
+    id: str
+    name: str
+    min: int
+    max: int
+    free_quantity: int
+    options: list[SnapshotOptionOut]
+
+
+class SnapshotItemOut(_Shape):
+    """A dish as published: `available` as it was then (windows not applied);
+    `sold_out_until` is absent in versions published before 86'ing kept an until."""
+
+    id: str
+    name: str
+    description: str
+    price: int
+    allergens: list[Allergen]
+    dietary: list[DietaryTag]
+    available: bool
+    sold_out_until: datetime | None = None
+    station: str | None
+    windows: WeeklyWindows | None
+    image: ImageOut | None
+    modifier_groups: list[SnapshotGroupOut]
+
+
+class SnapshotCategoryOut(_Shape):
+    id: str
+    name: str
+    rank: int
+    visible: bool
+    items: list[SnapshotItemOut]
+
+
+class SnapshotOut(_Shape):
+    """The menu as that version published it, hidden categories included. `currency` is absent
+    in versions published before snapshots kept the restaurant's currency."""
+
+    version: int
+    published_at: datetime
+    currency: str | None = None
+    categories: list[SnapshotCategoryOut]
+
+
+class MenuVersionOut(VersionHeadOut):
+    """`GET /api/v1/admin/menu/versions/{version}`: what customers saw at that version (an
+    order's `menu_version`)."""
+
+    snapshot: SnapshotOut
