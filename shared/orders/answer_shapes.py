@@ -39,7 +39,9 @@ class StaffFulfilmentOut(CustomerFulfilmentOut):
     phone: str | None = None
 
 
-class _OrderHead(_Shape):
+class OrderHeadOut(_Shape):
+    """What every view of an order starts with (customer, kitchen, manager)."""
+
     id: str
     ticket_number: str
     status: OrderStatus
@@ -70,7 +72,7 @@ class HistoryStepOut(_Shape):
     reason: str | None
 
 
-class CustomerOrderOut(_OrderHead):
+class CustomerOrderOut(OrderHeadOut):
     """`GET /api/v1/store/orders/{id}`: money in minor units of `totals.currency`."""
 
     fulfilment: CustomerFulfilmentOut
@@ -93,7 +95,7 @@ class TicketLineOut(_Shape):
     modifiers: list[TicketModifierOut]
 
 
-class KitchenTicketOut(_OrderHead):
+class KitchenTicketOut(OrderHeadOut):
     """A ticket as displays show it: no money, the phone for the staff."""
 
     age_seconds: int

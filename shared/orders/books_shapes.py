@@ -13,9 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from shared.orders.answer_shapes import (
     ChargedModifierOut,
+    OrderHeadOut,
     OrderStatus,
     StaffFulfilmentOut,
-    _OrderHead,
 )
 from shared.orders.models import TotalsOut
 from shared.orders.state_machine import STATUSES
@@ -25,7 +25,7 @@ class _Shape(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class DayOrderOut(_OrderHead):
+class DayOrderOut(OrderHeadOut):
     """One order of the day: its head, who it is for, how many dishes, and its total in minor
     units of `currency`."""
 
@@ -119,7 +119,7 @@ class ManagerStepOut(_Shape):
     at: datetime
 
 
-class ManagerOrderOut(_OrderHead):
+class ManagerOrderOut(OrderHeadOut):
     """`GET /api/v1/admin/orders/{id}`: money in minor units of `totals.currency`."""
 
     business_date: date
