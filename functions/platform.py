@@ -353,9 +353,10 @@ async def platform_operation_get(
 ) -> func.HttpResponse:
     """Status (running|completed|failed|...), custom status (step, progress), output, error."""
     instance_id = call.route["id"]
-    unknown = errors.not_found(f"No platform operation has the id {instance_id}")
     if not OPERATION_ID.fullmatch(instance_id):
-        raise unknown
+        # Not quoted back: it may be long, or hold a line break or a direction override.
+        raise errors.not_found("No platform operation has that id")
+    unknown = errors.not_found(f"No platform operation has the id {instance_id}")
     status = await client.get_status(instance_id)
     if status is None or status.runtime_status is None:
         # A repeated create or delete hands out this URL after the 30-day purge too.

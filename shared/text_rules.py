@@ -45,6 +45,18 @@ def invisible_character(ch: str) -> bool:
     return any(low <= code <= high for low, high in _IGNORABLE_RANGES)
 
 
+def look_alike_key(name: str) -> str:
+    """What two names are compared by when a reader must tell them apart: NFKC (a fullwidth
+    D, U+FF24, is a "D"; a no-break space a space), no characters that show as nothing, single
+    spaces, case aside. "Dip", "DIP", "Di\u200bp" and "\uff24ip" are one name to a customer."""
+    shown = "".join(
+        ch
+        for ch in unicodedata.normalize("NFKC", name)
+        if ch.isspace() or not invisible_character(ch)
+    )
+    return " ".join(shown.split()).casefold()
+
+
 def _invisible(value: str) -> bool:
     return all(invisible_character(ch) for ch in value)
 

@@ -129,7 +129,7 @@ def test_a_restaurants_life_and_a_new_restaurant_on_its_domain_sees_none_of_it(
               "fulfilment": {"type": "dine_in", "table_token": qr_token}},
     )  # fmt: skip
     assert dine_in.status_code == 201, dine_in.text
-    key = f"key-{marker}"
+    key = f"key-{marker}-{uuid.uuid4().hex[:8]}"
     pickup_body = {
         "lines": [{"item_id": items["Espresso"], "quantity": 2}],
         "fulfilment": {"type": "pickup", "name": f"Ada {marker}", "phone": "+44 20 7946 0000"},

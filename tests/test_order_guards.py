@@ -51,14 +51,17 @@ def _age_claim(shop: Shop, key: str, seconds: int) -> None:
     )
 
 
-def test_an_idempotency_key_is_at_most_255_visible_characters(shop: Shop) -> None:
-    """At most 255 visible ASCII characters; a space is not one."""
+def test_an_idempotency_key_is_16_to_255_visible_characters(shop: Shop) -> None:
+    """16 to 255 visible ASCII characters; a space is not one. A short key is refused because
+    a replay hands out the order's access token: it must not be guessable."""
     body = shop.order_body(shop.cola_line())
     assert shop.post_order(body, key="k" * 255).status_code == 201
-    for key in ("k" * 256, "my key"):
+    assert shop.post_order(shop.order_body(shop.pizza_line()), key="k" * 16).status_code == 201
+    for key in ("k" * 256, "my key" * 3, "k" * 15, "1"):
         refused = shop.post_order(body, key=key)
         assert refused.status_code == 400, key
-    assert _orders(shop) == 1
+        assert "guessable" in refused.json()["detail"]
+    assert _orders(shop) == 2
 
 
 def test_a_claim_abandoned_for_a_minute_is_taken_over_by_a_retry(shop: Shop) -> None:

@@ -163,7 +163,7 @@ def test_an_import_refuses_two_groups_on_a_dish_that_are_one_name_case_aside(
     assert refused.status_code == 422, refused.text
     [error] = refused.json()["errors"]
     assert error["path"] == "categories[0].items[0].modifier_groups[1].name"
-    assert "case aside" in error["message"]
+    assert "look-alikes aside" in error["message"]
     assert ok(api.get("/v1/admin/menu")) == before
 
 

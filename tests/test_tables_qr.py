@@ -152,7 +152,7 @@ def test_a_table_deleted_while_its_guest_orders_is_422(shop: Shop) -> None:
         # Holds the order between its check of the code and its write (reads pass the lock).
         with tenant_transaction(shop.schema) as conn:
             conn.execute("lock table dining_tables in exclusive mode")
-            ordering = pool.submit(_dine_in, shop, table["qr_token"], key="terrace-1")
+            ordering = pool.submit(_dine_in, shop, table["qr_token"], key="terrace-1-000000000")
             wait_for_lock_waiters("dining_tables")
             conn.execute("delete from dining_tables where id = %s", [table["id"]])
         response = ordering.result()
@@ -160,7 +160,7 @@ def test_a_table_deleted_while_its_guest_orders_is_422(shop: Shop) -> None:
     assert response.json()["errors"][0]["path"] == "fulfilment.table_token"
     # Nothing was written, and the key is free for the guest's next try.
     assert execute(f"select count(*) as n from {shop.schema}.orders")[0]["n"] == 0
-    pickup = shop.post_order(key="terrace-1")
+    pickup = shop.post_order(key="terrace-1-000000000")
     assert pickup.status_code == 201, pickup.text
 
 
@@ -170,7 +170,7 @@ def test_a_code_rotated_while_its_guest_orders_is_422(shop: Shop) -> None:
     with ThreadPoolExecutor(max_workers=1) as pool:
         with tenant_transaction(shop.schema) as conn:
             conn.execute("lock table dining_tables in exclusive mode")
-            ordering = pool.submit(_dine_in, shop, table["qr_token"], key="terrace-2")
+            ordering = pool.submit(_dine_in, shop, table["qr_token"], key="terrace-2-000000000")
             wait_for_lock_waiters("dining_tables")
             conn.execute(
                 "update dining_tables set qr_version = qr_version + 1 where id = %s", [table["id"]]

@@ -19,6 +19,7 @@ from shared.menus.rows import (
     soft_delete,
     update_row,
 )
+from shared.text_rules import look_alike_key
 from shared.versioning import Expected
 from shared.weekly_windows import WeeklyWindows
 
@@ -80,12 +81,13 @@ def _require_linkable(conn: psycopg.Connection, group_ids: list[UUID]) -> None:
     for i, group_id in enumerate(group_ids):
         if group_id not in names:
             raise not_in_menu("modifier_groups", group_id, f"modifier_group_ids[{i}]")
-        if names[group_id] in seen:
+        key = look_alike_key(names[group_id])  # "Size" and "SIZE" are one picker to a customer
+        if key in seen:
             raise errors.invalid_field(
                 f"modifier_group_ids[{i}]",
                 f"another group named {names[group_id]!r} is already on this item",
             )
-        seen.add(names[group_id])
+        seen.add(key)
 
 
 def create_item(conn: psycopg.Connection, body: ItemCreate) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from pydantic_core import PydanticCustomError
 from shared.field_rules import rule_failures
 from shared.menus.sold_out import SoldOutUntil
 from shared.patches import Patch
-from shared.text_rules import check_multi_line, composed, one_line
+from shared.text_rules import check_multi_line, composed, look_alike_key, one_line
 from shared.text_shapes import STATION
 from shared.weekly_windows import WeeklyWindows
 
@@ -135,8 +135,8 @@ class OptionCreate(_Input):
 
 
 # Two options a customer cannot tell apart ("Regular" twice, or "Regular" and "regular").
-_REPEATED_OPTION = "repeats another option's name in this group (case aside)"
-_REPEATED_GROUP = "repeats another modifier group's name on this item (case aside)"
+_REPEATED_OPTION = "repeats another option's name in this group (case and look-alikes aside)"
+_REPEATED_GROUP = "repeats another modifier group's name on this item (case and look-alikes aside)"
 
 
 class GroupCreate(_Input):
@@ -160,10 +160,10 @@ class GroupCreate(_Input):
         failures = [((path,), message) for path, message in found]
         seen: set[str] = set()
         for index, option in enumerate(self.options):
-            folded = option.name.casefold()
-            if folded in seen:
+            key = look_alike_key(option.name)
+            if key in seen:
                 failures.append((("options", index, "name"), _REPEATED_OPTION))
-            seen.add(folded)
+            seen.add(key)
         if failures:
             raise rule_failures("GroupCreate", failures, self)
         return self
@@ -273,10 +273,10 @@ class ImportItem(ItemFields):
         seen: set[str] = set()
         failures: list[tuple[tuple[str | int, ...], str]] = []
         for index, group in enumerate(self.modifier_groups):
-            folded = group.name.casefold()
-            if folded in seen:
+            key = look_alike_key(group.name)
+            if key in seen:
                 failures.append((("modifier_groups", index, "name"), _REPEATED_GROUP))
-            seen.add(folded)
+            seen.add(key)
         if failures:
             raise rule_failures("ImportItem", failures, self)
         return self

@@ -26,6 +26,7 @@ from shared.menus.models import (
     group_rule_errors,
 )
 from shared.menus.rows import live_row, next_rank, reorder, soft_delete, update_row
+from shared.text_rules import look_alike_key
 from shared.versioning import Expected
 
 # API names → column names where they differ (`default` is an SQL keyword).
@@ -140,17 +141,19 @@ def update_group(
 
 
 def _require_name_free_on_its_items(conn: psycopg.Connection, group_id: UUID, name: str) -> None:
-    """409 when an item this group is on has another group of that name (see items.py)."""
-    clash = conn.execute(
-        """select i.name from item_modifier_groups mine
+    """409 when an item this group is on has another group of that name, case and look-alikes
+    aside (see items.py)."""
+    others = conn.execute(
+        """select i.name, g.name as group_name from item_modifier_groups mine
              join menu_items i on i.id = mine.item_id and i.deleted_at is null
              join item_modifier_groups other on other.item_id = mine.item_id
                   and other.group_id <> mine.group_id
              join modifier_groups g on g.id = other.group_id and g.deleted_at is null
-            where mine.group_id = %s and g.name = %s
-            limit 1""",
-        [group_id, name],
-    ).fetchone()
+            where mine.group_id = %s""",
+        [group_id],
+    ).fetchall()
+    key = look_alike_key(name)
+    clash = next((row for row in others if look_alike_key(row["group_name"]) == key), None)
     if clash is not None:
         raise errors.conflict(
             f"{clash['name']} already has a group named {name!r}; rename that one first"
@@ -215,16 +218,17 @@ def add_option(conn: psycopg.Connection, group_id: UUID, body: OptionAdd) -> dic
 def _require_option_name_free(
     conn: psycopg.Connection, group_id: UUID, name: str, *, but: UUID | None = None
 ) -> None:
-    """409 when another live option of the group has that name, case aside: a customer could
+    """409 when another live option of the group has that name, case and look-alikes aside
+    (shared/text_rules.py `look_alike_key`): a customer could
     not tell the two apart. The caller holds the group's row lock, so two writers cannot both
     pass."""
     taken = conn.execute(
         "select id, name from modifier_options where group_id = %s and deleted_at is null",
         [group_id],
     ).fetchall()
-    folded = name.casefold()
+    key = look_alike_key(name)
     clash = next(
-        (row["name"] for row in taken if row["id"] != but and row["name"].casefold() == folded),
+        (row["name"] for row in taken if row["id"] != but and look_alike_key(row["name"]) == key),
         None,
     )
     if clash is not None:

@@ -11,7 +11,6 @@ the publish keeps it (shared/menus/eighty_six.py).
 
 from __future__ import annotations
 
-import unicodedata
 from collections import Counter
 from collections.abc import Collection, Mapping
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import psycopg
 
 from shared.menus.rows import Table
+from shared.text_rules import look_alike_key
 
 DishKey = tuple[str, str]
 # Where a row stands: its dish's names and which of the dishes so named it is (0 for the
@@ -39,7 +39,8 @@ _DRAFT_OPTION_NAMES = """
 
 
 def name_key(name: str) -> str:
-    return unicodedata.normalize("NFC", name).strip().casefold()
+    # As the import's rules compare a dish's group and option names: look-alikes are one name.
+    return look_alike_key(name)
 
 
 def dish_key(category: str, item: str) -> DishKey:

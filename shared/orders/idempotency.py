@@ -39,7 +39,10 @@ logger = logging.getLogger("stelly.orders")
 KEY_TTL_HOURS = 24
 IN_FLIGHT_TAKEOVER_S = 60
 IN_FLIGHT_RETRY_AFTER_S = 1
-_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+# At least 16 characters: a replay hands out the order's access token again (the retry after a
+# lost answer needs it), so a short key ("1", "k1") and a copied body (a dine-in table's code is
+# on the table) would let someone else read and cancel the order. A UUID is 36.
+_KEY = re.compile(r"^[\x21-\x7e]{16,255}$")
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ class StoredResponse:
 
 
 def check_key(raw: str | None) -> str | None:
-    """The header's key, None when absent; 400 unless 1-255 visible ASCII characters.
+    """The header's key, None when absent; 400 unless 16-255 visible ASCII characters.
 
     An empty header is a key gone missing (a client variable left empty), not "no key": taken
     as absent, every retry would place another order.
@@ -68,7 +71,8 @@ def check_key(raw: str | None) -> str | None:
         return None
     if not _KEY.fullmatch(raw):
         raise errors.bad_request(
-            "Idempotency-Key must be 1-255 visible ASCII characters (a UUID is a good choice)"
+            "Idempotency-Key must be 16-255 visible ASCII characters (a UUID is a good choice):"
+            " a replay answers with the order's access token, so a key must not be guessable"
         )
     return raw
 

@@ -21,10 +21,12 @@ from pydantic import (
     Field,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from shared.config import get_settings
 from shared.restaurant_settings import BusinessName, Currency
+from shared.text_rules import check_single_line
 from shared.text_shapes import EMAIL, shaped
 from shared.theming import ThemeTokens
 from shared.weekly_windows import TimeZoneName
@@ -93,7 +95,8 @@ Slug = Annotated[str, Field(pattern=SLUG_PATTERN), AfterValidator(_not_reserved)
 Domain = Annotated[
     str, BeforeValidator(_lower_domain), Field(min_length=4, max_length=253, pattern=DOMAIN_PATTERN)
 ]
-Email = Annotated[str, Field(max_length=254, pattern=EMAIL)]
+# One line as the restaurant's contact e-mail is: the platform's views show it.
+Email = Annotated[str, Field(max_length=254, pattern=EMAIL), AfterValidator(check_single_line)]
 
 
 class ProvisionRequest(BaseModel):
@@ -109,8 +112,9 @@ class ProvisionRequest(BaseModel):
     timezone: TimeZoneName
     domains: list[Domain] | None = Field(None, min_length=1, max_length=MAX_DOMAINS)
     theme: ThemeTokens | None = None
-    # Test-only failure injection (shared/provisioning/failures.py), refused outside development.
-    fail_at_step: ProvisionStep | None = None
+    # Test-only failure injection (shared/provisioning/failures.py), refused outside development
+    # and left out of the published API description.
+    fail_at_step: SkipJsonSchema[ProvisionStep | None] = None
 
     @model_validator(mode="after")
     def _complete(self) -> ProvisionRequest:
