@@ -8,8 +8,9 @@ every item that lists them, which is how a "Toppings" group on forty pizzas shou
 Photos survive an import: a manager re-importing the menu from a spreadsheet to change prices
 expects the dishes to keep their pictures, and the document has no ids to say which dish is
 which. So an imported item takes the finished photo of the draft item it replaces with the same
-name in a category of the same name (case and surrounding spaces ignored; when a category lists
-one name several times, the first keeps the first's photo and so on).
+name in a category of the same name (names compared as a reader sees them, case and look-alikes
+aside: shared/menus/namesakes.py; when a category lists one name several times, the first keeps
+the first's photo and so on).
 
 So do the kitchen's 86es, for the same manager: a dish the cook ran out of (maybe "until
 tomorrow") stays sold out, with its until, in an imported menu that does not say `available`
