@@ -21,7 +21,7 @@ from devhost import testclient
 from devhost.testclient import TestClient
 from tests.conftest import IDENTITY
 from tests.devhost.devhost_process import start_app_devhost
-from tests.order_fixtures import Shop, module_shop_fixture, settle  # noqa: F401
+from tests.order_fixtures import Shop, module_shop_fixture, order_access, settle  # noqa: F401
 
 PLATFORM_HOST = "stelly.test"
 PROBLEM_FIELDS = ("type", "title", "status", "detail")
@@ -168,14 +168,20 @@ def _fresh_row(shop: Shop, path: str) -> tuple[str, dict[str, Any] | None]:
 def test_an_empty_if_match_is_a_failed_precondition_not_an_unconditional_write(
     client: TestClient, module_shop: Shop, if_match_operation: tuple[str, str], if_match: str
 ) -> None:
-    # A client whose ETag variable came out empty must not overwrite or delete blindly.
+    # A client whose ETag variable came out empty must not overwrite, delete or cancel blindly.
     method, path = if_match_operation
-    url, body = _fresh_row(module_shop, path)
+    if path == "/v1/store/orders/{id}/cancel":  # the customer's, with the order's own token
+        order = module_shop.place()
+        url, body = order["links"]["cancel"].removeprefix("/api"), {}
+        who = order_access(order)
+    else:
+        url, body = _fresh_row(module_shop, path)
+        who = module_shop.owner()
     response = client.request(
         method,
         "/api" + url,
         host=module_shop.host,
-        headers={**module_shop.owner(), "If-Match": if_match},
+        headers={**who, "If-Match": if_match},
         json=body if method != "DELETE" else None,
     )
     assert_problem(response, (412,))
