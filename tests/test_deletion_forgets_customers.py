@@ -108,7 +108,7 @@ def test_deleting_a_restaurant_leaves_none_of_its_customers_data_anywhere(
         "POST",
         "/v1/store/orders",
         host=shop_host,
-        headers={"Idempotency-Key": f"k-{marker}"},
+        headers={"Idempotency-Key": f"key-{marker}-{uuid.uuid4().hex[:8]}"},
         json={
             "lines": [{"item_id": item, "quantity": 1, "note": note}],
             "fulfilment": {"type": "pickup", "name": name, "phone": phone},

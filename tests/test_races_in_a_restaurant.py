@@ -184,8 +184,8 @@ def test_two_orders_at_once_past_the_rate_limit_the_second_is_429(
         shop.schema,
         "lock table rate_limit_windows in exclusive mode",
         "rate_limit_windows",
-        order("last-1"),
-        order("last-2"),
+        order("last-hit-first-0000"),
+        order("last-hit-second-000"),
     )
     assert sorted(a.status_code for a in answers) == [201, 429], [a.text for a in answers]
 
