@@ -7,14 +7,10 @@ description.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from shared.answer_shape import AnswerShape
 
 
-class _Shape(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class TableOut(_Shape):
+class TableOut(AnswerShape):
     """A table with its current QR code: print `qr_url` (on the restaurant's primary domain);
     `qr_token` is what a dine-in order sends. A new QR code (`qr_version` one up) stops the
     older ones working. ETag: `version`."""
@@ -28,7 +24,7 @@ class TableOut(_Shape):
     qr_url: str
 
 
-class TablesOut(_Shape):
+class TablesOut(AnswerShape):
     """`GET /api/v1/admin/tables`: every table, by label."""
 
     tables: list[TableOut]

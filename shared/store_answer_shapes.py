@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
-
+from shared.answer_shape import AnswerShape
 from shared.menus.models import Allergen, DietaryTag
 from shared.restaurant_settings import Contact, Tax
 from shared.special_days import SpecialDay
@@ -19,18 +18,14 @@ from shared.theming import ThemeTokens
 from shared.weekly_windows import WeeklyWindows
 
 
-class _Shape(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class PauseShownOut(_Shape):
+class PauseShownOut(AnswerShape):
     """Orders paused until `until`; `note` as the kitchen wrote it for customers."""
 
     until: datetime
     note: str | None = None
 
 
-class StoreConfigOut(_Shape):
+class StoreConfigOut(AnswerShape):
     """`GET /api/v1/store/config`: prices are minor units of `currency`, which has
     `currency_exponent` digits after the point (0 for JPY, 3 for KWD)."""
 
@@ -48,13 +43,13 @@ class StoreConfigOut(_Shape):
     contact: Contact
 
 
-class RenditionOut(_Shape):
+class RenditionOut(AnswerShape):
     width: int
     height: int
     url: str
 
 
-class ImageOut(_Shape):
+class ImageOut(AnswerShape):
     """WebP renditions narrowest first, and a blurred data-URI placeholder to show meanwhile."""
 
     width: int
@@ -63,7 +58,7 @@ class ImageOut(_Shape):
     renditions: list[RenditionOut]
 
 
-class MenuOptionOut(_Shape):
+class MenuOptionOut(AnswerShape):
     id: str
     name: str
     price_delta: int
@@ -71,7 +66,7 @@ class MenuOptionOut(_Shape):
     available: bool
 
 
-class MenuGroupOut(_Shape):
+class MenuGroupOut(AnswerShape):
     """Choose `min` to `max` options; the first `free_quantity` chosen cost nothing."""
 
     id: str
@@ -82,7 +77,7 @@ class MenuGroupOut(_Shape):
     options: list[MenuOptionOut]
 
 
-class MenuItemOut(_Shape):
+class MenuItemOut(AnswerShape):
     id: str
     name: str
     description: str
@@ -94,13 +89,13 @@ class MenuItemOut(_Shape):
     modifier_groups: list[MenuGroupOut]
 
 
-class MenuCategoryOut(_Shape):
+class MenuCategoryOut(AnswerShape):
     id: str
     name: str
     items: list[MenuItemOut]
 
 
-class StoreMenuOut(_Shape):
+class StoreMenuOut(AnswerShape):
     """`GET /api/v1/store/menu`: the newest published menu; version 0 and no categories (and no
     `published_at` or `currency`) before the first publish."""
 
@@ -110,7 +105,7 @@ class StoreMenuOut(_Shape):
     categories: list[MenuCategoryOut]
 
 
-class StoreTableOut(_Shape):
+class StoreTableOut(AnswerShape):
     """The table a QR code names, for the storefront to show; send `table_token` back in the
     order's `fulfilment`."""
 
@@ -118,7 +113,7 @@ class StoreTableOut(_Shape):
     table_token: str
 
 
-class PauseStateOut(_Shape):
+class PauseStateOut(AnswerShape):
     """`paused` false alone, or true with until, since, who (`by`) and the note."""
 
     paused: bool
@@ -128,14 +123,14 @@ class PauseStateOut(_Shape):
     note: str | None = None
 
 
-class SoldOutEntryOut(_Shape):
+class SoldOutEntryOut(AnswerShape):
     id: str
     name: str
     sold_out_until: datetime | None  # null: until someone brings it back
     group: str | None = None  # options only
 
 
-class SoldOutListOut(_Shape):
+class SoldOutListOut(AnswerShape):
     """What is 86'd now on the live menu, in menu order (an option shared by dishes once)."""
 
     items: list[SoldOutEntryOut]

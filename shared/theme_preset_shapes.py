@@ -8,18 +8,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
+from shared.answer_shape import AnswerShape
 from shared.theming import PRESETS, ThemeTokens
 
 PresetName = Literal[tuple(PRESETS)]
 
 
-class _Shape(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ThemePresetOut(_Shape):
+class ThemePresetOut(AnswerShape):
     """A look to copy into `PUT /api/v1/admin/theme`; without `assets`, so the saved copy keeps
     the restaurant's logo and hero."""
 
@@ -27,7 +22,7 @@ class ThemePresetOut(_Shape):
     tokens: ThemeTokens
 
 
-class ThemePresetsOut(_Shape):
+class ThemePresetsOut(AnswerShape):
     """`GET /api/v1/admin/theme/presets`: `default` is the look of a restaurant never themed."""
 
     default: PresetName

@@ -168,8 +168,8 @@ def _shape_names() -> list[str]:
 
 
 def test_every_answer_shape_is_closed_in_the_description(document) -> None:
-    """Their docstring promises every shape is closed (`additionalProperties: false`), which is
-    what makes a field added to a view without its shape fail tests/test_openapi_answers.py."""
+    """shared/answer_shape.py promises every shape is closed (`additionalProperties: false`),
+    which makes a field added to a view without its shape fail tests/test_openapi_answers.py."""
     schemas = document["components"]["schemas"]
     described = [name for name in _shape_names() if name in schemas]
     assert {"CustomerOrderOut", "KitchenTicketOut", "StoreConfigOut", "PlacedData"} <= set(

@@ -12,8 +12,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from shared.answer_shape import AnswerShape
 from shared.orders.answer_shapes import (
     CustomerFulfilmentOut,
     OrderStatus,
@@ -23,11 +24,7 @@ from shared.orders.models import TotalsOut
 from shared.store_answer_shapes import SoldOutEntryOut
 
 
-class _Shape(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class PlacedData(_Shape):
+class PlacedData(AnswerShape):
     """What the kitchen cooks from and the customer recognises (no phone: events reach every
     display and the customer's page)."""
 
@@ -39,7 +36,7 @@ class PlacedData(_Shape):
     totals: TotalsOut
 
 
-class MovedData(_Shape):
+class MovedData(AnswerShape):
     """A move; a recall is `order.preparing` with `from: "ready"`."""
 
     ticket_number: str
@@ -50,7 +47,7 @@ class MovedData(_Shape):
     ready_by: datetime | None
 
 
-class ReadyByChangedData(_Shape):
+class ReadyByChangedData(AnswerShape):
     ticket_number: str
     status: OrderStatus
     version: int
@@ -58,18 +55,18 @@ class ReadyByChangedData(_Shape):
     previous_ready_by: datetime | None
 
 
-class PausedData(_Shape):
+class PausedData(AnswerShape):
     until: datetime
     since: datetime
     by: str
     note: str | None
 
 
-class ResumedData(_Shape):
+class ResumedData(AnswerShape):
     by: str
 
 
-class SoldOutData(_Shape):
+class SoldOutData(AnswerShape):
     """The whole 86 list after the change (replace the one held), and who changed it."""
 
     items: list[SoldOutEntryOut]
@@ -77,7 +74,7 @@ class SoldOutData(_Shape):
     by: str | None
 
 
-class _Event(_Shape):
+class _Event(AnswerShape):
     id: str
     seq: int
     tenant: str
@@ -133,7 +130,7 @@ KitchenEvent = Annotated[
 ]
 
 
-class KitchenEventsOut(_Shape):
+class KitchenEventsOut(AnswerShape):
     """A page of events in seq order; ask again with `after=next_after`."""
 
     events: list[KitchenEvent]

@@ -11,18 +11,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from shared.answer_shape import AnswerShape
 from shared.store_answer_shapes import ImageOut
 
 ImageType = Literal["image/jpeg", "image/png", "image/webp"]
 
 
-class _Shape(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class UploadHeadersOut(_Shape):
+class UploadHeadersOut(AnswerShape):
     """Send both with the PUT: Put Blob needs the blob type; the content type is the one asked
     for (advisory: the file's bytes decide what it is)."""
 
@@ -30,7 +27,7 @@ class UploadHeadersOut(_Shape):
     content_type: ImageType = Field(alias="Content-Type")
 
 
-class UploadGrantOut(_Shape):
+class UploadGrantOut(AnswerShape):
     """Where to PUT the file, until `expires_at`: at most `max_bytes`, one of `accepted_types`.
     The photo (or brand image) is `pending` until the file is processed; only the newest
     grant's upload counts."""
@@ -44,7 +41,7 @@ class UploadGrantOut(_Shape):
     accepted_types: list[ImageType]
 
 
-class BrandImageOut(_Shape):
+class BrandImageOut(AnswerShape):
     """none: never uploaded; pending: a grant was handed out and no file processed since;
     ready: the theme shows `image`; removed: processed, but the theme no longer shows it;
     rejected: `reason` says why the file was refused (`image` keeps the one before, if any)."""
@@ -54,7 +51,7 @@ class BrandImageOut(_Shape):
     image: ImageOut | None
 
 
-class BrandImagesOut(_Shape):
+class BrandImagesOut(AnswerShape):
     """`GET /api/v1/admin/branding/images`."""
 
     logo: BrandImageOut

@@ -12,8 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
+from shared.answer_shape import AnswerShape
 from shared.menus.models import Allergen, DietaryTag
 from shared.store_answer_shapes import ImageOut
 from shared.weekly_windows import WeeklyWindows
@@ -24,11 +23,7 @@ from shared.weekly_windows import WeeklyWindows
 ImageStatus = Literal["none", "pending", "ready", "rejected"]
 
 
-class _Shape(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class CategoryOut(_Shape):
+class CategoryOut(AnswerShape):
     """A draft category (`GET`/`PATCH .../categories/{id}`, a create's 201); ETag: `version`."""
 
     id: str
@@ -38,7 +33,7 @@ class CategoryOut(_Shape):
     version: int
 
 
-class ItemOut(_Shape):
+class ItemOut(AnswerShape):
     """A draft dish. `available` false is an 86 (set through `/admin/menu/availability`),
     until `sold_out_until` when that is set; `windows` null: on sale whenever the store is open;
     `station` null: every station's display shows it."""
@@ -62,7 +57,7 @@ class ItemOut(_Shape):
     modifier_group_ids: list[str]  # in the order customers see the groups
 
 
-class OptionOut(_Shape):
+class OptionOut(AnswerShape):
     """An option of a modifier group; `available` and `sold_out_until` as an item's."""
 
     id: str
@@ -76,7 +71,7 @@ class OptionOut(_Shape):
     version: int
 
 
-class GroupOut(_Shape):
+class GroupOut(AnswerShape):
     """A modifier group with its options in rank order; its version moves with theirs."""
 
     id: str
@@ -92,7 +87,7 @@ class DraftCategoryOut(CategoryOut):
     items: list[ItemOut]
 
 
-class DraftMenuOut(_Shape):
+class DraftMenuOut(AnswerShape):
     """`GET /api/v1/admin/menu`: the draft as editors see it, and the version customers see
     now (0 before the first publish)."""
 
@@ -101,25 +96,25 @@ class DraftMenuOut(_Shape):
     published_version: int
 
 
-class CategoriesReorderedOut(_Shape):
+class CategoriesReorderedOut(AnswerShape):
     """Every category in its new order."""
 
     categories: list[CategoryOut]
 
 
-class ItemsReorderedOut(_Shape):
+class ItemsReorderedOut(AnswerShape):
     """The category's dishes in their new order."""
 
     items: list[ItemOut]
 
 
-class OptionsReorderedOut(_Shape):
+class OptionsReorderedOut(AnswerShape):
     """The group's options in their new order."""
 
     options: list[OptionOut]
 
 
-class AvailabilityEntryOut(_Shape):
+class AvailabilityEntryOut(AnswerShape):
     """One toggle as it was applied. `version` is the draft row's new version, null for an id
     only the live menu has that no draft row stands for (a dish deleted since the publish)."""
 
@@ -129,7 +124,7 @@ class AvailabilityEntryOut(_Shape):
     version: int | None
 
 
-class AvailabilityOut(_Shape):
+class AvailabilityOut(AnswerShape):
     """An 86 or a bring-back: one entry per toggle sent, in the order sent, and the menu version
     it went live in (null when the live menu did not change)."""
 
@@ -138,7 +133,7 @@ class AvailabilityOut(_Shape):
     published_version: int | None
 
 
-class ImportCountsOut(_Shape):
+class ImportCountsOut(AnswerShape):
     """What an import created; the draft dishes it replaced; the photos and 86es it carried over
     from dishes of the same names."""
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
+from shared.answer_shape import AnswerShape
 from shared.menus.models import Allergen, DietaryTag
 from shared.store_answer_shapes import ImageOut
 from shared.weekly_windows import WeeklyWindows
@@ -22,11 +21,7 @@ from shared.weekly_windows import WeeklyWindows
 VersionSource = Literal["publish", "availability", "image"]
 
 
-class _Shape(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class VersionHeadOut(_Shape):
+class VersionHeadOut(AnswerShape):
     """Which action made a version, who (`published_by`: the token's subject; null for the
     image pipeline or one nobody signed) and when. `etag` is the store menu's ETag then."""
 
@@ -37,7 +32,7 @@ class VersionHeadOut(_Shape):
     published_at: datetime
 
 
-class PublishedOut(_Shape):
+class PublishedOut(AnswerShape):
     """`POST /api/v1/admin/menu/publish`: the new version, live at once (Location names it)."""
 
     version: int
@@ -46,7 +41,7 @@ class PublishedOut(_Shape):
     source: VersionSource
 
 
-class VersionsPageOut(_Shape):
+class VersionsPageOut(AnswerShape):
     """Kept versions newest first; `next_cursor` (`?cursor=`) reads the older ones. Numbers can
     have gaps: a version no order was priced from goes 30 days after it was replaced."""
 
@@ -55,7 +50,7 @@ class VersionsPageOut(_Shape):
     next_cursor: int | None
 
 
-class SnapshotOptionOut(_Shape):
+class SnapshotOptionOut(AnswerShape):
     """`sold_out_until` is absent in versions published before 86'ing kept an until."""
 
     id: str
@@ -66,7 +61,7 @@ class SnapshotOptionOut(_Shape):
     sold_out_until: datetime | None = None
 
 
-class SnapshotGroupOut(_Shape):
+class SnapshotGroupOut(AnswerShape):
     id: str
     name: str
     min: int
@@ -75,7 +70,7 @@ class SnapshotGroupOut(_Shape):
     options: list[SnapshotOptionOut]
 
 
-class SnapshotItemOut(_Shape):
+class SnapshotItemOut(AnswerShape):
     """A dish as published: `available` as it was then (windows not applied);
     `sold_out_until` is absent in versions published before 86'ing kept an until."""
 
@@ -93,7 +88,7 @@ class SnapshotItemOut(_Shape):
     modifier_groups: list[SnapshotGroupOut]
 
 
-class SnapshotCategoryOut(_Shape):
+class SnapshotCategoryOut(AnswerShape):
     id: str
     name: str
     rank: int
@@ -101,7 +96,7 @@ class SnapshotCategoryOut(_Shape):
     items: list[SnapshotItemOut]
 
 
-class SnapshotOut(_Shape):
+class SnapshotOut(AnswerShape):
     """The menu as that version published it, hidden categories included. `currency` is absent
     in versions published before snapshots kept the restaurant's currency."""
 

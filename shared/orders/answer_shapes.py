@@ -12,8 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
+from shared.answer_shape import AnswerShape
 from shared.orders.models import TotalsOut
 from shared.orders.state_machine import STATUSES
 
@@ -21,11 +20,7 @@ OrderStatus = Literal[STATUSES]
 FulfilmentType = Literal["pickup", "dine_in"]
 
 
-class _Shape(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class CustomerFulfilmentOut(_Shape):
+class CustomerFulfilmentOut(AnswerShape):
     """`name` when the customer gave one, `table` for a dine-in."""
 
     type: FulfilmentType
@@ -39,7 +34,7 @@ class StaffFulfilmentOut(CustomerFulfilmentOut):
     phone: str | None = None
 
 
-class OrderHeadOut(_Shape):
+class OrderHeadOut(AnswerShape):
     """What every view of an order starts with (customer, kitchen, manager)."""
 
     id: str
@@ -51,13 +46,13 @@ class OrderHeadOut(_Shape):
     ready_by: datetime | None
 
 
-class ChargedModifierOut(_Shape):
+class ChargedModifierOut(AnswerShape):
     group: str
     name: str
     charged: int  # 0 within the group's free quantity
 
 
-class CustomerLineOut(_Shape):
+class CustomerLineOut(AnswerShape):
     name: str
     quantity: int
     note: str | None
@@ -66,7 +61,7 @@ class CustomerLineOut(_Shape):
     modifiers: list[ChargedModifierOut]
 
 
-class HistoryStepOut(_Shape):
+class HistoryStepOut(AnswerShape):
     status: OrderStatus
     at: datetime
     reason: str | None
@@ -81,12 +76,12 @@ class CustomerOrderOut(OrderHeadOut):
     history: list[HistoryStepOut]
 
 
-class TicketModifierOut(_Shape):
+class TicketModifierOut(AnswerShape):
     group: str
     name: str
 
 
-class TicketLineOut(_Shape):
+class TicketLineOut(AnswerShape):
     name: str
     quantity: int
     station: str | None
@@ -104,7 +99,7 @@ class KitchenTicketOut(OrderHeadOut):
     lines: list[TicketLineOut]
 
 
-class KitchenTicketsOut(_Shape):
+class KitchenTicketsOut(AnswerShape):
     """Every event up to `as_of_seq` is in the tickets; `next_cursor` reads the next page."""
 
     orders: list[KitchenTicketOut]
@@ -113,7 +108,7 @@ class KitchenTicketsOut(_Shape):
     next_cursor: str | None
 
 
-class OrderMoveOut(_Shape):
+class OrderMoveOut(AnswerShape):
     """A transition's or a ready-time change's answer: the order's new head."""
 
     id: str
@@ -124,7 +119,7 @@ class OrderMoveOut(_Shape):
     ready_by: datetime | None
 
 
-class LiveUrlOut(_Shape):
+class LiveUrlOut(AnswerShape):
     """A Web PubSub client URL, its access token in the query (valid one hour)."""
 
     url: str

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import ConfigDict, Field, create_model
 
+from shared.answer_shape import AnswerShape
 from shared.orders.answer_shapes import (
     ChargedModifierOut,
     OrderHeadOut,
@@ -19,10 +20,6 @@ from shared.orders.answer_shapes import (
 )
 from shared.orders.models import TotalsOut
 from shared.orders.state_machine import STATUSES
-
-
-class _Shape(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class DayOrderOut(OrderHeadOut):
@@ -38,13 +35,13 @@ class DayOrderOut(OrderHeadOut):
 # Every status, 0 when the day has none.
 DayStatusCountsOut = create_model(
     "DayStatusCountsOut",
-    __base__=_Shape,
+    __base__=AnswerShape,
     __doc__="The day's orders in each status, 0 for a status none is in.",
     **{status: (int, ...) for status in STATUSES},
 )
 
 
-class DaySalesOut(_Shape):
+class DaySalesOut(AnswerShape):
     """The day's orders in one currency, cancelled ones left out. `tax_included` is the part of
     `tax` already in `subtotal`: `subtotal + tax - tax_included + tip == total`."""
 
@@ -57,7 +54,7 @@ class DaySalesOut(_Shape):
     total: int
 
 
-class ItemSoldOut(_Shape):
+class ItemSoldOut(AnswerShape):
     """A dish by the name it was sold under, per currency: how many, in how many orders, and
     what its lines came to."""
 
@@ -68,7 +65,7 @@ class ItemSoldOut(_Shape):
     sales: int
 
 
-class DaySummaryOut(_Shape):
+class DaySummaryOut(AnswerShape):
     """The whole day, whatever the page: orders by status, sales per currency, dishes sold
     (most first)."""
 
@@ -78,7 +75,7 @@ class DaySummaryOut(_Shape):
     items: list[ItemSoldOut]
 
 
-class DayBookOut(_Shape):
+class DayBookOut(AnswerShape):
     """`GET /api/v1/admin/orders`: the business day (`date`, the restaurant's local date), its
     summary, and a page of its orders in ticket order; `next_cursor` (`?cursor=`) reads on."""
 
@@ -88,7 +85,7 @@ class DayBookOut(_Shape):
     next_cursor: int | None
 
 
-class ManagerLineOut(_Shape):
+class ManagerLineOut(AnswerShape):
     name: str
     quantity: int
     station: str | None
@@ -108,7 +105,7 @@ class ManagerTotalsOut(TotalsOut):
     tax_inclusive: bool
 
 
-class ManagerStepOut(_Shape):
+class ManagerStepOut(AnswerShape):
     """One move: `from` null for the placement; `by` who made it (`customer`, or
     `staff:<subject>` for the kitchen's moves)."""
 
