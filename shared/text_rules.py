@@ -7,6 +7,7 @@ control characters only ever arrive by accident or from a fuzzer.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from typing import Annotated, Any
 
@@ -36,6 +37,7 @@ _IGNORABLE_RANGES = (
 )  # fmt: skip
 
 
+@functools.lru_cache(maxsize=8192)  # a menu's text draws on few distinct characters
 def invisible_character(ch: str) -> bool:
     """A format character (zero-width space, BOM, joiners), a space, or another default
     ignorable one: what shows as nothing."""
@@ -49,6 +51,8 @@ def look_alike_key(name: str) -> str:
     """What two names are compared by when a reader must tell them apart: NFKC (a fullwidth
     D, U+FF24, is a "D"; a no-break space a space), no characters that show as nothing, single
     spaces, case aside. "Dip", "DIP", "Di\u200bp" and "\uff24ip" are one name to a customer."""
+    if name.isascii():  # NFKC leaves ASCII alone, and its only invisible characters are spaces
+        return " ".join(name.split()).casefold()
     shown = "".join(
         ch
         for ch in unicodedata.normalize("NFKC", name)
