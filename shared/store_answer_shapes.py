@@ -77,14 +77,21 @@ class MenuGroupOut(AnswerShape):
     options: list[MenuOptionOut]
 
 
-class MenuItemOut(AnswerShape):
+class DishOut(AnswerShape):
+    """What every view of a dish shows: the storefront's, a published version's, the draft's."""
+
     id: str
     name: str
     description: str
     price: int
     allergens: list[Allergen]
     dietary: list[DietaryTag]
-    available: bool  # now, in the restaurant's time zone: windows and 86es applied
+    available: bool
+
+
+class MenuItemOut(DishOut):
+    """`available` is for now, in the restaurant's time zone: windows and 86es applied."""
+
     image: ImageOut | None
     modifier_groups: list[MenuGroupOut]
 

@@ -13,8 +13,7 @@ from datetime import datetime
 from typing import Literal
 
 from shared.answer_shape import AnswerShape
-from shared.menus.models import Allergen, DietaryTag
-from shared.store_answer_shapes import ImageOut
+from shared.store_answer_shapes import DishOut, ImageOut, MenuGroupOut, MenuOptionOut
 from shared.weekly_windows import WeeklyWindows
 
 # none: no photo asked for; pending: an upload URL was handed out and no file processed since;
@@ -33,19 +32,12 @@ class CategoryOut(AnswerShape):
     version: int
 
 
-class ItemOut(AnswerShape):
+class ItemOut(DishOut):
     """A draft dish. `available` false is an 86 (set through `/admin/menu/availability`),
     until `sold_out_until` when that is set; `windows` null: on sale whenever the store is open;
     `station` null: every station's display shows it."""
 
-    id: str
     category_id: str
-    name: str
-    description: str
-    price: int
-    allergens: list[Allergen]
-    dietary: list[DietaryTag]
-    available: bool
     windows: WeeklyWindows | None
     station: str | None
     rank: int
@@ -57,28 +49,18 @@ class ItemOut(AnswerShape):
     modifier_group_ids: list[str]  # in the order customers see the groups
 
 
-class OptionOut(AnswerShape):
+class OptionOut(MenuOptionOut):
     """An option of a modifier group; `available` and `sold_out_until` as an item's."""
 
-    id: str
     group_id: str
-    name: str
-    price_delta: int
-    default: bool
-    available: bool
     sold_out_until: datetime | None
     rank: int
     version: int
 
 
-class GroupOut(AnswerShape):
+class GroupOut(MenuGroupOut):
     """A modifier group with its options in rank order; its version moves with theirs."""
 
-    id: str
-    name: str
-    min: int
-    max: int
-    free_quantity: int
     version: int
     options: list[OptionOut]
 

@@ -12,8 +12,7 @@ from datetime import datetime
 from typing import Literal
 
 from shared.answer_shape import AnswerShape
-from shared.menus.models import Allergen, DietaryTag
-from shared.store_answer_shapes import ImageOut
+from shared.store_answer_shapes import DishOut, ImageOut, MenuGroupOut, MenuOptionOut
 from shared.weekly_windows import WeeklyWindows
 
 # publish: an editor published the draft; availability: an 86 (or a bring-back) re-issued the
@@ -50,37 +49,20 @@ class VersionsPageOut(AnswerShape):
     next_cursor: int | None
 
 
-class SnapshotOptionOut(AnswerShape):
+class SnapshotOptionOut(MenuOptionOut):
     """`sold_out_until` is absent in versions published before 86'ing kept an until."""
 
-    id: str
-    name: str
-    price_delta: int
-    default: bool
-    available: bool
     sold_out_until: datetime | None = None
 
 
-class SnapshotGroupOut(AnswerShape):
-    id: str
-    name: str
-    min: int
-    max: int
-    free_quantity: int
+class SnapshotGroupOut(MenuGroupOut):
     options: list[SnapshotOptionOut]
 
 
-class SnapshotItemOut(AnswerShape):
+class SnapshotItemOut(DishOut):
     """A dish as published: `available` as it was then (windows not applied);
     `sold_out_until` is absent in versions published before 86'ing kept an until."""
 
-    id: str
-    name: str
-    description: str
-    price: int
-    allergens: list[Allergen]
-    dietary: list[DietaryTag]
-    available: bool
     sold_out_until: datetime | None = None
     station: str | None
     windows: WeeklyWindows | None
