@@ -139,6 +139,21 @@ _REPEATED_OPTION = "repeats another option's name in this group (case and look-a
 _REPEATED_GROUP = "repeats another modifier group's name on this item (case and look-alikes aside)"
 
 
+def _look_alike_repeats(
+    field: str, names: list[str], message: str
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """A failure at `field[i].name` for each name a reader could not tell from an earlier one
+    (shared/text_rules.py `look_alike_key`)."""
+    seen: set[str] = set()
+    failures: list[tuple[tuple[str | int, ...], str]] = []
+    for index, name in enumerate(names):
+        key = look_alike_key(name)
+        if key in seen:
+            failures.append(((field, index, "name"), message))
+        seen.add(key)
+    return failures
+
+
 class GroupCreate(_Input):
     """A modifier group with its options; "first N free" is free_quantity."""
 
@@ -158,12 +173,7 @@ class GroupCreate(_Input):
             defaults=sum(option.default for option in self.options),
         )
         failures = [((path,), message) for path, message in found]
-        seen: set[str] = set()
-        for index, option in enumerate(self.options):
-            key = look_alike_key(option.name)
-            if key in seen:
-                failures.append((("options", index, "name"), _REPEATED_OPTION))
-            seen.add(key)
+        failures += _look_alike_repeats("options", [o.name for o in self.options], _REPEATED_OPTION)
         if failures:
             raise rule_failures("GroupCreate", failures, self)
         return self
@@ -269,14 +279,10 @@ class ImportItem(ItemFields):
     def _distinct_names(self) -> ImportItem:
         # Two groups of one name on one item would confuse customers and the kitchen alike,
         # "Dip" and "DIP" too: the importer knows an option across imports by its dish's,
-        # group's and own names, case aside, so it could not tell their 86es apart.
-        seen: set[str] = set()
-        failures: list[tuple[tuple[str | int, ...], str]] = []
-        for index, group in enumerate(self.modifier_groups):
-            key = look_alike_key(group.name)
-            if key in seen:
-                failures.append((("modifier_groups", index, "name"), _REPEATED_GROUP))
-            seen.add(key)
+        # group's and own names, case and look-alikes aside, so it could not tell their 86es
+        # apart.
+        names = [group.name for group in self.modifier_groups]
+        failures = _look_alike_repeats("modifier_groups", names, _REPEATED_GROUP)
         if failures:
             raise rule_failures("ImportItem", failures, self)
         return self
