@@ -165,6 +165,16 @@ class Shop:
             "tip": tip,
         }
 
+    def body_with_text(self, path: str, value: str) -> dict:
+        """A pizza pickup whose name (path `fulfilment.name`) or first line's note
+        (`lines[0].note`) is value: the two texts a customer types."""
+        body = self.order_body(self.pizza_line())
+        if path == "fulfilment.name":
+            body["fulfilment"]["name"] = value
+        else:
+            body["lines"][0]["note"] = value
+        return body
+
     def dine_in_body(self, label: str) -> dict:
         """A Cola ordered to a new table labelled label, through its QR code's token."""
         table = self.client.post(

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import psycopg
+import pytest
 
 from devhost.testclient import TestClient, TestResponse
 from shared.tenants import TenantRecord
@@ -112,6 +113,18 @@ def module_tenant_api(client: TestClient) -> Iterator[Api]:
     token = IDENTITY.mint(role="owner", tenant=tenant.slug)
     yield Api(client, tenant, {"Authorization": f"Bearer {token}"})
     factory.cleanup()
+
+
+@pytest.fixture(name="api")
+def api_fixture(client: TestClient, tenants, auth_header) -> Api:
+    """An owner's API on a tenant of its own, for a test that writes rows."""
+    return owner_api(client, tenants.create(), auth_header)
+
+
+@pytest.fixture(name="rejecting_api", scope="module")
+def rejecting_api_fixture(client: TestClient) -> Iterator[Api]:
+    """module_tenant_api as a fixture: one tenant for a module's rejected writes."""
+    yield from module_tenant_api(client)
 
 
 def publish_first_item_at(conn: psycopg.Connection, price: int) -> None:

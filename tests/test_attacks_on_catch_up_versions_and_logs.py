@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -16,8 +15,7 @@ from shared import log_redaction
 from shared.db import transaction
 from shared.migrate import MigrationError
 from shared.orders import idempotency
-from shared.provisioning.deprovision import run_deprovision_step
-from shared.provisioning.requests import ProvisionJob, ProvisionRequest, provision_job
+from shared.provisioning.requests import ProvisionJob
 from shared.provisioning.steps import run_step
 from tests.conftest import execute
 from tests.order_fixtures import (  # noqa: F401
@@ -27,13 +25,14 @@ from tests.order_fixtures import (  # noqa: F401
     settle,
     shop_fixture,
 )
-from tests.platform_helpers import provision_body, unique_slug
 from tests.test_customer_data_in_logs import (  # noqa: F401 (the fixture)
     _refused_row,
     _written,
+    log_wrapped,
     redacted_logs_fixture,
 )
 from tests.test_observability import captured  # noqa: F401 (module-scoped SDK providers)
+from tests.test_provisioning_steps import job_fixture  # noqa: F401 (fixture)
 from tests.test_telemetry import Captured
 
 pytestmark = pytest.mark.usefixtures("webpubsub_hub")
@@ -214,15 +213,7 @@ def test_a_wrapping_error_that_quotes_the_database_error_logs_none_of_its_row(
     argument, that copy is told by type, SQLSTATE and primary message too."""
     secret = f"Ada {uuid.uuid4().hex[:8]}"
     refused = _refused_row(secret)
-    log = logging.getLogger("stelly.review")
-    try:
-        try:
-            raise refused
-        except psycopg.Error as error:
-            raise MigrationError(f"t_x: tenant/0099_x.sql failed: {error}") from error
-    except MigrationError as wrapped:
-        log.exception("fleet migration failed")
-        log.warning("fleet migration failed: %s", wrapped)
+    log_wrapped(refused, lambda e: MigrationError(f"t_x: tenant/0099_x.sql failed: {e}"))
     assert secret not in _written(redacted_logs)
 
 
@@ -253,19 +244,6 @@ def test_a_database_error_whose_primary_message_quotes_the_value_logs_none_of_it
     logging.getLogger("stelly.review").warning("could not read: %s", refused)
     assert secret not in _written(redacted_logs)
     assert secret not in log_redaction.error_text(refused)
-
-
-@pytest.fixture
-def job(migrated_public: None) -> Iterator[ProvisionJob]:
-    """A provisioning job for a fresh slug (as tests/test_provisioning_steps.py), deleted
-    afterwards."""
-    request = ProvisionRequest.model_validate(provision_body(unique_slug("rev")))
-    made = provision_job(request)
-    attempt = ProvisionJob(made.request, made.fingerprint, uuid.uuid4().hex)
-    yield attempt
-    for step in ("mark_deleting", "remove_directory", "drop_schema", "tombstone"):
-        run_deprovision_step(step, attempt.slug, "cleanup")
-    execute("delete from public.tenants where slug = %s", [attempt.slug])
 
 
 def test_a_provisioning_steps_span_holds_none_of_the_row_the_database_refused(

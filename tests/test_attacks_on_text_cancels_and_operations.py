@@ -17,27 +17,18 @@ from tests.platform_helpers import (
     unique_slug,
 )
 from tests.storefront_helpers import ok
+from tests.test_customer_cancel import _cancel
 from tests.test_openapi import resolve
 
 PLATFORM_HOST = "stelly.test"
 RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE
 
 
-def _cancel(shop: Shop, order: dict, body: dict | None = None, headers: dict | None = None):
-    """POST to the receipt's `cancel` link (the storefront's button)."""
-    return shop.client.post(
-        order["links"]["cancel"],
-        host=shop.host,
-        headers=order_access(order) if headers is None else headers,
-        json={} if body is None else body,
-    )
-
-
 # --- The customer's cancel -------------------------------------------------------------------
 
 
 def test_an_if_match_with_another_orders_token_learns_nothing(module_shop: Shop) -> None:
-    """the order's own token is checked before If-Match is read. A stale If-Match sent
+    """The order's own token is checked before If-Match is read. A stale If-Match sent
     with another order's token (or none) is the 404 of a foreign order, never the 412 that
     would tell its current version and status (status_now)."""
     shop = module_shop
@@ -94,7 +85,7 @@ def test_a_matching_if_match_does_not_cancel_an_accepted_order(module_shop: Shop
 def test_a_customers_cancel_answers_hold_no_e_mail_and_no_customer_phone(
     module_shop: Shop, document: dict
 ) -> None:
-    """the 409 hands the customer the restaurant's contact phone only (the contact
+    """The 409 hands the customer the restaurant's contact phone only (the contact
     e-mail stays out); the 200 of a cancel shows the order without the pickup's phone (staff
     only, README), and the API description's customer fulfilment declares no phone."""
     shop = module_shop
@@ -119,7 +110,7 @@ def test_a_customers_cancel_answers_hold_no_e_mail_and_no_customer_phone(
 
 
 def test_a_replay_cannot_add_a_phone_to_a_dine_in_order(module_shop: Shop) -> None:
-    """the dine-in order placed without a phone cannot be given one by replaying its
+    """The dine-in order placed without a phone cannot be given one by replaying its
     Idempotency-Key with a phone added: a 422 at the key, and the order shows no phone to the
     kitchen."""
     shop = module_shop
@@ -222,7 +213,7 @@ def test_every_other_text_surface_refuses_a_direction_override(
 def test_no_operation_is_made_up_for_a_restaurant_that_never_settled(
     host: PlatformHost, tenants
 ) -> None:
-    """a purged operation is told only for a restaurant its completion left: a
+    """A purged operation is told only for a restaurant its completion left: a
     provisioning for one active or suspended, a deletion for one deleted. One still
     provisioning, failed or being deleted has no made-up `completed` at either id (404), and
     neither a restaurant's host nor a non-platform role reads an operation at all."""

@@ -8,12 +8,7 @@ import jwt
 import pytest
 
 from tests.conftest import AUDIENCE, IDENTITY, ISSUER
-from tests.storefront_helpers import module_tenant_api
-
-
-@pytest.fixture(scope="module")
-def rejecting_api(client):
-    yield from module_tenant_api(client)
+from tests.storefront_helpers import rejecting_api_fixture  # noqa: F401 (fixture)
 
 
 def bearer(token: str) -> dict[str, str]:

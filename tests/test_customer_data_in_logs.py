@@ -190,6 +190,21 @@ def _written(caplog: pytest.LogCaptureFixture) -> str:
     return "\n".join(caplog.handler.format(record) for record in caplog.records)
 
 
+def log_wrapped(error: psycopg.Error, wrap: Callable[[psycopg.Error], Exception]) -> Exception:
+    """Raise error, wrap it (`raise wrap(error) from error`) and log the wrapper as code does:
+    with its traceback, and as a `%s` argument. The wrapper, for more checks."""
+    log = logging.getLogger("stelly.test")
+    try:
+        try:
+            raise error
+        except psycopg.Error as caught:
+            raise wrap(caught) from caught
+    except Exception as wrapped:
+        log.exception("wrapped failure")
+        log.warning("wrapped failure: %s", wrapped)
+        return wrapped
+
+
 def test_an_error_raised_while_handling_a_database_error_logs_none_of_its_row(
     migrated_public: None, redacted_logs: pytest.LogCaptureFixture
 ) -> None:

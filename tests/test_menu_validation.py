@@ -7,30 +7,21 @@ import uuid
 import pytest
 
 from tests.conftest import execute
-from tests.storefront_helpers import (
+from tests.storefront_helpers import (  # noqa: F401 (fixtures)
+    api_fixture,
     build_small_menu,
     error_paths,
-    module_tenant_api,
     ok,
     owner_api,
+    rejecting_api_fixture,
 )
 
 ITEM = {"name": "Soup", "price": 500}
 
 
 @pytest.fixture
-def api(client, tenants, auth_header):
-    return owner_api(client, tenants.create(), auth_header)
-
-
-@pytest.fixture
 def built(api):
     return build_small_menu(api)
-
-
-@pytest.fixture(scope="module")
-def rejecting_api(client):
-    yield from module_tenant_api(client)
 
 
 @pytest.fixture(scope="module")
@@ -195,27 +186,6 @@ def test_malformed_and_wrong_media_type(api) -> None:
     )
     assert wrong.status_code == 415
     assert api.get("/v1/admin/menu/items/not-a-uuid").status_code == 404
-
-
-def test_groups_that_read_as_one_name_are_one_name_on_an_item(client, tenants, auth_header) -> None:
-    """ "Size" and "SIZE" (or "Si<ZERO WIDTH SPACE>ze") are one picker to a customer: linking
-    both to one item is a 422, renaming a linked group into one a 409, as the import refuses."""
-    api = owner_api(client, tenants.create(), auth_header)
-    menu = build_small_menu(api)  # Margherita with the group "Size"
-    item = menu["item"]
-    shouting = ok(api.post("/v1/admin/menu/groups", json={
-        "name": "SIZE", "min": 0, "max": 1, "options": [{"name": "Half"}]}), 201)  # fmt: skip
-    refused = api.patch(
-        f"/v1/admin/menu/items/{item['id']}",
-        json={"modifier_group_ids": [menu["group"]["id"], shouting["id"]]},
-    )
-    assert refused.status_code == 422, refused.text
-    crust = ok(api.post("/v1/admin/menu/groups", json={
-        "name": "Crust", "min": 0, "max": 1, "options": [{"name": "Thin"}]}), 201)  # fmt: skip
-    ok(api.patch(f"/v1/admin/menu/items/{item['id']}",
-                 json={"modifier_group_ids": [menu["group"]["id"], crust["id"]]}))  # fmt: skip
-    renamed = api.patch(f"/v1/admin/menu/groups/{crust['id']}", json={"name": "Si\u200bze"})
-    assert renamed.status_code == 409, renamed.text
 
 
 def test_an_item_never_gets_two_modifier_groups_of_one_name(client, tenants, auth_header) -> None:

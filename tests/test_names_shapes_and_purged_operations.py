@@ -14,21 +14,16 @@ from tests.platform_helpers import (
     platform_host_fixture,  # noqa: F401  (the `host` fixture)
 )
 from tests.sold_out_helpers import kitchen_86
-from tests.storefront_helpers import build_small_menu, error_paths, module_tenant_api, ok, owner_api
+from tests.storefront_helpers import (  # noqa: F401 (fixtures)
+    api_fixture,
+    build_small_menu,
+    error_paths,
+    ok,
+    rejecting_api_fixture,
+)
 from tests.test_openapi import resolve
 
-
-@pytest.fixture
-def api(client, tenants, auth_header):
-    return owner_api(client, tenants.create(), auth_header)
-
-
 # --- Text rules ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def rejecting_api(client):
-    yield from module_tenant_api(client)
 
 
 @pytest.mark.parametrize(
@@ -61,11 +56,11 @@ def test_options_that_read_as_one_name_in_a_new_group_are_refused(
 
 
 def test_linking_two_groups_that_read_as_one_name_is_refused(api) -> None:
-    """The names "Size" and "Si<ZERO WIDTH SPACE>ze" (or "<FULLWIDTH S>ize") are one picker on a
-    storefront, so linking both to one item is the 422 at the second id, as the import refuses
-    them."""
+    """The names "Size" and "SIZE", "Si<ZERO WIDTH SPACE>ze" or "<FULLWIDTH S>ize" are one picker
+    on a storefront, so linking both to one item is the 422 at the second id, as the import
+    refuses them."""
     menu = build_small_menu(api)  # Margherita with the group "Size"
-    for look_alike in ("Si\u200bze", "\uff33ize"):
+    for look_alike in ("SIZE", "Si\u200bze", "\uff33ize"):
         group = {"name": look_alike, "min": 0, "max": 1, "options": [{"name": "Half"}]}
         twin = ok(api.post("/v1/admin/menu/groups", json=group), 201)
         refused = api.patch(

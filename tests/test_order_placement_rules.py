@@ -86,13 +86,7 @@ def test_text_that_reorders_what_follows_it_is_refused(
 ) -> None:
     """A direction override or isolate left open in a name or note reorders the rest of the
     kitchen display's line; the customer is told which field and why."""
-    shop = module_shop
-    body = shop.order_body(shop.pizza_line())
-    if path == "fulfilment.name":
-        body["fulfilment"]["name"] = value
-    else:
-        body["lines"][0]["note"] = value
-    response = shop.post_order(body)
+    response = module_shop.post_order(module_shop.body_with_text(path, value))
     assert response.status_code == 422, response.text
     (error,) = response.json()["errors"]
     assert error["path"] == path and "reorder" in error["message"]

@@ -384,12 +384,6 @@ def test_a_pickup_name_that_shows_as_nothing_is_refused(module_shop: Shop, name:
 def test_order_text_with_c1_controls_is_refused(module_shop: Shop, path: str, value: str) -> None:
     # C1 controls (a terminal escape's start) have no place on a ticket; nor has a line
     # separator in the one-line pickup name.
-    shop = module_shop
-    body = shop.order_body(shop.pizza_line())
-    if path == "fulfilment.name":
-        body["fulfilment"]["name"] = value
-    else:
-        body["lines"][0]["note"] = value
-    response = shop.post_order(body)
+    response = module_shop.post_order(module_shop.body_with_text(path, value))
     assert response.status_code == 422, response.text
     assert path in [error["path"] for error in response.json()["errors"]]

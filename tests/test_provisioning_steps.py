@@ -44,8 +44,8 @@ from tests.platform_helpers import (  # noqa: F401  (the `jobs` fixture)
 from tests.stalling_proxy import run_in_thread
 
 
-@pytest.fixture
-def job(migrated_public: None) -> Iterator[ProvisionJob]:
+@pytest.fixture(name="job")
+def job_fixture(migrated_public: None) -> Iterator[ProvisionJob]:
     """A provisioning job for a fresh slug, with an attempt id, deleted afterwards."""
     request = ProvisionRequest.model_validate(provision_body(unique_slug("unit")))
     made = provision_job(request)

@@ -16,6 +16,7 @@ from shared.migrate import MigrationError
 from tests.test_customer_data_in_logs import (  # noqa: F401 (the fixture)
     _refused_row,
     _written,
+    log_wrapped,
     redacted_logs_fixture,
 )
 
@@ -62,17 +63,9 @@ def test_a_wrapping_error_that_quotes_a_data_exception_logs_none_of_its_value(
     with its traceback, as an argument, or recorded on a span alike."""
     secret = f"Ada {uuid.uuid4().hex[:8]}"
     refused = _data_exception("select %s::text::integer", secret)
-    log = logging.getLogger("stelly.test")
-    try:
-        try:
-            raise refused
-        except psycopg.Error as error:
-            raise MigrationError(f"t_x: tenant/0099_x.sql failed: {error}") from error
-    except MigrationError as wrapped:
-        log.exception("fleet migration failed")
-        log.warning("fleet migration failed: %s", wrapped)
-        told = log_redaction.error_text(wrapped)
-        span = log_redaction.span_attributes(wrapped) or {}
+    wrapped = log_wrapped(refused, lambda e: MigrationError(f"t_x: tenant/0099_x.sql failed: {e}"))
+    told = log_redaction.error_text(wrapped)
+    span = log_redaction.span_attributes(wrapped) or {}
     assert told.endswith("failed: InvalidTextRepresentation [22P02]"), told
     assert secret not in _written(redacted_logs)
     assert secret not in repr(span) and "InvalidTextRepresentation [22P02]" in repr(span)
@@ -88,16 +81,9 @@ def test_a_wrapping_errors_copy_cut_short_logs_none_of_the_row(
     refused = _refused_row(secret)
     text = str(refused)
     cut = text[: text.index(secret) + len(secret)]
-    log = logging.getLogger("stelly.test")
-    try:
-        try:
-            raise refused
-        except psycopg.Error as error:
-            raise RuntimeError(f"send failed: {cut}") from error
-    except RuntimeError as wrapped:
-        log.exception("send failed")
-        log.warning("send failed: %s", wrapped)
-        told = log_redaction.error_text(wrapped)
+    told = log_redaction.error_text(
+        log_wrapped(refused, lambda _: RuntimeError(f"send failed: {cut}"))
+    )
     assert told.startswith("RuntimeError: send failed: new row for relation"), told
     assert secret not in told
     assert secret not in _written(redacted_logs)

@@ -170,7 +170,7 @@ def test_an_import_refuses_two_groups_on_a_dish_that_are_one_name_case_aside(
 def test_a_pause_in_kathmandu_names_the_time_on_kathmandus_clocks(
     client, tenants, auth_header
 ) -> None:
-    """the refusal names the minute orders resume on the
+    """The refusal names the minute orders resume on the
     restaurant's clock, 45 minutes off any whole-hour zone, and the config's `until` is UTC."""
     zone = ZoneInfo("Asia/Kathmandu")
     shop = open_shop(client, tenants, auth_header, settings={"timezone": "Asia/Kathmandu"})
@@ -189,7 +189,7 @@ def test_a_pause_in_kathmandu_names_the_time_on_kathmandus_clocks(
 def test_86_until_tomorrow_in_kathmandu_ends_at_kathmandus_midnight(
     client, tenants, auth_header
 ) -> None:
-    """the dish is back at the
+    """The dish is back at the
     next Kathmandu midnight, 18:15 UTC, not at UTC's midnight."""
     zone = ZoneInfo("Asia/Kathmandu")
     shop = open_shop(client, tenants, auth_header, settings={"timezone": "Asia/Kathmandu"})

@@ -8,12 +8,13 @@ import pytest
 
 from shared.config import get_settings
 from shared.theming import PRESETS, contrast_ratio
-from tests.storefront_helpers import (
+from tests.storefront_helpers import (  # noqa: F401 (fixtures)
+    api_fixture,
     customer_api,
     error_paths,
-    module_tenant_api,
     ok,
     owner_api,
+    rejecting_api_fixture,
 )
 
 ASSETS = "http://127.0.0.1:10000/devstoreaccount1/assets"
@@ -25,16 +26,6 @@ def theme(**changes: dict) -> dict:
     for section, values in changes.items():
         tokens[section] = {**tokens.get(section, {}), **values}
     return tokens
-
-
-@pytest.fixture
-def api(client, tenants, auth_header):
-    return owner_api(client, tenants.create(), auth_header)
-
-
-@pytest.fixture(scope="module")
-def rejecting_api(client):
-    yield from module_tenant_api(client)
 
 
 def test_contrast_ratio_matches_wcag() -> None:
