@@ -15,6 +15,7 @@ from shared.calendar_dates import IsoDate
 from shared.db import tenant_transaction
 from shared.orders.books_shapes import DayBookOut, ManagerOrderOut
 from shared.orders.day_book import MAX_DAY_PAGE, day_orders, day_summary, manager_order
+from shared.orders.erasure import forget_customer
 from shared.orders.state_machine import parse_statuses
 from shared.orders.tickets import business_date
 from shared.restaurant_settings import effective_settings
@@ -82,6 +83,26 @@ def admin_order(call: Call) -> func.HttpResponse:
         order = manager_order(conn, str(path_id(call, "order")))
     if order is None:
         raise errors.not_found("No such order")
+    return json_response(order, headers=PRIVATE)
+
+
+@bp.route(route="v1/admin/orders/{id}/customer", methods=["DELETE"])
+@endpoint(
+    tenant=True,
+    roles=EDITORS,
+    responses={200: ManagerOrderOut, 404: None, 409: None},
+    summary="Forget the customer of an ended order (right to erasure)",
+    # A customer's request to be forgotten is answered whatever the restaurant's standing.
+    while_suspended=True,
+)
+def forget_order_customer(call: Call) -> func.HttpResponse:
+    """200 with the order as the manager now sees it: no name, phone, notes or reason of the
+    customer's; 409 while the order is open."""
+    order = forget_customer(
+        call.require_tenant(),
+        str(path_id(call, "order")),
+        by=f"staff:{call.require_principal().subject}",
+    )
     return json_response(order, headers=PRIVATE)
 
 

@@ -308,6 +308,7 @@ def test_a_managers_tables_orders_images_and_presets_match_their_shapes(
     call("GET", book, book, params={"status": "cancelled"})
     for order in (pickup, dine_in):
         call("GET", f"{book}/{{id}}", f"{book}/{order['id']}")
+    call("DELETE", f"{book}/{{id}}/customer", f"{book}/{dine_in['id']}/customer")
 
     brand = "/v1/admin/branding/{kind}/image-upload"
     for kind, data in (("hero", logo_png(1600, 600)), ("logo", NOT_A_PHOTO)):
