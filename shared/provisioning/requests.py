@@ -25,6 +25,7 @@ from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from shared.config import get_settings
+from shared.field_rules import rule_failures
 from shared.restaurant_settings import BusinessName, Currency
 from shared.text_rules import check_single_line
 from shared.text_shapes import EMAIL, shaped
@@ -79,9 +80,14 @@ def _lower_domain(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     value = value.strip().lower()
-    if value.isascii():
-        return value.rstrip(".")
     try:
+        if value.isascii():
+            # An A-label given as such is checked as its Unicode form is: `xn--a` (U+0080) is
+            # a host no browser sends, so a restaurant there would be live and unreachable.
+            for label in value.split("."):
+                if label.startswith("xn--"):
+                    idna.decode(label)
+            return value.rstrip(".")
         # After the conversion, which maps an ideographic full stop (`。`) to a dot too.
         return idna.encode(value, uts46=True).decode("ascii").rstrip(".")
     except idna.IDNAError as error:
@@ -126,42 +132,47 @@ class ProvisionRequest(BaseModel):
         if self.domains is None:
             self.domains = [f"{self.slug}.{settings.platform_domain}"]
         if len(set(self.domains)) != len(self.domains):
-            raise PydanticCustomError("duplicate", "domains must not repeat")
-        for domain in self.domains:
-            _check_platform_subdomain(domain, settings.platform_domain)
+            raise rule_failures(
+                "ProvisionRequest", [(("domains",), "domains must not repeat")], self.domains
+            )
+        failures = [
+            (("domains", index), problem)
+            for index, domain in enumerate(self.domains)
+            if (problem := _platform_subdomain_problem(domain, settings.platform_domain, self.slug))
+        ]
+        if failures:
+            raise rule_failures("ProvisionRequest", failures, self.domains)
         return self
 
 
-def _check_platform_subdomain(domain: str, platform_domain: str) -> None:
-    """Under the platform's domain, only `<name>.<platform>` with a name that is not reserved."""
-    if domain == platform_domain:
-        raise PydanticCustomError(
-            "platform_domain", "{domain} is the platform's own host", {"domain": domain}
-        )
-    label = domain.removesuffix(f".{platform_domain}")
+def _platform_subdomain_problem(domain: str, platform: str, slug: str) -> str | None:
+    """What is wrong with domain for the restaurant slug, if anything: under the platform's
+    domain, only its own `<slug>.<platform>`."""
+    if domain == platform:
+        return f"{domain} is the platform's own host"
+    label = domain.removesuffix(f".{platform}")
     if label == domain:
-        return  # the restaurant's own domain
+        return None  # the restaurant's own domain
     if "." in label:
-        raise PydanticCustomError(
-            "platform_domain",
-            "{domain}: under {platform} a restaurant gets one name (<name>.{platform})",
-            {"domain": domain, "platform": platform_domain},
-        )
+        return f"{domain}: under {platform} a restaurant gets one name (<slug>.{platform})"
     if label in RESERVED_SLUGS:
-        raise PydanticCustomError(
-            "platform_domain",
-            "{domain} is reserved for the platform's own use",
-            {"domain": domain},
-        )
+        return f"{domain} is reserved for the platform's own use"
     if label.startswith("xn--"):
         # "admin" spelled with a Cyrillic a (U+0430) is another name in DNS but reads as ours;
         # slugs are ASCII, and an internationalised name belongs on the restaurant's own domain.
-        raise PydanticCustomError(
-            "platform_domain",
-            "{domain}: under {platform} a name is ASCII letters, digits and hyphens; an "
-            "internationalised name goes on the restaurant's own domain",
-            {"domain": domain, "platform": platform_domain},
+        return (
+            f"{domain}: under {platform} a name is ASCII letters, digits and hyphens; an "
+            f"internationalised name goes on the restaurant's own domain"
         )
+    if label != slug:
+        # Every slug's name there is its restaurant's, created or still to come (slugs are never
+        # reused): `roma.<platform>` serving Napoli would greet Roma's customers with another
+        # restaurant, and leave Roma unable ever to have its default domain.
+        return (
+            f"{domain}: under {platform} a restaurant's name is its slug ({slug}.{platform}); "
+            f"another name goes on its own domain"
+        )
+    return None
 
 
 @dataclass(frozen=True)
