@@ -26,6 +26,7 @@ from functions.durable_http import durable_endpoint
 from functions.http import Call, endpoint, json_response, split_url
 from shared import errors
 from shared.errors import FieldError
+from shared.provisioning.domains import change_domains
 from shared.provisioning.registry import (
     TenantDetail,
     TenantPage,
@@ -36,7 +37,13 @@ from shared.provisioning.registry import (
     taken_domains,
     tenant_detail,
 )
-from shared.provisioning.requests import ProvisionJob, ProvisionRequest, Slug, provision_job
+from shared.provisioning.requests import (
+    DomainsIn,
+    ProvisionJob,
+    ProvisionRequest,
+    Slug,
+    provision_job,
+)
 from shared.provisioning.suspension import set_suspension
 from shared.telemetry import current_traceparent
 from shared.tenancy import header, normalise_host, request_host
@@ -293,6 +300,21 @@ def platform_tenant_reinstate(call: Call) -> func.HttpResponse:
     """The restaurant as GET shows it, `active` again."""
     slug = call.route["slug"]
     set_suspension(slug, reason=None, by=call.require_principal().subject)
+    return _detail(call, slug)
+
+
+@bp.route(route="v1/platform/tenants/{slug}/domains", methods=["PUT"])
+@endpoint(
+    platform=True,
+    roles=PLATFORM,
+    body=DomainsIn,
+    responses={200: TenantDetail, 404: None, 409: None},
+    summary="Replace a restaurant's domains, its primary first",
+)
+def platform_tenant_domains(call: Call) -> func.HttpResponse:
+    """The restaurant as GET shows it, answering on exactly these domains."""
+    slug = call.route["slug"]
+    change_domains(slug, call.body.domains, by=call.require_principal().subject)
     return _detail(call, slug)
 
 

@@ -8,6 +8,7 @@ from typing import Any, Literal
 import psycopg
 from pydantic import BaseModel, ConfigDict
 
+from shared import errors
 from shared.ordering_pause import OrderingPause
 
 TenantStatus = Literal["provisioning", "active", "suspended", "deleting", "deleted", "failed"]
@@ -80,3 +81,21 @@ def domains_of(conn: psycopg.Connection, tenant_id: str) -> list[str]:
         [tenant_id],
     ).fetchall()
     return [row["domain"] for row in rows]
+
+
+def locked_tenant(
+    conn: psycopg.Connection, slug: str, *, changeable: tuple[str, ...], change: str
+) -> dict[str, Any]:
+    """The restaurant's row (TENANT_COLUMNS and its status_reason), locked for a platform
+    admin's change; 404 for an unknown slug, 409 when its status is not one of changeable
+    (change: what is refused, for the message)."""
+    row = conn.execute(
+        f"""select {TENANT_COLUMNS}, t.status_reason from public.tenants t
+             where t.slug = %s for update""",
+        [slug],
+    ).fetchone()
+    if row is None:
+        raise errors.not_found(f"No restaurant has the slug {slug}")
+    if row["status"] not in changeable:
+        raise errors.conflict(f"{slug} is {row['status']}; {change}")
+    return row

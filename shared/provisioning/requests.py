@@ -101,8 +101,30 @@ Slug = Annotated[str, Field(pattern=SLUG_PATTERN), AfterValidator(_not_reserved)
 Domain = Annotated[
     str, BeforeValidator(_lower_domain), Field(min_length=4, max_length=253, pattern=DOMAIN_PATTERN)
 ]
+
+
+def _unrepeated(domains: list[str]) -> list[str]:
+    if len(set(domains)) != len(domains):
+        raise PydanticCustomError("duplicate", "domains must not repeat")
+    return domains
+
+
+# Every domain of a restaurant, its primary first (as browsers send them: "Pizza.Example." is
+# "pizza.example", so the two repeat).
+Domains = Annotated[
+    list[Domain], Field(min_length=1, max_length=MAX_DOMAINS), AfterValidator(_unrepeated)
+]
 # One line as the restaurant's contact e-mail is: the platform's views show it.
 Email = Annotated[str, Field(max_length=254, pattern=EMAIL), AfterValidator(check_single_line)]
+
+
+class DomainsIn(BaseModel):
+    """`PUT /api/v1/platform/tenants/{slug}/domains`: every domain the restaurant answers on,
+    its primary first."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    domains: Domains
 
 
 class ProvisionRequest(BaseModel):
@@ -116,7 +138,7 @@ class ProvisionRequest(BaseModel):
     owner_email: Email
     currency: Currency
     timezone: TimeZoneName
-    domains: list[Domain] | None = Field(None, min_length=1, max_length=MAX_DOMAINS)
+    domains: Domains | None = None
     theme: ThemeTokens | None = None
     # Test-only failure injection (shared/provisioning/failures.py), refused outside development
     # and left out of the published API description.
@@ -131,18 +153,21 @@ class ProvisionRequest(BaseModel):
             )
         if self.domains is None:
             self.domains = [f"{self.slug}.{settings.platform_domain}"]
-        if len(set(self.domains)) != len(self.domains):
-            raise rule_failures(
-                "ProvisionRequest", [(("domains",), "domains must not repeat")], self.domains
-            )
-        failures = [
-            (("domains", index), problem)
-            for index, domain in enumerate(self.domains)
-            if (problem := _platform_subdomain_problem(domain, settings.platform_domain, self.slug))
-        ]
+        failures = domain_problems(self.domains, self.slug)
         if failures:
-            raise rule_failures("ProvisionRequest", failures, self.domains)
+            failed = [(("domains", index), problem) for index, problem in failures]
+            raise rule_failures("ProvisionRequest", failed, self.domains)
         return self
+
+
+def domain_problems(domains: list[str], slug: str) -> list[tuple[int, str]]:
+    """(index, what is wrong) for each of domains the restaurant slug may not have."""
+    platform = get_settings().platform_domain
+    return [
+        (index, problem)
+        for index, domain in enumerate(domains)
+        if (problem := _platform_subdomain_problem(domain, platform, slug))
+    ]
 
 
 def _platform_subdomain_problem(domain: str, platform: str, slug: str) -> str | None:

@@ -18,6 +18,7 @@ from shared.directory import directory_delete, directory_get, directory_put
 from shared.menus.publish import publish_menu
 from shared.migrate import MigrationError, migrate_schema_in
 from shared.provisioning.audit import audit
+from shared.provisioning.domains import DomainTaken, claim_domains
 from shared.provisioning.failures import StepFailed, fail_if_injected, is_transient
 from shared.provisioning.migration_status import record_outcome
 from shared.provisioning.requests import ProvisionJob
@@ -77,40 +78,14 @@ def _reserve_row(conn: psycopg.Connection, job: ProvisionJob, operation: str) ->
     return str(row["id"])
 
 
-def _claim_domains(conn: psycopg.Connection, tenant_id: str, domains: list[str]) -> None:
-    owners = conn.execute(
-        """select d.domain, d.tenant_id, t.slug, t.status
-             from public.tenant_domains d join public.tenants t on t.id = d.tenant_id
-            where d.domain = any(%s) for update of d""",
-        [domains],
-    ).fetchall()
-    for owner in owners:
-        # A deleted restaurant's tombstone answers 410 until someone else claims its domain.
-        if str(owner["tenant_id"]) != tenant_id and owner["status"] != "deleted":
-            raise StepFailed(f"the domain {owner['domain']} belongs to {owner['slug']}")
-    # Only our own rows and tombstones' go: a restaurant that claimed one of these domains
-    # since the check above (its row was not there to lock yet) keeps it, and our insert then
-    # fails on the unique domain, which reserve reports as taken.
-    conn.execute(
-        """delete from public.tenant_domains d using public.tenants t
-            where t.id = d.tenant_id
-              and (d.tenant_id = %s or (d.domain = any(%s) and t.status = 'deleted'))""",
-        [tenant_id, domains],
-    )
-    for index, domain in enumerate(domains):
-        conn.execute(
-            """insert into public.tenant_domains (domain, tenant_id, is_primary)
-               values (%s, %s, %s)""",
-            [domain, tenant_id, index == 0],
-        )
-
-
 def reserve(job: ProvisionJob, operation: str) -> str:
     """Insert (or retake) the tenant row as `provisioning` and claim its domains."""
     try:
         with transaction() as conn:
             tenant_id = _reserve_row(conn, job, operation)
-            _claim_domains(conn, tenant_id, job.domains)
+            claim_domains(conn, tenant_id, job.domains)
+    except DomainTaken as taken:
+        raise StepFailed(str(taken)) from None
     except psycopg.errors.UniqueViolation as error:
         raise StepFailed(f"a domain was claimed by another restaurant meanwhile: {error}") from None
     for domain in job.domains:

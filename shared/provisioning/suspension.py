@@ -15,11 +15,10 @@ import logging
 
 from azure.core.exceptions import AzureError
 
-from shared import errors
 from shared.db import transaction
 from shared.provisioning.audit import audit
 from shared.tenant_profile import SavedProfile, spread_tenant_profile
-from shared.tenants import TENANT_COLUMNS, TenantRecord, domains_of
+from shared.tenants import TENANT_COLUMNS, TenantRecord, domains_of, locked_tenant
 
 logger = logging.getLogger("stelly.platform")
 
@@ -36,18 +35,12 @@ def set_suspension(slug: str, *, reason: str | None, by: str) -> TenantRecord:
     """
     status = "suspended" if reason is not None else "active"
     with transaction() as conn:
-        current = conn.execute(
-            f"""select {TENANT_COLUMNS}, t.status_reason from public.tenants t
-                 where t.slug = %s for update""",
-            [slug],
-        ).fetchone()
-        if current is None:
-            raise errors.not_found(f"No restaurant has the slug {slug}")
-        if current["status"] not in _SUSPENDABLE:
-            raise errors.conflict(
-                f"{slug} is {current['status']}; only an active restaurant can be suspended, "
-                "and a suspended one reinstated"
-            )
+        current = locked_tenant(
+            conn,
+            slug,
+            changeable=_SUSPENDABLE,
+            change="only an active restaurant can be suspended, and a suspended one reinstated",
+        )
         if (current["status"], current["status_reason"]) == (status, reason):
             return TenantRecord.from_row(current)
         row = conn.execute(
