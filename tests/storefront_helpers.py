@@ -61,6 +61,14 @@ def ok(response: TestResponse, status: int = 200) -> Any:
     return response.json() if response.body else None
 
 
+def problem(response: Any, status: int) -> dict[str, Any]:
+    """A problem+json answer's body after asserting its status (a TestResponse, or an httpx
+    response from a real devhost)."""
+    assert response.status_code == status, (response.status_code, response.text[:400])
+    assert response.headers.get("content-type", "").startswith("application/problem+json")
+    return response.json()
+
+
 def error_paths(response: TestResponse) -> list[str]:
     assert response.status_code == 422, response.text
     assert response.content_type == "application/problem+json"

@@ -26,6 +26,7 @@ from tests.order_fixtures import (  # noqa: F401
     settle,
     shop_fixture,
 )
+from tests.storefront_helpers import problem
 from tests.test_orders_realtime import customer_url, kitchen_url
 
 pytestmark = pytest.mark.usefixtures("webpubsub_hub")
@@ -60,12 +61,6 @@ def all_tickets(shop: Shop, **params: str) -> list[dict]:
         if not page.json()["truncated"]:
             return found
         query["cursor"] = page.json()["next_cursor"]
-
-
-def problem(response, status: int) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    return response.json()
 
 
 def test_forty_orders_in_minutes_reach_the_kitchen_each_once_and_in_seq(shop: Shop) -> None:

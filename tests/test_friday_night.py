@@ -19,7 +19,7 @@ from tests.order_fixtures import (
     shop_fixture,  # noqa: F401 (fixtures)
 )
 from tests.sold_out_helpers import KITCHEN, kitchen_86, names, sold_out_events
-from tests.storefront_helpers import ok
+from tests.storefront_helpers import ok, problem
 
 PLATFORM_HOST = "stelly.test"
 PAUSE = "/api/v1/kitchen/pause"
@@ -69,12 +69,6 @@ def _suspension(shop: Shop, method: str, **kwargs):
         method, f"/api/v1/platform/tenants/{shop.slug}/suspension", host=PLATFORM_HOST,
         headers=admin, **kwargs,
     )  # fmt: skip
-
-
-def _problem(response, status: int) -> dict:
-    assert response.status_code == status, (response.status_code, response.text)
-    assert response.content_type == "application/problem+json", response.text
-    return response.json()
 
 
 # --- 1. An 86 and a republish while an order is open -------------------------------------------
@@ -162,8 +156,8 @@ def test_a_pause_survives_a_suspension_and_every_refusal_meanwhile_is_a_clear_pr
         shop.client.get("/api/v1/admin/menu", **manager),
         shop.client.post("/api/v1/admin/menu/publish", **manager),
     ):
-        problem = _problem(refused, 403)
-        assert problem["detail"] == f"The restaurant at {shop.host} is suspended"
+        answer = problem(refused, 403)
+        assert answer["detail"] == f"The restaurant at {shop.host} is suspended"
     assert _orders(shop) == 1
     # A retry of the order placed before gets its receipt, suspended or not.
     retried = shop.post_order(body, key=key)
@@ -182,7 +176,7 @@ def test_a_pause_survives_a_suspension_and_every_refusal_meanwhile_is_a_clear_pr
     assert replay.headers["idempotent-replayed"] == "true"
     assert replay.json()["id"] == order["id"]
     refused = shop.post_order(shop.order_body(shop.cola_line()))
-    assert "not taking orders until" in _problem(refused, 422)["errors"][0]["message"]
+    assert "not taking orders until" in problem(refused, 422)["errors"][0]["message"]
     assert _orders(shop) == 1
     assert shop.client.delete(PAUSE, **kitchen).status_code == 204
     shop.place()
@@ -193,7 +187,7 @@ def test_an_order_refused_by_a_pause_frees_its_key_for_after_the_pause(shop: Sho
     Idempotency-Key once orders resume: it is placed (the refusal never used the key up)."""
     ok(shop.client.put(PAUSE, **_kitchen(shop), json={"minutes": 20}))
     key, body = str(uuid.uuid4()), shop.order_body()
-    _problem(shop.post_order(body, key=key), 422)
+    problem(shop.post_order(body, key=key), 422)
     assert shop.client.delete(PAUSE, **_kitchen(shop)).status_code == 204
     placed = shop.post_order(body, key=key)
     assert placed.status_code == 201, placed.text

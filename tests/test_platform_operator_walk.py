@@ -19,10 +19,9 @@ from tests.platform_helpers import (  # noqa: F401  (the `host` fixture)
     platform_host_fixture,
     unique_slug,
 )
+from tests.storefront_helpers import problem
 
 pytestmark = pytest.mark.devhost
-
-PROBLEM = "application/problem+json"
 
 
 def created(host: PlatformHost, slug: str, **fields: Any) -> dict[str, Any]:
@@ -40,12 +39,6 @@ def store(host: PlatformHost, domain: str, headers: dict[str, str] | None = None
 
 def bearer(role: str, tenant: str | None = None) -> dict[str, str]:
     return {"Authorization": f"Bearer {IDENTITY.mint(role=role, tenant=tenant)}"}
-
-
-def refused(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    return response.json()
 
 
 def test_a_group_owner_with_two_stores_reaches_each_only_on_its_own_host(
@@ -69,16 +62,16 @@ def test_a_group_owner_with_two_stores_reaches_each_only_on_its_own_host(
     other = host.request(
         "GET", "/v1/admin/settings", host=second_host, headers=bearer("owner", first)
     )
-    assert "different restaurant" in refused(other, 403)["detail"]
+    assert "different restaurant" in problem(other, 403)["detail"]
     kitchen = host.request(
         "GET", "/v1/kitchen/orders", host=first_host, headers=bearer("staff", second)
     )
-    refused(kitchen, 403)
+    problem(kitchen, 403)
 
     # The platform admin's token (host.request sends it) on a restaurant's hosts.
-    refused(host.request("GET", "/v1/admin/settings", host=first_host), 403)
-    refused(host.request("GET", "/v1/kitchen/orders", host=first_host), 403)
-    refused(host.request("GET", f"/v1/platform/tenants/{first}", host=first_host), 404)
+    problem(host.request("GET", "/v1/admin/settings", host=first_host), 403)
+    problem(host.request("GET", "/v1/kitchen/orders", host=first_host), 403)
+    problem(host.request("GET", f"/v1/platform/tenants/{first}", host=first_host), 404)
 
 
 def test_a_domain_in_another_case_or_with_a_trailing_dot_is_one_domain(host: PlatformHost) -> None:
@@ -99,7 +92,7 @@ def test_a_domain_in_another_case_or_with_a_trailing_dot_is_one_domain(host: Pla
     again = host.provision(slug, domains=[own, f"{slug}.stelly.test."])
     assert again.status_code == 200 and again.json()["id"] == f"provision-{slug}", again.text
     for spelling in (own.upper(), own + "."):
-        taken = refused(host.provision(unique_slug("dom"), domains=[spelling]), 409)
+        taken = problem(host.provision(unique_slug("dom"), domains=[spelling]), 409)
         assert f"{own} ({slug})" in taken["detail"]
 
 
@@ -113,7 +106,7 @@ def test_a_suspension_reaches_every_domain_and_joins_the_audit_trail(host: Platf
     assert suspended.status_code == 200, suspended.text
     assert suspended.json()["status"] == "suspended"
     for domain in (own, f"{slug}.stelly.test"):
-        assert "is suspended" in refused(store(host, domain), 403)["detail"]
+        assert "is suspended" in problem(store(host, domain), 403)["detail"]
 
     reinstated = host.request("DELETE", path)
     assert reinstated.status_code == 200 and reinstated.json()["status"] == "active"
@@ -138,25 +131,25 @@ def test_a_deleted_restaurants_domain_serves_its_new_owner_and_never_its_old_sta
     domain = f"{gone}.example"
     deleting = host.request("DELETE", f"/v1/platform/tenants/{gone}")
     assert deleting.status_code == 202, deleting.text
-    assert "closed its storefront" in refused(store(host, domain), 410)["detail"]
+    assert "closed its storefront" in problem(store(host, domain), 410)["detail"]
     done = host.wait(deleting.json()["id"])
     assert done["status"] == "completed" and done["output"]["status"] == "deleted", done
     # Its provisioning (and the owner's e-mail in it) went with it; the slug stays taken.
-    refused(host.request("GET", f"/v1/platform/operations/provision-{gone}"), 404)
-    assert "never reused" in refused(host.provision(gone), 409)["detail"]
+    problem(host.request("GET", f"/v1/platform/operations/provision-{gone}"), 404)
+    assert "never reused" in problem(host.provision(gone), 409)["detail"]
 
     # Its name under the platform stays its own: nobody else's customers are greeted there.
-    problem = refused(host.provision(heir, domains=[f"{gone}.stelly.test"]), 422)
-    assert problem["errors"][0]["path"] == "domains[0]"
+    refusal = problem(host.provision(heir, domains=[f"{gone}.stelly.test"]), 422)
+    assert refusal["errors"][0]["path"] == "domains[0]"
     created(host, heir, domains=[domain])
     answer = store(host, domain)
     assert answer.status_code == 200 and answer.json()["name"] == f"Restaurant {heir}"
     old_staff = bearer("staff", gone)
-    refused(host.request("GET", "/v1/kitchen/orders", host=domain, headers=old_staff), 403)
+    problem(host.request("GET", "/v1/kitchen/orders", host=domain, headers=old_staff), 403)
     tombstone = host.request("GET", f"/v1/platform/tenants/{gone}").json()
     # Its name under the platform stays a closed storefront (410) for good.
     assert (tombstone["status"], tombstone["domains"]) == ("deleted", [f"{gone}.stelly.test"])
-    assert "closed its storefront" in refused(store(host, f"{gone}.stelly.test"), 410)["detail"]
+    assert "closed its storefront" in problem(store(host, f"{gone}.stelly.test"), 410)["detail"]
     # Deleting the old one again changes nothing for the new owner.
     assert host.request("DELETE", f"/v1/platform/tenants/{gone}").status_code == 200
     assert store(host, domain).json()["name"] == f"Restaurant {heir}"
@@ -172,8 +165,8 @@ def test_a_restaurant_cannot_take_another_live_restaurants_slug_under_the_platfo
     roma = unique_slug("roma")
     created(host, roma, domains=[f"{roma}.example"])
     squatter = host.provision(unique_slug("napoli"), domains=[f"{roma}.stelly.test"])
-    problem = refused(squatter, 422)
-    assert problem["errors"][0]["path"] == "domains[0]" and "its slug" in problem["detail"]
+    refusal = problem(squatter, 422)
+    assert refusal["errors"][0]["path"] == "domains[0]" and "its slug" in refusal["detail"]
     assert store(host, f"{roma}.stelly.test").status_code == 404
 
 
@@ -182,5 +175,5 @@ def test_a_punycode_domain_no_browser_could_send_is_refused(host: PlatformHost) 
     restaurant would be created on a domain nobody can reach (as `pizza..例え.jp`, a 422)."""
     domain = f"xn--a.{uuid.uuid4().hex[:8]}.example"
     response = host.provision(unique_slug("idn"), domains=[domain])
-    problem = refused(response, 422)
-    assert problem["errors"][0]["path"] == "domains[0]"
+    refusal = problem(response, 422)
+    assert refusal["errors"][0]["path"] == "domains[0]"

@@ -12,6 +12,7 @@ from devhost.testclient import TestClient, TestResponse
 from shared.orders.models import MAX_LINES
 from tests.conftest import IDENTITY
 from tests.order_fixtures import Shop, module_shop_fixture  # noqa: F401
+from tests.storefront_helpers import problem
 
 PYDANTIC_PHRASES = (
     "Input should be",
@@ -24,15 +25,9 @@ PYDANTIC_PHRASES = (
 )
 
 
-def _problem(response: TestResponse, status: int) -> dict[str, Any]:
-    assert response.status_code == status, (response.status_code, response.text[:400])
-    assert response.headers.get("content-type", "").startswith("application/problem+json")
-    return response.json()
-
-
 def _message(response: TestResponse, path: str, status: int = 422) -> str:
     """The errors[].message for path (the one a client shows next to that field)."""
-    body = _problem(response, status)
+    body = problem(response, status)
     found = [e["message"] for e in body.get("errors", []) if e["path"] == path]
     assert found, body
     return found[0]
@@ -213,7 +208,7 @@ def test_a_token_without_a_tenant_claim_is_told_so(client: TestClient, module_sh
     response = module_shop.client.get(
         "/api/v1/admin/menu", host=module_shop.host, headers={"Authorization": f"Bearer {token}"}
     )
-    detail = _problem(response, 403)["detail"]
+    detail = problem(response, 403)["detail"]
     assert "tenant" in detail and "different restaurant" not in detail, detail
 
 
@@ -247,7 +242,7 @@ def test_an_orders_access_token_on_a_staff_call_is_told_what_it_opens(
         host=module_shop.host,
         headers={"Authorization": f"Bearer {order['access_token']}"},
     )
-    detail = _problem(response, 401)["detail"]
+    detail = problem(response, 401)["detail"]
     assert "an order's access token opens only that order" in detail, detail
 
 
@@ -337,7 +332,7 @@ def test_a_refusal_quoting_control_characters_and_markup_stays_well_formed(
         headers=module_shop.owner(),
         params={name: "1"},
     )
-    body = _problem(response, 422)
+    body = problem(response, 422)
     assert response.headers["cache-control"] == "no-store"
     assert "x-injected" not in {key.lower() for key in response.headers}
     assert not any(ord(c) < 0x20 for c in response.text), response.text
