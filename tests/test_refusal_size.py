@@ -7,8 +7,7 @@ import json
 
 from devhost.testclient import TestResponse
 from tests.order_fixtures import Shop, module_shop_fixture  # noqa: F401
-from tests.storefront_helpers import ok, owner_api
-from tests.test_refusal_wording import _problem
+from tests.storefront_helpers import ok, owner_api, problem
 
 
 def _post_raw(shop: Shop, document: dict) -> tuple[int, TestResponse]:
@@ -25,9 +24,9 @@ def test_a_body_of_many_unknown_keys_gets_a_bounded_refusal(module_shop: Shop) -
     the rest, an answer smaller than the question, not one error per key."""
     body = {**module_shop.order_body(), **{f"k{i}": 0 for i in range(20_000)}}
     sent, response = _post_raw(module_shop, body)
-    problem = _problem(response, 422)
-    assert (len(problem["errors"]), problem["errors_omitted"]) == (50, 19_950)
-    assert problem["errors"][0]["path"] == "k0"
+    refusal = problem(response, 422)
+    assert (len(refusal["errors"]), refusal["errors_omitted"]) == (50, 19_950)
+    assert refusal["errors"][0]["path"] == "k0"
     assert len(response.text) <= min(sent, 64 * 1024), (sent, len(response.text))
     described = module_shop.client.get("/api/openapi.json").json()
     problem_schema = described["components"]["schemas"]["Problem"]["properties"]
@@ -38,9 +37,9 @@ def test_an_unknown_keys_name_is_quoted_cut_short(module_shop: Shop) -> None:
     """One unknown key of 100,000 characters is quoted by its first 64 (path and detail)."""
     name = "<script>\x1b" + "A" * 100_000
     _, response = _post_raw(module_shop, {**module_shop.order_body(), name: 1})
-    problem = _problem(response, 422)
-    assert [e["path"] for e in problem["errors"]] == [name[:64] + "…"]
-    assert "errors_omitted" not in problem
+    refusal = problem(response, 422)
+    assert [e["path"] for e in refusal["errors"]] == [name[:64] + "…"]
+    assert "errors_omitted" not in refusal
     assert len(response.text) <= 4096, len(response.text)
 
 
@@ -48,7 +47,7 @@ def test_an_unknown_key_of_64_characters_is_quoted_whole(module_shop: Shop) -> N
     """64 characters are quoted as sent; 65 are cut to 64 and "…"."""
     exact, longer = "k" * 64, "m" * 65
     _, response = _post_raw(module_shop, {**module_shop.order_body(), exact: 1, longer: 1})
-    paths = sorted(e["path"] for e in _problem(response, 422)["errors"])
+    paths = sorted(e["path"] for e in problem(response, 422)["errors"])
     assert paths == [exact, "m" * 64 + "…"]
 
 
@@ -56,11 +55,11 @@ def test_exactly_50_errors_are_all_listed_with_none_omitted(module_shop: Shop) -
     """50 problems are all listed, with no `errors_omitted`; the 51st is counted."""
     fifty = {f"k{i}": 0 for i in range(50)}
     _, listed = _post_raw(module_shop, {**module_shop.order_body(), **fifty})
-    problem = _problem(listed, 422)
-    assert (len(problem["errors"]), "errors_omitted" in problem) == (50, False)
+    refusal = problem(listed, 422)
+    assert (len(refusal["errors"]), "errors_omitted" in refusal) == (50, False)
     _, one_more = _post_raw(module_shop, {**module_shop.order_body(), **fifty, "k50": 0})
-    problem = _problem(one_more, 422)
-    assert (len(problem["errors"]), problem["errors_omitted"]) == (50, 1)
+    refusal = problem(one_more, 422)
+    assert (len(refusal["errors"]), refusal["errors_omitted"]) == (50, 1)
 
 
 def test_a_body_that_is_not_an_object_is_refused_at_path_body(module_shop: Shop) -> None:
@@ -69,7 +68,7 @@ def test_a_body_that_is_not_an_object_is_refused_at_path_body(module_shop: Shop)
         "/api/v1/store/orders", host=module_shop.host, json=[module_shop.order_body()],
         headers={"X-Forwarded-For": "10.66.1.1"},
     )  # fmt: skip
-    assert [(e["path"], e["message"]) for e in _problem(response, 422)["errors"]] == [
+    assert [(e["path"], e["message"]) for e in problem(response, 422)["errors"]] == [
         ("body", "must be an object")
     ]
 
