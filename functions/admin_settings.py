@@ -13,6 +13,7 @@ import azure.functions as func
 from functions.http import Call, endpoint, json_response
 from functions.row_http import EDITORS, fresh_tenant, writer_expects
 from shared.restaurant_settings import RestaurantSettings, effective_settings
+from shared.tax_rates import require_storable
 from shared.tenant_profile import update_tenant_profile
 from shared.tenants import TenantRecord
 from shared.theme_preset_shapes import ThemePresetsOut
@@ -69,6 +70,7 @@ def admin_settings_get(call: Call) -> func.HttpResponse:
     summary="Replace the settings",
 )
 def admin_settings_put(call: Call) -> func.HttpResponse:
+    require_storable(call.require_tenant().schema_name, call.body.tax.rate_bp)
     record = _replace(call, "settings")
     return _tagged(effective_settings(record).as_data(), record)
 

@@ -28,7 +28,7 @@ _UNITS = {
     "price": _MINOR_UNITS.format("9.50 EUR is 950, 950 JPY is 950, 4.750 KWD is 4750"),
     "price_delta": _MINOR_UNITS.format("1.50 EUR is 150, 150 JPY is 150, 1.500 KWD is 1500"),
     "tip": _MINOR_UNITS.format("1.50 EUR is 150, 150 JPY is 150, 1.500 KWD is 1500"),
-    "rate_bp": "basis points from 0 to 10000: 20 % is 2000",
+    "rate_bp": "basis points from 0 to 10000, to a hundredth: 20 % is 2000, 8.875 % is 887.5",
     "size": "bytes (10 MiB is 10485760)",
 }
 # How pydantic's own messages begin; a custom error of ours says "must ..." and is kept.
@@ -53,6 +53,11 @@ def _unit(field: str, message: str) -> str:
     return f"{message}, in {unit}" if unit else message
 
 
+def _number(limit: float) -> str:
+    """A limit as people write it: a float field's 10000.0 is 10000."""
+    return str(int(limit)) if isinstance(limit, float) and limit.is_integer() else str(limit)
+
+
 def _items(count: int) -> str:
     return f"{count} item" if count == 1 else f"{count} items"
 
@@ -68,8 +73,8 @@ _BY_TYPE: dict[str, Callable[[ErrorDetails, str], str]] = {
     "int_parsing": lambda e, f: _unit(f, "must be a whole number"),
     "int_parsing_size": lambda e, f: _unit(f, "must be a whole number of at most 4300 digits"),
     "int_from_float": lambda e, f: _unit(f, "must be a whole number"),
-    "less_than_equal": lambda e, f: _unit(f, f"must be at most {e['ctx']['le']}"),
-    "greater_than_equal": lambda e, f: _unit(f, f"must be at least {e['ctx']['ge']}"),
+    "less_than_equal": lambda e, f: _unit(f, f"must be at most {_number(e['ctx']['le'])}"),
+    "greater_than_equal": lambda e, f: _unit(f, f"must be at least {_number(e['ctx']['ge'])}"),
     "less_than": lambda e, f: _unit(f, f"must be less than {e['ctx']['lt']}"),
     "greater_than": lambda e, f: _unit(f, f"must be more than {e['ctx']['gt']}"),
     "bool_type": lambda e, f: "must be true or false",

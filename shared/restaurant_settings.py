@@ -17,7 +17,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
-    StrictInt,
     StringConstraints,
     field_serializer,
 )
@@ -25,6 +24,7 @@ from pydantic import (
 from shared.currencies import check_currency
 from shared.phone_numbers import Phone
 from shared.special_days import SpecialDays, dated_windows
+from shared.tax_rates import TaxRateBp
 from shared.tenants import TenantRecord
 from shared.text_rules import check_multi_line, check_single_line, one_line
 from shared.text_shapes import EMAIL, shaped
@@ -49,11 +49,12 @@ Locale = Annotated[
 
 
 class Tax(BaseModel):
-    """Sales tax: a rate in basis points (2000 = 20 %) included in prices or added on top."""
+    """Sales tax: a rate in basis points (2000 = 20 %; to a hundredth, 887.5 = 8.875 %)
+    included in prices or added on top."""
 
     model_config = ConfigDict(extra="forbid")
 
-    rate_bp: StrictInt = Field(ge=0, le=10_000)
+    rate_bp: TaxRateBp
     inclusive: StrictBool
 
 

@@ -224,7 +224,7 @@ def test_a_fleet_run_migrates_a_suspended_restaurant_and_leaves_one_being_provis
     """README, Suspension: "fleet migrations include it"; Fleet migration: "a tenant still
     `provisioning` is left to it". A restaurant suspended mid-service whose schema the new
     release has not reached yet is migrated by the run, and its kitchen then finishes the open
-    order with a ready time (what the pending file adds); a restaurant parked in its provisioning
+    order with a ready time (what a pending file adds); a restaurant parked in its provisioning
     while the run plans ends active at the newest version once it is let go."""
     marker = uuid.uuid4().hex[:8]
     shop = _provision(host, unique_slug("jfl"), [f"fleet-{marker}.example"])
@@ -238,14 +238,15 @@ def test_a_fleet_run_migrates_a_suspended_restaurant_and_leaves_one_being_provis
     suspension = f"/v1/platform/tenants/{shop.slug}/suspension"
     assert host.request("PUT", suspension, json={"reason": "Audit"}).status_code == 200
     latest, schema = migrate.latest_version("tenant"), schema_for(shop.slug)
-    # The newest release is deployed; this restaurant's schema has not had its newest file.
+    # The newest release is deployed; this restaurant's schema has not had its newest files.
     execute(
         sql.SQL(
             """alter table {s}.orders drop column ready_by;
-               delete from {s}.schema_migrations where version = 11"""
+               alter table {s}.orders alter column tax_rate_bp type integer;
+               delete from {s}.schema_migrations where version >= 11"""
         ).format(s=sql.Identifier(schema))
     )
-    assert latest == 11, "the scenario drops what tenant migration 0011 adds"
+    assert latest == 12, "the scenario undoes what tenant migrations 0011 and 0012 do"
 
     parked = unique_slug("jpv")
     with provisioning_parked_in_create_schema(host, parked):

@@ -174,6 +174,10 @@ def test_free_quantity_never_covers_another_group() -> None:
         (1, 10000, True, 0, 1, 1),  # exactly 0.5 → rounds half up
         (1000, 2000, True, 300, 167, 1300),
         (0, 2000, False, 0, 0, 0),
+        (1999, 887.5, False, 0, 177, 2176),  # New York's 8.875 %: 177.41 → 177
+        (400, 887.5, False, 0, 36, 436),  # 35.5 exactly → rounds half up
+        (1999, 887.5, True, 0, 163, 1999),  # 162.95 inside the price
+        (10000, 662.5, False, 0, 663, 10663),  # New Jersey's 6.625 %: 662.5 → 663
     ],
 )
 def test_tax_once_on_the_subtotal_rounded_half_up(

@@ -170,17 +170,34 @@ def test_a_contact_phone_in_the_usual_local_format_is_kept_as_written(
 
 
 @pytest.mark.parametrize(
-    "tax",
+    ("rate", "says"),
     [
-        {"rate_bp": -1, "inclusive": False},
-        {"rate_bp": "2000", "inclusive": True},
-        {"rate_bp": 2000.0, "inclusive": True},
+        (-1, "must be at least 0, in basis points"),
+        ("2000", "valid number"),
+        (True, "valid number"),
+        (10000.5, "must be at most 10000, in basis points"),
+        (887.555, "to a hundredth of one at most: 8.875 % is 887.5"),
+        (20.5, "20.5 basis points is 0.205 %"),  # "20.5 %" typed as is: 2050
     ],
 )
-def test_a_tax_rate_is_a_non_negative_json_integer(rejecting_api, tax: dict) -> None:
-    """Not negative, and a JSON integer: neither "2000" nor 2000.0."""
+def test_a_tax_rate_is_basis_points_to_a_hundredth(rejecting_api, rate, says: str) -> None:
+    """Not negative, not above 100 %, a JSON number, at most two decimals, and a fraction only
+    for a rate of 1 % and over."""
+    tax = {"rate_bp": rate, "inclusive": False}
     response = rejecting_api.put("/v1/admin/settings", json={**SETTINGS, "tax": tax})
     assert error_paths(response) == ["tax.rate_bp"]
+    assert says in response.json()["errors"][0]["message"]
+
+
+def test_a_rate_of_three_decimals_of_a_percent_is_kept_and_a_whole_one_stays_whole(api) -> None:
+    """New York City's 8.875 % is 887.5; 2000.0 from a client that writes every number with a
+    point is the whole 2000 it means."""
+    fractional = {**SETTINGS, "tax": {"rate_bp": 887.5, "inclusive": False}}
+    assert ok(api.put("/v1/admin/settings", json=fractional))["tax"]["rate_bp"] == 887.5
+    assert ok(api.get("/v1/admin/settings"))["tax"] == {"rate_bp": 887.5, "inclusive": False}
+    whole = {**SETTINGS, "tax": {"rate_bp": 2000.0, "inclusive": True}}
+    saved = api.put("/v1/admin/settings", json=whole)
+    assert '"rate_bp":2000,' in saved.text.replace(" ", "")
 
 
 def test_the_business_name_is_saved_without_surrounding_spaces(api) -> None:

@@ -101,7 +101,8 @@ class ManagerTotalsOut(TotalsOut):
 
     model_config = ConfigDict(extra="forbid")
 
-    tax_rate_bp: int
+    # Basis points to a hundredth: 2000, or 887.5 for 8.875 %.
+    tax_rate_bp: int | float
     tax_inclusive: bool
 
 

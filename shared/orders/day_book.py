@@ -14,6 +14,7 @@ import psycopg
 from shared.instants import utc_text
 from shared.orders.queries import order_head, order_row, staff_fulfilment
 from shared.orders.state_machine import STATUSES
+from shared.tax_rates import rate_from_column
 
 MAX_DAY_PAGE = 200
 _MONEY = ("subtotal", "tax", "tip", "total")
@@ -41,7 +42,7 @@ def manager_order(conn: psycopg.Connection, order_id: str) -> dict[str, Any] | N
         "totals": {
             **{key: row[key] for key in _MONEY},
             "currency": row["currency"],
-            "tax_rate_bp": row["tax_rate_bp"],
+            "tax_rate_bp": rate_from_column(row["tax_rate_bp"]),
             "tax_inclusive": row["tax_inclusive"],
         },
         # Postgres's JSON drops a fraction's trailing zeros: `.98444`, where answers say `.984440`.

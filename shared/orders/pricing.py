@@ -8,7 +8,8 @@ Rules (also in the README):
 - Tax is computed once on the order subtotal (never per line, so rounding cannot add up), with
   round-half-up to the minor unit. Exclusive: tax = subtotal * rate_bp / 10 000, added to the
   total. Inclusive: prices already contain it; tax = subtotal * rate_bp / (10 000 + rate_bp),
-  the part of the subtotal that is tax, and the total does not grow.
+  the part of the subtotal that is tax, and the total does not grow. Computed in hundredths of
+  a basis point (8.875 % is 887.5 bp), in integers.
 - The tip is never taxed: total = subtotal (+ tax when exclusive) + tip.
 """
 
@@ -22,15 +23,15 @@ from typing import Any
 from shared.errors import FieldError
 from shared.menus.sold_out import on_sale
 from shared.orders.models import OrderLineIn
-
-BASIS_POINTS = 10_000
+from shared.tax_rates import CENTI_BP, centi_bp
 
 
 @dataclass(frozen=True)
 class TaxRule:
-    """A tax rate in basis points (2000 = 20 %), included in prices or added on top."""
+    """A tax rate in basis points (2000 = 20 %, 887.5 = 8.875 %), included in prices or added
+    on top."""
 
-    rate_bp: int
+    rate_bp: int | float
     inclusive: bool
 
 
@@ -64,7 +65,7 @@ class Totals:
     tip: int
     total: int
     currency: str
-    tax_rate_bp: int
+    tax_rate_bp: int | float
     tax_inclusive: bool
 
     def as_dict(self) -> dict[str, Any]:
@@ -141,9 +142,10 @@ def round_half_up(numerator: int, denominator: int) -> int:
 
 def tax_for(subtotal: int, rule: TaxRule) -> int:
     """The tax in a subtotal (inclusive) or on top of it (exclusive), rounded half up."""
+    rate = centi_bp(rule.rate_bp)
     if rule.inclusive:
-        return round_half_up(subtotal * rule.rate_bp, BASIS_POINTS + rule.rate_bp)
-    return round_half_up(subtotal * rule.rate_bp, BASIS_POINTS)
+        return round_half_up(subtotal * rate, CENTI_BP + rate)
+    return round_half_up(subtotal * rate, CENTI_BP)
 
 
 def compute_totals(subtotal: int, *, tip: int, rule: TaxRule, currency: str) -> Totals:
