@@ -15,11 +15,12 @@ from tests.storefront_helpers import ok
 NAME, PHONE, NOTE = "Ada Lovelace", "+44 20 7946 0000", "Ring 3 times, Flat 2"
 
 
-def _forget(shop: Shop, order_id: str, role: str = "manager"):
+def forget(shop: Shop, order_id: str, role: str = "manager", headers: dict | None = None):
+    """The manager's call (headers: another token than the role's)."""
     return shop.client.delete(
         f"/api/v1/admin/orders/{order_id}/customer",
         host=shop.host,
-        headers=shop.auth(role, tenant=shop.slug),
+        headers=headers or shop.auth(role, tenant=shop.slug),
     )
 
 
@@ -35,7 +36,7 @@ def _place_with_words(shop: Shop) -> dict:
     return shop.place(body)
 
 
-def _catch_up(shop: Shop, order: dict) -> list[dict]:
+def catch_up(shop: Shop, order: dict) -> list[dict]:
     """The order's events as a kitchen display reconnecting reads them."""
     events = ok(
         shop.client.get(
@@ -55,7 +56,7 @@ def test_a_collected_order_forgets_name_phone_and_notes_and_keeps_the_sale(
     before = _manager_view(shop, order)
     assert before["fulfilment"]["phone"] == PHONE and before["lines"][0]["note"] == NOTE
 
-    forgotten = _forget(shop, order["id"])
+    forgotten = forget(shop, order["id"])
 
     after = ok(forgotten)
     assert forgotten.headers["Cache-Control"] == "no-store"
@@ -73,7 +74,7 @@ def test_a_collected_order_forgets_name_phone_and_notes_and_keeps_the_sale(
     customer = ok(shop.customer_view(order))
     assert customer["fulfilment"] == {"type": "pickup"} and customer["version"] == version + 1
     assert [line["note"] for line in customer["lines"]] == [None, None]
-    placed = _catch_up(shop, order)[0]
+    placed = catch_up(shop, order)[0]
     assert placed["type"] == "order.placed"
     assert placed["data"]["fulfilment"] == {"type": "pickup"}
     assert [line["note"] for line in placed["data"]["lines"]] == [None, None]
@@ -85,8 +86,8 @@ def test_a_collected_order_forgets_name_phone_and_notes_and_keeps_the_sale(
 def test_forgetting_twice_changes_nothing_more(shop: Shop) -> None:
     order = _place_with_words(shop)
     shop.walk_to(order, "completed")
-    first = ok(_forget(shop, order["id"]))
-    assert ok(_forget(shop, order["id"], role="owner")) == first
+    first = ok(forget(shop, order["id"]))
+    assert ok(forget(shop, order["id"], role="owner")) == first
 
 
 def test_a_customers_cancel_reason_is_forgotten_and_the_cancel_stays(shop: Shop) -> None:
@@ -99,7 +100,7 @@ def test_a_customers_cancel_reason_is_forgotten_and_the_cancel_stays(shop: Shop)
     )
     assert ok(cancel)["status"] == "cancelled"
 
-    after = ok(_forget(shop, order["id"]))
+    after = ok(forget(shop, order["id"]))
 
     last = after["history"][-1]
     assert (last["to"], last["by"], last["reason"]) == (
@@ -107,7 +108,7 @@ def test_a_customers_cancel_reason_is_forgotten_and_the_cancel_stays(shop: Shop)
         "customer",
         "Cancelled by the customer",
     )
-    cancelled = _catch_up(shop, order)[-1]
+    cancelled = catch_up(shop, order)[-1]
     assert cancelled["type"] == "order.cancelled"
     assert cancelled["data"]["reason"] == "Cancelled by the customer"
     assert ok(shop.customer_view(order))["history"][-1]["reason"] == "Cancelled by the customer"
@@ -117,10 +118,10 @@ def test_the_kitchens_own_reason_for_a_cancel_stays(shop: Shop) -> None:
     order = _place_with_words(shop)
     shop.walk_to(order, "cancelled")  # by staff, "Out of dough"
 
-    after = ok(_forget(shop, order["id"]))
+    after = ok(forget(shop, order["id"]))
 
     assert after["history"][-1]["reason"] == "Out of dough"
-    assert _catch_up(shop, order)[-1]["data"]["reason"] == "Out of dough"
+    assert catch_up(shop, order)[-1]["data"]["reason"] == "Out of dough"
     assert after["fulfilment"] == {"type": "pickup"}
 
 
@@ -129,7 +130,7 @@ def test_an_open_order_keeps_its_customer_until_it_ends(shop: Shop, status: str)
     order = _place_with_words(shop)
     version = shop.walk_to(order, status)
 
-    refused = _forget(shop, order["id"])
+    refused = forget(shop, order["id"])
 
     assert refused.status_code == 409, refused.text
     assert refused.headers["content-type"].startswith("application/problem+json")
@@ -147,7 +148,7 @@ def test_a_dine_in_order_forgets_its_notes_and_keeps_its_table(shop: Shop) -> No
     order = shop.place(body)
     shop.walk_to(order, "completed")
 
-    after = ok(_forget(shop, order["id"]))
+    after = ok(forget(shop, order["id"]))
 
     assert after["fulfilment"] == {"type": "dine_in", "table": "Window 4"}
     assert after["lines"][0]["note"] is None
@@ -160,9 +161,9 @@ def test_only_the_restaurants_managers_forget_and_only_its_own_orders(
     shop.walk_to(order, "completed")
     other = tenants.create()
     for response, status in (
-        (_forget(shop, order["id"], role="staff"), 403),
-        (_forget(shop, str(uuid.uuid4())), 404),
-        (_forget(shop, "not-an-id"), 404),
+        (forget(shop, order["id"], role="staff"), 403),
+        (forget(shop, str(uuid.uuid4())), 404),
+        (forget(shop, "not-an-id"), 404),
         (
             client.delete(
                 f"/api/v1/admin/orders/{order['id']}/customer",

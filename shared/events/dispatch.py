@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from shared.db import tenant_transaction, transaction
 from shared.events.outbox import (
     OutboxEvent,
+    hold_publisher_lock,
     mark_failed,
     mark_published,
     mark_undeliverable,
@@ -102,10 +103,7 @@ def _publish_batches(
     result = PublishResult()
     while True:
         with tenant_transaction(schema) as conn:
-            conn.execute(
-                "select pg_advisory_xact_lock(hashtextextended('stelly.outbox.' || %s, 0))",
-                [schema],
-            )
+            hold_publisher_lock(conn, schema)
             # Sequencing needs no hub, so catch-up (`events?after=`) works during an outage.
             # New seqs commit before anything is sent: sent and then rolled back (a lost
             # connection at the commit), they would be handed out again in another order, and a

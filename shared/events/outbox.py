@@ -86,6 +86,16 @@ def append_event(
     )  # fmt: skip
 
 
+# The tenant's publisher lock (transaction-scoped): one transaction at a time hands out seqs
+# and sends, and a change to events already written waits for the batch being sent.
+PUBLISHER_LOCK = "select pg_advisory_xact_lock(hashtextextended('stelly.outbox.' || %s, 0))"
+
+
+def hold_publisher_lock(conn: psycopg.Connection, schema: str) -> None:
+    """Wait for, then hold to the end of conn's transaction, schema's publisher lock."""
+    conn.execute(PUBLISHER_LOCK, [schema])
+
+
 def sequence_events(conn: psycopg.Connection, *, chunk: int = 1000) -> int:
     """Give every committed event without a seq the next seqs, in insertion order; how many.
 

@@ -18,6 +18,7 @@ import psycopg
 
 from shared import errors
 from shared.db import tenant_transaction
+from shared.events.outbox import hold_publisher_lock
 from shared.orders.day_book import manager_order
 from shared.orders.state_machine import CUSTOMER_CANCEL_REASON, OPEN_STATUSES
 from shared.orders.tickets import format_ticket
@@ -42,7 +43,7 @@ def forget_customer(tenant: TenantRecord, order_id: str, *, by: str) -> dict[str
                 f"customer can be forgotten once it is completed or cancelled",
                 status_now=row["status"],
             )
-        if _forget(conn, order_id):
+        if _forget(conn, tenant.schema_name, order_id):
             # Which order and who, never what was forgotten.
             logger.info("Forgot the customer of order %s at the request of %s", order_id, by)
         order = manager_order(conn, order_id)
@@ -51,7 +52,7 @@ def forget_customer(tenant: TenantRecord, order_id: str, *, by: str) -> dict[str
     return order
 
 
-def _forget(conn: psycopg.Connection, order_id: str) -> bool:
+def _forget(conn: psycopg.Connection, schema: str, order_id: str) -> bool:
     """Clear the customer's words from the order and its copies; whether any were left."""
     cleared = conn.execute(
         """update orders set customer_name = null, customer_phone = null
@@ -75,6 +76,9 @@ def _forget(conn: psycopg.Connection, order_id: str) -> bool:
         "update orders set version = version + 1, updated_at = %s where id = %s",
         [datetime.now(UTC), order_id],
     )
+    # A batch being sent holds its events as read: wait for it, or it would send them as they
+    # were after this answered (up to the batch's 20 s).
+    hold_publisher_lock(conn, schema)
     _forget_in_outbox(conn, order_id, cancelled_by_customer=reasons > 0)
     return True
 
