@@ -22,6 +22,7 @@ from functions import (
     openapi,
     order_timers,
     platform,
+    platform_changes,
     provisioning_flows,
     store,
     store_orders,
@@ -60,5 +61,6 @@ app.register_functions(admin_menu_publishing.bp)
 app.register_functions(admin_orders.bp)
 app.register_functions(images.bp)
 app.register_functions(platform.bp)
+app.register_functions(platform_changes.bp)
 app.register_functions(provisioning_flows.bp)
 app.register_functions(migration_flows.bp)

@@ -26,7 +26,6 @@ from functions.durable_http import durable_endpoint
 from functions.http import Call, endpoint, json_response, split_url
 from shared import errors
 from shared.errors import FieldError
-from shared.provisioning.domains import change_domains
 from shared.provisioning.registry import (
     TenantDetail,
     TenantPage,
@@ -38,17 +37,14 @@ from shared.provisioning.registry import (
     tenant_detail,
 )
 from shared.provisioning.requests import (
-    DomainsIn,
     ProvisionJob,
     ProvisionRequest,
     Slug,
     provision_job,
 )
-from shared.provisioning.suspension import set_suspension
 from shared.telemetry import current_traceparent
 from shared.tenancy import header, normalise_host, request_host
 from shared.tenants import TenantStatus
-from shared.text_rules import one_line
 from shared.text_shapes import shaped
 
 bp = df.Blueprint()
@@ -165,6 +161,10 @@ def _check_provision(job: ProvisionJob) -> str | None:
             raise errors.conflict(
                 f"The slug {job.slug} is taken by a different request ({state['status']})"
             )
+        if state["status"] in ("active", "suspended"):
+            # Done: nothing starts, so the domains it asked for then are not claimed again (a
+            # platform admin may have changed them since, and another restaurant taken one).
+            return state["status"]
     taken = taken_domains(job.domains, job.slug)
     if taken:
         owners = ", ".join(f"{domain} ({slug})" for domain, slug in sorted(taken.items()))
@@ -216,10 +216,20 @@ def platform_tenant_list(call: Call) -> func.HttpResponse:
 @endpoint(platform=True, roles=PLATFORM, responses={200: TenantDetail}, summary="A restaurant")
 def platform_tenant_get(call: Call) -> func.HttpResponse:
     """Status, domains, migration version, last operation and recent audit rows."""
-    return _detail(call, call.route["slug"])
+    return detail_response(call, call.route["slug"])
 
 
-def _detail(call: Call, slug: str) -> func.HttpResponse:
+async def refuse_while_provisioning(
+    client: df.DurableOrchestrationClient, slug: str, instead: str
+) -> None:
+    """409 while provision-<slug> runs: its row can read `active` while it is still failing and
+    compensating, which undoes only what it made."""
+    provisioning = await client.get_status(f"provision-{slug}")
+    if provisioning.runtime_status in RUNNING:
+        raise errors.conflict(f"{slug} is still being provisioned; {instead}")
+
+
+def detail_response(call: Call, slug: str) -> func.HttpResponse:
     detail = tenant_detail(slug, _origin(call) + OPERATIONS_PATH)
     if detail is None:
         raise errors.not_found(f"No restaurant has the slug {slug}")
@@ -247,9 +257,7 @@ async def platform_tenant_delete(
     state = await asyncio.to_thread(provisioning_state, slug)
     if state is None:
         raise errors.not_found(f"No restaurant has the slug {slug}")
-    provisioning = await client.get_status(f"provision-{slug}")
-    if provisioning.runtime_status in RUNNING:
-        raise errors.conflict(f"{slug} is still being provisioned; delete it once that ends")
+    await refuse_while_provisioning(client, slug, "delete it once that ends")
     # Its input and history hold the owner's e-mail, which a deletion removes (the tombstone
     # keeps none); it has ended, so it goes now (again on a repeated DELETE, which is harmless).
     await client.purge_instance_history(f"provision-{slug}")
@@ -258,64 +266,6 @@ async def platform_tenant_delete(
         return _accepted(call, instance_id, 200)
     await _start(client, "deprovision_tenant", instance_id, {"slug": slug})
     return _accepted(call, instance_id)
-
-
-SuspensionReason = one_line(200)  # "Unpaid invoice 2026-11"
-
-
-class SuspensionIn(BaseModel):
-    """Why the restaurant is suspended: kept with it and in its audit trail."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    reason: SuspensionReason
-
-
-SUSPENSION = "v1/platform/tenants/{slug}/suspension"
-
-
-@bp.route(route=SUSPENSION, methods=["PUT"])
-@endpoint(
-    platform=True,
-    roles=PLATFORM,
-    body=SuspensionIn,
-    responses={200: TenantDetail, 404: None, 409: None},
-    summary="Suspend a restaurant: its hosts answer 403 until it is reinstated",
-)
-def platform_tenant_suspend(call: Call) -> func.HttpResponse:
-    """The restaurant as GET shows it, now `suspended` with `status_reason`."""
-    slug = call.route["slug"]
-    set_suspension(slug, reason=call.body.reason, by=call.require_principal().subject)
-    return _detail(call, slug)
-
-
-@bp.route(route=SUSPENSION, methods=["DELETE"])
-@endpoint(
-    platform=True,
-    roles=PLATFORM,
-    responses={200: TenantDetail, 404: None, 409: None},
-    summary="Reinstate a suspended restaurant",
-)
-def platform_tenant_reinstate(call: Call) -> func.HttpResponse:
-    """The restaurant as GET shows it, `active` again."""
-    slug = call.route["slug"]
-    set_suspension(slug, reason=None, by=call.require_principal().subject)
-    return _detail(call, slug)
-
-
-@bp.route(route="v1/platform/tenants/{slug}/domains", methods=["PUT"])
-@endpoint(
-    platform=True,
-    roles=PLATFORM,
-    body=DomainsIn,
-    responses={200: TenantDetail, 404: None, 409: None},
-    summary="Replace a restaurant's domains, its primary first",
-)
-def platform_tenant_domains(call: Call) -> func.HttpResponse:
-    """The restaurant as GET shows it, answering on exactly these domains."""
-    slug = call.route["slug"]
-    change_domains(slug, call.body.domains, by=call.require_principal().subject)
-    return _detail(call, slug)
 
 
 def _check_canaries(canaries: list[str]) -> None:

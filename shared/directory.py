@@ -51,6 +51,21 @@ def _record_properties(record: TenantRecord) -> dict[str, str]:
     return {f"record{i or ''}": part for i, part in enumerate(parts or [""])}
 
 
+# A domain a restaurant gave up (shared/provisioning/domains.py) keeps an entry without a
+# record, only the revision of the change that dropped it: a miss to readers (Postgres then
+# answers 404), and older than nothing a late writer holds. Deleted instead, the entry could
+# be created again from a record read before the change (a second change queued behind the
+# first one's directory writes), and the dropped domain would serve the restaurant.
+_DROPPED_AT = "dropped_at_revision"
+
+
+def _revision(entity: TableEntity) -> int:
+    """The revision an entry holds: its record's, or the change's that dropped its domain."""
+    if _DROPPED_AT in entity:
+        return int(entity[_DROPPED_AT])
+    return _record(entity).revision
+
+
 def _record(entity: TableEntity) -> TenantRecord:
     parts, i = [entity["record"]], 1
     while f"record{i}" in entity:
@@ -79,6 +94,8 @@ def directory_get(
         entity = client.get_entity(partition_key=domain, row_key=ROW_KEY, **options)
     except ResourceNotFoundError:
         return None
+    if _DROPPED_AT in entity:
+        return None
     if max_age_s is not None:
         written = entity.metadata["timestamp"]
         if datetime.now(UTC) - written > timedelta(seconds=max_age_s):
@@ -105,8 +122,26 @@ def directory_put(
     The same revision is written again, which renews the entry's age. client and options as for
     directory_get.
     """
-    client = client or table(DIRECTORY_TABLE)
     entity = {"PartitionKey": domain, "RowKey": ROW_KEY, **_record_properties(record)}
+    return _replace_unless_newer(domain, entity, record.revision, client, options)
+
+
+def directory_drop(domain: str, revision: int) -> bool:
+    """Mark domain given up as of revision (the restaurant row's after the change), unless its
+    entry holds a newer one; True when written. Readers then miss it."""
+    # As text: an Int64 property reads back typed by the SDK, text as it was.
+    entity = {"PartitionKey": domain, "RowKey": ROW_KEY, _DROPPED_AT: str(revision)}
+    return _replace_unless_newer(domain, entity, revision, None, {})
+
+
+def _replace_unless_newer(
+    domain: str,
+    entity: dict[str, Any],
+    revision: int,
+    client: TableClient | None,
+    options: dict[str, Any],
+) -> bool:
+    client = client or table(DIRECTORY_TABLE)
     for _ in range(_PUT_ATTEMPTS):
         try:
             current = client.get_entity(partition_key=domain, row_key=ROW_KEY, **options)
@@ -116,7 +151,7 @@ def directory_put(
                 return True
             except ResourceExistsError:
                 continue  # created meanwhile: compare with that one
-        if _record(current).revision > record.revision:
+        if _revision(current) > revision:
             return False
         try:
             client.update_entity(
@@ -140,4 +175,4 @@ def directory_delete(domain: str) -> None:
 def directory_domains_of(slug: str) -> list[str]:
     """Every directory domain pointing at slug (for cleanup); a scan, used only off the hot path."""
     entities = table(DIRECTORY_TABLE).query_entities("RowKey eq @row", parameters={"row": ROW_KEY})
-    return [e["PartitionKey"] for e in entities if _record(e).slug == slug]
+    return [e["PartitionKey"] for e in entities if _DROPPED_AT not in e and _record(e).slug == slug]

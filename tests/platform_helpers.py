@@ -77,7 +77,31 @@ class PlatformHost:
             time.sleep(0.05)
 
     def storefront(self, slug: str) -> httpx.Response:
-        return self.request("GET", "/v1/store/config", host=f"{slug}.stelly.test", headers={})
+        return self.store_config(f"{slug}.stelly.test")
+
+    def store_config(self, domain: str) -> httpx.Response:
+        """The storefront's config as a customer on domain gets it."""
+        return self.request("GET", "/v1/store/config", host=domain, headers={})
+
+    def create(self, slug: str, **fields: Any) -> dict[str, Any]:
+        """Provision slug and wait for the operation, asserting it completed; its final status."""
+        response = self.provision(slug, **fields)
+        assert response.status_code == 202, response.text
+        done = self.wait(response.json()["id"])
+        assert done["status"] == "completed", done
+        return done
+
+    def detail(self, slug: str) -> dict[str, Any]:
+        return self.request("GET", f"/v1/platform/tenants/{slug}").json()
+
+    def put_domains(self, slug: str, domains: Any, **kwargs: Any) -> httpx.Response:
+        path = f"/v1/platform/tenants/{slug}/domains"
+        return self.request("PUT", path, json={"domains": domains}, **kwargs)
+
+
+def own_domain() -> str:
+    """A restaurant's own domain, new to every test."""
+    return f"order-{uuid.uuid4().hex[:8]}.example"
 
 
 def unique_slug(prefix: str = "p") -> str:

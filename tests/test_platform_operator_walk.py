@@ -8,9 +8,7 @@ API answers on the platform host and on each restaurant's own hosts.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-import httpx
 import pytest
 
 from tests.conftest import IDENTITY
@@ -24,19 +22,6 @@ from tests.storefront_helpers import problem
 pytestmark = pytest.mark.devhost
 
 
-def created(host: PlatformHost, slug: str, **fields: Any) -> dict[str, Any]:
-    """Provision slug and wait for the operation; its final status."""
-    response = host.provision(slug, **fields)
-    assert response.status_code == 202, response.text
-    done = host.wait(response.json()["id"])
-    assert done["status"] == "completed", done
-    return done
-
-
-def store(host: PlatformHost, domain: str, headers: dict[str, str] | None = None) -> httpx.Response:
-    return host.request("GET", "/v1/store/config", host=domain, headers=headers or {})
-
-
 def bearer(role: str, tenant: str | None = None) -> dict[str, str]:
     return {"Authorization": f"Bearer {IDENTITY.mint(role=role, tenant=tenant)}"}
 
@@ -48,8 +33,8 @@ def test_a_group_owner_with_two_stores_reaches_each_only_on_its_own_host(
     and a platform admin's token opens no restaurant's back office."""
     first, second = unique_slug("grp"), unique_slug("grp")
     email = f"owner-{uuid.uuid4().hex[:8]}@group.example"
-    created(host, first, owner_email=email)
-    created(host, second, owner_email=email)
+    host.create(first, owner_email=email)
+    host.create(second, owner_email=email)
     for slug in (first, second):
         detail = host.request("GET", f"/v1/platform/tenants/{slug}").json()
         assert (detail["status"], detail["owner_email"]) == ("active", email)
@@ -79,13 +64,13 @@ def test_a_domain_in_another_case_or_with_a_trailing_dot_is_one_domain(host: Pla
     another spelling is the same operation, and no other restaurant gets it in any spelling."""
     slug = unique_slug("dom")
     own = f"own-{uuid.uuid4().hex[:8]}.example"
-    done = created(host, slug, domains=[own.upper() + ".", f"{slug}.stelly.test"])
+    done = host.create(slug, domains=[own.upper() + ".", f"{slug}.stelly.test"])
     assert done["output"]["domains"] == [own, f"{slug}.stelly.test"]  # primary first
     detail = host.request("GET", f"/v1/platform/tenants/{slug}").json()
     assert detail["domains"] == [own, f"{slug}.stelly.test"]
 
     for spelling in (own, own.upper(), own + ".", own + ":443", f"{slug.upper()}.STELLY.TEST."):
-        answer = store(host, spelling)
+        answer = host.store_config(spelling)
         assert answer.status_code == 200, (spelling, answer.text)
         assert answer.json()["name"] == f"Restaurant {slug}"
 
@@ -99,20 +84,20 @@ def test_a_domain_in_another_case_or_with_a_trailing_dot_is_one_domain(host: Pla
 def test_a_suspension_reaches_every_domain_and_joins_the_audit_trail(host: PlatformHost) -> None:
     slug = unique_slug("sus")
     own = f"sus-{uuid.uuid4().hex[:8]}.example"
-    created(host, slug, domains=[own, f"{slug}.stelly.test"])
+    host.create(slug, domains=[own, f"{slug}.stelly.test"])
     path = f"/v1/platform/tenants/{slug}/suspension"
 
     suspended = host.request("PUT", path, json={"reason": "Unpaid invoice 2026-11"})
     assert suspended.status_code == 200, suspended.text
     assert suspended.json()["status"] == "suspended"
     for domain in (own, f"{slug}.stelly.test"):
-        assert "is suspended" in problem(store(host, domain), 403)["detail"]
+        assert "is suspended" in problem(host.store_config(domain), 403)["detail"]
 
     reinstated = host.request("DELETE", path)
     assert reinstated.status_code == 200 and reinstated.json()["status"] == "active"
     assert reinstated.json()["status_reason"] is None
     for domain in (own, f"{slug}.stelly.test"):
-        assert store(host, domain).status_code == 200
+        assert host.store_config(domain).status_code == 200
 
     audit = host.request("GET", f"/v1/platform/tenants/{slug}").json()["audit"]
     assert [(row["operation"], row["step"]) for row in audit[:3]] == [
@@ -127,11 +112,11 @@ def test_a_deleted_restaurants_domain_serves_its_new_owner_and_never_its_old_sta
     host: PlatformHost,
 ) -> None:
     gone, heir = unique_slug("old"), unique_slug("new")
-    created(host, gone, domains=[f"{gone}.example", f"{gone}.stelly.test"])
+    host.create(gone, domains=[f"{gone}.example", f"{gone}.stelly.test"])
     domain = f"{gone}.example"
     deleting = host.request("DELETE", f"/v1/platform/tenants/{gone}")
     assert deleting.status_code == 202, deleting.text
-    assert "closed its storefront" in problem(store(host, domain), 410)["detail"]
+    assert "closed its storefront" in problem(host.store_config(domain), 410)["detail"]
     done = host.wait(deleting.json()["id"])
     assert done["status"] == "completed" and done["output"]["status"] == "deleted", done
     # Its provisioning (and the owner's e-mail in it) went with it; the slug stays taken.
@@ -141,18 +126,20 @@ def test_a_deleted_restaurants_domain_serves_its_new_owner_and_never_its_old_sta
     # Its name under the platform stays its own: nobody else's customers are greeted there.
     refusal = problem(host.provision(heir, domains=[f"{gone}.stelly.test"]), 422)
     assert refusal["errors"][0]["path"] == "domains[0]"
-    created(host, heir, domains=[domain])
-    answer = store(host, domain)
+    host.create(heir, domains=[domain])
+    answer = host.store_config(domain)
     assert answer.status_code == 200 and answer.json()["name"] == f"Restaurant {heir}"
     old_staff = bearer("staff", gone)
     problem(host.request("GET", "/v1/kitchen/orders", host=domain, headers=old_staff), 403)
     tombstone = host.request("GET", f"/v1/platform/tenants/{gone}").json()
     # Its name under the platform stays a closed storefront (410) for good.
     assert (tombstone["status"], tombstone["domains"]) == ("deleted", [f"{gone}.stelly.test"])
-    assert "closed its storefront" in problem(store(host, f"{gone}.stelly.test"), 410)["detail"]
+    assert (
+        "closed its storefront" in problem(host.store_config(f"{gone}.stelly.test"), 410)["detail"]
+    )
     # Deleting the old one again changes nothing for the new owner.
     assert host.request("DELETE", f"/v1/platform/tenants/{gone}").status_code == 200
-    assert store(host, domain).json()["name"] == f"Restaurant {heir}"
+    assert host.store_config(domain).json()["name"] == f"Restaurant {heir}"
 
 
 def test_a_restaurant_cannot_take_another_live_restaurants_slug_under_the_platform(
@@ -163,11 +150,11 @@ def test_a_restaurant_cannot_take_another_live_restaurants_slug_under_the_platfo
     taking it would serve its customers under the first one's name, and leave the first one
     unable ever to get its default domain."""
     roma = unique_slug("roma")
-    created(host, roma, domains=[f"{roma}.example"])
+    host.create(roma, domains=[f"{roma}.example"])
     squatter = host.provision(unique_slug("napoli"), domains=[f"{roma}.stelly.test"])
     refusal = problem(squatter, 422)
     assert refusal["errors"][0]["path"] == "domains[0]" and "its slug" in refusal["detail"]
-    assert store(host, f"{roma}.stelly.test").status_code == 404
+    assert host.store_config(f"{roma}.stelly.test").status_code == 404
 
 
 def test_a_punycode_domain_no_browser_could_send_is_refused(host: PlatformHost) -> None:

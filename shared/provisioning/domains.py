@@ -15,7 +15,7 @@ from azure.core.exceptions import AzureError
 
 from shared import errors
 from shared.db import transaction
-from shared.directory import directory_delete
+from shared.directory import directory_drop
 from shared.errors import FieldError
 from shared.provisioning.audit import audit
 from shared.provisioning.requests import domain_problems
@@ -87,7 +87,7 @@ def change_domains(slug: str, domains: list[str], *, by: str) -> TenantRecord:
     if _same(before, domains):
         return saved.record
     spread_tenant_profile(saved)
-    _forget_dropped([domain for domain in before if domain not in domains])
+    _forget_dropped([d for d in before if d not in domains], saved.record.revision)
     _audit(slug, domains, by)
     return saved.record
 
@@ -121,16 +121,16 @@ def _same(before: list[str], domains: list[str]) -> bool:
     return before[:1] == domains[:1] and set(before) == set(domains)
 
 
-def _forget_dropped(dropped: list[str]) -> None:
-    """Directory entries and this process's cache of the domains given up: they now answer 404
-    (other processes within their cache's 5 seconds)."""
+def _forget_dropped(dropped: list[str], revision: int) -> None:
+    """Mark the domains given up in the directory and drop them from this process's cache: they
+    now answer 404 (other processes within their cache's 5 seconds)."""
     for domain in dropped:
         try:
-            directory_delete(domain)
+            directory_drop(domain, revision)
         except AzureError as error:
             # Postgres no longer has it, which is what counts: the entry ages out (5 minutes).
             logger.warning(
-                "directory entry of dropped %s not removed (%s)", domain, type(error).__name__
+                "directory entry of dropped %s not marked (%s)", domain, type(error).__name__
             )
         resolver.invalidate(domain)
 
