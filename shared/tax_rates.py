@@ -41,9 +41,11 @@ def _in_hundredths(rate: float) -> int | float:
             "rate_fraction",
             "{rate} basis points is {percent} %: a fraction of a basis point is for rates of 1 % "
             "and over (20.5 % is 2050)",
-            {"rate": rate, "percent": rate / 100},
+            # In decimals: 33.3 is 0.333 %, not the float's 0.33299999999999996 %.
+            {"rate": rate, "percent": str(Decimal(repr(rate)) / 100)},
         )
-    return rate
+    # 887.5500000001, within a float's error of 887.55, is kept as 887.55.
+    return round(rate * 100) / 100
 
 
 # Strict: "887.5" in quotes is refused like any number sent as text (and true as a bool); a

@@ -173,8 +173,8 @@ def test_a_contact_phone_in_the_usual_local_format_is_kept_as_written(
     ("rate", "says"),
     [
         (-1, "must be at least 0, in basis points"),
-        ("2000", "valid number"),
-        (True, "valid number"),
+        ("2000", "must be a number, in basis points"),
+        (True, "must be a number, in basis points"),
         (10000.5, "must be at most 10000, in basis points"),
         (887.555, "to a hundredth of one at most: 8.875 % is 887.5"),
         (20.5, "20.5 basis points is 0.205 %"),  # "20.5 %" typed as is: 2050
