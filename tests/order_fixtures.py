@@ -381,8 +381,14 @@ class LiveClient:
         self._stack.close()
 
 
+# What the `live_clients` fixture hands a test: open a websocket client on a negotiated URL.
+Clients = Callable[[str], LiveClient]
+# The Web PubSub subprotocol with sequence ids, acks and reconnection.
+RELIABLE = "json.reliable.webpubsub.azure.v1"
+
+
 @pytest.fixture(name="live_clients")
-def live_clients_fixture() -> Iterator[Callable[[str], LiveClient]]:
+def live_clients_fixture() -> Iterator[Clients]:
     """live_clients(url) → a connected LiveClient, closed after the test."""
     opened: list[LiveClient] = []
 

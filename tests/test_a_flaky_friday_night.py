@@ -8,7 +8,6 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
@@ -19,6 +18,8 @@ from websockets.sync.client import connect
 from tests.conftest import execute
 from tests.hub_server import HubServer
 from tests.order_fixtures import (  # noqa: F401
+    RELIABLE,
+    Clients,
     LiveClient,
     Shop,
     live_clients_fixture,
@@ -30,10 +31,8 @@ from tests.storefront_helpers import problem
 from tests.test_orders_realtime import customer_url, kitchen_url
 
 pytestmark = pytest.mark.usefixtures("webpubsub_hub")
-Clients = Callable[[str], LiveClient]
 EVENTS = "/api/v1/kitchen/events"
 TICKETS = "/api/v1/kitchen/orders"
-RELIABLE = "json.reliable.webpubsub.azure.v1"
 
 
 def catch_up(shop: Shop, after: int, limit: int = 7, **params: str) -> list[dict]:

@@ -20,6 +20,7 @@ from shared import log_redaction, telemetry
 from shared.db import transaction
 from tests.conftest import add_refusal, drop_refusal, execute
 from tests.order_fixtures import (  # noqa: F401
+    Clients,
     LiveClient,
     Shop,
     live_clients_fixture,
@@ -31,7 +32,6 @@ from tests.test_observability import captured  # noqa: F401 (module-scoped SDK p
 from tests.test_telemetry import Captured
 
 pytestmark = pytest.mark.usefixtures("webpubsub_hub")
-Clients = Callable[[str], LiveClient]
 
 
 def _customer() -> tuple[str, str, str]:

@@ -25,6 +25,7 @@ from shared.orders.idempotency import Claim, claim_key, late_releases, release_k
 from tests.conftest import execute
 from tests.hub_server import HubServer
 from tests.order_fixtures import (  # noqa: F401 (fixtures)
+    Clients,
     LiveClient,
     Shop,
     live_clients_fixture,
@@ -43,7 +44,6 @@ from tests.test_database_restart import (  # noqa: F401 (fixture)
 )
 from tests.test_orders_realtime import kitchen_url
 
-Clients = Callable[[str], LiveClient]
 PAUSE = "/api/v1/kitchen/pause"
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,6 +14,8 @@ from websockets.sync.client import ClientConnection, connect
 
 from tests.conftest import execute
 from tests.order_fixtures import (  # noqa: F401
+    RELIABLE,
+    Clients,
     LiveClient,
     Shop,
     live_clients_fixture,
@@ -26,8 +27,6 @@ from tests.storefront_helpers import ok
 from tests.test_orders_realtime import customer_url, kitchen_url
 
 pytestmark = pytest.mark.usefixtures("webpubsub_hub")
-Clients = Callable[[str], LiveClient]
-RELIABLE = "json.reliable.webpubsub.azure.v1"
 TICKETS = "/api/v1/kitchen/orders"
 EVENTS = "/api/v1/kitchen/events"
 

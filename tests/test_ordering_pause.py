@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,6 +17,7 @@ from shared.store_config import render_store_config, store_config_bytes
 from shared.tenancy import resolver
 from tests.conftest import execute
 from tests.order_fixtures import (  # noqa: F401 (fixtures)
+    Clients,
     LiveClient,
     Shop,
     closed_hours,
@@ -30,7 +30,6 @@ from tests.storefront_helpers import error_paths, ok
 from tests.test_orders_realtime import kitchen_url
 
 PAUSE = "/api/v1/kitchen/pause"
-Clients = Callable[[str], LiveClient]
 CONFIG = "/api/v1/store/config"
 
 

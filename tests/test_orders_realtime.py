@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
 
@@ -17,6 +16,7 @@ from shared.events.outbox import purge_published
 from tests.conftest import execute
 from tests.hub_server import HubServer
 from tests.order_fixtures import (  # noqa: F401
+    Clients,
     LiveClient,
     Shop,
     live_clients_fixture,
@@ -28,7 +28,6 @@ from tests.order_fixtures import (  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("webpubsub_hub")
 EVENT_KEYS = {"id", "seq", "type", "tenant", "order_id", "occurred_at", "data"}
-Clients = Callable[[str], LiveClient]
 
 
 def kitchen_url(shop: Shop, **params: str) -> str:
