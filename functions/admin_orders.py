@@ -6,20 +6,23 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import azure.functions as func
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from functions.http import Call, endpoint, json_response
 from functions.row_http import EDITORS, path_id
 from shared import errors
 from shared.calendar_dates import IsoDate
 from shared.db import tenant_transaction
-from shared.orders.books_shapes import DayBookOut, ManagerOrderOut
+from shared.field_rules import rule_failures
+from shared.orders.books_shapes import CustomerOrdersOut, DayBookOut, ManagerOrderOut
+from shared.orders.customer_orders import MIN_PHONE_DIGITS, customer_orders, phone_digits
 from shared.orders.day_book import MAX_DAY_PAGE, day_orders, day_summary, manager_order
 from shared.orders.erasure import forget_customer
 from shared.orders.state_machine import parse_statuses
 from shared.orders.tickets import business_date
 from shared.restaurant_settings import effective_settings
 from shared.tenants import TenantRecord
+from shared.text_rules import one_line
 
 bp = func.Blueprint()
 
@@ -84,6 +87,43 @@ def admin_order(call: Call) -> func.HttpResponse:
     if order is None:
         raise errors.not_found("No such order")
     return json_response(order, headers=PRIVATE)
+
+
+class CustomerQuery(BaseModel):
+    """?name= (part of the name the orders were given, case aside) and/or ?phone= (in any
+    spelling: +44 20 7946 0000, 020 7946 0000)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: one_line(120) | None = None
+    phone: one_line(40) | None = None
+
+    @model_validator(mode="after")
+    def _enough(self) -> CustomerQuery:
+        if self.name is None and self.phone is None:
+            raise rule_failures("CustomerQuery", [(("name",), "give a name or a phone")], None)
+        if self.phone is not None and len(phone_digits(self.phone)) < MIN_PHONE_DIGITS:
+            message = f"must have at least {MIN_PHONE_DIGITS} digits after any leading 0"
+            raise rule_failures("CustomerQuery", [(("phone",), message)], self.phone)
+        return self
+
+
+@bp.route(route="v1/admin/customer-orders", methods=["GET"])
+@endpoint(
+    tenant=True,
+    roles=EDITORS,
+    query=CustomerQuery,
+    responses={200: CustomerOrdersOut},
+    summary="A customer's orders, by name or phone (newest first)",
+    while_suspended=True,
+)
+def admin_customer_orders(call: Call) -> func.HttpResponse:
+    """`{"orders", "truncated"}`: the orders to forget when a customer asks (phones are kept 30
+    days, so older orders are found by name)."""
+    query: CustomerQuery = call.parsed_query
+    with tenant_transaction(call.require_tenant().schema_name) as conn:
+        found, truncated = customer_orders(conn, name=query.name, phone=query.phone)
+    return json_response({"orders": found, "truncated": truncated}, headers=PRIVATE)
 
 
 @bp.route(route="v1/admin/orders/{id}/customer", methods=["DELETE"])

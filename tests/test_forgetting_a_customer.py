@@ -176,3 +176,48 @@ def test_only_the_restaurants_managers_forget_and_only_its_own_orders(
         assert response.status_code == status, response.text
         assert response.headers["content-type"].startswith("application/problem+json")
     assert _manager_view(shop, order)["fulfilment"]["name"] == NAME
+
+
+def _found(shop: Shop, **params: str):
+    return shop.client.get(
+        "/api/v1/admin/customer-orders", host=shop.host, headers=shop.owner(), params=params
+    )
+
+
+def test_a_customer_asking_to_be_forgotten_is_found_by_name_or_by_phone_in_any_spelling(
+    shop: Shop,
+) -> None:
+    first = _place_with_words(shop)
+    shop.walk_to(first, "completed")
+    other = shop.order_body(shop.cola_line())
+    other["fulfilment"] = {"type": "pickup", "name": "Grace Hopper", "phone": "+1 415 555 0100"}
+    shop.place(other)
+    second = _place_with_words(shop)
+
+    by_name = ok(_found(shop, name="ada LOVELACE"))
+    by_phone = ok(_found(shop, phone="020 7946 0000"))  # given as +44 20 7946 0000
+
+    for found in (by_name, by_phone):
+        assert [o["id"] for o in found["orders"]] == [second["id"], first["id"]]  # newest first
+        assert found["truncated"] is False
+    entry = by_name["orders"][1]
+    assert (entry["status"], entry["fulfilment"]["name"]) == ("completed", NAME)
+    assert entry["business_date"] == entry["placed_at"][:10]  # the shop keeps UTC
+    ok(forget(shop, first["id"]))
+    assert [o["id"] for o in ok(_found(shop, name="Lovelace"))["orders"]] == [second["id"]]
+    assert ok(_found(shop, phone="+44 20 7946 0000", name="Grace"))["orders"] == []
+
+
+@pytest.mark.parametrize(
+    ("params", "path"),
+    [
+        ({}, "query.name"),
+        ({"phone": "0000 12"}, "query.phone"),
+        ({"name": " "}, "query.name"),
+        ({"x": "1"}, "query.x"),
+    ],
+)
+def test_a_search_says_what_it_needs(shop: Shop, params: dict, path: str) -> None:
+    refused = _found(shop, **params)
+    assert refused.status_code == 422, refused.text
+    assert [e["path"] for e in refused.json()["errors"]] == [path]

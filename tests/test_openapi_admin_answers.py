@@ -308,6 +308,8 @@ def test_a_managers_tables_orders_images_and_presets_match_their_shapes(
     call("GET", book, book, params={"status": "cancelled"})
     for order in (pickup, dine_in):
         call("GET", f"{book}/{{id}}", f"{book}/{order['id']}")
+    found = "/v1/admin/customer-orders"
+    assert call("GET", found, found, params={"name": "Grace"})["orders"], "Grace's dine-in"
     call("DELETE", f"{book}/{{id}}/customer", f"{book}/{dine_in['id']}/customer")
 
     brand = "/v1/admin/branding/{kind}/image-upload"

@@ -225,6 +225,7 @@ def test_the_api_description_names_what_a_suspended_restaurant_still_serves(clie
         "GET /v1/admin/orders",
         "GET /v1/admin/orders/{id}",
         "DELETE /v1/admin/orders/{id}/customer",
+        "GET /v1/admin/customer-orders",
         # A retry of an order placed before gets its receipt; a new order is a 403.
         "POST /v1/store/orders",
     }

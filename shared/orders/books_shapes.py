@@ -85,6 +85,20 @@ class DayBookOut(AnswerShape):
     next_cursor: int | None
 
 
+class FoundOrderOut(DayOrderOut):
+    """An order found by its customer, with the business day it belongs to."""
+
+    business_date: date
+
+
+class CustomerOrdersOut(AnswerShape):
+    """`GET /api/v1/admin/customer-orders`: newest first; `truncated` when more matched than
+    were listed (say more of the name, or the phone)."""
+
+    orders: list[FoundOrderOut]
+    truncated: bool
+
+
 class ManagerLineOut(AnswerShape):
     name: str
     quantity: int

@@ -60,11 +60,7 @@ def day_orders(
 ) -> DayPage:
     """The day's orders in ticket order (optionally only in statuses), after ticket `after`."""
     rows = conn.execute(
-        """select o.id, o.ticket_number, o.status, o.version, o.fulfilment_type,
-                  o.customer_name, o.customer_phone, o.table_label, o.currency, o.total,
-                  o.placed_at, o.updated_at, to_jsonb(o) ->> 'ready_by' as ready_by,
-                  (select coalesce(sum(i.quantity), 0)::int from order_items i
-                    where i.order_id = o.id) as item_count
+        f"""select {BOOK_COLUMNS}
              from orders o
             where o.business_date = %(day)s and o.ticket_number > %(after)s
               and (%(statuses)s::text[] is null or o.status = any(%(statuses)s))
@@ -73,18 +69,29 @@ def day_orders(
     ).fetchall()
     page = rows[:limit]
     return DayPage(
-        orders=[
-            {
-                **order_head(row),
-                "fulfilment": staff_fulfilment(row),
-                "item_count": row["item_count"],
-                "total": row["total"],
-                "currency": row["currency"],
-            }
-            for row in page
-        ],
+        orders=[book_entry(row) for row in page],
         next_cursor=page[-1]["ticket_number"] if len(rows) > limit else None,
     )
+
+
+# The columns book_entry reads, for `from orders o`.
+BOOK_COLUMNS = """o.id, o.ticket_number, o.status, o.version, o.fulfilment_type, o.customer_name,
+    o.customer_phone, o.table_label, o.currency, o.total, o.placed_at, o.updated_at,
+    o.business_date, to_jsonb(o) ->> 'ready_by' as ready_by,
+    (select coalesce(sum(i.quantity), 0)::int from order_items i
+      where i.order_id = o.id) as item_count"""
+
+
+def book_entry(row: dict[str, Any]) -> dict[str, Any]:
+    """An order as the manager's lists show it: its head, who it is for, how many dishes and
+    its total."""
+    return {
+        **order_head(row),
+        "fulfilment": staff_fulfilment(row),
+        "item_count": row["item_count"],
+        "total": row["total"],
+        "currency": row["currency"],
+    }
 
 
 def day_summary(conn: psycopg.Connection, day: date) -> dict[str, Any]:
