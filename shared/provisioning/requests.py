@@ -98,8 +98,10 @@ def _lower_domain(value: Any) -> Any:
 
 
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN), AfterValidator(_not_reserved)]
+# The constraints before the BeforeValidator, which then wraps a constrained string: after it,
+# pydantic words a length as a list's ("at most 253 items").
 Domain = Annotated[
-    str, BeforeValidator(_lower_domain), Field(min_length=4, max_length=253, pattern=DOMAIN_PATTERN)
+    str, Field(min_length=4, max_length=253, pattern=DOMAIN_PATTERN), BeforeValidator(_lower_domain)
 ]
 
 
