@@ -58,6 +58,7 @@ def banner(host: DevHost, options: DevHostOptions, settings_file: Path | None) -
         f"  settings         {settings_file}",
         f"  data             {_data_folders(options.data_dir)}",
         f"  API base         http://localhost:{port}/api",
+        f"  API description  http://localhost:{port}/api/openapi.json",
         f"  health           http://localhost:{port}/api/health",
         f"  demo storefront  http://{DEMO_SLUG}.localhost:{port}/api/v1/store/config",
         f"  Web PubSub       http://localhost:{options.pubsub_port} (hub "
@@ -72,7 +73,8 @@ def banner(host: DevHost, options: DevHostOptions, settings_file: Path | None) -
         lines += [
             "",
             "Dev tokens (8 h; more with"
-            " `.venv/bin/python -m devhost token --role ROLE --tenant SLUG`):",
+            " `.venv/bin/python -m devhost token --role platform_admin|owner|manager|staff"
+            " --tenant SLUG`):",
             f"  export PLATFORM={identity.mint(role='platform_admin')}",
             f"  export OWNER={identity.mint(role='owner', tenant=DEMO_SLUG)}",
             f"  export KITCHEN={identity.mint(role='staff', tenant=DEMO_SLUG)}",

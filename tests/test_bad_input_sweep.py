@@ -32,6 +32,7 @@ DURABLE = {
     ("DELETE", "/v1/platform/tenants/{slug}"),
     ("POST", "/v1/platform/migrations"),
     ("GET", "/v1/platform/operations/{id}"),
+    ("PUT", "/v1/platform/tenants/{slug}/domains"),
 }
 
 
