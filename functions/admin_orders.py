@@ -20,6 +20,7 @@ from shared.orders.day_book import MAX_DAY_PAGE, day_orders, day_summary, manage
 from shared.orders.erasure import forget_customer
 from shared.orders.state_machine import parse_statuses
 from shared.orders.tickets import business_date
+from shared.phone_numbers import Phone
 from shared.restaurant_settings import effective_settings
 from shared.tenants import TenantRecord
 from shared.text_rules import one_line
@@ -96,7 +97,8 @@ class CustomerQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: one_line(120) | None = None
-    phone: one_line(40) | None = None
+    # Checked as an order's phone is: an extension or a stray letter is told, never ignored.
+    phone: Phone | None = None
 
     @model_validator(mode="after")
     def _enough(self) -> CustomerQuery:
