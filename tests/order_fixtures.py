@@ -245,12 +245,8 @@ def outbox_events(shop: Shop, order: dict) -> list[dict]:
 
 
 def promised_between(before: datetime, after: datetime, minutes: int) -> set[str]:
-    """The ready_by a kitchen promising `minutes` between before and after can have given
-    (whole minutes up)."""
-    return {
-        whole_minute_up(moment + timedelta(minutes=minutes)).isoformat()
-        for moment in (before, after)
-    }
+    """The ready_by a kitchen promising `minutes` between before and after can have given."""
+    return {whole_minute_up(at + timedelta(minutes=minutes)).isoformat() for at in (before, after)}
 
 
 def order_access(order: dict) -> dict[str, str]:
@@ -381,10 +377,8 @@ class LiveClient:
         self._stack.close()
 
 
-# What the `live_clients` fixture hands a test: open a websocket client on a negotiated URL.
-Clients = Callable[[str], LiveClient]
-# The Web PubSub subprotocol with sequence ids, acks and reconnection.
-RELIABLE = "json.reliable.webpubsub.azure.v1"
+Clients = Callable[[str], LiveClient]  # what `live_clients` hands a test: open one on a URL
+RELIABLE = "json.reliable.webpubsub.azure.v1"  # sequence ids, acks and reconnection
 
 
 @pytest.fixture(name="live_clients")
