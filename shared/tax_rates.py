@@ -52,7 +52,7 @@ def _in_hundredths(rate: float) -> int | float:
 # JSON integer is a float here, kept as an int again.
 TaxRateBp = Annotated[
     StrictFloat,
-    Field(ge=0, le=BASIS_POINTS),
+    Field(ge=0, le=BASIS_POINTS, allow_inf_nan=False),
     AfterValidator(_in_hundredths),
     # As kept: 2000 stays 2000 in answers and in the stored settings, not 2000.0.
     PlainSerializer(lambda rate: rate, return_type=int | float),

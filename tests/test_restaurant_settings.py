@@ -178,6 +178,7 @@ def test_a_contact_phone_in_the_usual_local_format_is_kept_as_written(
         (10000.5, "must be at most 10000, in basis points"),
         (887.555, "to a hundredth of one at most: 8.875 % is 887.5"),
         (20.5, "20.5 basis points is 0.205 %"),  # "20.5 %" typed as is: 2050
+        (float("nan"), "must be a finite number"),  # Python's json reads NaN and Infinity
     ],
 )
 def test_a_tax_rate_is_basis_points_to_a_hundredth(rejecting_api, rate, says: str) -> None:
