@@ -91,13 +91,26 @@ def embedded_postgres(data_dir: Path, *, keep: bool) -> Iterator[str]:
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     if keep:
         _forget_dead_users(data_dir)
-    server = pgserver.get_server(str(data_dir), cleanup_mode="stop" if keep else "delete")
+    # Always "stop": pgserver's own "delete" removes the folder once and raises when a file is
+    # still being written (a `pg_wal` segment as the last process exits), which failed a run
+    # whose every test had passed. The folder goes here instead, given a moment to settle.
+    server = pgserver.get_server(str(data_dir), cleanup_mode="stop")
     try:
         yield server.get_uri()
     finally:
         server.cleanup()
         if not keep:
-            shutil.rmtree(data_dir, ignore_errors=True)
+            _remove_folder(data_dir)
+
+
+def _remove_folder(folder: Path, attempts: int = 20) -> None:
+    """Remove folder, trying again while a stopping process still writes in it; what is left
+    after that goes with the next run's reap_stale_runs."""
+    for _ in range(attempts):
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
+            return
+        time.sleep(0.25)
 
 
 def _forget_dead_users(data_dir: Path) -> None:
