@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from tests.order_fixtures import Shop, order_access, shop_fixture  # noqa: F401 (fixtures)
+from tests.order_fixtures import Shop, order_access, settle, shop_fixture  # noqa: F401
 from tests.storefront_helpers import ok
 
 NAME, PHONE, NOTE = "Ada Lovelace", "+44 20 7946 0000", "Ring 3 times, Flat 2"
@@ -37,7 +37,9 @@ def _place_with_words(shop: Shop) -> dict:
 
 
 def catch_up(shop: Shop, order: dict) -> list[dict]:
-    """The order's events as a kitchen display reconnecting reads them."""
+    """The order's events as a kitchen display reconnecting reads them, once every event
+    committed has its seq (catch-up lists only those)."""
+    settle()
     events = ok(
         shop.client.get(
             "/api/v1/kitchen/events", host=shop.host, headers=shop.staff(), params={"after": "0"}
