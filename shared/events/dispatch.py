@@ -31,6 +31,7 @@ from shared.events.outbox import (
     pending_events,
     schemas_with_due_events,
     sequence_events,
+    try_publisher_lock,
     unpublished_count,
 )
 from shared.events.publisher import EventPublisher, PublishError, default_publisher
@@ -237,11 +238,7 @@ def sequence_now(schema: str) -> bool:
     """Hand out seqs to the tenant's newly committed events unless a publisher holds the tenant
     (it does so itself before it sends); False when one did."""
     with tenant_transaction(schema) as conn:
-        held = conn.execute(
-            "select pg_try_advisory_xact_lock(hashtextextended('stelly.outbox.' || %s, 0)) as ok",
-            [schema],
-        ).fetchone()
-        if not held["ok"]:
+        if not try_publisher_lock(conn, schema):
             return False
         sequence_events(conn)
     return True

@@ -88,12 +88,18 @@ def append_event(
 
 # The tenant's publisher lock (transaction-scoped): one transaction at a time hands out seqs
 # and sends, and a change to events already written waits for the batch being sent.
-PUBLISHER_LOCK = "select pg_advisory_xact_lock(hashtextextended('stelly.outbox.' || %s, 0))"
+_PUBLISHER_KEY = "hashtextextended('stelly.outbox.' || %s, 0)"
 
 
 def hold_publisher_lock(conn: psycopg.Connection, schema: str) -> None:
     """Wait for, then hold to the end of conn's transaction, schema's publisher lock."""
-    conn.execute(PUBLISHER_LOCK, [schema])
+    conn.execute(f"select pg_advisory_xact_lock({_PUBLISHER_KEY})", [schema])
+
+
+def try_publisher_lock(conn: psycopg.Connection, schema: str) -> bool:
+    """Take schema's publisher lock to the end of conn's transaction if it is free; whether."""
+    row = conn.execute(f"select pg_try_advisory_xact_lock({_PUBLISHER_KEY}) as ok", [schema])
+    return bool(row.fetchone()["ok"])
 
 
 def sequence_events(conn: psycopg.Connection, *, chunk: int = 1000) -> int:
